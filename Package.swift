@@ -1,0 +1,62 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
+
+let package = Package(
+    name: "WardFleet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wardfleet", targets: ["wardfleet"]),
+        .executable(name: "firmware-sim", targets: ["firmware-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // libmosquitto from the system (Debian: libmosquitto-dev).
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        // MQTT client over libmosquitto, exposed with Swift concurrency.
+        .target(name: "MQTTClient", dependencies: ["CMosquitto", logging]),
+        // Pure domain: places, devices, health, uptime, storage math, kiosk figures. No I/O.
+        .target(name: "WardDomain"),
+        // Protocol v1: topics, message types, strict decoding and encoding. No I/O.
+        .target(name: "WardProtocol", dependencies: ["WardDomain"]),
+        // Places/devices files (YAML, CSV) -> domain values.
+        .target(name: "FleetFile", dependencies: ["WardDomain", yams]),
+        // SQLite storage behind narrow repository types.
+        .target(name: "WardStorage", dependencies: ["WardDomain", grdb]),
+        // The controller service: ingest pipeline, health tracking, persistence wiring.
+        .target(
+            name: "WardController",
+            dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", logging]
+        ),
+        .executableTarget(
+            name: "wardfleet",
+            dependencies: ["WardController", "FleetFile", argumentParser, logging]
+        ),
+        .executableTarget(
+            name: "firmware-sim",
+            dependencies: ["WardDomain", "WardProtocol", "MQTTClient", "FleetFile", argumentParser, logging],
+            path: "firmware-sim"
+        ),
+        .testTarget(name: "WardDomainTests", dependencies: ["WardDomain"]),
+        .testTarget(name: "WardProtocolTests", dependencies: ["WardProtocol", "WardDomain"]),
+        .testTarget(name: "WardStorageTests", dependencies: ["WardStorage", "WardDomain", "FleetFile"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,120 @@
+import Dispatch
+import FleetFile
+import Foundation
+import Logging
+import MQTTClient
+import WardDomain
+import WardProtocol
+import WardStorage
+
+public struct ControllerConfiguration: Sendable {
+    public var databasePath: String
+    public var mqtt: MQTTConfiguration
+    /// Plain subscription by default; `$share/GROUP/…` when several controller nodes split the load.
+    public var subscription = Topics.root + "/#"
+    public var ingest = IngestSettings()
+    public var flushInterval: Duration = .milliseconds(250)
+    public var registryRefresh: Duration = .seconds(2)
+
+    public init(databasePath: String, mqtt: MQTTConfiguration) {
+        self.databasePath = databasePath
+        self.mqtt = mqtt
+    }
+}
+
+/// The controller service: MQTT in, health in memory, SQLite out.
+public final class FleetController: Sendable {
+    public let configuration: ControllerConfiguration
+    public let ingestor: Ingestor
+    public let client: MQTTClient
+    public let database: WardDatabase
+    private let clock: any TimeSource
+    private let logger: Logger
+    private let writerQueue = DispatchQueue(label: "wardfleet.storage-writer")
+
+    public init(_ configuration: ControllerConfiguration, clock: any TimeSource = SystemTimeSource(),
+                logger: Logger = Logger(label: "wardfleet.controller")) throws {
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        database = try WardDatabase(path: configuration.databasePath)
+        client = try MQTTClient(configuration.mqtt, logger: logger)
+        ingestor = Ingestor(clock: clock, settings: configuration.ingest, logger: logger)
+    }
+
+    /// Runs until the surrounding task is cancelled, then flushes everything and disconnects.
+    public func run(onReady: (@Sendable () -> Void)? = nil) async throws {
+        let writer = IngestRepository(database)
+        let queries = HealthQueries(database)
+        let (run, lastAlive) = try writer.startRun(at: clock.now())
+        try await ingestor.restore(
+            tree: PlaceRepository(database).tree(), devices: DeviceRepository(database).list(),
+            statuses: queries.statuses(), counters: queries.counters(), pending: queries.pending(), lastAlive: lastAlive)
+        try client.subscribe(configuration.subscription, qos: 1)
+        try await client.connect(timeout: nil)
+        logger.info("controller started", metadata: [
+            "broker": "\(configuration.mqtt.host):\(configuration.mqtt.port)", "database": "\(configuration.databasePath)",
+        ])
+        onReady?()
+
+        let unwritten = UnwrittenBatch()
+        await withDiscardingTaskGroup { group in
+            group.addTask { [ingestor, client] in
+                while let messages = await client.messages.nextBatch() {
+                    await ingestor.ingest(messages)
+                }
+            }
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.flushInterval)
+                    await ingestor.sweep(queue: client.messages)
+                    await flush(writer, run: run, unwritten: unwritten, force: false)
+                }
+            }
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.registryRefresh)
+                    guard !Task.isCancelled else { break }
+                    do {
+                        let tree = try PlaceRepository(database).tree()
+                        await ingestor.updateRegistry(tree: tree, devices: try DeviceRepository(database).list())
+                    } catch {
+                        logger.error("registry refresh failed: \(error)")
+                    }
+                }
+            }
+        }
+        client.disconnect()
+        await ingestor.ingest(await client.messages.nextBatch() ?? [])
+        await flush(writer, run: run, unwritten: unwritten, force: true)
+        try? writer.stopRun(run, at: clock.now())
+        logger.info("controller stopped")
+    }
+
+    /// Writes on a dedicated queue so SQLite never blocks the concurrency pool. A failed write is
+    /// kept and retried with the next one: nothing learned is lost while the disk recovers.
+    private func flush(_ writer: IngestRepository, run: Int64, unwritten: UnwrittenBatch, force: Bool) async {
+        var merged = unwritten.take() ?? IngestBatch()
+        merged.merge(await ingestor.takeBatch(forceStatus: force))
+        let batch = merged
+        guard !batch.isEmpty else { return }
+        let result: Result<Void, any Error> = await withCheckedContinuation { c in
+            writerQueue.async { c.resume(returning: Result { try writer.write(batch, run: run) }) }
+        }
+        if case .failure(let error) = result {
+            logger.error("storage write failed, will retry", metadata: ["error": "\(error)", "rows": "\(batch.rowCount)"])
+            unwritten.keep(batch)
+        }
+    }
+}
+
+/// Holds a batch whose write failed until the next flush.
+private final class UnwrittenBatch: @unchecked Sendable {
+    // Only touched by the ticker task and the final flush, which never overlap.
+    private var batch: IngestBatch?
+    func take() -> IngestBatch? {
+        defer { batch = nil }
+        return batch
+    }
+    func keep(_ b: IngestBatch) { batch = b }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import WardDomain
+import WardProtocol
+import WardStorage
+
+public struct StateCounts: Codable, Sendable, Hashable {
+    public var total = 0, ok = 0, degraded = 0, offline = 0, unknown = 0
+    public init() {}
+    mutating func add(_ s: HealthState) {
+        total += 1
+        switch s {
+        case .ok: ok += 1
+        case .degraded: degraded += 1
+        case .offline: offline += 1
+        case .unknown: unknown += 1
+        }
+    }
+}
+
+public struct ProblemDevice: Codable, Sendable, Hashable {
+    public var device: String
+    public var deviceClass: DeviceClass
+    public var commune: String?
+    public var village: String?
+    public var site: String
+    public var state: HealthState
+    public var since: Date
+    public var reasons: [Fault]
+    public var lastHeard: Date?
+}
+
+/// What `wardfleet health` shows: the fleet at a glance and every device that needs a visit.
+public struct HealthReport: Codable, Sendable {
+    public struct Group: Codable, Sendable, Hashable {
+        public var id: String
+        public var name: String
+        public var counts: StateCounts
+        public var byClass: [String: StateCounts]
+    }
+    public var generatedAt: Date
+    public var controllerLastAlive: Date?
+    public var controllerRunning: Bool
+    public var counts: StateCounts
+    public var byClass: [String: StateCounts]
+    public var byVillage: [Group]
+    public var problems: [ProblemDevice]
+    public var pending: [PendingRecord]
+    public var counters: [String: UInt64]
+    public var recentRejections: [RejectionRecord]
+
+    /// Builds the report from storage. `staleAfter`: how old the controller's last sign of life
+    /// may be before the report warns that states may be out of date.
+    public static func build(_ db: WardDatabase, now: Date, staleAfter: TimeInterval = 30) throws -> HealthReport {
+        let tree = try PlaceRepository(db).tree()
+        let devices = try DeviceRepository(db).list()
+        let queries = HealthQueries(db)
+        let statuses = try queries.statuses()
+        let lastAlive = try queries.controllerLastAlive()
+        var counts = StateCounts()
+        var byClass: [String: StateCounts] = [:]
+        var villages: [String: Group] = [:]
+        var problems: [ProblemDevice] = []
+        for d in devices {
+            let l = statuses[d.id]?.liveness
+            let state = l?.state ?? .unknown
+            counts.add(state)
+            byClass[d.deviceClass.rawValue, default: StateCounts()].add(state)
+            let village = tree.ancestor(of: d.siteID, at: .village)
+            let commune = tree.ancestor(of: d.siteID, at: .commune)
+            // Commune-level sites (the one-stop office) are grouped under their commune.
+            let group = village ?? commune
+            if let g = group {
+                var entry = villages[g.id] ?? Group(id: g.id, name: g.name, counts: StateCounts(), byClass: [:])
+                entry.counts.add(state)
+                entry.byClass[d.deviceClass.rawValue, default: StateCounts()].add(state)
+                villages[g.id] = entry
+            }
+            if state == .offline || state == .degraded {
+                problems.append(ProblemDevice(device: d.id, deviceClass: d.deviceClass, commune: commune?.name,
+                                              village: village?.name, site: tree[d.siteID]?.name ?? d.siteID,
+                                              state: state, since: l?.since ?? d.registeredAt, reasons: l?.faults ?? [],
+                                              lastHeard: l?.lastHeard))
+            }
+        }
+        problems.sort { ($0.state == .offline ? 0 : 1, $0.since, $0.device) < ($1.state == .offline ? 0 : 1, $1.since, $1.device) }
+        return HealthReport(
+            generatedAt: now, controllerLastAlive: lastAlive,
+            controllerRunning: lastAlive.map { now.timeIntervalSince($0) <= staleAfter } ?? false,
+            counts: counts, byClass: byClass, byVillage: villages.values.sorted { $0.id < $1.id },
+            problems: problems, pending: try queries.pending(), counters: try queries.counters(),
+            recentRejections: try queries.recentRejections(limit: 10))
+    }
+}
+
+/// What `wardfleet devices show` tells about one device.
+public struct DeviceDetail: Codable, Sendable {
+    public struct Uptimes: Codable, Sendable {
+        public var last24h: UptimeSummary
+        public var last7d: UptimeSummary
+        public var last30d: UptimeSummary
+    }
+    public var device: Device
+    public var placePath: [Place]
+    public var state: HealthState
+    public var since: Date?
+    public var faults: [Fault]
+    public var bootID: String?
+    public var lastHeard: Date?
+    public var heartbeatSeconds: Double?
+    public var birth: String?
+    public var lastTelemetry: String?
+    public var lastTelemetryAt: Date?
+    public var cameraStorage: CameraStorageStatus?
+    public var kioskDays: [KioskDayFigures]
+    public var history: [StateInterval]
+    public var reboots: [RebootRecord]
+    public var uptime: Uptimes
+
+    public static func build(_ db: WardDatabase, id: String, now: Date, calendar: LocalCalendar = .vietnam) throws -> DeviceDetail? {
+        guard let device = try DeviceRepository(db).get(id) else { return nil }
+        let tree = try PlaceRepository(db).tree()
+        var path: [Place] = []
+        var cursor = tree[device.siteID]
+        while let p = cursor {
+            path.insert(p, at: 0)
+            cursor = p.parentID.flatMap { tree[$0] }
+        }
+        let q = HealthQueries(db)
+        let status = try q.statuses()[id]
+        let monitored = DateInterval(start: device.monitoredFrom, end: max(device.monitoredFrom, device.removedAt ?? .distantFuture))
+        let month = DateInterval(start: now.addingTimeInterval(-30 * 86_400), end: now)
+        let intervals = try q.intervals(devices: [id], overlapping: month)[id] ?? []
+        func up(_ seconds: TimeInterval) -> UptimeSummary {
+            Uptime.summary(of: intervals, in: DateInterval(start: now.addingTimeInterval(-seconds), end: now),
+                           monitored: monitored, now: now)
+        }
+        var storage: CameraStorageStatus?
+        if device.deviceClass == .camera, let text = status?.lastTelemetry, let at = status?.lastTelemetryAt,
+           case .success(let m) = ProtocolDecoder().decode(
+               topic: TopicAddress(commune: "x", device: id, kind: .telemetry).topic, payload: Array(text.utf8), now: at),
+           case .telemetry(let t) = m.inbound, case .camera(let c) = t.reading {
+            storage = CameraStorage.assess(c, requiredDays: device.config.requiredRetentionDays ?? 30, now: at)
+        }
+        var kioskDays: [KioskDayFigures] = []
+        if device.deviceClass == .kiosk {
+            let week = DateInterval(start: calendar.day(containing: now.addingTimeInterval(-6 * 86_400)).start,
+                                    end: calendar.day(containing: now).end)
+            kioskDays = KioskFigures.daily(try q.kioskActivity(devices: [id], in: week)[id] ?? [], calendar: calendar)
+        }
+        return DeviceDetail(
+            device: device, placePath: path, state: status?.liveness.state ?? .unknown, since: status?.liveness.since,
+            faults: status?.liveness.faults ?? [], bootID: status?.liveness.bootID, lastHeard: status?.liveness.lastHeard,
+            heartbeatSeconds: status?.liveness.heartbeat, birth: status?.birth, lastTelemetry: status?.lastTelemetry,
+            lastTelemetryAt: status?.lastTelemetryAt, cameraStorage: storage, kioskDays: kioskDays,
+            history: try q.history(device: id, limit: 20), reboots: try q.reboots(device: id),
+            uptime: Uptimes(last24h: up(86_400), last7d: up(7 * 86_400), last30d: up(30 * 86_400)))
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+import Logging
+import MQTTClient
+import WardDomain
+import WardProtocol
+import WardStorage
+
+public struct IngestSettings: Sendable {
+    /// At most one stored telemetry sample per device per this many seconds (plus one at every
+    /// health change); the latest reading is always kept in memory and in device_status.
+    public var sampleInterval: TimeInterval = 60
+    /// How often each changed device's status row is written back.
+    public var statusInterval: TimeInterval = 5
+    /// Individual rejection log lines per flush before they are summarised.
+    public var rejectionLogLimit = 20
+
+    public init() {}
+}
+
+/// Counter names, as stored in ingest_counters and shown by `wardfleet health`.
+public enum IngestCounter {
+    public static let received = "received"
+    public static let processed = "processed"
+    public static let pendingMessages = "pending_messages"
+    public static let commandEchoes = "command_echoes"
+    public static func rejected(_ r: RejectReason) -> String { "rejected.\(r.rawValue)" }
+}
+
+/// The controller's in-memory model of the fleet and the single place messages are applied.
+/// Everything it learns is accumulated into an `IngestBatch` that `takeBatch` hands to storage.
+public actor Ingestor {
+    private let decoder = ProtocolDecoder()
+    private let clock: any TimeSource
+    private let settings: IngestSettings
+    private let logger: Logger
+
+    private var tracker = LivenessTracker()
+    private var devices: [String: Device] = [:]
+    private var communeOf: [String: String] = [:]
+    private var lastSampleAt: [String: Date] = [:]
+    private var latestTelemetry: [String: (payload: [UInt8], at: Date)] = [:]
+    private var births: [String: String] = [:]
+    private var dirty = Set<String>()
+    private var lastStatusFlush: Date
+    private var counters: [String: UInt64] = [:]
+    private var countersChanged = false
+    private var knownPending = Set<String>()
+    private var batch = IngestBatch()
+    private var rejectionsLoggedThisFlush = 0
+    private var rejectionsSinceFlush: [RejectReason: Int] = [:]
+    private var reportedQueueDrops: UInt64 = 0
+
+    public init(clock: any TimeSource, settings: IngestSettings = IngestSettings(), logger: Logger) {
+        self.clock = clock
+        self.settings = settings
+        self.logger = logger
+        lastStatusFlush = clock.now()
+    }
+
+    // MARK: registry
+
+    /// Restores what storage knew, then accounts for the time the controller was not listening.
+    public func restore(tree: PlaceTree, devices list: [Device], statuses: [String: DeviceStatusRecord],
+                        counters saved: [String: UInt64], pending: [PendingRecord], lastAlive: Date?) {
+        counters = saved
+        knownPending = Set(pending.map(\.deviceID))
+        for (id, s) in statuses {
+            tracker.track(id, s.liveness)
+            births[id] = s.birth
+        }
+        updateRegistry(tree: tree, devices: list)
+        if let lastAlive {
+            let now = clock.now()
+            record(tracker.resume(lastAlive: min(lastAlive, now), now: now))
+        }
+    }
+
+    /// Applies the current registry: new devices are tracked from unknown, removed ones dropped.
+    public func updateRegistry(tree: PlaceTree, devices list: [Device]) {
+        let now = clock.now()
+        let fresh = Dictionary(uniqueKeysWithValues: list.filter { $0.removedAt == nil }.map { ($0.id, $0) })
+        for id in devices.keys where fresh[id] == nil {
+            tracker.untrack(id)
+            latestTelemetry[id] = nil
+            lastSampleAt[id] = nil
+        }
+        for (id, d) in fresh {
+            communeOf[id] = tree.ancestor(of: d.siteID, at: .commune)?.id
+            if var l = tracker[id] {
+                l.config = d.config
+                l.deviceClass = d.deviceClass
+                tracker.track(id, l)
+            } else {
+                tracker.track(id, DeviceLiveness(deviceClass: d.deviceClass, config: d.config, since: max(now, d.monitoredFrom)))
+                // Opens the device's first interval: unknown until it is heard.
+                batch.changes.append(StateChange(deviceID: id, from: .unknown, to: .unknown, faults: [], at: now))
+                dirty.insert(id)
+                knownPending.remove(id)
+            }
+        }
+        devices = fresh
+    }
+
+    public func liveness(_ id: String) -> DeviceLiveness? { tracker[id] }
+    public func counter(_ name: String) -> UInt64 { counters[name] ?? 0 }
+    public var allCounters: [String: UInt64] { counters }
+
+    // MARK: ingest
+
+    public func ingest(_ messages: [MQTTMessage]) {
+        let now = clock.now()
+        for m in messages { apply(m, now: now) }
+    }
+
+    private func bump(_ name: String, _ by: UInt64 = 1) {
+        counters[name, default: 0] &+= by
+        countersChanged = true
+    }
+
+    private func apply(_ m: MQTTMessage, now: Date) {
+        bump(IngestCounter.received)
+        let decoded: DecodedMessage
+        switch decoder.decode(topic: m.topic, payload: m.payload, now: now) {
+        case .failure(let r): return reject(r, topic: m.topic, now: now)
+        case .success(let d): decoded = d
+        }
+        let id = decoded.address.device
+        if case .command = decoded.inbound { return bump(IngestCounter.commandEchoes) }
+        guard let device = devices[id] else { return recordPending(decoded, raw: m.payload, now: now) }
+        guard communeOf[id] == decoded.address.commune else {
+            return reject(Rejection(.identityMismatch, "\(id) belongs to commune \(communeOf[id] ?? "?"), not \(decoded.address.commune)"),
+                          topic: m.topic, now: now)
+        }
+        switch decoded.inbound {
+        case .birth(let b):
+            guard b.deviceClass == device.deviceClass else {
+                return reject(Rejection(.classMismatch, "birth says \(b.deviceClass.rawValue), registered as \(device.deviceClass.rawValue)"),
+                              topic: m.topic, now: now)
+            }
+            births[id] = String(decoding: m.payload, as: UTF8.self)
+            dirty.insert(id)
+            // A retained birth is history, not a sign of life: the retained state decides.
+            if !m.retained { record(tracker.birth(id, bootID: b.boot, heartbeat: b.heartbeat, at: now), id, now) }
+        case .state(let s):
+            switch s.state {
+            case .offline:
+                let reason: FaultCode = s.reason == .shutdown ? .shutdown : .lastWill
+                switch tracker.offline(id, bootID: s.boot, reason: reason, at: now) {
+                case .failure(let r):
+                    // A will from an earlier boot arriving late is expected, not hostile.
+                    if r == .staleBoot { bump(IngestCounter.rejected(.staleBoot)) } else {
+                        return reject(Rejection(RejectReason(r), "state"), topic: m.topic, now: now)
+                    }
+                case .success(let o): record(o, id, now)
+                }
+            case .online:
+                let hb = tracker[id]?.heartbeat ?? LivenessTracker.defaultHeartbeat
+                record(tracker.birth(id, bootID: s.boot, heartbeat: hb, at: now), id, now)
+            }
+        case .telemetry(let t):
+            switch tracker.telemetry(id, bootID: t.boot, seq: t.seq, reading: t.reading, at: now) {
+            case .failure(let r):
+                return reject(Rejection(RejectReason(r), "seq \(t.seq) boot \(t.boot)"), topic: m.topic, now: now)
+            case .success(let o):
+                record(o, id, now)
+                latestTelemetry[id] = (m.payload, now)
+                dirty.insert(id)
+                if o.change != nil || lastSampleAt[id].map({ now.timeIntervalSince($0) >= settings.sampleInterval }) ?? true {
+                    lastSampleAt[id] = now
+                    batch.samples.append(TelemetryRecord(deviceID: id, receivedAt: now, deviceTime: t.deviceTime,
+                                                         boot: t.boot, seq: t.seq,
+                                                         payload: String(decoding: m.payload, as: UTF8.self)))
+                }
+            }
+        case .event(let e):
+            if case .failure(let r) = tracker.event(id, bootID: e.boot, seq: e.seq, at: now) {
+                return reject(Rejection(RejectReason(r), "event seq \(e.seq) boot \(e.boot)"), topic: m.topic, now: now)
+            }
+            batch.events.append(EventRecord(deviceID: id, boot: e.boot, seq: e.seq, type: e.type.rawValue,
+                                            occurredAt: e.deviceTime, receivedAt: now, ticket: e.ticket,
+                                            waitSeconds: e.waitSeconds, rating: e.rating, detail: e.detail))
+            dirty.insert(id)
+        case .ack(let a):
+            tracker.heard(id, bootID: a.boot, at: now)
+            batch.acks.append(AckRecord(deviceID: id, cmdID: a.cmdID, result: a.result.rawValue, detail: a.detail, receivedAt: now))
+        case .command:
+            break
+        }
+        bump(IngestCounter.processed)
+    }
+
+    private func record(_ o: LivenessOutcome, _ id: String, _ now: Date) {
+        if let r = o.reboot, r.previous != nil {
+            batch.reboots.append(RebootRecord(deviceID: id, previousBoot: r.previous, boot: r.current, at: now))
+            logger.info("device rebooted", metadata: ["device": "\(id)", "boot": "\(r.current)"])
+        }
+        if let c = o.change { record([c]) }
+        dirty.insert(id)
+    }
+
+    private func record(_ changes: [StateChange]) {
+        for c in changes {
+            batch.changes.append(c)
+            dirty.insert(c.deviceID)
+            logger.notice("device \(c.deviceID): \(c.from.rawValue) → \(c.to.rawValue)", metadata: [
+                "device": "\(c.deviceID)", "state": "\(c.to.rawValue)",
+                "reason": "\(c.faults.map(\.text).joined(separator: "; "))",
+            ])
+        }
+    }
+
+    private func recordPending(_ d: DecodedMessage, raw: [UInt8], now: Date) {
+        bump(IngestCounter.pendingMessages)
+        var rec = PendingRecord(deviceID: d.address.device, communeID: d.address.commune, firstSeen: now, lastSeen: now, messages: 1)
+        if case .birth(let b) = d.inbound {
+            rec.deviceClass = b.deviceClass.rawValue
+            rec.model = b.model
+            rec.firmware = b.firmware
+            rec.birth = String(decoding: raw, as: UTF8.self)
+        }
+        if knownPending.insert(rec.deviceID).inserted {
+            logger.warning("unregistered device is talking: recorded as pending, not adopted", metadata: [
+                "device": "\(rec.deviceID)", "commune": "\(rec.communeID)",
+            ])
+        }
+        batch.pending.append(rec)
+    }
+
+    private func reject(_ r: Rejection, topic: String, now: Date) {
+        bump(IngestCounter.rejected(r.reason))
+        rejectionsSinceFlush[r.reason, default: 0] += 1
+        batch.rejections.append(RejectionRecord(at: now, reason: r.reason.rawValue, topic: topic, detail: r.detail))
+        if rejectionsLoggedThisFlush < settings.rejectionLogLimit {
+            rejectionsLoggedThisFlush += 1
+            logger.warning("message rejected: \(r.reason.rawValue)", metadata: [
+                "topic": "\(topic.prefix(160))", "detail": "\(r.detail.prefix(300))",
+            ])
+        }
+    }
+
+    // MARK: periodic work
+
+    /// Marks silent devices offline and notes queue drops. Returns the state changes made.
+    @discardableResult
+    public func sweep(queue: InboundQueue? = nil) -> [StateChange] {
+        if let queue {
+            let dropped = queue.counts.dropped
+            if dropped > reportedQueueDrops {
+                let delta = dropped - reportedQueueDrops
+                reportedQueueDrops = dropped
+                bump(IngestCounter.rejected(.queueOverflow), delta)
+                logger.error("inbound queue full: \(delta) messages dropped", metadata: ["total": "\(dropped)"])
+            }
+        }
+        let changes = tracker.sweep(now: clock.now())
+        record(changes)
+        return changes
+    }
+
+    /// Everything to write since the last call. Status rows are included every
+    /// `statusInterval`, or at once for devices whose state changed.
+    public func takeBatch(forceStatus: Bool = false) -> IngestBatch {
+        let now = clock.now()
+        var b = batch
+        batch = IngestBatch()
+        let changed = Set(b.changes.map(\.deviceID))
+        let statusDue = forceStatus || now.timeIntervalSince(lastStatusFlush) >= settings.statusInterval
+        let ids = statusDue ? dirty : dirty.intersection(changed)
+        for id in ids {
+            guard let l = tracker[id] else { continue }
+            let t = latestTelemetry[id]
+            b.statuses.append(DeviceStatusRecord(deviceID: id, liveness: l, birth: births[id],
+                                                 lastTelemetry: t.map { String(decoding: $0.payload, as: UTF8.self) },
+                                                 lastTelemetryAt: t?.at))
+        }
+        dirty.subtract(ids)
+        if statusDue {
+            lastStatusFlush = now
+            if countersChanged { b.counters = counters }
+            countersChanged = false
+            b.aliveAt = now
+        }
+        if !rejectionsSinceFlush.isEmpty, rejectionsLoggedThisFlush >= settings.rejectionLogLimit {
+            let summary = rejectionsSinceFlush.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }
+            logger.warning("rejected messages since last flush: \(summary.joined(separator: ", "))")
+        }
+        rejectionsSinceFlush = [:]
+        rejectionsLoggedThisFlush = 0
+        return b
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+/// A private mosquitto on a free loopback port: the demo's embedded default, the benchmarks'
+/// broker and every integration test's own broker.
+public final class LocalBroker: Sendable {
+    public let port: Int
+    public let directory: URL
+    private let process: ChildProcess
+
+    public enum BrokerError: Error, CustomStringConvertible {
+        case notInstalled
+        case didNotStart(String)
+        public var description: String {
+            switch self {
+            case .notInstalled: "không tìm thấy mosquitto (apt-get install mosquitto) / mosquitto not found (apt-get install mosquitto)"
+            case .didNotStart(let log): "mosquitto không khởi động được / mosquitto did not start: \(log)"
+            }
+        }
+    }
+
+    public static func executable() -> String? {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        return (path + ["/usr/sbin", "/usr/local/sbin", "/usr/bin"]).map { "\($0)/mosquitto" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// A loopback port nobody listens on right now.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+            }
+        }
+        guard ok else { throw POSIXError(.EADDRINUSE) }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    public static func isListening(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    /// Starts mosquitto listening on 127.0.0.1 only, anonymous, without persistence.
+    /// `extraConfig` lines are appended to its configuration.
+    public static func start(extraConfig: String = "") async throws -> LocalBroker {
+        guard let exe = executable() else { throw BrokerError.notInstalled }
+        var lastLog = ""
+        for _ in 0..<5 {  // the free port may be taken between probe and bind: try another
+            let port = try freePort()
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-mosquitto-\(port)-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let conf = dir.appendingPathComponent("mosquitto.conf")
+            let log = dir.appendingPathComponent("mosquitto.log")
+            try """
+            # Private loopback broker started by WardFleet
+            listener \(port) 127.0.0.1
+            allow_anonymous true
+            persistence false
+            max_queued_messages 100000
+            log_dest file \(log.path)
+            log_type error
+            log_type warning
+            log_type notice
+            \(extraConfig)
+
+            """.write(to: conf, atomically: true, encoding: .utf8)
+            let p = try ChildProcess.spawn(exe, ["-c", conf.path], stdout: .null, stderr: .null)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline, p.isRunning {
+                if isListening(port: port) { return LocalBroker(port: port, directory: dir, process: p) }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            await p.terminate(grace: .seconds(2))
+            lastLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        }
+        throw BrokerError.didNotStart(lastLog)
+    }
+
+    private init(port: Int, directory: URL, process: ChildProcess) {
+        self.port = port
+        self.directory = directory
+        self.process = process
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    public func stop() {
+        process.terminateBlocking(grace: .seconds(5))
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Kills the broker abruptly (no clean session end for anyone), as a crash would.
+    public func kill() {
+        process.send(SIGKILL)
+        _ = process.waitBlocking(timeout: .seconds(5))
+    }
+
+    deinit { stop() }
+}

@@ -1,0 +1,213 @@
+import Foundation
+
+/// A change of a device's health, as stored in its state history.
+public struct StateChange: Sendable, Hashable {
+    public var deviceID: String
+    public var from: HealthState
+    public var to: HealthState
+    public var faults: [Fault]
+    public var at: Date
+
+    public init(deviceID: String, from: HealthState, to: HealthState, faults: [Fault], at: Date) {
+        self.deviceID = deviceID
+        self.from = from
+        self.to = to
+        self.faults = faults
+        self.at = at
+    }
+}
+
+/// What the tracker knows about one registered device.
+public struct DeviceLiveness: Sendable, Hashable, Codable {
+    public var state: HealthState
+    /// Why the device is in its state: class faults when degraded, the offline reason when offline.
+    public var faults: [Fault]
+    /// Class faults of this boot's latest telemetry, kept while offline so a reconnect restores them.
+    public var classFaults: [Fault] = []
+    public var since: Date
+    public var bootID: String?
+    public var lastSeq: UInt64?
+    /// Events count their own sequence: they travel at QoS 1 on another topic than telemetry.
+    public var lastEventSeq: UInt64?
+    public var lastHeard: Date?
+    /// Heartbeat interval the device declared in its birth; silence beyond 1.5× means offline.
+    public var heartbeat: TimeInterval
+    public var deviceClass: DeviceClass
+    public var config: DeviceConfig
+
+    public init(deviceClass: DeviceClass, config: DeviceConfig, since: Date,
+                heartbeat: TimeInterval = LivenessTracker.defaultHeartbeat) {
+        self.state = .unknown
+        self.faults = []
+        self.since = since
+        self.heartbeat = heartbeat
+        self.deviceClass = deviceClass
+        self.config = config
+    }
+
+    /// The moment silence turns into offline.
+    public var silenceDeadline: Date? {
+        guard state.isOnline, let lastHeard else { return nil }
+        return lastHeard.addingTimeInterval(heartbeat * LivenessTracker.silenceFactor)
+    }
+}
+
+/// Why a message was refused by the tracker.
+public enum LivenessRejection: String, Sendable, Error, Codable, CaseIterable {
+    case replayedSequence = "replayed_sequence"
+    case classMismatch = "class_mismatch"
+    case staleBoot = "stale_boot"
+}
+
+/// Outcome of applying one message.
+public struct LivenessOutcome: Sendable, Hashable {
+    public var change: StateChange?
+    /// Set when the message revealed a new boot: (previous boot, new boot).
+    public var reboot: (previous: String?, current: String)?
+
+    public static func == (a: LivenessOutcome, b: LivenessOutcome) -> Bool {
+        a.change == b.change && a.reboot?.previous == b.reboot?.previous && a.reboot?.current == b.reboot?.current
+    }
+    public func hash(into h: inout Hasher) { h.combine(change) }
+    static let none = LivenessOutcome(change: nil, reboot: nil)
+}
+
+/// Live health of the registered fleet: a pure state machine fed with decoded messages and
+/// the clock. The controller owns one and persists the changes it returns.
+public struct LivenessTracker: Sendable {
+    public static let silenceFactor = 1.5
+    public static let defaultHeartbeat: TimeInterval = 30
+    public static let heartbeatRange: ClosedRange<TimeInterval> = 1...3600
+
+    public private(set) var devices: [String: DeviceLiveness] = [:]
+
+    public init() {}
+
+    public subscript(id: String) -> DeviceLiveness? { devices[id] }
+
+    /// Adds a registered device (or restores one from storage).
+    public mutating func track(_ id: String, _ liveness: DeviceLiveness) { devices[id] = liveness }
+    public mutating func untrack(_ id: String) { devices[id] = nil }
+    public func isTracked(_ id: String) -> Bool { devices[id] != nil }
+
+    /// Birth: the device connected with a (possibly new) boot.
+    public mutating func birth(_ id: String, bootID: String, heartbeat: TimeInterval, at now: Date) -> LivenessOutcome {
+        guard var d = devices[id] else { return .none }
+        var outcome = LivenessOutcome.none
+        if d.bootID != bootID {
+            outcome.reboot = (d.bootID, bootID)
+            d.bootID = bootID
+            d.lastSeq = nil
+            d.lastEventSeq = nil
+            d.classFaults = []  // a new boot's faults are unknown until its first telemetry
+        }
+        d.heartbeat = min(max(heartbeat, Self.heartbeatRange.lowerBound), Self.heartbeatRange.upperBound)
+        d.lastHeard = now
+        outcome.change = transition(&d, id, to: d.classFaults.isEmpty ? .ok : .degraded, faults: d.classFaults, at: now)
+        devices[id] = d
+        return outcome
+    }
+
+    /// Telemetry: proves the device alive and carries its class faults.
+    public mutating func telemetry(_ id: String, bootID: String, seq: UInt64, reading: Reading, at now: Date)
+        -> Result<LivenessOutcome, LivenessRejection>
+    {
+        guard var d = devices[id] else { return .success(.none) }
+        guard reading.deviceClass == d.deviceClass else { return .failure(.classMismatch) }
+        var outcome = LivenessOutcome.none
+        if d.bootID != bootID {
+            // Birth lost or not yet seen: the telemetry itself reveals the reboot.
+            outcome.reboot = (d.bootID, bootID)
+            d.bootID = bootID
+            d.lastSeq = nil
+            d.lastEventSeq = nil
+        } else if let last = d.lastSeq, seq <= last {
+            return .failure(.replayedSequence)
+        }
+        d.lastSeq = seq
+        d.lastHeard = now
+        let faults = HealthRules.faults(of: reading, config: d.config, now: now)
+        d.classFaults = faults
+        outcome.change = transition(&d, id, to: faults.isEmpty ? .ok : .degraded, faults: faults, at: now)
+        devices[id] = d
+        return .success(outcome)
+    }
+
+    /// An event: checked against replay (a QoS 1 redelivery repeats its sequence number) and
+    /// taken as a sign of life from the current boot.
+    public mutating func event(_ id: String, bootID: String, seq: UInt64, at now: Date) -> Result<Void, LivenessRejection> {
+        guard var d = devices[id] else { return .success(()) }
+        if d.bootID == bootID, let last = d.lastEventSeq, seq <= last { return .failure(.replayedSequence) }
+        if d.bootID == bootID || d.bootID == nil {
+            d.lastEventSeq = seq
+            if d.state.isOnline { d.lastHeard = max(d.lastHeard ?? now, now) }
+        }
+        devices[id] = d
+        return .success(())
+    }
+
+    /// Any other message that proves the device alive (acknowledgements).
+    public mutating func heard(_ id: String, bootID: String, at now: Date) {
+        guard var d = devices[id], d.bootID == bootID, d.state.isOnline else { return }
+        d.lastHeard = max(d.lastHeard ?? now, now)
+        devices[id] = d
+    }
+
+    /// The controller itself stopped listening at `lastAlive` and starts again now. Devices that
+    /// fell silent while it still listened go offline at their deadline; for the others nobody
+    /// knows what happened since `lastAlive`, so they are unknown until heard again.
+    public mutating func resume(lastAlive: Date, now: Date) -> [StateChange] {
+        var changes = sweep(now: lastAlive)
+        for (id, var d) in devices where d.state.isOnline {
+            if let c = transition(&d, id, to: .unknown, faults: [], at: lastAlive) { changes.append(c) }
+            devices[id] = d
+        }
+        return changes.sorted { ($0.at, $0.deviceID) < ($1.at, $1.deviceID) }
+    }
+
+    /// Offline announced by the device (graceful shutdown) or by the broker (Last Will).
+    /// A will left over from an earlier boot must not take down the current one.
+    public mutating func offline(_ id: String, bootID: String?, reason: FaultCode, at now: Date)
+        -> Result<LivenessOutcome, LivenessRejection>
+    {
+        guard var d = devices[id] else { return .success(.none) }
+        if let bootID, let current = d.bootID, bootID != current { return .failure(.staleBoot) }
+        let change = transition(&d, id, to: .offline, faults: [Fault(reason)], at: now)
+        devices[id] = d
+        return .success(LivenessOutcome(change: change, reboot: nil))
+    }
+
+    /// Marks silent devices offline. The change is dated at the deadline, not at the sweep,
+    /// so availability does not depend on how often the sweep runs.
+    public mutating func sweep(now: Date) -> [StateChange] {
+        var changes: [StateChange] = []
+        for (id, var d) in devices {
+            guard let deadline = d.silenceDeadline, deadline <= now else { continue }
+            let silentFor = deadline.timeIntervalSince(d.lastHeard!)
+            if let c = transition(&d, id, to: .offline,
+                                  faults: [Fault(.silent, String(format: "> %.0f s", silentFor))], at: deadline) {
+                changes.append(c)
+            }
+            devices[id] = d
+        }
+        return changes.sorted { ($0.at, $0.deviceID) < ($1.at, $1.deviceID) }
+    }
+
+    /// The earliest moment a sweep could find something: lets a scheduler sleep exactly.
+    public var nextDeadline: Date? { devices.values.compactMap(\.silenceDeadline).min() }
+
+    private func transition(_ d: inout DeviceLiveness, _ id: String, to state: HealthState, faults: [Fault], at now: Date)
+        -> StateChange?
+    {
+        let sameFaults = d.faults.map(\.code) == faults.map(\.code)
+        guard d.state != state || !sameFaults else {
+            d.faults = faults  // keep the freshest details without a new history row
+            return nil
+        }
+        let change = StateChange(deviceID: id, from: d.state, to: state, faults: faults, at: now)
+        d.state = state
+        d.faults = faults
+        d.since = now
+        return change
+    }
+}

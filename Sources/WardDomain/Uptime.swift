@@ -1,0 +1,155 @@
+import Foundation
+
+/// One stretch of a device's state history; `end == nil` means it still holds.
+public struct StateInterval: Sendable, Hashable, Codable {
+    public var state: HealthState
+    public var start: Date
+    public var end: Date?
+    public var faults: [Fault]
+
+    public init(state: HealthState, start: Date, end: Date?, faults: [Fault] = []) {
+        self.state = state
+        self.start = start
+        self.end = end
+        self.faults = faults
+    }
+}
+
+/// Seconds spent in each state within a window. Sums across devices add up exactly, so a
+/// class, village or commune figure is the device-time-weighted availability.
+public struct UptimeSummary: Sendable, Hashable, Codable {
+    public var ok: TimeInterval = 0
+    public var degraded: TimeInterval = 0
+    public var offline: TimeInterval = 0
+    public var unknown: TimeInterval = 0
+
+    public init(ok: TimeInterval = 0, degraded: TimeInterval = 0, offline: TimeInterval = 0, unknown: TimeInterval = 0) {
+        self.ok = ok
+        self.degraded = degraded
+        self.offline = offline
+        self.unknown = unknown
+    }
+
+    public var total: TimeInterval { ok + degraded + offline + unknown }
+    /// Share of monitored time the device was online (ok or degraded). Unknown time counts as not
+    /// available: a device nobody can hear is not serving anyone. Nil when nothing was monitored.
+    public var availability: Double? { total > 0 ? (ok + degraded) / total : nil }
+    /// Share of monitored time fully working.
+    public var okShare: Double? { total > 0 ? ok / total : nil }
+
+    public static func + (a: UptimeSummary, b: UptimeSummary) -> UptimeSummary {
+        UptimeSummary(ok: a.ok + b.ok, degraded: a.degraded + b.degraded,
+                      offline: a.offline + b.offline, unknown: a.unknown + b.unknown)
+    }
+
+    mutating func add(_ state: HealthState, _ seconds: TimeInterval) {
+        switch state {
+        case .ok: ok += seconds
+        case .degraded: degraded += seconds
+        case .offline: offline += seconds
+        case .unknown: unknown += seconds
+        }
+    }
+}
+
+public enum Uptime {
+    /// Time per state inside `window`, clipped to the span the device was monitored
+    /// (`monitored`, e.g. installation to removal) and to `now`. Gaps count as unknown.
+    public static func summary(
+        of intervals: [StateInterval], in window: DateInterval, monitored: DateInterval? = nil, now: Date
+    ) -> UptimeSummary {
+        var lower = window.start
+        var upper = min(window.end, now)
+        if let m = monitored {
+            lower = max(lower, m.start)
+            upper = min(upper, m.end)
+        }
+        var s = UptimeSummary()
+        guard upper > lower else { return s }
+        var covered: TimeInterval = 0
+        for iv in intervals {
+            let a = max(iv.start, lower)
+            let b = min(iv.end ?? now, upper)
+            guard b > a else { continue }
+            let d = b.timeIntervalSince(a)
+            s.add(iv.state, d)
+            covered += d
+        }
+        // Intervals never overlap (each change closes the previous one); what they leave
+        // uncovered is time the controller knew nothing.
+        s.unknown += max(0, upper.timeIntervalSince(lower) - covered)
+        return s
+    }
+}
+
+/// Calendar arithmetic in the zone officials read reports in (Asia/Ho_Chi_Minh, UTC+7, no DST).
+public struct LocalCalendar: Sendable {
+    public static let vietnam = LocalCalendar(timeZone: TimeZone(identifier: "Asia/Ho_Chi_Minh")!)
+
+    public let timeZone: TimeZone
+    private let calendar: Calendar
+
+    public init(timeZone: TimeZone) {
+        self.timeZone = timeZone
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = timeZone
+        calendar = c
+    }
+
+    /// The local calendar day containing `date`, as a UTC interval.
+    public func day(containing date: Date) -> DateInterval {
+        let start = calendar.startOfDay(for: date)
+        return DateInterval(start: start, end: calendar.date(byAdding: .day, value: 1, to: start)!)
+    }
+
+    /// "yyyy-MM-dd" of the local day containing `date`.
+    public func dayKey(_ date: Date) -> String {
+        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }
+
+    /// The local day named "yyyy-MM-dd".
+    public func day(named key: String) -> DateInterval? {
+        let parts = key.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3,
+              let start = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
+              dayKey(start) == key
+        else { return nil }
+        return day(containing: start)
+    }
+
+    /// The local calendar month "yyyy-MM" as a UTC interval.
+    public func month(named key: String) -> DateInterval? {
+        let parts = key.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, (1...12).contains(parts[1]),
+              let start = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: 1)),
+              let end = calendar.date(byAdding: .month, value: 1, to: start)
+        else { return nil }
+        return DateInterval(start: start, end: end)
+    }
+
+    /// Local days overlapping `window`, each clipped to it.
+    public func days(in window: DateInterval) -> [(key: String, interval: DateInterval)] {
+        var out: [(String, DateInterval)] = []
+        var cursor = window.start
+        while cursor < window.end {
+            let d = day(containing: cursor)
+            let clipped = DateInterval(start: max(d.start, window.start), end: min(d.end, window.end))
+            out.append((dayKey(cursor), clipped))
+            cursor = d.end
+        }
+        return out
+    }
+
+    /// Uptime split by local day.
+    public func dailyUptime(_ intervals: [StateInterval], in window: DateInterval, monitored: DateInterval? = nil,
+                            now: Date) -> [(day: String, summary: UptimeSummary)] {
+        days(in: window).map { ($0.key, Uptime.summary(of: intervals, in: $0.interval, monitored: monitored, now: now)) }
+    }
+
+    /// Human time for operators: "21/11/2026 14:05:09" in local time.
+    public func display(_ date: Date) -> String {
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%02d/%02d/%04d %02d:%02d:%02d", c.day!, c.month!, c.year!, c.hour!, c.minute!, c.second!)
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+import WardDomain
+
+/// Why an inbound message was refused. Raw values are the counter names shown to technicians.
+public enum RejectReason: String, Sendable, CaseIterable, Codable, Comparable {
+    case unknownTopic = "unknown_topic"
+    case oversize
+    case malformedJSON = "malformed_json"
+    case invalidField = "invalid_field"
+    case outOfRange = "out_of_range"
+    case unsupportedVersion = "unsupported_version"
+    case identityMismatch = "identity_mismatch"
+    case classMismatch = "class_mismatch"
+    case replayedSequence = "replayed_sequence"
+    case staleBoot = "stale_boot"
+    case queueOverflow = "queue_overflow"
+
+    public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
+
+    public init(_ r: LivenessRejection) {
+        switch r {
+        case .replayedSequence: self = .replayedSequence
+        case .classMismatch: self = .classMismatch
+        case .staleBoot: self = .staleBoot
+        }
+    }
+}
+
+public struct Rejection: Error, Sendable, Hashable, CustomStringConvertible {
+    public var reason: RejectReason
+    public var detail: String
+    public init(_ reason: RejectReason, _ detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
+    public var description: String { "\(reason.rawValue): \(detail)" }
+}
+
+public struct BirthInfo: Sendable, Hashable {
+    public var device: String
+    public var deviceClass: DeviceClass
+    public var model: String
+    public var firmware: String
+    public var capabilities: [String]
+    public var heartbeat: TimeInterval
+    public var boot: String
+    public var raw: Birth
+}
+
+public struct TelemetrySample: Sendable, Hashable {
+    public var device: String
+    public var boot: String
+    public var seq: UInt64
+    public var deviceTime: Date
+    public var reading: Reading
+}
+
+public struct DeviceEvent: Sendable, Hashable {
+    public var device: String
+    public var boot: String
+    public var seq: UInt64
+    public var deviceTime: Date
+    public var type: EventType
+    public var ticket: String?
+    public var waitSeconds: Double?
+    public var rating: SatisfactionLevel?
+    public var detail: String?
+}
+
+public enum Inbound: Sendable, Hashable {
+    case birth(BirthInfo)
+    case state(StateMessage)
+    case telemetry(TelemetrySample)
+    case event(DeviceEvent)
+    case ack(AckMessage)
+    /// A controller → device command seen on the shared tree; not for the controller.
+    case command
+}
+
+public struct DecodedMessage: Sendable, Hashable {
+    public var address: TopicAddress
+    public var inbound: Inbound
+}
+
+/// Strict decoder for protocol v1. Not thread-safe: one per consuming task.
+public final class ProtocolDecoder {
+    private let json = JSONDecoder()
+    /// Device clocks may drift; beyond this they are refused rather than trusted.
+    public var maxClockAheadSeconds: TimeInterval = 86_400
+    public static let earliestValidTime = Date(timeIntervalSince1970: 1_577_836_800)  // 2020-01-01
+
+    public init() {}
+
+    public func decode(topic: String, payload: some Collection<UInt8> & ContiguousBytes, now: Date)
+        -> Result<DecodedMessage, Rejection>
+    {
+        guard let address = Topics.parse(topic) else {
+            return .failure(Rejection(.unknownTopic, "topic '\(topic.prefix(120))'"))
+        }
+        if address.kind == .cmd { return .success(DecodedMessage(address: address, inbound: .command)) }
+        guard payload.count <= ProtocolLimits.maxPayloadBytes else {
+            return .failure(Rejection(.oversize, "\(payload.count) B > \(ProtocolLimits.maxPayloadBytes) B"))
+        }
+        let data = payload.withUnsafeBytes { Data($0) }
+        do {
+            let inbound: Inbound
+            switch address.kind {
+            case .birth: inbound = .birth(try birth(try parse(Birth.self, data), address))
+            case .state: inbound = .state(try state(try parse(StateMessage.self, data), address))
+            case .telemetry: inbound = .telemetry(try telemetry(try parse(TelemetryMessage.self, data), address, now))
+            case .event: inbound = .event(try event(try parse(EventMessage.self, data), address, now))
+            case .ack: inbound = .ack(try ack(try parse(AckMessage.self, data), address))
+            case .cmd: inbound = .command
+            }
+            return .success(DecodedMessage(address: address, inbound: inbound))
+        } catch let r as Rejection {
+            return .failure(r)
+        } catch {
+            return .failure(Rejection(.malformedJSON, "\(error)"))
+        }
+    }
+
+    private func parse<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
+        do {
+            return try json.decode(T.self, from: data)
+        } catch let DecodingError.dataCorrupted(ctx) where ctx.codingPath.isEmpty {
+            throw Rejection(.malformedJSON, "not valid JSON")
+        } catch let DecodingError.typeMismatch(t, ctx) {
+            throw Rejection(ctx.codingPath.isEmpty ? .malformedJSON : .invalidField,
+                            "\(Self.path(ctx.codingPath)): expected \(t)")
+        } catch let DecodingError.valueNotFound(t, ctx) {
+            throw Rejection(.invalidField, "\(Self.path(ctx.codingPath)): null where \(t) is required")
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw Rejection(.invalidField, "\(Self.path(ctx.codingPath + [key])): missing")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            throw Rejection(.invalidField, "\(Self.path(ctx.codingPath)): \(ctx.debugDescription)")
+        } catch {
+            throw Rejection(.malformedJSON, "\(error)")
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+
+    private func checkHeader(version: Int, device: String, boot: String?, _ address: TopicAddress) throws {
+        guard version == ProtocolLimits.version else {
+            throw Rejection(.unsupportedVersion, "v=\(version), this controller speaks v1")
+        }
+        guard device == address.device else {
+            throw Rejection(.identityMismatch, "payload device '\(device.prefix(64))' ≠ topic device '\(address.device)'")
+        }
+        if let boot {
+            guard !boot.isEmpty, boot.utf8.count <= 64 else { throw Rejection(.invalidField, "boot: 1–64 characters") }
+        }
+    }
+
+    private func deviceTime(_ ts: Int64, now: Date) throws -> Date {
+        let t = Date(unixMillis: ts)
+        guard t >= Self.earliestValidTime, t <= now.addingTimeInterval(maxClockAheadSeconds) else {
+            throw Rejection(.outOfRange, "ts \(ts) is not a plausible time (clock not synchronised?)")
+        }
+        return t
+    }
+
+    private func range<T: Comparable>(_ name: String, _ value: T, _ r: ClosedRange<T>) throws {
+        guard r.contains(value) else { throw Rejection(.outOfRange, "\(name)=\(value) ∉ \(r.lowerBound)…\(r.upperBound)") }
+    }
+
+    private func finite(_ name: String, _ value: Double, _ r: ClosedRange<Double>) throws {
+        guard value.isFinite else { throw Rejection(.outOfRange, "\(name) is not finite") }
+        try range(name, value, r)
+    }
+
+    private func birth(_ b: Birth, _ a: TopicAddress) throws -> BirthInfo {
+        try checkHeader(version: b.v, device: b.device, boot: b.boot, a)
+        guard let cls = DeviceClass(rawValue: b.deviceClass) else {
+            throw Rejection(.invalidField, "class '\(b.deviceClass.prefix(32))' is not one of "
+                + DeviceClass.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        try finite("heartbeat_s", b.heartbeatSeconds, LivenessTracker.heartbeatRange)
+        guard b.model.utf8.count <= 128, b.firmware.utf8.count <= 64, b.capabilities.count <= 64 else {
+            throw Rejection(.outOfRange, "model ≤ 128 B, firmware ≤ 64 B, ≤ 64 capabilities")
+        }
+        return BirthInfo(device: b.device, deviceClass: cls, model: b.model.nfc, firmware: b.firmware,
+                         capabilities: b.capabilities, heartbeat: b.heartbeatSeconds, boot: b.boot, raw: b)
+    }
+
+    private func state(_ s: StateMessage, _ a: TopicAddress) throws -> StateMessage {
+        try checkHeader(version: s.v, device: s.device, boot: s.boot, a)
+        return s
+    }
+
+    private func telemetry(_ t: TelemetryMessage, _ a: TopicAddress, _ now: Date) throws -> TelemetrySample {
+        try checkHeader(version: t.v, device: t.device, boot: t.boot, a)
+        let time = try deviceTime(t.ts, now: now)
+        let present = [t.speaker != nil, t.camera != nil, t.accessPoint != nil, t.kiosk != nil].filter { $0 }.count
+        guard present == 1 else {
+            throw Rejection(.invalidField, "exactly one of speaker, camera, access_point, kiosk must be present (found \(present))")
+        }
+        let reading: Reading
+        if let s = t.speaker {
+            try range("speaker.volume", s.volume, 0...100)
+            if let r = s.rssi { try range("speaker.rssi", r, -150...0) }
+            if let b = s.batteryPct { try range("speaker.battery_pct", b, 0...100) }
+            reading = .speaker(SpeakerReading(volume: s.volume, amplifierOK: s.ampOK, speakerLineOK: s.lineOK,
+                                              playing: s.playing, rssi: s.rssi, powerSource: s.power,
+                                              batteryPercent: s.batteryPct))
+        } else if let c = t.camera {
+            try range("camera.storage_total_bytes", c.storageTotalBytes, 1...Int64(1) << 50)
+            try range("camera.storage_used_bytes", c.storageUsedBytes, 0...c.storageTotalBytes)
+            try finite("camera.write_rate_bps", c.writeRateBps, 0...10e9)
+            var oldest: Date?
+            if let o = c.oldestRecordingTs {
+                let d = Date(unixMillis: o)
+                guard d >= Self.earliestValidTime, d <= time.addingTimeInterval(60) else {
+                    throw Rejection(.outOfRange, "camera.oldest_recording_ts \(o) is after the sample or before 2020")
+                }
+                oldest = d
+            }
+            reading = .camera(CameraReading(recording: c.recording, streamOK: c.streamOK,
+                                            storageUsedBytes: c.storageUsedBytes, storageTotalBytes: c.storageTotalBytes,
+                                            oldestRecording: oldest, writeRateBytesPerSecond: c.writeRateBps))
+        } else if let p = t.accessPoint {
+            try range("access_point.clients", p.clients, 0...100_000)
+            try finite("access_point.rx_bps", p.rxBps, 0...1e12)
+            try finite("access_point.tx_bps", p.txBps, 0...1e12)
+            try finite("access_point.cpu_pct", p.cpuPct, 0...100)
+            try finite("access_point.mem_pct", p.memPct, 0...100)
+            reading = .accessPoint(AccessPointReading(uplinkOK: p.uplinkOK, clients: p.clients, rxBitsPerSecond: p.rxBps,
+                                                      txBitsPerSecond: p.txBps, cpuPercent: p.cpuPct, memoryPercent: p.memPct))
+        } else {
+            let k = t.kiosk!
+            try range("kiosk.tickets_issued", k.ticketsIssued, 0...10_000_000)
+            try range("kiosk.tickets_served", k.ticketsServed, 0...10_000_000)
+            var ratings: [SatisfactionLevel: Int] = [:]
+            for (key, count) in k.ratings {
+                guard let level = SatisfactionLevel(rawValue: key) else {
+                    throw Rejection(.invalidField, "kiosk.ratings: unknown level '\(key.prefix(32))'")
+                }
+                try range("kiosk.ratings.\(key)", count, 0...10_000_000)
+                ratings[level] = count
+            }
+            reading = .kiosk(KioskReading(printerOK: k.printerOK, paperLow: k.paperLow, paperOut: k.paperOut,
+                                          ticketsIssued: k.ticketsIssued, ticketsServed: k.ticketsServed, ratings: ratings))
+        }
+        return TelemetrySample(device: t.device, boot: t.boot, seq: t.seq, deviceTime: time, reading: reading)
+    }
+
+    private func event(_ e: EventMessage, _ a: TopicAddress, _ now: Date) throws -> DeviceEvent {
+        try checkHeader(version: e.v, device: e.device, boot: e.boot, a)
+        let time = try deviceTime(e.ts, now: now)
+        guard let type = EventType(rawValue: e.event) else {
+            throw Rejection(.invalidField, "event '\(e.event.prefix(32))' is not one of "
+                + EventType.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        var rating: SatisfactionLevel?
+        switch type {
+        case .ticketServed:
+            guard let w = e.waitSeconds else { throw Rejection(.invalidField, "wait_s: missing") }
+            try finite("wait_s", w, 0...86_400)
+        case .ratingSubmitted:
+            guard let r = e.rating else { throw Rejection(.invalidField, "rating: missing") }
+            guard let level = SatisfactionLevel(rawValue: r) else {
+                throw Rejection(.invalidField, "rating '\(r.prefix(32))' is not one of "
+                    + SatisfactionLevel.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            rating = level
+        case .ticketIssued, .storageFull, .tamper: break
+        }
+        if let t = e.ticket, t.utf8.count > 32 { throw Rejection(.outOfRange, "ticket longer than 32 B") }
+        if let d = e.detail, d.utf8.count > 1024 { throw Rejection(.outOfRange, "detail longer than 1024 B") }
+        return DeviceEvent(device: e.device, boot: e.boot, seq: e.seq, deviceTime: time, type: type,
+                           ticket: e.ticket, waitSeconds: e.waitSeconds, rating: rating, detail: e.detail?.nfc)
+    }
+
+    private func ack(_ k: AckMessage, _ a: TopicAddress) throws -> AckMessage {
+        try checkHeader(version: k.v, device: k.device, boot: k.boot, a)
+        guard !k.cmdID.isEmpty, k.cmdID.utf8.count <= 64 else { throw Rejection(.invalidField, "cmd_id: 1–64 characters") }
+        return k
+    }
+}
+
+/// Encoding shared by devices (firmware-sim) and the controller, so both speak identical bytes.
+public enum ProtocolEncoder {
+    public static func encode(_ value: some Encodable) -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try! e.encode(value))  // the wire types hold only encodable values
+    }
+}

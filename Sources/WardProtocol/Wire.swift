@@ -1,0 +1,260 @@
+import Foundation
+import WardDomain
+
+// Wire formats of protocol v1 (docs/protocol.md is the reference). Field names are the JSON keys.
+// Decoding ignores unknown keys so that v1 devices may add fields; `v` must be 1.
+
+public enum ProtocolLimits {
+    /// Largest payload a device may send, in bytes.
+    public static let maxPayloadBytes = 16 * 1024
+    public static let version = 1
+}
+
+/// Announces a connection: who the device is and what it can do.
+public struct Birth: Codable, Sendable, Hashable {
+    public var v: Int
+    public var device: String
+    public var deviceClass: String
+    public var model: String
+    public var firmware: String
+    public var capabilities: [String]
+    public var heartbeatSeconds: Double
+    public var boot: String
+    public var ts: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case v, device, deviceClass = "class", model, firmware, capabilities, heartbeatSeconds = "heartbeat_s", boot, ts
+    }
+
+    public init(device: String, deviceClass: DeviceClass, model: String, firmware: String, capabilities: [String],
+                heartbeatSeconds: Double, boot: String, ts: Int64?) {
+        self.v = ProtocolLimits.version
+        self.device = device
+        self.deviceClass = deviceClass.rawValue
+        self.model = model
+        self.firmware = firmware
+        self.capabilities = capabilities
+        self.heartbeatSeconds = heartbeatSeconds
+        self.boot = boot
+        self.ts = ts
+    }
+}
+
+/// Retained online/offline state. The Last Will is a `state` with reason "will".
+public struct StateMessage: Codable, Sendable, Hashable {
+    public enum State: String, Codable, Sendable { case online, offline }
+    public enum Reason: String, Codable, Sendable { case will, shutdown }
+    public var v: Int
+    public var device: String
+    public var state: State
+    public var boot: String
+    public var reason: Reason?
+    public var ts: Int64?
+
+    public init(device: String, state: State, boot: String, reason: Reason?, ts: Int64?) {
+        self.v = ProtocolLimits.version
+        self.device = device
+        self.state = state
+        self.boot = boot
+        self.reason = reason
+        self.ts = ts
+    }
+}
+
+public struct SpeakerFields: Codable, Sendable, Hashable {
+    public var volume: Int
+    public var ampOK: Bool
+    public var lineOK: Bool
+    public var playing: Bool
+    public var rssi: Int?
+    public var power: PowerSource
+    public var batteryPct: Int?
+    public init(volume: Int, ampOK: Bool, lineOK: Bool, playing: Bool, rssi: Int?, power: PowerSource, batteryPct: Int?) {
+        self.volume = volume; self.ampOK = ampOK; self.lineOK = lineOK; self.playing = playing
+        self.rssi = rssi; self.power = power; self.batteryPct = batteryPct
+    }
+    enum CodingKeys: String, CodingKey {
+        case volume, ampOK = "amp_ok", lineOK = "line_ok", playing, rssi, power, batteryPct = "battery_pct"
+    }
+}
+
+public struct CameraFields: Codable, Sendable, Hashable {
+    public var recording: Bool
+    public var streamOK: Bool
+    public var storageUsedBytes: Int64
+    public var storageTotalBytes: Int64
+    /// Unix ms of the oldest recording on disk.
+    public var oldestRecordingTs: Int64?
+    public var writeRateBps: Double
+    public init(recording: Bool, streamOK: Bool, storageUsedBytes: Int64, storageTotalBytes: Int64,
+                oldestRecordingTs: Int64?, writeRateBps: Double) {
+        self.recording = recording; self.streamOK = streamOK; self.storageUsedBytes = storageUsedBytes
+        self.storageTotalBytes = storageTotalBytes; self.oldestRecordingTs = oldestRecordingTs; self.writeRateBps = writeRateBps
+    }
+    enum CodingKeys: String, CodingKey {
+        case recording, streamOK = "stream_ok", storageUsedBytes = "storage_used_bytes",
+             storageTotalBytes = "storage_total_bytes", oldestRecordingTs = "oldest_recording_ts",
+             writeRateBps = "write_rate_bps"
+    }
+}
+
+public struct AccessPointFields: Codable, Sendable, Hashable {
+    public var uplinkOK: Bool
+    public var clients: Int
+    public var rxBps: Double
+    public var txBps: Double
+    public var cpuPct: Double
+    public var memPct: Double
+    public init(uplinkOK: Bool, clients: Int, rxBps: Double, txBps: Double, cpuPct: Double, memPct: Double) {
+        self.uplinkOK = uplinkOK; self.clients = clients; self.rxBps = rxBps; self.txBps = txBps
+        self.cpuPct = cpuPct; self.memPct = memPct
+    }
+    enum CodingKeys: String, CodingKey {
+        case uplinkOK = "uplink_ok", clients, rxBps = "rx_bps", txBps = "tx_bps", cpuPct = "cpu_pct", memPct = "mem_pct"
+    }
+}
+
+public struct KioskFields: Codable, Sendable, Hashable {
+    public var printerOK: Bool
+    public var paperLow: Bool
+    public var paperOut: Bool
+    public var ticketsIssued: Int
+    public var ticketsServed: Int
+    public var ratings: [String: Int]
+    public init(printerOK: Bool, paperLow: Bool, paperOut: Bool, ticketsIssued: Int, ticketsServed: Int, ratings: [String: Int]) {
+        self.printerOK = printerOK; self.paperLow = paperLow; self.paperOut = paperOut
+        self.ticketsIssued = ticketsIssued; self.ticketsServed = ticketsServed; self.ratings = ratings
+    }
+    enum CodingKeys: String, CodingKey {
+        case printerOK = "printer_ok", paperLow = "paper_low", paperOut = "paper_out",
+             ticketsIssued = "tickets_issued", ticketsServed = "tickets_served", ratings
+    }
+}
+
+/// Periodic telemetry; exactly one class object is present.
+public struct TelemetryMessage: Codable, Sendable, Hashable {
+    public var v: Int
+    public var device: String
+    public var boot: String
+    public var seq: UInt64
+    public var ts: Int64
+    public var speaker: SpeakerFields?
+    public var camera: CameraFields?
+    public var accessPoint: AccessPointFields?
+    public var kiosk: KioskFields?
+    enum CodingKeys: String, CodingKey {
+        case v, device, boot, seq, ts, speaker, camera, accessPoint = "access_point", kiosk
+    }
+
+    public init(device: String, boot: String, seq: UInt64, ts: Int64, speaker: SpeakerFields? = nil,
+                camera: CameraFields? = nil, accessPoint: AccessPointFields? = nil, kiosk: KioskFields? = nil) {
+        self.v = ProtocolLimits.version
+        self.device = device
+        self.boot = boot
+        self.seq = seq
+        self.ts = ts
+        self.speaker = speaker
+        self.camera = camera
+        self.accessPoint = accessPoint
+        self.kiosk = kiosk
+    }
+}
+
+public enum EventType: String, Codable, Sendable, CaseIterable {
+    case ticketIssued = "ticket_issued"
+    case ticketServed = "ticket_served"
+    case ratingSubmitted = "rating_submitted"
+    case storageFull = "storage_full"
+    case tamper
+}
+
+public struct EventMessage: Codable, Sendable, Hashable {
+    public var v: Int
+    public var device: String
+    public var boot: String
+    public var seq: UInt64
+    public var ts: Int64
+    public var event: String
+    public var ticket: String?
+    public var waitSeconds: Double?
+    public var rating: String?
+    public var detail: String?
+    enum CodingKeys: String, CodingKey {
+        case v, device, boot, seq, ts, event, ticket, waitSeconds = "wait_s", rating, detail
+    }
+
+    public init(device: String, boot: String, seq: UInt64, ts: Int64, event: EventType, ticket: String? = nil,
+                waitSeconds: Double? = nil, rating: SatisfactionLevel? = nil, detail: String? = nil) {
+        self.v = ProtocolLimits.version
+        self.device = device
+        self.boot = boot
+        self.seq = seq
+        self.ts = ts
+        self.event = event.rawValue
+        self.ticket = ticket
+        self.waitSeconds = waitSeconds
+        self.rating = rating?.rawValue
+        self.detail = detail
+    }
+}
+
+public enum CommandName: String, Codable, Sendable, CaseIterable {
+    case setVolume = "set_volume"
+    case testTone = "test_tone"
+    case reboot
+    case ping
+}
+
+/// A command to one device (QoS 1). Devices ignore commands past `expires`.
+public struct CommandMessage: Codable, Sendable, Hashable {
+    public var v: Int
+    public var cmdID: String
+    public var command: String
+    public var volume: Int?
+    public var seconds: Double?
+    public var ts: Int64
+    public var expires: Int64?
+    enum CodingKeys: String, CodingKey {
+        case v, cmdID = "cmd_id", command, volume, seconds, ts, expires
+    }
+
+    public init(cmdID: String, command: CommandName, volume: Int? = nil, seconds: Double? = nil, ts: Int64,
+                expires: Int64? = nil) {
+        self.v = ProtocolLimits.version
+        self.cmdID = cmdID
+        self.command = command.rawValue
+        self.volume = volume
+        self.seconds = seconds
+        self.ts = ts
+        self.expires = expires
+    }
+}
+
+public struct AckMessage: Codable, Sendable, Hashable {
+    public enum Result: String, Codable, Sendable, CaseIterable { case ok, error, unsupported, expired }
+    public var v: Int
+    public var device: String
+    public var boot: String
+    public var cmdID: String
+    public var result: Result
+    public var detail: String?
+    public var ts: Int64
+    enum CodingKeys: String, CodingKey {
+        case v, device, boot, cmdID = "cmd_id", result, detail, ts
+    }
+
+    public init(device: String, boot: String, cmdID: String, result: Result, detail: String?, ts: Int64) {
+        self.v = ProtocolLimits.version
+        self.device = device
+        self.boot = boot
+        self.cmdID = cmdID
+        self.result = result
+        self.detail = detail
+        self.ts = ts
+    }
+}
+
+extension Date {
+    public var unixMillis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    public init(unixMillis: Int64) { self.init(timeIntervalSince1970: Double(unixMillis) / 1000) }
+}

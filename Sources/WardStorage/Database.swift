@@ -1,0 +1,187 @@
+import Foundation
+import GRDB
+import WardDomain
+
+/// The SQLite database: one file, WAL, versioned migrations. Repositories hang off it.
+public final class WardDatabase: Sendable {
+    public let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")  // WAL + NORMAL: durable at checkpoints, fast commits
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(pool)
+    }
+
+    public static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: places, devices, health history, ingest") { db in
+            try db.execute(sql: """
+                CREATE TABLE places (
+                    id TEXT PRIMARY KEY,
+                    level TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    parent_id TEXT REFERENCES places(id),
+                    site_kind TEXT,
+                    kind_label TEXT,
+                    latitude REAL,
+                    longitude REAL
+                );
+                CREATE INDEX places_parent ON places(parent_id);
+
+                CREATE TABLE devices (
+                    id TEXT PRIMARY KEY,
+                    class TEXT NOT NULL,
+                    model TEXT NOT NULL DEFAULT '',
+                    firmware TEXT NOT NULL DEFAULT '',
+                    site_id TEXT NOT NULL REFERENCES places(id),
+                    installed_on INTEGER,
+                    config TEXT NOT NULL,
+                    registered_at INTEGER NOT NULL,
+                    removed_at INTEGER
+                );
+                CREATE INDEX devices_site ON devices(site_id);
+
+                -- Latest known state per device; the controller's memory, written back in batches.
+                CREATE TABLE device_status (
+                    device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+                    state TEXT NOT NULL,
+                    faults TEXT NOT NULL,
+                    since INTEGER NOT NULL,
+                    boot_id TEXT,
+                    last_seq INTEGER,
+                    event_seq INTEGER,
+                    last_heard INTEGER,
+                    heartbeat_s REAL NOT NULL,
+                    birth TEXT,
+                    last_telemetry TEXT,
+                    last_telemetry_at INTEGER
+                );
+
+                -- Every health change as an interval: availability over any window is exact.
+                CREATE TABLE state_intervals (
+                    id INTEGER PRIMARY KEY,
+                    device_id TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    faults TEXT NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    ended_at INTEGER
+                );
+                CREATE INDEX state_intervals_device ON state_intervals(device_id, started_at);
+                CREATE INDEX state_intervals_open ON state_intervals(device_id) WHERE ended_at IS NULL;
+
+                CREATE TABLE reboots (
+                    id INTEGER PRIMARY KEY,
+                    device_id TEXT NOT NULL,
+                    previous_boot TEXT,
+                    boot TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX reboots_device ON reboots(device_id, at);
+
+                CREATE TABLE telemetry_samples (
+                    id INTEGER PRIMARY KEY,
+                    device_id TEXT NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    device_ts INTEGER NOT NULL,
+                    boot TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    payload TEXT NOT NULL
+                );
+                CREATE INDEX telemetry_device_time ON telemetry_samples(device_id, received_at);
+
+                CREATE TABLE device_events (
+                    id INTEGER PRIMARY KEY,
+                    device_id TEXT NOT NULL,
+                    boot TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    type TEXT NOT NULL,
+                    occurred_at INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    ticket TEXT,
+                    wait_s REAL,
+                    rating TEXT,
+                    detail TEXT
+                );
+                CREATE INDEX device_events_device_time ON device_events(device_id, occurred_at);
+
+                CREATE TABLE command_acks (
+                    id INTEGER PRIMARY KEY,
+                    device_id TEXT NOT NULL,
+                    cmd_id TEXT NOT NULL,
+                    result TEXT NOT NULL,
+                    detail TEXT,
+                    received_at INTEGER NOT NULL
+                );
+                CREATE INDEX command_acks_cmd ON command_acks(cmd_id);
+
+                -- Devices that spoke but are not registered: shown to technicians, never auto-adopted.
+                CREATE TABLE pending_devices (
+                    device_id TEXT PRIMARY KEY,
+                    commune_id TEXT NOT NULL,
+                    class TEXT,
+                    model TEXT,
+                    firmware TEXT,
+                    birth TEXT,
+                    first_seen INTEGER NOT NULL,
+                    last_seen INTEGER NOT NULL,
+                    messages INTEGER NOT NULL
+                );
+
+                CREATE TABLE ingest_counters (
+                    name TEXT PRIMARY KEY,
+                    value INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+
+                -- The most recent rejected messages, for "why is my device not showing up".
+                CREATE TABLE rejections (
+                    id INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    topic TEXT NOT NULL,
+                    detail TEXT NOT NULL
+                );
+
+                -- One row per controller run: lets a restart tell "device went silent" from
+                -- "nobody was listening".
+                CREATE TABLE controller_runs (
+                    id INTEGER PRIMARY KEY,
+                    started_at INTEGER NOT NULL,
+                    last_alive_at INTEGER NOT NULL,
+                    stopped_at INTEGER
+                );
+                """)
+        }
+        return m
+    }
+}
+
+extension Date {
+    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
+}
+
+enum JSONText {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .millisecondsSince1970
+        return e
+    }()
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .millisecondsSince1970
+        return d
+    }()
+    static func encode(_ v: some Encodable) -> String { String(decoding: try! encoder.encode(v), as: UTF8.self) }
+    static func decode<T: Decodable>(_ t: T.Type, _ s: String?) -> T? {
+        guard let s else { return nil }
+        return try? decoder.decode(T.self, from: Data(s.utf8))
+    }
+}

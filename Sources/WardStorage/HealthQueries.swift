@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+import WardDomain
+
+/// The read side: what technicians and reports ask of the stored health history.
+public struct HealthQueries: Sendable {
+    let db: WardDatabase
+    public init(_ db: WardDatabase) { self.db = db }
+
+    public func statuses() throws -> [String: DeviceStatusRecord] {
+        try db.pool.read { db in
+            let devices = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql:
+                "SELECT * FROM devices").map { r in (r["id"] as String, DeviceRepository.device(r)) })
+            var out: [String: DeviceStatusRecord] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT * FROM device_status") {
+                let id: String = r["device_id"]
+                guard let d = devices[id] else { continue }
+                var l = DeviceLiveness(deviceClass: d.deviceClass, config: d.config, since: Date(millis: r["since"]),
+                                       heartbeat: r["heartbeat_s"])
+                l.state = HealthState(rawValue: r["state"]) ?? .unknown
+                l.faults = JSONText.decode([Fault].self, r["faults"]) ?? []
+                if l.state == .degraded { l.classFaults = l.faults }
+                l.bootID = r["boot_id"]
+                l.lastSeq = (r["last_seq"] as Int64?).map { UInt64(bitPattern: $0) }
+                l.lastEventSeq = (r["event_seq"] as Int64?).map { UInt64(bitPattern: $0) }
+                l.lastHeard = (r["last_heard"] as Int64?).map(Date.init(millis:))
+                out[id] = DeviceStatusRecord(deviceID: id, liveness: l, birth: r["birth"], lastTelemetry: r["last_telemetry"],
+                                             lastTelemetryAt: (r["last_telemetry_at"] as Int64?).map(Date.init(millis:)))
+            }
+            return out
+        }
+    }
+
+    /// State intervals overlapping `window` for the given devices (all when nil).
+    public func intervals(devices ids: [String]? = nil, overlapping window: DateInterval) throws -> [String: [StateInterval]] {
+        try db.pool.read { db in
+            var sql = "SELECT * FROM state_intervals WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)"
+            var args: [any DatabaseValueConvertible] = [window.end.millis, window.start.millis]
+            if let ids {
+                sql += " AND device_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
+                args += ids
+            }
+            sql += " ORDER BY device_id, started_at, id"
+            var out: [String: [StateInterval]] = [:]
+            for r in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) {
+                let end: Int64? = r["ended_at"]
+                out[r["device_id"] as String, default: []].append(StateInterval(
+                    state: HealthState(rawValue: r["state"]) ?? .unknown, start: Date(millis: r["started_at"]),
+                    end: end.map(Date.init(millis:)), faults: JSONText.decode([Fault].self, r["faults"]) ?? []))
+            }
+            return out
+        }
+    }
+
+    /// The most recent state changes of one device, newest first.
+    public func history(device id: String, limit: Int = 20) throws -> [StateInterval] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM state_intervals WHERE device_id = ? ORDER BY started_at DESC, id DESC LIMIT ?",
+                             arguments: [id, limit]).map { r in
+                let end: Int64? = r["ended_at"]
+                return StateInterval(state: HealthState(rawValue: r["state"]) ?? .unknown, start: Date(millis: r["started_at"]),
+                                     end: end.map(Date.init(millis:)), faults: JSONText.decode([Fault].self, r["faults"]) ?? [])
+            }
+        }
+    }
+
+    public func reboots(device id: String, limit: Int = 10) throws -> [RebootRecord] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM reboots WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+                             arguments: [id, limit]).map {
+                RebootRecord(deviceID: $0["device_id"], previousBoot: $0["previous_boot"], boot: $0["boot"], at: Date(millis: $0["at"]))
+            }
+        }
+    }
+
+    public func samples(device id: String, limit: Int = 10) throws -> [TelemetryRecord] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM telemetry_samples WHERE device_id = ? ORDER BY received_at DESC, id DESC LIMIT ?",
+                             arguments: [id, limit]).map {
+                TelemetryRecord(deviceID: $0["device_id"], receivedAt: Date(millis: $0["received_at"]),
+                                deviceTime: Date(millis: $0["device_ts"]), boot: $0["boot"],
+                                seq: UInt64(bitPattern: $0["seq"]), payload: $0["payload"])
+            }
+        }
+    }
+
+    public func sampleCount() throws -> Int {
+        try db.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM telemetry_samples") ?? 0 }
+    }
+
+    public func pending() throws -> [PendingRecord] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM pending_devices ORDER BY last_seen DESC").map {
+                PendingRecord(deviceID: $0["device_id"], communeID: $0["commune_id"], deviceClass: $0["class"],
+                              model: $0["model"], firmware: $0["firmware"], birth: $0["birth"],
+                              firstSeen: Date(millis: $0["first_seen"]), lastSeen: Date(millis: $0["last_seen"]),
+                              messages: $0["messages"])
+            }
+        }
+    }
+
+    public func counters() throws -> [String: UInt64] {
+        try db.pool.read { db in
+            var out: [String: UInt64] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT name, value FROM ingest_counters") {
+                out[r["name"]] = UInt64(clamping: r["value"] as Int64)
+            }
+            return out
+        }
+    }
+
+    public func recentRejections(limit: Int = 20) throws -> [RejectionRecord] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rejections ORDER BY id DESC LIMIT ?", arguments: [limit]).map {
+                RejectionRecord(at: Date(millis: $0["at"]), reason: $0["reason"], topic: $0["topic"], detail: $0["detail"])
+            }
+        }
+    }
+
+    public func acks(command cmdID: String) throws -> [AckRecord] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM command_acks WHERE cmd_id = ? ORDER BY id", arguments: [cmdID]).map {
+                AckRecord(deviceID: $0["device_id"], cmdID: $0["cmd_id"], result: $0["result"], detail: $0["detail"],
+                          receivedAt: Date(millis: $0["received_at"]))
+            }
+        }
+    }
+
+    /// Kiosk activity (tickets, ratings) of the given kiosks within `window`, by device.
+    public func kioskActivity(devices ids: [String]? = nil, in window: DateInterval) throws -> [String: [KioskActivity]] {
+        try db.pool.read { db in
+            var sql = """
+                SELECT device_id, type, occurred_at, wait_s, rating FROM device_events
+                WHERE occurred_at >= ? AND occurred_at < ?
+                  AND type IN ('ticket_issued', 'ticket_served', 'rating_submitted')
+                """
+            var args: [any DatabaseValueConvertible] = [window.start.millis, window.end.millis]
+            if let ids {
+                sql += " AND device_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
+                args += ids
+            }
+            sql += " ORDER BY occurred_at, id"
+            var out: [String: [KioskActivity]] = [:]
+            for r in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) {
+                let at = Date(millis: r["occurred_at"])
+                let a: KioskActivity?
+                switch r["type"] as String {
+                case "ticket_issued": a = .ticketIssued(at: at)
+                case "ticket_served": a = .ticketServed(at: at, waitSeconds: r["wait_s"] ?? 0)
+                default: a = (r["rating"] as String?).flatMap(SatisfactionLevel.init(rawValue:)).map { .rating(at: at, level: $0) }
+                }
+                if let a { out[r["device_id"] as String, default: []].append(a) }
+            }
+            return out
+        }
+    }
+
+    public func eventCount(device id: String, type: String) throws -> Int {
+        try db.pool.read {
+            try Int.fetchOne($0, sql: "SELECT count(*) FROM device_events WHERE device_id = ? AND type = ?",
+                             arguments: [id, type]) ?? 0
+        }
+    }
+}
+
+extension HealthQueries {
+    /// The latest moment any controller run reported itself alive.
+    public func controllerLastAlive() throws -> Date? {
+        try db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(last_alive_at) FROM controller_runs") }
+            .map(Date.init(millis:))
+    }
+}

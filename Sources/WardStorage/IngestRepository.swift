@@ -1,0 +1,293 @@
+import Foundation
+import GRDB
+import WardDomain
+
+public struct DeviceStatusRecord: Sendable, Hashable {
+    public var deviceID: String
+    public var liveness: DeviceLiveness
+    /// The birth as received (JSON), for technicians.
+    public var birth: String?
+    /// The latest telemetry payload as received (JSON).
+    public var lastTelemetry: String?
+    public var lastTelemetryAt: Date?
+
+    public init(deviceID: String, liveness: DeviceLiveness, birth: String? = nil, lastTelemetry: String? = nil,
+                lastTelemetryAt: Date? = nil) {
+        self.deviceID = deviceID
+        self.liveness = liveness
+        self.birth = birth
+        self.lastTelemetry = lastTelemetry
+        self.lastTelemetryAt = lastTelemetryAt
+    }
+}
+
+public struct TelemetryRecord: Sendable, Hashable {
+    public var deviceID: String
+    public var receivedAt: Date
+    public var deviceTime: Date
+    public var boot: String
+    public var seq: UInt64
+    public var payload: String
+    public init(deviceID: String, receivedAt: Date, deviceTime: Date, boot: String, seq: UInt64, payload: String) {
+        self.deviceID = deviceID
+        self.receivedAt = receivedAt
+        self.deviceTime = deviceTime
+        self.boot = boot
+        self.seq = seq
+        self.payload = payload
+    }
+}
+
+public struct EventRecord: Sendable, Hashable {
+    public var deviceID: String
+    public var boot: String
+    public var seq: UInt64
+    public var type: String
+    public var occurredAt: Date
+    public var receivedAt: Date
+    public var ticket: String?
+    public var waitSeconds: Double?
+    public var rating: SatisfactionLevel?
+    public var detail: String?
+    public init(deviceID: String, boot: String, seq: UInt64, type: String, occurredAt: Date, receivedAt: Date,
+                ticket: String? = nil, waitSeconds: Double? = nil, rating: SatisfactionLevel? = nil, detail: String? = nil) {
+        self.deviceID = deviceID
+        self.boot = boot
+        self.seq = seq
+        self.type = type
+        self.occurredAt = occurredAt
+        self.receivedAt = receivedAt
+        self.ticket = ticket
+        self.waitSeconds = waitSeconds
+        self.rating = rating
+        self.detail = detail
+    }
+}
+
+public struct RebootRecord: Sendable, Hashable, Codable {
+    public var deviceID: String
+    public var previousBoot: String?
+    public var boot: String
+    public var at: Date
+    public init(deviceID: String, previousBoot: String?, boot: String, at: Date) {
+        self.deviceID = deviceID
+        self.previousBoot = previousBoot
+        self.boot = boot
+        self.at = at
+    }
+}
+
+public struct PendingRecord: Sendable, Hashable, Codable {
+    public var deviceID: String
+    public var communeID: String
+    public var deviceClass: String?
+    public var model: String?
+    public var firmware: String?
+    public var birth: String?
+    public var firstSeen: Date
+    public var lastSeen: Date
+    public var messages: Int
+    public init(deviceID: String, communeID: String, deviceClass: String? = nil, model: String? = nil,
+                firmware: String? = nil, birth: String? = nil, firstSeen: Date, lastSeen: Date, messages: Int) {
+        self.deviceID = deviceID
+        self.communeID = communeID
+        self.deviceClass = deviceClass
+        self.model = model
+        self.firmware = firmware
+        self.birth = birth
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.messages = messages
+    }
+}
+
+public struct AckRecord: Sendable, Hashable {
+    public var deviceID: String
+    public var cmdID: String
+    public var result: String
+    public var detail: String?
+    public var receivedAt: Date
+    public init(deviceID: String, cmdID: String, result: String, detail: String?, receivedAt: Date) {
+        self.deviceID = deviceID
+        self.cmdID = cmdID
+        self.result = result
+        self.detail = detail
+        self.receivedAt = receivedAt
+    }
+}
+
+public struct RejectionRecord: Sendable, Hashable, Codable {
+    public var at: Date
+    public var reason: String
+    public var topic: String
+    public var detail: String
+    public init(at: Date, reason: String, topic: String, detail: String) {
+        self.at = at
+        self.reason = reason
+        self.topic = topic
+        self.detail = detail
+    }
+}
+
+/// Everything one flush of the ingest path writes, in one transaction.
+public struct IngestBatch: Sendable {
+    public var changes: [StateChange] = []
+    public var statuses: [DeviceStatusRecord] = []
+    public var samples: [TelemetryRecord] = []
+    public var events: [EventRecord] = []
+    public var reboots: [RebootRecord] = []
+    /// Merged into existing pending rows (first seen kept, messages added).
+    public var pending: [PendingRecord] = []
+    public var acks: [AckRecord] = []
+    public var rejections: [RejectionRecord] = []
+    /// Absolute values of the controller's counters.
+    public var counters: [String: UInt64] = [:]
+    public var aliveAt: Date?
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        changes.isEmpty && statuses.isEmpty && samples.isEmpty && events.isEmpty && reboots.isEmpty
+            && pending.isEmpty && acks.isEmpty && rejections.isEmpty && counters.isEmpty && aliveAt == nil
+    }
+
+    public var rowCount: Int {
+        changes.count + statuses.count + samples.count + events.count + reboots.count + pending.count + acks.count
+            + rejections.count + counters.count
+    }
+}
+
+/// The write side of the ingest path.
+public struct IngestRepository: Sendable {
+    public static let keptRejections = 1_000
+    let db: WardDatabase
+    public init(_ db: WardDatabase) { self.db = db }
+
+    public func startRun(at: Date) throws -> (run: Int64, previousAlive: Date?) {
+        try db.pool.write { db in
+            let prev = try Int64.fetchOne(db, sql: "SELECT max(last_alive_at) FROM controller_runs")
+            try db.execute(sql: "INSERT INTO controller_runs (started_at, last_alive_at) VALUES (?, ?)",
+                           arguments: [at.millis, at.millis])
+            return (db.lastInsertedRowID, prev.map(Date.init(millis:)))
+        }
+    }
+
+    public func stopRun(_ run: Int64, at: Date) throws {
+        try db.pool.write { db in
+            try db.execute(sql: "UPDATE controller_runs SET stopped_at = ?, last_alive_at = ? WHERE id = ?",
+                           arguments: [at.millis, at.millis, run])
+        }
+    }
+
+    public func write(_ b: IngestBatch, run: Int64? = nil) throws {
+        guard !b.isEmpty else { return }
+        try db.pool.write { db in
+            if !b.changes.isEmpty {
+                let close = try db.cachedStatement(sql:
+                    "UPDATE state_intervals SET ended_at = ? WHERE device_id = ? AND ended_at IS NULL")
+                let open = try db.cachedStatement(sql:
+                    "INSERT INTO state_intervals (device_id, state, faults, started_at) VALUES (?, ?, ?, ?)")
+                for c in b.changes {
+                    try close.execute(arguments: [c.at.millis, c.deviceID])
+                    try open.execute(arguments: [c.deviceID, c.to.rawValue, JSONText.encode(c.faults), c.at.millis])
+                }
+            }
+            if !b.statuses.isEmpty {
+                let st = try db.cachedStatement(sql: """
+                    INSERT INTO device_status (device_id, state, faults, since, boot_id, last_seq, event_seq, last_heard,
+                        heartbeat_s, birth, last_telemetry, last_telemetry_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(device_id) DO UPDATE SET state = excluded.state, faults = excluded.faults,
+                        since = excluded.since, boot_id = excluded.boot_id, last_seq = excluded.last_seq,
+                        event_seq = excluded.event_seq, last_heard = excluded.last_heard,
+                        heartbeat_s = excluded.heartbeat_s, birth = coalesce(excluded.birth, birth),
+                        last_telemetry = coalesce(excluded.last_telemetry, last_telemetry),
+                        last_telemetry_at = coalesce(excluded.last_telemetry_at, last_telemetry_at)
+                    """)
+                for s in b.statuses {
+                    let l = s.liveness
+                    try st.execute(arguments: [
+                        s.deviceID, l.state.rawValue, JSONText.encode(l.faults), l.since.millis, l.bootID,
+                        l.lastSeq.map { Int64(bitPattern: $0) }, l.lastEventSeq.map { Int64(bitPattern: $0) },
+                        l.lastHeard?.millis, l.heartbeat, s.birth, s.lastTelemetry, s.lastTelemetryAt?.millis,
+                    ])
+                }
+            }
+            if !b.samples.isEmpty {
+                let st = try db.cachedStatement(sql: """
+                    INSERT INTO telemetry_samples (device_id, received_at, device_ts, boot, seq, payload)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+                for s in b.samples {
+                    try st.execute(arguments: [s.deviceID, s.receivedAt.millis, s.deviceTime.millis, s.boot,
+                                               Int64(bitPattern: s.seq), s.payload])
+                }
+            }
+            if !b.events.isEmpty {
+                let st = try db.cachedStatement(sql: """
+                    INSERT INTO device_events (device_id, boot, seq, type, occurred_at, received_at, ticket, wait_s,
+                        rating, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for e in b.events {
+                    try st.execute(arguments: [e.deviceID, e.boot, Int64(bitPattern: e.seq), e.type, e.occurredAt.millis,
+                                               e.receivedAt.millis, e.ticket, e.waitSeconds, e.rating?.rawValue, e.detail])
+                }
+            }
+            for r in b.reboots {
+                try db.execute(sql: "INSERT INTO reboots (device_id, previous_boot, boot, at) VALUES (?, ?, ?, ?)",
+                               arguments: [r.deviceID, r.previousBoot, r.boot, r.at.millis])
+            }
+            for p in b.pending {
+                try db.execute(sql: """
+                    INSERT INTO pending_devices (device_id, commune_id, class, model, firmware, birth, first_seen,
+                        last_seen, messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(device_id) DO UPDATE SET commune_id = excluded.commune_id,
+                        class = coalesce(excluded.class, class), model = coalesce(excluded.model, model),
+                        firmware = coalesce(excluded.firmware, firmware), birth = coalesce(excluded.birth, birth),
+                        last_seen = max(last_seen, excluded.last_seen), messages = messages + excluded.messages
+                    """, arguments: [p.deviceID, p.communeID, p.deviceClass, p.model, p.firmware, p.birth,
+                                     p.firstSeen.millis, p.lastSeen.millis, p.messages])
+            }
+            for a in b.acks {
+                try db.execute(sql: """
+                    INSERT INTO command_acks (device_id, cmd_id, result, detail, received_at) VALUES (?, ?, ?, ?, ?)
+                    """, arguments: [a.deviceID, a.cmdID, a.result, a.detail, a.receivedAt.millis])
+            }
+            if !b.rejections.isEmpty {
+                for r in b.rejections.suffix(Self.keptRejections) {
+                    try db.execute(sql: "INSERT INTO rejections (at, reason, topic, detail) VALUES (?, ?, ?, ?)",
+                                   arguments: [r.at.millis, r.reason, String(r.topic.prefix(256)), String(r.detail.prefix(512))])
+                }
+                try db.execute(sql: "DELETE FROM rejections WHERE id <= (SELECT max(id) FROM rejections) - ?",
+                               arguments: [Self.keptRejections])
+            }
+            let now = (b.aliveAt ?? Date()).millis
+            for (name, value) in b.counters {
+                try db.execute(sql: """
+                    INSERT INTO ingest_counters (name, value, updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                    """, arguments: [name, Int64(clamping: value), now])
+            }
+            if let run, let alive = b.aliveAt {
+                try db.execute(sql: "UPDATE controller_runs SET last_alive_at = ? WHERE id = ?",
+                               arguments: [alive.millis, run])
+            }
+        }
+    }
+}
+
+extension IngestBatch {
+    /// Appends a later batch, so a failed write can be retried with what came after it.
+    public mutating func merge(_ later: IngestBatch) {
+        changes += later.changes
+        statuses += later.statuses
+        samples += later.samples
+        events += later.events
+        reboots += later.reboots
+        pending += later.pending
+        acks += later.acks
+        rejections += later.rejections
+        counters.merge(later.counters) { $1 }
+        aliveAt = later.aliveAt ?? aliveAt
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import FleetFile
+import Foundation
+import Logging
+import Synchronization
+import WardController
+import WardDomain
+import WardStorage
+
+/// Path of a sibling executable (firmware-sim next to wardfleet in .build/…).
+func siblingExecutable(_ name: String) -> String {
+    let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    let candidate = me.deletingLastPathComponent().appendingPathComponent(name).path
+    return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : name
+}
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Xã mẫu với thiết bị mô phỏng / A demo commune with simulated devices, its own broker and database.")
+
+    @Option(help: "Folder for the demo database.") var dataDir = "demo-data"
+    @Option(help: "Places/devices file of the demo commune.") var file = "deploy/sample-commune.yaml"
+    @Option(help: "Use this broker HOST:PORT instead of starting a private loopback mosquitto.") var broker: String?
+    @Option(help: "Device heartbeat in seconds.") var heartbeat: Double = 5
+    @Option(help: "Seconds between health printouts.") var every: Double = 5
+    @Option(help: "Stop after this many seconds (default: until Ctrl-C).") var duration: Double?
+    @Option(help: "Simulator seed.") var seed: UInt64 = 2026
+
+    func run() async throws {
+        bootstrapLogging(level: .warning)
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let dbPath = "\(dataDir)/wardfleet.sqlite"
+        let fleet = try FleetFileReader.read(path: file, registeredAt: Date())
+        let database = try WardDatabase(path: dbPath)
+        try PlaceRepository(database).upsert(fleet.places)
+        try DeviceRepository(database).upsert(fleet.devices)
+        print("Cơ sở dữ liệu / database: \(dbPath) — \(fleet.places.count) địa điểm / places, \(fleet.devices.count) thiết bị / devices")
+
+        var localBroker: LocalBroker?
+        let host: String, port: Int
+        if let broker {
+            (host, port) = try parseHostPort(broker)
+        } else {
+            let b = try await LocalBroker.start()
+            localBroker = b
+            (host, port) = ("127.0.0.1", b.port)
+            print("Mosquitto riêng / private broker: 127.0.0.1:\(b.port)")
+        }
+        defer { localBroker?.stop() }
+
+        // An installer's new loudspeaker, not registered yet: it must show up as pending.
+        let commune = fleet.places.first { $0.level == .commune }
+        let site = fleet.places.first { $0.level == .site }
+        let stray = "\(dataDir)/unregistered.yaml"
+        if let commune, let site {
+            let text = "province:\n  id: \(fleet.places.first { $0.level == .province }!.id)\n  name: x\n  communes:\n"
+                + "    - id: \(commune.id)\n      name: x\n      sites:\n        - id: \(site.id)\n          name: x\n"
+                + "          kind: \(site.siteKind!.rawValue)\n          devices:\n"
+                + "            - {id: LOA-MOI-01, class: speaker, model: IPS-4G-Pro}\n"
+            try text.write(toFile: stray, atomically: true, encoding: .utf8)
+        }
+
+        var config = ControllerConfiguration(databasePath: dbPath,
+                                             mqtt: .init(host: host, port: port, clientID: "wardfleet-demo-controller"))
+        config.ingest.statusInterval = 1
+        let controller = try FleetController(config)
+        let failure = FailureBox()
+        let controllerTask = Task {
+            do { try await controller.run() } catch {
+                failure.error.withLock { $0 = error }
+                throw error
+            }
+        }
+
+        let simBinary = siblingExecutable("firmware-sim")
+        var sims: [ChildProcess] = []
+        func sim(_ args: [String]) throws {
+            sims.append(try ChildProcess.spawn(
+                simBinary, ["run", "--broker", "\(host):\(port)", "--heartbeat", "\(heartbeat)", "--seed", "\(seed)"] + args,
+                stdout: .null, stderr: .file("\(dataDir)/firmware-sim.log")))
+        }
+        // Scripted incidents so the first minutes show every kind of state.
+        let byClass = Dictionary(grouping: fleet.devices, by: \.deviceClass)
+        var behave: [String] = []
+        if let s = byClass[.speaker], s.count > 2 {
+            behave += ["\(s[0].id):offline-will@15+60", "\(s[1].id):amp-fault@10+90", "\(s[2].id):reboot@25"]
+        }
+        if let c = byClass[.camera]?.first { behave.append("\(c.id):disk-fill@5") }
+        if let a = byClass[.accessPoint]?.first { behave.append("\(a.id):uplink-loss@20+60") }
+        if let k = byClass[.kiosk]?.first { behave.append("\(k.id):paper-out@40+40") }
+        try sim(["--file", file, "--always-open", "--kiosk-interval", "15", "--random-faults", "2"]
+                + behave.flatMap { ["--behave", $0] })
+        if FileManager.default.fileExists(atPath: stray) { try sim(["--file", stray]) }
+        print("Thiết bị mô phỏng / simulated devices: \(simBinary) (nhật ký / log: \(dataDir)/firmware-sim.log)")
+        print("Dừng bằng Ctrl-C / stop with Ctrl-C. Xem thêm / more: wardfleet health --db \(dbPath); wardfleet devices show ID --db \(dbPath)\n")
+
+        let ui = Task {
+            let start = ContinuousClock.now
+            while !Task.isCancelled {
+                if controllerTask.isCancelled { break }
+                try await Task.sleep(for: .seconds(every))
+                print("\u{1B}[2J\u{1B}[H", terminator: "")
+                if let error = failure.error.withLock({ $0 }) { throw error }
+                Render.health(try HealthReport.build(database, now: Date()))
+                if let duration, ContinuousClock.now - start >= .seconds(duration) { break }
+            }
+        }
+        let signals = cancelOnSignals(ui)
+        let uiResult = await ui.result
+        _ = signals
+        for p in sims { await p.terminate() }
+        controllerTask.cancel()
+        try? await controllerTask.value
+        if case .failure(let error) = uiResult, !(error is CancellationError) { throw error }
+        print("\nĐã dừng demo / demo stopped. Dữ liệu / data: \(dbPath)")
+    }
+}
+
+/// The controller's failure, seen by the demo's display loop.
+final class FailureBox: Sendable {
+    let error = Mutex<(any Error)?>(nil)
+}

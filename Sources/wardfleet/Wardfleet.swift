@@ -1,0 +1,105 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import MQTTClient
+import WardController
+import WardDomain
+import WardStorage
+
+@main
+struct Wardfleet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wardfleet",
+        abstract: "WardFleet: hạ tầng số cấp xã / digital infrastructure of communes and wards.",
+        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, DemoCommand.self, Bench.self])
+}
+
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("db"), help: "SQLite database file (default: $WARDFLEET_DB or ./wardfleet.sqlite).")
+    var path: String?
+
+    var resolved: String { path ?? ProcessInfo.processInfo.environment["WARDFLEET_DB"] ?? "wardfleet.sqlite" }
+    func open() throws -> WardDatabase { try WardDatabase(path: resolved) }
+}
+
+struct BrokerOptions: ParsableArguments {
+    @Option(help: "MQTT broker HOST:PORT (default: $WARDFLEET_BROKER or 127.0.0.1:1883).")
+    var broker: String?
+    @Option(help: "MQTT username.") var username: String?
+    @Option(help: "MQTT password (or $WARDFLEET_MQTT_PASSWORD).") var password: String?
+    @Option(help: "CA certificate (PEM) for TLS to the broker.") var cafile: String?
+
+    func configuration(clientID: String) throws -> MQTTConfiguration {
+        let text = broker ?? ProcessInfo.processInfo.environment["WARDFLEET_BROKER"] ?? "127.0.0.1:1883"
+        let (host, port) = try parseHostPort(text)
+        var c = MQTTConfiguration(host: host, port: port, clientID: clientID)
+        c.username = username
+        c.password = password ?? ProcessInfo.processInfo.environment["WARDFLEET_MQTT_PASSWORD"]
+        c.caFile = cafile
+        return c
+    }
+}
+
+func parseHostPort(_ s: String) throws -> (String, Int) {
+    guard let i = s.lastIndex(of: ":"), let port = Int(s[s.index(after: i)...]), (1...65535).contains(port) else {
+        throw ValidationError("broker phải có dạng HOST:PORT / broker must be HOST:PORT, got '\(s)'")
+    }
+    return (String(s[..<i]), port)
+}
+
+func bootstrapLogging(level: Logger.Level = .info) {
+    LoggingSystem.bootstrap { label in
+        var h = StreamLogHandler.standardError(label: label)
+        h.logLevel = level
+        return h
+    }
+}
+
+/// Cancels `task` on SIGINT or SIGTERM; keep the returned sources alive.
+func cancelOnSignals(_ task: Task<Void, any Error>) -> [any DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { sig in
+        signal(sig, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+        s.setEventHandler { task.cancel() }
+        s.resume()
+        return s
+    }
+}
+
+let jsonOutput: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    e.dateEncodingStrategy = .iso8601
+    return e
+}()
+
+func printJSON(_ value: some Encodable) throws {
+    print(String(decoding: try jsonOutput.encode(value), as: UTF8.self))
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Chạy bộ điều khiển / Run the controller (until SIGINT/SIGTERM).")
+
+    @OptionGroup var db: DatabaseOptions
+    @OptionGroup var brokerOptions: BrokerOptions
+    @Option(help: "MQTT client id of this controller.") var clientID = "wardfleet-controller"
+    @Option(help: "Shared-subscription group, for several controller nodes on one broker.") var shareGroup: String?
+    @Option(help: "Seconds between stored telemetry samples per device.") var sampleInterval: Double = 60
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func run() async throws {
+        bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
+        var config = ControllerConfiguration(databasePath: db.resolved,
+                                             mqtt: try brokerOptions.configuration(clientID: clientID))
+        config.mqtt.cleanSession = false  // QoS 1 messages wait at the broker while we restart
+        if let g = shareGroup { config.subscription = "$share/\(g)/wardfleet/v1/#" }
+        config.ingest.sampleInterval = sampleInterval
+        let controller = try FleetController(config)
+        let task = Task { try await controller.run() }
+        let signals = cancelOnSignals(task)
+        try await task.value
+        _ = signals
+    }
+}

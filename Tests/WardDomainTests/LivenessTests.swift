@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+@testable import WardDomain
+
+let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+
+func speaker(amp: Bool = true, line: Bool = true) -> Reading {
+    .speaker(SpeakerReading(volume: 70, amplifierOK: amp, speakerLineOK: line, playing: false))
+}
+
+func tracker(_ ids: String..., cls: DeviceClass = .speaker) -> LivenessTracker {
+    var t = LivenessTracker()
+    for id in ids { t.track(id, DeviceLiveness(deviceClass: cls, config: .defaults(for: cls), since: t0)) }
+    return t
+}
+
+@Suite struct LivenessTests {
+    @Test func birthMakesAnUnknownDeviceOK() {
+        var t = tracker("A")
+        let o = t.birth("A", bootID: "b1", heartbeat: 30, at: t0)
+        #expect(o.change == StateChange(deviceID: "A", from: .unknown, to: .ok, faults: [], at: t0))
+        #expect(o.reboot?.previous == nil && o.reboot?.current == "b1")
+        #expect(t["A"]?.state == .ok)
+    }
+
+    @Test func telemetryWithAFaultDegradesAndNamesTheReason() throws {
+        var t = tracker("A")
+        _ = t.birth("A", bootID: "b1", heartbeat: 30, at: t0)
+        let o = try t.telemetry("A", bootID: "b1", seq: 1, reading: speaker(amp: false), at: t0 + 5).get()
+        #expect(o.change?.to == .degraded)
+        #expect(o.change?.faults.map(\.code) == [.amplifierFault])
+        // Same fault again: no new history row.
+        #expect(try t.telemetry("A", bootID: "b1", seq: 2, reading: speaker(amp: false), at: t0 + 10).get().change == nil)
+        // A second fault is a change of reason.
+        let both = try t.telemetry("A", bootID: "b1", seq: 3, reading: speaker(amp: false, line: false), at: t0 + 15).get()
+        #expect(both.change?.faults.map(\.code) == [.amplifierFault, .speakerLineFault])
+        #expect(try t.telemetry("A", bootID: "b1", seq: 4, reading: speaker(), at: t0 + 20).get().change?.to == .ok)
+    }
+
+    @Test func replayedSequenceIsRejectedWithinABootButNotAcrossBoots() {
+        var t = tracker("A")
+        _ = t.birth("A", bootID: "b1", heartbeat: 30, at: t0)
+        #expect((try? t.telemetry("A", bootID: "b1", seq: 5, reading: speaker(), at: t0).get()) != nil)
+        #expect(t.telemetry("A", bootID: "b1", seq: 5, reading: speaker(), at: t0 + 1) == .failure(.replayedSequence))
+        #expect(t.telemetry("A", bootID: "b1", seq: 4, reading: speaker(), at: t0 + 1) == .failure(.replayedSequence))
+        let o = try? t.telemetry("A", bootID: "b2", seq: 1, reading: speaker(), at: t0 + 2).get()
+        #expect(o?.reboot?.previous == "b1" && o?.reboot?.current == "b2")
+    }
+
+    @Test func eventsHaveTheirOwnSequence() {
+        var t = tracker("K", cls: .kiosk)
+        _ = t.birth("K", bootID: "b1", heartbeat: 30, at: t0)
+        #expect((try? t.event("K", bootID: "b1", seq: 1, at: t0).get()) != nil)
+        if case .failure(let r) = t.event("K", bootID: "b1", seq: 1, at: t0) { #expect(r == .replayedSequence) } else {
+            Issue.record("replayed event accepted")
+        }
+        #expect((try? t.event("K", bootID: "b1", seq: 2, at: t0).get()) != nil)
+    }
+
+    @Test func readingOfAnotherClassIsRefused() {
+        var t = tracker("A")
+        let cam = Reading.camera(CameraReading(recording: true, streamOK: true, storageUsedBytes: 1, storageTotalBytes: 10,
+                                               oldestRecording: nil, writeRateBytesPerSecond: 0))
+        #expect(t.telemetry("A", bootID: "b1", seq: 1, reading: cam, at: t0) == .failure(.classMismatch))
+    }
+
+    @Test func lastWillTakesItOfflineAtOnce() throws {
+        var t = tracker("A")
+        _ = t.birth("A", bootID: "b1", heartbeat: 30, at: t0)
+        let o = try t.offline("A", bootID: "b1", reason: .lastWill, at: t0 + 3).get()
+        #expect(o.change == StateChange(deviceID: "A", from: .ok, to: .offline, faults: [Fault(.lastWill)], at: t0 + 3))
+    }
+
+    @Test func aWillFromAnEarlierBootIsStale() {
+        var t = tracker("A")
+        _ = t.birth("A", bootID: "b2", heartbeat: 30, at: t0)
+        #expect(t.offline("A", bootID: "b1", reason: .lastWill, at: t0 + 1) == .failure(.staleBoot))
+        #expect(t["A"]?.state == .ok)
+    }
+
+    @Test func silenceGoesOfflineExactlyAtOneAndAHalfHeartbeats() {
+        var t = tracker("A", "B")
+        _ = t.birth("A", bootID: "a", heartbeat: 10, at: t0)
+        _ = t.birth("B", bootID: "b", heartbeat: 60, at: t0)
+        #expect(t.nextDeadline == t0 + 15)
+        #expect(t.sweep(now: t0 + 14.999).isEmpty)
+        let changes = t.sweep(now: t0 + 40)
+        #expect(changes.count == 1)
+        #expect(changes[0].deviceID == "A" && changes[0].to == .offline && changes[0].at == t0 + 15)
+        #expect(changes[0].faults.map(\.code) == [.silent])
+        #expect(t.sweep(now: t0 + 90).map(\.deviceID) == ["B"])
+        #expect(t.sweep(now: t0 + 1000).isEmpty)  // already offline: no repeat
+    }
+
+    @Test func telemetryPostponesTheSilenceDeadline() {
+        var t = tracker("A")
+        _ = t.birth("A", bootID: "a", heartbeat: 10, at: t0)
+        _ = try? t.telemetry("A", bootID: "a", seq: 1, reading: speaker(), at: t0 + 10).get()
+        #expect(t.sweep(now: t0 + 20).isEmpty)
+        #expect(t.sweep(now: t0 + 25).first?.at == t0 + 25)
+    }
+
+    @Test func reconnectAfterOfflineRestoresClassFaultsNotTheOfflineReason() throws {
+        var t = tracker("A")
+        _ = t.birth("A", bootID: "b1", heartbeat: 30, at: t0)
+        _ = try t.telemetry("A", bootID: "b1", seq: 1, reading: speaker(amp: false), at: t0 + 1).get()
+        _ = try t.offline("A", bootID: "b1", reason: .lastWill, at: t0 + 2).get()
+        let back = t.birth("A", bootID: "b1", heartbeat: 30, at: t0 + 3)
+        #expect(back.change?.to == .degraded && back.change?.faults.map(\.code) == [.amplifierFault])
+
+        var u = tracker("B")
+        _ = u.birth("B", bootID: "b1", heartbeat: 30, at: t0)
+        _ = try u.offline("B", bootID: "b1", reason: .lastWill, at: t0 + 2).get()
+        #expect(u.birth("B", bootID: "b1", heartbeat: 30, at: t0 + 3).change?.to == .ok)
+        #expect(u["B"]?.faults == [])
+    }
+
+    @Test func heartbeatIsClampedToTheProtocolRange() {
+        var t = tracker("A")
+        _ = t.birth("A", bootID: "a", heartbeat: 0.01, at: t0)
+        #expect(t["A"]?.heartbeat == 1)
+    }
+
+    @Test func controllerDowntimeIsUnknownNotOffline() {
+        var t = tracker("A", "B", "C")
+        _ = t.birth("A", bootID: "a", heartbeat: 10, at: t0)       // silent before the controller stopped
+        _ = t.birth("B", bootID: "b", heartbeat: 10, at: t0 + 95)  // still fine when it stopped at t0+100
+        let changes = t.resume(lastAlive: t0 + 100, now: t0 + 500)
+        #expect(changes == [
+            StateChange(deviceID: "A", from: .ok, to: .offline, faults: [Fault(.silent, "> 15 s")], at: t0 + 15),
+            StateChange(deviceID: "B", from: .ok, to: .unknown, faults: [], at: t0 + 100),
+        ])
+        #expect(t["C"]?.state == .unknown)
+    }
+}

@@ -1,0 +1,225 @@
+import ArgumentParser
+import Dispatch
+import FleetFile
+import Foundation
+import Logging
+import MQTTClient
+import WardDomain
+import WardProtocol
+
+@main
+struct FirmwareSim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "firmware-sim",
+        abstract: "Thiết bị mô phỏng nói giao thức WardFleet v1 / Simulated devices speaking WardFleet protocol v1.",
+        subcommands: [Run.self, Flood.self],
+        defaultSubcommand: Run.self)
+}
+
+func parseBroker(_ s: String) throws -> (String, Int) {
+    let parts = s.split(separator: ":")
+    guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
+        throw ValidationError("--broker must be HOST:PORT, got '\(s)'")
+    }
+    return (String(parts[0]), port)
+}
+
+/// Cancels `task` on SIGINT or SIGTERM.
+func cancelOnSignals(_ task: Task<Void, Never>) -> [any DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { sig in
+        signal(sig, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+        s.setEventHandler { task.cancel() }
+        s.resume()
+        return s
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Chạy các thiết bị trong tệp địa điểm/thiết bị / Run the devices of a places/devices file.")
+
+    @Option(help: "Places/devices file (YAML or CSV) listing the devices to simulate.")
+    var file: String
+    @Option(help: "Broker HOST:PORT.")
+    var broker = "127.0.0.1:1883"
+    @Option(help: "Heartbeat (telemetry) interval in seconds, declared in the birth.")
+    var heartbeat: Double = 30
+    @Option(help: "Seed for every random choice: the same seed gives the same devices and traffic.")
+    var seed: UInt64 = 1
+    @Flag(help: "Connect without a Last Will: a lost connection is then only noticed by silence.")
+    var noWill = false
+    @Option(name: .customLong("behave"), help: "DEVICE:KIND@START[+DURATION] (seconds), repeatable. KIND: \(Behaviour.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var behaviours: [String] = []
+    @Option(help: "Random faults per device per hour (0: none), drawn from the seed.")
+    var randomFaults: Double = 0
+    @Option(help: "Simulate only these device ids (comma-separated).")
+    var only: String?
+    @Option(help: "Mean seconds between kiosk customers.")
+    var kioskInterval: Double = 240
+    @Flag(help: "Kiosk traffic at any hour, not only during office hours.")
+    var alwaysOpen = false
+    @Option(help: "Stop after this many seconds (default: run until SIGINT/SIGTERM).")
+    var duration: Double?
+    @Flag(help: "On stop, drop connections abruptly (as a power cut) instead of shutting down cleanly.")
+    var abruptStop = false
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "firmware-sim")
+        logger.logLevel = .info
+        let (host, port) = try parseBroker(broker)
+        let fleet = try FleetFileReader.read(path: file, registeredAt: Date())
+        let communes = try fleet.communeOfDevices()
+        let chosen = only.map { Set($0.split(separator: ",").map(String.init)) }
+        let devices = fleet.devices.filter { chosen?.contains($0.id) ?? true }
+        guard !devices.isEmpty else { throw ValidationError("no devices to simulate in \(file)") }
+        var planned = try behaviours.map(Behaviour.parse)
+        for b in planned where !devices.contains(where: { $0.id == b.device }) {
+            throw ValidationError("behaviour for unknown device \(b.device)")
+        }
+        if randomFaults > 0 { planned += randomBehaviours(devices, horizon: duration ?? 86_400) }
+        let options = SimOptions(host: host, port: port, heartbeat: heartbeat, seed: seed, lastWill: !noWill,
+                                 kioskInterval: kioskInterval, alwaysOpen: alwaysOpen)
+        logger.info("simulating \(devices.count) devices against \(host):\(port), heartbeat \(heartbeat) s, seed \(seed)")
+
+        let sims = devices.map { d in
+            SimDevice(device: d, commune: communes[d.id] ?? "unknown", options: options, logger: logger)
+        }
+        let start = ContinuousClock.now
+        let deadline = duration.map { start + .seconds($0) }
+        let main = Task {
+            await withDiscardingTaskGroup { group in
+                for (i, sim) in sims.enumerated() {
+                    let mine = planned.filter { $0.device == sim.device.id }
+                    group.addTask {
+                        await drive(sim, behaviours: mine, start: start, deadline: deadline,
+                                    jitter: heartbeat * Double(i) / Double(max(1, sims.count)))
+                    }
+                }
+            }
+        }
+        let signals = cancelOnSignals(main)
+        await main.value
+        _ = signals
+        for sim in sims { await sim.stop(graceful: !abruptStop) }
+        logger.info("simulator stopped")
+    }
+
+    /// Seeded random faults over the horizon, for a lively demo.
+    func randomBehaviours(_ devices: [Device], horizon: Double) -> [Behaviour] {
+        var out: [Behaviour] = []
+        for d in devices {
+            var r = SeededRandom(seed: seed, stream: "faults/" + d.id)
+            var t = r.exponential(mean: 3600 / randomFaults)
+            let kinds: [Behaviour.Kind] = switch d.deviceClass {
+            case .speaker: [.ampFault, .lineFault, .offlineWill, .reboot]
+            case .camera: [.notRecording, .diskFill, .offlineWill]
+            case .accessPoint: [.uplinkLoss, .offlineSilent, .reboot]
+            case .kiosk: [.paperOut, .printerFault, .offlineWill]
+            }
+            while t < horizon {
+                let k = kinds[Int(r.next() % UInt64(kinds.count))]
+                let len = 20 + r.exponential(mean: 60)
+                out.append(Behaviour(device: d.id, kind: k, at: t, duration: len))
+                t += len + r.exponential(mean: 3600 / randomFaults)
+            }
+        }
+        return out
+    }
+}
+
+/// One device's timeline: telemetry every heartbeat, kiosk customers, behaviours at their times.
+func drive(_ sim: SimDevice, behaviours: [Behaviour], start: ContinuousClock.Instant,
+           deadline: ContinuousClock.Instant?, jitter: Double) async {
+    await sim.connect()
+    enum Step { case telemetry, customer, begin(Behaviour), end(Behaviour) }
+    var timeline: [(ContinuousClock.Instant, Step)] = []
+    for b in behaviours {
+        timeline.append((start + .seconds(b.at), .begin(b)))
+        if let d = b.duration { timeline.append((start + .seconds(b.at + d), .end(b))) }
+    }
+    let hb = Duration.seconds(sim.options.heartbeat)
+    var nextTelemetry = ContinuousClock.now + .seconds(jitter)
+    var nextCustomer = sim.device.deviceClass == .kiosk ? ContinuousClock.now + .seconds(sim.options.kioskInterval / 2) : nil
+    while !Task.isCancelled {
+        var candidates = timeline.map(\.0) + [nextTelemetry]
+        if let c = nextCustomer { candidates.append(c) }
+        let next = candidates.min()!
+        if let deadline, next >= deadline {
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            return
+        }
+        do { try await Task.sleep(until: next, clock: .continuous) } catch { return }
+        let now = ContinuousClock.now
+        let due = timeline.filter { $0.0 <= now }
+        timeline.removeAll { $0.0 <= now }
+        for (_, step) in due {
+            switch step {
+            case .begin(let b): await sim.begin(b)
+            case .end(let b): await sim.end(b)
+            default: break
+            }
+        }
+        if nextTelemetry <= now {
+            await sim.publishTelemetry()
+            nextTelemetry += hb
+            if nextTelemetry < now { nextTelemetry = now + hb }
+        }
+        if let c = nextCustomer, c <= now {
+            nextCustomer = now + .seconds(await sim.kioskCustomer())
+        }
+    }
+}
+
+struct Flood: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bulk telemetry publisher for the ingest benchmark.")
+
+    @Option(help: "Broker HOST:PORT.") var broker = "127.0.0.1:1883"
+    @Option(help: "Commune id in the topics.") var commune = "bench"
+    @Option(help: "Device id prefix; ids are PREFIX0000…") var prefix = "BENCH-"
+    @Option(help: "How many distinct devices.") var devices = 2_000
+    @Option(help: "Messages to publish in all.") var count = 200_000
+    @Option(help: "Target messages per second (0: as fast as possible).") var rate = 25_000
+    @Option(help: "Parallel MQTT connections.") var connections = 4
+
+    func run() async throws {
+        let (host, port) = try parseBroker(broker)
+        var clients: [MQTTClient] = []
+        for i in 0..<connections {
+            var cfg = MQTTConfiguration(host: host, port: port, clientID: "wardfleet-flood-\(i)-\(getpid())")
+            cfg.keepAlive = 60
+            let c = try MQTTClient(cfg)
+            try await c.connect()
+            clients.append(c)
+        }
+        let ids = (0..<devices).map { String(format: "\(prefix)%05d", $0) }
+        let topics = ids.map { TopicAddress(commune: commune, device: $0, kind: .telemetry).topic }
+        var seqs = [UInt64](repeating: 0, count: devices)
+        let ts = Date().unixMillis
+        let clock = ContinuousClock()
+        let start = clock.now
+        var sent = 0
+        while sent < count {
+            let target = rate > 0
+                ? min(count, Int(Double(rate) * Double((clock.now - start).components.attoseconds) / 1e18
+                                 + Double((clock.now - start).components.seconds) * Double(rate)) + 1)
+                : count
+            while sent < target {
+                let d = sent % devices
+                seqs[d] += 1
+                let payload = "{\"boot\":\"flood\",\"device\":\"\(ids[d])\",\"seq\":\(seqs[d]),\"speaker\":{\"amp_ok\":true,\"battery_pct\":null,\"line_ok\":true,\"playing\":false,\"power\":\"mains\",\"rssi\":-70,\"volume\":70},\"ts\":\(ts + Int64(sent / devices) * 1000),\"v\":1}"
+                try clients[sent % connections].publish(topic: topics[d], payload: Array(payload.utf8), qos: 0)
+                sent += 1
+            }
+            if sent < count { try await Task.sleep(for: .microseconds(500)) }
+        }
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        // Let libmosquitto drain its outgoing queues before closing.
+        try await Task.sleep(for: .milliseconds(500))
+        for c in clients { c.disconnect() }
+        print(String(format: "published %d messages in %.3f s (%.0f msg/s)", sent, seconds, Double(sent) / seconds))
+    }
+}

@@ -1,0 +1,279 @@
+import Foundation
+import Logging
+import MQTTClient
+import WardDomain
+import WardProtocol
+
+struct SimOptions: Sendable {
+    var host: String
+    var port: Int
+    var heartbeat: Double
+    var seed: UInt64
+    var lastWill: Bool
+    /// Mean seconds between kiosk customers.
+    var kioskInterval: Double
+    /// Kiosk traffic at any hour instead of office hours only.
+    var alwaysOpen: Bool
+    var calendar = LocalCalendar.vietnam
+}
+
+/// One simulated field device speaking protocol v1 over its own MQTT connection.
+actor SimDevice {
+    let device: Device
+    let commune: String
+    let options: SimOptions
+    private let logger: Logger
+    private var rng: SeededRandom
+    private var boot: String
+    private var seq: UInt64 = 0
+    private var eventSeq: UInt64 = 0
+    private var client: MQTTClient?
+    private var commandTask: Task<Void, Never>?
+
+    // Class state
+    private var volume: Int
+    private var playingUntil: Date?
+    private var rssi: Int
+    private var power: PowerSource
+    private var battery: Int?
+    private var storageTotal: Int64 = 2_000_000_000_000
+    private var baseWriteRate: Double = 350_000
+    private var usedFraction: Double
+    private var clients: Int
+    private var ticketsIssued = 0
+    private var ticketsServed = 0
+    private var ratings: [SatisfactionLevel: Int] = [:]
+    private var nextTicket = 1
+    /// Faults switched on by behaviours.
+    private var active = Set<Behaviour.Kind>()
+    private var hung = false
+    private var connected = false
+
+    init(device: Device, commune: String, options: SimOptions, logger: Logger) {
+        self.device = device
+        self.commune = commune
+        self.options = options
+        self.logger = logger
+        var r = SeededRandom(seed: options.seed, stream: device.id)
+        boot = r.hex(8)
+        volume = min(device.config.maxVolume ?? 100, 70)
+        rssi = -60 - Int(r.next() % 30)
+        power = r.unit() < 0.2 ? .solar : .mains
+        battery = power == .solar ? 60 + Int(r.next() % 40) : nil
+        usedFraction = 0.80 + r.unit() * 0.08
+        clients = Int(r.next() % 20)
+        rng = r
+    }
+
+    private func topic(_ kind: MessageKind) -> String {
+        TopicAddress(commune: commune, device: device.id, kind: kind).topic
+    }
+
+    private var capabilities: [String] {
+        switch device.deviceClass {
+        case .speaker: ["set_volume", "test_tone", "reboot", "ping"]
+        default: ["reboot", "ping"]
+        }
+    }
+
+    // MARK: connection
+
+    func connect() async {
+        var cfg = MQTTConfiguration(host: options.host, port: options.port, clientID: device.id)
+        cfg.keepAlive = Int32(max(5, min(60, options.heartbeat * 2)))
+        cfg.reconnectDelay = 1...30
+        cfg.inboundCapacity = 1_000
+        if options.lastWill {
+            cfg.will = MQTTWill(topic: topic(.state), payload: ProtocolEncoder.encode(
+                StateMessage(device: device.id, state: .offline, boot: boot, reason: .will, ts: nil)))
+        }
+        do {
+            let c = try MQTTClient(cfg, logger: logger)
+            let now = Date()
+            c.setConnectMessages([
+                MQTTMessage(topic: topic(.birth), payload: ProtocolEncoder.encode(Birth(
+                    device: device.id, deviceClass: device.deviceClass, model: device.model.isEmpty ? "WF-SIM-\(device.deviceClass.rawValue)" : device.model,
+                    firmware: device.firmware.isEmpty ? "sim-1.0.0" : device.firmware, capabilities: capabilities,
+                    heartbeatSeconds: options.heartbeat, boot: boot, ts: now.unixMillis)), qos: 1, retained: true),
+                MQTTMessage(topic: topic(.state), payload: ProtocolEncoder.encode(StateMessage(
+                    device: device.id, state: .online, boot: boot, reason: nil, ts: now.unixMillis)), qos: 1, retained: true),
+            ])
+            try c.subscribe(topic(.cmd), qos: 1)
+            try await c.connect(timeout: nil)
+            client = c
+            connected = true
+            commandTask = Task { [weak self] in
+                for await m in c.messages { await self?.handleCommand(m) }
+            }
+        } catch {
+            logger.error("\(device.id): cannot start MQTT client: \(error)")
+        }
+    }
+
+    private func dropConnection(graceful: Bool, announce: Bool) {
+        guard let c = client else { return }
+        if announce {
+            try? c.publish(topic: topic(.state), payload: ProtocolEncoder.encode(StateMessage(
+                device: device.id, state: .offline, boot: boot, reason: .shutdown, ts: Date().unixMillis)), qos: 1, retain: true)
+        }
+        if graceful { c.disconnect() } else { c.abort() }
+        commandTask?.cancel()
+        client = nil
+        connected = false
+    }
+
+    func stop(graceful: Bool) {
+        dropConnection(graceful: graceful, announce: graceful)
+    }
+
+    // MARK: behaviours
+
+    func begin(_ b: Behaviour) async {
+        logger.info("\(device.id): \(b.kind.rawValue) begins")
+        switch b.kind {
+        case .offlineWill: dropConnection(graceful: false, announce: false)
+        case .offlineSilent: dropConnection(graceful: true, announce: false)
+        case .hang: hung = true
+        case .reboot:
+            dropConnection(graceful: true, announce: true)
+            boot = rng.hex(8)
+            seq = 0
+            eventSeq = 0
+            await connect()
+        default: active.insert(b.kind)
+        }
+    }
+
+    func end(_ b: Behaviour) async {
+        logger.info("\(device.id): \(b.kind.rawValue) ends")
+        switch b.kind {
+        case .offlineWill, .offlineSilent: await connect()  // same boot: only the link was lost
+        case .hang: hung = false
+        case .reboot: break
+        default: active.remove(b.kind)
+        }
+    }
+
+    // MARK: periodic work
+
+    func publishTelemetry() {
+        guard connected, !hung, let c = client else { return }
+        seq += 1
+        let now = Date()
+        var t = TelemetryMessage(device: device.id, boot: boot, seq: seq, ts: now.unixMillis)
+        switch device.deviceClass {
+        case .speaker:
+            rssi = max(-110, min(-50, rssi + Int(rng.next() % 5) - 2))
+            if let b = battery { battery = max(5, min(100, b + Int(rng.next() % 3) - 1)) }
+            let playing = playingUntil.map { $0 > now } ?? false
+            t.speaker = SpeakerFields(volume: volume, ampOK: !active.contains(.ampFault), lineOK: !active.contains(.lineFault),
+                                      playing: playing, rssi: rssi, power: power, batteryPct: battery)
+        case .camera:
+            let rate = active.contains(.diskFill) ? baseWriteRate * 4 : baseWriteRate
+            if active.contains(.diskFill) { usedFraction = min(0.97, usedFraction + 0.02) }
+            let used = Int64(Double(storageTotal) * usedFraction)
+            let retainedSeconds = Double(used) / baseWriteRate
+            t.camera = CameraFields(recording: !active.contains(.notRecording), streamOK: !active.contains(.notRecording),
+                                    storageUsedBytes: used, storageTotalBytes: storageTotal,
+                                    oldestRecordingTs: now.addingTimeInterval(-retainedSeconds).unixMillis,
+                                    writeRateBps: rate)
+        case .accessPoint:
+            clients = max(0, min(120, clients + Int(rng.next() % 7) - 3))
+            let up = !active.contains(.uplinkLoss)
+            t.accessPoint = AccessPointFields(uplinkOK: up, clients: up ? clients : 0,
+                                              rxBps: up ? Double(clients) * 350_000 * rng.unit() : 0,
+                                              txBps: up ? Double(clients) * 90_000 * rng.unit() : 0,
+                                              cpuPct: 5 + rng.unit() * 30, memPct: 30 + rng.unit() * 20)
+        case .kiosk:
+            t.kiosk = KioskFields(printerOK: !active.contains(.printerFault), paperLow: active.contains(.paperOut),
+                                  paperOut: active.contains(.paperOut), ticketsIssued: ticketsIssued,
+                                  ticketsServed: ticketsServed,
+                                  ratings: Dictionary(uniqueKeysWithValues: ratings.map { ($0.key.rawValue, $0.value) }))
+        }
+        try? c.publish(topic: topic(.telemetry), payload: ProtocolEncoder.encode(t), qos: 0)
+    }
+
+    /// One-stop office hours: Monday–Friday 7:30–11:30 and 13:30–17:00, Saturday morning.
+    func officeOpen(_ date: Date) -> Bool {
+        if options.alwaysOpen { return true }
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = options.calendar.timeZone
+        let c = cal.dateComponents([.weekday, .hour, .minute], from: date)
+        let minutes = c.hour! * 60 + c.minute!
+        let morning = (450..<690).contains(minutes), afternoon = (810..<1020).contains(minutes)
+        switch c.weekday! {
+        case 2...6: return morning || afternoon
+        case 7: return morning
+        default: return false
+        }
+    }
+
+    /// A customer arrives: a ticket, later served, and a rating. Returns seconds to the next customer.
+    func kioskCustomer() -> Double {
+        let next = rng.exponential(mean: options.kioskInterval)
+        guard device.deviceClass == .kiosk, connected, !hung, officeOpen(Date()) else { return next }
+        let role = device.config.kioskRole ?? .both
+        if role != .rating, !active.contains(.paperOut), !active.contains(.printerFault) {
+            ticketsIssued += 1
+            let ticket = String(format: "A%03d", nextTicket)
+            nextTicket = nextTicket % 999 + 1
+            publishEvent(.ticketIssued, ticket: ticket)
+            // Served after a wait; reported now with the wait the citizen will have had.
+            let wait = (60 + rng.exponential(mean: 600)).rounded()
+            ticketsServed += 1
+            publishEvent(.ticketServed, ticket: ticket, wait: wait)
+        }
+        if role != .queue, rng.unit() < 0.8 {
+            let u = rng.unit()
+            let level: SatisfactionLevel = u < 0.55 ? .verySatisfied : u < 0.85 ? .satisfied : u < 0.95 ? .neutral
+                : u < 0.99 ? .dissatisfied : .veryDissatisfied
+            ratings[level, default: 0] += 1
+            publishEvent(.ratingSubmitted, rating: level)
+        }
+        return next
+    }
+
+    private func publishEvent(_ type: EventType, ticket: String? = nil, wait: Double? = nil, rating: SatisfactionLevel? = nil) {
+        guard let c = client else { return }
+        eventSeq += 1
+        let e = EventMessage(device: device.id, boot: boot, seq: eventSeq, ts: Date().unixMillis, event: type,
+                             ticket: ticket, waitSeconds: wait, rating: rating)
+        try? c.publish(topic: topic(.event), payload: ProtocolEncoder.encode(e), qos: 1)
+    }
+
+    // MARK: commands
+
+    private func handleCommand(_ m: MQTTMessage) async {
+        guard let c = client, !hung else { return }
+        let now = Date()
+        func ack(_ id: String, _ result: AckMessage.Result, _ detail: String? = nil) {
+            try? c.publish(topic: topic(.ack), payload: ProtocolEncoder.encode(AckMessage(
+                device: device.id, boot: boot, cmdID: id, result: result, detail: detail, ts: now.unixMillis)), qos: 1)
+        }
+        guard let cmd = try? JSONDecoder().decode(CommandMessage.self, from: Data(m.payload)) else {
+            logger.warning("\(device.id): unreadable command ignored")
+            return
+        }
+        if let e = cmd.expires, e < now.unixMillis { return ack(cmd.cmdID, .expired) }
+        switch CommandName(rawValue: cmd.command) {
+        case .ping: ack(cmd.cmdID, .ok, "pong")
+        case .setVolume where device.deviceClass == .speaker:
+            guard let v = cmd.volume, (0...(device.config.maxVolume ?? 100)).contains(v) else {
+                return ack(cmd.cmdID, .error, "volume must be 0…\(device.config.maxVolume ?? 100)")
+            }
+            volume = v
+            ack(cmd.cmdID, .ok, "volume \(v)")
+            publishTelemetry()
+        case .testTone where device.deviceClass == .speaker:
+            let s = min(max(cmd.seconds ?? 5, 1), 60)
+            playingUntil = now.addingTimeInterval(s)
+            ack(cmd.cmdID, .ok, "tone \(Int(s)) s")
+            publishTelemetry()
+        case .reboot:
+            ack(cmd.cmdID, .ok, "rebooting")
+            try? await Task.sleep(for: .milliseconds(200))
+            await begin(Behaviour(device: device.id, kind: .reboot, at: 0, duration: nil))
+        default: ack(cmd.cmdID, .unsupported, "\(cmd.command) not supported by \(device.deviceClass.rawValue)")
+        }
+    }
+}
