@@ -194,6 +194,7 @@ public final class ProtocolDecoder {
     private func telemetry(_ t: TelemetryMessage, _ a: TopicAddress, _ now: Date) throws -> TelemetrySample {
         try checkHeader(version: t.v, device: t.device, boot: t.boot, a)
         let time = try deviceTime(t.ts, now: now)
+        try range("seq", t.seq, 0...Int64.max)
         let present = [t.speaker != nil, t.camera != nil, t.accessPoint != nil, t.kiosk != nil].filter { $0 }.count
         guard present == 1 else {
             throw Rejection(.invalidField, "exactly one of speaker, camera, access_point, kiosk must be present (found \(present))")
@@ -244,12 +245,13 @@ public final class ProtocolDecoder {
             reading = .kiosk(KioskReading(printerOK: k.printerOK, paperLow: k.paperLow, paperOut: k.paperOut,
                                           ticketsIssued: k.ticketsIssued, ticketsServed: k.ticketsServed, ratings: ratings))
         }
-        return TelemetrySample(device: t.device, boot: t.boot, seq: t.seq, deviceTime: time, reading: reading)
+        return TelemetrySample(device: t.device, boot: t.boot, seq: UInt64(t.seq), deviceTime: time, reading: reading)
     }
 
     private func event(_ e: EventMessage, _ a: TopicAddress, _ now: Date) throws -> DeviceEvent {
         try checkHeader(version: e.v, device: e.device, boot: e.boot, a)
         let time = try deviceTime(e.ts, now: now)
+        try range("seq", e.seq, 0...Int64.max)
         guard let type = EventType(rawValue: e.event) else {
             throw Rejection(.invalidField, "event '\(e.event.prefix(32))' is not one of "
                 + EventType.allCases.map(\.rawValue).joined(separator: ", "))
@@ -270,7 +272,7 @@ public final class ProtocolDecoder {
         }
         if let t = e.ticket, t.utf8.count > 32 { throw Rejection(.outOfRange, "ticket longer than 32 B") }
         if let d = e.detail, d.utf8.count > 1024 { throw Rejection(.outOfRange, "detail longer than 1024 B") }
-        return DeviceEvent(device: e.device, boot: e.boot, seq: e.seq, deviceTime: time, type: type,
+        return DeviceEvent(device: e.device, boot: e.boot, seq: UInt64(e.seq), deviceTime: time, type: type,
                            ticket: e.ticket, waitSeconds: e.waitSeconds, rating: rating, detail: e.detail?.nfc)
     }
 

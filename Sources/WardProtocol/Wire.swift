@@ -136,7 +136,8 @@ public struct TelemetryMessage: Codable, Sendable, Hashable {
     public var v: Int
     public var device: String
     public var boot: String
-    public var seq: UInt64
+    /// Per boot, from 1. Signed on the wire so a negative value is reported as out of range.
+    public var seq: Int64
     public var ts: Int64
     public var speaker: SpeakerFields?
     public var camera: CameraFields?
@@ -151,7 +152,7 @@ public struct TelemetryMessage: Codable, Sendable, Hashable {
         self.v = ProtocolLimits.version
         self.device = device
         self.boot = boot
-        self.seq = seq
+        self.seq = Int64(clamping: seq)
         self.ts = ts
         self.speaker = speaker
         self.camera = camera
@@ -172,7 +173,7 @@ public struct EventMessage: Codable, Sendable, Hashable {
     public var v: Int
     public var device: String
     public var boot: String
-    public var seq: UInt64
+    public var seq: Int64
     public var ts: Int64
     public var event: String
     public var ticket: String?
@@ -188,7 +189,7 @@ public struct EventMessage: Codable, Sendable, Hashable {
         self.v = ProtocolLimits.version
         self.device = device
         self.boot = boot
-        self.seq = seq
+        self.seq = Int64(clamping: seq)
         self.ts = ts
         self.event = event.rawValue
         self.ticket = ticket
