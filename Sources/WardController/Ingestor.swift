@@ -95,7 +95,7 @@ public actor Ingestor {
                 // Opens the device's first interval: unknown until it is heard.
                 batch.changes.append(StateChange(deviceID: id, from: .unknown, to: .unknown, faults: [], at: now))
                 dirty.insert(id)
-                knownPending.remove(id)
+                if knownPending.remove(id) != nil { batch.settledPending.append(id) }
             }
         }
         devices = fresh
@@ -140,7 +140,11 @@ public actor Ingestor {
             births[id] = String(decoding: m.payload, as: UTF8.self)
             dirty.insert(id)
             // A retained birth is history, not a sign of life: the retained state decides.
-            if !m.retained { record(tracker.birth(id, bootID: b.boot, heartbeat: b.heartbeat, at: now), id, now) }
+            if m.retained {
+                tracker.declare(id, heartbeat: b.heartbeat)
+            } else {
+                record(tracker.birth(id, bootID: b.boot, heartbeat: b.heartbeat, at: now), id, now)
+            }
         case .state(let s):
             switch s.state {
             case .offline:

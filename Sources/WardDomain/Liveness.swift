@@ -108,6 +108,14 @@ public struct LivenessTracker: Sendable {
         return outcome
     }
 
+    /// A birth seen as history (retained at the broker): it proves nothing about now, but the
+    /// heartbeat it declares is still the contract the silence deadline is measured against.
+    public mutating func declare(_ id: String, heartbeat: TimeInterval) {
+        guard var d = devices[id] else { return }
+        d.heartbeat = min(max(heartbeat, Self.heartbeatRange.lowerBound), Self.heartbeatRange.upperBound)
+        devices[id] = d
+    }
+
     /// Telemetry: proves the device alive and carries its class faults.
     public mutating func telemetry(_ id: String, bootID: String, seq: UInt64, reading: Reading, at now: Date)
         -> Result<LivenessOutcome, LivenessRejection>

@@ -138,6 +138,8 @@ public struct IngestBatch: Sendable {
     public var reboots: [RebootRecord] = []
     /// Merged into existing pending rows (first seen kept, messages added).
     public var pending: [PendingRecord] = []
+    /// Pending devices since registered: their rows go, after `pending` is applied.
+    public var settledPending: [String] = []
     public var acks: [AckRecord] = []
     public var rejections: [RejectionRecord] = []
     /// Absolute values of the controller's counters.
@@ -148,7 +150,7 @@ public struct IngestBatch: Sendable {
 
     public var isEmpty: Bool {
         changes.isEmpty && statuses.isEmpty && samples.isEmpty && events.isEmpty && reboots.isEmpty
-            && pending.isEmpty && acks.isEmpty && rejections.isEmpty && counters.isEmpty && aliveAt == nil
+            && pending.isEmpty && settledPending.isEmpty && acks.isEmpty && rejections.isEmpty && counters.isEmpty && aliveAt == nil
     }
 
     public var rowCount: Int {
@@ -248,6 +250,9 @@ public struct IngestRepository: Sendable {
                     """, arguments: [p.deviceID, p.communeID, p.deviceClass, p.model, p.firmware, p.birth,
                                      p.firstSeen.millis, p.lastSeen.millis, p.messages])
             }
+            for id in b.settledPending {
+                try db.execute(sql: "DELETE FROM pending_devices WHERE device_id = ?", arguments: [id])
+            }
             for a in b.acks {
                 try db.execute(sql: """
                     INSERT INTO command_acks (device_id, cmd_id, result, detail, received_at) VALUES (?, ?, ?, ?, ?)
@@ -285,6 +290,7 @@ extension IngestBatch {
         events += later.events
         reboots += later.reboots
         pending += later.pending
+        settledPending += later.settledPending
         acks += later.acks
         rejections += later.rejections
         counters.merge(later.counters) { $1 }

@@ -1,0 +1,138 @@
+import Foundation
+import MQTTClient
+import Testing
+import WardController
+import WardDomain
+import WardStorage
+
+/// One isolated world per test: its own mosquitto on a free loopback port, its own SQLite file,
+/// the real `wardfleet` and `firmware-sim` binaries as child processes.
+final class Harness: @unchecked Sendable {
+    // @unchecked: used from one test at a time; `children` is only touched by that test.
+    let broker: LocalBroker
+    let dir: URL
+    let dbPath: String
+    let db: WardDatabase
+    var children: [ChildProcess] = []
+
+    static let commune = """
+        province:
+          id: qn
+          name: Tỉnh Quảng Ninh
+          communes:
+            - id: cam-la
+              name: Xã Cẩm La
+              sites:
+                - id: mot-cua
+                  name: Bộ phận Một cửa
+                  kind: one_stop_office
+                  devices:
+                    - {id: KIOSK-1, class: kiosk, kiosk_role: both}
+              villages:
+                - id: thon-cam-la
+                  name: Thôn Cẩm La
+                  sites:
+                    - id: nvh
+                      name: Nhà văn hóa thôn Cẩm La
+                      kind: cultural_house
+                      devices:
+                        - {id: LOA-1, class: speaker, max_volume: 90}
+                        - {id: AP-1, class: access_point}
+                - id: kp-yen-giang
+                  name: Khu phố Yên Giang
+                  sites:
+                    - id: cong
+                      name: Cổng khu phố Yên Giang
+                      kind: village_entrance
+                      devices:
+                        - {id: CAM-1, class: camera}
+        """
+
+    /// A device that speaks but that nobody registered.
+    static let stranger = """
+        province:
+          id: qn
+          name: x
+          communes:
+            - id: cam-la
+              name: x
+              sites:
+                - id: nvh
+                  name: x
+                  kind: cultural_house
+                  devices:
+                    - {id: LOA-LA-99, class: speaker, model: Loa Lạ 4G}
+        """
+
+    static func binary(_ name: String) -> String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    init() async throws {
+        broker = try await LocalBroker.start()
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("wf-it-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        dbPath = dir.appendingPathComponent("wardfleet.sqlite").path
+        db = try WardDatabase(path: dbPath)
+        try write("commune.yaml", Self.commune)
+        try write("stranger.yaml", Self.stranger)
+        // Registration through the real CLI, as a technician would.
+        let (status, out) = try await run("wardfleet", ["places", "import", file("commune.yaml"), "--with-devices", "--db", dbPath])
+        #expect(status == 0, "\(out)")
+    }
+
+    func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
+    func write(_ name: String, _ text: String) throws { try text.write(toFile: file(name), atomically: true, encoding: .utf8) }
+    var brokerAddress: String { "127.0.0.1:\(broker.port)" }
+
+    @discardableResult
+    func startController() throws -> ChildProcess {
+        let c = try ChildProcess.spawn(Self.binary("wardfleet"),
+                                       ["run", "--db", dbPath, "--broker", brokerAddress, "--status-interval", "0.5",
+                                        "--log-level", "warning"],
+                                       stdout: .file(file("controller.log")), stderr: .file(file("controller.log")))
+        children.append(c)
+        return c
+    }
+
+    @discardableResult
+    func startSim(_ args: [String], file simFile: String? = nil) throws -> ChildProcess {
+        let c = try ChildProcess.spawn(Self.binary("firmware-sim"),
+                                       ["run", "--file", simFile ?? file("commune.yaml"), "--broker", brokerAddress,
+                                        "--heartbeat", "1", "--seed", "7"] + args,
+                                       stdout: .file(file("sim.log")), stderr: .file(file("sim.log")))
+        children.append(c)
+        return c
+    }
+
+    /// Runs a CLI command to completion; returns its exit status and stdout.
+    func run(_ binary: String, _ args: [String]) async throws -> (Int32, String) {
+        let c = try ChildProcess.spawn(Self.binary(binary), args, stdout: .pipe, stderr: .file(file("cli.log")))
+        let out = c.output!.readDataToEndOfFile()
+        let status = await c.wait(timeout: .seconds(60)) ?? -1
+        return (status, String(decoding: out, as: UTF8.self))
+    }
+
+    /// Polls `condition` until it holds; fails the test with `what` at the deadline.
+    func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? condition()) == true { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let log = (try? String(contentsOfFile: file("controller.log"), encoding: .utf8)) ?? ""
+        Issue.record("timed out waiting for: \(what)\ncontroller log tail:\n\(log.suffix(2000))")
+        throw CancellationError()
+    }
+
+    func status(_ id: String) throws -> DeviceStatusRecord? { try HealthQueries(db).statuses()[id] }
+    func state(_ id: String) throws -> HealthState? { try status(id)?.liveness.state }
+    func counter(_ name: String) throws -> UInt64 { try HealthQueries(db).counters()[name] ?? 0 }
+
+    func stop() async {
+        for c in children.reversed() { await c.terminate(grace: .seconds(5)) }
+        broker.stop()
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
