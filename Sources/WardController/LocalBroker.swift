@@ -58,13 +58,13 @@ public final class LocalBroker: Sendable {
         }
     }
 
-    /// Starts mosquitto listening on 127.0.0.1 only, anonymous, without persistence.
-    /// `extraConfig` lines are appended to its configuration.
-    public static func start(extraConfig: String = "") async throws -> LocalBroker {
+    /// Starts mosquitto listening on 127.0.0.1 only, anonymous, without persistence, on `port`
+    /// or a free one. `extraConfig` lines are appended to its configuration.
+    public static func start(port fixedPort: Int? = nil, extraConfig: String = "") async throws -> LocalBroker {
         guard let exe = executable() else { throw BrokerError.notInstalled }
         var lastLog = ""
-        for _ in 0..<5 {  // the free port may be taken between probe and bind: try another
-            let port = try freePort()
+        for _ in 0..<(fixedPort == nil ? 5 : 50) {  // a free port may be taken between probe and bind
+            let port = try fixedPort ?? freePort()
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-mosquitto-\(port)-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let conf = dir.appendingPathComponent("mosquitto.conf")
@@ -89,6 +89,7 @@ public final class LocalBroker: Sendable {
                 try await Task.sleep(for: .milliseconds(20))
             }
             await p.terminate(grace: .seconds(2))
+            if fixedPort != nil { try await Task.sleep(for: .milliseconds(100)) }  // old socket in TIME_WAIT
             lastLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         }
         throw BrokerError.didNotStart(lastLog)

@@ -159,6 +159,23 @@ import WardStorage
         }
     }
 
+    @Test func brokerRestartIsSurvivedByReconnectAndResubscription() async throws {
+        try await withHarness { h in
+            try h.startController()
+            try h.startSim(["--only", "LOA-1,CAM-1"])
+            try await h.waitUntil("devices online") { try h.state("LOA-1") == .ok && h.state("CAM-1") == .ok }
+            let received = try h.counter(IngestCounter.received)
+            try await h.restartBroker()
+            // The fresh broker has no sessions and no retained messages: only reconnects with
+            // re-subscription and re-published births bring the data back.
+            try await h.waitUntil("births seen again after the broker restart", timeout: .seconds(60)) {
+                try h.counter(IngestCounter.received) > received + 4 && h.state("LOA-1") == .ok
+            }
+            let seq = try #require(try h.status("LOA-1")?.liveness.lastSeq)
+            try await h.waitUntil("telemetry flowing again") { try (h.status("LOA-1")?.liveness.lastSeq ?? 0) > seq + 1 }
+        }
+    }
+
     @Test func controllerRestartKeepsHistoryAndMarksTheGapUnknown() async throws {
         try await withHarness { h in
             let first = try h.startController()

@@ -9,7 +9,7 @@ import WardStorage
 /// the real `wardfleet` and `firmware-sim` binaries as child processes.
 final class Harness: @unchecked Sendable {
     // @unchecked: used from one test at a time; `children` is only touched by that test.
-    let broker: LocalBroker
+    private(set) var broker: LocalBroker
     let dir: URL
     let dbPath: String
     let db: WardDatabase
@@ -124,6 +124,13 @@ final class Harness: @unchecked Sendable {
         let log = (try? String(contentsOfFile: file("controller.log"), encoding: .utf8)) ?? ""
         Issue.record("timed out waiting for: \(what)\ncontroller log tail:\n\(log.suffix(2000))")
         throw CancellationError()
+    }
+
+    /// Kills the broker (as a crash would) and starts a new one on the same port.
+    func restartBroker() async throws {
+        let port = broker.port
+        broker.kill()
+        broker = try await LocalBroker.start(port: port)
     }
 
     func status(_ id: String) throws -> DeviceStatusRecord? { try HealthQueries(db).statuses()[id] }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what WardFleet needs on Debian 12: the mosquitto broker and clients, and the C
+# libraries the Swift build links (libmosquitto, SQLite). The Swift 6.3 toolchain is expected.
+set -euo pipefail
+packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "Installing: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "Swift 6.3 toolchain not found on PATH (https://www.swift.org/install/linux/)" >&2; exit 1; }
