@@ -138,8 +138,10 @@ public final class MQTTClient: @unchecked Sendable {
             guard let m = msg?.pointee, let topic = m.topic else { return }
             let payload = m.payloadlen > 0
                 ? Array(UnsafeRawBufferPointer(start: m.payload, count: Int(m.payloadlen))) : []
-            MQTTClient.client(obj).messages.offer(
-                MQTTMessage(topic: String(cString: topic), payload: payload, qos: m.qos, retained: m.retain))
+            let client = MQTTClient.client(obj)
+            if !client.messages.offer(MQTTMessage(topic: String(cString: topic), payload: payload, qos: m.qos, retained: m.retain)) {
+                client.noteDrop()
+            }
         }
     }
 
@@ -170,6 +172,17 @@ public final class MQTTClient: @unchecked Sendable {
             return s.eventContinuation
         }
         c?.yield(.disconnected(code: rc))
+    }
+
+    /// Logs the first drop and then every 10,000th, so a full queue is visible but cannot
+    /// flood the log from the network thread.
+    private func noteDrop() {
+        let dropped = messages.counts.dropped
+        if dropped == 1 || dropped % 10_000 == 0 {
+            logger.error("MQTT inbound queue full: messages dropped", metadata: [
+                "client": "\(configuration.clientID)", "dropped_total": "\(dropped)", "capacity": "\(messages.capacity)",
+            ])
+        }
     }
 
     public var isConnected: Bool { shared.withLock { $0.connected } }

@@ -36,13 +36,20 @@ public struct HealthReport: Codable, Sendable {
         public var name: String
         public var counts: StateCounts
         public var byClass: [String: StateCounts]
+        /// Device-time-weighted availability over `window`.
+        public var uptime = UptimeSummary()
     }
+    /// The window availability figures cover.
+    public var window: DateInterval
     public var generatedAt: Date
     public var controllerLastAlive: Date?
     public var controllerRunning: Bool
     public var counts: StateCounts
     public var byClass: [String: StateCounts]
+    public var uptimeByClass: [String: UptimeSummary]
+    public var uptime: UptimeSummary
     public var byVillage: [Group]
+    public var byCommune: [Group]
     public var problems: [ProblemDevice]
     public var pending: [PendingRecord]
     public var counters: [String: UInt64]
@@ -50,31 +57,51 @@ public struct HealthReport: Codable, Sendable {
 
     /// Builds the report from storage. `staleAfter`: how old the controller's last sign of life
     /// may be before the report warns that states may be out of date.
-    public static func build(_ db: WardDatabase, now: Date, staleAfter: TimeInterval = 30) throws -> HealthReport {
+    public static func build(_ db: WardDatabase, now: Date, window requested: DateInterval? = nil,
+                             staleAfter: TimeInterval = 30) throws -> HealthReport {
         let tree = try PlaceRepository(db).tree()
-        let devices = try DeviceRepository(db).list()
         let queries = HealthQueries(db)
+        let window = requested ?? DateInterval(start: now.addingTimeInterval(-86_400), end: now)
+        // Devices removed during the window still count for the part they served.
+        let devices = try DeviceRepository(db).list(includeRemoved: true)
+            .filter { $0.removedAt.map { $0 > window.start } ?? true }
         let statuses = try queries.statuses()
+        let intervals = try queries.intervals(overlapping: window)
         let lastAlive = try queries.controllerLastAlive()
         var counts = StateCounts()
         var byClass: [String: StateCounts] = [:]
+        var uptimeByClass: [String: UptimeSummary] = [:]
+        var total = UptimeSummary()
         var villages: [String: Group] = [:]
+        var communes: [String: Group] = [:]
         var problems: [ProblemDevice] = []
+        func add(_ up: UptimeSummary, state: HealthState?, cls: DeviceClass, to place: Place?,
+                 in groups: inout [String: Group]) {
+            guard let place else { return }
+            var entry = groups[place.id] ?? Group(id: place.id, name: place.name, counts: StateCounts(), byClass: [:])
+            entry.uptime = entry.uptime + up
+            if let state {
+                entry.counts.add(state)
+                entry.byClass[cls.rawValue, default: StateCounts()].add(state)
+            }
+            groups[place.id] = entry
+        }
         for d in devices {
+            let monitored = DateInterval(start: d.monitoredFrom, end: max(d.monitoredFrom, d.removedAt ?? .distantFuture))
+            let up = Uptime.summary(of: intervals[d.id] ?? [], in: window, monitored: monitored, now: now)
             let l = statuses[d.id]?.liveness
-            let state = l?.state ?? .unknown
-            counts.add(state)
-            byClass[d.deviceClass.rawValue, default: StateCounts()].add(state)
+            // Removed devices add the availability they gave within the window, not a state.
+            let state: HealthState? = d.removedAt == nil ? l?.state ?? .unknown : nil
             let village = tree.ancestor(of: d.siteID, at: .village)
             let commune = tree.ancestor(of: d.siteID, at: .commune)
+            uptimeByClass[d.deviceClass.rawValue] = (uptimeByClass[d.deviceClass.rawValue] ?? UptimeSummary()) + up
+            total = total + up
             // Commune-level sites (the one-stop office) are grouped under their commune.
-            let group = village ?? commune
-            if let g = group {
-                var entry = villages[g.id] ?? Group(id: g.id, name: g.name, counts: StateCounts(), byClass: [:])
-                entry.counts.add(state)
-                entry.byClass[d.deviceClass.rawValue, default: StateCounts()].add(state)
-                villages[g.id] = entry
-            }
+            add(up, state: state, cls: d.deviceClass, to: village ?? commune, in: &villages)
+            add(up, state: state, cls: d.deviceClass, to: commune, in: &communes)
+            guard let state else { continue }
+            counts.add(state)
+            byClass[d.deviceClass.rawValue, default: StateCounts()].add(state)
             if state == .offline || state == .degraded {
                 problems.append(ProblemDevice(device: d.id, deviceClass: d.deviceClass, commune: commune?.name,
                                               village: village?.name, site: tree[d.siteID]?.name ?? d.siteID,
@@ -84,9 +111,10 @@ public struct HealthReport: Codable, Sendable {
         }
         problems.sort { ($0.state == .offline ? 0 : 1, $0.since, $0.device) < ($1.state == .offline ? 0 : 1, $1.since, $1.device) }
         return HealthReport(
-            generatedAt: now, controllerLastAlive: lastAlive,
+            window: window, generatedAt: now, controllerLastAlive: lastAlive,
             controllerRunning: lastAlive.map { now.timeIntervalSince($0) <= staleAfter } ?? false,
-            counts: counts, byClass: byClass, byVillage: villages.values.sorted { $0.id < $1.id },
+            counts: counts, byClass: byClass, uptimeByClass: uptimeByClass, uptime: total,
+            byVillage: villages.values.sorted { $0.id < $1.id }, byCommune: communes.values.sorted { $0.id < $1.id },
             problems: problems, pending: try queries.pending(), counters: try queries.counters(),
             recentRejections: try queries.recentRejections(limit: 10))
     }

@@ -42,14 +42,23 @@ enum Render {
             print("⚠ Bộ điều khiển không chạy \(since): trạng thái có thể đã cũ / controller not running: states may be stale")
         }
         print("")
-        let stateHeader = ["Tổng/Total", "Tốt/OK", "Suy giảm/Degraded", "Mất KN/Offline", "Chưa rõ/Unknown"]
+        let stateHeader = ["Tổng/Total", "Tốt/OK", "Suy giảm/Degraded", "Mất KN/Offline", "Chưa rõ/Unknown",
+                           "Sẵn sàng/Availability"]
+        print("Sẵn sàng / availability: \(cal.display(r.window.start)) – \(cal.display(r.window.end))")
         Table.print(header: ["Loại / Class"] + stateHeader,
                     rows: DeviceClass.allCases.compactMap { c in
-                        r.byClass[c.rawValue].map { ["\(c.vietnamese) / \(c.english)"] + counts($0) }
-                    } + [["Tất cả / All"] + counts(r.counts)])
+                        r.byClass[c.rawValue].map {
+                            ["\(c.vietnamese) / \(c.english)"] + counts($0) + [percent(r.uptimeByClass[c.rawValue]?.availability)]
+                        }
+                    } + [["Tất cả / All"] + counts(r.counts) + [percent(r.uptime.availability)]])
         print("")
         Table.print(header: ["Thôn / Village"] + stateHeader,
-                    rows: r.byVillage.map { ["\($0.name)"] + counts($0.counts) })
+                    rows: r.byVillage.map { g in
+                        let communeSites = r.byCommune.contains { $0.id == g.id }
+                        return [communeSites ? "\(g.name): điểm cấp xã / commune sites" : g.name]
+                            + counts(g.counts) + [percent(g.uptime.availability)]
+                    }
+                        + r.byCommune.map { ["Cả \($0.name) / whole commune"] + counts($0.counts) + [percent($0.uptime.availability)] })
         print("")
         if r.problems.isEmpty {
             print("✓ Không có thiết bị lỗi hoặc mất kết nối / nothing offline or degraded")
@@ -131,10 +140,22 @@ struct HealthCommand: AsyncParsableCommand {
         commandName: "health",
         abstract: "Tình trạng thiết bị theo loại và thôn; thiết bị lỗi, lý do, từ khi nào / Fleet health: what is broken and since when.")
     @OptionGroup var db: DatabaseOptions
+    @Option(help: "Availability from this local day, YYYY-MM-DD (default: the last 24 hours).") var from: String?
+    @Option(help: "Availability to the end of this local day, YYYY-MM-DD (default: now).") var to: String?
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
-        let r = try HealthReport.build(db.open(), now: Date())
+        let now = Date()
+        var window: DateInterval?
+        if from != nil || to != nil {
+            let cal = LocalCalendar.vietnam
+            guard let start = from.map({ cal.day(named: $0)?.start }) ?? now.addingTimeInterval(-86_400),
+                  let end = to.map({ cal.day(named: $0)?.end }) ?? now, end > start else {
+                throw ValidationError("--from/--to: ngày YYYY-MM-DD, from trước to / dates as YYYY-MM-DD, from before to")
+            }
+            window = DateInterval(start: start, end: end)
+        }
+        let r = try HealthReport.build(db.open(), now: now, window: window)
         if json { return try printJSON(r) }
         Render.health(r)
     }
