@@ -202,10 +202,8 @@ struct Flood: AsyncParsableCommand {
         let start = clock.now
         var sent = 0
         while sent < count {
-            let target = rate > 0
-                ? min(count, Int(Double(rate) * Double((clock.now - start).components.attoseconds) / 1e18
-                                 + Double((clock.now - start).components.seconds) * Double(rate)) + 1)
-                : count
+            // Paced: publish what the target rate allows by now, then yield briefly.
+            let target = rate > 0 ? min(count, Int(Double(rate) * (clock.now - start).inSeconds) + 1) : count
             while sent < target {
                 let d = sent % devices
                 seqs[d] += 1
@@ -215,8 +213,7 @@ struct Flood: AsyncParsableCommand {
             }
             if sent < count { try await Task.sleep(for: .microseconds(500)) }
         }
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = (clock.now - start).inSeconds
         // Let libmosquitto drain its outgoing queues before closing.
         try await Task.sleep(for: .milliseconds(500))
         for c in clients { c.disconnect() }

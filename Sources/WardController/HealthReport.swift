@@ -164,9 +164,9 @@ public struct DeviceDetail: Codable, Sendable {
         }
         var storage: CameraStorageStatus?
         if device.deviceClass == .camera, let text = status?.lastTelemetry, let at = status?.lastTelemetryAt,
-           case .success(let m) = ProtocolDecoder().decode(
-               topic: TopicAddress(commune: "x", device: id, kind: .telemetry).topic, payload: Array(text.utf8), now: at),
-           case .telemetry(let t) = m.inbound, case .camera(let c) = t.reading {
+           let commune = tree.ancestor(of: device.siteID, at: .commune),
+           let t = ProtocolDecoder().telemetry(device: id, commune: commune.id, payload: Array(text.utf8), receivedAt: at),
+           case .camera(let c) = t.reading {
             storage = CameraStorage.assess(c, requiredDays: device.config.requiredRetentionDays ?? 30, now: at)
         }
         var kioskDays: [KioskDayFigures] = []

@@ -19,3 +19,11 @@ public final class ManualTimeSource: TimeSource {
     public func advance(by seconds: TimeInterval) { current.withLock { $0 += seconds } }
     public func set(_ date: Date) { current.withLock { $0 = date } }
 }
+
+extension Duration {
+    /// The duration in seconds, for rates and reports.
+    public var inSeconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+}

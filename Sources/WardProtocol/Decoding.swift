@@ -120,6 +120,14 @@ public final class ProtocolDecoder {
         }
     }
 
+    /// Decodes a stored telemetry payload of `device` (e.g. the latest one kept in storage).
+    public func telemetry(device: String, commune: String, payload: [UInt8], receivedAt: Date) -> TelemetrySample? {
+        let topic = TopicAddress(commune: commune, device: device, kind: .telemetry).topic
+        guard case .success(let m) = decode(topic: topic, payload: payload, now: receivedAt),
+              case .telemetry(let t) = m.inbound else { return nil }
+        return t
+    }
+
     private func parse<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
         do {
             return try json.decode(T.self, from: data)

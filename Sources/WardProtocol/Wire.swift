@@ -70,8 +70,13 @@ public struct SpeakerFields: Codable, Sendable, Hashable {
     public var power: PowerSource
     public var batteryPct: Int?
     public init(volume: Int, ampOK: Bool, lineOK: Bool, playing: Bool, rssi: Int?, power: PowerSource, batteryPct: Int?) {
-        self.volume = volume; self.ampOK = ampOK; self.lineOK = lineOK; self.playing = playing
-        self.rssi = rssi; self.power = power; self.batteryPct = batteryPct
+        self.volume = volume
+        self.ampOK = ampOK
+        self.lineOK = lineOK
+        self.playing = playing
+        self.rssi = rssi
+        self.power = power
+        self.batteryPct = batteryPct
     }
     enum CodingKeys: String, CodingKey {
         case volume, ampOK = "amp_ok", lineOK = "line_ok", playing, rssi, power, batteryPct = "battery_pct"
@@ -88,8 +93,12 @@ public struct CameraFields: Codable, Sendable, Hashable {
     public var writeRateBps: Double
     public init(recording: Bool, streamOK: Bool, storageUsedBytes: Int64, storageTotalBytes: Int64,
                 oldestRecordingTs: Int64?, writeRateBps: Double) {
-        self.recording = recording; self.streamOK = streamOK; self.storageUsedBytes = storageUsedBytes
-        self.storageTotalBytes = storageTotalBytes; self.oldestRecordingTs = oldestRecordingTs; self.writeRateBps = writeRateBps
+        self.recording = recording
+        self.streamOK = streamOK
+        self.storageUsedBytes = storageUsedBytes
+        self.storageTotalBytes = storageTotalBytes
+        self.oldestRecordingTs = oldestRecordingTs
+        self.writeRateBps = writeRateBps
     }
     enum CodingKeys: String, CodingKey {
         case recording, streamOK = "stream_ok", storageUsedBytes = "storage_used_bytes",
@@ -106,8 +115,12 @@ public struct AccessPointFields: Codable, Sendable, Hashable {
     public var cpuPct: Double
     public var memPct: Double
     public init(uplinkOK: Bool, clients: Int, rxBps: Double, txBps: Double, cpuPct: Double, memPct: Double) {
-        self.uplinkOK = uplinkOK; self.clients = clients; self.rxBps = rxBps; self.txBps = txBps
-        self.cpuPct = cpuPct; self.memPct = memPct
+        self.uplinkOK = uplinkOK
+        self.clients = clients
+        self.rxBps = rxBps
+        self.txBps = txBps
+        self.cpuPct = cpuPct
+        self.memPct = memPct
     }
     enum CodingKeys: String, CodingKey {
         case uplinkOK = "uplink_ok", clients, rxBps = "rx_bps", txBps = "tx_bps", cpuPct = "cpu_pct", memPct = "mem_pct"
@@ -122,8 +135,12 @@ public struct KioskFields: Codable, Sendable, Hashable {
     public var ticketsServed: Int
     public var ratings: [String: Int]
     public init(printerOK: Bool, paperLow: Bool, paperOut: Bool, ticketsIssued: Int, ticketsServed: Int, ratings: [String: Int]) {
-        self.printerOK = printerOK; self.paperLow = paperLow; self.paperOut = paperOut
-        self.ticketsIssued = ticketsIssued; self.ticketsServed = ticketsServed; self.ratings = ratings
+        self.printerOK = printerOK
+        self.paperLow = paperLow
+        self.paperOut = paperOut
+        self.ticketsIssued = ticketsIssued
+        self.ticketsServed = ticketsServed
+        self.ratings = ratings
     }
     enum CodingKeys: String, CodingKey {
         case printerOK = "printer_ok", paperLow = "paper_low", paperOut = "paper_out",

@@ -142,8 +142,7 @@ struct Bench: AsyncParsableCommand {
 
             func perSecond(_ n: Int, _ a: ContinuousClock.Instant?, _ b: ContinuousClock.Instant?) -> Double {
                 guard let a, let b, b > a, n > 1 else { return 0 }
-                let d = b - a
-                return Double(n - 1) / (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+                return Double(n - 1) / (b - a).inSeconds
             }
             let s = subStats.withLock { $0 }
             let c = ctlStats.withLock { $0 }
