@@ -54,6 +54,10 @@ let package = Package(
         .testTarget(name: "WardProtocolTests", dependencies: ["WardProtocol", "WardDomain"]),
         .testTarget(name: "WardStorageTests", dependencies: ["WardStorage", "WardDomain", "FleetFile"]),
         .testTarget(
+            name: "WardControllerTests",
+            dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient"]
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient"]
         ),

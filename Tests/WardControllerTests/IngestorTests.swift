@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+import MQTTClient
+import Testing
+import WardDomain
+import WardProtocol
+import WardStorage
+@testable import WardController
+
+/// The ingest path on a manual clock: exact times, no broker, no sleeps.
+@Suite struct IngestorTests {
+    let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+
+    func setUp(sampleInterval: TimeInterval = 60, statusInterval: TimeInterval = 5) async throws -> (Ingestor, ManualTimeSource) {
+        let clock = ManualTimeSource(t0)
+        var settings = IngestSettings()
+        settings.sampleInterval = sampleInterval
+        settings.statusInterval = statusInterval
+        let ingestor = Ingestor(clock: clock, settings: settings, logger: Logger(label: "test"))
+        let tree = try PlaceTree([
+            Place(id: "qn", level: .province, name: "Tỉnh Quảng Ninh"),
+            Place(id: "cl", level: .commune, name: "Xã Cẩm La", parentID: "qn"),
+            Place(id: "v", level: .village, name: "Thôn Cẩm La", parentID: "cl"),
+            Place(id: "s", level: .site, name: "Nhà văn hóa", parentID: "v", siteKind: .culturalHouse),
+        ])
+        await ingestor.updateRegistry(tree: tree, devices: [
+            Device(id: "LOA-1", deviceClass: .speaker, siteID: "s", registeredAt: t0),
+            Device(id: "CAM-1", deviceClass: .camera, siteID: "s", registeredAt: t0),
+        ])
+        return (ingestor, clock)
+    }
+
+    func msg(_ device: String, _ kind: MessageKind, _ value: some Encodable, retained: Bool = false) -> MQTTMessage {
+        MQTTMessage(topic: TopicAddress(commune: "cl", device: device, kind: kind).topic,
+                    payload: ProtocolEncoder.encode(value), retained: retained)
+    }
+
+    func birth(_ device: String = "LOA-1", cls: DeviceClass = .speaker, heartbeat: Double = 10, boot: String = "b1") -> Birth {
+        Birth(device: device, deviceClass: cls, model: "m", firmware: "f", capabilities: [], heartbeatSeconds: heartbeat,
+              boot: boot, ts: t0.unixMillis)
+    }
+
+    func telemetry(_ device: String = "LOA-1", seq: UInt64, amp: Bool = true, boot: String = "b1", at: Date) -> TelemetryMessage {
+        TelemetryMessage(device: device, boot: boot, seq: seq, ts: at.unixMillis, speaker: SpeakerFields(
+            volume: 50, ampOK: amp, lineOK: true, playing: false, rssi: -70, power: .mains, batteryPct: nil))
+    }
+
+    @Test func registrationOpensUnknownIntervalsAndBirthMakesOK() async throws {
+        let (ing, clock) = try await setUp()
+        let first = await ing.takeBatch()
+        #expect(first.changes.map(\.deviceID).sorted() == ["CAM-1", "LOA-1"])
+        #expect(first.changes.allSatisfy { $0.to == .unknown && $0.at == t0 })
+        clock.advance(by: 2)
+        await ing.ingest([msg("LOA-1", .birth, birth())])
+        let b = await ing.takeBatch()
+        #expect(b.changes == [StateChange(deviceID: "LOA-1", from: .unknown, to: .ok, faults: [], at: t0 + 2)])
+        #expect(b.statuses.map(\.deviceID) == ["LOA-1"])  // changed devices are written back at once
+        #expect(b.statuses.first?.birth?.contains("\"heartbeat_s\":10") == true)
+    }
+
+    @Test func silenceIsDatedAtTheDeadlineWhateverTheSweepTime() async throws {
+        let (ing, clock) = try await setUp()
+        await ing.ingest([msg("LOA-1", .birth, birth(heartbeat: 10))])
+        clock.advance(by: 4)
+        await ing.ingest([msg("LOA-1", .telemetry, telemetry(seq: 1, at: clock.now()))])
+        clock.advance(by: 14.9)  // 4 + 14.9 < 4 + 15
+        #expect(await ing.sweep().isEmpty)
+        clock.advance(by: 60)
+        let changes = await ing.sweep()
+        #expect(changes.map(\.at) == [t0 + 4 + 15] && changes.map(\.to) == [.offline])
+    }
+
+    @Test func samplesAreStoredOncePerIntervalAndAtEveryChange() async throws {
+        let (ing, clock) = try await setUp(sampleInterval: 60)
+        await ing.ingest([msg("LOA-1", .birth, birth())])
+        _ = await ing.takeBatch()
+        var seq: UInt64 = 0
+        var stored: [Date] = []
+        for i in 0..<13 {  // one message every 10 s for 120 s; amplifier fails at 70 s
+            seq += 1
+            await ing.ingest([msg("LOA-1", .telemetry, telemetry(seq: seq, amp: i != 7, at: clock.now()))])
+            stored += await ing.takeBatch().samples.map(\.receivedAt)
+            clock.advance(by: 10)
+        }
+        // First message; a minute later; the fault at 70 s; the recovery at 80 s. The next
+        // one would be due at 140 s, after the last message.
+        #expect(stored == [t0, t0 + 60, t0 + 70, t0 + 80])
+    }
+
+    @Test func statusRowsWaitForTheirIntervalUnlessTheStateChanged() async throws {
+        let (ing, clock) = try await setUp(statusInterval: 5)
+        await ing.ingest([msg("LOA-1", .birth, birth())])
+        _ = await ing.takeBatch()
+        clock.advance(by: 1)
+        await ing.ingest([msg("LOA-1", .telemetry, telemetry(seq: 1, at: clock.now()))])
+        #expect(await ing.takeBatch().statuses.isEmpty)
+        clock.advance(by: 5)
+        let due = await ing.takeBatch()
+        #expect(due.statuses.map(\.deviceID) == ["LOA-1"] && due.statuses.first?.liveness.lastSeq == 1)
+        #expect(due.counters["processed"] == 2 && due.aliveAt == clock.now())
+    }
+
+    @Test func rejectionsAreCountedByReasonAndRecorded() async throws {
+        let (ing, clock) = try await setUp()
+        await ing.ingest([msg("LOA-1", .birth, birth())])
+        let bad: [MQTTMessage] = [
+            MQTTMessage(topic: "wardfleet/v1/cl/LOA-1/telemetry", payload: Array("{oops".utf8)),
+            MQTTMessage(topic: "wardfleet/v1/cl/LOA-1/nonsense", payload: []),
+            msg("LOA-1", .birth, birth(cls: .camera)),                                        // class mismatch
+            MQTTMessage(topic: "wardfleet/v1/other/LOA-1/telemetry",
+                        payload: ProtocolEncoder.encode(telemetry(seq: 1, at: clock.now()))),  // wrong commune
+            msg("LOA-1", .telemetry, telemetry(seq: 5, at: clock.now())),
+            msg("LOA-1", .telemetry, telemetry(seq: 5, at: clock.now())),                      // replay
+        ]
+        await ing.ingest(bad)
+        for r: RejectReason in [.malformedJSON, .unknownTopic, .classMismatch, .identityMismatch, .replayedSequence] {
+            #expect(await ing.counter(IngestCounter.rejected(r)) == 1, "\(r)")
+        }
+        #expect(await ing.counter(IngestCounter.processed) == 2)
+        #expect(await ing.takeBatch().rejections.count == 5)
+        #expect(await ing.liveness("LOA-1")?.lastSeq == 5)
+    }
+
+    @Test func unregisteredDevicesArePendingWithTheirBirth() async throws {
+        let (ing, _) = try await setUp()
+        await ing.ingest([msg("NEW-9", .birth, birth("NEW-9")), msg("NEW-9", .telemetry, telemetry("NEW-9", seq: 1, at: t0))])
+        let b = await ing.takeBatch()
+        #expect(b.pending.map(\.deviceID) == ["NEW-9", "NEW-9"])
+        #expect(b.pending.first?.deviceClass == "speaker" && b.pending.first?.communeID == "cl")
+        #expect(await ing.liveness("NEW-9") == nil)
+        #expect(await ing.counter(IngestCounter.pendingMessages) == 2)
+    }
+
+    @Test func retainedBirthDeclaresHeartbeatButIsNoSignOfLife() async throws {
+        let (ing, _) = try await setUp()
+        await ing.ingest([msg("LOA-1", .birth, birth(heartbeat: 3), retained: true)])
+        #expect(await ing.liveness("LOA-1")?.state == .unknown)
+        #expect(await ing.liveness("LOA-1")?.heartbeat == 3)
+        await ing.ingest([msg("LOA-1", .state, StateMessage(device: "LOA-1", state: .online, boot: "b1", reason: nil, ts: nil),
+                              retained: true)])
+        #expect(await ing.liveness("LOA-1")?.state == .ok)
+    }
+
+    @Test func queueOverflowIsCountedAsRejection() async throws {
+        let (ing, _) = try await setUp()
+        let q = InboundQueue(capacity: 2)
+        for i in 0..<5 { q.offer(MQTTMessage(topic: "t\(i)", payload: [])) }
+        await ing.sweep(queue: q)
+        #expect(await ing.counter(IngestCounter.rejected(.queueOverflow)) == 3)
+        await ing.sweep(queue: q)  // counted once, not again
+        #expect(await ing.counter(IngestCounter.rejected(.queueOverflow)) == 3)
+    }
+}
+
+@Suite struct InboundQueueTests {
+    @Test func boundedDropsAndBatches() async {
+        let q = InboundQueue(capacity: 3)
+        #expect((0..<5).map { q.offer(MQTTMessage(topic: "\($0)", payload: [])) } == [true, true, true, false, false])
+        #expect(q.counts.accepted == 3 && q.counts.dropped == 2)
+        #expect(await q.nextBatch()?.map(\.topic) == ["0", "1", "2"])
+        q.offer(MQTTMessage(topic: "5", payload: []))
+        q.finish()
+        #expect(await q.nextBatch()?.map(\.topic) == ["5"])
+        #expect(await q.nextBatch() == nil)
+    }
+
+    @Test func aWaitingConsumerIsWokenByTheProducer() async {
+        let q = InboundQueue(capacity: 10)
+        async let batch = q.nextBatch()
+        let producer = Thread { q.offer(MQTTMessage(topic: "x", payload: [1])) }
+        producer.start()
+        #expect(await batch?.first?.payload == [1])
+    }
+
+    @Test func cancellingAWaitingConsumerEndsItsWait() async {
+        let q = InboundQueue(capacity: 10)
+        let t = Task { await q.nextBatch() }
+        t.cancel()
+        #expect(await t.value == nil)
+    }
+}
