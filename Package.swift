@@ -26,8 +26,10 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        // epoll and eventfd (Linux), for the shared MQTT network loop.
+        .systemLibrary(name: "CEventLoop"),
         // MQTT client over libmosquitto, exposed with Swift concurrency.
-        .target(name: "MQTTClient", dependencies: ["CMosquitto", logging]),
+        .target(name: "MQTTClient", dependencies: ["CMosquitto", "CEventLoop", logging]),
         // Pure domain: places, devices, health, uptime, storage math, kiosk figures. No I/O.
         .target(name: "WardDomain"),
         // Protocol v1: topics, message types, strict decoding and encoding. No I/O.

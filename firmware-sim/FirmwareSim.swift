@@ -24,6 +24,14 @@ func parseBroker(_ s: String) throws -> (String, Int) {
     return (String(parts[0]), port)
 }
 
+/// Each simulated device holds three descriptors (socket and wake-up pair): allow all we may.
+func raiseDescriptorLimit() {
+    var lim = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0, lim.rlim_cur < lim.rlim_max else { return }
+    lim.rlim_cur = lim.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
+}
+
 /// Cancels `task` on SIGINT or SIGTERM.
 func cancelOnSignals(_ task: Task<Void, Never>) -> [any DispatchSourceSignal] {
     [SIGINT, SIGTERM].map { sig in
@@ -69,6 +77,7 @@ struct Run: AsyncParsableCommand {
         var logger = Logger(label: "firmware-sim")
         logger.logLevel = .info
         let (host, port) = try parseBroker(broker)
+        raiseDescriptorLimit()
         let fleet = try FleetFileReader.read(path: file, registeredAt: Date())
         let communes = try fleet.communeOfDevices()
         let chosen = only.map { Set($0.split(separator: ",").map(String.init)) }
@@ -102,7 +111,10 @@ struct Run: AsyncParsableCommand {
         let signals = cancelOnSignals(main)
         await main.value
         _ = signals
-        for sim in sims { await sim.stop(graceful: !abruptStop) }
+        let graceful = !abruptStop
+        await withDiscardingTaskGroup { group in
+            for sim in sims { group.addTask { await sim.stop(graceful: graceful) } }
+        }
         logger.info("simulator stopped")
     }
 

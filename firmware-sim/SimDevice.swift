@@ -83,6 +83,7 @@ actor SimDevice {
         cfg.keepAlive = Int32(max(5, min(60, options.heartbeat * 2)))
         cfg.reconnectDelay = 1...30
         cfg.inboundCapacity = 1_000
+        cfg.sharedNetworkLoop = true  // thousands of devices in one process
         if options.lastWill {
             cfg.will = MQTTWill(topic: topic(.state), payload: ProtocolEncoder.encode(
                 StateMessage(device: device.id, state: .offline, boot: boot, reason: .will, ts: nil)))
@@ -110,20 +111,20 @@ actor SimDevice {
         }
     }
 
-    private func dropConnection(graceful: Bool, announce: Bool) {
+    private func dropConnection(graceful: Bool, announce: Bool) async {
         guard let c = client else { return }
+        client = nil
+        connected = false
+        commandTask?.cancel()
         if announce {
             try? c.publish(topic: topic(.state), payload: ProtocolEncoder.encode(StateMessage(
                 device: device.id, state: .offline, boot: boot, reason: .shutdown, ts: Date().unixMillis)), qos: 1, retain: true)
         }
-        if graceful { c.disconnect() } else { c.abort() }
-        commandTask?.cancel()
-        client = nil
-        connected = false
+        await c.close(abrupt: !graceful)
     }
 
-    func stop(graceful: Bool) {
-        dropConnection(graceful: graceful, announce: graceful)
+    func stop(graceful: Bool) async {
+        await dropConnection(graceful: graceful, announce: graceful)
     }
 
     // MARK: behaviours
@@ -131,11 +132,11 @@ actor SimDevice {
     func begin(_ b: Behaviour) async {
         logger.info("\(device.id): \(b.kind.rawValue) begins")
         switch b.kind {
-        case .offlineWill: dropConnection(graceful: false, announce: false)
-        case .offlineSilent: dropConnection(graceful: true, announce: false)
+        case .offlineWill: await dropConnection(graceful: false, announce: false)
+        case .offlineSilent: await dropConnection(graceful: true, announce: false)
         case .hang: hung = true
         case .reboot:
-            dropConnection(graceful: true, announce: true)
+            await dropConnection(graceful: true, announce: true)
             boot = rng.hex(8)
             seq = 0
             eventSeq = 0

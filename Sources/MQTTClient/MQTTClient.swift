@@ -1,4 +1,5 @@
 import CMosquitto
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -30,6 +31,9 @@ public struct MQTTConfiguration: Sendable {
     /// Reconnect delay doubles from the lower bound up to the upper one.
     public var reconnectDelay: ClosedRange<UInt32> = 1...30
     public var inboundCapacity = 100_000
+    /// Served by one process-wide epoll thread instead of a thread of its own: for processes
+    /// with hundreds or thousands of connections (libmosquitto's own loop stops at fd 1024).
+    public var sharedNetworkLoop = false
 
     public init(host: String = "127.0.0.1", port: Int = 1883, clientID: String) {
         self.host = host
@@ -80,7 +84,7 @@ public final class MQTTClient: @unchecked Sendable {
     public let configuration: MQTTConfiguration
     public let messages: InboundQueue
     public let events: AsyncStream<MQTTConnectionEvent>
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     private let shared = Mutex(Shared())
     private let logger: Logger
 
@@ -97,6 +101,7 @@ public final class MQTTClient: @unchecked Sendable {
         handle = h
         shared.withLock { $0.eventContinuation = continuation }
         mosquitto_user_data_set(h, Unmanaged.passUnretained(self).toOpaque())
+        if configuration.sharedNetworkLoop { mosquitto_threaded_set(h, true) }  // packets queue; the loop writes
         mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, 1)
         mosquitto_reconnect_delay_set(h, configuration.reconnectDelay.lowerBound,
                                       configuration.reconnectDelay.upperBound, true)
@@ -115,7 +120,7 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     deinit {
-        mosquitto_loop_stop(handle, true)
+        if !configuration.sharedNetworkLoop { mosquitto_loop_stop(handle, true) }
         mosquitto_destroy(handle)
     }
 
@@ -199,13 +204,21 @@ public final class MQTTClient: @unchecked Sendable {
             defer { s.started = true }
             return s.started
         }
-        if !alreadyStarted {
+        if !alreadyStarted, configuration.sharedNetworkLoop {
+            MQTTNetworkLoop.shared.submit(.attach(self))
+        } else if !alreadyStarted {
             let rc = mosquitto_connect_async(handle, configuration.host, Int32(configuration.port), configuration.keepAlive)
             if rc != MOSQ_ERR_SUCCESS.rawValue {
                 // Unreachable broker: the loop retries with backoff; remember why for the log.
                 logger.warning("MQTT first connect attempt failed, retrying", metadata: [
                     "error": "\(MQTTError(operation: "connect", code: rc))", "client": "\(configuration.clientID)",
                 ])
+            }
+            // libmosquitto's own loop uses select(): past FD_SETSIZE its thread would end silently.
+            if mosquitto_socket(handle) >= FD_SETSIZE {
+                shared.withLock { $0.started = false }
+                throw MQTTError(operation: "connect (descriptor ≥ \(FD_SETSIZE): use sharedNetworkLoop for many connections)",
+                                code: MOSQ_ERR_INVAL.rawValue)
             }
             try check("loop start", mosquitto_loop_start(handle))
         }
@@ -230,11 +243,15 @@ public final class MQTTClient: @unchecked Sendable {
             s.subscriptions[filter] = qos
             return s.connected
         }
-        if up { try check("subscribe \(filter)", mosquitto_subscribe(handle, nil, filter, qos)) }
+        if up {
+            try check("subscribe \(filter)", mosquitto_subscribe(handle, nil, filter, qos))
+            if configuration.sharedNetworkLoop { MQTTNetworkLoop.shared.flush(self) }
+        }
     }
 
     public func publish(_ message: MQTTMessage) throws {
         try check("publish \(message.topic)", publishRaw(message))
+        if configuration.sharedNetworkLoop { MQTTNetworkLoop.shared.flush(self) }
     }
 
     public func publish(topic: String, payload: [UInt8], qos: Int32 = 0, retain: Bool = false) throws {
@@ -251,6 +268,7 @@ public final class MQTTClient: @unchecked Sendable {
     /// Graceful: sends DISCONNECT (the broker discards the Last Will) and stops the thread.
     public func disconnect() {
         guard shared.withLock({ s in defer { s.started = false }; return s.started }) else { return finish() }
+        if configuration.sharedNetworkLoop { return detach(abrupt: false) }
         mosquitto_disconnect(handle)
         mosquitto_loop_stop(handle, false)
         finish()
@@ -260,10 +278,29 @@ public final class MQTTClient: @unchecked Sendable {
     /// publishes the Last Will, if one was set.
     public func abort() {
         guard shared.withLock({ s in defer { s.started = false }; return s.started }) else { return finish() }
+        if configuration.sharedNetworkLoop { return detach(abrupt: true) }
         let fd = mosquitto_socket(handle)
         if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
         mosquitto_disconnect(handle)
         mosquitto_loop_stop(handle, false)
+        finish()
+    }
+
+    private func detach(abrupt: Bool) {
+        let done = DispatchSemaphore(value: 0)
+        MQTTNetworkLoop.shared.submit(.detach(self, abrupt: abrupt, done: { done.signal() }))
+        _ = done.wait(timeout: .now() + 5)
+        finish()
+    }
+
+    /// Graceful (`disconnect`) or abrupt (`abort`) close that suspends instead of blocking, so
+    /// thousands of shared-loop connections can be closed at once.
+    public func close(abrupt: Bool = false) async {
+        guard configuration.sharedNetworkLoop else { return abrupt ? abort() : disconnect() }
+        guard shared.withLock({ s in defer { s.started = false }; return s.started }) else { return finish() }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            MQTTNetworkLoop.shared.submit(.detach(self, abrupt: abrupt, done: { c.resume() }))
+        }
         finish()
     }
 

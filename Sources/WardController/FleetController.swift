@@ -64,6 +64,14 @@ public final class FleetController: Sendable {
                     await ingestor.ingest(messages)
                 }
             }
+            group.addTask { [ingestor, client] in
+                for await event in client.events {
+                    switch event {
+                    case .connected: await ingestor.brokerLink(connected: true)
+                    case .disconnected, .refused: await ingestor.brokerLink(connected: false)
+                    }
+                }
+            }
             group.addTask { [self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: configuration.flushInterval)

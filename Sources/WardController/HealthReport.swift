@@ -44,6 +44,8 @@ public struct HealthReport: Codable, Sendable {
     public var generatedAt: Date
     public var controllerLastAlive: Date?
     public var controllerRunning: Bool
+    /// The running controller's broker link (nil before any run).
+    public var controllerLink: ControllerLink?
     public var counts: StateCounts
     public var byClass: [String: StateCounts]
     public var uptimeByClass: [String: UptimeSummary]
@@ -113,6 +115,7 @@ public struct HealthReport: Codable, Sendable {
         return HealthReport(
             window: window, generatedAt: now, controllerLastAlive: lastAlive,
             controllerRunning: lastAlive.map { now.timeIntervalSince($0) <= staleAfter } ?? false,
+            controllerLink: try queries.controllerLink(),
             counts: counts, byClass: byClass, uptimeByClass: uptimeByClass, uptime: total,
             byVillage: villages.values.sorted { $0.id < $1.id }, byCommune: communes.values.sorted { $0.id < $1.id },
             problems: problems, pending: try queries.pending(), counters: try queries.counters(),

@@ -242,6 +242,17 @@ public actor Ingestor {
         }
     }
 
+    /// The controller's own link to the broker went up or down.
+    public func brokerLink(connected: Bool) {
+        let now = clock.now()
+        batch.brokerLink = (connected, now)
+        if connected {
+            logger.info("connected to the broker")
+        } else {
+            logger.error("lost the broker connection: device states are not being updated until it returns")
+        }
+    }
+
     // MARK: periodic work
 
     /// Marks silent devices offline and notes queue drops. Returns the state changes made.

@@ -158,6 +158,12 @@ public final class WardDatabase: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v2: controller's broker link") { db in
+            try db.execute(sql: """
+                ALTER TABLE controller_runs ADD COLUMN broker_connected INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE controller_runs ADD COLUMN broker_changed_at INTEGER;
+                """)
+        }
         return m
     }
 }

@@ -163,7 +163,20 @@ public struct HealthQueries: Sendable {
     }
 }
 
+public struct ControllerLink: Sendable, Hashable, Codable {
+    public var connected: Bool
+    public var since: Date?
+}
+
 extension HealthQueries {
+    /// Whether the latest controller run is connected to the broker, and since when.
+    public func controllerLink() throws -> ControllerLink? {
+        try db.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT broker_connected, broker_changed_at FROM controller_runs ORDER BY id DESC LIMIT 1")
+                .map { ControllerLink(connected: $0["broker_connected"], since: ($0["broker_changed_at"] as Int64?).map(Date.init(millis:))) }
+        }
+    }
+
     /// The latest moment any controller run reported itself alive.
     public func controllerLastAlive() throws -> Date? {
         try db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(last_alive_at) FROM controller_runs") }

@@ -145,12 +145,15 @@ public struct IngestBatch: Sendable {
     /// Absolute values of the controller's counters.
     public var counters: [String: UInt64] = [:]
     public var aliveAt: Date?
+    /// The controller's own broker link changed.
+    public var brokerLink: (connected: Bool, at: Date)?
 
     public init() {}
 
     public var isEmpty: Bool {
         changes.isEmpty && statuses.isEmpty && samples.isEmpty && events.isEmpty && reboots.isEmpty
-            && pending.isEmpty && settledPending.isEmpty && acks.isEmpty && rejections.isEmpty && counters.isEmpty && aliveAt == nil
+            && pending.isEmpty && settledPending.isEmpty && acks.isEmpty && rejections.isEmpty && counters.isEmpty
+            && aliveAt == nil && brokerLink == nil
     }
 
     public var rowCount: Int {
@@ -273,6 +276,10 @@ public struct IngestRepository: Sendable {
                     ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                     """, arguments: [name, Int64(clamping: value), now])
             }
+            if let run, let link = b.brokerLink {
+                try db.execute(sql: "UPDATE controller_runs SET broker_connected = ?, broker_changed_at = ? WHERE id = ?",
+                               arguments: [link.connected, link.at.millis, run])
+            }
             if let run, let alive = b.aliveAt {
                 try db.execute(sql: "UPDATE controller_runs SET last_alive_at = ? WHERE id = ?",
                                arguments: [alive.millis, run])
@@ -295,5 +302,6 @@ extension IngestBatch {
         rejections += later.rejections
         counters.merge(later.counters) { $1 }
         aliveAt = later.aliveAt ?? aliveAt
+        brokerLink = later.brokerLink ?? brokerLink
     }
 }

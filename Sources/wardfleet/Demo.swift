@@ -110,6 +110,14 @@ struct DemoCommand: AsyncParsableCommand {
         let uiResult = await ui.result
         _ = signals
         for p in sims { await p.terminate() }
+        // Let the devices' last words (shutdown states, QoS 1) reach the controller before it stops.
+        var last = await controller.ingestor.counter(IngestCounter.received)
+        for _ in 0..<50 {
+            try? await Task.sleep(for: .milliseconds(200))
+            let now = await controller.ingestor.counter(IngestCounter.received)
+            if now == last { break }
+            last = now
+        }
         controllerTask.cancel()
         try? await controllerTask.value
         if case .failure(let error) = uiResult, !(error is CancellationError) { throw error }

@@ -40,6 +40,9 @@ enum Render {
         if !r.controllerRunning {
             let since = r.controllerLastAlive.map { "từ / since \(cal.display($0))" } ?? "chưa từng chạy / never ran"
             print("⚠ Bộ điều khiển không chạy \(since): trạng thái có thể đã cũ / controller not running: states may be stale")
+        } else if let link = r.controllerLink, !link.connected {
+            let since = link.since.map { " từ / since \(cal.display($0))" } ?? ""
+            print("⚠ Bộ điều khiển mất kết nối tới MQTT broker\(since): trạng thái có thể đã cũ / controller has no broker connection: states may be stale")
         }
         print("")
         let stateHeader = ["Tổng/Total", "Tốt/OK", "Suy giảm/Degraded", "Mất KN/Offline", "Chưa rõ/Unknown",

@@ -5,6 +5,9 @@ import WardController
 import WardDomain
 import WardStorage
 
+/// Every test that starts brokers and processes, one at a time: they load both cores.
+@Suite(.serialized) enum RealBrokerTests {}
+
 /// One isolated world per test: its own mosquitto on a free loopback port, its own SQLite file,
 /// the real `wardfleet` and `firmware-sim` binaries as child processes.
 final class Harness: @unchecked Sendable {
@@ -86,13 +89,20 @@ final class Harness: @unchecked Sendable {
     func write(_ name: String, _ text: String) throws { try text.write(toFile: file(name), atomically: true, encoding: .utf8) }
     var brokerAddress: String { "127.0.0.1:\(broker.port)" }
 
+    /// Starts `wardfleet run` and returns once it is connected to the broker, so that what
+    /// devices do next is seen live rather than only through retained messages.
     @discardableResult
-    func startController() throws -> ChildProcess {
+    func startController() async throws -> ChildProcess {
+        let startedAfter = try HealthQueries(db).controllerLastAlive() ?? .distantPast
         let c = try ChildProcess.spawn(Self.binary("wardfleet"),
                                        ["run", "--db", dbPath, "--broker", brokerAddress, "--status-interval", "0.5",
-                                        "--log-level", "warning"],
+                                        "--log-level", "info"],
                                        stdout: .file(file("controller.log")), stderr: .file(file("controller.log")))
         children.append(c)
+        try await waitUntil("controller connected to the broker") {
+            let link = try HealthQueries(db).controllerLink()
+            return link?.connected == true && (link?.since ?? .distantPast) > startedAfter
+        }
         return c
     }
 
