@@ -1,0 +1,128 @@
+import Foundation
+
+/// How often a scheduled item repeats (lịch phát thanh).
+public enum RepeatRule: Hashable, Codable, Sendable {
+    case once
+    case daily
+    /// Monday to Friday.
+    case weekdays
+    /// On the chosen days of the week.
+    case weekly(Set<Weekday>)
+
+    public func includes(_ weekday: Weekday) -> Bool {
+        switch self {
+        case .once, .daily: true
+        case .weekdays: Weekday.workdays.contains(weekday)
+        case .weekly(let days): days.contains(weekday)
+        }
+    }
+}
+
+/// When an item plays: its first day and local start time, how it repeats, until when, and the
+/// days it is skipped (holidays, market days…).
+public struct Recurrence: Hashable, Codable, Sendable {
+    public var rule: RepeatRule
+    public var firstDay: LocalDay
+    public var startTime: LocalTime
+    /// Last day it may play (inclusive); nil: no end.
+    public var until: LocalDay?
+    public var skipped: Set<LocalDay>
+
+    public init(rule: RepeatRule, firstDay: LocalDay, startTime: LocalTime, until: LocalDay? = nil,
+                skipped: Set<LocalDay> = []) {
+        self.rule = rule
+        self.firstDay = firstDay
+        self.startTime = startTime
+        self.until = until
+        self.skipped = skipped
+    }
+
+    public static func once(_ day: LocalDay, at time: LocalTime) -> Recurrence {
+        Recurrence(rule: .once, firstDay: day, startTime: time)
+    }
+
+    public enum Problem: Error, Equatable, CustomStringConvertible {
+        case untilBeforeFirstDay
+        case noWeekdayChosen
+        case nothingLeft
+
+        public var description: String {
+            switch self {
+            case .untilBeforeFirstDay: "ngày kết thúc trước ngày bắt đầu / the end date is before the first day"
+            case .noWeekdayChosen: "chưa chọn ngày trong tuần / no day of the week chosen"
+            case .nothingLeft: "lịch không còn lần phát nào / the schedule has no occurrence left"
+            }
+        }
+    }
+
+    public func validate(calendar: LocalCalendar = .vietnam) throws(Problem) {
+        if let until, until < firstDay { throw .untilBeforeFirstDay }
+        if case .weekly(let days) = rule, days.isEmpty { throw .noWeekdayChosen }
+        // A finite schedule whose every day is skipped would be silently empty.
+        if let last = rule == .once ? firstDay : until {
+            var d = firstDay
+            var any = false
+            while d <= last, !any {
+                any = !skipped.contains(d) && rule.includes(calendar.weekday(of: d))
+                d = calendar.adding(days: 1, to: d)
+            }
+            if !any { throw .nothingLeft }
+        }
+    }
+
+    /// The local days it plays on within [from, to], in order.
+    public func days(from: LocalDay, to: LocalDay, calendar: LocalCalendar = .vietnam) -> [LocalDay] {
+        var out: [LocalDay] = []
+        var d = max(from, firstDay)
+        let last = rule == .once ? min(to, firstDay) : min(to, until ?? to)
+        while d <= last {
+            if !skipped.contains(d), rule.includes(calendar.weekday(of: d)) { out.append(d) }
+            d = calendar.adding(days: 1, to: d)
+        }
+        return out
+    }
+
+    /// Every occurrence of a `duration`-long item that overlaps `window`, as UTC intervals.
+    public func occurrences(of duration: TimeInterval, overlapping window: DateInterval,
+                            calendar: LocalCalendar = .vietnam) -> [DateInterval] {
+        // An occurrence starting up to `duration` before the window can still reach into it.
+        let from = calendar.localDay(of: window.start.addingTimeInterval(-duration))
+        let to = calendar.localDay(of: window.end)
+        return days(from: from, to: to, calendar: calendar).compactMap { day in
+            let start = calendar.date(day, startTime)
+            let iv = DateInterval(start: start, duration: duration)
+            return iv.end > window.start && iv.start < window.end ? iv : nil
+        }
+    }
+}
+
+/// Hours in which the commune does not broadcast normal items (e.g. 21:30–05:30). Emergencies
+/// are exempt. The window may cross midnight.
+public struct QuietHours: Hashable, Codable, Sendable {
+    public var start: LocalTime
+    public var end: LocalTime
+
+    public init(start: LocalTime, end: LocalTime) {
+        self.start = start
+        self.end = end
+    }
+
+    /// The quiet windows touching `interval`, as UTC intervals.
+    public func windows(around interval: DateInterval, calendar: LocalCalendar = .vietnam) -> [DateInterval] {
+        guard start != end else { return [] }
+        var out: [DateInterval] = []
+        var day = calendar.adding(days: -1, to: calendar.localDay(of: interval.start))
+        let last = calendar.localDay(of: interval.end)
+        while day <= last {
+            let s = calendar.date(day, start)
+            let e = end > start ? calendar.date(day, end) : calendar.date(calendar.adding(days: 1, to: day), end)
+            out.append(DateInterval(start: s, end: e))
+            day = calendar.adding(days: 1, to: day)
+        }
+        return out
+    }
+
+    public func intersects(_ interval: DateInterval, calendar: LocalCalendar = .vietnam) -> Bool {
+        windows(around: interval, calendar: calendar).contains { $0.start < interval.end && interval.start < $0.end }
+    }
+}
