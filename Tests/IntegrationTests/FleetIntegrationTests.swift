@@ -15,8 +15,11 @@ extension RealBrokerTests {
                 try await h.startController()
                 try h.startSim(["--always-open", "--kiosk-interval", "0.3",
                                 "--behave", "LOA-1:amp-fault@4", "--behave", "CAM-1:disk-fill@4", "--behave", "AP-1:reboot@3"])
-                try await h.waitUntil("all four devices ok") {
-                    try ["LOA-1", "CAM-1", "AP-1", "KIOSK-1"].allSatisfy { try h.state($0) == .ok }
+                // Each has been ok (the scripted faults start a few seconds in, so not necessarily all at once).
+                try await h.waitUntil("all four devices have been ok") {
+                    try ["LOA-1", "CAM-1", "AP-1", "KIOSK-1"].allSatisfy { id in
+                        try HealthQueries(h.db).history(device: id, limit: 50).contains { $0.state == .ok }
+                    }
                 }
                 let birth = try #require(try h.status("LOA-1")?.birth)
                 #expect(birth.contains("\"class\":\"speaker\"") && birth.contains("\"heartbeat_s\":1"))
