@@ -5,6 +5,7 @@ let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 
 let package = Package(
     name: "WardFleet",
@@ -18,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libmosquitto from the system (Debian: libmosquitto-dev).
@@ -41,7 +43,7 @@ let package = Package(
         // The controller service: ingest pipeline, health tracking, persistence wiring.
         .target(
             name: "WardController",
-            dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", logging]
+            dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", logging, crypto]
         ),
         .executableTarget(
             name: "wardfleet",

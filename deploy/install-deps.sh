@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what WardFleet needs on Debian 12: the mosquitto broker and clients, and the C
-# libraries the Swift build links (libmosquitto, SQLite). The Swift 6.3 toolchain is expected.
+# Installs what WardFleet needs on Debian 12: the mosquitto broker and clients, the C libraries
+# the Swift build links (libmosquitto, SQLite), ffmpeg (probing and checking audio) and espeak-ng
+# (offline Vietnamese text-to-speech). The Swift 6.3 toolchain is expected.
 set -euo pipefail
-packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev pkg-config)
+packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev pkg-config ffmpeg espeak-ng)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

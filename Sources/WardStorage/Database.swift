@@ -164,6 +164,24 @@ public final class WardDatabase: Sendable {
                 ALTER TABLE controller_runs ADD COLUMN broker_changed_at INTEGER;
                 """)
         }
+        m.registerMigration("v3: media library") { db in
+            try db.execute(sql: """
+                -- Audio addressed by the SHA-256 of its bytes: the same file is stored once.
+                CREATE TABLE media (
+                    sha256 TEXT PRIMARY KEY,
+                    title TEXT NOT NULL,
+                    format TEXT NOT NULL,
+                    codec TEXT NOT NULL,
+                    duration_s REAL NOT NULL,
+                    size_bytes INTEGER NOT NULL,
+                    sample_rate INTEGER,
+                    channels INTEGER,
+                    source TEXT NOT NULL,
+                    added_at INTEGER NOT NULL,
+                    added_by TEXT
+                );
+                """)
+        }
         return m
     }
 }
