@@ -182,6 +182,48 @@ public final class WardDatabase: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v4: users, broadcast schedule, actions, quiet hours") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    name TEXT PRIMARY KEY,
+                    role TEXT NOT NULL,
+                    display_name TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE broadcast_items (
+                    id TEXT PRIMARY KEY,
+                    title TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    programme TEXT NOT NULL,
+                    duration_s REAL NOT NULL,
+                    recurrence TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    volume INTEGER,
+                    priority_order INTEGER,
+                    status TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    approved_by TEXT,
+                    approved_at INTEGER
+                );
+                CREATE INDEX broadcast_items_status ON broadcast_items(status);
+                -- Append-only: every decision about an item, by whom and when.
+                CREATE TABLE broadcast_actions (
+                    id INTEGER PRIMARY KEY,
+                    item_id TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    user_name TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    detail TEXT
+                );
+                CREATE INDEX broadcast_actions_item ON broadcast_actions(item_id, at);
+                CREATE TABLE commune_settings (
+                    commune_id TEXT PRIMARY KEY,
+                    quiet_start TEXT,
+                    quiet_end TEXT
+                );
+                """)
+        }
         return m
     }
 }

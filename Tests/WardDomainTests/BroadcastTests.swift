@@ -238,3 +238,39 @@ func at(_ d: String, _ t: String) -> Date { cal.date(day(d), time(t)) }
         #expect(p.map(\.item) == ["ALL"])
     }
 }
+
+@Suite struct ApprovalTests {
+    let t0 = Date(timeIntervalSince1970: 0)
+    func user(_ r: Role) -> User { User(name: r.rawValue, role: r, createdAt: t0) }
+
+    @Test func operatorsNeedAnApproverApproversGoStraightOn() {
+        #expect(Approval.initialStatus(level: .normal, by: user(.operator)) == .success(.pendingApproval))
+        #expect(Approval.initialStatus(level: .priority, by: user(.approver)) == .success(.approved))
+        #expect(Approval.initialStatus(level: .normal, by: user(.admin)) == .success(.approved))
+        for r in [Role.technician, .viewer] {
+            #expect(Approval.initialStatus(level: .normal, by: user(r)) == .failure(.notAllowed(user: r.rawValue, role: r, action: "lên lịch phát / schedule broadcasts")))
+        }
+    }
+
+    @Test func onlyThoseWhoCouldApproveSendEmergencies() {
+        #expect(Approval.initialStatus(level: .emergency, by: user(.approver)) == .success(.approved))
+        if case .failure(let e) = Approval.initialStatus(level: .emergency, by: user(.operator)) {
+            #expect(e.description.contains("khẩn cấp"))
+        } else { Issue.record("operator sent an emergency") }
+    }
+
+    @Test func approveAndCancelFollowTheStatus() {
+        #expect(Approval.approve(.pendingApproval, item: "B1", by: user(.approver)) == .success(.approved))
+        #expect(Approval.approve(.approved, item: "B1", by: user(.approver)) == .failure(.wrongStatus(item: "B1", status: .approved, action: "duyệt / approve")))
+        if case .success = Approval.approve(.pendingApproval, item: "B1", by: user(.operator)) { Issue.record("operator approved") }
+        #expect(Approval.cancel(.approved, item: "B1", by: user(.operator)) == .success(.cancelled))
+        if case .success = Approval.cancel(.cancelled, item: "B1", by: user(.admin)) { Issue.record("cancelled twice") }
+        if case .success = Approval.cancel(.approved, item: "B1", by: user(.viewer)) { Issue.record("viewer cancelled") }
+    }
+
+    @Test func streamsMustBeHTTP() {
+        #expect(Programme.validStreamURL("http://radio.quangninh.gov.vn:8000/live"))
+        #expect(Programme.validStreamURL("https://example.vn/stream.mp3"))
+        #expect(!Programme.validStreamURL("rtsp://cam/1") && !Programme.validStreamURL("not a url") && !Programme.validStreamURL("http://"))
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import WardDomain
+import WardStorage
+
+/// Why a schedule request was refused, in words an officer can act on.
+public enum ScheduleRefusal: Error, CustomStringConvertible {
+    case conflicts([String])
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .conflicts(let lines):
+            "Không thể lên lịch / cannot schedule:\n" + lines.map { "  • \($0)" }.joined(separator: "\n")
+        case .invalid(let why): why
+        }
+    }
+}
+
+/// The broadcast schedule's rules applied to storage: who may, what conflicts, what is recorded.
+public struct BroadcastService: Sendable {
+    public struct Request: Sendable {
+        public var title: String
+        public var level: BroadcastLevel
+        public var programme: Programme
+        /// Required for a stream (its relay window); a media item's own duration otherwise.
+        public var duration: TimeInterval?
+        public var recurrence: Recurrence
+        public var target: BroadcastTarget
+        public var volume: Int?
+        public var priorityOrder: Int?
+
+        public init(title: String, level: BroadcastLevel, programme: Programme, duration: TimeInterval? = nil,
+                    recurrence: Recurrence, target: BroadcastTarget, volume: Int? = nil, priorityOrder: Int? = nil) {
+            self.title = title
+            self.level = level
+            self.programme = programme
+            self.duration = duration
+            self.recurrence = recurrence
+            self.target = target
+            self.volume = volume
+            self.priorityOrder = priorityOrder
+        }
+    }
+
+    let db: WardDatabase
+    let clock: any TimeSource
+    public var horizonDays = 90
+    public var calendar = LocalCalendar.vietnam
+
+    public init(_ db: WardDatabase, clock: any TimeSource = SystemTimeSource()) {
+        self.db = db
+        self.clock = clock
+    }
+
+    var repository: BroadcastRepository { BroadcastRepository(db) }
+
+    func directory() throws -> SpeakerDirectory {
+        SpeakerDirectory(tree: try PlaceRepository(db).tree(), devices: try DeviceRepository(db).list())
+    }
+
+    public func schedule(_ r: Request, by userName: String) throws -> ScheduledBroadcast {
+        let user = try repository.user(userName)
+        let status = try Approval.initialStatus(level: r.level, by: user).get()
+        let title = r.title.nfc.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !title.isEmpty, title.count <= 200 else {
+            throw ScheduleRefusal.invalid("tiêu đề 1–200 ký tự / the title needs 1–200 characters")
+        }
+        let duration: TimeInterval
+        switch r.programme {
+        case .media(let sha):
+            guard let m = try MediaRepository(db).get(sha) else {
+                throw ScheduleRefusal.invalid("không có tệp âm thanh \(sha) trong thư viện / no media \(sha) in the library")
+            }
+            duration = m.duration
+        case .stream(let url):
+            guard Programme.validStreamURL(url) else {
+                throw ScheduleRefusal.invalid("địa chỉ luồng phải là http(s) / the stream address must be http(s): \(url)")
+            }
+            guard let d = r.duration, d >= 60, d <= 6 * 3600 else {
+                throw ScheduleRefusal.invalid("tiếp sóng cần thời lượng 1 phút – 6 giờ / a relay needs a duration of 1 min – 6 h")
+            }
+            duration = d
+        }
+        do { try r.recurrence.validate(calendar: calendar) } catch { throw ScheduleRefusal.invalid(error.description) }
+        if let v = r.volume, !(0...100).contains(v) {
+            throw ScheduleRefusal.invalid("âm lượng 0–100 / volume must be 0–100")
+        }
+        guard !r.target.isEmpty else { throw ScheduleRefusal.invalid("chưa chọn nơi phát / no target chosen") }
+        let dir = try directory()
+        let resolved = dir.resolve(r.target)
+        guard resolved.unknown.isEmpty else {
+            throw ScheduleRefusal.invalid("không tìm thấy loa cho / nothing to play on for: " + resolved.unknown.joined(separator: ", "))
+        }
+        let now = clock.now()
+        let id = "BT-\(calendar.localDay(of: now).description.replacingOccurrences(of: "-", with: ""))-"
+            + String(UUID().uuidString.prefix(6)).lowercased()
+        let item = BroadcastItem(id: id, title: title, level: r.level, duration: duration, recurrence: r.recurrence,
+                                 target: r.target, volume: r.volume, priorityOrder: r.priorityOrder)
+        let existing = try repository.list()
+        let communes = Set(resolved.speakers.compactMap { dir.speakers[$0]?.commune })
+        var problems: [ScheduleConflict] = []
+        for commune in communes.sorted() {
+            let checker = ScheduleChecker(directory: dir, quietHours: try repository.quietHours(commune: commune),
+                                          horizonDays: horizonDays, calendar: calendar)
+            problems += checker.conflicts(of: item, with: existing.map(\.item), now: now)
+        }
+        // Several communes may report the same pair: one line each.
+        var seen = Set<String>()
+        let titles = Dictionary(existing.map { ($0.id, $0.item.title) }, uniquingKeysWith: { a, _ in a }).merging([id: title]) { a, _ in a }
+        let lines = problems.filter { seen.insert("\($0.kind)|\($0.other ?? "")").inserted }
+            .map { $0.message(calendar: calendar, titles: titles) }
+        if !lines.isEmpty { throw ScheduleRefusal.conflicts(lines) }
+        let b = ScheduledBroadcast(item: item, programme: r.programme, status: status, createdBy: user.name, createdAt: now,
+                                   approvedBy: status == .approved ? user.name : nil, approvedAt: status == .approved ? now : nil)
+        try repository.insert(b, detail: "\(r.level.rawValue), \(resolved.speakers.count) loa / speakers")
+        return b
+    }
+
+    public func approve(_ id: String, by userName: String) throws -> ScheduledBroadcast {
+        let user = try repository.user(userName)
+        let b = try repository.get(id)
+        let status = try Approval.approve(b.status, item: id, by: user).get()
+        try repository.setStatus(id, to: status, by: user.name, at: clock.now())
+        return try repository.get(id)
+    }
+
+    public func cancel(_ id: String, by userName: String, reason: String? = nil) throws -> ScheduledBroadcast {
+        let user = try repository.user(userName)
+        let b = try repository.get(id)
+        let status = try Approval.cancel(b.status, item: id, by: user).get()
+        try repository.setStatus(id, to: status, by: user.name, at: clock.now(), detail: reason)
+        return try repository.get(id)
+    }
+
+    /// Occurrences of pending and approved items within `window`, in time order.
+    public func upcoming(in window: DateInterval) throws -> [(broadcast: ScheduledBroadcast, at: DateInterval)] {
+        try repository.list().flatMap { b in
+            b.item.recurrence.occurrences(of: b.item.duration, overlapping: window, calendar: calendar).map { (b, $0) }
+        }.sorted { ($0.at.start, $0.broadcast.id) < ($1.at.start, $1.broadcast.id) }
+    }
+}
