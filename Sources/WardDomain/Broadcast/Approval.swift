@@ -53,16 +53,38 @@ public enum BroadcastStatus: String, Codable, Sendable, CaseIterable {
     }
 }
 
+public enum ScheduleAction: String, Sendable, Equatable {
+    case schedule, approve, cancel, sendEmergency = "send_emergency"
+
+    public var vietnamese: String {
+        switch self {
+        case .schedule: "lên lịch phát"
+        case .approve: "duyệt phát"
+        case .cancel: "hủy lịch phát"
+        case .sendEmergency: "phát khẩn cấp"
+        }
+    }
+
+    public var english: String {
+        switch self {
+        case .schedule: "schedule broadcasts"
+        case .approve: "approve broadcasts"
+        case .cancel: "cancel broadcasts"
+        case .sendEmergency: "send an emergency"
+        }
+    }
+}
+
 public enum ApprovalError: Error, Equatable, CustomStringConvertible {
-    case notAllowed(user: String, role: Role, action: String)
-    case wrongStatus(item: String, status: BroadcastStatus, action: String)
+    case notAllowed(user: String, role: Role, action: ScheduleAction)
+    case wrongStatus(item: String, status: BroadcastStatus, action: ScheduleAction)
 
     public var description: String {
         switch self {
         case .notAllowed(let u, let r, let a):
-            "\(u) (\(r.vietnamese)) không được \(a) / \(u) (\(r.rawValue)) may not \(a)"
+            "\(u) (\(r.vietnamese)) không được \(a.vietnamese). / \(u) (\(r.rawValue)) may not \(a.english)."
         case .wrongStatus(let i, let s, let a):
-            "bản tin \(i) đang ở trạng thái \(s.vietnamese), không thể \(a) / item \(i) is \(s.rawValue): cannot \(a)"
+            "Bản tin \(i) đang \(s.vietnamese), không thể \(a.vietnamese). / Item \(i) is \(s.rawValue): cannot \(a.english)."
         }
     }
 }
@@ -73,27 +95,27 @@ public enum Approval {
     public static func initialStatus(level: BroadcastLevel, by user: User) -> Result<BroadcastStatus, ApprovalError> {
         if level == .emergency {
             return user.role.canSendEmergency ? .success(.approved)
-                : .failure(.notAllowed(user: user.name, role: user.role, action: "phát khẩn cấp / send an emergency"))
+                : .failure(.notAllowed(user: user.name, role: user.role, action: .sendEmergency))
         }
         guard user.role.canSchedule else {
-            return .failure(.notAllowed(user: user.name, role: user.role, action: "lên lịch phát / schedule broadcasts"))
+            return .failure(.notAllowed(user: user.name, role: user.role, action: .schedule))
         }
         return .success(user.role.canApprove ? .approved : .pendingApproval)
     }
 
     public static func approve(_ status: BroadcastStatus, item: String, by user: User) -> Result<BroadcastStatus, ApprovalError> {
         guard user.role.canApprove else {
-            return .failure(.notAllowed(user: user.name, role: user.role, action: "duyệt phát / approve broadcasts"))
+            return .failure(.notAllowed(user: user.name, role: user.role, action: .approve))
         }
-        guard status == .pendingApproval else { return .failure(.wrongStatus(item: item, status: status, action: "duyệt / approve")) }
+        guard status == .pendingApproval else { return .failure(.wrongStatus(item: item, status: status, action: .approve)) }
         return .success(.approved)
     }
 
     public static func cancel(_ status: BroadcastStatus, item: String, by user: User) -> Result<BroadcastStatus, ApprovalError> {
         guard user.role.canSchedule else {
-            return .failure(.notAllowed(user: user.name, role: user.role, action: "hủy lịch phát / cancel broadcasts"))
+            return .failure(.notAllowed(user: user.name, role: user.role, action: .cancel))
         }
-        guard status != .cancelled else { return .failure(.wrongStatus(item: item, status: status, action: "hủy / cancel")) }
+        guard status != .cancelled else { return .failure(.wrongStatus(item: item, status: status, action: .cancel)) }
         return .success(.cancelled)
     }
 }

@@ -138,21 +138,25 @@ public struct ScheduleConflict: Hashable, Sendable {
     public var occurrences: [DateInterval]
     public var speakers: Set<String>
 
+    /// One Vietnamese sentence, then the same in English. The candidate is named by its title
+    /// (it has no id until stored); the item it collides with by title and id, to act on.
     public func message(calendar: LocalCalendar = .vietnam, titles: [String: String] = [:]) -> String {
-        let name = { (id: String) in titles[id].map { "“\($0)” (\(id))" } ?? id }
+        let mine = titles[item].map { "“\($0)”" } ?? item
+        let theirs = other.map { id in titles[id].map { "“\($0)” (\(id))" } ?? id } ?? "?"
         let first = occurrences.first.map { calendar.display($0.start) } ?? "?"
-        let count = occurrences.count
-        let more = count > 1 ? " và \(count - 1) lần khác / and \(count - 1) more" : ""
+        let more = occurrences.count - 1
         let sp = speakers.sorted().prefix(5).joined(separator: ", ") + (speakers.count > 5 ? ", …" : "")
+        let moreVi = more > 0 ? " và \(more) lần khác" : ""
+        let moreEn = more > 0 ? " and \(more) more times" : ""
         switch kind {
         case .normalOverlap:
-            return "\(name(item)) trùng giờ với \(name(other ?? "?")) lúc \(first)\(more) trên loa \(sp) / "
-                + "overlaps \(name(other ?? "?")) at \(first)\(more) on speakers \(sp)"
+            return "\(mine) trùng giờ với \(theirs) lúc \(first)\(moreVi), trên loa \(sp). / "
+                + "\(mine) overlaps \(theirs) at \(first)\(moreEn), on speakers \(sp)."
         case .priorityNeedsOrder:
-            return "\(name(item)) và \(name(other ?? "?")) đều ưu tiên, trùng giờ lúc \(first)\(more) trên loa \(sp): "
-                + "cần chọn thứ tự phát / both are priority items colliding at \(first)\(more) on speakers \(sp): choose which plays first"
+            return "\(mine) và \(theirs) đều ưu tiên, trùng giờ lúc \(first)\(moreVi) trên loa \(sp): cần chọn thứ tự phát. / "
+                + "\(mine) and \(theirs) are both priority items colliding at \(first)\(moreEn) on speakers \(sp): choose which plays first."
         case .quietHours:
-            return "\(name(item)) rơi vào giờ yên tĩnh lúc \(first)\(more) / falls in quiet hours at \(first)\(more)"
+            return "\(mine) rơi vào giờ yên tĩnh lúc \(first)\(moreVi). / \(mine) falls in quiet hours at \(first)\(moreEn)."
         }
     }
 }

@@ -1,0 +1,208 @@
+import ArgumentParser
+import Foundation
+import WardController
+import WardDomain
+import WardStorage
+
+extension Role: ExpressibleByArgument {}
+extension BroadcastLevel: ExpressibleByArgument {}
+
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users", abstract: "Người dùng và vai trò / Users and roles.", subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Thêm người dùng / Add a user.")
+        @OptionGroup var db: DatabaseOptions
+        @Argument(help: "Login name.") var name: String
+        @Option(help: "admin, approver, operator, technician or viewer.") var role: Role
+        @Option(help: "Full name, e.g. \"Nguyễn Thị Lan\".") var displayName: String?
+
+        func run() async throws {
+            guard Identifier.isValid(name) else {
+                throw ValidationError("tên đăng nhập: chữ, số, '-', '_', '.' / login: letters, digits, '-', '_', '.'")
+            }
+            try BroadcastRepository(db.open()).addUser(User(name: name, role: role, displayName: displayName, createdAt: Date()))
+            print("Đã thêm / added \(name) (\(role.vietnamese) / \(role.rawValue))")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Liệt kê người dùng / List users.")
+        @OptionGroup var db: DatabaseOptions
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let users = try BroadcastRepository(db.open()).users()
+            if json { return try printJSON(users) }
+            Table.print(header: ["Tên / Login", "Họ tên / Name", "Vai trò / Role"],
+                        rows: users.map { [$0.name, $0.displayName, "\($0.role.vietnamese) / \($0.role.rawValue)"] })
+        }
+    }
+}
+
+struct BroadcastCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broadcast",
+        abstract: "Lịch phát thanh / The commune radio schedule (Thông tư 39/2020: normal, priority, emergency).",
+        subcommands: [Schedule.self, List.self, Approve.self, Cancel.self, QuietHoursCommand.self])
+
+    struct Schedule: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Lên lịch một bản tin / Schedule an item.",
+            discussion: "An operator's item waits for an approver; an approver's goes straight on the schedule. Overlaps on a shared speaker and quiet hours are refused with the items, times and speakers named.")
+        @OptionGroup var db: DatabaseOptions
+        @Option(name: .customLong("as"), help: "Who schedules it.") var user: String
+        @Option(help: "Title shown to operators.") var title: String
+        @Option(help: "normal, priority or emergency.") var level: BroadcastLevel = .normal
+        @Option(help: "Library audio: its sha256 or a unique prefix (wardfleet media list).") var media: String?
+        @Option(help: "Relay this http(s) stream instead (with --minutes).") var stream: String?
+        @Option(help: "Relay window in minutes.") var minutes: Double?
+        @Option(help: "First day, YYYY-MM-DD (Asia/Ho_Chi_Minh).") var day: String
+        @Option(help: "Start time, HH:MM.") var time: String
+        @Option(help: "once, daily, weekdays or weekly.") var `repeat` = "once"
+        @Option(help: "With weekly: days, e.g. mon,wed,fri (or t2,t4,t6).") var on: String?
+        @Option(help: "Last day, YYYY-MM-DD.") var until: String?
+        @Option(help: "Days to skip, comma-separated YYYY-MM-DD.") var skip: String?
+        @Option(help: "Whole communes (ids, comma-separated).") var communes: String?
+        @Option(help: "Villages (ids, comma-separated).") var villages: String?
+        @Option(help: "Single speakers (ids, comma-separated).") var speakers: String?
+        @Option(help: "Volume 0–100 (default: each speaker's own).") var volume: Int?
+        @Option(help: "Priority items: order among colliding ones (1 plays first).") var order: Int?
+        @Flag(help: "JSON output.") var json = false
+
+        static func list(_ s: String?) -> [String] {
+            (s ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+
+        static func weekday(_ s: String) -> Weekday? {
+            let names: [String: Weekday] = ["mon": .monday, "tue": .tuesday, "wed": .wednesday, "thu": .thursday,
+                                            "fri": .friday, "sat": .saturday, "sun": .sunday, "t2": .monday, "t3": .tuesday,
+                                            "t4": .wednesday, "t5": .thursday, "t6": .friday, "t7": .saturday, "cn": .sunday]
+            return names[s.lowercased()]
+        }
+
+        func run() async throws {
+            let database = try db.open()
+            guard let first = LocalDay(day) else { throw ValidationError("--day phải là YYYY-MM-DD / must be YYYY-MM-DD") }
+            guard let start = LocalTime(time) else { throw ValidationError("--time phải là HH:MM / must be HH:MM") }
+            let rule: RepeatRule
+            switch self.repeat {
+            case "once": rule = .once
+            case "daily": rule = .daily
+            case "weekdays": rule = .weekdays
+            case "weekly":
+                let days = Self.list(on).map { ($0, Self.weekday($0)) }
+                if let bad = days.first(where: { $0.1 == nil }) { throw ValidationError("--on: không rõ ngày / unknown day '\(bad.0)'") }
+                rule = .weekly(Set(days.compactMap(\.1)))
+            default: throw ValidationError("--repeat: once, daily, weekdays, weekly")
+            }
+            var skipped = Set<LocalDay>()
+            for s in Self.list(skip) {
+                guard let d = LocalDay(s) else { throw ValidationError("--skip: '\(s)' không phải YYYY-MM-DD / is not YYYY-MM-DD") }
+                skipped.insert(d)
+            }
+            var untilDay: LocalDay?
+            if let until {
+                guard let d = LocalDay(until) else { throw ValidationError("--until phải là YYYY-MM-DD / must be YYYY-MM-DD") }
+                untilDay = d
+            }
+            let programme: Programme
+            switch (media, stream) {
+            case (let m?, nil):
+                let matches = try MediaRepository(database).list().filter { $0.sha256.hasPrefix(m.lowercased()) }
+                guard matches.count == 1 else {
+                    throw ValidationError(matches.isEmpty ? "không có tệp âm thanh / no media matching '\(m)'"
+                                          : "'\(m)' khớp \(matches.count) tệp, ghi dài hơn / matches \(matches.count) items: give more of the hash")
+                }
+                programme = .media(sha256: matches[0].sha256)
+            case (nil, let s?): programme = .stream(url: s)
+            default: throw ValidationError("chọn --media hoặc --stream / give --media or --stream")
+            }
+            let request = BroadcastService.Request(
+                title: title, level: level, programme: programme, duration: minutes.map { $0 * 60 },
+                recurrence: Recurrence(rule: rule, firstDay: first, startTime: start, until: untilDay, skipped: skipped),
+                target: BroadcastTarget(communes: Self.list(communes), villages: Self.list(villages), speakers: Self.list(speakers)),
+                volume: volume, priorityOrder: order)
+            let b = try BroadcastService(database).schedule(request, by: user)
+            if json { return try printJSON(b) }
+            print("\(b.id): \(b.item.title) — \(b.item.level.vietnamese), \(b.status.vietnamese) / \(b.status.rawValue)")
+            if b.status == .pendingApproval { print("Chờ lãnh đạo duyệt / waiting for approval: wardfleet broadcast approve \(b.id) --as …") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Các lần phát sắp tới / Upcoming broadcasts.")
+        @OptionGroup var db: DatabaseOptions
+        @Option(help: "How many days ahead.") var days = 7
+        @Flag(help: "JSON output.") var json = false
+
+        struct Row: Codable {
+            var item: String
+            var title: String
+            var level: BroadcastLevel
+            var status: BroadcastStatus
+            var start: Date
+            var end: Date
+        }
+
+        func run() async throws {
+            let now = Date()
+            let rows = try BroadcastService(db.open()).upcoming(in: DateInterval(start: now, duration: Double(days) * 86_400))
+                .map { Row(item: $0.broadcast.id, title: $0.broadcast.item.title, level: $0.broadcast.item.level,
+                           status: $0.broadcast.status, start: $0.at.start, end: $0.at.end) }
+            if json { return try printJSON(rows) }
+            if rows.isEmpty { return print("Không có lịch phát trong \(days) ngày tới / nothing scheduled in the next \(days) days") }
+            let cal = LocalCalendar.vietnam
+            Table.print(header: ["Giờ phát / Time", "Đến / Until", "Bản tin / Item", "Mức / Level", "Trạng thái / Status", "Mã / ID"],
+                        rows: rows.map { [cal.display($0.start), cal.display($0.end), $0.title, $0.level.vietnamese,
+                                          $0.status.vietnamese, $0.item] })
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Duyệt một bản tin / Approve an item.")
+        @OptionGroup var db: DatabaseOptions
+        @Argument var id: String
+        @Option(name: .customLong("as"), help: "The approver.") var user: String
+
+        func run() async throws {
+            let b = try BroadcastService(db.open()).approve(id, by: user)
+            print("\(b.id): \(b.status.vietnamese) / \(b.status.rawValue) — \(user)")
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Hủy một bản tin / Cancel an item.")
+        @OptionGroup var db: DatabaseOptions
+        @Argument var id: String
+        @Option(name: .customLong("as"), help: "Who cancels it.") var user: String
+        @Option(help: "Why (kept in the record).") var reason: String?
+
+        func run() async throws {
+            let b = try BroadcastService(db.open()).cancel(id, by: user, reason: reason)
+            print("\(b.id): \(b.status.vietnamese) / \(b.status.rawValue) — \(user)")
+        }
+    }
+
+    struct QuietHoursCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "quiet-hours", abstract: "Giờ yên tĩnh của xã / A commune's quiet hours (normal items refused; emergencies exempt).")
+        @OptionGroup var db: DatabaseOptions
+        @Option(help: "Commune id.") var commune: String
+        @Option(help: "Start, HH:MM.") var from: String?
+        @Option(help: "End, HH:MM (may be after midnight).") var to: String?
+        @Flag(help: "Remove the quiet hours.") var off = false
+
+        func run() async throws {
+            let repo = BroadcastRepository(try db.open())
+            if off { try repo.setQuietHours(commune: commune, nil); return print("Đã bỏ giờ yên tĩnh / quiet hours removed") }
+            guard let f = from.flatMap(LocalTime.init), let t = to.flatMap(LocalTime.init) else {
+                let q = try repo.quietHours(commune: commune)
+                return print(q.map { "\(commune): \($0.start)–\($0.end)" } ?? "\(commune): không có / none")
+            }
+            try repo.setQuietHours(commune: commune, QuietHours(start: f, end: t))
+            print("\(commune): \(f)–\(t)")
+        }
+    }
+}
