@@ -6,6 +6,8 @@ let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 
 let package = Package(
     name: "WardFleet",
@@ -20,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // libmosquitto from the system (Debian: libmosquitto-dev).
@@ -45,9 +49,11 @@ let package = Package(
             name: "WardController",
             dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", logging, crypto]
         ),
+        // HTTP: media for devices now; the operators' API and console later.
+        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "WardDomain", hummingbird, httpTypes, logging]),
         .executableTarget(
             name: "wardfleet",
-            dependencies: ["WardController", "FleetFile", argumentParser, logging]
+            dependencies: ["WardController", "WardHTTP", "FleetFile", argumentParser, logging]
         ),
         .executableTarget(
             name: "firmware-sim",
@@ -59,7 +65,7 @@ let package = Package(
         .testTarget(name: "WardStorageTests", dependencies: ["WardStorage", "WardDomain", "FleetFile"]),
         .testTarget(
             name: "WardControllerTests",
-            dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient"]
+            dependencies: ["WardController", "WardHTTP", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient"]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -5,6 +5,7 @@ import Logging
 import MQTTClient
 import WardController
 import WardDomain
+import WardHTTP
 import WardStorage
 
 @main
@@ -89,6 +90,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds between stored telemetry samples per device.") var sampleInterval: Double = 60
     @Option(help: "Seconds between write-backs of each device's latest status.") var statusInterval: Double = 5
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(help: "Address the HTTP server (media for devices) listens on.") var httpHost = "0.0.0.0"
+    @Option(help: "HTTP port.") var httpPort = 8080
+    @Flag(help: "Do not start the HTTP server.") var noHttp = false
+    @Option(help: "Media folder (default: media/ beside the database).") var mediaDir: String?
 
     func run() async throws {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
@@ -99,7 +104,20 @@ struct RunCommand: AsyncParsableCommand {
         config.ingest.sampleInterval = sampleInterval
         config.ingest.statusInterval = statusInterval
         let controller = try FleetController(config)
-        let task = Task { try await controller.run() }
+        let media = MediaServer(
+            library: MediaLibrary(root: mediaDir.map { URL(fileURLWithPath: $0) } ?? MediaLibrary.defaultRoot(databasePath: db.resolved),
+                                  database: controller.database),
+            host: httpHost, port: httpPort)
+        let serveHTTP = !noHttp
+        let task = Task {
+            // Either service ending (or failing) ends the process: a half-running controller helps no one.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await controller.run() }
+                if serveHTTP { group.addTask { try await media.run() } }
+                defer { group.cancelAll() }
+                try await group.next()
+            }
+        }
         let signals = cancelOnSignals(task)
         try await task.value
         _ = signals

@@ -95,7 +95,7 @@ final class Harness: @unchecked Sendable {
     func startController() async throws -> ChildProcess {
         let startedAfter = try HealthQueries(db).controllerLastAlive() ?? .distantPast
         let c = try ChildProcess.spawn(Self.binary("wardfleet"),
-                                       ["run", "--db", dbPath, "--broker", brokerAddress, "--status-interval", "0.5",
+                                       ["run", "--db", dbPath, "--broker", brokerAddress, "--status-interval", "0.5", "--http-host", "127.0.0.1", "--http-port", "0",
                                         "--log-level", "info"],
                                        stdout: .file(file("controller.log")), stderr: .file(file("controller.log")))
         children.append(c)
