@@ -179,8 +179,10 @@ public struct IngestRepository: Sendable {
 
     public func stopRun(_ run: Int64, at: Date) throws {
         try db.pool.write { db in
-            try db.execute(sql: "UPDATE controller_runs SET stopped_at = ?, last_alive_at = ? WHERE id = ?",
-                           arguments: [at.millis, at.millis, run])
+            try db.execute(sql: """
+                UPDATE controller_runs SET stopped_at = ?, last_alive_at = ?, broker_connected = 0, broker_changed_at = ?
+                WHERE id = ?
+                """, arguments: [at.millis, at.millis, at.millis, run])
         }
     }
 

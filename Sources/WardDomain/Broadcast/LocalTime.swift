@@ -1,7 +1,25 @@
 import Foundation
 
+/// Values stored and sent as the text people write them in ("2026-11-24", "06:30").
+public protocol TextCodable: Codable, LosslessStringConvertible {}
+
+extension TextCodable {
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = Self(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a \(Self.self): \(text)"))
+        }
+        self = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
 /// A calendar day as people in the commune name it (Asia/Ho_Chi_Minh unless said otherwise).
-public struct LocalDay: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+public struct LocalDay: Hashable, Comparable, Sendable, TextCodable {
     public var year: Int
     public var month: Int
     public var day: Int
@@ -23,23 +41,10 @@ public struct LocalDay: Hashable, Comparable, Codable, Sendable, CustomStringCon
     public var description: String { String(format: "%04d-%02d-%02d", year, month, day) }
 
     public static func < (a: LocalDay, b: LocalDay) -> Bool { (a.year, a.month, a.day) < (b.year, b.month, b.day) }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let d = LocalDay(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a day: \(text)"))
-        }
-        self = d
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
 }
 
 /// A time of day, to the second.
-public struct LocalTime: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+public struct LocalTime: Hashable, Comparable, Sendable, TextCodable {
     public var secondsOfDay: Int
 
     public init(hour: Int, minute: Int, second: Int = 0) {
@@ -64,19 +69,6 @@ public struct LocalTime: Hashable, Comparable, Codable, Sendable, CustomStringCo
     }
 
     public static func < (a: LocalTime, b: LocalTime) -> Bool { a.secondsOfDay < b.secondsOfDay }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let t = LocalTime(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a time: \(text)"))
-        }
-        self = t
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
 }
 
 /// ISO weekday numbering (Monday = 1), with the names officers use.
