@@ -143,6 +143,33 @@ public struct BroadcastRepository: Sendable {
                                   approvedBy: r["approved_by"], approvedAt: (r["approved_at"] as Int64?).map(Date.init(millis:)))
     }
 
+    // MARK: speaker groups
+
+    /// Creates or replaces a group's members.
+    public func setGroup(_ name: String, speakers: Set<String>, by user: String, at: Date) throws {
+        try db.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO speaker_groups (name, created_by, created_at) VALUES (?, ?, ?)
+                ON CONFLICT(name) DO NOTHING
+                """, arguments: [name, user, at.millis])
+            try db.execute(sql: "DELETE FROM speaker_group_members WHERE group_name = ?", arguments: [name])
+            for s in speakers.sorted() {
+                try db.execute(sql: "INSERT INTO speaker_group_members (group_name, speaker_id) VALUES (?, ?)", arguments: [name, s])
+            }
+        }
+    }
+
+    public func groups() throws -> [String: Set<String>] {
+        try db.pool.read { db in
+            var out: [String: Set<String>] = [:]
+            for name in try String.fetchAll(db, sql: "SELECT name FROM speaker_groups") { out[name] = [] }
+            for r in try Row.fetchAll(db, sql: "SELECT group_name, speaker_id FROM speaker_group_members") {
+                out[r["group_name"], default: []].insert(r["speaker_id"])
+            }
+            return out
+        }
+    }
+
     // MARK: quiet hours
 
     public func setQuietHours(commune: String, _ q: QuietHours?) throws {

@@ -224,6 +224,21 @@ public final class WardDatabase: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v5: speaker groups") { db in
+            try db.execute(sql: """
+                -- Named sets of loudspeaker clusters an item can target (e.g. "Chợ và bến xe").
+                CREATE TABLE speaker_groups (
+                    name TEXT PRIMARY KEY,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE speaker_group_members (
+                    group_name TEXT NOT NULL REFERENCES speaker_groups(name) ON DELETE CASCADE,
+                    speaker_id TEXT NOT NULL,
+                    PRIMARY KEY (group_name, speaker_id)
+                );
+                """)
+        }
         return m
     }
 }

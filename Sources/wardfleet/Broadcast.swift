@@ -45,7 +45,7 @@ struct BroadcastCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broadcast",
         abstract: "Lịch phát thanh / The commune radio schedule (Thông tư 39/2020: normal, priority, emergency).",
-        subcommands: [Schedule.self, List.self, Approve.self, Cancel.self, QuietHoursCommand.self])
+        subcommands: [Schedule.self, List.self, Approve.self, Cancel.self, Group.self, QuietHoursCommand.self])
 
     struct Schedule: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -66,6 +66,7 @@ struct BroadcastCommand: AsyncParsableCommand {
         @Option(help: "Days to skip, comma-separated YYYY-MM-DD.") var skip: String?
         @Option(help: "Whole communes (ids, comma-separated).") var communes: String?
         @Option(help: "Villages (ids, comma-separated).") var villages: String?
+        @Option(help: "Speaker groups (names, comma-separated; see `broadcast group`).") var groups: String?
         @Option(help: "Single speakers (ids, comma-separated).") var speakers: String?
         @Option(help: "Volume 0–100 (default: each speaker's own).") var volume: Int?
         @Option(help: "Priority items: order among colliding ones (1 plays first).") var order: Int?
@@ -122,7 +123,8 @@ struct BroadcastCommand: AsyncParsableCommand {
             let request = BroadcastService.Request(
                 title: title, level: level, programme: programme, duration: minutes.map { $0 * 60 },
                 recurrence: Recurrence(rule: rule, firstDay: first, startTime: start, until: untilDay, skipped: skipped),
-                target: BroadcastTarget(communes: Self.list(communes), villages: Self.list(villages), speakers: Self.list(speakers)),
+                target: BroadcastTarget(communes: Self.list(communes), villages: Self.list(villages), groups: Self.list(groups),
+                                        speakers: Self.list(speakers)),
                 volume: volume, priorityOrder: order)
             let b = try BroadcastService(database).schedule(request, by: user)
             if json { return try printJSON(b) }
@@ -182,6 +184,28 @@ struct BroadcastCommand: AsyncParsableCommand {
         func run() async throws {
             let b = try BroadcastService(db.open()).cancel(id, by: user, reason: reason)
             print("\(b.id): \(b.status.vietnamese) / \(b.status.rawValue) — \(user)")
+        }
+    }
+
+    struct Group: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Nhóm loa có tên / Named speaker groups: set one, or list them.")
+        @OptionGroup var db: DatabaseOptions
+        @Argument(help: "Group name, e.g. \"Chợ và bến xe\" (omit to list).") var name: String?
+        @Option(help: "Speaker ids, comma-separated.") var speakers: String?
+        @Option(name: .customLong("as"), help: "Who sets it.") var user: String?
+
+        func run() async throws {
+            let database = try db.open()
+            guard let name else {
+                let groups = try BroadcastRepository(database).groups()
+                if groups.isEmpty { return print("Chưa có nhóm loa / no speaker groups") }
+                for (g, members) in groups.sorted(by: { $0.key < $1.key }) { print("\(g): \(members.sorted().joined(separator: ", "))") }
+                return
+            }
+            guard let user else { throw ValidationError("--as USER") }
+            try BroadcastService(database).setGroup(name, speakers: Schedule.list(speakers), by: user)
+            print("Nhóm / group \(name): \(Schedule.list(speakers).joined(separator: ", "))")
         }
     }
 

@@ -120,6 +120,24 @@ import WardStorage
         #expect(throws: ApprovalError.self) { _ = try w.service.approve(pending.id, by: "lan") }
     }
 
+    @Test func namedGroupsCanBeTargeted() throws {
+        let w = try World()
+        try w.service.setGroup("Chợ và bến xe", speakers: ["LOA-2"], by: "lan")
+        #expect(try BroadcastRepository(w.db).groups() == ["Chợ và bến xe": ["LOA-2"]])
+        let b = try w.service.schedule(w.request("Phiên chợ", target: BroadcastTarget(groups: ["Chợ và bến xe"])), by: "lan")
+        #expect(b.item.target.groups == ["Chợ và bến xe"])
+        // The group's speaker is now busy at 06:00, the other village's is not.
+        #expect(throws: ScheduleRefusal.self) {
+            _ = try w.service.schedule(w.request("Khác", target: BroadcastTarget(speakers: ["LOA-2"])), by: "lan")
+        }
+        _ = try w.service.schedule(w.request("Thôn", target: BroadcastTarget(villages: ["thon-cam-la"])), by: "lan")
+        #expect(throws: ScheduleRefusal.self) { try w.service.setGroup("Sai", speakers: ["LOA-9"], by: "lan") }
+        #expect(throws: ScheduleRefusal.self) {
+            _ = try w.service.schedule(w.request("X", target: BroadcastTarget(groups: ["Không có"])), by: "lan")
+        }
+        #expect(throws: ApprovalError.self) { try w.service.setGroup("G", speakers: ["LOA-1"], by: "khach") }
+    }
+
     @Test func upcomingListsOccurrencesInOrder() throws {
         let w = try World()
         _ = try w.service.schedule(w.request("Sáng", time: "06:00"), by: "hung")

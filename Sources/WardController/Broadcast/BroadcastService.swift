@@ -55,7 +55,27 @@ public struct BroadcastService: Sendable {
     var repository: BroadcastRepository { BroadcastRepository(db) }
 
     func directory() throws -> SpeakerDirectory {
-        SpeakerDirectory(tree: try PlaceRepository(db).tree(), devices: try DeviceRepository(db).list())
+        SpeakerDirectory(tree: try PlaceRepository(db).tree(), devices: try DeviceRepository(db).list(),
+                         groups: try repository.groups())
+    }
+
+    /// Names a set of loudspeaker clusters so items can target it; replaces an existing group.
+    public func setGroup(_ name: String, speakers: [String], by userName: String) throws {
+        let user = try repository.user(userName)
+        guard user.role.canSchedule else {
+            throw ApprovalError.notAllowed(user: user.name, role: user.role, action: .schedule)
+        }
+        let clean = name.nfc.trimmingCharacters(in: .whitespaces)
+        guard !clean.isEmpty, clean.count <= 100 else {
+            throw ScheduleRefusal.invalid("tên nhóm 1–100 ký tự / a group name needs 1–100 characters")
+        }
+        let known = try directory().speakers
+        let unknown = speakers.filter { known[$0] == nil }
+        guard unknown.isEmpty, !speakers.isEmpty else {
+            throw ScheduleRefusal.invalid(speakers.isEmpty ? "nhóm cần ít nhất một loa / a group needs at least one speaker"
+                                          : "không phải cụm loa đang hoạt động / not active speakers: " + unknown.joined(separator: ", "))
+        }
+        try repository.setGroup(clean, speakers: Set(speakers), by: user.name, at: clock.now())
     }
 
     public func schedule(_ r: Request, by userName: String) throws -> ScheduledBroadcast {
