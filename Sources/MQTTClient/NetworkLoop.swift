@@ -196,12 +196,12 @@ final class MQTTNetworkLoop: @unchecked Sendable {
         }
         var ev = epoll_event(events: EPOLLIN.rawValue | (mosquitto_want_write(h) ? EPOLLOUT.rawValue : 0),
                              data: epoll_data_t(fd: fd))
-        if e.fd < 0 {
+        // A reused descriptor number may name a new socket the kernel already dropped from
+        // epoll with the old one: MOD then fails with ENOENT, and ADD is right.
+        if e.fd < 0 || epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0 {
             epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)
             byFD[fd] = id
             e.fd = fd
-        } else {
-            epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev)
         }
         entries[id] = e
     }
