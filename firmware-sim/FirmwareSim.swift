@@ -17,11 +17,8 @@ struct FirmwareSim: AsyncParsableCommand {
 }
 
 func parseBroker(_ s: String) throws -> (String, Int) {
-    let parts = s.split(separator: ":")
-    guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
-        throw ValidationError("--broker must be HOST:PORT, got '\(s)'")
-    }
-    return (String(parts[0]), port)
+    guard let a = MQTTConfiguration.parseAddress(s) else { throw ValidationError("--broker must be HOST:PORT, got '\(s)'") }
+    return a
 }
 
 /// Each simulated device holds three descriptors (socket and wake-up pair): allow all we may.

@@ -35,6 +35,13 @@ public struct MQTTConfiguration: Sendable {
     /// with hundreds or thousands of connections (libmosquitto's own loop stops at fd 1024).
     public var sharedNetworkLoop = false
 
+    /// Parses "HOST:PORT" (the last colon separates the port).
+    public static func parseAddress(_ s: String) -> (host: String, port: Int)? {
+        guard let i = s.lastIndex(of: ":"), i != s.startIndex, let port = Int(s[s.index(after: i)...]),
+              (1...65535).contains(port) else { return nil }
+        return (String(s[..<i]), port)
+    }
+
     public init(host: String = "127.0.0.1", port: Int = 1883, clientID: String) {
         self.host = host
         self.port = port

@@ -15,6 +15,13 @@ public final class ChildProcess: Sendable {
         case pipe
     }
 
+    /// Full path of a tool on PATH or in the system folders Debian installs daemons to.
+    public static func locate(_ name: String) -> String? {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        return (path + ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"]).map { "\($0)/\(name)" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     public let pid: pid_t
     public let executable: String
     /// The read end of the child's stdout when spawned with `.pipe`.

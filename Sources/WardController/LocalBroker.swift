@@ -18,12 +18,6 @@ public final class LocalBroker: Sendable {
         }
     }
 
-    public static func executable() -> String? {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
-        return (path + ["/usr/sbin", "/usr/local/sbin", "/usr/bin"]).map { "\($0)/mosquitto" }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
     /// A loopback port nobody listens on right now.
     public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -61,7 +55,7 @@ public final class LocalBroker: Sendable {
     /// Starts mosquitto listening on 127.0.0.1 only, anonymous, without persistence, on `port`
     /// or a free one. `extraConfig` lines are appended to its configuration.
     public static func start(port fixedPort: Int? = nil, extraConfig: String = "") async throws -> LocalBroker {
-        guard let exe = executable() else { throw BrokerError.notInstalled }
+        guard let exe = ChildProcess.locate("mosquitto") else { throw BrokerError.notInstalled }
         var lastLog = ""
         for _ in 0..<(fixedPort == nil ? 5 : 50) {  // a free port may be taken between probe and bind
             let port = try fixedPort ?? freePort()

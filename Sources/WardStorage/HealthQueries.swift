@@ -177,6 +177,23 @@ extension HealthQueries {
         }
     }
 
+    public struct ControllerRun: Hashable, Sendable {
+        public var id: Int64
+        public var startedAt: Date
+        public var lastAlive: Date
+        public var stoppedAt: Date?
+    }
+
+    /// Controller runs, oldest first.
+    public func controllerRuns() throws -> [ControllerRun] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM controller_runs ORDER BY id").map {
+                ControllerRun(id: $0["id"], startedAt: Date(millis: $0["started_at"]), lastAlive: Date(millis: $0["last_alive_at"]),
+                              stoppedAt: ($0["stopped_at"] as Int64?).map(Date.init(millis:)))
+            }
+        }
+    }
+
     /// The latest moment any controller run reported itself alive.
     public func controllerLastAlive() throws -> Date? {
         try db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(last_alive_at) FROM controller_runs") }

@@ -39,9 +39,7 @@ struct Bench: AsyncParsableCommand {
 
         func run() async throws {
             bootstrapLogging(level: .error)
-            guard let sub = ["/usr/bin/mosquitto_sub", "/usr/local/bin/mosquitto_sub"].first(where: {
-                FileManager.default.isExecutableFile(atPath: $0)
-            }) else { throw ValidationError("mosquitto_sub not found (apt-get install mosquitto-clients)") }
+            guard let sub = ChildProcess.locate("mosquitto_sub") else { throw ValidationError("mosquitto_sub not found (apt-get install mosquitto-clients)") }
             print("ingest benchmark: \(runs) runs × \(count) msgs, \(devices) devices, target \(rate) msg/s, sample interval \(sampleInterval) s")
             var results: [RunResult] = []
             for i in 1...runs {

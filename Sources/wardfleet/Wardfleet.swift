@@ -43,10 +43,10 @@ struct BrokerOptions: ParsableArguments {
 }
 
 func parseHostPort(_ s: String) throws -> (String, Int) {
-    guard let i = s.lastIndex(of: ":"), let port = Int(s[s.index(after: i)...]), (1...65535).contains(port) else {
+    guard let a = MQTTConfiguration.parseAddress(s) else {
         throw ValidationError("broker phải có dạng HOST:PORT / broker must be HOST:PORT, got '\(s)'")
     }
-    return (String(s[..<i]), port)
+    return a
 }
 
 func bootstrapLogging(level: Logger.Level = .info) {

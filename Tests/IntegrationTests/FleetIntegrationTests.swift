@@ -203,12 +203,16 @@ extension RealBrokerTests {
                 await first.terminate()
                 try await h.startController()
                 try await h.waitUntil("speaker online again after restart") {
-                    try HealthQueries(h.db).history(device: "LOA-1").first?.state == .ok
-                        && HealthQueries(h.db).history(device: "LOA-1").count >= 3
+                    try HealthQueries(h.db).history(device: "LOA-1").count >= 4
+                        && HealthQueries(h.db).history(device: "LOA-1").first?.state == .ok
                 }
-                let states = try HealthQueries(h.db).history(device: "LOA-1").reversed().map(\.state)
-                #expect(Array(states.prefix(2)) == [.unknown, .ok])
-                #expect(states.last == .ok)
+                // Registered → heard → nobody listening (not an outage) → heard again.
+                let history = try HealthQueries(h.db).history(device: "LOA-1").reversed()
+                #expect(history.map(\.state) == [.unknown, .ok, .unknown, .ok])
+                let gap = Array(history)[2]
+                let lastAlive = try #require(try HealthQueries(h.db).controllerRuns().first?.lastAlive)
+                #expect(gap.start == lastAlive)  // the gap starts when the first run stopped listening
+                #expect(!history.contains { $0.state == .offline })
             }
         }
     }

@@ -20,7 +20,7 @@ import WardStorage
         /// A 2-second tone encoded by ffmpeg.
         func tone(_ name: String, codec: [String] = []) async throws -> String {
             let path = dir.appendingPathComponent(name).path
-            let (status, out) = try await runTool(executable("ffmpeg")!, ["-v", "error", "-nostdin", "-f", "lavfi", "-i",
+            let (status, out) = try await runTool(ChildProcess.locate("ffmpeg")!, ["-v", "error", "-nostdin", "-f", "lavfi", "-i",
                                                                           "sine=frequency=440:duration=2"] + codec + [path],
                                                   mergeErrors: true)
             try #require(status == 0, "\(out)")

@@ -13,11 +13,6 @@ public protocol SpeechSynthesizer: Sendable {
     func render(_ text: String, voice: TTSVoice, to path: String) async throws
 }
 
-func executable(_ name: String) -> String? {
-    let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
-    return (path + ["/usr/bin", "/usr/local/bin"]).map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-}
-
 public struct ToolMissing: Error, CustomStringConvertible {
     public var tool: String
     public var package: String
@@ -60,7 +55,7 @@ public struct FFmpegProber: AudioProber {
     }
 
     public func probe(_ path: String) async throws -> AudioProbe {
-        guard let ffprobe = executable("ffprobe") else { throw ToolMissing(tool: "ffprobe", package: "ffmpeg") }
+        guard let ffprobe = ChildProcess.locate("ffprobe") else { throw ToolMissing(tool: "ffprobe", package: "ffmpeg") }
         let (status, out) = try await runTool(ffprobe, [
             "-v", "error", "-show_entries",
             "format=format_name,duration:stream=codec_type,codec_name,sample_rate,channels", "-of", "json", path,
@@ -75,7 +70,7 @@ public struct FFmpegProber: AudioProber {
     }
 
     public func verifyDecodes(_ path: String) async throws {
-        guard let ffmpeg = executable("ffmpeg") else { throw ToolMissing(tool: "ffmpeg", package: "ffmpeg") }
+        guard let ffmpeg = ChildProcess.locate("ffmpeg") else { throw ToolMissing(tool: "ffmpeg", package: "ffmpeg") }
         let (status, out) = try await runTool(ffmpeg, ["-v", "error", "-nostdin", "-i", path, "-map", "0:a:0", "-f", "null", "-"],
                                               mergeErrors: true)
         let problem = out.split(separator: "\n").first.map(String.init)
@@ -104,7 +99,7 @@ public struct EspeakNG: SpeechSynthesizer {
     }
 
     public func render(_ text: String, voice: TTSVoice, to path: String) async throws {
-        guard let espeak = executable("espeak-ng") else { throw ToolMissing(tool: "espeak-ng", package: "espeak-ng") }
+        guard let espeak = ChildProcess.locate("espeak-ng") else { throw ToolMissing(tool: "espeak-ng", package: "espeak-ng") }
         let (status, out) = try await runTool(espeak, ["-v", Self.voiceName(voice), "-s", "\(wordsPerMinute)", "-w", path, "--", text],
                                               mergeErrors: true, timeout: .seconds(120))
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
