@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "WardDomain"),
         // Protocol v1: topics, message types, strict decoding and encoding. No I/O.
         .target(name: "WardProtocol", dependencies: ["WardDomain"]),
+        // Clocks for processes: the system's, or one shifted by a file that tests move.
+        .target(name: "WardClock", dependencies: ["WardDomain"]),
         // Places/devices files (YAML, CSV) -> domain values.
         .target(name: "FleetFile", dependencies: ["WardDomain", yams]),
         // SQLite storage behind narrow repository types.
@@ -47,17 +49,17 @@ let package = Package(
         // The controller service: ingest pipeline, health tracking, persistence wiring.
         .target(
             name: "WardController",
-            dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", logging, crypto]
+            dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", "WardClock", logging, crypto]
         ),
         // HTTP: media for devices now; the operators' API and console later.
         .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "WardDomain", hummingbird, httpTypes, logging]),
         .executableTarget(
             name: "wardfleet",
-            dependencies: ["WardController", "WardHTTP", "FleetFile", argumentParser, logging]
+            dependencies: ["WardController", "WardHTTP", "FleetFile", "WardClock", argumentParser, logging]
         ),
         .executableTarget(
             name: "firmware-sim",
-            dependencies: ["WardDomain", "WardProtocol", "MQTTClient", "FleetFile", argumentParser, logging],
+            dependencies: ["WardDomain", "WardProtocol", "MQTTClient", "FleetFile", "WardClock", argumentParser, logging, crypto],
             path: "firmware-sim"
         ),
         .testTarget(name: "WardDomainTests", dependencies: ["WardDomain"]),
@@ -69,7 +71,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient"]
+            dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", "WardClock"]
         ),
     ],
     swiftLanguageModes: [.v6]

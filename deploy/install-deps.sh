@@ -3,7 +3,7 @@
 # the Swift build links (libmosquitto, SQLite), ffmpeg (probing and checking audio) and espeak-ng
 # (offline Vietnamese text-to-speech). The Swift 6.3 toolchain is expected.
 set -euo pipefail
-packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev pkg-config ffmpeg espeak-ng)
+packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev pkg-config ffmpeg espeak-ng libcurl4)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

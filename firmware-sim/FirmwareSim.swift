@@ -4,6 +4,7 @@ import FleetFile
 import Foundation
 import Logging
 import MQTTClient
+import WardClock
 import WardDomain
 import WardProtocol
 
@@ -86,7 +87,7 @@ struct Run: AsyncParsableCommand {
         }
         if randomFaults > 0 { planned += randomBehaviours(devices, horizon: duration ?? 86_400) }
         let options = SimOptions(host: host, port: port, heartbeat: heartbeat, seed: seed, lastWill: !noWill,
-                                 kioskInterval: kioskInterval, alwaysOpen: alwaysOpen)
+                                 kioskInterval: kioskInterval, alwaysOpen: alwaysOpen, clock: Clocks.fromEnvironment())
         logger.info("simulating \(devices.count) devices against \(host):\(port), heartbeat \(heartbeat) s, seed \(seed)")
 
         let sims = devices.map { d in

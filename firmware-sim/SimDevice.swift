@@ -15,6 +15,8 @@ struct SimOptions: Sendable {
     /// Kiosk traffic at any hour instead of office hours only.
     var alwaysOpen: Bool
     var calendar = LocalCalendar.vietnam
+    /// The device's clock (shifted in tests through WARDFLEET_CLOCK_FILE).
+    var clock: any TimeSource = SystemTimeSource()
 }
 
 /// One simulated field device speaking protocol v1 over its own MQTT connection.
@@ -22,17 +24,26 @@ actor SimDevice {
     let device: Device
     let commune: String
     let options: SimOptions
-    private let logger: Logger
+    let logger: Logger
+    var clock: any TimeSource { options.clock }
     private var rng: SeededRandom
-    private var boot: String
+    var boot: String
     private var seq: UInt64 = 0
     private var eventSeq: UInt64 = 0
-    private var client: MQTTClient?
+    var client: MQTTClient?
     private var commandTask: Task<Void, Never>?
 
     // Class state
-    private var volume: Int
-    private var playingUntil: Date?
+    var volume: Int
+    var playingUntil: Date?
+    // Radio (speakers): see SimRadio.swift
+    var agenda: [String: RadioPlay] = [:]
+    var seenPlays = Set<String>()
+    var lastScheduleRev: Int64 = 0
+    var current: String?
+    var currentEnds: Date?
+    var outbox: [PlaybackReport] = []
+    var playerTask: Task<Void, Never>?
     private var rssi: Int
     private var power: PowerSource
     private var battery: Int?
@@ -47,7 +58,7 @@ actor SimDevice {
     /// Faults switched on by behaviours.
     private var active = Set<Behaviour.Kind>()
     private var hung = false
-    private var connected = false
+    var connected = false
 
     init(device: Device, commune: String, options: SimOptions, logger: Logger) {
         self.device = device
@@ -65,7 +76,7 @@ actor SimDevice {
         rng = r
     }
 
-    private func topic(_ kind: MessageKind) -> String {
+    func topic(_ kind: MessageKind) -> String {
         TopicAddress(commune: commune, device: device.id, kind: kind).topic
     }
 
@@ -90,7 +101,7 @@ actor SimDevice {
         }
         do {
             let c = try MQTTClient(cfg, logger: logger)
-            let now = Date()
+            let now = clock.now()
             c.setConnectMessages([
                 MQTTMessage(topic: topic(.birth), payload: ProtocolEncoder.encode(Birth(
                     device: device.id, deviceClass: device.deviceClass, model: device.model.isEmpty ? "WF-SIM-\(device.deviceClass.rawValue)" : device.model,
@@ -100,11 +111,16 @@ actor SimDevice {
                     device: device.id, state: .online, boot: boot, reason: nil, ts: now.unixMillis)), qos: 1, retained: true),
             ])
             try c.subscribe(topic(.cmd), qos: 1)
+            if device.deviceClass == .speaker { try c.subscribe(topic(.schedule), qos: 1) }
             try await c.connect(timeout: nil)
             client = c
             connected = true
+            flushOutbox()
+            let scheduleTopic = topic(.schedule)
             commandTask = Task { [weak self] in
-                for await m in c.messages { await self?.handleCommand(m) }
+                for await m in c.messages {
+                    if m.topic == scheduleTopic { await self?.handleSchedule(m) } else { await self?.handleCommand(m) }
+                }
             }
         } catch {
             logger.error("\(device.id): cannot start MQTT client: \(error)")
@@ -118,7 +134,7 @@ actor SimDevice {
         commandTask?.cancel()
         if announce {
             try? c.publish(topic: topic(.state), payload: ProtocolEncoder.encode(StateMessage(
-                device: device.id, state: .offline, boot: boot, reason: .shutdown, ts: Date().unixMillis)), qos: 1, retain: true)
+                device: device.id, state: .offline, boot: boot, reason: .shutdown, ts: clock.now().unixMillis)), qos: 1, retain: true)
         }
         await c.close(abrupt: !graceful)
     }
@@ -136,6 +152,7 @@ actor SimDevice {
         case .offlineSilent: await dropConnection(graceful: true, announce: false)
         case .hang: hung = true
         case .reboot:
+            rebootRadio()
             await dropConnection(graceful: true, announce: true)
             boot = rng.hex(8)
             seq = 0
@@ -159,8 +176,9 @@ actor SimDevice {
 
     func publishTelemetry() {
         guard connected, !hung, let c = client else { return }
+        flushOutbox()
         seq += 1
-        let now = Date()
+        let now = clock.now()
         var t = TelemetryMessage(device: device.id, boot: boot, seq: seq, ts: now.unixMillis)
         switch device.deviceClass {
         case .speaker:
@@ -212,7 +230,7 @@ actor SimDevice {
     /// A customer arrives: a ticket, later served, and a rating. Returns seconds to the next customer.
     func kioskCustomer() -> Double {
         let next = rng.exponential(mean: options.kioskInterval)
-        guard device.deviceClass == .kiosk, connected, !hung, officeOpen(Date()) else { return next }
+        guard device.deviceClass == .kiosk, connected, !hung, officeOpen(clock.now()) else { return next }
         let role = device.config.kioskRole ?? .both
         if role != .rating, !active.contains(.paperOut), !active.contains(.printerFault) {
             ticketsIssued += 1
@@ -237,7 +255,7 @@ actor SimDevice {
     private func publishEvent(_ type: EventType, ticket: String? = nil, wait: Double? = nil, rating: SatisfactionLevel? = nil) {
         guard let c = client else { return }
         eventSeq += 1
-        let e = EventMessage(device: device.id, boot: boot, seq: eventSeq, ts: Date().unixMillis, event: type,
+        let e = EventMessage(device: device.id, boot: boot, seq: eventSeq, ts: clock.now().unixMillis, event: type,
                              ticket: ticket, waitSeconds: wait, rating: rating)
         try? c.publish(topic: topic(.event), payload: ProtocolEncoder.encode(e), qos: 1)
     }
@@ -246,12 +264,12 @@ actor SimDevice {
 
     private func handleCommand(_ m: MQTTMessage) async {
         guard let c = client, !hung else { return }
-        let now = Date()
+        let now = clock.now()
         func ack(_ id: String, _ result: AckMessage.Result, _ detail: String? = nil) {
             try? c.publish(topic: topic(.ack), payload: ProtocolEncoder.encode(AckMessage(
                 device: device.id, boot: boot, cmdID: id, result: result, detail: detail, ts: now.unixMillis)), qos: 1)
         }
-        guard let cmd = try? JSONDecoder().decode(CommandMessage.self, from: Data(m.payload)) else {
+        guard let cmd = try? SimDecoding.json.decode(CommandMessage.self, from: Data(m.payload)) else {
             logger.warning("\(device.id): unreadable command ignored")
             return
         }

@@ -28,8 +28,9 @@ public final class ChildProcess: Sendable {
     public let output: FileHandle?
     private let status = Mutex<Int32?>(nil)
 
+    /// `environment` entries are added to (or replace) this process's own.
     public static func spawn(_ executable: String, _ arguments: [String], stdout: Output = .inherit,
-                             stderr: Output = .inherit) throws -> ChildProcess {
+                             stderr: Output = .inherit, environment: [String: String] = [:]) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -68,7 +69,11 @@ public final class ChildProcess: Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attr, argv, environ)
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { _, new in new }
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in envp { free(p) } }
+        let rc = posix_spawn(&pid, executable, &actions, &attr, argv, envp)
         if pipeFDs[1] >= 0 { close(pipeFDs[1]) }
         guard rc == 0 else {
             if readEnd >= 0 { close(readEnd) }

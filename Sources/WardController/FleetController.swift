@@ -15,6 +15,8 @@ public struct ControllerConfiguration: Sendable {
     public var ingest = IngestSettings()
     public var flushInterval: Duration = .milliseconds(250)
     public var registryRefresh: Duration = .seconds(2)
+    /// Sends loudspeakers their schedules; nil: this node does not deliver broadcasts.
+    public var delivery: DeliveryConfiguration? = DeliveryConfiguration()
 
     public init(databasePath: String, mqtt: MQTTConfiguration) {
         self.databasePath = databasePath
@@ -28,6 +30,7 @@ public final class FleetController: Sendable {
     public let ingestor: Ingestor
     public let client: MQTTClient
     public let database: WardDatabase
+    public let delivery: BroadcastDelivery?
     private let clock: any TimeSource
     private let logger: Logger
     private let writerQueue = DispatchQueue(label: "wardfleet.storage-writer")
@@ -40,6 +43,12 @@ public final class FleetController: Sendable {
         database = try WardDatabase(path: configuration.databasePath)
         client = try MQTTClient(configuration.mqtt, logger: logger)
         ingestor = Ingestor(clock: clock, settings: configuration.ingest, logger: logger)
+        if let d = configuration.delivery {
+            delivery = BroadcastDelivery(database: database, publisher: client, clock: clock, configuration: d,
+                                         logger: Logger(label: "wardfleet.delivery"))
+        } else {
+            delivery = nil
+        }
     }
 
     /// Runs until the surrounding task is cancelled, then flushes everything and disconnects.
@@ -59,6 +68,7 @@ public final class FleetController: Sendable {
 
         let unwritten = UnwrittenBatch()
         await withDiscardingTaskGroup { group in
+            if let delivery { group.addTask { await delivery.run() } }
             group.addTask { [ingestor, client] in
                 while let messages = await client.messages.nextBatch() {
                     await ingestor.ingest(messages)

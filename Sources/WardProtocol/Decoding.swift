@@ -73,7 +73,8 @@ public enum Inbound: Sendable, Hashable {
     case telemetry(TelemetrySample)
     case event(DeviceEvent)
     case ack(AckMessage)
-    /// A controller → device command seen on the shared tree; not for the controller.
+    case playback(PlaybackEntry, boot: String)
+    /// A controller → device message (command, schedule) seen on the shared tree; not for the controller.
     case command
 }
 
@@ -97,7 +98,7 @@ public final class ProtocolDecoder {
         guard let address = Topics.parse(topic) else {
             return .failure(Rejection(.unknownTopic, "topic '\(topic.prefix(120))'"))
         }
-        if address.kind == .cmd { return .success(DecodedMessage(address: address, inbound: .command)) }
+        if !address.kind.fromDevice { return .success(DecodedMessage(address: address, inbound: .command)) }
         guard payload.count <= ProtocolLimits.maxPayloadBytes else {
             return .failure(Rejection(.oversize, "\(payload.count) B > \(ProtocolLimits.maxPayloadBytes) B"))
         }
@@ -110,7 +111,10 @@ public final class ProtocolDecoder {
             case .telemetry: inbound = .telemetry(try telemetry(try parse(TelemetryMessage.self, data), address, now))
             case .event: inbound = .event(try event(try parse(EventMessage.self, data), address, now))
             case .ack: inbound = .ack(try ack(try parse(AckMessage.self, data), address))
-            case .cmd: inbound = .command
+            case .playback:
+                let r = try parse(PlaybackReport.self, data)
+                inbound = .playback(try playback(r, address, now), boot: r.boot)
+            case .cmd, .schedule: inbound = .command
             }
             return .success(DecodedMessage(address: address, inbound: inbound))
         } catch let r as Rejection {
@@ -291,11 +295,53 @@ public final class ProtocolDecoder {
     }
 }
 
+extension ProtocolDecoder {
+    fileprivate func playback(_ p: PlaybackReport, _ a: TopicAddress, _ now: Date) throws -> PlaybackEntry {
+        guard p.v == ProtocolLimits.version else { throw Rejection(.unsupportedVersion, "v=\(p.v), this controller speaks v1") }
+        guard p.device == a.device else {
+            throw Rejection(.identityMismatch, "payload device '\(p.device.prefix(64))' ≠ topic device '\(a.device)'")
+        }
+        guard !p.boot.isEmpty, p.boot.utf8.count <= 64 else { throw Rejection(.invalidField, "boot: 1–64 characters") }
+        let t = Date(unixMillis: p.ts)
+        guard t >= Self.earliestValidTime, t <= now.addingTimeInterval(maxClockAheadSeconds) else {
+            throw Rejection(.outOfRange, "ts \(p.ts) is not a plausible time (clock not synchronised?)")
+        }
+        guard p.play.utf8.count <= 128, let key = PlayKey(id: p.play) else {
+            throw Rejection(.invalidField, "play '\(p.play.prefix(64))' is not ITEM@START_MS")
+        }
+        guard let event = PlaybackEvent(rawValue: p.event), event != .scheduled else {
+            throw Rejection(.invalidField, "event '\(p.event.prefix(32))' is not one of "
+                + PlaybackEvent.allCases.filter { $0 != .scheduled }.map(\.rawValue).joined(separator: ", "))
+        }
+        var reason: PlaybackReason?
+        if let r = p.reason {
+            guard let known = PlaybackReason(rawValue: r) else {
+                throw Rejection(.invalidField, "reason '\(r.prefix(32))' is not one of " + PlaybackReason.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            reason = known
+        }
+        if event == .interrupted || event == .missed, reason == nil { throw Rejection(.invalidField, "reason: missing for \(event.rawValue)") }
+        var by: PlayKey?
+        if let b = p.by {
+            guard b.utf8.count <= 128, let k = PlayKey(id: b) else { throw Rejection(.invalidField, "by '\(b.prefix(64))' is not ITEM@START_MS") }
+            by = k
+        }
+        if let d = p.detail, d.utf8.count > 512 { throw Rejection(.outOfRange, "detail longer than 512 B") }
+        return PlaybackEntry(key: key, speaker: p.device, event: event, at: t, reason: reason, by: by?.id, detail: p.detail?.nfc)
+    }
+}
+
 /// Encoding shared by devices (firmware-sim) and the controller, so both speak identical bytes.
 public enum ProtocolEncoder {
-    public static func encode(_ value: some Encodable) -> [UInt8] {
+    // One configured encoder: encoding does not mutate it, so concurrent use is safe, and
+    // building one per message was a measurable share of a 5,000-speaker emergency.
+    nonisolated(unsafe) private static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try! e.encode(value))  // the wire types hold only encodable values
+        return e
+    }()
+
+    public static func encode(_ value: some Encodable) -> [UInt8] {
+        Array(try! encoder.encode(value))  // the wire types hold only encodable values
     }
 }

@@ -4,11 +4,11 @@ import WardDomain
 /// Protocol v1 topic tree: `wardfleet/v1/{commune}/{device}/{kind}`.
 public enum MessageKind: String, Sendable, CaseIterable, Codable {
     /// device → controller
-    case birth, state, telemetry, event, ack
+    case birth, state, telemetry, event, ack, playback
     /// controller → device
-    case cmd
+    case cmd, schedule
 
-    public var fromDevice: Bool { self != .cmd }
+    public var fromDevice: Bool { self != .cmd && self != .schedule }
 }
 
 public struct TopicAddress: Sendable, Hashable {

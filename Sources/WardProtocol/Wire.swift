@@ -272,6 +272,101 @@ public struct AckMessage: Codable, Sendable, Hashable {
     }
 }
 
+/// The retained agenda of one loudspeaker cluster (controller → device, QoS 1, retained). Each
+/// message replaces the previous one whole: a play that disappears was cancelled or withdrawn.
+public struct ScheduleMessage: Codable, Sendable, Hashable {
+    public var v: Int
+    public var device: String
+    /// Increases with every message to this device.
+    public var rev: Int64
+    public var ts: Int64
+    public var plays: [SchedulePlay]
+
+    public init(device: String, rev: Int64, ts: Int64, plays: [SchedulePlay]) {
+        self.v = ProtocolLimits.version
+        self.device = device
+        self.rev = rev
+        self.ts = ts
+        self.plays = plays
+    }
+}
+
+public struct MediaReference: Codable, Sendable, Hashable {
+    public var url: String
+    public var sha256: String
+    public var size: Int64
+    public var format: String
+    public init(url: String, sha256: String, size: Int64, format: String) {
+        self.url = url
+        self.sha256 = sha256
+        self.size = size
+        self.format = format
+    }
+}
+
+public struct SchedulePlay: Codable, Sendable, Hashable {
+    /// `ITEM@SCHEDULED_START_MS`: the id every report about this play carries.
+    public var play: String
+    public var item: String
+    public var title: String
+    public var level: BroadcastLevel
+    /// When to start (UTC ms): the scheduled start, or later when it waits behind a higher item.
+    public var start: Int64
+    public var durationSeconds: Double
+    /// Do not start after this (UTC ms); report `missed` with reason `late` instead.
+    public var latestStart: Int64
+    /// 0–100, or absent for the speaker's own setting.
+    public var volume: Int?
+    /// Exactly one of `media` and `stream`.
+    public var media: MediaReference?
+    public var stream: String?
+
+    enum CodingKeys: String, CodingKey {
+        case play, item, title, level, start, durationSeconds = "duration_s", latestStart = "latest_start", volume, media, stream
+    }
+
+    public init(play: String, item: String, title: String, level: BroadcastLevel, start: Int64, durationSeconds: Double,
+                latestStart: Int64, volume: Int?, media: MediaReference?, stream: String?) {
+        self.play = play
+        self.item = item
+        self.title = title
+        self.level = level
+        self.start = start
+        self.durationSeconds = durationSeconds
+        self.latestStart = latestStart
+        self.volume = volume
+        self.media = media
+        self.stream = stream
+    }
+}
+
+/// A speaker's report about one play (device → controller, QoS 1).
+public struct PlaybackReport: Codable, Sendable, Hashable {
+    public var v: Int
+    public var device: String
+    public var boot: String
+    /// When it happened on the device (UTC ms); for `started`, the actual start.
+    public var ts: Int64
+    public var play: String
+    public var event: String
+    public var reason: String?
+    public var by: String?
+    public var detail: String?
+
+    public init(device: String, boot: String, ts: Int64, play: String, event: PlaybackEvent, reason: PlaybackReason? = nil,
+                by: String? = nil, detail: String? = nil) {
+        self.v = ProtocolLimits.version
+        self.device = device
+        self.boot = boot
+        self.ts = ts
+        self.play = play
+        self.event = event.rawValue
+        self.reason = reason?.rawValue
+        self.by = by
+        self.detail = detail
+    }
+}
+
 extension Date {
     public var unixMillis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
     public init(unixMillis: Int64) { self.init(timeIntervalSince1970: Double(unixMillis) / 1000) }

@@ -72,6 +72,7 @@ public struct BroadcastRepository: Sendable {
                                  JSONText.encode(i.recurrence), JSONText.encode(i.target), i.volume, i.priorityOrder,
                                  b.status.rawValue, b.createdBy, b.createdAt.millis, b.approvedBy, b.approvedAt?.millis])
             try Self.record(db, BroadcastAction(itemID: i.id, action: "created", user: b.createdBy, at: b.createdAt, detail: detail))
+            try Self.bumpRevision(db)
             if b.status == .approved, let by = b.approvedBy, let at = b.approvedAt {
                 try Self.record(db, BroadcastAction(itemID: i.id, action: "approved", user: by, at: at, detail: nil))
             }
@@ -94,7 +95,32 @@ public struct BroadcastRepository: Sendable {
             case .pendingApproval: "resubmitted"
             }
             try Self.record(db, BroadcastAction(itemID: id, action: action, user: user, at: at, detail: detail))
+            try Self.bumpRevision(db)
         }
+    }
+
+    /// Replaces an item's timing, target, volume or title (same id); `status` is what it becomes.
+    public func update(_ b: ScheduledBroadcast, by user: String, at: Date, detail: String?) throws {
+        try db.pool.write { db in
+            let i = b.item
+            try db.execute(sql: """
+                UPDATE broadcast_items SET title = ?, duration_s = ?, recurrence = ?, target = ?, volume = ?, priority_order = ?,
+                    status = ?, approved_by = ?, approved_at = ? WHERE id = ?
+                """, arguments: [i.title, i.duration, JSONText.encode(i.recurrence), JSONText.encode(i.target), i.volume,
+                                 i.priorityOrder, b.status.rawValue, b.approvedBy, b.approvedAt?.millis, i.id])
+            guard db.changesCount > 0 else { throw BroadcastStoreError.unknownItem(i.id) }
+            try Self.record(db, BroadcastAction(itemID: i.id, action: "edited", user: user, at: at, detail: detail))
+            try Self.bumpRevision(db)
+        }
+    }
+
+    /// Changes with every write that can alter what speakers must play.
+    public func revision() throws -> Int64 {
+        try db.pool.read { try Int64.fetchOne($0, sql: "SELECT rev FROM schedule_revision WHERE id = 1") ?? 0 }
+    }
+
+    static func bumpRevision(_ db: Database) throws {
+        try db.execute(sql: "UPDATE schedule_revision SET rev = rev + 1 WHERE id = 1")
     }
 
     public func get(_ id: String) throws -> ScheduledBroadcast {
@@ -156,6 +182,7 @@ public struct BroadcastRepository: Sendable {
             for s in speakers.sorted() {
                 try db.execute(sql: "INSERT INTO speaker_group_members (group_name, speaker_id) VALUES (?, ?)", arguments: [name, s])
             }
+            try Self.bumpRevision(db)
         }
     }
 

@@ -239,6 +239,51 @@ public final class WardDatabase: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v6: playback log, schedule revision, upstream inbox") { db in
+            try db.execute(sql: """
+                -- Nhật ký phát: append-only, one line per thing that happened to one play on one speaker.
+                CREATE TABLE playback_log (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    item_id TEXT NOT NULL,
+                    scheduled_start INTEGER NOT NULL,
+                    speaker_id TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    reason TEXT,
+                    by_play TEXT,
+                    detail TEXT,
+                    recorded_at INTEGER NOT NULL,
+                    -- a repeated report (QoS 1 redelivery, resend after reconnect) adds nothing
+                    UNIQUE (item_id, scheduled_start, speaker_id, event)
+                );
+                CREATE INDEX playback_log_start ON playback_log (scheduled_start);
+                CREATE TRIGGER playback_log_no_update BEFORE UPDATE ON playback_log
+                    BEGIN SELECT RAISE(ABORT, 'playback_log is append-only'); END;
+                CREATE TRIGGER playback_log_no_delete BEFORE DELETE ON playback_log
+                    BEGIN SELECT RAISE(ABORT, 'playback_log is append-only'); END;
+                -- Bumped by every change that can alter what speakers must play; the controller polls it.
+                CREATE TABLE schedule_revision (id INTEGER PRIMARY KEY CHECK (id = 1), rev INTEGER NOT NULL);
+                INSERT INTO schedule_revision (id, rev) VALUES (1, 0);
+                -- Bulletins from the provincial source information system (hệ thống thông tin nguồn).
+                CREATE TABLE upstream_bulletins (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    source TEXT NOT NULL,
+                    source_id TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    communes TEXT NOT NULL,
+                    programme TEXT NOT NULL,
+                    duration_s REAL NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    item_id TEXT,
+                    handled_by TEXT,
+                    handled_at INTEGER,
+                    detail TEXT,
+                    UNIQUE (source, source_id)
+                );
+                """)
+        }
         return m
     }
 }

@@ -141,6 +141,8 @@ public struct IngestBatch: Sendable {
     /// Pending devices since registered: their rows go, after `pending` is applied.
     public var settledPending: [String] = []
     public var acks: [AckRecord] = []
+    /// Speakers' playback reports, for the append-only playback log.
+    public var playback: [(entry: PlaybackEntry, receivedAt: Date)] = []
     public var rejections: [RejectionRecord] = []
     /// Absolute values of the controller's counters.
     public var counters: [String: UInt64] = [:]
@@ -152,13 +154,13 @@ public struct IngestBatch: Sendable {
 
     public var isEmpty: Bool {
         changes.isEmpty && statuses.isEmpty && samples.isEmpty && events.isEmpty && reboots.isEmpty
-            && pending.isEmpty && settledPending.isEmpty && acks.isEmpty && rejections.isEmpty && counters.isEmpty
+            && pending.isEmpty && settledPending.isEmpty && acks.isEmpty && playback.isEmpty && rejections.isEmpty && counters.isEmpty
             && aliveAt == nil && brokerLink == nil
     }
 
     public var rowCount: Int {
         changes.count + statuses.count + samples.count + events.count + reboots.count + pending.count + acks.count
-            + rejections.count + counters.count
+            + playback.count + rejections.count + counters.count
     }
 }
 
@@ -189,6 +191,7 @@ public struct IngestRepository: Sendable {
     public func write(_ b: IngestBatch, run: Int64? = nil) throws {
         guard !b.isEmpty else { return }
         try db.pool.write { db in
+            if !b.playback.isEmpty { _ = try PlaybackRepository.append(db, b.playback) }
             if !b.changes.isEmpty {
                 let close = try db.cachedStatement(sql:
                     "UPDATE state_intervals SET ended_at = ? WHERE device_id = ? AND ended_at IS NULL")
@@ -301,6 +304,7 @@ extension IngestBatch {
         pending += later.pending
         settledPending += later.settledPending
         acks += later.acks
+        playback += later.playback
         rejections += later.rejections
         counters.merge(later.counters) { $1 }
         aliveAt = later.aliveAt ?? aliveAt

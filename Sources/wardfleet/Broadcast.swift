@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WardClock
 import WardController
 import WardDomain
 import WardStorage
@@ -45,7 +46,8 @@ struct BroadcastCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broadcast",
         abstract: "Lịch phát thanh / The commune radio schedule (Thông tư 39/2020: normal, priority, emergency).",
-        subcommands: [Schedule.self, List.self, Approve.self, Cancel.self, Group.self, QuietHoursCommand.self])
+        subcommands: [Schedule.self, List.self, Approve.self, Cancel.self, Edit.self, Emergency.self, Log.self, Inbox.self,
+                      Group.self, QuietHoursCommand.self])
 
     struct Schedule: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -58,56 +60,17 @@ struct BroadcastCommand: AsyncParsableCommand {
         @Option(help: "Library audio: its sha256 or a unique prefix (wardfleet media list).") var media: String?
         @Option(help: "Relay this http(s) stream instead (with --minutes).") var stream: String?
         @Option(help: "Relay window in minutes.") var minutes: Double?
-        @Option(help: "First day, YYYY-MM-DD (Asia/Ho_Chi_Minh).") var day: String
-        @Option(help: "Start time, HH:MM.") var time: String
-        @Option(help: "once, daily, weekdays or weekly.") var `repeat` = "once"
-        @Option(help: "With weekly: days, e.g. mon,wed,fri (or t2,t4,t6).") var on: String?
-        @Option(help: "Last day, YYYY-MM-DD.") var until: String?
-        @Option(help: "Days to skip, comma-separated YYYY-MM-DD.") var skip: String?
-        @Option(help: "Whole communes (ids, comma-separated).") var communes: String?
-        @Option(help: "Villages (ids, comma-separated).") var villages: String?
-        @Option(help: "Speaker groups (names, comma-separated; see `broadcast group`).") var groups: String?
-        @Option(help: "Single speakers (ids, comma-separated).") var speakers: String?
+        @OptionGroup var timing: TimingOptions
+        @OptionGroup var targets: TargetOptions
         @Option(help: "Volume 0–100 (default: each speaker's own).") var volume: Int?
         @Option(help: "Priority items: order among colliding ones (1 plays first).") var order: Int?
         @Flag(help: "JSON output.") var json = false
 
-        static func list(_ s: String?) -> [String] {
-            (s ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-
-        static func weekday(_ s: String) -> Weekday? {
-            let names: [String: Weekday] = ["mon": .monday, "tue": .tuesday, "wed": .wednesday, "thu": .thursday,
-                                            "fri": .friday, "sat": .saturday, "sun": .sunday, "t2": .monday, "t3": .tuesday,
-                                            "t4": .wednesday, "t5": .thursday, "t6": .friday, "t7": .saturday, "cn": .sunday]
-            return names[s.lowercased()]
-        }
+        static func list(_ s: String?) -> [String] { TargetOptions.list(s) }
 
         func run() async throws {
             let database = try db.open()
-            guard let first = LocalDay(day) else { throw ValidationError("--day phải là YYYY-MM-DD / must be YYYY-MM-DD") }
-            guard let start = LocalTime(time) else { throw ValidationError("--time phải là HH:MM / must be HH:MM") }
-            let rule: RepeatRule
-            switch self.repeat {
-            case "once": rule = .once
-            case "daily": rule = .daily
-            case "weekdays": rule = .weekdays
-            case "weekly":
-                let days = Self.list(on).map { ($0, Self.weekday($0)) }
-                if let bad = days.first(where: { $0.1 == nil }) { throw ValidationError("--on: không rõ ngày / unknown day '\(bad.0)'") }
-                rule = .weekly(Set(days.compactMap(\.1)))
-            default: throw ValidationError("--repeat: once, daily, weekdays, weekly")
-            }
-            var skipped = Set<LocalDay>()
-            for s in Self.list(skip) {
-                guard let d = LocalDay(s) else { throw ValidationError("--skip: '\(s)' không phải YYYY-MM-DD / is not YYYY-MM-DD") }
-                skipped.insert(d)
-            }
-            var untilDay: LocalDay?
-            if let until {
-                guard let d = LocalDay(until) else { throw ValidationError("--until phải là YYYY-MM-DD / must be YYYY-MM-DD") }
-                untilDay = d
-            }
+            guard let recurrence = try timing.recurrence() else { throw ValidationError("--day và --time / give --day and --time") }
             let programme: Programme
             switch (media, stream) {
             case (let m?, nil):
@@ -122,11 +85,8 @@ struct BroadcastCommand: AsyncParsableCommand {
             }
             let request = BroadcastService.Request(
                 title: title, level: level, programme: programme, duration: minutes.map { $0 * 60 },
-                recurrence: Recurrence(rule: rule, firstDay: first, startTime: start, until: untilDay, skipped: skipped),
-                target: BroadcastTarget(communes: Self.list(communes), villages: Self.list(villages), groups: Self.list(groups),
-                                        speakers: Self.list(speakers)),
-                volume: volume, priorityOrder: order)
-            let b = try BroadcastService(database).schedule(request, by: user)
+                recurrence: recurrence, target: targets.target ?? BroadcastTarget(), volume: volume, priorityOrder: order)
+            let b = try BroadcastService(database, clock: Clocks.fromEnvironment()).schedule(request, by: user)
             if json { return try printJSON(b) }
             print("\(b.id): \(b.item.title) — \(b.item.level.vietnamese), \(b.status.vietnamese) / \(b.status.rawValue)")
             if b.status == .pendingApproval { print("Chờ lãnh đạo duyệt / waiting for approval: wardfleet broadcast approve \(b.id) --as …") }
@@ -149,8 +109,8 @@ struct BroadcastCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let now = Date()
-            let rows = try BroadcastService(db.open()).upcoming(in: DateInterval(start: now, duration: Double(days) * 86_400))
+            let now = Clocks.fromEnvironment().now()
+            let rows = try BroadcastService(db.open(), clock: Clocks.fromEnvironment()).upcoming(in: DateInterval(start: now, duration: Double(days) * 86_400))
                 .map { Row(item: $0.broadcast.id, title: $0.broadcast.item.title, level: $0.broadcast.item.level,
                            status: $0.broadcast.status, start: $0.at.start, end: $0.at.end) }
             if json { return try printJSON(rows) }
@@ -169,7 +129,7 @@ struct BroadcastCommand: AsyncParsableCommand {
         @Option(name: .customLong("as"), help: "The approver.") var user: String
 
         func run() async throws {
-            let b = try BroadcastService(db.open()).approve(id, by: user)
+            let b = try BroadcastService(db.open(), clock: Clocks.fromEnvironment()).approve(id, by: user)
             print("\(b.id): \(b.status.vietnamese) / \(b.status.rawValue) — \(user)")
         }
     }
@@ -182,7 +142,7 @@ struct BroadcastCommand: AsyncParsableCommand {
         @Option(help: "Why (kept in the record).") var reason: String?
 
         func run() async throws {
-            let b = try BroadcastService(db.open()).cancel(id, by: user, reason: reason)
+            let b = try BroadcastService(db.open(), clock: Clocks.fromEnvironment()).cancel(id, by: user, reason: reason)
             print("\(b.id): \(b.status.vietnamese) / \(b.status.rawValue) — \(user)")
         }
     }
@@ -204,7 +164,7 @@ struct BroadcastCommand: AsyncParsableCommand {
                 return
             }
             guard let user else { throw ValidationError("--as USER") }
-            try BroadcastService(database).setGroup(name, speakers: Schedule.list(speakers), by: user)
+            try BroadcastService(database, clock: Clocks.fromEnvironment()).setGroup(name, speakers: Schedule.list(speakers), by: user)
             print("Nhóm / group \(name): \(Schedule.list(speakers).joined(separator: ", "))")
         }
     }
@@ -228,5 +188,70 @@ struct BroadcastCommand: AsyncParsableCommand {
             try repo.setQuietHours(commune: commune, QuietHours(start: f, end: t))
             print("\(commune): \(f)–\(t)")
         }
+    }
+}
+
+/// When an item plays: --day, --time and how it repeats.
+struct TimingOptions: ParsableArguments {
+    @Option(help: "First day, YYYY-MM-DD (Asia/Ho_Chi_Minh).") var day: String?
+    @Option(help: "Start time, HH:MM or HH:MM:SS.") var time: String?
+    @Option(help: "once, daily, weekdays or weekly.") var `repeat` = "once"
+    @Option(help: "With weekly: days, e.g. mon,wed,fri (or t2,t4,t6).") var on: String?
+    @Option(help: "Last day, YYYY-MM-DD.") var until: String?
+    @Option(help: "Days to skip, comma-separated YYYY-MM-DD.") var skip: String?
+
+    static func weekday(_ s: String) -> Weekday? {
+        let names: [String: Weekday] = ["mon": .monday, "tue": .tuesday, "wed": .wednesday, "thu": .thursday,
+                                        "fri": .friday, "sat": .saturday, "sun": .sunday, "t2": .monday, "t3": .tuesday,
+                                        "t4": .wednesday, "t5": .thursday, "t6": .friday, "t7": .saturday, "cn": .sunday]
+        return names[s.lowercased()]
+    }
+
+    /// nil when neither --day nor --time was given.
+    func recurrence() throws -> Recurrence? {
+        guard day != nil || time != nil else { return nil }
+        guard let first = day.flatMap(LocalDay.init) else { throw ValidationError("--day phải là YYYY-MM-DD / must be YYYY-MM-DD") }
+        guard let start = time.flatMap(LocalTime.init) else { throw ValidationError("--time phải là HH:MM / must be HH:MM") }
+        let rule: RepeatRule
+        switch self.repeat {
+        case "once": rule = .once
+        case "daily": rule = .daily
+        case "weekdays": rule = .weekdays
+        case "weekly":
+            let days = TargetOptions.list(on).map { ($0, Self.weekday($0)) }
+            if let bad = days.first(where: { $0.1 == nil }) { throw ValidationError("--on: không rõ ngày / unknown day '\(bad.0)'") }
+            rule = .weekly(Set(days.compactMap(\.1)))
+        default: throw ValidationError("--repeat: once, daily, weekdays, weekly")
+        }
+        var skipped = Set<LocalDay>()
+        for s in TargetOptions.list(skip) {
+            guard let d = LocalDay(s) else { throw ValidationError("--skip: '\(s)' không phải YYYY-MM-DD / is not YYYY-MM-DD") }
+            skipped.insert(d)
+        }
+        var untilDay: LocalDay?
+        if let until {
+            guard let d = LocalDay(until) else { throw ValidationError("--until phải là YYYY-MM-DD / must be YYYY-MM-DD") }
+            untilDay = d
+        }
+        return Recurrence(rule: rule, firstDay: first, startTime: start, until: untilDay, skipped: skipped)
+    }
+}
+
+/// Who hears an item.
+struct TargetOptions: ParsableArguments {
+    @Option(help: "Whole communes (ids, comma-separated).") var communes: String?
+    @Option(help: "Villages (ids, comma-separated).") var villages: String?
+    @Option(help: "Speaker groups (names, comma-separated; see `broadcast group`).") var groups: String?
+    @Option(help: "Single speakers (ids, comma-separated).") var speakers: String?
+
+    static func list(_ s: String?) -> [String] {
+        (s ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// nil when no target option was given.
+    var target: BroadcastTarget? {
+        let t = BroadcastTarget(communes: Self.list(communes), villages: Self.list(villages), groups: Self.list(groups),
+                                speakers: Self.list(speakers))
+        return t.isEmpty ? nil : t
     }
 }

@@ -3,6 +3,8 @@ import Dispatch
 import Foundation
 import Logging
 import MQTTClient
+import Synchronization
+import WardClock
 import WardController
 import WardDomain
 import WardHTTP
@@ -94,6 +96,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "HTTP port.") var httpPort = 8080
     @Flag(help: "Do not start the HTTP server.") var noHttp = false
     @Option(help: "Media folder (default: media/ beside the database).") var mediaDir: String?
+    @Option(help: "Base URL devices download media from (default: http://HTTP-HOST:PORT; set it when listening on 0.0.0.0).")
+    var mediaURL: String?
+    @Option(help: "Minutes before its start a play is sent to the speakers.") var leadMinutes: Double = 10
+    @Option(help: "Bearer token the provincial source system uses to post bulletins (or $WARDFLEET_UPSTREAM_TOKEN); unset: endpoint off.")
+    var upstreamToken: String?
+    @Option(help: "Seconds after a play's end before an unreported play is closed in the log.") var closeGrace: Double = 120
 
     func run() async throws {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
@@ -103,17 +111,35 @@ struct RunCommand: AsyncParsableCommand {
         if let g = shareGroup { config.subscription = "$share/\(g)/wardfleet/v1/#" }
         config.ingest.sampleInterval = sampleInterval
         config.ingest.statusInterval = statusInterval
-        let controller = try FleetController(config)
-        let media = MediaServer(
-            library: MediaLibrary(root: mediaDir.map { URL(fileURLWithPath: $0) } ?? MediaLibrary.defaultRoot(databasePath: db.resolved),
-                                  database: controller.database),
-            host: httpHost, port: httpPort)
+        var delivery = DeliveryConfiguration()
+        delivery.rules.lead = leadMinutes * 60
+        delivery.rules.closeGrace = closeGrace
+        let baseURL = SharedValue<String?>(mediaURL)
+        delivery.mediaBaseURL = { baseURL.get() }
+        config.delivery = delivery
+        let controller = try FleetController(config, clock: Clocks.fromEnvironment())
+        let host = httpHost == "0.0.0.0" || httpHost == "::" ? "127.0.0.1" : httpHost
+        if mediaURL == nil, host != httpHost {
+            Logger(label: "wardfleet").warning("listening on \(httpHost): devices are told to fetch media from 127.0.0.1; set --media-url to an address they can reach")
+        }
+        let clock = Clocks.fromEnvironment()
+        let library = MediaLibrary(root: mediaDir.map { URL(fileURLWithPath: $0) } ?? MediaLibrary.defaultRoot(databasePath: db.resolved),
+                                   database: controller.database, clock: clock)
+        let token = upstreamToken ?? ProcessInfo.processInfo.environment["WARDFLEET_UPSTREAM_TOKEN"]
+        if let t = token, t.count < 16 { throw ValidationError("--upstream-token: ít nhất 16 ký tự / at least 16 characters") }
+        let media = ControllerHTTPServer(
+            library: library, host: httpHost, port: httpPort,
+            upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) })
         let serveHTTP = !noHttp
         let task = Task {
             // Either service ending (or failing) ends the process: a half-running controller helps no one.
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await controller.run() }
-                if serveHTTP { group.addTask { try await media.run() } }
+                if serveHTTP {
+                    group.addTask {
+                        try await media.run { port in baseURL.update { $0 = $0 ?? "http://\(host):\(port)" } }
+                    }
+                }
                 defer { group.cancelAll() }
                 try await group.next()
             }
@@ -122,4 +148,12 @@ struct RunCommand: AsyncParsableCommand {
         try await task.value
         _ = signals
     }
+}
+
+/// A value one task sets and others read.
+final class SharedValue<T: Sendable>: Sendable {
+    private let value: Mutex<T>
+    init(_ v: T) { value = Mutex(v) }
+    func get() -> T { value.withLock { $0 } }
+    func update(_ f: (inout T) -> Void) { value.withLock { f(&$0) } }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MQTTClient
 import Testing
+import WardClock
 import WardController
 import WardDomain
 import WardStorage
@@ -72,13 +73,20 @@ final class Harness: @unchecked Sendable {
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent(name).path
     }
 
-    init() async throws {
+    /// Every child reads its clock through this file (ShiftedClock): tests move time for all at once.
+    var clockFile: String { file("clock") }
+    var environment: [String: String] { [Clocks.environmentKey: clockFile] }
+    let clock: ShiftedClock
+
+    init(fleet: String = Harness.commune) async throws {
         broker = try await LocalBroker.start()
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("wf-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         dbPath = dir.appendingPathComponent("wardfleet.sqlite").path
         db = try WardDatabase(path: dbPath)
-        try write("commune.yaml", Self.commune)
+        clock = ShiftedClock(path: dir.appendingPathComponent("clock").path)
+        try write("clock", "0")
+        try write("commune.yaml", fleet)
         try write("stranger.yaml", Self.stranger)
         // Registration through the real CLI, as a technician would.
         let (status, out) = try await run("wardfleet", ["places", "import", file("commune.yaml"), "--with-devices", "--db", dbPath])
@@ -92,12 +100,12 @@ final class Harness: @unchecked Sendable {
     /// Starts `wardfleet run` and returns once it is connected to the broker, so that what
     /// devices do next is seen live rather than only through retained messages.
     @discardableResult
-    func startController() async throws -> ChildProcess {
+    func startController(_ extra: [String] = []) async throws -> ChildProcess {
         let startedAfter = try HealthQueries(db).controllerLastAlive() ?? .distantPast
         let c = try ChildProcess.spawn(Self.binary("wardfleet"),
                                        ["run", "--db", dbPath, "--broker", brokerAddress, "--status-interval", "0.5", "--http-host", "127.0.0.1", "--http-port", "0",
-                                        "--log-level", "info"],
-                                       stdout: .file(file("controller.log")), stderr: .file(file("controller.log")))
+                                        "--log-level", "info"] + extra,
+                                       stdout: .file(file("controller.log")), stderr: .file(file("controller.log")), environment: environment)
         children.append(c)
         try await waitUntil("controller connected to the broker") {
             let link = try HealthQueries(db).controllerLink()
@@ -111,18 +119,25 @@ final class Harness: @unchecked Sendable {
         let c = try ChildProcess.spawn(Self.binary("firmware-sim"),
                                        ["run", "--file", simFile ?? file("commune.yaml"), "--broker", brokerAddress,
                                         "--heartbeat", "1", "--seed", "7"] + args,
-                                       stdout: .file(file("sim.log")), stderr: .file(file("sim.log")))
+                                       stdout: .file(file("sim.log")), stderr: .file(file("sim.log")), environment: environment)
         children.append(c)
         return c
     }
 
     /// Runs a CLI command to completion; returns its exit status and stdout.
     func run(_ binary: String, _ args: [String]) async throws -> (Int32, String) {
-        let c = try ChildProcess.spawn(Self.binary(binary), args, stdout: .pipe, stderr: .file(file("cli.log")))
+        try? FileManager.default.removeItem(atPath: file("cli.log"))
+        let c = try ChildProcess.spawn(Self.binary(binary), args, stdout: .pipe, stderr: .file(file("cli.log")), environment: environment)
         let out = c.output!.readDataToEndOfFile()
         let status = await c.wait(timeout: .seconds(60)) ?? -1
         return (status, String(decoding: out, as: UTF8.self))
     }
+
+    /// What the last `run` wrote to standard error.
+    var lastStderr: String { (try? String(contentsOfFile: file("cli.log"), encoding: .utf8)) ?? "" }
+
+    /// Moves every process's clock (this test's, the controller's, the simulators', the CLI's) to `date`.
+    func setClock(to date: Date) throws { try ShiftedClock.set(path: clockFile, to: date) }
 
     /// Polls `condition` until it holds; fails the test with `what` at the deadline.
     func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool) async throws {

@@ -208,3 +208,31 @@ devices:
         #expect(a == [.ticketIssued(at: t0), .ticketServed(at: t0 + 1, waitSeconds: 300), .rating(at: t0 + 2, level: .satisfied)])
     }
 }
+
+@Suite struct PlaybackLogStorageTests {
+    @Test func theLogIsAppendOnlyAndRepeatsAddNothing() throws {
+        let (db, dir) = try tempDB()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = PlaybackRepository(db)
+        let k = PlayKey(item: "BT-1", start: t0)
+        let lines = [PlaybackEntry(key: k, speaker: "L1", event: .scheduled, at: t0),
+                     PlaybackEntry(key: k, speaker: "L1", event: .started, at: t0.addingTimeInterval(0.2), detail: "Thôn Cẩm La")]
+        #expect(try repo.append(lines, recordedAt: t0) == 2)
+        #expect(try repo.append(lines, recordedAt: t0) == 0)  // a QoS 1 redelivery
+        #expect(try repo.entries(item: "BT-1") == lines)
+        #expect(try repo.open(since: t0).map(\.1) == ["L1"])
+        #expect(throws: (any Error).self) { try db.pool.write { try $0.execute(sql: "DELETE FROM playback_log") } }
+        #expect(throws: (any Error).self) { try db.pool.write { try $0.execute(sql: "UPDATE playback_log SET event = 'finished'") } }
+        try repo.append([PlaybackEntry(key: k, speaker: "L1", event: .finished, at: t0.addingTimeInterval(3))], recordedAt: t0)
+        #expect(try repo.open(since: t0).isEmpty)
+    }
+
+    @Test func everyScheduleChangeBumpsTheRevision() throws {
+        let (db, dir) = try tempDB()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = BroadcastRepository(db)
+        let r0 = try repo.revision()
+        try repo.setGroup("Chợ", speakers: ["L1"], by: "lan", at: t0)
+        #expect(try repo.revision() == r0 + 1)
+    }
+}

@@ -81,6 +81,38 @@ public struct BroadcastService: Sendable {
     public func schedule(_ r: Request, by userName: String) throws -> ScheduledBroadcast {
         let user = try repository.user(userName)
         let status = try Approval.initialStatus(level: r.level, by: user).get()
+        return try create(r, status: status, actor: user.name)
+    }
+
+    /// An emergency on air now (approvers and admins only): it interrupts whatever plays.
+    public func sendEmergency(title: String, programme: Programme, duration: TimeInterval? = nil, target: BroadcastTarget,
+                              volume: Int? = nil, by userName: String) throws -> ScheduledBroadcast {
+        try schedule(emergencyRequest(title: title, programme: programme, duration: duration, target: target, volume: volume), by: userName)
+    }
+
+    func emergencyRequest(title: String, programme: Programme, duration: TimeInterval?, target: BroadcastTarget, volume: Int?) -> Request {
+        // Starts are whole seconds: the next one, so the emergency comes strictly after anything
+        // already playing (starting with it, the rules would skip that item instead of cutting it).
+        let start = Date(timeIntervalSince1970: clock.now().timeIntervalSince1970.rounded(.down) + 1)
+        return Request(title: title, level: .emergency, programme: programme, duration: duration,
+                       recurrence: .once(calendar.localDay(of: start), at: calendar.localTime(of: start)), target: target, volume: volume)
+    }
+
+    /// Creates an item on behalf of `actor` (a user, or the upstream source system) in `status`.
+    func create(_ r: Request, status: BroadcastStatus, actor: String) throws -> ScheduledBroadcast {
+        let now = clock.now()
+        let id = "BT-\(calendar.localDay(of: now).description.replacingOccurrences(of: "-", with: ""))-"
+            + String(UUID().uuidString.prefix(6)).lowercased()
+        let (item, audience) = try validate(r, id: id)
+        try refuseConflicts(item, existing: try repository.list(), now: now)
+        let b = ScheduledBroadcast(item: item, programme: r.programme, status: status, createdBy: actor, createdAt: now,
+                                   approvedBy: status == .approved ? actor : nil, approvedAt: status == .approved ? now : nil)
+        try repository.insert(b, detail: "\(r.level.rawValue), \(audience) loa / speakers")
+        return b
+    }
+
+    /// Checks a request and turns it into an item; returns it with its audience size.
+    private func validate(_ r: Request, id: String) throws -> (BroadcastItem, Int) {
         let title = r.title.nfc.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !title.isEmpty, title.count <= 200 else {
             throw ScheduleRefusal.invalid("tiêu đề 1–200 ký tự / the title needs 1–200 characters")
@@ -106,18 +138,18 @@ public struct BroadcastService: Sendable {
             throw ScheduleRefusal.invalid("âm lượng 0–100 / volume must be 0–100")
         }
         guard !r.target.isEmpty else { throw ScheduleRefusal.invalid("chưa chọn nơi phát / no target chosen") }
-        let dir = try directory()
-        let resolved = dir.resolve(r.target)
+        let resolved = try directory().resolve(r.target)
         guard resolved.unknown.isEmpty else {
             throw ScheduleRefusal.invalid("không tìm thấy loa cho / nothing to play on for: " + resolved.unknown.joined(separator: ", "))
         }
-        let now = clock.now()
-        let id = "BT-\(calendar.localDay(of: now).description.replacingOccurrences(of: "-", with: ""))-"
-            + String(UUID().uuidString.prefix(6)).lowercased()
         let item = BroadcastItem(id: id, title: title, level: r.level, duration: duration, recurrence: r.recurrence,
                                  target: r.target, volume: r.volume, priorityOrder: r.priorityOrder)
-        let existing = try repository.list()
-        let communes = Set(resolved.speakers.compactMap { dir.speakers[$0]?.commune })
+        return (item, resolved.speakers.count)
+    }
+
+    private func refuseConflicts(_ item: BroadcastItem, existing: [ScheduledBroadcast], now: Date) throws {
+        let dir = try directory()
+        let communes = Set(dir.resolve(item.target).speakers.compactMap { dir.speakers[$0]?.commune })
         var problems: [ScheduleConflict] = []
         for commune in communes.sorted() {
             let checker = ScheduleChecker(directory: dir, quietHours: try repository.quietHours(commune: commune),
@@ -126,14 +158,61 @@ public struct BroadcastService: Sendable {
         }
         // Several communes may report the same pair: one line each.
         var seen = Set<String>()
-        let titles = Dictionary(existing.map { ($0.id, $0.item.title) }, uniquingKeysWith: { a, _ in a }).merging([id: title]) { a, _ in a }
+        let titles = Dictionary(existing.map { ($0.id, $0.item.title) }, uniquingKeysWith: { a, _ in a }).merging([item.id: item.title]) { _, b in b }
         let lines = problems.filter { seen.insert("\($0.kind)|\($0.other ?? "")").inserted }
             .map { $0.message(calendar: calendar, titles: titles) }
         if !lines.isEmpty { throw ScheduleRefusal.conflicts(lines) }
-        let b = ScheduledBroadcast(item: item, programme: r.programme, status: status, createdBy: user.name, createdAt: now,
-                                   approvedBy: status == .approved ? user.name : nil, approvedAt: status == .approved ? now : nil)
-        try repository.insert(b, detail: "\(r.level.rawValue), \(resolved.speakers.count) loa / speakers")
-        return b
+    }
+
+    /// What an edit changes; nil fields stay as they are.
+    public struct Edit: Sendable {
+        public var title: String?
+        public var recurrence: Recurrence?
+        public var target: BroadcastTarget?
+        public var volume: Int?
+        public var priorityOrder: Int?
+        public init(title: String? = nil, recurrence: Recurrence? = nil, target: BroadcastTarget? = nil, volume: Int? = nil,
+                    priorityOrder: Int? = nil) {
+            self.title = title
+            self.recurrence = recurrence
+            self.target = target
+            self.volume = volume
+            self.priorityOrder = priorityOrder
+        }
+    }
+
+    /// Changes an item's title, times, target or volume; the same checks as a new item apply. An
+    /// operator's edit of an approved item sends it back for approval; speakers get the change.
+    public func edit(_ id: String, _ e: Edit, by userName: String) throws -> ScheduledBroadcast {
+        let user = try repository.user(userName)
+        guard user.role.canSchedule else { throw ApprovalError.notAllowed(user: user.name, role: user.role, action: .schedule) }
+        let old = try repository.get(id)
+        guard old.status != .cancelled else { throw ApprovalError.wrongStatus(item: id, status: old.status, action: .schedule) }
+        let r = Request(title: e.title ?? old.item.title, level: old.item.level, programme: old.programme, duration: old.item.duration,
+                        recurrence: e.recurrence ?? old.item.recurrence, target: e.target ?? old.item.target,
+                        volume: e.volume ?? old.item.volume, priorityOrder: e.priorityOrder ?? old.item.priorityOrder)
+        var (item, _) = try validate(r, id: id)
+        if case .media = old.programme { item.duration = old.item.duration }
+        let now = clock.now()
+        try refuseConflicts(item, existing: try repository.list(), now: now)
+        var b = old
+        b.item = item
+        if !user.role.canApprove, old.item.level != .emergency {
+            b.status = .pendingApproval
+            b.approvedBy = nil
+            b.approvedAt = nil
+        } else if b.status == .approved {
+            b.approvedBy = user.name
+            b.approvedAt = now
+        }
+        var changed: [String] = []
+        if e.title != nil { changed.append("title") }
+        if e.recurrence != nil { changed.append("time") }
+        if e.target != nil { changed.append("target") }
+        if e.volume != nil { changed.append("volume") }
+        if e.priorityOrder != nil { changed.append("order") }
+        try repository.update(b, by: user.name, at: now, detail: changed.joined(separator: ", ") + " → \(b.status.rawValue)")
+        return try repository.get(id)
     }
 
     public func approve(_ id: String, by userName: String) throws -> ScheduledBroadcast {

@@ -30,17 +30,23 @@ public enum Playout {
     /// An interrupted item is not resumed.
     public static func plan(speaker: String, items: [BroadcastItem], directory: SpeakerDirectory,
                             window: DateInterval, calendar: LocalCalendar = .vietnam) -> [PlannedPlay] {
+        var occurrences: [(BroadcastItem, DateInterval)] = []
+        for item in items where !item.cancelled && directory.resolve(item.target).speakers.contains(speaker) {
+            for iv in item.recurrence.occurrences(of: item.duration, overlapping: window, calendar: calendar)
+            where iv.start >= window.start {
+                occurrences.append((item, iv))
+            }
+        }
+        return plan(occurrences: occurrences)
+    }
+
+    /// The plan of one speaker for the given occurrences (all targeted at it).
+    public static func plan(occurrences given: [(BroadcastItem, DateInterval)]) -> [PlannedPlay] {
         struct Occurrence {
             var item: BroadcastItem
             var interval: DateInterval
         }
-        var occurrences: [Occurrence] = []
-        for item in items where !item.cancelled && directory.resolve(item.target).speakers.contains(speaker) {
-            for iv in item.recurrence.occurrences(of: item.duration, overlapping: window, calendar: calendar)
-            where iv.start >= window.start {
-                occurrences.append(Occurrence(item: item, interval: iv))
-            }
-        }
+        var occurrences = given.map { Occurrence(item: $0.0, interval: $0.1) }
         // Arrivals in time order; at one instant the higher level first, then the operator's order.
         func precedes(_ a: Occurrence, _ b: Occurrence) -> Bool {
             (-a.item.level.rank, a.item.priorityOrder ?? Int.max, a.interval.start, a.item.id)

@@ -10,7 +10,7 @@ import WardStorage
 @testable import WardHTTP
 
 /// Devices download media by hash from the controller's HTTP server and verify it.
-@Suite struct MediaServerTests {
+@Suite struct ControllerHTTPServerTests {
     @Test func servesLibraryFilesByHashWithTheirTypeAndRefusesBadIDs() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wf-http-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -20,7 +20,7 @@ import WardStorage
         let (item, _) = try await library.addSpeech("Loa phường xin thông báo.", voice: .southern, title: "Thông báo")
 
         let port = Mutex(0)
-        let server = MediaServer(library: library, host: "127.0.0.1", port: 0)
+        let server = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0)
         let task = Task { try await server.run(onListening: { p in port.withLock { $0 = p } }) }
         defer { task.cancel() }
         let deadline = ContinuousClock.now + .seconds(20)
@@ -28,7 +28,7 @@ import WardStorage
         let base = "http://127.0.0.1:\(port.withLock { $0 })"
         try #require(port.withLock { $0 } != 0, "server did not start")
 
-        let (data, response) = try await URLSession.shared.data(from: URL(string: MediaServer.url(of: item.sha256, base: base))!)
+        let (data, response) = try await URLSession.shared.data(from: URL(string: ControllerHTTPServer.url(of: item.sha256, base: base))!)
         let http = try #require(response as? HTTPURLResponse)
         #expect(http.statusCode == 200)
         #expect(http.value(forHTTPHeaderField: "Content-Type") == "audio/wav")

@@ -1,0 +1,306 @@
+import Dispatch
+import Foundation
+import Logging
+import MQTTClient
+import WardDomain
+import WardProtocol
+import WardStorage
+
+/// Where schedules go out; the MQTT client in service, a recorder in tests.
+public protocol SchedulePublisher: Sendable {
+    func publish(topic: String, payload: [UInt8], qos: Int32, retain: Bool) throws
+}
+
+extension MQTTClient: SchedulePublisher {}
+
+public struct DeliveryConfiguration: Sendable {
+    public var rules = DeliverySettings()
+    /// How often the schedule's revision is checked: the delay of an emergency before it is sent.
+    public var poll: Duration = .milliseconds(50)
+    /// How often agendas are re-evaluated as time passes.
+    public var tick: Duration = .seconds(1)
+    /// How often speakers, places and groups are re-read.
+    public var registryRefresh: Duration = .seconds(2)
+    /// Base URL devices download media from (the controller's HTTP server as they reach it);
+    /// nil until the server is listening.
+    public var mediaBaseURL: @Sendable () -> String? = { nil }
+
+    public init() {}
+}
+
+/// Sends each loudspeaker cluster its agenda (retained, QoS 1) and keeps the playback log:
+/// `scheduled` when a play is sent, and a final line for every play the speaker did not close.
+public actor BroadcastDelivery {
+    struct Pair: Hashable {
+        var key: PlayKey
+        var speaker: String
+    }
+
+    private let db: WardDatabase
+    private let publisher: any SchedulePublisher
+    private let clock: any TimeSource
+    private let configuration: DeliveryConfiguration
+    private let logger: Logger
+    private let writer = DispatchQueue(label: "wardfleet.playback-writer")
+
+    private var revision: Int64 = -1
+    private var broadcasts: [String: ScheduledBroadcast] = [:]
+    private var media: [String: MediaItem] = [:]
+    private var directory = SpeakerDirectory(tree: try! PlaceTree([]), devices: [])
+    private var audiences: [String: Set<String>] = [:]
+    private var agendas: [String: SpeakerAgenda] = [:]
+    /// What each speaker was last sent; nil until sent once by this run (then everything is sent).
+    private var published: [String: [SchedulePlay]] = [:]
+    private var everyoneSent = false
+    private var lastRev: [String: Int64] = [:]
+    /// Plays sent (their `scheduled` line written) and not yet closed, with when to close them.
+    private var open: [Pair: Date] = [:]
+    private var logged = Set<Pair>()
+    private var playsJSON: [[SchedulePlay]: String] = [:]
+    public private(set) var publishFailures = 0
+    /// How long the last evaluation took until every schedule was handed to the broker client.
+    public private(set) var lastPublishTime: Duration = .zero
+
+    public init(database: WardDatabase, publisher: any SchedulePublisher, clock: any TimeSource,
+                configuration: DeliveryConfiguration = DeliveryConfiguration(),
+                logger: Logger = Logger(label: "wardfleet.delivery")) {
+        db = database
+        self.publisher = publisher
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until cancelled: polls the schedule, re-evaluates every tick, refreshes the registry.
+    public func run() async {
+        do {
+            try reloadRegistry()
+            try reloadSchedule()
+            for (k, s) in try PlaybackRepository(db).open(since: clock.now().addingTimeInterval(-7 * 86_400)) {
+                let pair = Pair(key: k, speaker: s)
+                open[pair] = closeTime(of: pair, plannedStart: k.start)
+                logged.insert(pair)
+            }
+        } catch {
+            logger.error("broadcast delivery cannot read the schedule: \(error)")
+        }
+        var lastTick = ContinuousClock.now - configuration.tick
+        var lastRegistry = ContinuousClock.now
+        while !Task.isCancelled {
+            var changed = false
+            do {
+                if ContinuousClock.now - lastRegistry >= configuration.registryRefresh {
+                    lastRegistry = .now
+                    changed = try reloadRegistry() || changed
+                }
+                let rev = try BroadcastRepository(db).revision()
+                if rev != revision {
+                    try reloadSchedule()
+                    revision = rev
+                    changed = true
+                }
+            } catch {
+                logger.error("broadcast delivery: reading the schedule failed: \(error)")
+            }
+            if changed || ContinuousClock.now - lastTick >= configuration.tick {
+                lastTick = .now
+                await evaluate()
+            }
+            try? await Task.sleep(for: configuration.poll)
+        }
+    }
+
+    // MARK: reading
+
+    /// Re-reads registry and schedule now (the run loop does this by polling).
+    public func refresh() throws {
+        try reloadRegistry()
+        try reloadSchedule()
+        revision = try BroadcastRepository(db).revision()
+    }
+
+    /// Returns true when the set of speakers or their places changed.
+    @discardableResult
+    func reloadRegistry() throws -> Bool {
+        let fresh = SpeakerDirectory(tree: try PlaceRepository(db).tree(), devices: try DeviceRepository(db).list(),
+                                     groups: try BroadcastRepository(db).groups())
+        guard fresh.speakers != directory.speakers || fresh.groups != directory.groups else { return false }
+        directory = fresh
+        recomputeAudiences()
+        return true
+    }
+
+    func reloadSchedule() throws {
+        let all = try BroadcastRepository(db).list(includeCancelled: true)
+        broadcasts = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { _, b in b })
+        for b in all where b.status == .approved {
+            if case .media(let sha) = b.programme, media[sha] == nil { media[sha] = try MediaRepository(db).get(sha) }
+        }
+        recomputeAudiences()
+    }
+
+    private func recomputeAudiences() {
+        audiences = [:]
+        for b in broadcasts.values where b.status == .approved { audiences[b.id] = directory.resolve(b.item.target).speakers }
+    }
+
+    // MARK: evaluation
+
+    /// Sends what changed and keeps the log; also called directly by tests on a manual clock.
+    public func evaluate() async {
+        let now = clock.now()
+        let approved = broadcasts.values.filter { $0.status == .approved }.map(\.item)
+        agendas = DeliveryPlanner.agendas(items: approved, audiences: audiences, now: now, settings: configuration.rules)
+        var lines: [PlaybackEntry] = []
+        let t0 = ContinuousClock.now
+        publishAgendas(now: now)
+        lastPublishTime = ContinuousClock.now - t0
+        for (speaker, agenda) in agendas {
+            for p in agenda.plays where p.start <= now.addingTimeInterval(configuration.rules.lead) {
+                note(Pair(key: p.key, speaker: speaker), plannedStart: p.start, now: now, into: &lines)
+            }
+            for (key, _) in agenda.skipped where key.start <= now.addingTimeInterval(configuration.rules.lead) {
+                note(Pair(key: key, speaker: speaker), plannedStart: key.start, now: now, into: &lines)
+            }
+        }
+        await write(lines)
+        await close(now: now)
+        if logged.count > 100_000 {
+            let cutoff = now.addingTimeInterval(-2 * 86_400)
+            logged = logged.filter { $0.key.start > cutoff || open[$0] != nil }
+        }
+    }
+
+    private func note(_ pair: Pair, plannedStart: Date, now: Date, into lines: inout [PlaybackEntry]) {
+        guard logged.insert(pair).inserted else { return }
+        open[pair] = closeTime(of: pair, plannedStart: plannedStart)
+        lines.append(PlaybackEntry(key: pair.key, speaker: pair.speaker, event: .scheduled, at: now,
+                                   detail: plannedStart != pair.key.start ? "start \(plannedStart.unixMillis)" : nil))
+    }
+
+    private func closeTime(of pair: Pair, plannedStart: Date) -> Date {
+        let duration = broadcasts[pair.key.item]?.item.duration ?? 0
+        return max(plannedStart, pair.key.start).addingTimeInterval(duration + configuration.rules.closeGrace)
+    }
+
+    private func publishAgendas(now: Date) {
+        var speakers = Set(agendas.keys)
+        if everyoneSent {
+            speakers.formUnion(published.filter { !$0.value.isEmpty }.keys)
+        } else {
+            // First pass of this run: whatever is retained may be stale (cancelled while we were down).
+            speakers.formUnion(directory.speakers.keys)
+        }
+        guard let base = configuration.mediaBaseURL() else {
+            if agendas.values.contains(where: { !$0.plays.isEmpty }) {
+                logger.debug("media server not listening yet: schedules wait")
+            }
+            return
+        }
+        var failed = false
+        for speaker in speakers {
+            guard let commune = directory.speakers[speaker]?.commune else { continue }
+            let plays = (agendas[speaker]?.plays ?? []).compactMap { schedulePlay($0, base: base) }
+            let live = published[speaker]?.filter { Date(unixMillis: max($0.latestStart, $0.start + Int64($0.durationSeconds * 1000))) > now }
+            guard everyoneSent == false || live != plays else { continue }
+            let rev = max((lastRev[speaker] ?? 0) + 1, now.unixMillis)
+            let json = playsJSON[plays] ?? String(decoding: ProtocolEncoder.encode(plays), as: UTF8.self)
+            if playsJSON.count > 1_000 { playsJSON.removeAll() }
+            playsJSON[plays] = json
+            // Same bytes as ProtocolEncoder (sorted keys), built around the shared list of plays.
+            let payload = "{\"device\":\"\(speaker)\",\"plays\":\(json),\"rev\":\(rev),\"ts\":\(now.unixMillis),\"v\":\(ProtocolLimits.version)}"
+            do {
+                try publisher.publish(topic: TopicAddress(commune: commune, device: speaker, kind: .schedule).topic,
+                                      payload: Array(payload.utf8), qos: 1, retain: true)
+                published[speaker] = plays
+                lastRev[speaker] = rev
+            } catch {
+                publishFailures += 1
+                failed = true
+                published[speaker] = nil  // try again next evaluation
+            }
+        }
+        if failed { logger.warning("some schedules could not be sent (broker link down?): will retry") }
+        everyoneSent = everyoneSent || !failed
+    }
+
+    private func schedulePlay(_ e: AgendaEntry, base: String) -> SchedulePlay? {
+        guard let b = broadcasts[e.key.item] else { return nil }
+        var ref: MediaReference?
+        var stream: String?
+        switch b.programme {
+        case .media(let sha):
+            guard let m = media[sha] else { return nil }
+            ref = MediaReference(url: base.trimmingSuffix("/") + "/media/\(sha)", sha256: sha, size: m.sizeBytes, format: m.format.rawValue)
+        case .stream(let url): stream = url
+        }
+        return SchedulePlay(play: e.key.id, item: b.id, title: b.item.title, level: e.level, start: e.start.unixMillis,
+                            durationSeconds: e.duration, latestStart: e.latestStart.unixMillis, volume: e.volume, media: ref, stream: stream)
+    }
+
+    // MARK: closing plays
+
+    /// Appends a final line for open plays that are over (or will not happen) and that the
+    /// speaker did not close itself.
+    private func close(now: Date) async {
+        var due: [Pair] = []
+        var early: Set<Pair> = []
+        for (pair, closeAt) in open {
+            let agenda = agendas[pair.speaker]
+            let planned = agenda?.plays.contains { $0.key == pair.key } ?? false
+            let skipped = agenda?.skipped[pair.key] != nil
+            if now >= closeAt {
+                due.append(pair)
+            } else if !planned && (!skipped || now >= pair.key.start) {
+                due.append(pair)
+                early.insert(pair)
+            }
+        }
+        guard !due.isEmpty else { return }
+        let entries: [PlaybackEntry]
+        do {
+            entries = try PlaybackRepository(db).entries(of: due.map { ($0.key, $0.speaker) })
+        } catch {
+            return logger.error("playback log read failed: \(error)")
+        }
+        let byPair = Dictionary(grouping: entries) { Pair(key: $0.key, speaker: $0.speaker) }
+        var lines: [PlaybackEntry] = []
+        for pair in due {
+            let mine = byPair[pair] ?? []
+            // Started and taken off the agenda: the speaker reports how it ended; wait for it.
+            if early.contains(pair), mine.contains(where: { $0.event == .started }) { continue }
+            let b = broadcasts[pair.key.item]
+            let agenda = agendas[pair.speaker]
+            let ctx = PlaybackClosure.Context(
+                skippedBy: agenda?.skipped[pair.key].flatMap { by in
+                    agenda?.plays.first { $0.key.item == by }?.key.id ?? by
+                },
+                itemCancelled: b?.status == .cancelled,
+                stillPlanned: agenda?.plays.contains { $0.key == pair.key } ?? false || now >= open[pair]!)
+            if let line = PlaybackClosure.close(mine, key: pair.key, speaker: pair.speaker, context: ctx, at: now) { lines.append(line) }
+            open[pair] = nil
+        }
+        await write(lines)
+    }
+
+    private func write(_ lines: [PlaybackEntry]) async {
+        guard !lines.isEmpty else { return }
+        let repo = PlaybackRepository(db)
+        let now = clock.now()
+        let result: Result<Int, any Error> = await withCheckedContinuation { c in
+            writer.async { c.resume(returning: Result { try repo.append(lines, recordedAt: now) }) }
+        }
+        if case .failure(let e) = result {
+            logger.error("playback log write failed: \(e)", metadata: ["lines": "\(lines.count)"])
+        }
+    }
+
+    // MARK: inspection
+
+    public func agenda(of speaker: String) -> SpeakerAgenda? { agendas[speaker] }
+    public var openPlays: Int { open.count }
+}
+
+extension String {
+    func trimmingSuffix(_ s: String) -> String { hasSuffix(s) ? String(dropLast(s.count)) : self }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+/// One occurrence of an item: what speakers and the playback log talk about.
+/// Its id is `ITEM@START`, START the scheduled start in UTC milliseconds.
+public struct PlayKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var item: String
+    /// Scheduled start (whole milliseconds).
+    public var start: Date
+
+    public init(item: String, start: Date) {
+        self.item = item
+        self.start = Date(timeIntervalSince1970: (start.timeIntervalSince1970 * 1000).rounded() / 1000)
+    }
+
+    public var startMillis: Int64 { Int64((start.timeIntervalSince1970 * 1000).rounded()) }
+    public var id: String { "\(item)@\(startMillis)" }
+    public var description: String { id }
+
+    public init?(id: String) {
+        guard let at = id.lastIndex(of: "@"), at != id.startIndex, let ms = Int64(id[id.index(after: at)...]), ms >= 0 else {
+            return nil
+        }
+        let item = String(id[..<at])
+        guard Identifier.isValid(item) else { return nil }
+        self.init(item: item, start: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    public static func < (a: PlayKey, b: PlayKey) -> Bool { (a.start, a.item) < (b.start, b.item) }
+}
+
+public struct DeliverySettings: Hashable, Sendable {
+    /// How long before its start a play is sent, so media is downloaded in time.
+    public var lead: TimeInterval = 600
+    /// How late a normal or priority play may still start (media late, speaker busy); an
+    /// emergency may start as long as its window lasts.
+    public var startGrace: TimeInterval = 60
+    /// After a play's scheduled end, how long the log waits for reports before closing it.
+    public var closeGrace: TimeInterval = 120
+
+    public init(lead: TimeInterval = 600, startGrace: TimeInterval = 60, closeGrace: TimeInterval = 120) {
+        self.lead = lead
+        self.startGrace = startGrace
+        self.closeGrace = closeGrace
+    }
+}
+
+/// One entry of one speaker's schedule, as sent to it.
+public struct AgendaEntry: Hashable, Sendable {
+    public var key: PlayKey
+    public var level: BroadcastLevel
+    /// When the speaker should start: the scheduled start, or later when it waits behind an item
+    /// that must go first.
+    public var start: Date
+    public var duration: TimeInterval
+    /// The speaker does not start it after this.
+    public var latestStart: Date
+    public var volume: Int?
+}
+
+/// What one speaker should do around now: plays to send, and occurrences it will not play.
+public struct SpeakerAgenda: Hashable, Sendable {
+    public var plays: [AgendaEntry] = []
+    /// Occurrences targeted at it that the rules skip (a higher-or-equal item holds the speaker).
+    public var skipped: [PlayKey: String] = [:]
+
+    public init(plays: [AgendaEntry] = [], skipped: [PlayKey: String] = [:]) {
+        self.plays = plays
+        self.skipped = skipped
+    }
+
+    /// Every occurrence it is targeted by that is due within the lead.
+    public var keys: Set<PlayKey> { Set(plays.map(\.key)).union(skipped.keys) }
+}
+
+/// Turns the approved schedule into each speaker's agenda (pure: the controller publishes it).
+public enum DeliveryPlanner {
+    /// Agendas of every speaker with something due in [now − longest item − close grace, now + lead].
+    /// `audiences` maps item id to the speakers it targets.
+    public static func agendas(items: [BroadcastItem], audiences: [String: Set<String>], now: Date,
+                               settings: DeliverySettings = DeliverySettings(),
+                               calendar: LocalCalendar = .vietnam) -> [String: SpeakerAgenda] {
+        let live = items.filter { !$0.cancelled }
+        let longest = live.map(\.duration).max() ?? 0
+        let window = DateInterval(start: now.addingTimeInterval(-longest - settings.closeGrace), end: now.addingTimeInterval(settings.lead))
+        // Occurrences per item, once; speakers sharing the same set of items share one plan.
+        var occurrences: [(BroadcastItem, DateInterval)] = []
+        for item in live {
+            for iv in item.recurrence.occurrences(of: item.duration, overlapping: window, calendar: calendar) where iv.start >= window.start {
+                occurrences.append((item, iv))
+            }
+        }
+        guard !occurrences.isEmpty else { return [:] }
+        var itemsOfSpeaker: [String: Set<String>] = [:]
+        for id in Set(occurrences.map(\.0.id)) {
+            for s in audiences[id] ?? [] { itemsOfSpeaker[s, default: []].insert(id) }
+        }
+        var byItemSet: [Set<String>: SpeakerAgenda] = [:]
+        var out: [String: SpeakerAgenda] = [:]
+        for (speaker, set) in itemsOfSpeaker {
+            if let a = byItemSet[set] {
+                out[speaker] = a
+                continue
+            }
+            let mine = occurrences.filter { set.contains($0.0.id) }
+            let plan = Playout.plan(occurrences: mine)
+            var agenda = SpeakerAgenda()
+            let byID = Dictionary(mine.map { ($0.0.id, $0.0) }, uniquingKeysWith: { a, _ in a })
+            for p in plan {
+                let key = PlayKey(item: p.item, start: p.scheduled.start)
+                guard p.scheduled.start <= window.end, let item = byID[p.item] else { continue }
+                switch p.outcome {
+                case .skipped(let by):
+                    agenda.skipped[key] = by
+                case .plays, .interrupted:
+                    let start = p.plays!.start
+                    let latest = item.level == .emergency
+                        ? p.scheduled.end : max(start, p.scheduled.start).addingTimeInterval(settings.startGrace)
+                    guard start <= window.end, max(latest, start.addingTimeInterval(item.duration)) > now else { continue }
+                    agenda.plays.append(AgendaEntry(key: key, level: item.level, start: start, duration: item.duration,
+                                                    latestStart: latest, volume: item.volume))
+                }
+            }
+            agenda.plays.sort { ($0.start, $0.key) < ($1.start, $1.key) }
+            byItemSet[set] = agenda
+            out[speaker] = agenda
+        }
+        return out
+    }
+}

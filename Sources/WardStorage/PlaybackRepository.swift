@@ -1,0 +1,161 @@
+import Foundation
+import GRDB
+import WardDomain
+
+/// The append-only playback log (nhật ký phát).
+public struct PlaybackRepository: Sendable {
+    let db: WardDatabase
+    public init(_ db: WardDatabase) { self.db = db }
+
+    /// Appends lines; a line already logged (same play, speaker and event) is ignored.
+    /// Returns how many were new.
+    @discardableResult
+    public func append(_ entries: [PlaybackEntry], recordedAt: Date) throws -> Int {
+        guard !entries.isEmpty else { return 0 }
+        return try db.pool.write { try Self.append($0, entries.map { ($0, recordedAt) }) }
+    }
+
+    static func append(_ db: Database, _ entries: [(entry: PlaybackEntry, receivedAt: Date)]) throws -> Int {
+        let st = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO playback_log (item_id, scheduled_start, speaker_id, event, at, reason, by_play, detail, recorded_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        var added = 0
+        for (e, recordedAt) in entries {
+            try st.execute(arguments: [e.key.item, e.key.startMillis, e.speaker, e.event.rawValue, e.at.millis, e.reason?.rawValue,
+                                       e.by, e.detail, recordedAt.millis])
+            added += db.changesCount
+        }
+        return added
+    }
+
+    /// Lines of plays scheduled to start within [from, to), optionally of one item.
+    public func entries(scheduledFrom from: Date, to: Date, item: String? = nil) throws -> [PlaybackEntry] {
+        try db.pool.read { db in
+            var sql = "SELECT * FROM playback_log WHERE scheduled_start >= ? AND scheduled_start < ?"
+            var args: [any DatabaseValueConvertible] = [from.millis, to.millis]
+            if let item {
+                sql += " AND item_id = ?"
+                args.append(item)
+            }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY id", arguments: StatementArguments(args)).compactMap(Self.entry)
+        }
+    }
+
+    /// Every line of one item, all occurrences.
+    public func entries(item: String) throws -> [PlaybackEntry] {
+        try db.pool.read { try Row.fetchAll($0, sql: "SELECT * FROM playback_log WHERE item_id = ? ORDER BY id", arguments: [item]).compactMap(Self.entry) }
+    }
+
+    /// Lines of the given plays on the given speakers.
+    public func entries(of pairs: [(PlayKey, String)]) throws -> [PlaybackEntry] {
+        guard !pairs.isEmpty else { return [] }
+        return try db.pool.read { db in
+            let st = try db.cachedStatement(sql: "SELECT * FROM playback_log WHERE item_id = ? AND scheduled_start = ? AND speaker_id = ?")
+            var out: [PlaybackEntry] = []
+            for (k, s) in pairs {
+                out += try Row.fetchAll(st, arguments: [k.item, k.startMillis, s]).compactMap(Self.entry)
+            }
+            return out
+        }
+    }
+
+    /// Plays sent to a speaker (scheduled at or after `since`) with no final line yet.
+    public func open(since: Date) throws -> [(PlayKey, String)] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT item_id, scheduled_start, speaker_id FROM playback_log p
+                WHERE event = 'scheduled' AND scheduled_start >= ? AND NOT EXISTS (
+                    SELECT 1 FROM playback_log q WHERE q.item_id = p.item_id AND q.scheduled_start = p.scheduled_start
+                        AND q.speaker_id = p.speaker_id AND q.event IN ('finished', 'interrupted', 'missed'))
+                """, arguments: [since.millis]).map {
+                (PlayKey(item: $0["item_id"], start: Date(millis: $0["scheduled_start"])), $0["speaker_id"])
+            }
+        }
+    }
+
+    static func entry(_ r: Row) -> PlaybackEntry? {
+        guard let event = PlaybackEvent(rawValue: r["event"]) else { return nil }
+        return PlaybackEntry(key: PlayKey(item: r["item_id"], start: Date(millis: r["scheduled_start"])), speaker: r["speaker_id"],
+                             event: event, at: Date(millis: r["at"]), reason: (r["reason"] as String?).flatMap(PlaybackReason.init),
+                             by: r["by_play"], detail: r["detail"])
+    }
+}
+
+public enum UpstreamStoreError: Error, Equatable, CustomStringConvertible {
+    case unknown(Int64)
+    public var description: String {
+        switch self {
+        case .unknown(let id): "không có bản tin nguồn số \(id) / no upstream bulletin #\(id)"
+        }
+    }
+}
+
+/// The inbox of bulletins from the provincial source system.
+public struct UpstreamRepository: Sendable {
+    let db: WardDatabase
+    public init(_ db: WardDatabase) { self.db = db }
+
+    /// Stores a bulletin; returns it with its local id, and false if this source had sent it already.
+    public func receive(_ b: UpstreamBulletin) throws -> (UpstreamBulletin, isNew: Bool) {
+        try db.pool.write { db in
+            if let r = try Row.fetchOne(db, sql: "SELECT * FROM upstream_bulletins WHERE source = ? AND source_id = ?",
+                                        arguments: [b.source, b.sourceID]) {
+                return (Self.bulletin(r), false)
+            }
+            try db.execute(sql: """
+                INSERT INTO upstream_bulletins (source, source_id, title, level, communes, programme, duration_s, received_at, status, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [b.source, b.sourceID, b.title, b.level.rawValue, JSONText.encode(b.communes), JSONText.encode(b.programme),
+                                 b.duration, b.receivedAt.millis, b.status.rawValue, b.detail])
+            var out = b
+            out.id = db.lastInsertedRowID
+            return (out, true)
+        }
+    }
+
+    public func setStatus(_ id: Int64, _ status: UpstreamBulletin.Status, item: String?, by: String, at: Date, detail: String? = nil) throws {
+        try db.pool.write { db in
+            try db.execute(sql: """
+                UPDATE upstream_bulletins SET status = ?, item_id = coalesce(?, item_id), handled_by = ?, handled_at = ?,
+                    detail = coalesce(?, detail) WHERE id = ?
+                """, arguments: [status.rawValue, item, by, at.millis, detail, id])
+            guard db.changesCount > 0 else { throw UpstreamStoreError.unknown(id) }
+        }
+    }
+
+    public func find(source: String, sourceID: String) throws -> UpstreamBulletin? {
+        try db.pool.read {
+            try Row.fetchOne($0, sql: "SELECT * FROM upstream_bulletins WHERE source = ? AND source_id = ?", arguments: [source, sourceID])
+                .map(Self.bulletin)
+        }
+    }
+
+    public func get(_ id: Int64) throws -> UpstreamBulletin {
+        try db.pool.read { db in
+            guard let r = try Row.fetchOne(db, sql: "SELECT * FROM upstream_bulletins WHERE id = ?", arguments: [id]) else {
+                throw UpstreamStoreError.unknown(id)
+            }
+            return Self.bulletin(r)
+        }
+    }
+
+    /// Newest first; only those waiting unless `all`.
+    public func list(all: Bool = false) throws -> [UpstreamBulletin] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: all ? "SELECT * FROM upstream_bulletins ORDER BY received_at DESC, id DESC"
+                                          : "SELECT * FROM upstream_bulletins WHERE status = 'inbox' ORDER BY received_at DESC, id DESC")
+                .map(Self.bulletin)
+        }
+    }
+
+    static func bulletin(_ r: Row) -> UpstreamBulletin {
+        UpstreamBulletin(id: r["id"], source: r["source"], sourceID: r["source_id"], title: r["title"],
+                         level: BroadcastLevel(rawValue: r["level"]) ?? .normal,
+                         communes: JSONText.decode([String].self, r["communes"]) ?? [],
+                         programme: JSONText.decode(Programme.self, r["programme"]) ?? .media(sha256: ""),
+                         duration: r["duration_s"], receivedAt: Date(millis: r["received_at"]),
+                         status: UpstreamBulletin.Status(rawValue: r["status"]) ?? .inbox, itemID: r["item_id"],
+                         handledBy: r["handled_by"], handledAt: (r["handled_at"] as Int64?).map(Date.init(millis:)), detail: r["detail"])
+    }
+}

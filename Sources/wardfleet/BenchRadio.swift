@@ -1,0 +1,190 @@
+import ArgumentParser
+import FleetFile
+import Foundation
+import MQTTClient
+import Synchronization
+import WardController
+import WardDomain
+import WardHTTP
+import WardProtocol
+import WardStorage
+
+extension Bench {
+    struct Radio: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Commune radio: start-time error of scheduled plays, and emergency → acknowledged by every speaker.",
+            discussion: """
+                One private mosquitto, a fresh database with N speakers in V villages, the controller and its HTTP media \
+                server in this process, and N simulated speakers in one `firmware-sim` process. (1) A normal bulletin \
+                (text-to-speech) scheduled for the whole commune: actual start minus scheduled start on every speaker. \
+                (2) Emergencies sent through the broadcast service as an operator's call would be: time from the call to \
+                each speaker's `received` report, timed at a separate MQTT subscriber. Baseline in the same run: a `ping` \
+                command published to every speaker and its `ack`, the transport's own round trip.
+                """)
+
+        @Option(help: "Simulated speakers.") var speakers = 5_000
+        @Option(help: "Villages they are spread over.") var villages = 50
+        @Option(help: "Emergency runs (and ping baselines); medians reported.") var runs = 3
+        @Option(help: "Seconds from scheduling to the bulletin's start (room for delivery and download).") var startIn = 20
+
+        func run() async throws {
+            bootstrapLogging(level: .error)
+            let broker = try await LocalBroker.start()
+            defer { broker.stop() }
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-radio-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let dbPath = dir.appendingPathComponent("radio.sqlite").path
+            let fleetPath = dir.appendingPathComponent("fleet.yaml").path
+            try fleetYAML().write(toFile: fleetPath, atomically: true, encoding: .utf8)
+            let database = try WardDatabase(path: dbPath)
+            let fleet = try FleetFileReader.read(path: fleetPath, registeredAt: Date())
+            try PlaceRepository(database).upsert(fleet.places)
+            try DeviceRepository(database).upsert(fleet.devices)
+            try BroadcastRepository(database).addUser(User(name: "bench", role: .approver, createdAt: Date()))
+            let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: database)
+            let speech = try await library.addSpeech("Thông báo của Ủy ban nhân dân xã về lịch tiêm chủng tháng này.", voice: .northern).item
+            let alarm = try await library.addSpeech("Cảnh báo khẩn cấp: lũ quét, bà con di chuyển ngay lên chỗ cao.", voice: .northern).item
+
+            // HTTP media server and controller, in this process.
+            let base = SharedValue<String?>(nil)
+            let http = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0)
+            let httpTask = Task { try await http.run { port in base.update { $0 = "http://127.0.0.1:\(port)" } } }
+            var config = ControllerConfiguration(databasePath: dbPath, mqtt: .init(host: "127.0.0.1", port: broker.port, clientID: "bench-radio-ctl"))
+            config.ingest.statusInterval = 1
+            var delivery = DeliveryConfiguration()
+            delivery.mediaBaseURL = { base.get() }
+            config.delivery = delivery
+            let controller = try FleetController(config)
+            let ctlTask = Task { try await controller.run() }
+            defer {
+                ctlTask.cancel()
+                httpTask.cancel()
+            }
+
+            // Our own ear on the reports, timed on arrival.
+            let arrivals = SharedValue<[String: [String: ContinuousClock.Instant]]>([:])  // "play|event" or "ack|cmd" → device → t
+            var ear = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "bench-radio-ear")
+            ear.inboundCapacity = 1_000_000
+            let listener = try MQTTClient(ear)
+            try listener.subscribe("wardfleet/v1/+/+/playback", qos: 1)
+            try listener.subscribe("wardfleet/v1/+/+/ack", qos: 1)
+            try await listener.connect()
+            let earTask = Task {
+                while let batch = await listener.messages.nextBatch() {
+                    let t = ContinuousClock.now
+                    var seen: [(String, String)] = []
+                    for m in batch {
+                        guard let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any],
+                              let device = o["device"] as? String else { continue }
+                        if let play = o["play"] as? String, let event = o["event"] as? String {
+                            seen.append(("\(play)|\(event)", device))
+                        } else if let cmd = o["cmd_id"] as? String {
+                            seen.append(("ack|\(cmd)", device))
+                        }
+                    }
+                    arrivals.update { a in for (k, d) in seen where a[k]?[d] == nil { a[k, default: [:]][d] = t } }
+                }
+            }
+            defer { earTask.cancel() }
+
+            let sim = try ChildProcess.spawn(siblingExecutable("firmware-sim"),
+                                             ["run", "--file", fleetPath, "--broker", "127.0.0.1:\(broker.port)", "--heartbeat", "30"],
+                                             stdout: .null, stderr: .file(dir.appendingPathComponent("sim.log").path))
+            defer { Task { await sim.terminate(grace: .seconds(10)) } }
+            let ids = fleet.devices.map(\.id)
+            print("radio benchmark: \(speakers) speakers in \(villages) villages, one simulator process; waiting for them to come online…")
+            let onlineStart = ContinuousClock.now
+            while true {
+                var online = 0
+                for id in ids where await controller.ingestor.liveness(id)?.state.isOnline == true { online += 1 }
+                if online == ids.count { break }
+                if ContinuousClock.now - onlineStart > .seconds(300) { throw ValidationError("only \(online)/\(ids.count) speakers online after 300 s") }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            print(String(format: "all %d online after %.1f s", ids.count, (ContinuousClock.now - onlineStart).inSeconds))
+
+            let service = BroadcastService(database)
+            func waitFor(_ key: String, count: Int, timeout: Duration = .seconds(60)) async throws -> [String: ContinuousClock.Instant] {
+                let deadline = ContinuousClock.now + timeout
+                while ContinuousClock.now < deadline {
+                    let got = arrivals.get()[key] ?? [:]
+                    if got.count >= count { return got }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                let got = arrivals.get()[key] ?? [:]
+                throw ValidationError("\(key): only \(got.count)/\(count) within \(timeout)")
+            }
+
+            // (1) Start-time error of a scheduled bulletin.
+            let cal = LocalCalendar.vietnam
+            let startAt = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + Double(startIn)).rounded(.up))
+            let item = try service.schedule(.init(title: "Bản tin đo giờ phát", level: .normal, programme: .media(sha256: speech.sha256),
+                                                  recurrence: .once(cal.localDay(of: startAt), at: cal.localTime(of: startAt)),
+                                                  target: BroadcastTarget(communes: ["bench"])), by: "bench")
+            let play = PlayKey(item: item.id, start: startAt)
+            _ = try await waitFor("\(play.id)|finished", count: ids.count, timeout: .seconds(Double(startIn) + 60))
+            try await Task.sleep(for: .seconds(1))  // let the controller store the last reports
+            let started = PlaybackRow.fold(try PlaybackRepository(database).entries(item: item.id)).compactMap(\.startOffset)
+            let errors = started.map { abs($0) * 1000 }.sorted()
+            print(String(format: "start-time error over %d speakers (|actual − scheduled|): p50 %.1f ms, p99 %.1f ms, max %.1f ms; min offset %+.1f ms, max offset %+.1f ms",
+                         errors.count, pct(errors, 0.5), pct(errors, 0.99), errors.last ?? .nan,
+                         (started.min() ?? .nan) * 1000, (started.max() ?? .nan) * 1000))
+
+            // (2) Emergency → every speaker acknowledged; baseline: ping → every ack.
+            var emergencyP99: [Double] = [], emergencyP50: [Double] = [], emergencyAll: [Double] = []
+            var pingP99: [Double] = [], pingP50: [Double] = [], pingAll: [Double] = []
+            for r in 1...runs {
+                let cmd = "bench-ping-\(r)"
+                let pingT0 = ContinuousClock.now
+                let payload = ProtocolEncoder.encode(CommandMessage(cmdID: cmd, command: .ping, ts: Date().unixMillis))
+                for d in fleet.devices {
+                    try controller.client.publish(topic: TopicAddress(commune: "bench", device: d.id, kind: .cmd).topic, payload: payload, qos: 1)
+                }
+                let pings = try await waitFor("ack|\(cmd)", count: ids.count).values.map { ($0 - pingT0).inSeconds * 1000 }.sorted()
+                pingP50.append(pct(pings, 0.5)); pingP99.append(pct(pings, 0.99)); pingAll.append(pings.last!)
+
+                let t0 = ContinuousClock.now
+                let e = try service.sendEmergency(title: "Cảnh báo lũ quét (đo \(r))", programme: .media(sha256: alarm.sha256),
+                                                  target: BroadcastTarget(communes: ["bench"]), by: "bench")
+                let eKey = PlayKey(item: e.id, start: e.item.recurrence.firstDayStart(calendar: cal))
+                let acks = try await waitFor("\(eKey.id)|received", count: ids.count).values.map { ($0 - t0).inSeconds * 1000 }.sorted()
+                emergencyP50.append(pct(acks, 0.5)); emergencyP99.append(pct(acks, 0.99)); emergencyAll.append(acks.last!)
+                let publishing = await controller.delivery?.lastPublishTime.inSeconds ?? .nan
+                print(String(format: "run %d: emergency → received: p50 %.0f ms, p99 %.0f ms, all %.0f ms (controller publishing %.0f ms) | baseline ping → ack: p50 %.0f ms, p99 %.0f ms, all %.0f ms",
+                             r, acks[acks.count / 2], pct(acks, 0.99), acks.last!, publishing * 1000, pings[pings.count / 2], pct(pings, 0.99), pings.last!))
+                _ = try await waitFor("\(eKey.id)|started", count: ids.count)
+                _ = try service.cancel(e.id, by: "bench", reason: "benchmark run over")
+                _ = try await waitFor("\(eKey.id)|interrupted", count: ids.count)
+            }
+            func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+            print(String(format: "MEDIAN over %d runs: emergency → all %d acknowledged: p50 %.0f ms, p99 %.0f ms, last %.0f ms | ping baseline: p50 %.0f ms, p99 %.0f ms, last %.0f ms",
+                         runs, ids.count, median(emergencyP50), median(emergencyP99), median(emergencyAll),
+                         median(pingP50), median(pingP99), median(pingAll)))
+        }
+
+        func pct(_ sorted: [Double], _ p: Double) -> Double {
+            guard !sorted.isEmpty else { return .nan }
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+        }
+
+        func fleetYAML() -> String {
+            var y = "province:\n  id: bench-province\n  name: Tỉnh Thử Nghiệm\n  communes:\n    - id: bench\n      name: Xã Thử Nghiệm\n      villages:\n"
+            let per = (speakers + villages - 1) / villages
+            var n = 0
+            for v in 0..<villages where n < speakers {
+                y += "        - id: thon-\(v)\n          name: Thôn \(v)\n          sites:\n            - id: cot-\(v)\n              name: Cụm loa thôn \(v)\n              kind: pole\n              devices:\n"
+                for _ in 0..<per where n < speakers {
+                    y += "                - {id: \(String(format: "LOA-%05d", n)), class: speaker}\n"
+                    n += 1
+                }
+            }
+            return y
+        }
+    }
+}
+
+extension Recurrence {
+    /// Start of the first occurrence (a one-off's only one).
+    func firstDayStart(calendar: LocalCalendar) -> Date { calendar.date(firstDay, startTime) }
+}

@@ -1,0 +1,186 @@
+import ArgumentParser
+import Foundation
+import WardClock
+import WardController
+import WardDomain
+import WardStorage
+
+/// What an emergency or inbox item plays, from the command line.
+struct ProgrammeOptions: ParsableArguments {
+    @Option(help: "Library audio: its sha256 or a unique prefix (wardfleet media list).") var media: String?
+    @Option(help: "Vietnamese text to read out (rendered now by text-to-speech).") var tts: String?
+    @Option(help: "Voice for --tts: northern, central or southern.") var voice: TTSVoice = .northern
+    @Option(help: "Relay this http(s) stream instead (with --minutes).") var stream: String?
+    @Option(help: "Relay window in minutes.") var minutes: Double?
+    @Option(help: "Media folder (default: media/ beside the database).") var mediaDir: String?
+
+    func programme(_ database: WardDatabase, dbPath: String, title: String, by user: String) async throws -> Programme {
+        switch (media, tts, stream) {
+        case (let m?, nil, nil):
+            let matches = try MediaRepository(database).list().filter { $0.sha256.hasPrefix(m.lowercased()) }
+            guard matches.count == 1 else {
+                throw ValidationError(matches.isEmpty ? "không có tệp âm thanh / no media matching '\(m)'"
+                                      : "'\(m)' khớp \(matches.count) tệp / matches \(matches.count) items: give more of the hash")
+            }
+            return .media(sha256: matches[0].sha256)
+        case (nil, let text?, nil):
+            let root = mediaDir.map { URL(fileURLWithPath: $0) } ?? MediaLibrary.defaultRoot(databasePath: dbPath)
+            let item = try await MediaLibrary(root: root, database: database).addSpeech(text, voice: voice, title: title, by: user).item
+            return .media(sha256: item.sha256)
+        case (nil, nil, let s?): return .stream(url: s)
+        default: throw ValidationError("chọn một: --media, --tts hoặc --stream / give one of --media, --tts, --stream")
+        }
+    }
+}
+
+extension BroadcastCommand {
+    struct Emergency: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Phát khẩn cấp ngay / Send an emergency now: it interrupts whatever plays on the targets.",
+            discussion: "Approvers and admins only. Without a target, the whole commune (when the system has one commune).")
+        @OptionGroup var db: DatabaseOptions
+        @Option(name: .customLong("as"), help: "Who sends it (approver or admin).") var user: String
+        @Option(help: "Title, e.g. \"Cảnh báo lũ quét\".") var title: String
+        @OptionGroup var programme: ProgrammeOptions
+        @OptionGroup var targets: TargetOptions
+        @Option(help: "Volume 0–100 (default: each speaker's own).") var volume: Int?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let database = try db.open()
+            var target = targets.target
+            if target == nil {
+                let communes = try PlaceRepository(database).tree().places.values.filter { $0.level == .commune }
+                guard communes.count == 1 else { throw ValidationError("chọn nơi phát: --communes/--villages/... / choose a target") }
+                target = BroadcastTarget(communes: [communes[0].id])
+            }
+            let p = try await programme.programme(database, dbPath: db.resolved, title: title, by: user)
+            let b = try BroadcastService(database, clock: Clocks.fromEnvironment()).sendEmergency(
+                title: title, programme: p, duration: programme.minutes.map { $0 * 60 }, target: target!, volume: volume, by: user)
+            if json { return try printJSON(b) }
+            print("\(b.id): \(b.item.title) — KHẨN CẤP / EMERGENCY, lên sóng ngay / on air now")
+        }
+    }
+
+    struct Edit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sửa một bản tin / Edit an item: title, time, target or volume. Speakers get the change.",
+            discussion: "An operator's edit sends the item back for approval; conflicts are checked as for a new item.")
+        @OptionGroup var db: DatabaseOptions
+        @Argument var id: String
+        @Option(name: .customLong("as"), help: "Who edits it.") var user: String
+        @Option(help: "New title.") var title: String?
+        @OptionGroup var timing: TimingOptions
+        @OptionGroup var targets: TargetOptions
+        @Option(help: "Volume 0–100.") var volume: Int?
+        @Option(help: "Priority items: order among colliding ones.") var order: Int?
+
+        func run() async throws {
+            let e = BroadcastService.Edit(title: title, recurrence: try timing.recurrence(), target: targets.target, volume: volume,
+                                          priorityOrder: order)
+            let b = try BroadcastService(db.open(), clock: Clocks.fromEnvironment()).edit(id, e, by: user)
+            print("\(b.id): đã sửa / edited — \(b.status.vietnamese) / \(b.status.rawValue)")
+        }
+    }
+
+    struct Log: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Nhật ký phát / Playback log of a day: what played where, and each item's reach.")
+        @OptionGroup var db: DatabaseOptions
+        @Option(help: "Day, YYYY-MM-DD (Asia/Ho_Chi_Minh; default today).") var date: String?
+        @Option(help: "Only this item.") var item: String?
+        @Option(help: "Write CSV to this file ('-' for standard output).") var csv: String?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let cal = LocalCalendar.vietnam
+            let day: LocalDay
+            if let date {
+                guard let d = LocalDay(date) else { throw ValidationError("--date phải là YYYY-MM-DD / must be YYYY-MM-DD") }
+                day = d
+            } else {
+                day = cal.localDay(of: Clocks.fromEnvironment().now())
+            }
+            let report = try PlaybackLogReport.build(db.open(), day: day, item: item)
+            if let csv {
+                let text = report.csv()
+                if csv == "-" { return print(text, terminator: "") }
+                try text.write(toFile: csv, atomically: true, encoding: .utf8)
+                return print("Đã ghi / wrote \(report.rows.count) dòng / rows → \(csv)")
+            }
+            if json { return try printJSON(report) }
+            if report.rows.isEmpty { return print("Không có lần phát nào ngày \(day) / nothing was scheduled to play on \(day)") }
+            for i in report.items {
+                let villages = i.byVillage.sorted { $0.key < $1.key }
+                    .map { "\($0.key.isEmpty ? "—" : $0.key) \($0.value.played)/\($0.value.targeted)" }.joined(separator: ", ")
+                print("\(i.title) (\(i.item), \(i.level.vietnamese)): phủ sóng / reach \(i.reach.played)/\(i.reach.targeted) loa / speakers"
+                    + " = \(Render.percent(i.reach.ratio)); theo thôn / by village: \(villages)")
+            }
+            print("")
+            Table.print(header: ["Giờ / Scheduled", "Bản tin / Item", "Loa / Speaker", "Thôn / Village", "Kết quả / Outcome",
+                                 "Bắt đầu / Started", "Lệch / Offset"],
+                        rows: report.rows.map { r in
+                            [cal.display(r.scheduledStart), r.title, r.speaker, r.villageName ?? "—", "\(r.outcomeVietnamese) / \(r.outcome)",
+                             r.startedAt.map { cal.display($0) } ?? "—", r.startOffset.map { String(format: "%+.2f s", $0) } ?? "—"]
+                        })
+        }
+    }
+
+    struct Inbox: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Bản tin từ hệ thống thông tin nguồn / Bulletins from the provincial source system.",
+            subcommands: [InboxList.self, InboxSchedule.self, InboxDismiss.self], defaultSubcommand: InboxList.self)
+    }
+
+    struct InboxList: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Hộp thư / The inbox (waiting bulletins).")
+        @OptionGroup var db: DatabaseOptions
+        @Flag(help: "Also those already handled.") var all = false
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let list = try UpstreamRepository(db.open()).list(all: all)
+            if json { return try printJSON(list) }
+            if list.isEmpty { return print("Hộp thư trống / the inbox is empty") }
+            let cal = LocalCalendar.vietnam
+            Table.print(header: ["#", "Nhận lúc / Received", "Nguồn / Source", "Tiêu đề / Title", "Mức / Level", "Xã / Communes",
+                                 "Trạng thái / Status", "Bản tin / Item"],
+                        rows: list.map { [String($0.id), cal.display($0.receivedAt), "\($0.source)/\($0.sourceID)", $0.title,
+                                          $0.level.vietnamese, $0.communes.joined(separator: ","), $0.status.vietnamese, $0.itemID ?? "—"] })
+        }
+    }
+
+    struct InboxSchedule: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "schedule", abstract: "Lên lịch một bản tin nguồn / Schedule an inbox bulletin.")
+        @OptionGroup var db: DatabaseOptions
+        @Argument(help: "Inbox number (#).") var number: Int64
+        @Option(name: .customLong("as"), help: "Who schedules it.") var user: String
+        @OptionGroup var timing: TimingOptions
+        @OptionGroup var targets: TargetOptions
+        @Option(help: "Volume 0–100.") var volume: Int?
+
+        func run() async throws {
+            guard let r = try timing.recurrence() else { throw ValidationError("--day và --time / give --day and --time") }
+            let database = try db.open()
+            let b = try UpstreamService(database: database, library: MediaLibrary(root: MediaLibrary.defaultRoot(databasePath: db.resolved), database: database),
+                                        clock: Clocks.fromEnvironment())
+                .schedule(number, recurrence: r, target: targets.target, volume: volume, by: user)
+            print("\(b.id): \(b.item.title) — \(b.status.vietnamese) / \(b.status.rawValue)")
+        }
+    }
+
+    struct InboxDismiss: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "dismiss", abstract: "Bỏ qua một bản tin nguồn / Dismiss an inbox bulletin.")
+        @OptionGroup var db: DatabaseOptions
+        @Argument var number: Int64
+        @Option(name: .customLong("as")) var user: String
+        @Option(help: "Why (kept).") var reason: String?
+
+        func run() async throws {
+            let database = try db.open()
+            try UpstreamService(database: database, library: MediaLibrary(root: MediaLibrary.defaultRoot(databasePath: db.resolved), database: database),
+                                clock: Clocks.fromEnvironment()).dismiss(number, by: user, reason: reason)
+            print("#\(number): đã bỏ qua / dismissed")
+        }
+    }
+}

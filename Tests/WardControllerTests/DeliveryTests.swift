@@ -1,0 +1,74 @@
+import Foundation
+import Synchronization
+import Testing
+import WardDomain
+import WardProtocol
+import WardStorage
+@testable import WardController
+
+/// What the controller sends speakers and logs, on a manual clock with a recording publisher.
+@Suite struct BroadcastDeliveryTests {
+    final class Recorder: SchedulePublisher {
+        let sent = Mutex<[(topic: String, message: ScheduleMessage)]>([])
+        func publish(topic: String, payload: [UInt8], qos: Int32, retain: Bool) throws {
+            #expect(qos == 1 && retain)
+            let m = try JSONDecoder().decode(ScheduleMessage.self, from: Data(payload))
+            sent.withLock { $0.append((topic, m)) }
+        }
+        func last(_ device: String) -> ScheduleMessage? { sent.withLock { $0.last { $0.message.device == device }?.message } }
+        var count: Int { sent.withLock { $0.count } }
+    }
+
+    @Test func editsAndCancellationsReachTheSpeakersAndTheLog() async throws {
+        let w = try BroadcastServiceTests.World()
+        let rec = Recorder()
+        var config = DeliveryConfiguration()
+        config.mediaBaseURL = { "http://10.0.0.2:8080/" }
+        let delivery = BroadcastDelivery(database: w.db, publisher: rec, clock: w.clock, configuration: config)
+        w.clock.set(w.cal.date(LocalDay("2026-11-24")!, LocalTime("05:52")!))
+        let b = try w.service.schedule(w.request(time: "06:00", rule: .once, target: BroadcastTarget(speakers: ["LOA-1"])), by: "hung")
+        try await delivery.refresh()
+        await delivery.evaluate()
+        let first = try #require(rec.last("LOA-1"))
+        #expect(rec.sent.withLock { $0.first { $0.message.device == "LOA-1" }?.topic } == "wardfleet/v1/cam-la/LOA-1/schedule")
+        let play = try #require(first.plays.first)
+        #expect(play.level == .normal && play.media?.url == "http://10.0.0.2:8080/media/" + String(repeating: "a", count: 64))
+        #expect(rec.last("LOA-2")?.plays == [])  // a restarted controller clears what may be stale
+        let k0 = PlayKey(item: b.id, start: w.cal.date(LocalDay("2026-11-24")!, LocalTime("06:00")!))
+        #expect(play.play == k0.id)
+        #expect(try PlaybackRepository(w.db).entries(item: b.id).map(\.event) == [.scheduled])
+
+        // Nothing changed: nothing re-sent.
+        let sentBefore = rec.count
+        await delivery.evaluate()
+        #expect(rec.count == sentBefore)
+
+        // Moved to 06:01: the speaker gets the new time; the old play is closed as withdrawn.
+        _ = try w.service.edit(b.id, .init(recurrence: .once(LocalDay("2026-11-24")!, at: LocalTime("06:01")!)), by: "hung")
+        try await delivery.refresh()
+        await delivery.evaluate()
+        let k1 = PlayKey(item: b.id, start: w.cal.date(LocalDay("2026-11-24")!, LocalTime("06:01")!))
+        #expect(rec.last("LOA-1")?.plays.map(\.play) == [k1.id])
+        #expect(try rec.last("LOA-1")!.rev > first.rev)
+        let rows = PlaybackRow.fold(try PlaybackRepository(w.db).entries(item: b.id))
+        #expect(rows.first { $0.key == k0 }?.outcome == .missed(.withdrawn, by: nil))
+
+        // Cancelled: an empty agenda, and the play closed as cancelled.
+        _ = try w.service.cancel(b.id, by: "hung", reason: "trùng họp")
+        try await delivery.refresh()
+        await delivery.evaluate()
+        #expect(rec.last("LOA-1")?.plays == [])
+        let after = PlaybackRow.fold(try PlaybackRepository(w.db).entries(item: b.id))
+        #expect(after.first { $0.key == k1 }?.outcome == .missed(.cancelled, by: nil))
+        #expect(await delivery.openPlays == 0)
+    }
+
+    @Test func anOperatorsEditGoesBackForApprovalAndIsNotSent() async throws {
+        let w = try BroadcastServiceTests.World()
+        let b = try w.service.schedule(w.request(time: "09:00", rule: .once), by: "hung")
+        let edited = try w.service.edit(b.id, .init(volume: 60), by: "lan")
+        #expect(edited.status == .pendingApproval && edited.item.volume == 60)
+        #expect(try BroadcastRepository(w.db).actions(item: b.id).map(\.action) == ["created", "approved", "edited"])
+        #expect(throws: (any Error).self) { try w.service.edit(b.id, .init(volume: 60), by: "khach") }
+    }
+}

@@ -1,0 +1,232 @@
+import Crypto
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MQTTClient
+import WardDomain
+import WardProtocol
+
+/// One play on a simulated speaker's agenda.
+struct RadioPlay: Sendable {
+    var play: SchedulePlay
+    var start: Date { Date(unixMillis: play.start) }
+    var latestStart: Date { Date(unixMillis: play.latestStart) }
+    var mediaReady: Bool
+    var downloadFailed = false
+    var started: Date?
+    /// Reported finished, interrupted or missed: nothing more happens to it.
+    var closed = false
+}
+
+/// Downloads media by hash for every speaker of the process, once per file, and verifies it.
+/// (Co-simulated speakers share the download; each still reports its own media_ready.)
+actor MediaFetcher {
+    static let shared = MediaFetcher()
+    private var done: [String: Int64] = [:]
+    private var inFlight: [String: Task<Result<Int64, FetchError>, Never>] = [:]
+
+    struct FetchError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func fetch(_ ref: MediaReference) async -> Result<Int64, FetchError> {
+        if let size = done[ref.sha256] { return .success(size) }
+        if let t = inFlight[ref.sha256] { return await t.value }
+        let t = Task { await Self.download(ref) }
+        inFlight[ref.sha256] = t
+        let r = await t.value
+        inFlight[ref.sha256] = nil
+        if case .success(let size) = r { done[ref.sha256] = size }  // failures are retried next time
+        return r
+    }
+
+    private static func download(_ ref: MediaReference) async -> Result<Int64, FetchError> {
+        guard let url = URL(string: ref.url) else { return .failure(FetchError(description: "bad url \(ref.url)")) }
+        do {
+            let (data, response) = try await URLSession.shared.data(from: url)
+            if let h = response as? HTTPURLResponse, h.statusCode != 200 {
+                return .failure(FetchError(description: "HTTP \(h.statusCode)"))
+            }
+            let sha = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            guard sha == ref.sha256.lowercased() else {
+                return .failure(FetchError(description: "sha256 mismatch: got \(sha.prefix(12))…"))
+            }
+            guard Int64(data.count) == ref.size else {
+                return .failure(FetchError(description: "size \(data.count) ≠ \(ref.size)"))
+            }
+            return .success(Int64(data.count))
+        } catch {
+            return .failure(FetchError(description: "\(error.localizedDescription)"))
+        }
+    }
+}
+
+/// The commune-radio side of a simulated loudspeaker cluster (protocol §4 schedule/playback):
+/// keeps its agenda, downloads media, plays on time by the rules of Thông tư 39, reports.
+extension SimDevice {
+    func handleSchedule(_ m: MQTTMessage) {
+        guard m.payload.count > 0 else { return }
+        guard let s = try? SimDecoding.json.decode(ScheduleMessage.self, from: Data(m.payload)), s.device == device.id else {
+            logger.warning("\(device.id): unreadable schedule ignored")
+            return
+        }
+        guard s.rev > lastScheduleRev else { return }  // an older retained copy
+        lastScheduleRev = s.rev
+        let now = clock.now()
+        let ids = Set(s.plays.map(\.play))
+        // Gone from the agenda: cancelled or withdrawn. A sounding one stops.
+        for (id, p) in agenda where !ids.contains(id) {
+            if current == id {
+                report(.interrupted, id, reason: .cancelled)
+                stopCurrent()
+            } else if p.started == nil, !p.closed {
+                // Not started: the controller logs why; nothing to report.
+            }
+            agenda[id] = nil
+        }
+        for p in s.plays {
+            if var known = agenda[p.play] {
+                known.play = p  // start, latest start or volume may have moved
+                agenda[p.play] = known
+                continue
+            }
+            guard !seenPlays.contains(p.play) else { continue }
+            seenPlays.insert(p.play)
+            let end = Date(unixMillis: max(p.latestStart, p.start + Int64(p.durationSeconds * 1000)))
+            guard end > now else { continue }  // over before we heard of it
+            report(.received, p.play)
+            agenda[p.play] = RadioPlay(play: p, mediaReady: p.media == nil)
+            // Through the shared fetcher even when it has the file: its one lane also keeps the
+            // follow-up reports of 5,000 co-simulated speakers from crowding out their acks.
+            if let ref = p.media { fetch(ref, for: p.play) }
+        }
+        reschedulePlayer()
+    }
+
+    private func fetch(_ ref: MediaReference, for id: String) {
+        Task { [weak self] in
+            let r = await MediaFetcher.shared.fetch(ref)
+            await self?.fetched(id, r)
+        }
+    }
+
+    private func fetched(_ id: String, _ r: Result<Int64, MediaFetcher.FetchError>) {
+        guard var p = agenda[id] else { return }
+        switch r {
+        case .success:
+            p.mediaReady = true
+            report(.mediaReady, id)
+        case .failure(let e):
+            p.downloadFailed = true
+            report(.downloadFailed, id, detail: e.description)
+            logger.warning("\(device.id): media for \(id) failed: \(e)")
+        }
+        agenda[id] = p
+        reschedulePlayer()
+    }
+
+    /// Applies everything due now, then sleeps until the next thing is due.
+    func playerTick() {
+        let now = clock.now()
+        if let c = current, let ends = currentEnds, now >= ends {
+            report(.finished, c)
+            stopCurrent()
+        }
+        let due = agenda.values.filter { !$0.closed && $0.started == nil && $0.start <= now }
+            .sorted { ($0.play.level, $1.start) > ($1.play.level, $0.start) }
+        for p in due {
+            let id = p.play.play
+            if p.downloadFailed {
+                close(id, .missed, reason: .downloadFailed)
+                continue
+            }
+            if now > p.latestStart {
+                close(id, .missed, reason: .late)
+                continue
+            }
+            guard p.mediaReady else { continue }  // may still arrive before its latest start
+            if let c = current, let holder = agenda[c] {
+                if p.play.level > holder.play.level {
+                    report(.interrupted, c, reason: .preempted, by: id)
+                    stopCurrent()
+                } else if p.play.level == .normal {
+                    close(id, .missed, reason: .preempted, by: c)
+                    continue
+                } else {
+                    continue  // priority and emergency wait for the speaker
+                }
+            }
+            agenda[id]?.started = now
+            current = id
+            currentEnds = now.addingTimeInterval(p.play.durationSeconds)
+            if let v = p.play.volume { volume = min(v, device.config.maxVolume ?? 100) }
+            playingUntil = currentEnds
+            report(.started, id, at: now)
+        }
+        reschedulePlayer()
+    }
+
+    private func close(_ id: String, _ event: PlaybackEvent, reason: PlaybackReason, by: String? = nil) {
+        agenda[id]?.closed = true
+        report(event, id, reason: reason, by: by)
+    }
+
+    private func stopCurrent() {
+        if let c = current { agenda[c]?.closed = true }
+        current = nil
+        currentEnds = nil
+        playingUntil = nil
+    }
+
+    /// One timer per speaker, only while something is pending: thousands of idle speakers cost nothing.
+    func reschedulePlayer() {
+        playerTask?.cancel()
+        let now = clock.now()
+        var next: [Date] = agenda.values.filter { !$0.closed && $0.started == nil }.map { p in
+            p.start > now ? p.start : p.latestStart
+        }
+        if let e = currentEnds { next.append(e) }
+        guard let first = next.min() else { return }
+        // Re-check at least every second: the test clock may jump.
+        let delay = min(max(first.timeIntervalSince(now), 0), 1)
+        playerTask = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(Int(delay * 1000) + 1))
+            guard !Task.isCancelled else { return }
+            await self?.playerTick()
+        }
+    }
+
+    func report(_ event: PlaybackEvent, _ play: String, reason: PlaybackReason? = nil, by: String? = nil, detail: String? = nil,
+                at: Date? = nil) {
+        outbox.append(PlaybackReport(device: device.id, boot: boot, ts: (at ?? clock.now()).unixMillis, play: play, event: event,
+                                     reason: reason, by: by, detail: detail))
+        flushOutbox()
+    }
+
+    /// Reports wait here while the speaker is offline and go out when it is back.
+    func flushOutbox() {
+        guard connected, let c = client, !outbox.isEmpty else { return }
+        var sent = 0
+        for r in outbox {
+            var r = r
+            r.boot = boot
+            do { try c.publish(topic: topic(.playback), payload: ProtocolEncoder.encode(r), qos: 1) } catch { break }
+            sent += 1
+        }
+        outbox.removeFirst(sent)
+    }
+
+    /// A reboot cuts what sounds; the agenda is kept (devices store it), so pending plays still play.
+    func rebootRadio() {
+        if let c = current {
+            report(.interrupted, c, reason: .error, detail: "reboot")
+            stopCurrent()
+        }
+    }
+}
+
+enum SimDecoding {
+    /// Shared: decoding does not mutate it, and thousands of speakers decode at once in an emergency.
+    nonisolated(unsafe) static let json = JSONDecoder()
+}
