@@ -5,6 +5,7 @@ import Logging
 import Synchronization
 import WardController
 import WardDomain
+import WardHTTP
 import WardStorage
 
 /// Path of a sibling executable (firmware-sim next to wardfleet in .build/…).
@@ -64,7 +65,19 @@ struct DemoCommand: AsyncParsableCommand {
         var config = ControllerConfiguration(databasePath: dbPath,
                                              mqtt: .init(host: host, port: port, clientID: "wardfleet-demo-controller"))
         config.ingest.statusInterval = 1
+        // The radio: media served to the simulated speakers from a free loopback port.
+        let mediaBase = SharedValue<String?>(nil)
+        var delivery = DeliveryConfiguration()
+        delivery.mediaBaseURL = { mediaBase.get() }
+        config.delivery = delivery
         let controller = try FleetController(config)
+        let library = MediaLibrary(root: MediaLibrary.defaultRoot(databasePath: dbPath), database: controller.database)
+        let httpTask = Task {
+            try await ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0).run { p in
+                mediaBase.update { $0 = "http://127.0.0.1:\(p)" }
+            }
+        }
+        defer { httpTask.cancel() }
         let failure = FailureBox()
         let controllerTask = Task {
             do { try await controller.run() } catch {
@@ -93,6 +106,7 @@ struct DemoCommand: AsyncParsableCommand {
                 + behave.flatMap { ["--behave", $0] })
         if FileManager.default.fileExists(atPath: stray) { try sim(["--file", stray]) }
         print("Thiết bị mô phỏng / simulated devices: \(simBinary) (nhật ký / log: \(dataDir)/firmware-sim.log)")
+        await scheduleDemoBulletin(database, library: library, dbPath: dbPath)
         print("Dừng bằng Ctrl-C / stop with Ctrl-C. Xem thêm / more: wardfleet health --db \(dbPath); wardfleet devices show ID --db \(dbPath)\n")
 
         let ui = Task {
@@ -122,6 +136,28 @@ struct DemoCommand: AsyncParsableCommand {
         try? await controllerTask.value
         if case .failure(let error) = uiResult, !(error is CancellationError) { throw error }
         print("\nĐã dừng demo / demo stopped. Dữ liệu / data: \(dbPath)")
+    }
+}
+
+/// A text-to-speech bulletin for the whole commune half a minute from now, so the demo shows the
+/// radio too: `wardfleet broadcast log` then lists every speaker's playback.
+func scheduleDemoBulletin(_ db: WardDatabase, library: MediaLibrary, dbPath: String) async {
+    do {
+        let repo = BroadcastRepository(db)
+        if (try? repo.user("demo")) == nil {
+            try repo.addUser(User(name: "demo", role: .approver, displayName: "Cán bộ demo", createdAt: Date()))
+        }
+        let speech = try await library.addSpeech("Đài truyền thanh xã xin thông báo: lịch tiêm chủng tại trạm y tế xã vào sáng thứ bảy.",
+                                                 voice: .northern, title: "Thông báo tiêm chủng", by: "demo").item
+        guard let commune = try PlaceRepository(db).tree().places.values.first(where: { $0.level == .commune }) else { return }
+        let cal = LocalCalendar.vietnam
+        let at = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 30).rounded(.up))
+        let b = try BroadcastService(db).schedule(.init(title: "Thông báo tiêm chủng", level: .normal, programme: .media(sha256: speech.sha256),
+                                                        recurrence: .once(cal.localDay(of: at), at: cal.localTime(of: at)),
+                                                        target: BroadcastTarget(communes: [commune.id])), by: "demo")
+        print("Bản tin demo / demo bulletin \(b.id) lúc / at \(cal.display(at)); xem / see: wardfleet broadcast log --db \(dbPath)\n")
+    } catch {
+        print("Không lên lịch được bản tin demo / could not schedule the demo bulletin: \(error)\n")
     }
 }
 
