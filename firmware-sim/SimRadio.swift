@@ -76,12 +76,11 @@ extension SimDevice {
         let now = clock.now()
         let ids = Set(s.plays.map(\.play))
         // Gone from the agenda: cancelled or withdrawn. A sounding one stops.
-        for (id, p) in agenda where !ids.contains(id) {
+        // Gone and not sounding: the controller logs why; nothing to report.
+        for id in agenda.keys where !ids.contains(id) {
             if current == id {
                 report(.interrupted, id, reason: .cancelled)
                 stopCurrent()
-            } else if p.started == nil, !p.closed {
-                // Not started: the controller logs why; nothing to report.
             }
             agenda[id] = nil
         }

@@ -95,7 +95,9 @@ public final class FleetController: Sendable {
                     guard !Task.isCancelled else { break }
                     do {
                         let tree = try PlaceRepository(database).tree()
-                        await ingestor.updateRegistry(tree: tree, devices: try DeviceRepository(database).list())
+                        let devices = try DeviceRepository(database).list()
+                        await ingestor.updateRegistry(tree: tree, devices: devices)
+                        await delivery?.updateRegistry(tree: tree, devices: devices)
                     } catch {
                         logger.error("registry refresh failed: \(error)")
                     }

@@ -315,8 +315,9 @@ extension ProtocolDecoder {
         }
         var reason: PlaybackReason?
         if let r = p.reason {
-            guard let known = PlaybackReason(rawValue: r) else {
-                throw Rejection(.invalidField, "reason '\(r.prefix(32))' is not one of " + PlaybackReason.allCases.map(\.rawValue).joined(separator: ", "))
+            guard let known = PlaybackReason(rawValue: r), PlaybackReason.deviceReported.contains(known) else {
+                throw Rejection(.invalidField, "reason '\(r.prefix(32))' is not one of "
+                    + PlaybackReason.allCases.filter(PlaybackReason.deviceReported.contains).map(\.rawValue).joined(separator: ", "))
             }
             reason = known
         }

@@ -53,38 +53,23 @@ struct BroadcastCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Lên lịch một bản tin / Schedule an item.",
             discussion: "An operator's item waits for an approver; an approver's goes straight on the schedule. Overlaps on a shared speaker and quiet hours are refused with the items, times and speakers named.")
-        @OptionGroup var db: DatabaseOptions
+        @OptionGroup var library: MediaCommand.LibraryOptions
         @Option(name: .customLong("as"), help: "Who schedules it.") var user: String
         @Option(help: "Title shown to operators.") var title: String
         @Option(help: "normal, priority or emergency.") var level: BroadcastLevel = .normal
-        @Option(help: "Library audio: its sha256 or a unique prefix (wardfleet media list).") var media: String?
-        @Option(help: "Relay this http(s) stream instead (with --minutes).") var stream: String?
-        @Option(help: "Relay window in minutes.") var minutes: Double?
+        @OptionGroup var programme: ProgrammeOptions
         @OptionGroup var timing: TimingOptions
         @OptionGroup var targets: TargetOptions
         @Option(help: "Volume 0–100 (default: each speaker's own).") var volume: Int?
         @Option(help: "Priority items: order among colliding ones (1 plays first).") var order: Int?
         @Flag(help: "JSON output.") var json = false
 
-        static func list(_ s: String?) -> [String] { TargetOptions.list(s) }
-
         func run() async throws {
-            let database = try db.open()
+            let database = try library.db.open()
             guard let recurrence = try timing.recurrence() else { throw ValidationError("--day và --time / give --day and --time") }
-            let programme: Programme
-            switch (media, stream) {
-            case (let m?, nil):
-                let matches = try MediaRepository(database).list().filter { $0.sha256.hasPrefix(m.lowercased()) }
-                guard matches.count == 1 else {
-                    throw ValidationError(matches.isEmpty ? "không có tệp âm thanh / no media matching '\(m)'"
-                                          : "'\(m)' khớp \(matches.count) tệp, ghi dài hơn / matches \(matches.count) items: give more of the hash")
-                }
-                programme = .media(sha256: matches[0].sha256)
-            case (nil, let s?): programme = .stream(url: s)
-            default: throw ValidationError("chọn --media hoặc --stream / give --media or --stream")
-            }
+            let programme = try await self.programme.programme(library.library(database), database: database, title: title, by: user)
             let request = BroadcastService.Request(
-                title: title, level: level, programme: programme, duration: minutes.map { $0 * 60 },
+                title: title, level: level, programme: programme, duration: self.programme.duration,
                 recurrence: recurrence, target: targets.target ?? BroadcastTarget(), volume: volume, priorityOrder: order)
             let b = try BroadcastService(database, clock: Clocks.fromEnvironment()).schedule(request, by: user)
             if json { return try printJSON(b) }
@@ -164,8 +149,8 @@ struct BroadcastCommand: AsyncParsableCommand {
                 return
             }
             guard let user else { throw ValidationError("--as USER") }
-            try BroadcastService(database, clock: Clocks.fromEnvironment()).setGroup(name, speakers: Schedule.list(speakers), by: user)
-            print("Nhóm / group \(name): \(Schedule.list(speakers).joined(separator: ", "))")
+            try BroadcastService(database, clock: Clocks.fromEnvironment()).setGroup(name, speakers: TargetOptions.list(speakers), by: user)
+            print("Nhóm / group \(name): \(TargetOptions.list(speakers).joined(separator: ", "))")
         }
     }
 

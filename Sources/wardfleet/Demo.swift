@@ -2,7 +2,6 @@ import ArgumentParser
 import FleetFile
 import Foundation
 import Logging
-import Synchronization
 import WardController
 import WardDomain
 import WardHTTP
@@ -78,10 +77,10 @@ struct DemoCommand: AsyncParsableCommand {
             }
         }
         defer { httpTask.cancel() }
-        let failure = FailureBox()
+        let failure = SharedValue<(any Error)?>(nil)
         let controllerTask = Task {
             do { try await controller.run() } catch {
-                failure.error.withLock { $0 = error }
+                failure.update { $0 = error }
                 throw error
             }
         }
@@ -115,7 +114,7 @@ struct DemoCommand: AsyncParsableCommand {
                 if controllerTask.isCancelled { break }
                 try await Task.sleep(for: .seconds(every))
                 print("\u{1B}[2J\u{1B}[H", terminator: "")
-                if let error = failure.error.withLock({ $0 }) { throw error }
+                if let error = failure.get() { throw error }
                 Render.health(try HealthReport.build(database, now: Date()))
                 if let duration, ContinuousClock.now - start >= .seconds(duration) { break }
             }
@@ -159,9 +158,4 @@ func scheduleDemoBulletin(_ db: WardDatabase, library: MediaLibrary, dbPath: Str
     } catch {
         print("Không lên lịch được bản tin demo / could not schedule the demo bulletin: \(error)\n")
     }
-}
-
-/// The controller's failure, seen by the demo's display loop.
-final class FailureBox: Sendable {
-    let error = Mutex<(any Error)?>(nil)
 }

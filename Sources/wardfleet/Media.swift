@@ -16,10 +16,12 @@ struct MediaCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOptions
         @Option(help: "Media folder (default: media/ beside the database).") var mediaDir: String?
 
-        func open() throws -> MediaLibrary {
-            let database = try db.open()
+        func open() throws -> MediaLibrary { library(try db.open()) }
+
+        /// The library of `database` (already open), in --media-dir or beside the database.
+        func library(_ database: WardDatabase, clock: any TimeSource = SystemTimeSource()) -> MediaLibrary {
             let root = mediaDir.map { URL(fileURLWithPath: $0) } ?? MediaLibrary.defaultRoot(databasePath: db.resolved)
-            return MediaLibrary(root: root, database: database)
+            return MediaLibrary(root: root, database: database, clock: clock)
         }
     }
 

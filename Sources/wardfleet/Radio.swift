@@ -5,28 +5,28 @@ import WardController
 import WardDomain
 import WardStorage
 
-/// What an emergency or inbox item plays, from the command line.
+/// What an item plays, from the command line: library audio, text read out now, or a relay.
 struct ProgrammeOptions: ParsableArguments {
     @Option(help: "Library audio: its sha256 or a unique prefix (wardfleet media list).") var media: String?
-    @Option(help: "Vietnamese text to read out (rendered now by text-to-speech).") var tts: String?
+    @Option(help: "Vietnamese text to read out (rendered now by text-to-speech and added to the library).") var tts: String?
     @Option(help: "Voice for --tts: northern, central or southern.") var voice: TTSVoice = .northern
     @Option(help: "Relay this http(s) stream instead (with --minutes).") var stream: String?
     @Option(help: "Relay window in minutes.") var minutes: Double?
-    @Option(help: "Media folder (default: media/ beside the database).") var mediaDir: String?
 
-    func programme(_ database: WardDatabase, dbPath: String, title: String, by user: String) async throws -> Programme {
+    /// Relay window in seconds, if given.
+    var duration: TimeInterval? { minutes.map { $0 * 60 } }
+
+    func programme(_ library: MediaLibrary, database: WardDatabase, title: String, by user: String) async throws -> Programme {
         switch (media, tts, stream) {
         case (let m?, nil, nil):
             let matches = try MediaRepository(database).list().filter { $0.sha256.hasPrefix(m.lowercased()) }
             guard matches.count == 1 else {
                 throw ValidationError(matches.isEmpty ? "không có tệp âm thanh / no media matching '\(m)'"
-                                      : "'\(m)' khớp \(matches.count) tệp / matches \(matches.count) items: give more of the hash")
+                                      : "'\(m)' khớp \(matches.count) tệp, ghi dài hơn / matches \(matches.count) items: give more of the hash")
             }
             return .media(sha256: matches[0].sha256)
         case (nil, let text?, nil):
-            let root = mediaDir.map { URL(fileURLWithPath: $0) } ?? MediaLibrary.defaultRoot(databasePath: dbPath)
-            let item = try await MediaLibrary(root: root, database: database).addSpeech(text, voice: voice, title: title, by: user).item
-            return .media(sha256: item.sha256)
+            return .media(sha256: try await library.addSpeech(text, voice: voice, title: title, by: user).item.sha256)
         case (nil, nil, let s?): return .stream(url: s)
         default: throw ValidationError("chọn một: --media, --tts hoặc --stream / give one of --media, --tts, --stream")
         }
@@ -38,7 +38,7 @@ extension BroadcastCommand {
         static let configuration = CommandConfiguration(
             abstract: "Phát khẩn cấp ngay / Send an emergency now: it interrupts whatever plays on the targets.",
             discussion: "Approvers and admins only. Without a target, the whole commune (when the system has one commune).")
-        @OptionGroup var db: DatabaseOptions
+        @OptionGroup var library: MediaCommand.LibraryOptions
         @Option(name: .customLong("as"), help: "Who sends it (approver or admin).") var user: String
         @Option(help: "Title, e.g. \"Cảnh báo lũ quét\".") var title: String
         @OptionGroup var programme: ProgrammeOptions
@@ -47,16 +47,16 @@ extension BroadcastCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
-            let database = try db.open()
+            let database = try library.db.open()
             var target = targets.target
             if target == nil {
                 let communes = try PlaceRepository(database).tree().places.values.filter { $0.level == .commune }
                 guard communes.count == 1 else { throw ValidationError("chọn nơi phát: --communes/--villages/... / choose a target") }
                 target = BroadcastTarget(communes: [communes[0].id])
             }
-            let p = try await programme.programme(database, dbPath: db.resolved, title: title, by: user)
+            let p = try await programme.programme(library.library(database), database: database, title: title, by: user)
             let b = try BroadcastService(database, clock: Clocks.fromEnvironment()).sendEmergency(
-                title: title, programme: p, duration: programme.minutes.map { $0 * 60 }, target: target!, volume: volume, by: user)
+                title: title, programme: p, duration: programme.duration, target: target!, volume: volume, by: user)
             if json { return try printJSON(b) }
             print("\(b.id): \(b.item.title) — KHẨN CẤP / EMERGENCY, lên sóng ngay / on air now")
         }
@@ -152,7 +152,7 @@ extension BroadcastCommand {
 
     struct InboxSchedule: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "schedule", abstract: "Lên lịch một bản tin nguồn / Schedule an inbox bulletin.")
-        @OptionGroup var db: DatabaseOptions
+        @OptionGroup var library: MediaCommand.LibraryOptions
         @Argument(help: "Inbox number (#).") var number: Int64
         @Option(name: .customLong("as"), help: "Who schedules it.") var user: String
         @OptionGroup var timing: TimingOptions
@@ -161,26 +161,28 @@ extension BroadcastCommand {
 
         func run() async throws {
             guard let r = try timing.recurrence() else { throw ValidationError("--day và --time / give --day and --time") }
-            let database = try db.open()
-            let b = try UpstreamService(database: database, library: MediaLibrary(root: MediaLibrary.defaultRoot(databasePath: db.resolved), database: database),
-                                        clock: Clocks.fromEnvironment())
-                .schedule(number, recurrence: r, target: targets.target, volume: volume, by: user)
+            let b = try upstream(library).schedule(number, recurrence: r, target: targets.target, volume: volume, by: user)
             print("\(b.id): \(b.item.title) — \(b.status.vietnamese) / \(b.status.rawValue)")
         }
     }
 
     struct InboxDismiss: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "dismiss", abstract: "Bỏ qua một bản tin nguồn / Dismiss an inbox bulletin.")
-        @OptionGroup var db: DatabaseOptions
+        @OptionGroup var library: MediaCommand.LibraryOptions
         @Argument var number: Int64
         @Option(name: .customLong("as")) var user: String
         @Option(help: "Why (kept).") var reason: String?
 
         func run() async throws {
-            let database = try db.open()
-            try UpstreamService(database: database, library: MediaLibrary(root: MediaLibrary.defaultRoot(databasePath: db.resolved), database: database),
-                                clock: Clocks.fromEnvironment()).dismiss(number, by: user, reason: reason)
+            try upstream(library).dismiss(number, by: user, reason: reason)
             print("#\(number): đã bỏ qua / dismissed")
         }
     }
+}
+
+/// The upstream inbox of the database and media folder the options name.
+func upstream(_ options: MediaCommand.LibraryOptions) throws -> UpstreamService {
+    let database = try options.db.open()
+    let clock = Clocks.fromEnvironment()
+    return UpstreamService(database: database, library: options.library(database, clock: clock), clock: clock)
 }

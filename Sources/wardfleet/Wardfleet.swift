@@ -85,7 +85,7 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Chạy bộ điều khiển / Run the controller (until SIGINT/SIGTERM).")
 
-    @OptionGroup var db: DatabaseOptions
+    @OptionGroup var library: MediaCommand.LibraryOptions
     @OptionGroup var brokerOptions: BrokerOptions
     @Option(help: "MQTT client id of this controller.") var clientID = "wardfleet-controller"
     @Option(help: "Shared-subscription group, for several controller nodes on one broker.") var shareGroup: String?
@@ -95,7 +95,6 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Address the HTTP server (media for devices) listens on.") var httpHost = "0.0.0.0"
     @Option(help: "HTTP port.") var httpPort = 8080
     @Flag(help: "Do not start the HTTP server.") var noHttp = false
-    @Option(help: "Media folder (default: media/ beside the database).") var mediaDir: String?
     @Option(help: "Base URL devices download media from (default: http://HTTP-HOST:PORT; set it when listening on 0.0.0.0).")
     var mediaURL: String?
     @Option(help: "Minutes before its start a play is sent to the speakers.") var leadMinutes: Double = 10
@@ -105,7 +104,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
-        var config = ControllerConfiguration(databasePath: db.resolved,
+        var config = ControllerConfiguration(databasePath: library.db.resolved,
                                              mqtt: try brokerOptions.configuration(clientID: clientID))
         config.mqtt.cleanSession = false  // QoS 1 messages wait at the broker while we restart
         if let g = shareGroup { config.subscription = "$share/\(g)/wardfleet/v1/#" }
@@ -123,8 +122,7 @@ struct RunCommand: AsyncParsableCommand {
             Logger(label: "wardfleet").warning("listening on \(httpHost): devices are told to fetch media from 127.0.0.1; set --media-url to an address they can reach")
         }
         let clock = Clocks.fromEnvironment()
-        let library = MediaLibrary(root: mediaDir.map { URL(fileURLWithPath: $0) } ?? MediaLibrary.defaultRoot(databasePath: db.resolved),
-                                   database: controller.database, clock: clock)
+        let library = self.library.library(controller.database, clock: clock)
         let token = upstreamToken ?? ProcessInfo.processInfo.environment["WARDFLEET_UPSTREAM_TOKEN"]
         if let t = token, t.count < 16 { throw ValidationError("--upstream-token: ít nhất 16 ký tự / at least 16 characters") }
         let media = ControllerHTTPServer(

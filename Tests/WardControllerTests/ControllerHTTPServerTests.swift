@@ -19,14 +19,8 @@ import WardStorage
                                    database: try WardDatabase(path: dir.appendingPathComponent("h.sqlite").path))
         let (item, _) = try await library.addSpeech("Loa phường xin thông báo.", voice: .southern, title: "Thông báo")
 
-        let port = Mutex(0)
-        let server = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0)
-        let task = Task { try await server.run(onListening: { p in port.withLock { $0 = p } }) }
+        let (base, task) = try await Self.start(ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0))
         defer { task.cancel() }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while port.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        let base = "http://127.0.0.1:\(port.withLock { $0 })"
-        try #require(port.withLock { $0 } != 0, "server did not start")
 
         let (data, response) = try await URLSession.shared.data(from: URL(string: ControllerHTTPServer.url(of: item.sha256, base: base))!)
         let http = try #require(response as? HTTPURLResponse)
@@ -45,5 +39,18 @@ import WardStorage
             #expect((r as? HTTPURLResponse)?.statusCode == status, "\(path)")
             #expect(String(decoding: body, as: UTF8.self).contains("\"error\""), "\(path)")
         }
+    }
+
+    /// Runs `server` on a free loopback port; returns its base URL once it listens.
+    static func start(_ server: ControllerHTTPServer) async throws -> (base: String, task: Task<Void, any Error>) {
+        let port = Mutex(0)
+        let task = Task { try await server.run(onListening: { p in port.withLock { $0 = p } }) }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while port.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        guard port.withLock({ $0 }) != 0 else {
+            task.cancel()
+            throw CancellationError()  // the server did not start
+        }
+        return ("http://127.0.0.1:\(port.withLock { $0 })", task)
     }
 }

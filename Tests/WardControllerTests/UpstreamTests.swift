@@ -2,7 +2,6 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Synchronization
 import Testing
 import WardDomain
 import WardStorage
@@ -44,14 +43,10 @@ import WardStorage
         let w = try BroadcastServiceTests.World()
         let library = MediaLibrary(root: w.dir.appendingPathComponent("media"), database: w.db, clock: w.clock)
         let token = "a-long-shared-secret-0123456789"
-        let port = Mutex(0)
-        let server = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0,
-                                          upstream: (UpstreamService(database: w.db, library: library, clock: w.clock), token))
-        let task = Task { try await server.run(onListening: { p in port.withLock { $0 = p } }) }
+        let (base, task) = try await ControllerHTTPServerTests.start(ControllerHTTPServer(
+            library: library, host: "127.0.0.1", port: 0, upstream: (UpstreamService(database: w.db, library: library, clock: w.clock), token)))
         defer { task.cancel() }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while port.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        let url = URL(string: "http://127.0.0.1:\(port.withLock { $0 })/api/v1/upstream/bulletins")!
+        let url = URL(string: base + "/api/v1/upstream/bulletins")!
         func post(_ body: String, token: String?) async throws -> (Int, String) {
             var r = URLRequest(url: url)
             r.httpMethod = "POST"

@@ -197,6 +197,8 @@ func at(_ d: String, _ t: String) -> Date { cal.date(day(d), time(t)) }
     let t = ScheduleTests()
     var window: DateInterval { DateInterval(start: at("2026-11-23", "00:00"), end: at("2026-11-24", "00:00")) }
 
+    func key(_ item: String, _ time: String) -> PlayKey { PlayKey(item: item, start: at("2026-11-23", time)) }
+
     func plan(_ items: [BroadcastItem]) -> [PlannedPlay] {
         Playout.plan(speaker: "L1", items: items, directory: t.directory, window: window)
     }
@@ -204,14 +206,14 @@ func at(_ d: String, _ t: String) -> Date { cal.date(day(d), time(t)) }
     @Test func emergencyInterruptsWhatPlays() {
         let p = plan([t.item("N", .normal, .once, start: "07:00", minutes: 10), t.item("E", .emergency, .once, start: "07:05", minutes: 3)])
         #expect(p.map(\.item) == ["N", "E"])
-        #expect(p[0].outcome == .interrupted(by: "E") && p[0].plays == DateInterval(start: at("2026-11-23", "07:00"), end: at("2026-11-23", "07:05")))
+        #expect(p[0].outcome == .interrupted(by: key("E", "07:05")) && p[0].plays == DateInterval(start: at("2026-11-23", "07:00"), end: at("2026-11-23", "07:05")))
         #expect(p[1].outcome == .plays && p[1].plays?.start == at("2026-11-23", "07:05"))
     }
 
     @Test func priorityGoesAheadOfNormal() {
         let p = plan([t.item("N", .normal, .once, start: "07:00", minutes: 10), t.item("P", .priority, .once, start: "07:02", minutes: 5),
                       t.item("N2", .normal, .once, start: "07:04", minutes: 5)])
-        #expect(p.map(\.outcome) == [.interrupted(by: "P"), .plays, .skipped(by: "P")])
+        #expect(p.map(\.outcome) == [.interrupted(by: key("P", "07:02")), .plays, .skipped(by: key("P", "07:02"))])
     }
 
     @Test func orderedPriorityItemsPlayOneAfterAnother() {
@@ -227,7 +229,7 @@ func at(_ d: String, _ t: String) -> Date { cal.date(day(d), time(t)) }
                       t.item("E", .emergency, .once, start: "08:03", minutes: 2),
                       t.item("P3", .priority, .once, start: "08:04", minutes: 1)])
         let byItem = Dictionary(uniqueKeysWithValues: p.map { ($0.item, $0) })
-        #expect(byItem["P1"]?.outcome == .interrupted(by: "E"))
+        #expect(byItem["P1"]?.outcome == .interrupted(by: key("E", "08:03")))
         #expect(byItem["E"]?.plays == DateInterval(start: at("2026-11-23", "08:03"), duration: 120))
         #expect(byItem["P2"]?.plays?.start == at("2026-11-23", "08:05"))  // after the emergency
         #expect(byItem["P3"]?.plays?.start == at("2026-11-23", "08:10"))  // then in arrival order

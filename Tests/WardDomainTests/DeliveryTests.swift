@@ -40,7 +40,7 @@ import Testing
         let items = [item("E", .emergency, start: "05:58", seconds: 600, rule: .once), item("N", start: "06:00")]
         let agenda = DeliveryPlanner.agendas(items: items, audiences: ["E": ["L1"], "N": ["L1"]], now: at("2026-11-23", "05:59"))["L1"]!
         #expect(agenda.plays.map(\.key.item) == ["E"])
-        #expect(agenda.skipped == [PlayKey(item: "N", start: at("2026-11-23", "06:00")): "E"])
+        #expect(agenda.skipped == [PlayKey(item: "N", start: at("2026-11-23", "06:00")): PlayKey(item: "E", start: at("2026-11-23", "05:58"))])
     }
 
     @Test func aPriorityItemWaitsBehindAnEmergencyWithAMovedStart() {

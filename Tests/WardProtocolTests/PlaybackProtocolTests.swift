@@ -29,6 +29,8 @@ import WardDomain
         #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"scheduled\"")) == .invalidField)  // the controller's word
         #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"exploded\"")) == .invalidField)
         #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"missed\",\"reason\":\"bored\"")) == .invalidField)
+        // The controller's conclusions are not the speaker's to claim.
+        #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"missed\",\"reason\":\"offline\"")) == .invalidField)
         #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"started\"", device: "LOA-02")) == .identityMismatch)
         #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"started\",\"detail\":\"\(String(repeating: "x", count: 600))\"")) == .outOfRange)
         #expect(rejection(topic, "{\"v\":1,\"device\":\"LOA-01\",\"boot\":\"b1\",\"ts\":1,\"play\":\"BT-1@1\",\"event\":\"started\"}") == .outOfRange)

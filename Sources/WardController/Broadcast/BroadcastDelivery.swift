@@ -19,8 +19,6 @@ public struct DeliveryConfiguration: Sendable {
     public var poll: Duration = .milliseconds(50)
     /// How often agendas are re-evaluated as time passes.
     public var tick: Duration = .seconds(1)
-    /// How often speakers, places and groups are re-read.
-    public var registryRefresh: Duration = .seconds(2)
     /// Base URL devices download media from (the controller's HTTP server as they reach it);
     /// nil until the server is listening.
     public var mediaBaseURL: @Sendable () -> String? = { nil }
@@ -44,6 +42,11 @@ public actor BroadcastDelivery {
     private let writer = DispatchQueue(label: "wardfleet.playback-writer")
 
     private var revision: Int64 = -1
+    /// Something the agendas depend on changed since the last evaluation.
+    private var changed = true
+    private var tree = try! PlaceTree([])
+    private var devices: [Device] = []
+    private var groups: [String: Set<String>] = [:]
     private var broadcasts: [String: ScheduledBroadcast] = [:]
     private var media: [String: MediaItem] = [:]
     private var directory = SpeakerDirectory(tree: try! PlaceTree([]), devices: [])
@@ -71,11 +74,11 @@ public actor BroadcastDelivery {
         self.logger = logger
     }
 
-    /// Runs until cancelled: polls the schedule, re-evaluates every tick, refreshes the registry.
+    /// Runs until cancelled: polls the schedule's revision, re-evaluates every tick and whenever
+    /// the schedule or the registry (handed in by `updateRegistry`) changed.
     public func run() async {
         do {
-            try reloadRegistry()
-            try reloadSchedule()
+            try refresh()
             for (k, s) in try PlaybackRepository(db).open(since: clock.now().addingTimeInterval(-7 * 86_400)) {
                 let pair = Pair(key: k, speaker: s)
                 open[pair] = closeTime(of: pair, plannedStart: k.start)
@@ -85,19 +88,12 @@ public actor BroadcastDelivery {
             logger.error("broadcast delivery cannot read the schedule: \(error)")
         }
         var lastTick = ContinuousClock.now - configuration.tick
-        var lastRegistry = ContinuousClock.now
         while !Task.isCancelled {
-            var changed = false
             do {
-                if ContinuousClock.now - lastRegistry >= configuration.registryRefresh {
-                    lastRegistry = .now
-                    changed = try reloadRegistry() || changed
-                }
                 let rev = try BroadcastRepository(db).revision()
                 if rev != revision {
                     try reloadSchedule()
                     revision = rev
-                    changed = true
                 }
             } catch {
                 logger.error("broadcast delivery: reading the schedule failed: \(error)")
@@ -112,42 +108,52 @@ public actor BroadcastDelivery {
 
     // MARK: reading
 
-    /// Re-reads registry and schedule now (the run loop does this by polling).
+    /// Reads registry and schedule from storage now (at start, and for tests).
     public func refresh() throws {
-        try reloadRegistry()
+        updateRegistry(tree: try PlaceRepository(db).tree(), devices: try DeviceRepository(db).list())
         try reloadSchedule()
         revision = try BroadcastRepository(db).revision()
     }
 
-    /// Returns true when the set of speakers or their places changed.
-    @discardableResult
-    func reloadRegistry() throws -> Bool {
-        let fresh = SpeakerDirectory(tree: try PlaceRepository(db).tree(), devices: try DeviceRepository(db).list(),
-                                     groups: try BroadcastRepository(db).groups())
-        guard fresh.speakers != directory.speakers || fresh.groups != directory.groups else { return false }
-        directory = fresh
-        recomputeAudiences()
-        return true
+    /// The controller's periodic registry read, shared with the ingest side.
+    public func updateRegistry(tree: PlaceTree, devices: [Device]) {
+        self.tree = tree
+        self.devices = devices
+        if rebuildDirectory() { recomputeAudiences() }
     }
 
+    /// Items, their media and the speaker groups: everything a revision bump may have changed.
     func reloadSchedule() throws {
-        let all = try BroadcastRepository(db).list(includeCancelled: true)
+        let repo = BroadcastRepository(db)
+        let all = try repo.list(includeCancelled: true)
         broadcasts = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { _, b in b })
         for b in all where b.status == .approved {
             if case .media(let sha) = b.programme, media[sha] == nil { media[sha] = try MediaRepository(db).get(sha) }
         }
+        groups = try repo.groups()
+        _ = rebuildDirectory()
         recomputeAudiences()
+    }
+
+    /// True when speakers, their places or the groups changed.
+    private func rebuildDirectory() -> Bool {
+        let fresh = SpeakerDirectory(tree: tree, devices: devices, groups: groups)
+        guard fresh.speakers != directory.speakers || fresh.groups != directory.groups else { return false }
+        directory = fresh
+        return true
     }
 
     private func recomputeAudiences() {
         audiences = [:]
         for b in broadcasts.values where b.status == .approved { audiences[b.id] = directory.resolve(b.item.target).speakers }
+        changed = true
     }
 
     // MARK: evaluation
 
     /// Sends what changed and keeps the log; also called directly by tests on a manual clock.
     public func evaluate() async {
+        changed = false
         let now = clock.now()
         let approved = broadcasts.values.filter { $0.status == .approved }.map(\.item)
         agendas = DeliveryPlanner.agendas(items: approved, audiences: audiences, now: now, settings: configuration.rules)
@@ -243,41 +249,34 @@ public actor BroadcastDelivery {
     /// Appends a final line for open plays that are over (or will not happen) and that the
     /// speaker did not close itself.
     private func close(now: Date) async {
-        var due: [Pair] = []
-        var early: Set<Pair> = []
+        // Due: its time is over; or, earlier, it left the speaker's agenda (cancelled, moved,
+        // retargeted) or the rules skip it and its start has come.
+        var due: [(pair: Pair, overdue: Bool, context: PlaybackClosure.Context)] = []
         for (pair, closeAt) in open {
             let agenda = agendas[pair.speaker]
+            let skippedBy = agenda?.skipped[pair.key]
             let planned = agenda?.plays.contains { $0.key == pair.key } ?? false
-            let skipped = agenda?.skipped[pair.key] != nil
-            if now >= closeAt {
-                due.append(pair)
-            } else if !planned && (!skipped || now >= pair.key.start) {
-                due.append(pair)
-                early.insert(pair)
-            }
+            let overdue = now >= closeAt
+            guard overdue || (!planned && (skippedBy == nil || now >= pair.key.start)) else { continue }
+            // Past its close time a play has left the agenda because it is over, not withdrawn.
+            due.append((pair, overdue, PlaybackClosure.Context(
+                skippedBy: skippedBy?.id, itemCancelled: broadcasts[pair.key.item]?.status == .cancelled,
+                stillPlanned: planned || overdue)))
         }
         guard !due.isEmpty else { return }
         let entries: [PlaybackEntry]
         do {
-            entries = try PlaybackRepository(db).entries(of: due.map { ($0.key, $0.speaker) })
+            entries = try PlaybackRepository(db).entries(of: due.map { ($0.pair.key, $0.pair.speaker) })
         } catch {
             return logger.error("playback log read failed: \(error)")
         }
         let byPair = Dictionary(grouping: entries) { Pair(key: $0.key, speaker: $0.speaker) }
         var lines: [PlaybackEntry] = []
-        for pair in due {
+        for (pair, overdue, context) in due {
             let mine = byPair[pair] ?? []
-            // Started and taken off the agenda: the speaker reports how it ended; wait for it.
-            if early.contains(pair), mine.contains(where: { $0.event == .started }) { continue }
-            let b = broadcasts[pair.key.item]
-            let agenda = agendas[pair.speaker]
-            let ctx = PlaybackClosure.Context(
-                skippedBy: agenda?.skipped[pair.key].flatMap { by in
-                    agenda?.plays.first { $0.key.item == by }?.key.id ?? by
-                },
-                itemCancelled: b?.status == .cancelled,
-                stillPlanned: agenda?.plays.contains { $0.key == pair.key } ?? false || now >= open[pair]!)
-            if let line = PlaybackClosure.close(mine, key: pair.key, speaker: pair.speaker, context: ctx, at: now) { lines.append(line) }
+            // Started, then taken off the agenda: the speaker reports how it ended; wait for that.
+            if !overdue, mine.contains(where: { $0.event == .started }) { continue }
+            if let line = PlaybackClosure.close(mine, key: pair.key, speaker: pair.speaker, context: context, at: now) { lines.append(line) }
             open[pair] = nil
         }
         await write(lines)

@@ -103,8 +103,9 @@ public struct BroadcastService: Sendable {
         let now = clock.now()
         let id = "BT-\(calendar.localDay(of: now).description.replacingOccurrences(of: "-", with: ""))-"
             + String(UUID().uuidString.prefix(6)).lowercased()
-        let (item, audience) = try validate(r, id: id)
-        try refuseConflicts(item, existing: try repository.list(), now: now)
+        let dir = try directory()
+        let (item, audience) = try validate(r, id: id, directory: dir)
+        try refuseConflicts(item, existing: try repository.list(), directory: dir, now: now)
         let b = ScheduledBroadcast(item: item, programme: r.programme, status: status, createdBy: actor, createdAt: now,
                                    approvedBy: status == .approved ? actor : nil, approvedAt: status == .approved ? now : nil)
         try repository.insert(b, detail: "\(r.level.rawValue), \(audience) loa / speakers")
@@ -112,7 +113,7 @@ public struct BroadcastService: Sendable {
     }
 
     /// Checks a request and turns it into an item; returns it with its audience size.
-    private func validate(_ r: Request, id: String) throws -> (BroadcastItem, Int) {
+    private func validate(_ r: Request, id: String, directory: SpeakerDirectory) throws -> (BroadcastItem, Int) {
         let title = r.title.nfc.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !title.isEmpty, title.count <= 200 else {
             throw ScheduleRefusal.invalid("tiêu đề 1–200 ký tự / the title needs 1–200 characters")
@@ -138,7 +139,7 @@ public struct BroadcastService: Sendable {
             throw ScheduleRefusal.invalid("âm lượng 0–100 / volume must be 0–100")
         }
         guard !r.target.isEmpty else { throw ScheduleRefusal.invalid("chưa chọn nơi phát / no target chosen") }
-        let resolved = try directory().resolve(r.target)
+        let resolved = directory.resolve(r.target)
         guard resolved.unknown.isEmpty else {
             throw ScheduleRefusal.invalid("không tìm thấy loa cho / nothing to play on for: " + resolved.unknown.joined(separator: ", "))
         }
@@ -147,8 +148,7 @@ public struct BroadcastService: Sendable {
         return (item, resolved.speakers.count)
     }
 
-    private func refuseConflicts(_ item: BroadcastItem, existing: [ScheduledBroadcast], now: Date) throws {
-        let dir = try directory()
+    private func refuseConflicts(_ item: BroadcastItem, existing: [ScheduledBroadcast], directory dir: SpeakerDirectory, now: Date) throws {
         let communes = Set(dir.resolve(item.target).speakers.compactMap { dir.speakers[$0]?.commune })
         var problems: [ScheduleConflict] = []
         for commune in communes.sorted() {
@@ -191,10 +191,10 @@ public struct BroadcastService: Sendable {
         let r = Request(title: e.title ?? old.item.title, level: old.item.level, programme: old.programme, duration: old.item.duration,
                         recurrence: e.recurrence ?? old.item.recurrence, target: e.target ?? old.item.target,
                         volume: e.volume ?? old.item.volume, priorityOrder: e.priorityOrder ?? old.item.priorityOrder)
-        var (item, _) = try validate(r, id: id)
-        if case .media = old.programme { item.duration = old.item.duration }
+        let dir = try directory()
+        let (item, _) = try validate(r, id: id, directory: dir)
         let now = clock.now()
-        try refuseConflicts(item, existing: try repository.list(), now: now)
+        try refuseConflicts(item, existing: try repository.list(), directory: dir, now: now)
         var b = old
         b.item = item
         if !user.role.canApprove, old.item.level != .emergency {

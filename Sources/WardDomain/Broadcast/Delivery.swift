@@ -60,16 +60,14 @@ public struct AgendaEntry: Hashable, Sendable {
 /// What one speaker should do around now: plays to send, and occurrences it will not play.
 public struct SpeakerAgenda: Hashable, Sendable {
     public var plays: [AgendaEntry] = []
-    /// Occurrences targeted at it that the rules skip (a higher-or-equal item holds the speaker).
-    public var skipped: [PlayKey: String] = [:]
+    /// Occurrences targeted at it that the rules skip, with the play holding the speaker.
+    public var skipped: [PlayKey: PlayKey] = [:]
 
-    public init(plays: [AgendaEntry] = [], skipped: [PlayKey: String] = [:]) {
+    public init(plays: [AgendaEntry] = [], skipped: [PlayKey: PlayKey] = [:]) {
         self.plays = plays
         self.skipped = skipped
     }
 
-    /// Every occurrence it is targeted by that is due within the lead.
-    public var keys: Set<PlayKey> { Set(plays.map(\.key)).union(skipped.keys) }
 }
 
 /// Turns the approved schedule into each speaker's agenda (pure: the controller publishes it).

@@ -42,6 +42,9 @@ public enum PlaybackReason: String, Codable, Sendable, CaseIterable {
     case streamFailed = "stream_failed"
     case error
 
+    /// The reasons a speaker may give; the others are the controller's conclusions.
+    public static let deviceReported: Set<PlaybackReason> = [.preempted, .cancelled, .late, .downloadFailed, .streamFailed, .error]
+
     public var vietnamese: String {
         switch self {
         case .preempted: "bị bản tin cấp cao hơn chen"

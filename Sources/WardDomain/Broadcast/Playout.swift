@@ -5,10 +5,10 @@ public struct PlannedPlay: Hashable, Sendable {
     public enum Outcome: Hashable, Sendable {
         /// Plays its whole length (possibly later than scheduled, after an item that must go first).
         case plays
-        /// Starts, then is cut off by a higher-level item.
-        case interrupted(by: String)
-        /// Never starts: a higher- or equal-level item holds the speaker.
-        case skipped(by: String)
+        /// Starts, then is cut off by (an occurrence of) a higher-level item.
+        case interrupted(by: PlayKey)
+        /// Never starts: an occurrence of a higher- or equal-level item holds the speaker.
+        case skipped(by: PlayKey)
     }
     public var item: String
     public var level: BroadcastLevel
@@ -80,7 +80,7 @@ public enum Playout {
             let holder = plan[p]
             if o.item.level > holder.level {
                 plan[p].plays = DateInterval(start: holder.plays!.start, end: o.interval.start)
-                plan[p].outcome = .interrupted(by: o.item.id)
+                plan[p].outcome = .interrupted(by: PlayKey(item: o.item.id, start: o.interval.start))
                 start(o, at: o.interval.start)
             } else if o.item.level != .normal {
                 // Priority and emergency items are never dropped: they wait for the speaker.
@@ -88,7 +88,7 @@ public enum Playout {
                 waiting.sort(by: precedes)
             } else {
                 plan.append(PlannedPlay(item: o.item.id, level: o.item.level, scheduled: o.interval, plays: nil,
-                                        outcome: .skipped(by: holder.item)))
+                                        outcome: .skipped(by: PlayKey(item: holder.item, start: holder.scheduled.start))))
             }
         }
         return plan
