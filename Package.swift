@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "WardDomain", hummingbird, httpTypes, logging]),
         .executableTarget(
             name: "wardfleet",
-            dependencies: ["WardController", "WardHTTP", "FleetFile", "WardClock", argumentParser, logging]
+            dependencies: ["WardController", "WardHTTP", "FleetFile", "WardClock", argumentParser, logging, grdb]
         ),
         .executableTarget(
             name: "firmware-sim",
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "WardStorageTests", dependencies: ["WardStorage", "WardDomain", "FleetFile"]),
         .testTarget(
             name: "WardControllerTests",
-            dependencies: ["WardController", "WardHTTP", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient"]
+            dependencies: ["WardController", "WardHTTP", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", hummingbird, httpTypes]
         ),
         .testTarget(
             name: "IntegrationTests",

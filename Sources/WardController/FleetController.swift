@@ -17,6 +17,12 @@ public struct ControllerConfiguration: Sendable {
     public var registryRefresh: Duration = .seconds(2)
     /// Sends loudspeakers their schedules; nil: this node does not deliver broadcasts.
     public var delivery: DeliveryConfiguration? = DeliveryConfiguration()
+    /// Alarms and their notifications; nil: this node does not raise alarms.
+    public var alarms: AlarmConfiguration? = AlarmConfiguration()
+    public var notificationSinks: [any NotificationSink] = []
+    public var notificationRetry = RetryPolicy()
+    /// Monthly reports made automatically; nil: not on this node.
+    public var reports: ReportScheduleConfiguration? = ReportScheduleConfiguration()
 
     public init(databasePath: String, mqtt: MQTTConfiguration) {
         self.databasePath = databasePath
@@ -31,6 +37,9 @@ public final class FleetController: Sendable {
     public let client: MQTTClient
     public let database: WardDatabase
     public let delivery: BroadcastDelivery?
+    public let alarms: AlarmService?
+    public let dispatcher: NotificationDispatcher
+    public let reports: ReportScheduler?
     private let clock: any TimeSource
     private let logger: Logger
     private let writerQueue = DispatchQueue(label: "wardfleet.storage-writer")
@@ -49,6 +58,13 @@ public final class FleetController: Sendable {
         } else {
             delivery = nil
         }
+        var alarmConfiguration = configuration.alarms
+        alarmConfiguration?.sinks = configuration.notificationSinks.map(\.name)
+        let db = database
+        alarms = alarmConfiguration.map { AlarmService(database: db, clock: clock, configuration: $0) }
+        dispatcher = NotificationDispatcher(database: db, sinks: configuration.notificationSinks, retry: configuration.notificationRetry,
+                                            clock: clock)
+        reports = configuration.reports.map { ReportScheduler(database: db, clock: clock, configuration: $0) }
     }
 
     /// Runs until the surrounding task is cancelled, then flushes everything and disconnects.
@@ -59,6 +75,7 @@ public final class FleetController: Sendable {
         try await ingestor.restore(
             tree: PlaceRepository(database).tree(), devices: DeviceRepository(database).list(),
             statuses: queries.statuses(), counters: queries.counters(), pending: queries.pending(), lastAlive: lastAlive)
+        await alarms?.updateRegistry(tree: try PlaceRepository(database).tree(), devices: try DeviceRepository(database).list())
         try client.subscribe(configuration.subscription, qos: 1)
         try await client.connect(timeout: nil)
         logger.info("controller started", metadata: [
@@ -69,6 +86,9 @@ public final class FleetController: Sendable {
         let unwritten = UnwrittenBatch()
         await withDiscardingTaskGroup { group in
             if let delivery { group.addTask { await delivery.run() } }
+            if let alarms { group.addTask { [ingestor] in await alarms.run { await ingestor.observations() } } }
+            if !configuration.notificationSinks.isEmpty { group.addTask { [dispatcher] in await dispatcher.run() } }
+            if let reports { group.addTask { await reports.run() } }
             group.addTask { [ingestor, client] in
                 while let messages = await client.messages.nextBatch() {
                     await ingestor.ingest(messages)
@@ -98,6 +118,7 @@ public final class FleetController: Sendable {
                         let devices = try DeviceRepository(database).list()
                         await ingestor.updateRegistry(tree: tree, devices: devices)
                         await delivery?.updateRegistry(tree: tree, devices: devices)
+                        await alarms?.updateRegistry(tree: tree, devices: devices)
                     } catch {
                         logger.error("registry refresh failed: \(error)")
                     }

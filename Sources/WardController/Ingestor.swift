@@ -37,6 +37,8 @@ public actor Ingestor {
     private var tracker = LivenessTracker()
     private var devices: [String: Device] = [:]
     private var communeOf: [String: String] = [:]
+    private var villageOf: [String: String] = [:]
+    private var latestReading: [String: Reading] = [:]
     private var lastSampleAt: [String: Date] = [:]
     private var latestTelemetry: [String: (payload: [UInt8], at: Date)] = [:]
     private var births: [String: String] = [:]
@@ -82,10 +84,12 @@ public actor Ingestor {
         for id in devices.keys where fresh[id] == nil {
             tracker.untrack(id)
             latestTelemetry[id] = nil
+            latestReading[id] = nil
             lastSampleAt[id] = nil
         }
         for (id, d) in fresh {
             communeOf[id] = tree.ancestor(of: d.siteID, at: .commune)?.id
+            villageOf[id] = tree.ancestor(of: d.siteID, at: .village)?.id
             if var l = tracker[id] {
                 l.config = d.config
                 l.deviceClass = d.deviceClass
@@ -102,6 +106,16 @@ public actor Ingestor {
     }
 
     public func liveness(_ id: String) -> DeviceLiveness? { tracker[id] }
+
+    /// Every monitored device as the alarm engine sees it now.
+    public func observations() -> [DeviceObservation] {
+        devices.values.compactMap { d in
+            guard let l = tracker[d.id] else { return nil }
+            return DeviceObservation(deviceID: d.id, deviceClass: d.deviceClass, villageID: villageOf[d.id], communeID: communeOf[d.id],
+                                     state: l.state, since: l.since, faults: l.faults, reading: latestReading[d.id],
+                                     requiredRetentionDays: d.config.requiredRetentionDays ?? 30)
+        }
+    }
     public func counter(_ name: String) -> UInt64 { counters[name] ?? 0 }
     public var allCounters: [String: UInt64] { counters }
 
@@ -168,6 +182,7 @@ public actor Ingestor {
             case .success(let o):
                 record(o, id, now)
                 latestTelemetry[id] = (m.payload, now)
+                latestReading[id] = t.reading
                 dirty.insert(id)
                 if o.change != nil || lastSampleAt[id].map({ now.timeIntervalSince($0) >= settings.sampleInterval }) ?? true {
                     lastSampleAt[id] = now

@@ -284,6 +284,76 @@ public final class WardDatabase: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v7: alarms, notifications, settings, monthly reports") { db in
+            try db.execute(sql: """
+                -- One row per alarm over its whole life: raised, acknowledged (who, when), cleared.
+                CREATE TABLE alarms (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    subject TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    device_id TEXT,
+                    device_class TEXT,
+                    village_id TEXT,
+                    commune_id TEXT,
+                    members TEXT NOT NULL DEFAULT '[]',
+                    detail TEXT NOT NULL DEFAULT '',
+                    since INTEGER NOT NULL,
+                    raised_at INTEGER NOT NULL,
+                    acked_by TEXT,
+                    acked_at INTEGER,
+                    ack_note TEXT,
+                    cleared_at INTEGER,
+                    clear_reason TEXT,
+                    last_reminded_at INTEGER,
+                    reminders INTEGER NOT NULL DEFAULT 0
+                );
+                -- At most one open alarm per subject and kind.
+                CREATE UNIQUE INDEX alarms_open ON alarms (subject, kind) WHERE cleared_at IS NULL;
+                CREATE INDEX alarms_raised ON alarms (raised_at, severity, kind, commune_id, acked_at, cleared_at);  -- covers the monthly totals
+                CREATE INDEX alarms_cleared ON alarms (cleared_at);
+
+                -- The outbox of notifications: survives restarts, shows failures.
+                CREATE TABLE notifications (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    alarm_id INTEGER,
+                    event TEXT NOT NULL,
+                    sink TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL,
+                    delivered_at INTEGER,
+                    gave_up_at INTEGER,
+                    last_error TEXT
+                );
+                CREATE INDEX notifications_due ON notifications (next_attempt_at) WHERE delivered_at IS NULL AND gave_up_at IS NULL;
+
+                -- Operator settings as JSON documents (alarm rules, KPI targets, report day).
+                CREATE TABLE settings (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL,
+                    updated_by TEXT,
+                    updated_at INTEGER NOT NULL
+                );
+
+                -- Monthly reports as generated, kept: what was sent is what can be shown again.
+                CREATE TABLE monthly_reports (
+                    month TEXT NOT NULL,
+                    scope TEXT NOT NULL,
+                    format TEXT NOT NULL,
+                    lang TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    generated_at INTEGER NOT NULL,
+                    generated_by TEXT NOT NULL,
+                    PRIMARY KEY (month, scope, format, lang)
+                );
+
+                -- KPI reads of the playback log go by speaker and item over a period.
+                CREATE INDEX playback_log_event_start ON playback_log (event, scheduled_start, item_id, speaker_id);
+                CREATE INDEX device_events_type_time ON device_events (type, occurred_at, device_id, rating, wait_s);
+                """)
+        }
         return m
     }
 }

@@ -57,19 +57,32 @@ public struct DeviceRepository: Sendable {
 
     public func list(includeRemoved: Bool = false) throws -> [Device] {
         try db.pool.read { db in
-            try Row.fetchAll(db, sql: includeRemoved
+            // Most devices share a handful of configs: decode each distinct one once.
+            var configs: [String: DeviceConfig] = [:]
+            return try Row.fetchAll(db, sql: includeRemoved
                 ? "SELECT * FROM devices ORDER BY id" : "SELECT * FROM devices WHERE removed_at IS NULL ORDER BY id")
-                .map(Self.device)
+                .map { Self.device($0, configs: &configs) }
         }
     }
 
     static func device(_ r: Row) -> Device {
+        var none: [String: DeviceConfig] = [:]
+        return device(r, configs: &none)
+    }
+
+    static func device(_ r: Row, configs: inout [String: DeviceConfig]) -> Device {
         let cls = DeviceClass(rawValue: r["class"]) ?? .speaker
         let installed: Int64? = r["installed_on"], removed: Int64? = r["removed_at"]
+        let text: String = r["config"]
+        let config: DeviceConfig
+        if let c = configs[text] { config = c } else {
+            config = JSONText.decode(DeviceConfig.self, text) ?? DeviceConfig.defaults(for: cls)
+            configs[text] = config
+        }
         return Device(
             id: r["id"], deviceClass: cls, model: r["model"], firmware: r["firmware"], siteID: r["site_id"],
             installedOn: installed.map(Date.init(millis:)),
-            config: JSONText.decode(DeviceConfig.self, r["config"]) ?? DeviceConfig.defaults(for: cls),
+            config: config,
             registeredAt: Date(millis: r["registered_at"]), removedAt: removed.map(Date.init(millis:)))
     }
 }

@@ -34,7 +34,10 @@ public struct HealthQueries: Sendable {
     /// State intervals overlapping `window` for the given devices (all when nil).
     public func intervals(devices ids: [String]? = nil, overlapping window: DateInterval) throws -> [String: [StateInterval]] {
         try db.pool.read { db in
-            var sql = "SELECT * FROM state_intervals WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)"
+            var sql = """
+                SELECT device_id, state, faults, started_at, ended_at FROM state_intervals
+                WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)
+                """
             var args: [any DatabaseValueConvertible] = [window.end.millis, window.start.millis]
             if let ids {
                 sql += " AND device_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
@@ -42,12 +45,29 @@ public struct HealthQueries: Sendable {
             }
             sql += " ORDER BY device_id, started_at, id"
             var out: [String: [StateInterval]] = [:]
-            for r in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) {
-                let end: Int64? = r["ended_at"]
-                out[r["device_id"] as String, default: []].append(StateInterval(
-                    state: HealthState(rawValue: r["state"]) ?? .unknown, start: Date(millis: r["started_at"]),
-                    end: end.map(Date.init(millis:)), faults: JSONText.decode([Fault].self, r["faults"]) ?? []))
+            // Few distinct fault lists exist; decoding each once keeps month-long reads fast.
+            var faultCache: [String: [Fault]] = ["[]": []]
+            // Columns by position: a month of a province is hundreds of thousands of rows.
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(args))
+            var lastDevice = "", current: [StateInterval] = []
+            while let r = try rows.next() {
+                let device: String = r[0]
+                if device != lastDevice {
+                    if !lastDevice.isEmpty { out[lastDevice, default: []] += current }
+                    lastDevice = device
+                    current = []
+                }
+                let end: Int64? = r[4]
+                let faultText: String = r[2]
+                let faults: [Fault]
+                if let f = faultCache[faultText] { faults = f } else {
+                    faults = JSONText.decode([Fault].self, faultText) ?? []
+                    faultCache[faultText] = faults
+                }
+                current.append(StateInterval(state: HealthState(rawValue: r[1]) ?? .unknown, start: Date(millis: r[3]),
+                                             end: end.map(Date.init(millis:)), faults: faults))
             }
+            if !lastDevice.isEmpty { out[lastDevice, default: []] += current }
             return out
         }
     }
@@ -150,6 +170,40 @@ public struct HealthQueries: Sendable {
                 default: a = (r["rating"] as String?).flatMap(SatisfactionLevel.init(rawValue:)).map { .rating(at: at, level: $0) }
                 }
                 if let a { out[r["device_id"] as String, default: []].append(a) }
+            }
+            return out
+        }
+    }
+
+    /// Per kiosk within `window`: tickets issued, every served ticket's wait, ratings by level.
+    /// Counted by SQLite; only waits come back one by one (the P90 needs them).
+    public func kioskTotals(devices ids: [String], in window: DateInterval) throws -> [String: KioskTotals] {
+        guard !ids.isEmpty else { return [:] }
+        let wanted = Set(ids)
+        return try db.pool.read { db in
+            var out: [String: KioskTotals] = [:]
+            let args: StatementArguments = [window.start.millis, window.end.millis]
+            for r in try Row.fetchAll(db, sql: """
+                SELECT device_id, type, rating, count(*) FROM device_events
+                WHERE type IN ('ticket_issued', 'rating_submitted') AND occurred_at >= ? AND occurred_at < ?
+                GROUP BY device_id, type, rating
+                """, arguments: args) {
+                let id: String = r[0]
+                guard wanted.contains(id) else { continue }
+                let n: Int = r[3]
+                if (r[1] as String) == "ticket_issued" {
+                    out[id, default: KioskTotals()].issued += n
+                } else if let level = (r[2] as String?).flatMap(SatisfactionLevel.init(rawValue:)) {
+                    out[id, default: KioskTotals()].ratings[level, default: 0] += n
+                }
+            }
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT device_id, wait_s FROM device_events WHERE type = 'ticket_served' AND occurred_at >= ? AND occurred_at < ?
+                """, arguments: args)
+            while let r = try rows.next() {
+                let id: String = r[0]
+                guard wanted.contains(id) else { continue }
+                out[id, default: KioskTotals()].waits.append(r[1] ?? 0)
             }
             return out
         }

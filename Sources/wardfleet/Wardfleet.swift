@@ -15,7 +15,7 @@ struct Wardfleet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wardfleet",
         abstract: "WardFleet: hạ tầng số cấp xã / digital infrastructure of communes and wards.",
-        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, BroadcastCommand.self, UsersCommand.self, DemoCommand.self, Bench.self])
+        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, DemoCommand.self, Bench.self])
 }
 
 struct DatabaseOptions: ParsableArguments {
@@ -101,6 +101,13 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Bearer token the provincial source system uses to post bulletins (or $WARDFLEET_UPSTREAM_TOKEN); unset: endpoint off.")
     var upstreamToken: String?
     @Option(help: "Seconds after a play's end before an unreported play is closed in the log.") var closeGrace: Double = 120
+    @Option(help: "Webhook URL alarm notifications are POSTed to (repeatable).") var webhook: [String] = []
+    @Option(help: "Secret the webhook body is HMAC-SHA256-signed with (or $WARDFLEET_WEBHOOK_SECRET).") var webhookSecret: String?
+    @Option(help: "Minutes an alarm may stay unacknowledged before it is notified again (0: never).") var remindAfter: Double = 30
+    @Option(help: "Devices of one village going offline together that make one village alarm.") var stormDevices = 3
+    @Option(help: "Seconds within which those devices must go offline.") var stormWindow: Double = 60
+    @Option(help: "Local day of the month on which last month's report is made.") var reportDay = 5
+    @Option(help: "Also write monthly reports as files under this directory.") var reportsDir: String?
 
     func run() async throws {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
@@ -116,6 +123,26 @@ struct RunCommand: AsyncParsableCommand {
         let baseURL = SharedValue<String?>(mediaURL)
         delivery.mediaBaseURL = { baseURL.get() }
         config.delivery = delivery
+        var alarms = AlarmConfiguration()
+        alarms.reminders.after = remindAfter > 0 ? remindAfter * 60 : nil
+        alarms.reminders.every = max(remindAfter, 1) * 60
+        alarms.storm = StormPolicy(minDevices: stormDevices, window: stormWindow)
+        config.alarms = alarms
+        let secret = webhookSecret ?? ProcessInfo.processInfo.environment["WARDFLEET_WEBHOOK_SECRET"]
+        if !webhook.isEmpty, (secret ?? "").count < 16 {
+            throw ValidationError("--webhook cần --webhook-secret ≥ 16 ký tự / --webhook needs a --webhook-secret of at least 16 characters")
+        }
+        config.notificationSinks = try webhook.enumerated().map { i, u in
+            guard let url = URL(string: u), url.scheme == "http" || url.scheme == "https" else {
+                throw ValidationError("--webhook '\(u)': cần URL http(s) / needs an http(s) URL")
+            }
+            return WebhookSink(name: webhook.count == 1 ? "webhook" : "webhook\(i + 1)", url: url, secret: secret!)
+        }
+        guard (1...28).contains(reportDay) else { throw ValidationError("--report-day: 1…28") }
+        var reports = ReportScheduleConfiguration()
+        reports.day = reportDay
+        reports.directory = reportsDir
+        config.reports = reports
         let controller = try FleetController(config, clock: Clocks.fromEnvironment())
         let host = httpHost == "0.0.0.0" || httpHost == "::" ? "127.0.0.1" : httpHost
         if mediaURL == nil, host != httpHost {

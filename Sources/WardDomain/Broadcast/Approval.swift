@@ -19,6 +19,10 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     public var canApprove: Bool { self == .approver || self == .admin }
     /// Emergencies go out without a second person: only those who could approve them.
     public var canSendEmergency: Bool { canApprove }
+    /// Whoever looks after the fleet may take an alarm on; a viewer only reads.
+    public var canAcknowledgeAlarms: Bool { self != .viewer }
+    /// Alarm rules, KPI targets, report settings.
+    public var canConfigure: Bool { self == .admin }
 }
 
 public struct User: Hashable, Codable, Sendable, Identifiable {

@@ -1,0 +1,215 @@
+import Foundation
+import Logging
+import WardDomain
+import WardStorage
+
+public struct AlarmConfiguration: Sendable {
+    /// How often device observations are evaluated.
+    public var interval: Duration = .seconds(5)
+    public var storm = StormPolicy()
+    public var reminders = ReminderPolicy()
+    /// Sinks notifications go to (names of the dispatcher's sinks).
+    public var sinks: [String] = []
+
+    public init() {}
+}
+
+/// Events a notification announces.
+public enum AlarmEvent: String, Sendable, Codable {
+    case raised, reminder, acknowledged, cleared
+}
+
+/// Alarm texts operators read: Vietnamese first, English second, names not ids.
+public struct AlarmWording: Sendable {
+    public var tree: PlaceTree?
+    public var devices: [String: Device]
+
+    public init(tree: PlaceTree?, devices: [String: Device]) {
+        self.tree = tree
+        self.devices = devices
+    }
+
+    func name(_ id: String?) -> String? { id.flatMap { tree?[$0]?.name } }
+
+    /// "Loa Đầu làng, Thôn Đông, Xã Duy Phước"
+    public func whereabouts(_ a: Alarm) -> String {
+        var parts: [String] = []
+        if let d = a.deviceID.flatMap({ devices[$0] }), let site = name(d.siteID) { parts.append(site) }
+        if let v = name(a.villageID) { parts.append(v) }
+        if let c = name(a.communeID) { parts.append(c) }
+        return parts.joined(separator: ", ")
+    }
+
+    public func text(_ a: Alarm, event: AlarmEvent) -> (vi: String, en: String) {
+        let cal = LocalCalendar.vietnam
+        let place = whereabouts(a)
+        let subjectVI: String, subjectEN: String
+        if a.kind == .villageOutage {
+            let v = name(a.villageID) ?? a.villageID ?? "?"
+            subjectVI = "Mất điện hoặc mất mạng tại \(v)"
+            subjectEN = "Power or network lost in \(v)"
+        } else {
+            subjectVI = "\(a.kind.vietnamese.prefix(1).uppercased())\(a.kind.vietnamese.dropFirst()): \(a.deviceID ?? "")"
+            subjectEN = "\(a.kind.english.prefix(1).uppercased())\(a.kind.english.dropFirst()): \(a.deviceID ?? "")"
+        }
+        let detail = a.detail.isEmpty ? "" : " — \(a.detail)"
+        let at = place.isEmpty ? "" : " (\(place))"
+        let eventVI: String, eventEN: String
+        switch event {
+        case .raised: (eventVI, eventEN) = ("CẢNH BÁO", "ALARM")
+        case .reminder: (eventVI, eventEN) = ("NHẮC LẠI \(a.reminders + 1), chưa ai xác nhận", "REMINDER \(a.reminders + 1), not acknowledged")
+        case .acknowledged: (eventVI, eventEN) = ("ĐÃ XÁC NHẬN bởi \(a.ackedBy ?? "?")", "ACKNOWLEDGED by \(a.ackedBy ?? "?")")
+        case .cleared: (eventVI, eventEN) = ("ĐÃ HẾT", "CLEARED")
+        }
+        let sinceVI = "từ \(cal.display(a.since))"
+        let sinceEN = "since \(cal.display(a.since))"
+        return ("[\(eventVI)] [\(a.severity.vietnamese.uppercased())] \(subjectVI)\(at)\(detail), \(sinceVI)",
+                "[\(eventEN)] [\(a.severity.rawValue.uppercased())] \(subjectEN)\(at)\(detail), \(sinceEN)")
+    }
+
+    struct Payload: Encodable {
+        var event: String
+        var alarm: Body
+        var textVI: String
+        var textEN: String
+        var sentAt: String
+        enum CodingKeys: String, CodingKey {
+            case event, alarm
+            case textVI = "text_vi", textEN = "text_en", sentAt = "sent_at"
+        }
+    }
+
+    struct Body: Encodable {
+        var id: Int64?
+        var kind: String
+        var severity: String
+        var status: String
+        var device: String?
+        var deviceClass: String?
+        var site: String?
+        var village: String?
+        var villageName: String?
+        var commune: String?
+        var communeName: String?
+        var members: [String]
+        var detail: String
+        var since: String
+        var raisedAt: String
+        var ackedBy: String?
+        var ackedAt: String?
+        var clearedAt: String?
+        var reminders: Int
+        enum CodingKeys: String, CodingKey {
+            case id, kind, severity, status, device, site, village, commune, members, detail, since, reminders
+            case deviceClass = "device_class", villageName = "village_name", communeName = "commune_name", raisedAt = "raised_at"
+            case ackedBy = "acked_by", ackedAt = "acked_at", clearedAt = "cleared_at"
+        }
+    }
+
+    /// The JSON document a sink delivers; times in UTC ISO 8601.
+    public func payload(_ a: Alarm, event: AlarmEvent, now: Date) -> String {
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let (vi, en) = text(a, event: event)
+        let p = Payload(event: event.rawValue, alarm: Body(
+            id: a.id, kind: a.kind.rawValue, severity: a.severity.rawValue, status: a.status.rawValue, device: a.deviceID,
+            deviceClass: a.deviceClass?.rawValue, site: a.deviceID.flatMap { devices[$0]?.siteID }, village: a.villageID,
+            villageName: name(a.villageID), commune: a.communeID, communeName: name(a.communeID), members: a.members, detail: a.detail,
+            since: iso.string(from: a.since), raisedAt: iso.string(from: a.raisedAt), ackedBy: a.ackedBy,
+            ackedAt: a.ackedAt.map(iso.string(from:)), clearedAt: a.clearedAt.map(iso.string(from:)), reminders: a.reminders),
+            textVI: vi, textEN: en, sentAt: iso.string(from: now))
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! e.encode(p), as: UTF8.self)
+    }
+}
+
+/// Runs the alarm engine on the controller's live picture of the fleet, stores every
+/// transition, and queues notifications: raised, reminded, acknowledged, cleared.
+public actor AlarmService {
+    private let alarms: AlarmRepository
+    private let notifications: NotificationRepository
+    private let settings: SettingsRepository
+    private let clock: any TimeSource
+    private let configuration: AlarmConfiguration
+    private let logger: Logger
+    private var engine: AlarmEngine
+    private var wording = AlarmWording(tree: nil, devices: [:])
+    private var knownAcks = Set<Int64>()
+    private var restored = false
+
+    public init(database: WardDatabase, clock: any TimeSource = SystemTimeSource(), configuration: AlarmConfiguration = AlarmConfiguration(),
+                logger: Logger = Logger(label: "wardfleet.alarms")) {
+        alarms = AlarmRepository(database)
+        notifications = NotificationRepository(database)
+        settings = SettingsRepository(database)
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+        engine = AlarmEngine(storm: configuration.storm)
+    }
+
+    public func updateRegistry(tree: PlaceTree, devices: [Device]) {
+        wording = AlarmWording(tree: tree, devices: Dictionary(devices.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
+    }
+
+    /// One evaluation: rules re-read (so a change applies without restart), transitions stored
+    /// and notified, acknowledgements made elsewhere noticed, reminders sent.
+    @discardableResult
+    public func evaluate(_ observations: [DeviceObservation]) throws -> [AlarmTransition] {
+        let now = clock.now()
+        if !restored {
+            let open = try alarms.open()
+            engine.restore(open)
+            knownAcks = Set(open.filter { $0.ackedAt != nil }.compactMap(\.id))
+            restored = true
+        }
+        engine.rules = try settings.alarmRules()
+        let stored = try alarms.apply(engine.evaluate(observations, now: now))
+        for t in stored {
+            switch t {
+            case .raised(let a):
+                logger.warning("alarm raised", metadata: meta(a))
+                try notify(a, .raised, now)
+            case .cleared(let a):
+                logger.notice("alarm cleared", metadata: meta(a))
+                try notify(a, .cleared, now)
+            case .changed: break
+            }
+        }
+        try acknowledgementsAndReminders(now)
+        return stored
+    }
+
+    private func acknowledgementsAndReminders(_ now: Date) throws {
+        for a in try alarms.open() {
+            guard let id = a.id else { continue }
+            if a.ackedAt != nil, knownAcks.insert(id).inserted {
+                logger.notice("alarm acknowledged", metadata: meta(a))
+                try notify(a, .acknowledged, now)
+            }
+            if Reminders.isDue(a, policy: configuration.reminders, now: now) {
+                try notify(a, .reminder, now)
+                try alarms.markReminded(id, at: now)
+            }
+        }
+    }
+
+    private func notify(_ a: Alarm, _ event: AlarmEvent, _ now: Date) throws {
+        try notifications.enqueue(alarm: a.id, event: event.rawValue, sinks: configuration.sinks,
+                                  payload: wording.payload(a, event: event, now: now), at: now)
+    }
+
+    private func meta(_ a: Alarm) -> Logger.Metadata {
+        ["id": "\(a.id ?? 0)", "kind": "\(a.kind.rawValue)", "severity": "\(a.severity.rawValue)",
+         "subject": "\(a.deviceID ?? a.villageID ?? "")", "text": "\(wording.text(a, event: .raised).vi)"]
+    }
+
+    public func run(observe: @Sendable () async -> [DeviceObservation]) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.interval)
+            guard !Task.isCancelled else { break }
+            do { try evaluate(await observe()) } catch { logger.error("alarm evaluation failed: \(error)") }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import WardDomain
+import WardStorage
+
+/// Reads what the KPIs need from storage and computes them.
+public struct KPIService: Sendable {
+    let db: WardDatabase
+    public init(_ db: WardDatabase) { self.db = db }
+
+    public struct Loaded: Sendable {
+        public var input: KPIInput
+        public var settings: KPISettings
+    }
+
+    public func load(period: DateInterval, communes: Set<String>? = nil, now: Date) throws -> Loaded {
+        let tree = try PlaceRepository(db).tree()
+        let devices = try DeviceRepository(db).list(includeRemoved: true)
+            .filter { ($0.removedAt.map { $0 > period.start } ?? true) && $0.monitoredFrom < period.end }
+        let window = DateInterval(start: period.start, end: max(period.start, min(period.end, now)))
+        let kpiQueries = KPIQueries(db)
+        // The two big reads are independent: run them side by side on the pool's readers.
+        let kioskIDs = devices.filter { $0.deviceClass == .kiosk }.map(\.id)
+        let ((intervals, kiosk), tallies) = try inParallel({
+            (try HealthQueries(db).intervals(overlapping: window), try HealthQueries(db).kioskTotals(devices: kioskIDs, in: window))
+        }, { try kpiQueries.playbackTallies(period) })
+        let targets = try kpiQueries.itemTargets(Set(tallies.map(\.item)))
+        return Loaded(input: KPIInput(tree: tree, devices: devices, period: period, now: now, intervals: intervals, playback: tallies,
+                                      itemTargets: targets, kiosk: kiosk, communes: communes),
+                      settings: try SettingsRepository(db).kpiSettings())
+    }
+
+    public func report(period: DateInterval, communes: Set<String>? = nil, now: Date) throws -> KPIReport {
+        let l = try load(period: period, communes: communes, now: now)
+        return KPICalculator.compute(l.input, settings: l.settings)
+    }
+}
+
+/// Runs two blocking reads on two threads and waits for both (no Swift concurrency involved,
+/// so it is safe from synchronous callers on any thread).
+func inParallel<A, B>(_ a: @escaping () throws -> A, _ b: @escaping () throws -> B) throws -> (A, B) {
+    nonisolated(unsafe) var ra: Result<A, any Error>?
+    let group = DispatchGroup()
+    nonisolated(unsafe) let work = a
+    group.enter()
+    Thread.detachNewThread {
+        ra = Result { try work() }
+        group.leave()
+    }
+    let rb = Result { try b() }
+    group.wait()
+    return (try ra!.get(), try rb.get())
+}
+
+/// The monthly report (báo cáo tháng) the commune sends up: KPIs, devices, availability,
+/// broadcasts, alarms, one-stop figures and what is still open.
+public struct MonthlyReport: Codable, Sendable {
+    public struct BroadcastLine: Codable, Sendable, Hashable {
+        public var item: String
+        public var title: String
+        public var level: BroadcastLevel
+        public var target: String
+        public var occurrences: Int
+        public var targeted: Int
+        public var played: Int
+        public var reach: Double? { targeted > 0 ? Double(played) / Double(targeted) : nil }
+    }
+
+    public struct AlarmFigures: Codable, Sendable, Hashable {
+        public var raised = 0
+        public var bySeverity: [String: Int] = [:]
+        public var byKind: [String: Int] = [:]
+        public var acknowledged = 0
+        public var cleared = 0
+        public var meanTimeToAcknowledge: TimeInterval?
+        public var meanTimeToClear: TimeInterval?
+    }
+
+    public struct Problem: Codable, Sendable, Hashable {
+        public var alarm: Int64?
+        public var severity: AlarmSeverity
+        public var kind: AlarmKind
+        public var subject: String
+        public var place: String
+        public var detail: String
+        public var since: Date
+        public var acknowledgedBy: String?
+    }
+
+    public var month: String
+    public var period: DateInterval
+    public var generatedAt: Date
+    public var scope: String
+    public var scopeName: String
+    public var kpis: KPIReport
+    /// State of each device at the end of the month (or now, for the current month).
+    public var deviceStates: [DeviceClass: StateCounts]
+    public var broadcasts: [BroadcastLine]
+    public var alarms: AlarmFigures
+    public var problems: [Problem]
+
+    public static func build(_ db: WardDatabase, month: String, commune: String? = nil, now: Date,
+                             calendar: LocalCalendar = .vietnam) throws -> MonthlyReport {
+        guard let period = calendar.month(named: month) else { throw ReportError.badMonth(month) }
+        guard period.start < now else { throw ReportError.future(month) }
+        let service = KPIService(db)
+        let communes = commune.map { Set([$0]) }
+        let loaded = try service.load(period: period, communes: communes, now: now)
+        let kpis = KPICalculator.compute(loaded.input, settings: loaded.settings)
+        let tree = loaded.input.tree
+        let inScope: (String?) -> Bool = { c in communes.map { s in c.map(s.contains) ?? false } ?? true }
+
+        // Device states at the end of the period.
+        let end = min(period.end, now)
+        var states: [DeviceClass: StateCounts] = [:]
+        for d in loaded.input.devices where d.removedAt.map({ $0 >= end }) ?? true {
+            guard inScope(tree.ancestor(of: d.siteID, at: .commune)?.id) else { continue }
+            let at = end.addingTimeInterval(-0.001)
+            let state = loaded.input.intervals[d.id]?.last { $0.start <= at && ($0.end.map { $0 > at } ?? true) }?.state ?? .unknown
+            states[d.deviceClass, default: StateCounts()].add(state)
+        }
+
+        // Broadcasts with occurrences in the month, and their reach.
+        let speakersInScope = Set(loaded.input.devices.filter { inScope(tree.ancestor(of: $0.siteID, at: .commune)?.id) }.map(\.id))
+        var byItem: [String: (targeted: Int, played: Int)] = [:]
+        for t in loaded.input.playback where speakersInScope.contains(t.speaker) {
+            byItem[t.item, default: (0, 0)].targeted += t.targeted
+            byItem[t.item, default: (0, 0)].played += t.played
+        }
+        let occurrences = try KPIQueries(db).occurrences(period)
+        let items = Dictionary(try BroadcastRepository(db).list(includeCancelled: true).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let broadcasts = byItem.map { id, n in
+            let item = items[id]?.item
+            return BroadcastLine(item: id, title: item?.title ?? id, level: item?.level ?? .normal,
+                                 target: item.map { describe($0.target, tree) } ?? "", occurrences: occurrences[id] ?? 0,
+                                 targeted: n.targeted, played: n.played)
+        }.sorted { $0.level != $1.level ? $0.level > $1.level : ($0.title, $0.item) < ($1.title, $1.item) }
+
+        // Alarms raised in the month; problems still open at its end.
+        var figures = AlarmFigures()
+        var ackSeconds = 0.0, clearSeconds = 0.0
+        for t in try AlarmRepository(db).totals(raisedIn: period) where inScope(t.commune) {
+            figures.raised += t.raised
+            figures.bySeverity[t.severity.rawValue, default: 0] += t.raised
+            figures.byKind[t.kind.rawValue, default: 0] += t.raised
+            figures.acknowledged += t.acknowledged
+            figures.cleared += t.cleared
+            ackSeconds += t.ackSeconds
+            clearSeconds += t.clearSeconds
+        }
+        figures.meanTimeToAcknowledge = figures.acknowledged > 0 ? ackSeconds / Double(figures.acknowledged) : nil
+        figures.meanTimeToClear = figures.cleared > 0 ? clearSeconds / Double(figures.cleared) : nil
+        let wording = AlarmWording(tree: tree, devices: Dictionary(loaded.input.devices.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
+        var problems = try AlarmRepository(db).open(at: end).filter { inScope($0.communeID) }.map { a in
+            Problem(alarm: a.id, severity: a.severity, kind: a.kind, subject: a.deviceID ?? a.villageID ?? "", place: wording.whereabouts(a),
+                    detail: a.detail, since: a.since, acknowledgedBy: (a.ackedAt.map { $0 < end } ?? false) ? a.ackedBy : nil)
+        }
+        problems.sort { ($0.severity, $0.since, $0.subject) < ($1.severity, $1.since, $1.subject) }
+
+        return MonthlyReport(month: month, period: period, generatedAt: now, scope: commune ?? "*", scopeName: kpis.deployment.name,
+                             kpis: kpis, deviceStates: states, broadcasts: broadcasts, alarms: figures, problems: problems)
+    }
+
+    static func describe(_ t: BroadcastTarget, _ tree: PlaceTree) -> String {
+        var parts: [String] = []
+        parts += t.communes.map { tree[$0]?.name ?? $0 }
+        parts += t.villages.map { tree[$0]?.name ?? $0 }
+        parts += t.groups.map { "nhóm/group \($0)" }
+        parts += t.speakers
+        return parts.joined(separator: ", ")
+    }
+}
+
+public enum ReportError: Error, CustomStringConvertible, Equatable {
+    case badMonth(String)
+    case future(String)
+    case badFormat(String)
+
+    public var description: String {
+        switch self {
+        case .badMonth(let m): "tháng '\(m)' không hợp lệ, cần dạng YYYY-MM / invalid month '\(m)', expected YYYY-MM"
+        case .future(let m): "tháng \(m) chưa bắt đầu / month \(m) has not started"
+        case .badFormat(let f): "định dạng '\(f)' không hỗ trợ (html, csv, json) / unsupported format '\(f)'"
+        }
+    }
+}

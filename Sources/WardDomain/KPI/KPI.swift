@@ -1,0 +1,409 @@
+import Foundation
+
+/// Playback of one item on one speaker over a period: occurrences it was given, and started.
+public struct PlaybackTally: Sendable, Hashable, Codable {
+    public var item: String
+    public var speaker: String
+    public var targeted: Int
+    public var played: Int
+
+    public init(item: String, speaker: String, targeted: Int, played: Int) {
+        self.item = item
+        self.speaker = speaker
+        self.targeted = targeted
+        self.played = played
+    }
+}
+
+/// One kiosk's one-stop figures over a period, summed by storage.
+public struct KioskTotals: Sendable, Hashable, Codable {
+    public var issued = 0
+    public var waits: [Double] = []
+    public var ratings: [SatisfactionLevel: Int] = [:]
+    public init(issued: Int = 0, waits: [Double] = [], ratings: [SatisfactionLevel: Int] = [:]) {
+        self.issued = issued
+        self.waits = waits
+        self.ratings = ratings
+    }
+}
+
+/// Everything the KPIs are computed from, read from storage by the caller.
+public struct KPIInput: Sendable {
+    public var tree: PlaceTree
+    /// Including devices removed during the period: they count for the part they served.
+    public var devices: [Device]
+    public var period: DateInterval
+    public var now: Date
+    public var intervals: [String: [StateInterval]]
+    public var playback: [PlaybackTally]
+    /// Targets of the items in `playback`.
+    public var itemTargets: [String: BroadcastTarget]
+    public var kiosk: [String: KioskTotals]
+    /// Only these communes (all when nil).
+    public var communes: Set<String>?
+
+    public init(tree: PlaceTree, devices: [Device], period: DateInterval, now: Date, intervals: [String: [StateInterval]],
+                playback: [PlaybackTally] = [], itemTargets: [String: BroadcastTarget] = [:], kiosk: [String: KioskTotals] = [:],
+                communes: Set<String>? = nil) {
+        self.tree = tree
+        self.devices = devices
+        self.period = period
+        self.now = now
+        self.intervals = intervals
+        self.playback = playback
+        self.itemTargets = itemTargets
+        self.kiosk = kiosk
+        self.communes = communes
+    }
+}
+
+/// A place that keeps a KPI from its target, and why.
+public struct KPIMiss: Codable, Sendable, Hashable {
+    public var placeID: String
+    public var name: String
+    public var reason: String
+}
+
+public struct KPIValue: Codable, Sendable, Hashable {
+    public var id: KPIID
+    /// Nil when there is nothing to measure (no villages, no ratings).
+    public var value: Double?
+    public var numerator: Double?
+    public var denominator: Double?
+    public var target: KPITarget?
+    public var met: Bool?
+    public var misses: [KPIMiss]
+    public var note: String?
+}
+
+/// What each village contributes, for the per-village table.
+public struct VillageKPIs: Codable, Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var commune: String
+    public var speakers: Int
+    public var cameras: Int
+    /// Nil: the village has no speaker, so nothing could be judged beyond "missing".
+    public var loudspeakerCovered: Bool
+    public var bulletinPlayed: Bool
+    public var cameraCovered: Bool
+    public var reasons: [String]
+}
+
+public struct OneStopFigures: Codable, Sendable, Hashable {
+    public var ticketsIssued = 0
+    public var ticketsServed = 0
+    public var ticketsPerDay: Double?
+    public var meanWaitSeconds: Double?
+    public var p90WaitSeconds: Double?
+    public var ratings: [SatisfactionLevel: Int] = [:]
+    public var satisfaction: Double? { KioskFigures.satisfaction(ratings) }
+}
+
+/// The KPIs of one scope: a commune, or the whole deployment.
+public struct ScopeKPIs: Codable, Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var kpis: [KPIValue]
+    public var villages: [VillageKPIs]
+    public var oneStop: OneStopFigures
+    public var uptimeByClass: [DeviceClass: UptimeSummary]
+    public var devicesByClass: [DeviceClass: Int]
+
+    public func kpi(_ id: KPIID) -> KPIValue? { kpis.first { $0.id == id } }
+}
+
+public struct KPIReport: Codable, Sendable, Hashable {
+    public var period: DateInterval
+    public var generatedAt: Date
+    public var settings: KPISettings
+    public var deployment: ScopeKPIs
+    public var communes: [ScopeKPIs]
+}
+
+public enum KPICalculator {
+    /// Share of `window` (clipped to monitoring and `now`) during which `ok` held; unknown time
+    /// counts against. Nil when nothing of the window was monitored.
+    public static func share(_ intervals: [StateInterval], in window: DateInterval, monitored: DateInterval, now: Date,
+                             where ok: (StateInterval) -> Bool) -> (good: TimeInterval, total: TimeInterval) {
+        let lower = max(window.start, monitored.start)
+        let upper = min(window.end, monitored.end, now)
+        guard upper > lower else { return (0, 0) }
+        var good: TimeInterval = 0
+        for iv in intervals where ok(iv) {
+            let a = max(iv.start, lower), b = min(iv.end ?? now, upper)
+            if b > a { good += b.timeIntervalSince(a) }
+        }
+        return (good, upper.timeIntervalSince(lower))
+    }
+
+    static func monitored(_ d: Device) -> DateInterval {
+        DateInterval(start: d.monitoredFrom, end: max(d.removedAt ?? .distantFuture, d.monitoredFrom))
+    }
+
+    static let recordingFaults: Set<FaultCode> = [.notRecording, .retentionBelowRequired]
+
+    struct DeviceFacts {
+        var device: Device
+        var commune: String
+        var village: String?
+        var uptime: UptimeSummary
+        /// Available (online) share ≥ threshold.
+        var available: Bool
+        /// Class-specific "working": camera recording with retention, AP uplink up.
+        var working: Bool
+        var total: TimeInterval
+    }
+
+    public static func compute(_ input: KPIInput, settings: KPISettings = KPISettings()) -> KPIReport {
+        let tree = input.tree
+        let period = input.period
+        let th = settings.availabilityThreshold
+        // Devices in scope that served some of the period.
+        var facts: [String: DeviceFacts] = [:]
+        for d in input.devices {
+            guard let commune = tree.ancestor(of: d.siteID, at: .commune)?.id,
+                  input.communes?.contains(commune) ?? true else { continue }
+            let m = monitored(d)
+            let ivs = input.intervals[d.id] ?? []
+            let up = Uptime.summary(of: ivs, in: period, monitored: m, now: input.now)
+            guard up.total > 0 else { continue }
+            let online = share(ivs, in: period, monitored: m, now: input.now) { $0.state.isOnline }
+            let working: (good: TimeInterval, total: TimeInterval)
+            switch d.deviceClass {
+            case .camera:
+                working = share(ivs, in: period, monitored: m, now: input.now) {
+                    $0.state.isOnline && !$0.faults.contains { recordingFaults.contains($0.code) }
+                }
+            case .accessPoint:
+                working = share(ivs, in: period, monitored: m, now: input.now) {
+                    $0.state.isOnline && !$0.faults.contains { $0.code == .uplinkDown }
+                }
+            default: working = online
+            }
+            facts[d.id] = DeviceFacts(
+                device: d, commune: commune, village: tree.ancestor(of: d.siteID, at: .village)?.id, uptime: up,
+                available: online.total > 0 && online.good / online.total >= th - 1e-12,
+                working: working.total > 0 && working.good / working.total >= th - 1e-12, total: up.total)
+        }
+
+        // Playback per speaker: commune-wide programme and village bulletins.
+        var programme: [String: (targeted: Int, played: Int)] = [:]
+        var villagePlayed = Set<String>()
+        var villageTargeted = Set<String>()
+        var reach: [String: (targeted: Int, played: Int)] = [:]  // by commune
+        var location: [String: (commune: String, village: String?)] = [:]
+        for d in input.devices {
+            if let c = tree.ancestor(of: d.siteID, at: .commune)?.id {
+                location[d.id] = (c, tree.ancestor(of: d.siteID, at: .village)?.id)
+            }
+        }
+        for t in input.playback {
+            guard let f = location[t.speaker], input.communes?.contains(f.commune) ?? true else { continue }
+            reach[f.commune, default: (0, 0)].targeted += t.targeted
+            reach[f.commune, default: (0, 0)].played += t.played
+            guard let target = input.itemTargets[t.item] else { continue }
+            if !target.communes.isEmpty {
+                programme[t.speaker, default: (0, 0)].targeted += t.targeted
+                programme[t.speaker, default: (0, 0)].played += t.played
+            }
+            if let v = f.village, target.villages.contains(v) {
+                villageTargeted.insert(v)
+                if t.played > 0 { villagePlayed.insert(v) }
+            }
+        }
+
+        // Public sites designated for Wi-Fi, and whether an AP there works.
+        let wifiKinds = Set(settings.wifiSiteKinds)
+        var sitesWithWorkingAP = Set<String>()
+        var sitesWithAP = Set<String>()
+        for f in facts.values where f.device.deviceClass == .accessPoint {
+            sitesWithAP.insert(f.device.siteID)
+            if f.working { sitesWithWorkingAP.insert(f.device.siteID) }
+        }
+
+        let communes = tree.places.values.filter { $0.level == .commune && (input.communes?.contains($0.id) ?? true) }
+            .sorted { $0.id < $1.id }
+        // Grouped once: a province has hundreds of communes and tens of thousands of places.
+        var villagesOf: [String: [Place]] = [:]
+        var publicSitesOf: [String: [Place]] = [:]
+        for p in tree.places.values {
+            if p.level == .village, let parent = p.parentID { villagesOf[parent, default: []].append(p) }
+            if p.level == .site, p.siteKind.map(wifiKinds.contains) == true, let c = tree.ancestor(of: p.id, at: .commune)?.id {
+                publicSitesOf[c, default: []].append(p)
+            }
+        }
+        let factsOf = Dictionary(grouping: facts.values, by: \.commune)
+        var scopes: [ScopeKPIs] = []
+        var all = Accumulator()
+        var anyCommuneProgramme = false
+        for c in communes {
+            var acc = Accumulator()
+            let villages = (villagesOf[c.id] ?? []).sorted { $0.id < $1.id }
+            let devicesHere = factsOf[c.id] ?? []
+            let byVillage = Dictionary(grouping: devicesHere, by: { $0.village ?? "" })
+            let anyProgramme = devicesHere.contains { (programme[$0.device.id]?.targeted ?? 0) > 0 }
+            for v in villages {
+                let inV = byVillage[v.id] ?? []
+                let speakers = inV.filter { $0.device.deviceClass == .speaker }
+                let cameras = inV.filter { $0.device.deviceClass == .camera }
+                var reasons: [String] = []
+                let covered = speakers.contains { s in
+                    guard s.available else { return false }
+                    guard anyProgramme else { return true }
+                    let p = programme[s.device.id] ?? (0, 0)
+                    return p.targeted > 0 && Double(p.played) / Double(p.targeted) >= settings.programmeShare - 1e-12
+                }
+                if speakers.isEmpty {
+                    reasons.append("không có cụm loa / no loudspeaker")
+                } else if !covered {
+                    reasons.append(speakers.contains(where: \.available)
+                        ? "loa không phát đủ chương trình của xã / speakers did not play the commune programme"
+                        : "không cụm loa nào sẵn sàng ≥ \(percent(th)) / no speaker available ≥ \(percent(th))")
+                }
+                let bulletin = villagePlayed.contains(v.id)
+                if !bulletin {
+                    reasons.append(villageTargeted.contains(v.id)
+                        ? "bản tin của thôn không phát được / the village bulletin did not play"
+                        : "chưa phát bản tin riêng của thôn / no village bulletin played")
+                }
+                let cameraOK = cameras.contains(where: \.working)
+                if cameras.isEmpty {
+                    reasons.append("không có camera / no camera")
+                } else if !cameraOK {
+                    reasons.append("camera không ghi hình hoặc thiếu ngày lưu trữ ≥ \(percent(th)) thời gian / no camera online, recording and keeping enough days")
+                }
+                let row = VillageKPIs(id: v.id, name: v.name, commune: c.id, speakers: speakers.count, cameras: cameras.count,
+                                      loudspeakerCovered: covered, bulletinPlayed: bulletin, cameraCovered: cameraOK, reasons: reasons)
+                acc.villages.append(row)
+            }
+            // Designated public sites anywhere under the commune.
+            for s in (publicSitesOf[c.id] ?? []).sorted(by: { $0.id < $1.id }) {
+                acc.wifiSites += 1
+                if sitesWithWorkingAP.contains(s.id) {
+                    acc.wifiWorking += 1
+                } else {
+                    acc.wifiMisses.append(KPIMiss(placeID: s.id, name: s.name, reason: sitesWithAP.contains(s.id)
+                        ? "điểm Wi-Fi không hoạt động ≥ \(percent(th)) thời gian / AP not working ≥ \(percent(th)) of the time"
+                        : "chưa có điểm Wi-Fi / no access point"))
+                }
+            }
+            for f in devicesHere {
+                acc.uptime[f.device.deviceClass, default: UptimeSummary()] = acc.uptime[f.device.deviceClass, default: UptimeSummary()] + f.uptime
+                acc.devices[f.device.deviceClass, default: 0] += 1
+                if f.device.deviceClass != .kiosk, f.total > 0, (f.uptime.availability ?? 0) < (settings.target(.availability(f.device.deviceClass))?.value ?? 0) {
+                    acc.lowAvailability[f.device.deviceClass, default: []].append(KPIMiss(
+                        placeID: f.device.id, name: tree[f.device.siteID]?.name ?? f.device.siteID,
+                        reason: String(format: "%@ sẵn sàng / available", percent(f.uptime.availability ?? 0))))
+                }
+            }
+            // One-stop figures from the commune's kiosks.
+            var waits: [Double] = []
+            var dayCount = 0.0
+            for f in devicesHere where f.device.deviceClass == .kiosk {
+                let k = input.kiosk[f.device.id] ?? KioskTotals()
+                acc.oneStop.ticketsIssued += k.issued
+                acc.oneStop.ticketsServed += k.waits.count
+                waits += k.waits
+                for (l, n) in k.ratings { acc.oneStop.ratings[l, default: 0] += n }
+                let siteRatings = k.ratings
+                if let r = KioskFigures.satisfaction(siteRatings), r < (settings.target(.satisfaction)?.value ?? 0) {
+                    acc.satisfactionMisses.append(KPIMiss(placeID: f.device.siteID, name: tree[f.device.siteID]?.name ?? f.device.siteID,
+                                                          reason: "\(percent(r)) hài lòng / satisfied (\(f.device.id))"))
+                }
+            }
+            if devicesHere.contains(where: { $0.device.deviceClass == .kiosk }) {
+                dayCount = max(min(period.end, input.now).timeIntervalSince(period.start), 0) / 86_400
+            }
+            acc.waits = waits
+            acc.days = dayCount
+            acc.reach = reach[c.id] ?? (0, 0)
+            acc.programmeGiven = anyProgramme
+            scopes.append(acc.scope(id: c.id, name: c.name, settings: settings))
+            all.absorb(acc)
+            if anyProgramme { anyCommuneProgramme = true }
+        }
+        let deploymentName = communes.count == 1 ? communes[0].name : "Toàn hệ thống / Whole deployment (\(communes.count) xã/phường)"
+        all.programmeGiven = anyCommuneProgramme
+        return KPIReport(period: period, generatedAt: input.now, settings: settings,
+                         deployment: all.scope(id: "*", name: deploymentName, settings: settings), communes: scopes)
+    }
+
+    static func percent(_ v: Double) -> String { String(format: "%.1f%%", v * 100) }
+
+    /// Sums for one scope; a deployment absorbs its communes'.
+    struct Accumulator {
+        var villages: [VillageKPIs] = []
+        var wifiSites = 0, wifiWorking = 0
+        var wifiMisses: [KPIMiss] = []
+        var uptime: [DeviceClass: UptimeSummary] = [:]
+        var devices: [DeviceClass: Int] = [:]
+        var lowAvailability: [DeviceClass: [KPIMiss]] = [:]
+        var oneStop = OneStopFigures()
+        var satisfactionMisses: [KPIMiss] = []
+        var waits: [Double] = []
+        var days = 0.0
+        var reach: (targeted: Int, played: Int) = (0, 0)
+        var programmeGiven = true
+
+        mutating func absorb(_ o: Accumulator) {
+            villages += o.villages
+            wifiSites += o.wifiSites
+            wifiWorking += o.wifiWorking
+            wifiMisses += o.wifiMisses
+            for (k, v) in o.uptime { uptime[k] = (uptime[k] ?? UptimeSummary()) + v }
+            for (k, v) in o.devices { devices[k, default: 0] += v }
+            for (k, v) in o.lowAvailability { lowAvailability[k, default: []] += v }
+            oneStop.ticketsIssued += o.oneStop.ticketsIssued
+            oneStop.ticketsServed += o.oneStop.ticketsServed
+            for (k, v) in o.oneStop.ratings { oneStop.ratings[k, default: 0] += v }
+            satisfactionMisses += o.satisfactionMisses
+            waits += o.waits
+            days = max(days, o.days)
+            reach.targeted += o.reach.targeted
+            reach.played += o.reach.played
+        }
+
+        func value(_ id: KPIID, _ num: Double, _ den: Double, _ settings: KPISettings, misses: [KPIMiss], note: String? = nil) -> KPIValue {
+            let v: Double? = den > 0 ? num / den : nil
+            let t = settings.target(id)
+            return KPIValue(id: id, value: v, numerator: num, denominator: den, target: t,
+                            met: v.flatMap { v in t.map { $0.met(by: v) } }, misses: misses, note: note)
+        }
+
+        func scope(id: String, name: String, settings: KPISettings) -> ScopeKPIs {
+            func villageMisses(_ ok: (VillageKPIs) -> Bool, _ marker: String) -> [KPIMiss] {
+                villages.filter { !ok($0) }.map { v in
+                    KPIMiss(placeID: v.id, name: v.name, reason: v.reasons.first { $0.contains(marker) } ?? v.reasons.first ?? "")
+                }
+            }
+            let n = Double(villages.count)
+            var kpis = [
+                value(.loudspeakerCoverage, Double(villages.filter(\.loudspeakerCovered).count), n, settings,
+                      misses: villageMisses(\.loudspeakerCovered, "loa"),
+                      note: programmeGiven ? nil : "không có chương trình toàn xã trong kỳ: chỉ xét độ sẵn sàng / no commune-wide programme in the period: availability only"),
+                value(.villageBulletin, Double(villages.filter(\.bulletinPlayed).count), n, settings,
+                      misses: villageMisses(\.bulletinPlayed, "bản tin")),
+                value(.cameraCoverage, Double(villages.filter(\.cameraCovered).count), n, settings,
+                      misses: villageMisses(\.cameraCovered, "camera")),
+                value(.wifiCoverage, Double(wifiWorking), Double(wifiSites), settings, misses: wifiMisses),
+            ]
+            let good = oneStop.ratings.filter { $0.key.countsAsSatisfied }.values.reduce(0, +)
+            kpis.append(value(.satisfaction, Double(good), Double(oneStop.ratings.values.reduce(0, +)), settings, misses: satisfactionMisses))
+            kpis.append(value(.broadcastReach, Double(reach.played), Double(reach.targeted), settings, misses: []))
+            for c in DeviceClass.allCases {
+                let u = uptime[c] ?? UptimeSummary()
+                kpis.append(value(.availability(c), u.ok + u.degraded, u.total, settings,
+                                  misses: (lowAvailability[c] ?? []).sorted { $0.reason < $1.reason }))
+            }
+            var one = oneStop
+            if days > 0 { one.ticketsPerDay = Double(one.ticketsIssued) / days }
+            if !waits.isEmpty {
+                one.meanWaitSeconds = waits.reduce(0, +) / Double(waits.count)
+                one.p90WaitSeconds = KioskFigures.percentile(waits, 0.9)
+            }
+            return ScopeKPIs(id: id, name: name, kpis: kpis, villages: villages, oneStop: one, uptimeByClass: uptime,
+                             devicesByClass: devices)
+        }
+    }
+}
