@@ -71,7 +71,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", "WardClock"]
+            dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", "WardClock", hummingbird, httpTypes]
         ),
     ],
     swiftLanguageModes: [.v6]

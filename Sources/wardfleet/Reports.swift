@@ -79,7 +79,7 @@ struct KPICommand: AsyncParsableCommand {
         func printScope(_ s: ScopeKPIs) {
             Table.print(header: ["Chỉ tiêu / KPI", "Kết quả / Value", "Mục tiêu / Target", "Đạt / Met"],
                         rows: s.kpis.map { k in
-                            let counts = k.id.isCount ? k.denominator.map { " (\(Int(k.numerator ?? 0))/\(Int($0)))" } ?? "" : ""
+                            let counts = k.id.isCount ? k.denominator.map { $0 > 0 ? " (\(Int(k.numerator ?? 0))/\(Int($0)))" : "" } ?? "" : ""
                             return ["\(k.id.vietnamese) / \(k.id.rawValue)", Render.percent(k.value) + counts,
                                     k.target.map { "\($0.symbol) \(Render.percent($0.value))" } ?? "—",
                                     k.met.map { $0 ? "✓ đạt / met" : "✗ chưa đạt / not met" } ?? "— chưa có dữ liệu / no data"]
