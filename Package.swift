@@ -8,6 +8,7 @@ let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
+let bcrypt = Target.Dependency.product(name: "HummingbirdBcrypt", package: "hummingbird-auth")
 
 let package = Package(
     name: "WardFleet",
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
     ],
     targets: [
         // libmosquitto from the system (Debian: libmosquitto-dev).
@@ -52,7 +54,7 @@ let package = Package(
             dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", "WardClock", logging, crypto]
         ),
         // HTTP: media for devices now; the operators' API and console later.
-        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "WardDomain", hummingbird, httpTypes, logging]),
+        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "WardDomain", hummingbird, httpTypes, logging, bcrypt, crypto]),
         .executableTarget(
             name: "wardfleet",
             dependencies: ["WardController", "WardHTTP", "FleetFile", "WardClock", argumentParser, logging, grdb]
@@ -67,7 +69,8 @@ let package = Package(
         .testTarget(name: "WardStorageTests", dependencies: ["WardStorage", "WardDomain", "FleetFile"]),
         .testTarget(
             name: "WardControllerTests",
-            dependencies: ["WardController", "WardHTTP", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", hummingbird, httpTypes]
+            dependencies: ["WardController", "WardHTTP", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", hummingbird, httpTypes,
+                           .product(name: "HummingbirdTesting", package: "hummingbird"), yams]
         ),
         .testTarget(
             name: "IntegrationTests",

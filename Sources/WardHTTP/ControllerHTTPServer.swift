@@ -15,12 +15,15 @@ public struct ControllerHTTPServer: Sendable {
     public let port: Int
     /// Upstream bulletins are accepted only with `Authorization: Bearer TOKEN`; nil: endpoint off.
     public let upstream: (service: UpstreamService, token: String)?
+    /// The operators' API (`/api/v1/...`); nil: not served.
+    public let api: OperatorAPI?
     let logger: Logger
     public static let maxUpstreamBody = 20 * 1024 * 1024
 
     public init(library: MediaLibrary, host: String = "0.0.0.0", port: Int = 8080,
-                upstream: (service: UpstreamService, token: String)? = nil,
+                upstream: (service: UpstreamService, token: String)? = nil, api: OperatorAPI? = nil,
                 logger: Logger = Logger(label: "wardfleet.http")) {
+        self.api = api
         self.library = library
         self.host = host
         self.port = port
@@ -45,8 +48,8 @@ public struct ControllerHTTPServer: Sendable {
         var error: String
     }
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    func router() -> Router<WardRequestContext> {
+        let router = Router(context: WardRequestContext.self)
         let files = FileIO()
         let library = self.library
         router.get("media/:hash") { request, context -> Response in
@@ -105,6 +108,7 @@ public struct ControllerHTTPServer: Sendable {
                 return try Self.error(.unprocessableContent, e.description, request: request, context: context)
             }
         }
+        api?.register(on: router)
         return router
     }
 
@@ -123,7 +127,7 @@ public struct ControllerHTTPServer: Sendable {
         }
     }
 
-    static func error(_ status: HTTPResponse.Status, _ message: String, request: Request, context: BasicRequestContext) throws -> Response {
+    static func error(_ status: HTTPResponse.Status, _ message: String, request: Request, context: WardRequestContext) throws -> Response {
         var r = try JSONEncoder().encode(ErrorBody(error: message), from: request, context: context)
         r.status = status
         return r

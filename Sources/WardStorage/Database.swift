@@ -354,6 +354,46 @@ public final class WardDatabase: Sendable {
                 CREATE INDEX device_events_type_time ON device_events (type, occurred_at, device_id, rating, wait_s);
                 """)
         }
+        m.registerMigration("v8: passwords, sessions, API tokens, audit log") { db in
+            try db.execute(sql: """
+                ALTER TABLE users ADD COLUMN password_hash TEXT;
+                -- JSON list of commune ids the user is limited to; NULL: all.
+                ALTER TABLE users ADD COLUMN communes TEXT;
+                ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE users ADD COLUMN locked_until INTEGER;
+                -- Tokens are stored as SHA-256 hashes: a copy of the database signs nobody in.
+                CREATE TABLE sessions (
+                    token_hash TEXT PRIMARY KEY,
+                    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+                    csrf TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    last_seen INTEGER NOT NULL,
+                    address TEXT
+                );
+                CREATE TABLE api_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+                    label TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    last_used INTEGER
+                );
+                -- Append-only: who changed what, when, from where.
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at INTEGER NOT NULL,
+                    user_name TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT,
+                    detail TEXT,
+                    address TEXT
+                );
+                CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+                    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+                CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+                    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+                """)
+        }
         return m
     }
 }

@@ -36,6 +36,11 @@ public struct DeviceRepository: Sendable {
         }
     }
 
+    /// A technician turns a pending device away: its record goes; if it keeps talking it is recorded again.
+    public func dismissPending(_ id: String) throws {
+        try db.pool.write { try $0.execute(sql: "DELETE FROM pending_devices WHERE device_id = ?", arguments: [id]) }
+    }
+
     /// Retires a device: it leaves the fleet but its history stays for past reports.
     public func remove(_ id: String, at: Date) throws -> Bool {
         try db.pool.write { db in

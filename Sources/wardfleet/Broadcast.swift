@@ -3,6 +3,7 @@ import Foundation
 import WardClock
 import WardController
 import WardDomain
+import WardHTTP
 import WardStorage
 
 extension Role: ExpressibleByArgument {}
@@ -10,7 +11,7 @@ extension BroadcastLevel: ExpressibleByArgument {}
 
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "users", abstract: "Người dùng và vai trò / Users and roles.", subcommands: [Add.self, List.self])
+        commandName: "users", abstract: "Người dùng và vai trò / Users and roles.", subcommands: [Add.self, List.self, Password.self, Token.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Thêm người dùng / Add a user.")
@@ -18,13 +19,54 @@ struct UsersCommand: AsyncParsableCommand {
         @Argument(help: "Login name.") var name: String
         @Option(help: "admin, approver, operator, technician or viewer.") var role: Role
         @Option(help: "Full name, e.g. \"Nguyễn Thị Lan\".") var displayName: String?
+        @Option(help: "Limit to these communes (ids, comma-separated); default: all.") var communes: String?
+        @Flag(help: "Read a password for the web console from standard input (one line).") var passwordStdin = false
 
         func run() async throws {
             guard Identifier.isValid(name) else {
                 throw ValidationError("tên đăng nhập: chữ, số, '-', '_', '.' / login: letters, digits, '-', '_', '.'")
             }
-            try BroadcastRepository(db.open()).addUser(User(name: name, role: role, displayName: displayName, createdAt: Date()))
+            let database = try db.open()
+            let password = passwordStdin ? try UsersCommand.readPassword(for: name) : nil
+            try BroadcastRepository(database).addUser(User(name: name, role: role, displayName: displayName, createdAt: Date()))
+            if let c = communes { try AuthRepository(database).setCommunes(name, TargetOptions.list(c)) }
+            if let password { try AuthRepository(database).setPassword(name, hash: try await OperatorAPI.hashPassword(password)) }
             print("Đã thêm / added \(name) (\(role.vietnamese) / \(role.rawValue))")
+        }
+    }
+
+    static func readPassword(for name: String) throws -> String {
+        guard let line = readLine(strippingNewline: true), !line.isEmpty else { throw ValidationError("mật khẩu trống / empty password") }
+        if let problem = PasswordPolicy.problem(line, user: name) { throw ValidationError(problem) }
+        return line
+    }
+
+    struct Password: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Đặt mật khẩu / Set a user's console password (read from standard input).")
+        @OptionGroup var db: DatabaseOptions
+        @Argument(help: "Login name.") var name: String
+
+        func run() async throws {
+            let database = try db.open()
+            _ = try BroadcastRepository(database).user(name)
+            try AuthRepository(database).setPassword(name, hash: try await OperatorAPI.hashPassword(try UsersCommand.readPassword(for: name)))
+            print("Đã đặt mật khẩu / password set for \(name); các phiên cũ đã đóng / old sessions ended")
+        }
+    }
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Tạo mã truy cập API cho script / Make an API token for scripts.")
+        @OptionGroup var db: DatabaseOptions
+        @Argument(help: "Login name the token acts as.") var name: String
+        @Option(help: "What it is for.") var label = "script"
+
+        func run() async throws {
+            let database = try db.open()
+            _ = try BroadcastRepository(database).user(name)
+            let token = OperatorAPI.randomToken("wft_")
+            try AuthRepository(database).createToken(tokenHash: OperatorAPI.sha256(token), user: name, label: label, at: Date())
+            print(token)
+            FileHandle.standardError.write(Data("Chỉ hiện một lần; dùng: Authorization: Bearer … / shown once; use it as a bearer token\n".utf8))
         }
     }
 
@@ -185,13 +227,6 @@ struct TimingOptions: ParsableArguments {
     @Option(help: "Last day, YYYY-MM-DD.") var until: String?
     @Option(help: "Days to skip, comma-separated YYYY-MM-DD.") var skip: String?
 
-    static func weekday(_ s: String) -> Weekday? {
-        let names: [String: Weekday] = ["mon": .monday, "tue": .tuesday, "wed": .wednesday, "thu": .thursday,
-                                        "fri": .friday, "sat": .saturday, "sun": .sunday, "t2": .monday, "t3": .tuesday,
-                                        "t4": .wednesday, "t5": .thursday, "t6": .friday, "t7": .saturday, "cn": .sunday]
-        return names[s.lowercased()]
-    }
-
     /// nil when neither --day nor --time was given.
     func recurrence() throws -> Recurrence? {
         guard day != nil || time != nil else { return nil }
@@ -203,7 +238,7 @@ struct TimingOptions: ParsableArguments {
         case "daily": rule = .daily
         case "weekdays": rule = .weekdays
         case "weekly":
-            let days = TargetOptions.list(on).map { ($0, Self.weekday($0)) }
+            let days = TargetOptions.list(on).map { ($0, Weekday.named($0)) }
             if let bad = days.first(where: { $0.1 == nil }) { throw ValidationError("--on: không rõ ngày / unknown day '\(bad.0)'") }
             rule = .weekly(Set(days.compactMap(\.1)))
         default: throw ValidationError("--repeat: once, daily, weekdays, weekly")

@@ -154,7 +154,8 @@ struct RunCommand: AsyncParsableCommand {
         if let t = token, t.count < 16 { throw ValidationError("--upstream-token: ít nhất 16 ký tự / at least 16 characters") }
         let media = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
-            upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) })
+            upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) },
+            api: OperatorAPI(database: controller.database, clock: clock, library: library))
         let serveHTTP = !noHttp
         let task = Task {
             // Either service ending (or failing) ends the process: a half-running controller helps no one.

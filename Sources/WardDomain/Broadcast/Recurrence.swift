@@ -126,3 +126,13 @@ public struct QuietHours: Hashable, Codable, Sendable {
         windows(around: interval, calendar: calendar).contains { $0.start < interval.end && interval.start < $0.end }
     }
 }
+
+extension Weekday {
+    /// "mon" … "sun", or the Vietnamese "t2" … "t7", "cn".
+    public static func named(_ s: String) -> Weekday? {
+        let names: [String: Weekday] = ["mon": .monday, "tue": .tuesday, "wed": .wednesday, "thu": .thursday,
+                                        "fri": .friday, "sat": .saturday, "sun": .sunday, "t2": .monday, "t3": .tuesday,
+                                        "t4": .wednesday, "t5": .thursday, "t6": .friday, "t7": .saturday, "cn": .sunday]
+        return names[s.lowercased()]
+    }
+}

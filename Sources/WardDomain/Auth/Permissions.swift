@@ -1,0 +1,85 @@
+import Foundation
+
+/// What a signed-in person may do. Every API route names one; the role matrix test walks them all.
+public enum Permission: String, Codable, Sendable, CaseIterable {
+    /// Places, devices, health, media, schedule, playback log, KPIs, alarms, reports.
+    case view
+    /// Register, adopt or reject pending devices, send device commands.
+    case manageDevices = "manage_devices"
+    /// Create, edit and cancel broadcast items (an operator's wait for approval).
+    case schedule
+    case approve
+    case sendEmergency = "send_emergency"
+    case acknowledgeAlarms = "acknowledge_alarms"
+    /// Generate and keep monthly reports.
+    case generateReports = "generate_reports"
+    /// Alarm rules, KPI targets.
+    case configure
+    case manageUsers = "manage_users"
+    case viewAudit = "view_audit"
+}
+
+extension Role {
+    /// The role matrix (docs/console.md shows it as a table).
+    public var permissions: Set<Permission> {
+        switch self {
+        case .admin: Set(Permission.allCases)
+        case .approver: [.view, .schedule, .approve, .sendEmergency, .acknowledgeAlarms, .generateReports]
+        case .operator: [.view, .schedule, .acknowledgeAlarms, .generateReports]
+        case .technician: [.view, .manageDevices, .acknowledgeAlarms, .generateReports]
+        case .viewer: [.view]
+        }
+    }
+
+    public func can(_ p: Permission) -> Bool { permissions.contains(p) }
+}
+
+/// A signed-in user with the communes they are limited to (nil: all).
+public struct Principal: Sendable, Hashable, Codable {
+    public var user: User
+    public var communes: Set<String>?
+
+    public init(user: User, communes: Set<String>? = nil) {
+        self.user = user
+        self.communes = communes
+    }
+
+    public func can(_ p: Permission) -> Bool { user.role.can(p) }
+    public func covers(commune: String?) -> Bool {
+        guard let communes else { return true }
+        return commune.map(communes.contains) ?? false
+    }
+}
+
+/// Passwords people choose for a commune office: long enough, not the user name.
+public enum PasswordPolicy {
+    public static let minimumLength = 10
+
+    public static func problem(_ password: String, user: String) -> String? {
+        if password.count < minimumLength {
+            return "mật khẩu cần ít nhất \(minimumLength) ký tự / a password needs at least \(minimumLength) characters"
+        }
+        if password.lowercased().contains(user.lowercased()) {
+            return "mật khẩu không được chứa tên đăng nhập / the password must not contain the user name"
+        }
+        if password.count > 200 { return "mật khẩu quá dài / password too long" }
+        return nil
+    }
+}
+
+/// Failed logins: after `maxFailures` in a row the account is locked for `lockout`.
+public struct LoginThrottle: Sendable, Hashable {
+    public var maxFailures: Int
+    public var lockout: TimeInterval
+
+    public init(maxFailures: Int = 5, lockout: TimeInterval = 900) {
+        self.maxFailures = maxFailures
+        self.lockout = lockout
+    }
+
+    /// After one more failure: the new count and, when it reaches the limit, the lock's end.
+    public func fail(count: Int, now: Date) -> (count: Int, lockedUntil: Date?) {
+        let n = count + 1
+        return n >= maxFailures ? (0, now.addingTimeInterval(lockout)) : (n, nil)
+    }
+}

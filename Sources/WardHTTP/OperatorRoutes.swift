@@ -1,0 +1,411 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdBcrypt
+import WardController
+import WardDomain
+import WardStorage
+
+extension OperatorAPI {
+    struct Login: Decodable { var user: String; var password: String }
+    struct LoginResult: Encodable { var user: String; var displayName: String; var role: Role; var communes: [String]?; var csrf: String }
+    struct Ack: Decodable { var note: String? }
+    struct Reason: Decodable { var reason: String? }
+    struct Adopt: Decodable { var site: String; var deviceClass: DeviceClass? }
+    struct NewUser: Decodable { var name: String; var role: Role; var displayName: String?; var password: String; var communes: [String]? }
+    struct NewToken: Decodable { var label: String }
+    struct ScheduleBody: Decodable {
+        var title: String
+        var level: BroadcastLevel?
+        var media: String?
+        var tts: String?
+        var voice: String?
+        var stream: String?
+        var minutes: Double?
+        var day: String?
+        var time: String?
+        var `repeat`: String?
+        var on: [String]?
+        var until: String?
+        var skip: [String]?
+        var communes: [String]?
+        var villages: [String]?
+        var groups: [String]?
+        var speakers: [String]?
+        var volume: Int?
+        var priorityOrder: Int?
+    }
+    static let scheduleKeys: Set<String> = ["title", "level", "media", "tts", "voice", "stream", "minutes", "day", "time", "repeat", "on",
+                                            "until", "skip", "communes", "villages", "groups", "speakers", "volume", "priority_order"]
+
+    struct DeviceView: Encodable {
+        var id: String
+        var deviceClass: DeviceClass
+        var site: String
+        var siteName: String?
+        var village: String?
+        var villageName: String?
+        var commune: String?
+        var state: HealthState
+        var since: Date?
+        var faults: [String]
+        var lastHeard: Date?
+        var latitude: Double?
+        var longitude: Double?
+    }
+
+    func tree() throws -> PlaceTree { try PlaceRepository(database).tree() }
+
+    func device(_ d: Device, _ tree: PlaceTree, _ status: DeviceStatusRecord?) -> DeviceView {
+        let site = tree[d.siteID], village = tree.ancestor(of: d.siteID, at: .village)
+        let l = status?.liveness
+        return DeviceView(id: d.id, deviceClass: d.deviceClass, site: d.siteID, siteName: site?.name, village: village?.id,
+                          villageName: village?.name, commune: tree.ancestor(of: d.siteID, at: .commune)?.id, state: l?.state ?? .unknown,
+                          since: l?.since, faults: (l?.faults ?? []).map(\.text), lastHeard: l?.lastHeard,
+                          latitude: (site?.coordinate ?? village?.coordinate)?.latitude, longitude: (site?.coordinate ?? village?.coordinate)?.longitude)
+    }
+
+    /// Communes an item reaches, for scoping approvals to a user's communes.
+    func communes(of t: BroadcastTarget, _ tree: PlaceTree) throws -> Set<String> {
+        var out = Set(t.communes)
+        for v in t.villages { if let c = tree.ancestor(of: v, at: .commune)?.id { out.insert(c) } }
+        let devices = try DeviceRepository(database).list()
+        let site = Dictionary(devices.map { ($0.id, $0.siteID) }, uniquingKeysWith: { a, _ in a })
+        let groups = try BroadcastRepository(database).groups()
+        for s in t.speakers + t.groups.flatMap({ groups[$0] ?? [] }) {
+            if let c = site[s].flatMap({ tree.ancestor(of: $0, at: .commune)?.id }) { out.insert(c) }
+        }
+        return out
+    }
+
+    func requireScope(_ call: Call, communes: Set<String>) throws {
+        guard let allowed = call.principal?.communes else { return }
+        let outside = communes.subtracting(allowed)
+        guard outside.isEmpty else {
+            throw APIError(.forbidden, "ngoài phạm vi xã được giao / outside your communes: \(outside.sorted().joined(separator: ", "))")
+        }
+    }
+
+    func programme(_ b: ScheduleBody, by user: String) async throws -> (Programme, TimeInterval?) {
+        let minutes = b.minutes.map { $0 * 60 }
+        switch (b.media, b.tts, b.stream) {
+        case (let hash?, nil, nil): return (.media(sha256: hash.lowercased()), minutes)
+        case (nil, let text?, nil):
+            guard let library else { throw APIError(.serviceUnavailable, "chưa có thư viện âm thanh / no media library here") }
+            let voice = b.voice.flatMap(TTSVoice.init(rawValue:)) ?? .northern
+            let (item, _) = try await library.addSpeech(text, voice: voice, title: b.title, by: user)
+            return (.media(sha256: item.sha256), minutes)
+        case (nil, nil, let url?):
+            guard Programme.validStreamURL(url) else { throw APIError(.badRequest, "stream: cần URL http(s) / needs an http(s) URL") }
+            guard minutes != nil else { throw APIError(.badRequest, "minutes: cần thời lượng cho luồng / a stream needs minutes") }
+            return (.stream(url: url), minutes)
+        default: throw APIError(.badRequest, "chọn đúng một: media, tts, stream / give exactly one of media, tts, stream")
+        }
+    }
+
+    static func recurrence(_ b: ScheduleBody) throws -> Recurrence {
+        guard let day = b.day.flatMap(LocalDay.init) else { throw APIError(.badRequest, "day: YYYY-MM-DD") }
+        guard let time = b.time.flatMap(LocalTime.init) else { throw APIError(.badRequest, "time: HH:MM") }
+        let rule: RepeatRule
+        switch b.repeat ?? "once" {
+        case "once": rule = .once
+        case "daily": rule = .daily
+        case "weekdays": rule = .weekdays
+        case "weekly":
+            let days = (b.on ?? []).map { ($0, Weekday.named($0)) }
+            if let bad = days.first(where: { $0.1 == nil }) { throw APIError(.badRequest, "on: không rõ ngày / unknown day '\(bad.0)'") }
+            rule = .weekly(Set(days.compactMap(\.1)))
+        default: throw APIError(.badRequest, "repeat: once, daily, weekdays, weekly")
+        }
+        var skipped = Set<LocalDay>()
+        for s in b.skip ?? [] {
+            guard let d = LocalDay(s) else { throw APIError(.badRequest, "skip: '\(s)' không phải YYYY-MM-DD / is not YYYY-MM-DD") }
+            skipped.insert(d)
+        }
+        let until = try b.until.map { s -> LocalDay in
+            guard let d = LocalDay(s) else { throw APIError(.badRequest, "until: YYYY-MM-DD") }
+            return d
+        }
+        return Recurrence(rule: rule, firstDay: day, startTime: time, until: until, skipped: skipped)
+    }
+
+    static func target(_ b: ScheduleBody) -> BroadcastTarget {
+        BroadcastTarget(communes: b.communes ?? [], villages: b.villages ?? [], groups: b.groups ?? [], speakers: b.speakers ?? [])
+    }
+
+    // MARK: the routes
+
+    public var routes: [Route] {
+        let db = database
+        return [
+            Route(method: .post, path: "/api/v1/login", permission: nil) { call in try await self.login(call) },
+            Route(method: .post, path: "/api/v1/logout", permission: .view) { call in
+                if let t = Self.cookie(call.request, Self.sessionCookie) { try AuthRepository(db).deleteSession(tokenHash: Self.sha256(t)) }
+                var r = try Self.json(["ok": true])
+                r.headers[.setCookie] = "\(Self.sessionCookie)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+                return r
+            },
+            Route(method: .get, path: "/api/v1/me", permission: .view) { call in
+                try Self.json(["user": call.user.name, "display_name": call.user.displayName, "role": call.user.role.rawValue,
+                               "permissions": call.user.role.permissions.map(\.rawValue).sorted().joined(separator: ",")])
+            },
+            Route(method: .get, path: "/api/v1/places", permission: .view) { call in
+                let places = try PlaceRepository(db).all().filter { p in
+                    call.principal!.communes == nil || p.level < .commune
+                        || call.principal!.covers(commune: try? self.tree().ancestor(of: p.id, at: .commune)?.id)
+                }
+                return try Self.json(places.sorted { ($0.level, $0.id) < ($1.level, $1.id) })
+            },
+            Route(method: .get, path: "/api/v1/devices", permission: .view) { call in
+                let tree = try self.tree()
+                let statuses = try HealthQueries(db).statuses()
+                let cls = call.query("class").flatMap(DeviceClass.init(rawValue:))
+                let list = try DeviceRepository(db).list().filter { d in
+                    (cls == nil || d.deviceClass == cls) && call.principal!.covers(commune: tree.ancestor(of: d.siteID, at: .commune)?.id)
+                }
+                return try Self.json(list.map { self.device($0, tree, statuses[$0.id]) })
+            },
+            Route(method: .get, path: "/api/v1/devices/{id}", permission: .view) { call in
+                let id = try call.parameter("id")
+                let tree = try self.tree()
+                guard let d = try DeviceRepository(db).get(id),
+                      call.principal!.covers(commune: tree.ancestor(of: d.siteID, at: .commune)?.id) else {
+                    throw APIError(.notFound, "không có thiết bị / no device \(id)")
+                }
+                struct Detail: Encodable {
+                    var device: DeviceView
+                    var history: [StateInterval]
+                    var uptime24h: Double?
+                    var uptime30d: Double?
+                    var lastTelemetry: String?
+                }
+                let q = HealthQueries(db)
+                let now = self.clock.now()
+                let intervals = try q.intervals(devices: [id], overlapping: DateInterval(start: now - 30 * 86_400, end: now))[id] ?? []
+                let monitored = DateInterval(start: d.monitoredFrom, end: .distantFuture)
+                let status = try q.statuses()[id]
+                return try Self.json(Detail(
+                    device: self.device(d, tree, status), history: try q.history(device: id, limit: 50),
+                    uptime24h: Uptime.summary(of: intervals, in: DateInterval(start: now - 86_400, end: now), monitored: monitored, now: now).availability,
+                    uptime30d: Uptime.summary(of: intervals, in: DateInterval(start: now - 30 * 86_400, end: now), monitored: monitored, now: now).availability,
+                    lastTelemetry: status?.lastTelemetry))
+            },
+            Route(method: .get, path: "/api/v1/health", permission: .view) { call in
+                try Self.json(try HealthReport.build(db, now: self.clock.now()))
+            },
+            Route(method: .get, path: "/api/v1/pending", permission: .view) { call in
+                try Self.json(try HealthQueries(db).pending().filter { call.principal!.covers(commune: $0.communeID) })
+            },
+            Route(method: .post, path: "/api/v1/pending/{id}/adopt", permission: .manageDevices) { call in
+                let id = try call.parameter("id")
+                let body = try Self.decode(Adopt.self, call.body, allowed: ["site", "device_class"])
+                guard let p = try HealthQueries(db).pending().first(where: { $0.deviceID == id }) else {
+                    throw APIError(.notFound, "không có thiết bị chờ / no pending device \(id)")
+                }
+                try self.requireScope(call, communes: [p.communeID])
+                guard let cls = body.deviceClass ?? p.deviceClass.flatMap(DeviceClass.init(rawValue:)) else {
+                    throw APIError(.badRequest, "device_class: chưa rõ loại / the class is unknown, give it")
+                }
+                let d = Device(id: id, deviceClass: cls, model: p.model ?? "", firmware: p.firmware ?? "", siteID: body.site, registeredAt: self.clock.now())
+                do { try DeviceRepository(db).upsert([d]) } catch let e as DeviceError { throw APIError(.unprocessableContent, e.description) }
+                try self.audit(call, "device.adopt", target: id, detail: "site \(body.site)")
+                return try Self.json(["adopted": id], status: .created)
+            },
+            Route(method: .post, path: "/api/v1/pending/{id}/reject", permission: .manageDevices) { call in
+                let id = try call.parameter("id")
+                guard let p = try HealthQueries(db).pending().first(where: { $0.deviceID == id }) else {
+                    throw APIError(.notFound, "không có thiết bị chờ / no pending device \(id)")
+                }
+                try self.requireScope(call, communes: [p.communeID])
+                try DeviceRepository(db).dismissPending(id)
+                try self.audit(call, "device.reject", target: id)
+                return try Self.json(["rejected": id])
+            },
+            Route(method: .get, path: "/api/v1/media", permission: .view) { _ in try Self.json(try MediaRepository(db).list()) },
+            Route(method: .get, path: "/api/v1/broadcasts", permission: .view) { call in
+                let tree = try self.tree()
+                let items = try BroadcastRepository(db).list(includeCancelled: call.query("all") == "true").filter { b in
+                    guard let mine = call.principal!.communes else { return true }
+                    return try !self.communes(of: b.item.target, tree).isDisjoint(with: mine)
+                }
+                return try Self.json(items)
+            },
+            Route(method: .post, path: "/api/v1/broadcasts", permission: .schedule) { call in
+                let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.scheduleKeys)
+                try self.requireScope(call, communes: try self.communes(of: Self.target(b), self.tree()))
+                let (programme, duration) = try await self.programme(b, by: call.user.name)
+                var r = BroadcastService.Request(title: b.title, level: b.level ?? .normal, programme: programme, duration: duration,
+                                                 recurrence: try Self.recurrence(b), target: Self.target(b), volume: b.volume)
+                r.priorityOrder = b.priorityOrder
+                let item = try BroadcastService(db, clock: self.clock).schedule(r, by: call.user.name)
+                try self.audit(call, "broadcast.schedule", target: item.id, detail: b.title)
+                return try Self.json(item, status: .created)
+            },
+            Route(method: .post, path: "/api/v1/broadcasts/{id}/approve", permission: .approve) { call in
+                let id = try call.parameter("id")
+                let item = try BroadcastRepository(db).get(id)
+                try self.requireScope(call, communes: try self.communes(of: item.item.target, self.tree()))
+                let done = try BroadcastService(db, clock: self.clock).approve(id, by: call.user.name)
+                try self.audit(call, "broadcast.approve", target: id)
+                return try Self.json(done)
+            },
+            Route(method: .post, path: "/api/v1/broadcasts/{id}/cancel", permission: .schedule) { call in
+                let id = try call.parameter("id")
+                let body = call.body.readableBytes == 0 ? Reason() : try Self.decode(Reason.self, call.body, allowed: ["reason"])
+                let item = try BroadcastRepository(db).get(id)
+                try self.requireScope(call, communes: try self.communes(of: item.item.target, self.tree()))
+                let done = try BroadcastService(db, clock: self.clock).cancel(id, by: call.user.name, reason: body.reason)
+                try self.audit(call, "broadcast.cancel", target: id, detail: body.reason)
+                return try Self.json(done)
+            },
+            Route(method: .post, path: "/api/v1/emergency", permission: .sendEmergency) { call in
+                let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.scheduleKeys)
+                let target = Self.target(b)
+                try self.requireScope(call, communes: try self.communes(of: target, self.tree()))
+                let (programme, duration) = try await self.programme(b, by: call.user.name)
+                let item = try BroadcastService(db, clock: self.clock).sendEmergency(title: b.title, programme: programme, duration: duration,
+                                                                                      target: target, volume: b.volume, by: call.user.name)
+                try self.audit(call, "broadcast.emergency", target: item.id, detail: b.title)
+                return try Self.json(item, status: .created)
+            },
+            Route(method: .get, path: "/api/v1/playback", permission: .view) { call in
+                let cal = LocalCalendar.vietnam
+                let day = try call.query("date").map { s -> LocalDay in
+                    guard let d = LocalDay(s) else { throw APIError(.badRequest, "date: YYYY-MM-DD") }
+                    return d
+                } ?? LocalDay(cal.dayKey(self.clock.now()))!
+                return try Self.json(try PlaybackLogReport.build(db, day: day, item: call.query("item")))
+            },
+            Route(method: .get, path: "/api/v1/kpi", permission: .view) { call in
+                let now = self.clock.now()
+                let cal = LocalCalendar.vietnam
+                let period: DateInterval
+                if let m = call.query("month") {
+                    guard let p = cal.month(named: m) else { throw APIError(.badRequest, ReportError.badMonth(m).description) }
+                    period = p
+                } else {
+                    guard let start = call.query("from").map({ cal.day(named: $0)?.start }) ?? cal.month(named: String(cal.dayKey(now).prefix(7)))?.start,
+                          let end = call.query("to").map({ cal.day(named: $0)?.end }) ?? now, end > start else {
+                        throw APIError(.badRequest, "from/to: YYYY-MM-DD, from trước to / from before to")
+                    }
+                    period = DateInterval(start: start, end: end)
+                }
+                var communes = call.query("commune").map { Set([$0]) }
+                if let allowed = call.principal!.communes { communes = communes.map { $0.intersection(allowed) } ?? allowed }
+                return try Self.json(try KPIService(db).report(period: period, communes: communes, now: now))
+            },
+            Route(method: .get, path: "/api/v1/alarms", permission: .view) { call in
+                let repo = AlarmRepository(db)
+                let list: [Alarm]
+                switch call.query("status") ?? "open" {
+                case "open": list = try repo.open().reversed()
+                case "all": list = try repo.list()
+                case let s:
+                    guard let st = AlarmStatus(rawValue: s) else { throw APIError(.badRequest, "status: open, all, active, acknowledged, cleared") }
+                    list = try repo.list(status: st)
+                }
+                return try Self.json(list.filter { call.principal!.covers(commune: $0.communeID) })
+            },
+            Route(method: .post, path: "/api/v1/alarms/{id}/ack", permission: .acknowledgeAlarms) { call in
+                guard let id = Int64(try call.parameter("id")) else { throw APIError(.badRequest, "id: số / a number") }
+                let body = call.body.readableBytes == 0 ? Ack() : try Self.decode(Ack.self, call.body, allowed: ["note"])
+                guard let a = try AlarmRepository(db).get(id), call.principal!.covers(commune: a.communeID) else {
+                    throw APIError(.notFound, "không có cảnh báo / no alarm #\(id)")
+                }
+                let done = try AlarmRepository(db).acknowledge(id, by: call.user.name, at: self.clock.now(), note: body.note)
+                try self.audit(call, "alarm.ack", target: "#\(id)", detail: body.note)
+                return try Self.json(done)
+            },
+            Route(method: .get, path: "/api/v1/reports/{month}", permission: .view) { call in
+                let month = try call.parameter("month")
+                guard let format = ReportFormat(rawValue: call.query("format") ?? "json") else {
+                    throw APIError(.badRequest, ReportError.badFormat(call.query("format") ?? "").description)
+                }
+                let lang = ReportLanguage(rawValue: call.query("lang") ?? "vi") ?? .vi
+                let commune = call.query("commune") ?? call.principal!.communes.flatMap { $0.count == 1 ? $0.first : nil }
+                if call.principal!.communes != nil, !call.principal!.covers(commune: commune) {
+                    throw APIError(.forbidden, "chọn xã của bạn / choose one of your communes (commune=…)")
+                }
+                let report = try MonthlyReport.build(db, month: month, commune: commune, now: self.clock.now())
+                let type = format == .html ? "text/html; charset=utf-8" : format == .csv ? "text/csv; charset=utf-8" : "application/json; charset=utf-8"
+                var headers: HTTPFields = [.contentType: type, .cacheControl: "no-store"]
+                if format != .json { headers[.contentDisposition] = "attachment; filename=\"bao-cao-\(month).\(format.rawValue)\"" }
+                return Response(status: .ok, headers: headers,
+                                body: .init(byteBuffer: ByteBuffer(data: ReportRenderer(language: lang).render(report, as: format))))
+            },
+            Route(method: .get, path: "/api/v1/users", permission: .manageUsers) { _ in
+                try Self.json(try BroadcastRepository(db).users())
+            },
+            Route(method: .post, path: "/api/v1/users", permission: .manageUsers) { call in
+                let b = try Self.decode(NewUser.self, call.body, allowed: ["name", "role", "display_name", "password", "communes"])
+                guard Identifier.isValid(b.name) else { throw APIError(.badRequest, "name: chữ, số, '-', '_', '.' / letters, digits, '-', '_', '.'") }
+                if let problem = PasswordPolicy.problem(b.password, user: b.name) { throw APIError(.badRequest, problem) }
+                if (try? BroadcastRepository(db).user(b.name)) != nil { throw APIError(.conflict, "đã có người dùng / user exists: \(b.name)") }
+                try BroadcastRepository(db).addUser(User(name: b.name, role: b.role, displayName: b.displayName, createdAt: self.clock.now()))
+                let hash = try await Self.hashPassword(b.password)
+                try AuthRepository(db).setPassword(b.name, hash: hash)
+                try AuthRepository(db).setCommunes(b.name, b.communes)
+                try self.audit(call, "user.add", target: b.name, detail: "role \(b.role.rawValue)")
+                return try Self.json(["created": b.name], status: .created)
+            },
+            Route(method: .post, path: "/api/v1/users/{name}/tokens", permission: .manageUsers) { call in
+                let name = try call.parameter("name")
+                let b = try Self.decode(NewToken.self, call.body, allowed: ["label"])
+                guard (try? BroadcastRepository(db).user(name)) != nil else { throw APIError(.notFound, "không có người dùng / no user \(name)") }
+                let token = Self.randomToken("wft_")
+                try AuthRepository(db).createToken(tokenHash: Self.sha256(token), user: name, label: b.label, at: self.clock.now())
+                try self.audit(call, "user.token", target: name, detail: b.label)
+                return try Self.json(["token": token, "note": "chỉ hiện một lần / shown once"], status: .created)
+            },
+            Route(method: .get, path: "/api/v1/audit", permission: .viewAudit) { call in
+                try Self.json(try AuthRepository(db).auditLog(limit: Int(call.query("limit") ?? "") ?? 200))
+            },
+        ]
+    }
+
+    /// bcrypt, cost 11, off the concurrency pool (it takes a noticeable fraction of a second on purpose).
+    public static func hashPassword(_ p: String) async throws -> String {
+        await withCheckedContinuation { c in
+            Thread.detachNewThread { c.resume(returning: Bcrypt.hash(p, cost: 11)) }
+        }
+    }
+
+    static func verifyPassword(_ p: String, hash: String) async -> Bool {
+        await withCheckedContinuation { c in
+            Thread.detachNewThread { c.resume(returning: Bcrypt.verify(p, hash: hash)) }
+        }
+    }
+
+    func login(_ call: Call) async throws -> Response {
+        guard allowLoginAttempt(from: call.address ?? "?") else {
+            throw APIError(.tooManyRequests, "quá nhiều lần đăng nhập, thử lại sau 1 phút / too many sign-in attempts, try again in a minute")
+        }
+        let b = try Self.decode(Login.self, call.body, allowed: ["user", "password"])
+        let auth = AuthRepository(database)
+        let now = clock.now()
+        let wrong = APIError(.unauthorized, "sai tên đăng nhập hoặc mật khẩu / wrong user name or password")
+        guard let c = try auth.credentials(b.user), let hash = c.passwordHash else {
+            _ = await Self.verifyPassword(b.password, hash: "$2b$11$abcdefghijklmnopqrstuuJ3h2GZ5W9xq0y1Q8iC3nN6fQe6h7eHi")  // same time as a real check
+            throw wrong
+        }
+        if let until = c.lockedUntil, until > now {
+            try auth.audit(user: b.user, action: "login.locked", target: nil, detail: nil, address: call.address, at: now)
+            throw APIError(.init(code: 423, reasonPhrase: "Locked"), "tài khoản tạm khóa đến \(LocalCalendar.vietnam.display(until)) / account locked until then")
+        }
+        guard await Self.verifyPassword(b.password, hash: hash) else {
+            let (n, lock) = throttle.fail(count: c.failedLogins, now: now)
+            try auth.recordLogin(b.user, failed: n, lockedUntil: lock)
+            try auth.audit(user: b.user, action: lock == nil ? "login.failed" : "login.lockout", target: nil, detail: nil, address: call.address, at: now)
+            throw wrong
+        }
+        try auth.recordLogin(b.user, failed: 0, lockedUntil: nil)
+        let token = Self.randomToken(), csrf = Self.randomToken()
+        try auth.createSession(tokenHash: Self.sha256(token), user: b.user, csrf: csrf, at: now, expires: now + sessionLifetime, address: call.address)
+        try auth.audit(user: b.user, action: "login", target: nil, detail: nil, address: call.address, at: now)
+        var r = try Self.json(LoginResult(user: c.user.name, displayName: c.user.displayName, role: c.user.role,
+                                          communes: c.communes?.sorted(), csrf: csrf))
+        r.headers[.setCookie] = "\(Self.sessionCookie)=\(token); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Int(sessionLifetime))"
+            + (secureCookies ? "; Secure" : "")
+        return r
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import WardDomain
+import WardStorage
+import Yams
+@testable import WardController
+@testable import WardHTTP
+
+/// The operators' API over a real HTTP server: roles, sessions, CSRF, lockout, bad input, audit.
+@Suite struct OperatorAPITests {
+    static let password = "mat-khau-dai-2026"
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    struct Fixture {
+        var db: WardDatabase
+        var api: OperatorAPI
+        var app: Application<RouterResponder<WardRequestContext>>
+    }
+
+    func fixture(configure: (inout OperatorAPI) -> Void = { _ in }) async throws -> Fixture {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wf-api-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let db = try WardDatabase(path: dir.appendingPathComponent("a.sqlite").path)
+        try PlaceRepository(db).upsert([
+            Place(id: "qn", level: .province, name: "Quảng Ninh"),
+            Place(id: "an-phu", level: .commune, name: "Xã An Phú", parentID: "qn"),
+            Place(id: "binh-an", level: .commune, name: "Xã Bình An", parentID: "qn"),
+            Place(id: "dong", level: .village, name: "Thôn Đông", parentID: "an-phu"),
+            Place(id: "cot", level: .site, name: "Cột loa", parentID: "dong", siteKind: .pole),
+        ])
+        try DeviceRepository(db).upsert([Device(id: "loa-1", deviceClass: .speaker, siteID: "cot", registeredAt: now)])
+        let hash = try await OperatorAPI.hashPassword(Self.password)
+        for role in Role.allCases {
+            try BroadcastRepository(db).addUser(User(name: "u-\(role.rawValue)", role: role, createdAt: now))
+            try AuthRepository(db).setPassword("u-\(role.rawValue)", hash: hash)
+        }
+        var api = OperatorAPI(database: db, clock: ManualTimeSource(now))
+        configure(&api)
+        let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: db)
+        let server = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0, api: api)
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        return Fixture(db: db, api: api, app: app)
+    }
+
+    struct Session {
+        var cookie: String
+        var csrf: String
+        var headers: HTTPFields { [.cookie: cookie, HTTPField.Name("X-CSRF-Token")!: csrf, .contentType: "application/json"] }
+    }
+
+    static func body(_ s: String) -> ByteBuffer { ByteBuffer(string: s) }
+
+    static func login(_ client: any TestClientProtocol, _ user: String, _ password: String = password) async throws -> Session? {
+        try await client.execute(uri: "/api/v1/login", method: .post, headers: [.contentType: "application/json"],
+                                 body: body(#"{"user":"\#(user)","password":"\#(password)"}"#)) { r in
+            guard r.status == .ok, let set = r.headers[.setCookie] else { return nil }
+            let json = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any]
+            #expect(set.contains("HttpOnly") && set.contains("SameSite=Strict"))
+            return Session(cookie: String(set.split(separator: ";")[0]), csrf: json?["csrf"] as? String ?? "")
+        }
+    }
+
+    static func concrete(_ path: String) -> String {
+        path.replacingOccurrences(of: "{id}", with: "x").replacingOccurrences(of: "{month}", with: "2026-10")
+            .replacingOccurrences(of: "{name}", with: "nobody")
+    }
+
+    @Test func roleMatrixEveryRoleCanDoWhatItShouldAndNothingMore() async throws {
+        let f = try await fixture()
+        try await f.app.test(.live) { client in
+            var sessions: [Role: Session] = [:]
+            for role in Role.allCases { sessions[role] = try #require(try await Self.login(client, "u-\(role.rawValue)")) }
+            for route in f.api.routes where route.permission != nil && route.path != "/api/v1/logout" {
+                let uri = Self.concrete(route.path)
+                // Signed out: 401 everywhere.
+                let anonymous = try await client.execute(uri: uri, method: route.method, headers: [.contentType: "application/json"],
+                                                         body: Self.body("{}")) { $0.status }
+                #expect(anonymous == .unauthorized, "\(route.method) \(route.path) signed out")
+                for role in Role.allCases {
+                    let status = try await client.execute(uri: uri, method: route.method, headers: sessions[role]!.headers,
+                                                          body: route.method == .get ? nil : Self.body("{}")) { $0.status }
+                    if role.can(route.permission!) {
+                        #expect(status != .forbidden && status != .unauthorized, "\(role) \(route.method) \(route.path): \(status)")
+                    } else {
+                        #expect(status == .forbidden, "\(role) \(route.method) \(route.path): \(status)")
+                    }
+                }
+            }
+        }
+        // The matrix itself, spelled out.
+        #expect(Role.viewer.permissions == [.view])
+        #expect(Role.operator.can(.schedule) && !Role.operator.can(.approve) && !Role.operator.can(.sendEmergency))
+        #expect(Role.approver.can(.approve) && Role.approver.can(.sendEmergency) && !Role.approver.can(.manageDevices))
+        #expect(Role.technician.can(.manageDevices) && Role.technician.can(.acknowledgeAlarms) && !Role.technician.can(.schedule))
+        #expect(Role.admin.can(.manageUsers) && Role.admin.can(.viewAudit) && !Role.approver.can(.viewAudit))
+    }
+
+    @Test func csrfTokensBearerTokensAndLockout() async throws {
+        let f = try await fixture { $0.throttle = LoginThrottle(maxFailures: 3, lockout: 900) }
+        try await f.app.test(.live) { client in
+            let admin = try #require(try await Self.login(client, "u-admin"))
+            // A change without the CSRF header is refused even with a valid session cookie.
+            let noCSRF = try await client.execute(uri: "/api/v1/alarms/1/ack", method: .post,
+                                                  headers: [.cookie: admin.cookie, .contentType: "application/json"], body: Self.body("{}")) { $0.status }
+            #expect(noCSRF == .forbidden)
+            // API token for scripts: no cookie, no CSRF.
+            let token = try await client.execute(uri: "/api/v1/users/u-viewer/tokens", method: .post, headers: admin.headers,
+                                                 body: Self.body(#"{"label":"báo cáo tự động"}"#)) { r in
+                (try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any])?["token"] as? String
+            }
+            let me = try await client.execute(uri: "/api/v1/me", method: .get, headers: [.authorization: "Bearer \(try #require(token))"]) { r in
+                String(buffer: r.body)
+            }
+            #expect(me.contains("u-viewer"))
+            let badToken = try await client.execute(uri: "/api/v1/me", method: .get, headers: [.authorization: "Bearer wft_nope"]) { $0.status }
+            #expect(badToken == .unauthorized)
+
+            // Three wrong passwords lock the account; then even the right one is refused (423).
+            for _ in 0..<3 { #expect(try await Self.login(client, "u-operator", "sai-mat-khau-1") == nil) }
+            let locked = try await client.execute(uri: "/api/v1/login", method: .post, headers: [.contentType: "application/json"],
+                                                  body: Self.body(#"{"user":"u-operator","password":"\#(Self.password)"}"#)) { $0.status.code }
+            #expect(locked == 423)
+            // Logging out ends the session.
+            _ = try await client.execute(uri: "/api/v1/logout", method: .post, headers: admin.headers, body: Self.body("{}")) { $0.status }
+            let after = try await client.execute(uri: "/api/v1/me", method: .get, headers: admin.headers) { $0.status }
+            #expect(after == .unauthorized)
+        }
+        let audit = try AuthRepository(f.db).auditLog()
+        #expect(audit.contains { $0.action == "login.lockout" && $0.user == "u-operator" })
+        #expect(audit.contains { $0.action == "user.token" && $0.target == "u-viewer" })
+    }
+
+    @Test func loginAttemptsAreRateLimitedPerAddress() async throws {
+        let f = try await fixture { $0.loginsPerMinute = 4 }
+        try await f.app.test(.live) { client in
+            var statuses: [Int] = []
+            for i in 0..<6 {
+                statuses.append(try await client.execute(uri: "/api/v1/login", method: .post, headers: [.contentType: "application/json"],
+                                                         body: Self.body(#"{"user":"u-x\#(i)","password":"whatever-long"}"#)) { $0.status.code })
+            }
+            #expect(statuses == [401, 401, 401, 401, 429, 429])
+        }
+    }
+
+    @Test func badInputIsRefusedOrRenderedInert() async throws {
+        let f = try await fixture()
+        try await f.app.test(.live) { client in
+            let s = try #require(try await Self.login(client, "u-admin"))
+            func post(_ uri: String, _ body: ByteBuffer) async throws -> (Int, String) {
+                try await client.execute(uri: uri, method: .post, headers: s.headers, body: body) { r in
+                    #expect(r.headers[.contentType] == "application/json; charset=utf-8")
+                    #expect(r.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+                    return (r.status.code, String(buffer: r.body))
+                }
+            }
+            var (st, text) = try await post("/api/v1/broadcasts", Self.body("{not json"))
+            #expect(st == 400 && text.contains("\"error\""))
+            (st, text) = try await post("/api/v1/broadcasts", Self.body(#"{"title": 42}"#))
+            #expect(st == 400 && text.contains("title"))
+            (st, text) = try await post("/api/v1/broadcasts", Self.body(#"{"title":"x","admin":true}"#))
+            #expect(st == 400 && text.contains("admin"))
+            (st, text) = try await post("/api/v1/broadcasts", Self.body("[1,2,3]"))
+            #expect(st == 400)
+            (st, _) = try await post("/api/v1/broadcasts", ByteBuffer(repeating: UInt8(ascii: " "), count: OperatorAPI.maxBody + 10))
+            #expect(st == 413)
+            // SQL and script in text fields are stored as text and come back escaped.
+            let evil = #"<script>alert(1)</script>'; DROP TABLE users;--"#
+            (st, text) = try await post("/api/v1/broadcasts", Self.body("""
+                {"title": \(String(decoding: try JSONEncoder().encode(evil), as: UTF8.self)), "stream": "http://dai.huyen.vn/live", "minutes": 5,
+                 "day": "2026-09-25", "time": "07:00", "communes": ["an-phu"]}
+                """))
+            #expect(st == 201, "\(text)")
+            // As data it stays exactly what was typed (JSON, nosniff: never run); HTML pages escape it.
+            #expect(ReportRenderer().esc(evil) == "&lt;script&gt;alert(1)&lt;/script&gt;&#39;; DROP TABLE users;--")
+            let stored = try BroadcastRepository(f.db).list().first
+            #expect(stored?.item.title == evil)
+            #expect(try BroadcastRepository(f.db).users().count == Role.allCases.count)  // the users table is intact
+            (st, text) = try await post("/api/v1/users", Self.body(#"{"name":"x'; DROP TABLE users;--","role":"admin","password":"aaaaaaaaaaaa"}"#))
+            #expect(st == 400)
+            (st, text) = try await post("/api/v1/users", Self.body(#"{"name":"kt-lan","role":"superuser","password":"aaaaaaaaaaaa"}"#))
+            #expect(st == 400 && text.contains("role"))
+            (st, text) = try await post("/api/v1/users", Self.body(#"{"name":"kt-lan","role":"technician","password":"ngan"}"#))
+            #expect(st == 400 && text.contains("10"))
+        }
+        let audit = try AuthRepository(f.db).auditLog()
+        #expect(audit.contains { $0.action == "broadcast.schedule" && $0.user == "u-admin" })
+        #expect(throws: (any Error).self) { try f.db.pool.write { try $0.execute(sql: "DELETE FROM audit_log") } }
+    }
+
+    @Test func communeLimitedUsersSeeAndTouchOnlyTheirCommunes() async throws {
+        let f = try await fixture()
+        try AuthRepository(f.db).setCommunes("u-approver", ["binh-an"])
+        try await f.app.test(.live) { client in
+            let s = try #require(try await Self.login(client, "u-approver"))
+            let devices = try await client.execute(uri: "/api/v1/devices", method: .get, headers: s.headers) { String(buffer: $0.body) }
+            #expect(devices == "[]")  // loa-1 is in An Phú
+            let st = try await client.execute(uri: "/api/v1/emergency", method: .post, headers: s.headers, body: Self.body("""
+                {"title":"Bão số 3","stream":"http://dai.tinh.vn/live","minutes":5,"communes":["an-phu"]}
+                """)) { $0.status }
+            #expect(st == .forbidden)
+        }
+    }
+
+    @Test func openAPIFileMatchesTheRoutes() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/openapi.yaml")
+        let doc = try #require(try Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any])
+        let paths = try #require(doc["paths"] as? [String: [String: Any]])
+        var documented = Set<String>()
+        for (path, ops) in paths { for m in ops.keys { documented.insert("\(m.uppercased()) \(path)") } }
+        let api = OperatorAPI(database: try WardDatabase(path: FileManager.default.temporaryDirectory
+            .appendingPathComponent("wf-openapi-\(UUID().uuidString).sqlite").path))
+        var served = Set(api.routes.map { "\($0.method.rawValue) \($0.path)" })
+        served.formUnion(["GET /healthz", "GET /media/{hash}", "POST /api/v1/upstream/bulletins"])
+        #expect(documented == served, "only documented: \(documented.subtracting(served)), only served: \(served.subtracting(documented))")
+        // Each documented permission is the one the route checks.
+        for r in api.routes {
+            let op = paths[r.path]?[r.method.rawValue.lowercased()] as? [String: Any]
+            #expect(op?["x-permission"] as? String == r.permission?.rawValue, "\(r.path)")
+        }
+    }
+}
