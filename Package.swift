@@ -54,7 +54,7 @@ let package = Package(
             dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", "WardClock", logging, crypto]
         ),
         // HTTP: media for devices now; the operators' API and console later.
-        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "WardDomain", hummingbird, httpTypes, logging, bcrypt, crypto]),
+        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", hummingbird, httpTypes, logging, bcrypt, crypto]),
         .executableTarget(
             name: "wardfleet",
             dependencies: ["WardController", "WardHTTP", "FleetFile", "WardClock", argumentParser, logging, grdb]

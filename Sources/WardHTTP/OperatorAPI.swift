@@ -27,6 +27,12 @@ public struct OperatorAPI: Sendable {
     public let database: WardDatabase
     public let clock: any TimeSource
     public let library: MediaLibrary?
+    /// The controller's broker link, for device commands; nil: commands are not offered.
+    public let publisher: (any SchedulePublisher)?
+    /// How often the live event stream looks for changes.
+    public var eventInterval: Duration = .seconds(1)
+    /// A stream ends after this; browsers reconnect by themselves (EventSource), which re-checks the session.
+    public var eventStreamLifetime: Duration = .seconds(900)
     /// Mark cookies Secure (set when served over HTTPS).
     public var secureCookies = false
     public var sessionLifetime: TimeInterval = 12 * 3600
@@ -38,7 +44,9 @@ public struct OperatorAPI: Sendable {
     let attempts = LoginAttempts()
     let logger = Logger(label: "wardfleet.api")
 
-    public init(database: WardDatabase, clock: any TimeSource = SystemTimeSource(), library: MediaLibrary? = nil) {
+    public init(database: WardDatabase, clock: any TimeSource = SystemTimeSource(), library: MediaLibrary? = nil,
+                publisher: (any SchedulePublisher)? = nil) {
+        self.publisher = publisher
         self.database = database
         self.clock = clock
         self.library = library

@@ -190,6 +190,8 @@ extension OperatorAPI {
                     uptime30d: Uptime.summary(of: intervals, in: DateInterval(start: now - 30 * 86_400, end: now), monitored: monitored, now: now).availability,
                     lastTelemetry: status?.lastTelemetry))
             },
+            Route(method: .post, path: "/api/v1/devices/{id}/commands", permission: .manageDevices) { call in try await self.sendCommand(call) },
+            Route(method: .get, path: "/api/v1/events", permission: .view) { call in self.events(call) },
             Route(method: .get, path: "/api/v1/health", permission: .view) { call in
                 try Self.json(try HealthReport.build(db, now: self.clock.now()))
             },

@@ -155,7 +155,7 @@ struct RunCommand: AsyncParsableCommand {
         let media = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) },
-            api: OperatorAPI(database: controller.database, clock: clock, library: library))
+            api: OperatorAPI(database: controller.database, clock: clock, library: library, publisher: controller.client))
         let serveHTTP = !noHttp
         let task = Task {
             // Either service ending (or failing) ends the process: a half-running controller helps no one.

@@ -38,6 +38,7 @@ import Yams
             try AuthRepository(db).setPassword("u-\(role.rawValue)", hash: hash)
         }
         var api = OperatorAPI(database: db, clock: ManualTimeSource(now))
+        api.eventStreamLifetime = .zero  // one pass, so requests in tests end
         configure(&api)
         let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: db)
         let server = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0, api: api)
@@ -201,6 +202,35 @@ import Yams
                 {"title":"Bão số 3","stream":"http://dai.tinh.vn/live","minutes":5,"communes":["an-phu"]}
                 """)) { $0.status }
             #expect(st == .forbidden)
+        }
+    }
+
+    @Test func liveEventsStreamDeviceChanges() async throws {
+        let f = try await fixture {
+            $0.eventStreamLifetime = .seconds(3)
+            $0.eventInterval = .milliseconds(100)
+        }
+        try await f.app.test(.live) { client in
+            let s = try #require(try await Self.login(client, "u-viewer"))
+            let db = f.db
+            // While the stream is open, the speaker goes offline (as the controller would record it).
+            let change = Task {
+                try await Task.sleep(for: .milliseconds(600))
+                var l = DeviceLiveness(deviceClass: .speaker, config: DeviceConfig(), since: Date(timeIntervalSince1970: 1_790_000_100))
+                l.state = .offline
+                l.faults = [Fault(.lastWill)]
+                var batch = IngestBatch()
+                batch.statuses = [DeviceStatusRecord(deviceID: "loa-1", liveness: l)]
+                try IngestRepository(db).write(batch, run: try IngestRepository(db).startRun(at: Date()).0)
+            }
+            let text = try await client.execute(uri: "/api/v1/events", method: .get, headers: s.headers) { r in
+                #expect(r.headers[.contentType] == "text/event-stream; charset=utf-8")
+                return String(buffer: r.body)
+            }
+            try await change.value
+            #expect(text.contains("event: ready"))
+            #expect(text.contains("event: device\ndata: {\"faults\":[\"mất kết nối đột ngột"), "\(text)")
+            #expect(text.contains("\"id\":\"loa-1\"") && text.contains("\"state\":\"offline\""))
         }
     }
 
