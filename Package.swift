@@ -54,7 +54,8 @@ let package = Package(
             dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", "WardClock", logging, crypto]
         ),
         // HTTP: media for devices now; the operators' API and console later.
-        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", hummingbird, httpTypes, logging, bcrypt, crypto]),
+        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", hummingbird, httpTypes, logging, bcrypt, crypto],
+                resources: [.copy("Console")]),
         .executableTarget(
             name: "wardfleet",
             dependencies: ["WardController", "WardHTTP", "FleetFile", "WardClock", argumentParser, logging, grdb]
@@ -74,7 +75,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", "WardClock", hummingbird, httpTypes]
+            dependencies: ["WardController", "WardHTTP", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", "WardClock", hummingbird, httpTypes]
         ),
     ],
     swiftLanguageModes: [.v6]

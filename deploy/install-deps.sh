@@ -3,7 +3,8 @@
 # the Swift build links (libmosquitto, SQLite), ffmpeg (probing and checking audio) and espeak-ng
 # (offline Vietnamese text-to-speech). The Swift 6.3 toolchain is expected.
 set -euo pipefail
-packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev pkg-config ffmpeg espeak-ng libcurl4)
+packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev pkg-config ffmpeg espeak-ng libcurl4
+          chromium chromium-driver python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,3 +17,10 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v swift >/dev/null || { echo "Swift 6.3 toolchain not found on PATH (https://www.swift.org/install/linux/)" >&2; exit 1; }
+# Selenium for the browser tests, in a venv inside .build (kept out of git).
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -x "$repo/.build/browser-venv/bin/python" ] || ! "$repo/.build/browser-venv/bin/python" -c "import selenium" 2>/dev/null; then
+    mkdir -p "$repo/.build"
+    python3 -m venv "$repo/.build/browser-venv"
+    "$repo/.build/browser-venv/bin/pip" install -q "selenium>=4.20,<5"
+fi

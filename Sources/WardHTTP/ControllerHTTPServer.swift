@@ -108,7 +108,10 @@ public struct ControllerHTTPServer: Sendable {
                 return try Self.error(.unprocessableContent, e.description, request: request, context: context)
             }
         }
-        api?.register(on: router)
+        if let api {
+            api.register(on: router)
+            ConsoleAssets.register(on: router)
+        }
         return router
     }
 

@@ -232,6 +232,25 @@ extension OperatorAPI {
                 }
                 return try Self.json(items)
             },
+            Route(method: .get, path: "/api/v1/broadcasts/upcoming", permission: .view) { call in
+                struct Slot: Encodable { var item: String; var title: String; var level: BroadcastLevel; var status: BroadcastStatus; var start: Date; var end: Date }
+                let now = self.clock.now()
+                let cal = LocalCalendar.vietnam
+                let from = call.query("from").flatMap { cal.day(named: $0)?.start } ?? cal.day(containing: now).start
+                let days = min(max(Int(call.query("days") ?? "") ?? 7, 1), 31)
+                let tree = try self.tree()
+                let slots = try BroadcastService(db, clock: self.clock).upcoming(in: DateInterval(start: from, duration: Double(days) * 86_400))
+                    .filter { b in
+                        guard let mine = call.principal!.communes else { return true }
+                        return try !self.communes(of: b.broadcast.item.target, tree).isDisjoint(with: mine)
+                    }
+                    .map { Slot(item: $0.broadcast.id, title: $0.broadcast.item.title, level: $0.broadcast.item.level, status: $0.broadcast.status,
+                                start: $0.at.start, end: $0.at.end) }
+                return try Self.json(slots)
+            },
+            Route(method: .get, path: "/api/v1/inbox", permission: .view) { call in
+                try Self.json(try UpstreamRepository(db).list(all: call.query("all") == "true"))
+            },
             Route(method: .post, path: "/api/v1/broadcasts", permission: .schedule) { call in
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.scheduleKeys)
                 try self.requireScope(call, communes: try self.communes(of: Self.target(b), self.tree()))

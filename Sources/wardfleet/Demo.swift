@@ -26,6 +26,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Seconds between health printouts.") var every: Double = 5
     @Option(help: "Stop after this many seconds (default: until Ctrl-C).") var duration: Double?
     @Option(help: "Simulator seed.") var seed: UInt64 = 2026
+    @Option(help: "Port of the web console and media server (0: any free port).") var httpPort = 8080
 
     func run() async throws {
         bootstrapLogging(level: .warning)
@@ -71,9 +72,13 @@ struct DemoCommand: AsyncParsableCommand {
         config.delivery = delivery
         let controller = try FleetController(config)
         let library = MediaLibrary(root: MediaLibrary.defaultRoot(databasePath: dbPath), database: controller.database)
+        try await createDemoUsers(controller.database)
+        let api = OperatorAPI(database: controller.database, library: library, publisher: controller.client)
+        let consolePort = httpPort
         let httpTask = Task {
-            try await ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0).run { p in
+            try await ControllerHTTPServer(library: library, host: "127.0.0.1", port: consolePort, api: api).run { p in
                 mediaBase.update { $0 = "http://127.0.0.1:\(p)" }
+                print("Bảng điều khiển / web console: http://127.0.0.1:\(p)/console — \(demoLogins)")
             }
         }
         defer { httpTask.cancel() }
@@ -135,6 +140,22 @@ struct DemoCommand: AsyncParsableCommand {
         try? await controllerTask.value
         if case .failure(let error) = uiResult, !(error is CancellationError) { throw error }
         print("\nĐã dừng demo / demo stopped. Dữ liệu / data: \(dbPath)")
+    }
+}
+
+let demoPassword = "wardfleet-demo"
+let demoLogins = "đăng nhập / sign in: quantri, vanhoa, chutich, kythuat — mật khẩu / password \(demoPassword)"
+
+/// Console users of the demo, one per role people use (shown on start; a real deployment adds its own).
+func createDemoUsers(_ db: WardDatabase) async throws {
+    let repo = BroadcastRepository(db)
+    let hash = try await OperatorAPI.hashPassword(demoPassword)
+    for (name, role, display) in [("quantri", Role.admin, "Quản trị hệ thống"), ("vanhoa", .operator, "Công chức Văn hóa - Thông tin"),
+                                  ("chutich", .approver, "Phó Chủ tịch UBND xã"), ("kythuat", .technician, "Kỹ thuật viên VNPT")] {
+        if (try? repo.user(name)) == nil {
+            try repo.addUser(User(name: name, role: role, displayName: display, createdAt: Date()))
+            try AuthRepository(db).setPassword(name, hash: hash)
+        }
     }
 }
 

@@ -1,0 +1,442 @@
+// WardFleet operator console: plain JavaScript, no external assets, Vietnamese first.
+// Data is only ever put on the page as text (never as HTML), so names and titles stay inert.
+"use strict";
+
+const T = {
+  vi: {
+    login: "Đăng nhập", user: "Tên đăng nhập", password: "Mật khẩu", logout: "Đăng xuất", overview: "Tổng quan", map: "Bản đồ",
+    devices: "Thiết bị", pending: "Thiết bị chờ", broadcasts: "Phát thanh", alarms: "Cảnh báo", kpi: "Chỉ tiêu & báo cáo",
+    users: "Người dùng", audit: "Nhật ký thao tác", state: "Trạng thái", since: "Từ", reason: "Lý do", village: "Thôn", site: "Điểm",
+    cls: "Loại", all: "Tất cả", search: "Tìm", kpiName: "Chỉ tiêu", value: "Kết quả", target: "Mục tiêu", met: "Đạt", notMet: "Chưa đạt",
+    noData: "Chưa có dữ liệu", where: "Nơi chưa đạt", activeAlarms: "Cảnh báo đang mở", none: "Không có", ack: "Xác nhận",
+    acked: "Đã xác nhận", severity: "Mức", kind: "Loại", subject: "Đối tượng", detail: "Chi tiết", history: "Lịch sử trạng thái",
+    uptime: "Độ sẵn sàng", commands: "Lệnh", volume: "Âm lượng", setVolume: "Đặt âm lượng", testTone: "Phát thử", reboot: "Khởi động lại",
+    adopt: "Nhận vào", reject: "Từ chối", week: "Lịch tuần", newItem: "Lên lịch phát", title: "Tiêu đề", level: "Mức",
+    normal: "Thông thường", priority: "Ưu tiên", emergency: "Khẩn cấp", source: "Nguồn", media: "Tệp âm thanh", tts: "Văn bản (đọc tự động)",
+    stream: "Luồng tiếp sóng (URL)", minutes: "Thời lượng (phút)", day: "Ngày", time: "Giờ", repeat: "Lặp", once: "Một lần",
+    daily: "Hằng ngày", weekdays: "Ngày làm việc", villages: "Thôn nhận", communes: "Cả xã", save: "Lưu", approve: "Duyệt",
+    cancel: "Hủy", status: "Tình trạng", pendingApproval: "chờ duyệt", approved: "đã duyệt", cancelled: "đã hủy",
+    emergencyButton: "PHÁT KHẨN CẤP", confirmEmergency: "Phát ngay tới toàn bộ loa đã chọn, cắt mọi chương trình đang phát?",
+    send: "Phát ngay", inbox: "Bản tin từ tỉnh", playback: "Nhật ký phát", date: "Ngày", reach: "Tỷ lệ phát", month: "Tháng",
+    show: "Xem", download: "Tải về", addUser: "Thêm người dùng", role: "Vai trò", displayName: "Họ tên", created: "Đã lưu",
+    at: "Lúc", action: "Thao tác", from: "Từ đâu", offlineNow: "mất kết nối", liveOn: "Đang cập nhật trực tiếp",
+    scheduled: "Đã lên lịch", sent: "Đã gửi", noMap: "Chưa có tọa độ: xếp theo thôn", language: "Ngôn ngữ", voice: "Giọng đọc",
+    northern: "Miền Bắc", central: "Miền Trung", southern: "Miền Nam", note: "Ghi chú", generate: "Lập báo cáo", ok: "hoạt động tốt",
+    degraded: "suy giảm", offline: "mất kết nối", unknown: "chưa rõ", counts: "Số thiết bị", total: "Tổng",
+  },
+  en: {
+    login: "Sign in", user: "User name", password: "Password", logout: "Sign out", overview: "Overview", map: "Map",
+    devices: "Devices", pending: "Pending devices", broadcasts: "Broadcasts", alarms: "Alarms", kpi: "KPIs & reports",
+    users: "Users", audit: "Audit log", state: "State", since: "Since", reason: "Reason", village: "Village", site: "Site",
+    cls: "Class", all: "All", search: "Search", kpiName: "KPI", value: "Value", target: "Target", met: "Met", notMet: "Not met",
+    noData: "No data", where: "Where it falls short", activeAlarms: "Open alarms", none: "None", ack: "Acknowledge",
+    acked: "Acknowledged", severity: "Severity", kind: "Kind", subject: "Subject", detail: "Detail", history: "State history",
+    uptime: "Availability", commands: "Commands", volume: "Volume", setVolume: "Set volume", testTone: "Test tone", reboot: "Reboot",
+    adopt: "Adopt", reject: "Reject", week: "Week", newItem: "Schedule an item", title: "Title", level: "Level",
+    normal: "Normal", priority: "Priority", emergency: "Emergency", source: "Source", media: "Audio file", tts: "Text (read aloud)",
+    stream: "Relay stream (URL)", minutes: "Length (minutes)", day: "Day", time: "Time", repeat: "Repeat", once: "Once",
+    daily: "Daily", weekdays: "Weekdays", villages: "Villages", communes: "Whole commune", save: "Save", approve: "Approve",
+    cancel: "Cancel", status: "Status", pendingApproval: "pending approval", approved: "approved", cancelled: "cancelled",
+    emergencyButton: "EMERGENCY BROADCAST", confirmEmergency: "Play now on every chosen speaker, cutting whatever plays?",
+    send: "Send now", inbox: "Bulletins from the province", playback: "Playback log", date: "Date", reach: "Reach", month: "Month",
+    show: "Show", download: "Download", addUser: "Add user", role: "Role", displayName: "Full name", created: "Saved",
+    at: "At", action: "Action", from: "From", offlineNow: "offline", liveOn: "Live updates on",
+    scheduled: "Scheduled", sent: "Sent", noMap: "No coordinates: grouped by village", language: "Language", voice: "Voice",
+    northern: "Northern", central: "Central", southern: "Southern", note: "Note", generate: "Generate", ok: "ok",
+    degraded: "degraded", offline: "offline", unknown: "unknown", counts: "Devices", total: "Total",
+  },
+};
+
+const S = { lang: localStorage.getItem("wf-lang") || "vi", me: null, csrf: sessionStorage.getItem("wf-csrf") || "", events: null };
+const t = (k) => (T[S.lang][k] ?? k);
+const $ = (sel) => document.querySelector(sel);
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return d.toLocaleString(S.lang === "vi" ? "vi-VN" : "en-GB", { timeZone: "Asia/Ho_Chi_Minh", hour12: false });
+}
+const pct = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%");
+
+async function api(path, opts = {}) {
+  const headers = { "Content-Type": "application/json" };
+  if (opts.method && opts.method !== "GET") headers["X-CSRF-Token"] = S.csrf;
+  const r = await fetch(path, { method: opts.method || "GET", headers, credentials: "same-origin",
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+  if (r.status === 401 && !path.endsWith("/login")) { S.me = null; location.hash = "#/login"; throw new Error(t("login")); }
+  const text = await r.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  if (!r.ok) throw new Error((data && data.error) || r.status + "");
+  return data;
+}
+
+function toast(msg) {
+  const d = h("div", {}, msg);
+  $("#toast").append(d);
+  setTimeout(() => d.remove(), 6000);
+}
+
+function stateCell(state, id) {
+  return h("span", { class: `state state-${state}`, "data-state": state, "data-device-state": id || "" }, t(state));
+}
+
+function page(title, ...content) {
+  const m = $("#main");
+  m.replaceChildren(h("h1", {}, title), ...content);
+}
+
+function errorBox(e) { return h("div", { class: "error", role: "alert", "data-testid": "error" }, e.message || String(e)); }
+
+// ---------- pages ----------
+
+async function loginPage() {
+  $("#nav").hidden = true;
+  const err = h("div");
+  const form = h("form", { class: "panel", id: "login-form", onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api("/api/v1/login", { method: "POST", body: { user: form.user.value, password: form.password.value } });
+      S.csrf = r.csrf; sessionStorage.setItem("wf-csrf", r.csrf);
+      await start();
+      location.hash = "#/overview";
+    } catch (e) { err.replaceChildren(errorBox(e)); }
+  } },
+    h("label", { for: "user" }, t("user")), h("input", { id: "user", name: "user", autocomplete: "username", required: true }),
+    h("label", { for: "password" }, t("password")), h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }),
+    h("button", { class: "primary", type: "submit", id: "login-submit" }, t("login")), err);
+  page(t("login"), form);
+}
+
+async function overviewPage() {
+  const [kpi, health, alarms] = await Promise.all([api("/api/v1/kpi"), api("/api/v1/health"), api("/api/v1/alarms")]);
+  const cards = h("div", { class: "cards" }, ["speaker", "camera", "access_point", "kiosk"].map((c) => {
+    const s = health.by_class[c] || { total: 0, ok: 0, degraded: 0, offline: 0 };
+    return h("div", { class: "card" }, h("span", {}, c), h("b", {}, s.total), `${t("ok")} ${s.ok} · ${t("degraded")} ${s.degraded} · ${t("offline")} ${s.offline}`);
+  }));
+  page(t("overview"), cards, h("h2", {}, t("kpi")), kpiTable(kpi.deployment), h("h2", {}, t("activeAlarms")), alarmTable(alarms));
+}
+
+function kpiTable(scope) {
+  return h("div", { class: "table-wrap" }, h("table", { "data-testid": "kpi-table" },
+    h("tr", {}, h("th", {}, t("kpiName")), h("th", {}, t("value")), h("th", {}, t("target")), h("th", {}, t("met")), h("th", {}, t("where"))),
+    scope.kpis.map((k) => h("tr", {},
+      h("td", {}, k.id), h("td", {}, pct(k.value)), h("td", {}, k.target ? (k.target.strict ? "> " : "≥ ") + pct(k.target.value) : "—"),
+      h("td", { class: k.met === true ? "met" : k.met === false ? "miss" : "" }, k.met === true ? t("met") : k.met === false ? t("notMet") : t("noData")),
+      h("td", { class: "muted" }, (k.misses || []).slice(0, 5).map((m) => `${m.name}: ${m.reason}`).join("; "))))));
+}
+
+function alarmTable(alarms, onAck) {
+  if (!alarms.length) return h("p", { "data-testid": "no-alarms" }, t("none"));
+  return h("div", { class: "table-wrap" }, h("table", { "data-testid": "alarm-table" },
+    h("tr", {}, h("th", {}, "#"), h("th", {}, t("severity")), h("th", {}, t("kind")), h("th", {}, t("subject")), h("th", {}, t("since")),
+      h("th", {}, t("detail")), h("th", {}, t("status"))),
+    alarms.map((a) => h("tr", { "data-alarm": a.id },
+      h("td", {}, a.id), h("td", {}, a.severity), h("td", {}, a.kind), h("td", {}, a.device_id || a.village_id || ""), h("td", {}, fmtTime(a.since)),
+      h("td", {}, a.detail + (a.members && a.members.length ? ` [${a.members.join(", ")}]` : "")),
+      h("td", {}, a.cleared_at ? fmtTime(a.cleared_at) : a.acked_by ? `${t("acked")}: ${a.acked_by}` :
+        onAck ? h("button", { class: "plain", onclick: () => onAck(a) }, t("ack")) : a.severity)))));
+}
+
+async function devicesPage() {
+  const list = await api("/api/v1/devices");
+  const q = h("input", { placeholder: t("search"), "aria-label": t("search"), oninput: () => render() });
+  const cls = h("select", { onchange: () => render(), "aria-label": t("cls") }, h("option", { value: "" }, t("all")),
+    ["speaker", "camera", "access_point", "kiosk"].map((c) => h("option", { value: c }, c)));
+  const st = h("select", { onchange: () => render(), "aria-label": t("state") }, h("option", { value: "" }, t("all")),
+    ["ok", "degraded", "offline", "unknown"].map((c) => h("option", { value: c }, t(c))));
+  const holder = h("div", { class: "table-wrap" });
+  function render() {
+    const text = q.value.toLowerCase();
+    const rows = list.filter((d) => (!cls.value || d.device_class === cls.value) && (!st.value || d.state === st.value) &&
+      (!text || [d.id, d.site_name, d.village_name].join(" ").toLowerCase().includes(text)));
+    holder.replaceChildren(h("table", { "data-testid": "device-table" },
+      h("tr", {}, h("th", {}, "ID"), h("th", {}, t("cls")), h("th", {}, t("village")), h("th", {}, t("site")), h("th", {}, t("state")),
+        h("th", {}, t("since")), h("th", {}, t("reason"))),
+      rows.map((d) => h("tr", { "data-device": d.id },
+        h("td", {}, h("a", { href: `#/device/${encodeURIComponent(d.id)}` }, d.id)), h("td", {}, d.device_class), h("td", {}, d.village_name || ""),
+        h("td", {}, d.site_name || d.site), h("td", {}, stateCell(d.state, d.id)), h("td", { "data-device-since": d.id }, fmtTime(d.since)),
+        h("td", { class: "muted", "data-device-faults": d.id }, (d.faults || []).join("; "))))));
+  }
+  render();
+  page(t("devices"), h("div", { class: "panel" }, q, cls, st), holder);
+}
+
+async function devicePage(id) {
+  const d = await api(`/api/v1/devices/${encodeURIComponent(id)}`);
+  const out = h("div");
+  const cmd = async (body) => {
+    try { const r = await api(`/api/v1/devices/${encodeURIComponent(id)}/commands`, { method: "POST", body }); out.replaceChildren(h("div", { class: "ok-msg" }, `${r.command}: ${r.result} ${r.detail}`)); }
+    catch (e) { out.replaceChildren(errorBox(e)); }
+  };
+  const vol = h("input", { type: "number", min: 0, max: 100, value: 70, "aria-label": t("volume") });
+  const canCmd = S.me && S.me.permissions.includes("manage_devices");
+  page(`${d.device.id} — ${d.device.site_name || ""}`,
+    h("p", {}, stateCell(d.device.state, d.device.id), " ", t("since"), " ", fmtTime(d.device.since), " · ", (d.device.faults || []).join("; ")),
+    h("p", {}, `${t("uptime")}: 24h ${pct(d.uptime24h ?? d.uptime_24h)} · 30d ${pct(d.uptime30d ?? d.uptime_30d)}`),
+    uptimeChart(d.history),
+    canCmd ? h("div", { class: "panel" }, h("h2", {}, t("commands")), vol,
+      h("button", { class: "plain", onclick: () => cmd({ command: "set_volume", volume: Number(vol.value) }) }, t("setVolume")),
+      d.device.device_class === "speaker" ? h("button", { class: "plain", onclick: () => cmd({ command: "test_tone", seconds: 5 }) }, t("testTone")) : null,
+      h("button", { class: "danger", onclick: () => confirm(t("reboot") + "?") && cmd({ command: "reboot" }) }, t("reboot")), out) : null,
+    h("h2", {}, t("history")),
+    h("table", {}, h("tr", {}, h("th", {}, t("state")), h("th", {}, t("since")), h("th", {}, "→"), h("th", {}, t("reason"))),
+      d.history.map((s) => h("tr", {}, h("td", {}, stateCell(s.state)), h("td", {}, fmtTime(s.start)), h("td", {}, fmtTime(s.end)),
+        h("td", { class: "muted" }, (s.faults || []).map((f) => f.code).join(", "))))));
+}
+
+// A strip of the last 50 state intervals, coloured by state (SVG, no library).
+function uptimeChart(history) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 600 40"); svg.setAttribute("class", "map"); svg.setAttribute("role", "img");
+  if (!history.length) return svg;
+  const end = Date.now(), start = Math.min(...history.map((s) => new Date(s.start).getTime()));
+  const color = { ok: "#0a7a32", degraded: "#b26b00", offline: "#b00020", unknown: "#999" };
+  for (const s of history) {
+    const a = new Date(s.start).getTime(), b = s.end ? new Date(s.end).getTime() : end;
+    const r = document.createElementNS(ns, "rect");
+    r.setAttribute("x", ((a - start) / (end - start || 1)) * 600); r.setAttribute("width", Math.max(1, ((b - a) / (end - start || 1)) * 600));
+    r.setAttribute("y", 5); r.setAttribute("height", 30); r.setAttribute("fill", color[s.state] || "#999");
+    svg.append(r);
+  }
+  return svg;
+}
+
+async function mapPage() {
+  const [devices, places] = await Promise.all([api("/api/v1/devices"), api("/api/v1/places")]);
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 800 500"); svg.setAttribute("class", "map"); svg.setAttribute("data-testid", "map");
+  const located = devices.filter((d) => d.latitude != null);
+  const color = { ok: "#0a7a32", degraded: "#b26b00", offline: "#b00020", unknown: "#888" };
+  const lats = located.map((d) => d.latitude), lons = located.map((d) => d.longitude);
+  const [la0, la1, lo0, lo1] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
+  const villages = places.filter((p) => p.level === "village");
+  const rest = devices.filter((d) => d.latitude == null);
+  devices.forEach((d) => {
+    let x, y;
+    if (d.latitude != null) {
+      x = 40 + ((d.longitude - lo0) / ((lo1 - lo0) || 1)) * 720; y = 460 - ((d.latitude - la0) / ((la1 - la0) || 1)) * 420;
+    } else {
+      const vi = Math.max(0, villages.findIndex((v) => v.id === d.village)), k = rest.filter((o) => o.village === d.village).indexOf(d);
+      x = 60 + (vi % 4) * 190 + (k % 6) * 22; y = 60 + Math.floor(vi / 4) * 120 + Math.floor(k / 6) * 22;
+    }
+    const c = document.createElementNS(ns, "circle");
+    c.setAttribute("cx", x); c.setAttribute("cy", y); c.setAttribute("r", 8); c.setAttribute("fill", color[d.state]);
+    c.setAttribute("data-map-device", d.id);
+    const title = document.createElementNS(ns, "title"); title.textContent = `${d.id} — ${t(d.state)} — ${d.site_name || ""}`;
+    c.append(title); svg.append(c);
+  });
+  if (!located.length) villages.forEach((v, vi) => {
+    const tx = document.createElementNS(ns, "text");
+    tx.setAttribute("x", 50 + (vi % 4) * 190); tx.setAttribute("y", 40 + Math.floor(vi / 4) * 120); tx.textContent = v.name; svg.append(tx);
+  });
+  page(t("map"), located.length ? "" : h("p", { class: "muted" }, t("noMap")), svg);
+}
+
+async function pendingPage() {
+  const [list, places] = await Promise.all([api("/api/v1/pending"), api("/api/v1/places")]);
+  const sites = places.filter((p) => p.level === "site");
+  const msg = h("div");
+  page(t("pending"), msg, list.length ? h("table", {},
+    h("tr", {}, h("th", {}, "ID"), h("th", {}, t("cls")), h("th", {}, "model"), h("th", {}, t("since")), h("th", {}, t("site")), h("th", {})),
+    list.map((p) => {
+      const sel = h("select", {}, sites.map((s) => h("option", { value: s.id }, s.name)));
+      return h("tr", {}, h("td", {}, p.device_id), h("td", {}, p.device_class || "?"), h("td", {}, p.model || ""), h("td", {}, fmtTime(p.first_seen)),
+        h("td", {}, sel), h("td", {},
+          h("button", { class: "primary", onclick: async () => { try { await api(`/api/v1/pending/${encodeURIComponent(p.device_id)}/adopt`, { method: "POST", body: { site: sel.value } }); route(); } catch (e) { msg.replaceChildren(errorBox(e)); } } }, t("adopt")),
+          h("button", { class: "danger", onclick: async () => { try { await api(`/api/v1/pending/${encodeURIComponent(p.device_id)}/reject`, { method: "POST", body: {} }); route(); } catch (e) { msg.replaceChildren(errorBox(e)); } } }, t("reject"))));
+    })) : h("p", {}, t("none")));
+}
+
+function localDay(date) {
+  return new Date(date).toLocaleDateString("en-CA", { timeZone: "Asia/Ho_Chi_Minh" });
+}
+
+async function broadcastsPage() {
+  const [slots, items, places, media, inbox] = await Promise.all([api("/api/v1/broadcasts/upcoming?days=7"), api("/api/v1/broadcasts"),
+    api("/api/v1/places"), api("/api/v1/media"), api("/api/v1/inbox")]);
+  const villages = places.filter((p) => p.level === "village"), communes = places.filter((p) => p.level === "commune");
+  const today = new Date();
+  const days = [...Array(7).keys()].map((i) => localDay(today.getTime() + i * 86400000));
+  const week = h("div", { class: "week", "data-testid": "week" }, days.map((d) => h("div", { class: "day" }, h("h3", {}, d),
+    slots.filter((s) => localDay(s.start) === d).map((s) => h("div", { class: `slot ${s.level} ${s.status === "pending_approval" ? "pending" : ""}`, "data-slot": s.item },
+      new Date(s.start).toLocaleTimeString("vi-VN", { timeZone: "Asia/Ho_Chi_Minh", hour: "2-digit", minute: "2-digit" }), " ", s.title,
+      s.status === "pending_approval" ? ` (${t("pendingApproval")})` : "")))));
+  const msg = h("div", { "data-testid": "schedule-result" });
+  const can = (p) => S.me && S.me.permissions.includes(p);
+  const form = h("form", { class: "panel", id: "schedule-form", onsubmit: async (ev) => {
+    ev.preventDefault();
+    const f = form.elements, body = { title: f.title.value, level: f.level.value, minutes: Number(f.minutes.value) || undefined,
+      day: f.day.value, time: f.time.value, repeat: f.repeat.value };
+    if (f.source.value === "media") body.media = f.media.value; else if (f.source.value === "tts") { body.tts = f.text.value; body.voice = f.voice.value; } else body.stream = f.stream.value;
+    const vs = [...form.querySelectorAll("input[name=village]:checked")].map((x) => x.value);
+    if (vs.length) body.villages = vs; else body.communes = communes.map((c) => c.id);
+    try { const r = await api("/api/v1/broadcasts", { method: "POST", body }); msg.replaceChildren(h("div", { class: "ok-msg" }, `${t("scheduled")}: ${r.item.title} (${t(r.status === "approved" ? "approved" : "pendingApproval")})`)); setTimeout(route, 800); }
+    catch (e) { msg.replaceChildren(errorBox(e)); }
+  } },
+    h("h2", {}, t("newItem")),
+    h("label", { for: "title" }, t("title")), h("input", { id: "title", name: "title", required: true }),
+    h("label", { for: "level" }, t("level")), h("select", { id: "level", name: "level" }, ["normal", "priority"].map((l) => h("option", { value: l }, t(l)))),
+    h("label", { for: "source" }, t("source")), h("select", { id: "source", name: "source" },
+      h("option", { value: "tts" }, t("tts")), h("option", { value: "media" }, t("media")), h("option", { value: "stream" }, t("stream"))),
+    h("label", { for: "text" }, t("tts")), h("textarea", { id: "text", name: "text" }),
+    h("label", { for: "voice" }, t("voice")), h("select", { id: "voice", name: "voice" }, ["northern", "central", "southern"].map((v) => h("option", { value: v }, t(v)))),
+    h("label", { for: "media" }, t("media")), h("select", { id: "media", name: "media" }, media.map((m) => h("option", { value: m.sha256 }, `${m.title} (${Math.round(m.duration)} s)`))),
+    h("label", { for: "stream" }, t("stream")), h("input", { id: "stream", name: "stream", type: "url" }),
+    h("label", { for: "minutes" }, t("minutes")), h("input", { id: "minutes", name: "minutes", type: "number", min: 1, step: "any" }),
+    h("label", { for: "day" }, t("day")), h("input", { id: "day", name: "day", type: "date", required: true, value: days[0] }),
+    h("label", { for: "time" }, t("time")), h("input", { id: "time", name: "time", type: "time", required: true }),
+    h("label", { for: "repeat" }, t("repeat")), h("select", { id: "repeat", name: "repeat" }, ["once", "daily", "weekdays"].map((r) => h("option", { value: r }, t(r)))),
+    h("label", {}, t("villages")), villages.map((v) => h("label", { class: "muted" }, h("input", { type: "checkbox", name: "village", value: v.id, style: "width:auto" }), " ", v.name)),
+    h("button", { class: "primary", type: "submit", id: "schedule-submit" }, t("save")), msg);
+  const emergencyMsg = h("div");
+  const emergency = h("div", { class: "panel" },
+    h("button", { class: "danger", id: "emergency-button", onclick: () => { dialog.hidden = false; } }, t("emergencyButton")),
+    h("div", { id: "emergency-dialog", hidden: true },
+      h("label", { for: "em-title" }, t("title")), h("input", { id: "em-title" }),
+      h("label", { for: "em-text" }, t("tts")), h("textarea", { id: "em-text" }),
+      h("p", { class: "error" }, t("confirmEmergency")),
+      h("button", { class: "danger", id: "emergency-confirm", onclick: async () => {
+        try { const r = await api("/api/v1/emergency", { method: "POST", body: { title: $("#em-title").value, tts: $("#em-text").value, communes: communes.map((c) => c.id) } });
+          emergencyMsg.replaceChildren(h("div", { class: "ok-msg", "data-testid": "emergency-sent" }, `${t("sent")}: ${r.item.title}`)); }
+        catch (e) { emergencyMsg.replaceChildren(errorBox(e)); }
+      } }, t("send")),
+      h("button", { class: "plain", onclick: () => { dialog.hidden = true; } }, t("cancel"))), emergencyMsg);
+  const dialog = emergency.querySelector("#emergency-dialog");
+  const list = h("table", { "data-testid": "item-table" }, h("tr", {}, h("th", {}, t("title")), h("th", {}, t("level")), h("th", {}, t("status")), h("th", {})),
+    items.map((b) => h("tr", { "data-item": b.item.id }, h("td", {}, b.item.title), h("td", {}, t(b.item.level)),
+      h("td", {}, t(b.status === "pending_approval" ? "pendingApproval" : b.status)),
+      h("td", {}, b.status === "pending_approval" && can("approve") ? h("button", { class: "primary", "data-approve": b.item.id, onclick: async () => { try { await api(`/api/v1/broadcasts/${b.item.id}/approve`, { method: "POST", body: {} }); route(); } catch (e) { msg.replaceChildren(errorBox(e)); } } }, t("approve")) : null,
+        b.status !== "cancelled" && can("schedule") ? h("button", { class: "plain", onclick: async () => { if (!confirm(t("cancel") + "?")) return; await api(`/api/v1/broadcasts/${b.item.id}/cancel`, { method: "POST", body: {} }); route(); } }, t("cancel")) : null))));
+  const logDate = h("input", { type: "date", value: days[0], "aria-label": t("date") });
+  const logOut = h("div", { class: "table-wrap" });
+  const showLog = async () => {
+    const r = await api(`/api/v1/playback?date=${logDate.value}`);
+    logOut.replaceChildren(h("table", {}, h("tr", {}, h("th", {}, t("title")), h("th", {}, t("reach"))),
+      (r.items || r.reach || []).map((x) => h("tr", {}, h("td", {}, x.title || x.item || ""), h("td", {}, x.reach ? `${x.reach.played}/${x.reach.targeted}` : "")))));
+  };
+  page(t("broadcasts"), h("h2", {}, t("week")), week, can("send_emergency") ? emergency : null, can("schedule") ? form : null, list,
+    h("h2", {}, t("inbox")), inbox.length ? h("table", {}, inbox.map((b) => h("tr", {}, h("td", {}, b.title), h("td", {}, b.level), h("td", {}, b.status)))) : h("p", {}, t("none")),
+    h("h2", {}, t("playback")), logDate, h("button", { class: "plain", onclick: showLog }, t("show")), logOut);
+}
+
+async function alarmsPage() {
+  const status = new URLSearchParams(location.hash.split("?")[1] || "").get("status") || "open";
+  const list = await api(`/api/v1/alarms?status=${status}`);
+  const can = S.me && S.me.permissions.includes("acknowledge_alarms");
+  page(t("alarms"), h("p", {}, ["open", "all", "cleared"].map((s) => h("a", { href: `#/alarms?status=${s}`, style: "margin-right:1rem" }, s))),
+    alarmTable(list, can ? async (a) => { const note = prompt(t("note")) || undefined; await api(`/api/v1/alarms/${a.id}/ack`, { method: "POST", body: { note } }); route(); } : null));
+}
+
+async function kpiPage() {
+  const month = h("input", { type: "month", value: new Date(Date.now() - 20 * 86400000).toISOString().slice(0, 7), "aria-label": t("month") });
+  const out = h("div");
+  const show = async () => { try { out.replaceChildren(kpiTable((await api(`/api/v1/kpi?month=${month.value}`)).deployment)); } catch (e) { out.replaceChildren(errorBox(e)); } };
+  const links = h("p", {}, ["html", "csv", "json"].map((f) => h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); window.open(`/api/v1/reports/${month.value}?format=${f}&lang=${S.lang}`, "_blank"); }, style: "margin-right:1rem" }, `${t("download")} ${f.toUpperCase()}`)));
+  page(t("kpi"), h("div", { class: "panel" }, month, h("button", { class: "primary", onclick: show }, t("show")), links), out);
+  show();
+}
+
+async function usersPage() {
+  const list = await api("/api/v1/users");
+  const msg = h("div");
+  const form = h("form", { class: "panel", onsubmit: async (ev) => {
+    ev.preventDefault();
+    const f = form.elements;
+    try { await api("/api/v1/users", { method: "POST", body: { name: f.name.value, role: f.role.value, display_name: f.display.value || undefined, password: f.pw.value } }); route(); }
+    catch (e) { msg.replaceChildren(errorBox(e)); }
+  } }, h("h2", {}, t("addUser")), h("label", {}, t("user")), h("input", { name: "name", required: true }),
+    h("label", {}, t("displayName")), h("input", { name: "display" }),
+    h("label", {}, t("role")), h("select", { name: "role" }, ["viewer", "operator", "technician", "approver", "admin"].map((r) => h("option", { value: r }, r))),
+    h("label", {}, t("password")), h("input", { name: "pw", type: "password", minlength: 10, required: true }),
+    h("button", { class: "primary", type: "submit" }, t("save")), msg);
+  page(t("users"), h("table", {}, h("tr", {}, h("th", {}, t("user")), h("th", {}, t("displayName")), h("th", {}, t("role"))),
+    list.map((u) => h("tr", {}, h("td", {}, u.name), h("td", {}, u.display_name || u.displayName || ""), h("td", {}, u.role)))), form);
+}
+
+async function auditPage() {
+  const list = await api("/api/v1/audit");
+  page(t("audit"), h("div", { class: "table-wrap" }, h("table", {}, h("tr", {}, h("th", {}, t("at")), h("th", {}, t("user")), h("th", {}, t("action")), h("th", {}, t("subject")), h("th", {}, t("detail")), h("th", {}, t("from"))),
+    list.map((a) => h("tr", {}, h("td", {}, fmtTime(a.at)), h("td", {}, a.user), h("td", {}, a.action), h("td", {}, a.target || ""), h("td", {}, a.detail || ""), h("td", {}, a.address || ""))))));
+}
+
+// ---------- shell ----------
+
+const PAGES = [
+  ["overview", "view", overviewPage], ["map", "view", mapPage], ["devices", "view", devicesPage], ["pending", "view", pendingPage],
+  ["broadcasts", "view", broadcastsPage], ["alarms", "view", alarmsPage], ["kpi", "view", kpiPage],
+  ["users", "manage_users", usersPage], ["audit", "view_audit", auditPage],
+];
+
+function nav() {
+  const n = $("#nav");
+  const current = location.hash.slice(2).split(/[/?]/)[0];
+  n.replaceChildren(...PAGES.filter(([, p]) => S.me.permissions.includes(p)).map(([id]) =>
+    h("a", { href: `#/${id}`, class: current === id ? "active" : "", "data-nav": id }, t(id))));
+  n.hidden = window.innerWidth <= 700 && !n.dataset.open;
+}
+
+async function route() {
+  document.documentElement.lang = S.lang;
+  $("#lang").textContent = S.lang === "vi" ? "EN" : "VI";
+  $("#logout").textContent = t("logout");
+  if (!S.me) return loginPage();
+  nav();
+  const [name, arg] = location.hash.slice(2).split("?")[0].split("/");
+  const found = PAGES.find(([id]) => id === name);
+  try {
+    if (name === "device" && arg) await devicePage(decodeURIComponent(arg));
+    else await (found ? found[2] : overviewPage)();
+  } catch (e) { page(t(name || "overview"), errorBox(e)); }
+}
+
+function live() {
+  if (S.events) S.events.close();
+  const es = new EventSource("/api/v1/events");
+  S.events = es;
+  es.addEventListener("ready", () => { $("#live").classList.add("on"); $("#live").title = t("liveOn"); });
+  es.addEventListener("device", (ev) => {
+    const d = JSON.parse(ev.data);
+    document.querySelectorAll(`[data-device-state="${CSS.escape(d.id)}"]`).forEach((el) => el.replaceWith(stateCell(d.state, d.id)));
+    document.querySelectorAll(`[data-device-since="${CSS.escape(d.id)}"]`).forEach((el) => { el.textContent = fmtTime(d.since); });
+    document.querySelectorAll(`[data-device-faults="${CSS.escape(d.id)}"]`).forEach((el) => { el.textContent = d.faults.join("; "); });
+    document.querySelectorAll(`[data-map-device="${CSS.escape(d.id)}"]`).forEach((el) => el.setAttribute("fill", { ok: "#0a7a32", degraded: "#b26b00", offline: "#b00020" }[d.state] || "#888"));
+    if (d.state === "offline") toast(`${d.id}: ${t("offlineNow")}`);
+  });
+  es.addEventListener("alarm", (ev) => { const a = JSON.parse(ev.data); toast(`${t("alarms")}: ${a.kind} ${a.device_id || a.village_id || ""} — ${a.cleared_at ? "✓" : a.severity}`); });
+  es.addEventListener("playback", () => { if (location.hash.startsWith("#/broadcasts")) { /* the log refreshes on demand */ } });
+  es.onerror = () => $("#live").classList.remove("on");
+}
+
+async function start() {
+  try {
+    const me = await api("/api/v1/me");
+    S.me = { ...me, permissions: me.permissions.split(",") };
+    $("#who").textContent = `${me.display_name} (${me.role})`;
+    $("#logout").hidden = false;
+    live();
+  } catch { S.me = null; }
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("DOMContentLoaded", async () => {
+  $("#lang").addEventListener("click", () => { S.lang = S.lang === "vi" ? "en" : "vi"; localStorage.setItem("wf-lang", S.lang); route(); });
+  $("#logout").addEventListener("click", async () => { try { await api("/api/v1/logout", { method: "POST", body: {} }); } catch {} S.me = null; if (S.events) S.events.close(); $("#logout").hidden = true; $("#who").textContent = ""; location.hash = "#/login"; route(); });
+  $("#menu-toggle").addEventListener("click", () => { const n = $("#nav"); n.dataset.open = n.dataset.open ? "" : "1"; n.hidden = !n.dataset.open; });
+  await start();
+  route();
+});

@@ -1,0 +1,137 @@
+"""Console scenario in a real headless Chromium (run by IntegrationTests/BrowserTests, not by hand).
+
+Environment: WF_URL (console base), WF_SIM_PID (simulator of LOA-1 to kill), WF_SHOTS (screenshot dir),
+WF_PASSWORD, WF_DAY (tomorrow, YYYY-MM-DD local). Exits non-zero with a message on the first failure.
+"""
+import os
+import signal
+import sys
+
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+URL, SHOTS, PASSWORD, DAY = os.environ["WF_URL"], os.environ["WF_SHOTS"], os.environ["WF_PASSWORD"], os.environ["WF_DAY"]
+os.makedirs(SHOTS, exist_ok=True)
+
+opts = webdriver.ChromeOptions()
+for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=vi"]:
+    opts.add_argument(a)
+opts.binary_location = "/usr/bin/chromium"
+driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"), options=opts)
+# Pages re-render after each action: elements found a moment ago may be gone; look again.
+RETRY = [StaleElementReferenceException, NoSuchElementException]
+wait = WebDriverWait(driver, 60, ignored_exceptions=RETRY)
+step = "start"
+
+
+def shot(name):
+    driver.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+
+
+def click(el):
+    # The header is sticky: bring the element to the middle of the screen first.
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    el.click()
+
+
+def go(hash_):
+    # Hash navigation only: the page is never reloaded after login.
+    driver.execute_script("location.hash = arguments[0]", hash_)
+
+
+def css(sel):
+    return wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, sel)))
+
+
+def login(user):
+    go("#/login")
+    css("#login-form")
+    driver.find_element(By.ID, "user").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "login-submit").click()
+    wait.until(lambda d: d.find_element(By.ID, "who").text.strip() != "")
+
+
+try:
+    step = "log in"
+    driver.get(URL + "/console")
+    css("#login-form")
+    assert driver.find_element(By.ID, "login-submit").text == "Đăng nhập", "Vietnamese by default"
+    shot("01-login")
+    login("kt-minh")
+
+    step = "device goes offline, seen without reload"
+    go("#/devices")
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-device-state="LOA-1"]').get_attribute("data-state") == "ok")
+    driver.execute_script("window.__noReload = 'still here'")
+    os.kill(int(os.environ["WF_SIM_PID"]), signal.SIGKILL)  # its Last Will tells the controller
+    WebDriverWait(driver, 90, ignored_exceptions=RETRY).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, '[data-device-state="LOA-1"]').get_attribute("data-state") == "offline")
+    assert driver.execute_script("return window.__noReload") == "still here", "page was reloaded"
+    shot("02-device-offline-live")
+    driver.find_element(By.ID, "logout").click()
+
+    step = "operator schedules a village bulletin"
+    login("vanhoa")
+    go("#/broadcasts")
+    form = css("#schedule-form")
+    driver.find_element(By.ID, "title").send_keys("Họp thôn Cẩm La")
+    driver.find_element(By.ID, "text").send_keys("Mời bà con thôn Cẩm La dự họp tại nhà văn hóa lúc chín giờ sáng mai.")
+    driver.execute_script("document.getElementById('day').value = arguments[0]; document.getElementById('time').value = '09:00'", DAY)
+    click(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
+    click(driver.find_element(By.ID, "schedule-submit"))
+    wait.until(lambda d: "chờ duyệt" in d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"]').text)
+    shot("03-scheduled-pending")
+
+    step = "a conflicting bulletin is refused in plain words"
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '[data-testid="item-table"] [data-item]')))
+    go("#/overview")
+    go("#/broadcasts")
+    css("#schedule-form")
+    driver.find_element(By.ID, "title").send_keys("Tin trùng giờ")
+    driver.find_element(By.ID, "text").send_keys("Một bản tin khác cùng giờ.")
+    driver.execute_script("document.getElementById('day').value = arguments[0]; document.getElementById('time').value = '09:00'", DAY)
+    click(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
+    click(driver.find_element(By.ID, "schedule-submit"))
+    err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"] [data-testid="error"]'))
+    assert "trùng giờ" in err.text and "Họp thôn Cẩm La" in err.text, err.text
+    shot("04-conflict")
+    driver.find_element(By.ID, "logout").click()
+
+    step = "approver approves; the item is on the week calendar"
+    login("chutich")
+    go("#/broadcasts")
+    button = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-approve]")))
+    item = button.get_attribute("data-approve")
+    button.click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item}"]')
+               and "chờ duyệt" not in d.find_element(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item}"]').text)
+    shot("05-approved-calendar")
+
+    step = "emergency with a confirmation step"
+    click(driver.find_element(By.ID, "emergency-button"))
+    css("#emergency-dialog:not([hidden])")
+    driver.find_element(By.ID, "em-title").send_keys("Bão số 3")
+    driver.find_element(By.ID, "em-text").send_keys("Khẩn cấp: bão số ba đổ bộ, bà con không ra khơi.")
+    click(driver.find_element(By.ID, "emergency-confirm"))
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '[data-testid="emergency-sent"]')))
+    shot("06-emergency-sent")
+
+    step = "English"
+    driver.find_element(By.CSS_SELECTOR, '[data-testid="lang-toggle"]').click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-nav="broadcasts"]').text == "Broadcasts")
+    shot("07-english")
+    driver.set_window_size(412, 915)  # a phone
+    go("#/devices")
+    css('[data-testid="device-table"]')
+    shot("08-phone")
+    print("browser scenario passed")
+except Exception as e:  # noqa: BLE001 - report which step failed, with a screenshot
+    shot("failed")
+    print(f"FAILED at '{step}': {type(e).__name__}: {e}", file=sys.stderr)
+    sys.exit(1)
+finally:
+    driver.quit()
