@@ -55,6 +55,12 @@ def login(user):
     wait.until(lambda d: d.find_element(By.ID, "who").text.strip() != "")
 
 
+def logout():
+    # Wait for the sign-out to finish: a person cannot sign in again faster than that, a script can.
+    driver.find_element(By.ID, "logout").click()
+    wait.until(lambda d: d.find_element(By.ID, "who").text.strip() == "" and d.find_elements(By.ID, "login-form"))
+
+
 try:
     step = "log in"
     driver.get(URL + "/console")
@@ -72,7 +78,7 @@ try:
         lambda d: d.find_element(By.CSS_SELECTOR, '[data-device-state="LOA-1"]').get_attribute("data-state") == "offline")
     assert driver.execute_script("return window.__noReload") == "still here", "page was reloaded"
     shot("02-device-offline-live")
-    driver.find_element(By.ID, "logout").click()
+    logout()
 
     step = "operator schedules a village bulletin"
     login("vanhoa")
@@ -99,7 +105,7 @@ try:
     err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"] [data-testid="error"]'))
     assert "trùng giờ" in err.text and "Họp thôn Cẩm La" in err.text, err.text
     shot("04-conflict")
-    driver.find_element(By.ID, "logout").click()
+    logout()
 
     step = "approver approves; the item is on the week calendar"
     login("chutich")

@@ -435,7 +435,13 @@ async function start() {
 window.addEventListener("hashchange", route);
 window.addEventListener("DOMContentLoaded", async () => {
   $("#lang").addEventListener("click", () => { S.lang = S.lang === "vi" ? "en" : "vi"; localStorage.setItem("wf-lang", S.lang); route(); });
-  $("#logout").addEventListener("click", async () => { try { await api("/api/v1/logout", { method: "POST", body: {} }); } catch {} S.me = null; if (S.events) S.events.close(); $("#logout").hidden = true; $("#who").textContent = ""; location.hash = "#/login"; route(); });
+  $("#logout").addEventListener("click", async () => {
+    if (S.events) S.events.close();
+    try { await api("/api/v1/logout", { method: "POST", body: {} }); } catch {}
+    S.me = null; S.csrf = ""; sessionStorage.removeItem("wf-csrf");
+    $("#logout").hidden = true; $("#who").textContent = ""; $("#live").classList.remove("on");
+    location.hash = "#/login"; route();
+  });
   $("#menu-toggle").addEventListener("click", () => { const n = $("#nav"); n.dataset.open = n.dataset.open ? "" : "1"; n.hidden = !n.dataset.open; });
   await start();
   route();
