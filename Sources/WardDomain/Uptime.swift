@@ -58,20 +58,12 @@ public enum Uptime {
     public static func summary(
         of intervals: [StateInterval], in window: DateInterval, monitored: DateInterval? = nil, now: Date
     ) -> UptimeSummary {
-        var lower = window.start
-        var upper = min(window.end, now)
-        if let m = monitored {
-            lower = max(lower, m.start)
-            upper = min(upper, m.end)
-        }
         var s = UptimeSummary()
-        guard upper > lower else { return s }
+        guard let (lower, upper) = bounds(window, monitored, now) else { return s }
         var covered: TimeInterval = 0
         for iv in intervals {
-            let a = max(iv.start, lower)
-            let b = min(iv.end ?? now, upper)
-            guard b > a else { continue }
-            let d = b.timeIntervalSince(a)
+            let d = clipped(iv, lower, upper, now)
+            guard d > 0 else { continue }
             s.add(iv.state, d)
             covered += d
         }
@@ -79,6 +71,23 @@ public enum Uptime {
         // uncovered is time the controller knew nothing.
         s.unknown += max(0, upper.timeIntervalSince(lower) - covered)
         return s
+    }
+
+    /// Seconds inside `window` (clipped as in `summary`) spent in intervals matching `ok`.
+    public static func seconds(of intervals: [StateInterval], in window: DateInterval, monitored: DateInterval? = nil, now: Date,
+                               where ok: (StateInterval) -> Bool) -> TimeInterval {
+        guard let (lower, upper) = bounds(window, monitored, now) else { return 0 }
+        return intervals.reduce(0) { ok($1) ? $0 + clipped($1, lower, upper, now) : $0 }
+    }
+
+    static func bounds(_ window: DateInterval, _ monitored: DateInterval?, _ now: Date) -> (Date, Date)? {
+        let lower = max(window.start, monitored?.start ?? window.start)
+        let upper = min(window.end, now, monitored?.end ?? window.end)
+        return upper > lower ? (lower, upper) : nil
+    }
+
+    static func clipped(_ iv: StateInterval, _ lower: Date, _ upper: Date, _ now: Date) -> TimeInterval {
+        max(0, min(iv.end ?? now, upper).timeIntervalSince(max(iv.start, lower)))
     }
 }
 
@@ -125,6 +134,16 @@ public struct LocalCalendar: Sendable {
               let start = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: 1)),
               let end = calendar.date(byAdding: .month, value: 1, to: start)
         else { return nil }
+        return DateInterval(start: start, end: end)
+    }
+
+    /// A reporting period as people give it: a month "yyyy-MM", or local days "yyyy-MM-dd" from
+    /// the start of `from` to the end of `to` (defaults: the start of this month, now).
+    /// Nil when a part does not parse or the period is empty.
+    public func period(month: String? = nil, from: String? = nil, to: String? = nil, now: Date) -> DateInterval? {
+        if let month { return self.month(named: month) }
+        guard let start = from.map({ day(named: $0)?.start }) ?? self.month(named: String(dayKey(now).prefix(7)))?.start,
+              let end = to.map({ day(named: $0)?.end }) ?? now, end > start else { return nil }
         return DateInterval(start: start, end: end)
     }
 

@@ -42,6 +42,7 @@ public struct OperatorAPI: Sendable {
     public static let maxBody = 1 << 20
     public static let sessionCookie = "wf_session"
     let attempts = LoginAttempts()
+    let feed = LiveFeed()
     let logger = Logger(label: "wardfleet.api")
 
     public init(database: WardDatabase, clock: any TimeSource = SystemTimeSource(), library: MediaLibrary? = nil,

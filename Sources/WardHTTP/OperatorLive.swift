@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 import WardController
 import WardDomain
 import WardProtocol
@@ -51,68 +52,107 @@ extension OperatorAPI {
         throw APIError(.gatewayTimeout, "không có xác nhận sau 10 s (thiết bị mất kết nối?) / no acknowledgement within 10 s (device offline?)")
     }
 
-    /// Server-Sent Events: device states, alarms and playback as they change, read from storage
-    /// once a second (the controller writes state changes at once), so any node can serve it.
+    /// Server-Sent Events: device states, alarms and playback as they change. One shared
+    /// `LiveFeed` reads storage for all open consoles; each stream only filters by commune.
     func events(_ call: Call) -> Response {
-        let db = database
         let principal = call.principal!
-        let interval = eventInterval
         let end = ContinuousClock.now + eventStreamLifetime
+        let (id, stream) = feed.subscribe(database: database, interval: eventInterval)
+        let feed = self.feed
         let body = ResponseBody { writer in
-            var states: [String: String] = [:]
-            var alarms: [Int64: String] = [:]
-            var playback: Int64 = (try? await db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(id) FROM playback_log") }) ?? 0
-            var first = true
-            let tree = try? PlaceRepository(db).tree()
-            let communeOf = Dictionary(((try? DeviceRepository(db).list()) ?? []).map { d in
-                (d.id, tree?.ancestor(of: d.siteID, at: .commune)?.id)
-            }, uniquingKeysWith: { a, _ in a })
-            func send(_ event: String, _ data: some Encodable) async throws {
-                let e = JSONEncoder()
-                e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                e.dateEncodingStrategy = .iso8601
-                e.keyEncodingStrategy = .convertToSnakeCase
-                let text = "event: \(event)\ndata: \(String(decoding: try e.encode(data), as: UTF8.self))\n\n"
-                try await writer.write(ByteBuffer(string: text))
-            }
-            struct DeviceEvent: Encodable { var id: String; var state: HealthState; var since: Date; var faults: [String] }
-            struct PlaybackEvent: Encodable { var newEntries: Int64 }
+            defer { feed.unsubscribe(id) }
             try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
-            while !Task.isCancelled {
-                for (id, s) in (try? HealthQueries(db).statuses()) ?? [:] where principal.covers(commune: communeOf[id] ?? nil) {
-                    let key = "\(s.liveness.state.rawValue)|\(s.liveness.since.timeIntervalSince1970)"
-                    if states[id] != key {
-                        states[id] = key
-                        if !first {
-                            try await send("device", DeviceEvent(id: id, state: s.liveness.state, since: s.liveness.since,
-                                                                 faults: s.liveness.faults.map(\.text)))
-                        }
-                    }
-                }
-                for a in (try? AlarmRepository(db).list(limit: 100)) ?? [] where principal.covers(commune: a.communeID) {
-                    let key = "\(a.status.rawValue)|\(a.detail)"
-                    if let id = a.id, alarms[id] != key {
-                        alarms[id] = key
-                        if !first { try await send("alarm", a) }
-                    }
-                }
-                let latest = (try? await db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(id) FROM playback_log") }) ?? 0
-                if latest > playback {
-                    try await send("playback", PlaybackEvent(newEntries: latest - playback))
-                    playback = latest
-                }
-                if first {
-                    first = false
-                    try await send("ready", ["devices": states.count])
-                } else {
-                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                }
-                guard ContinuousClock.now < end else { break }
-                try await Task.sleep(for: interval)
+            for await e in stream {
+                if let c = e.commune, !principal.covers(commune: c) { continue }
+                try await writer.write(ByteBuffer(string: e.text))
+                if ContinuousClock.now >= end { break }
             }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store",
                                                HTTPField.Name("X-Accel-Buffering")!: "no"], body: body)
+    }
+}
+
+/// Reads what changed (device states, alarms, new playback lines) once per interval while any
+/// console listens, and hands the same events to every listener.
+final class LiveFeed: Sendable {
+    struct Event: Sendable {
+        /// Listeners limited to communes see it only when it is theirs; nil: everyone.
+        var commune: String??
+        var text: String
+    }
+
+    private struct State {
+        var listeners: [UUID: AsyncStream<Event>.Continuation] = [:]
+        var poller: Task<Void, Never>?
+    }
+    private let state = Mutex(State())
+
+    func subscribe(database: WardDatabase, interval: Duration) -> (UUID, AsyncStream<Event>) {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(1000))
+        continuation.yield(Event(commune: nil, text: "event: ready\ndata: {}\n\n"))
+        state.withLock { s in
+            s.listeners[id] = continuation
+            if s.poller == nil { s.poller = Task { [weak self] in await self?.poll(database, every: interval) } }
+        }
+        return (id, stream)
+    }
+
+    func unsubscribe(_ id: UUID) {
+        state.withLock { s in
+            s.listeners.removeValue(forKey: id)?.finish()
+            if s.listeners.isEmpty {
+                s.poller?.cancel()
+                s.poller = nil
+            }
+        }
+    }
+
+    private func send(_ e: Event) {
+        for c in state.withLock({ Array($0.listeners.values) }) { c.yield(e) }
+    }
+
+    static func event(_ name: String, _ data: some Encodable) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return "event: \(name)\ndata: \(String(decoding: (try? e.encode(data)) ?? Data("{}".utf8), as: UTF8.self))\n\n"
+    }
+
+    private func poll(_ db: WardDatabase, every interval: Duration) async {
+        struct DeviceEvent: Encodable { var id: String; var state: HealthState; var since: Date; var faults: [String] }
+        struct PlaybackEvent: Encodable { var newEntries: Int64 }
+        var states: [String: String] = [:], alarms: [Int64: String] = [:]
+        var playback: Int64 = 0
+        var communeOf: [String: String?] = [:]
+        var first = true
+        while !Task.isCancelled {
+            if first || communeOf.isEmpty {
+                let tree = try? PlaceRepository(db).tree()
+                communeOf = Dictionary(((try? DeviceRepository(db).list()) ?? []).map { ($0.id, tree?.ancestor(of: $0.siteID, at: .commune)?.id) },
+                                       uniquingKeysWith: { a, _ in a })
+            }
+            for (id, s) in (try? HealthQueries(db).statuses()) ?? [:] {
+                let key = "\(s.liveness.state.rawValue)|\(s.liveness.since.timeIntervalSince1970)"
+                guard states.updateValue(key, forKey: id) != key, !first else { continue }
+                if communeOf[id] == nil { communeOf = [:] }  // a new device: re-read the registry next time
+                send(Event(commune: .some(communeOf[id] ?? nil), text: Self.event("device", DeviceEvent(
+                    id: id, state: s.liveness.state, since: s.liveness.since, faults: s.liveness.faults.map(\.text)))))
+            }
+            for a in (try? AlarmRepository(db).list(limit: 100)) ?? [] {
+                let key = "\(a.status.rawValue)|\(a.detail)"
+                guard let id = a.id, alarms.updateValue(key, forKey: id) != key, !first else { continue }
+                send(Event(commune: .some(a.communeID), text: Self.event("alarm", a)))
+            }
+            let latest = (try? await db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(id) FROM playback_log") }) ?? 0
+            if latest > playback, !first { send(Event(commune: nil, text: Self.event("playback", PlaybackEvent(newEntries: latest - playback)))) }
+            playback = latest
+            if !first { send(Event(commune: nil, text: ": keep-alive\n\n")) }
+            first = false
+            try? await Task.sleep(for: interval)
+        }
     }
 }

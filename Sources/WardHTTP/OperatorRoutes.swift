@@ -65,17 +65,27 @@ extension OperatorAPI {
                           latitude: (site?.coordinate ?? village?.coordinate)?.latitude, longitude: (site?.coordinate ?? village?.coordinate)?.longitude)
     }
 
-    /// Communes an item reaches, for scoping approvals to a user's communes.
-    func communes(of t: BroadcastTarget, _ tree: PlaceTree) throws -> Set<String> {
-        var out = Set(t.communes)
-        for v in t.villages { if let c = tree.ancestor(of: v, at: .commune)?.id { out.insert(c) } }
-        let devices = try DeviceRepository(database).list()
-        let site = Dictionary(devices.map { ($0.id, $0.siteID) }, uniquingKeysWith: { a, _ in a })
-        let groups = try BroadcastRepository(database).groups()
-        for s in t.speakers + t.groups.flatMap({ groups[$0] ?? [] }) {
-            if let c = site[s].flatMap({ tree.ancestor(of: $0, at: .commune)?.id }) { out.insert(c) }
+    /// Which communes a target reaches, for scoping to a user's communes. Reads the registry
+    /// once, so a list of items is resolved without a read per item.
+    struct CommuneResolver {
+        let tree: PlaceTree
+        let siteOf: [String: String]
+        let groups: [String: Set<String>]
+
+        func communes(of t: BroadcastTarget) -> Set<String> {
+            var out = Set(t.communes)
+            for v in t.villages { if let c = tree.ancestor(of: v, at: .commune)?.id { out.insert(c) } }
+            for s in t.speakers + t.groups.flatMap({ groups[$0] ?? [] }) {
+                if let c = siteOf[s].flatMap({ tree.ancestor(of: $0, at: .commune)?.id }) { out.insert(c) }
+            }
+            return out
         }
-        return out
+    }
+
+    func resolver() throws -> CommuneResolver {
+        CommuneResolver(tree: try tree(),
+                        siteOf: Dictionary(try DeviceRepository(database).list().map { ($0.id, $0.siteID) }, uniquingKeysWith: { a, _ in a }),
+                        groups: try BroadcastRepository(database).groups())
     }
 
     func requireScope(_ call: Call, communes: Set<String>) throws {
@@ -86,47 +96,21 @@ extension OperatorAPI {
         }
     }
 
-    func programme(_ b: ScheduleBody, by user: String) async throws -> (Programme, TimeInterval?) {
-        let minutes = b.minutes.map { $0 * 60 }
-        switch (b.media, b.tts, b.stream) {
-        case (let hash?, nil, nil): return (.media(sha256: hash.lowercased()), minutes)
-        case (nil, let text?, nil):
-            guard let library else { throw APIError(.serviceUnavailable, "chưa có thư viện âm thanh / no media library here") }
-            let voice = b.voice.flatMap(TTSVoice.init(rawValue:)) ?? .northern
-            let (item, _) = try await library.addSpeech(text, voice: voice, title: b.title, by: user)
-            return (.media(sha256: item.sha256), minutes)
-        case (nil, nil, let url?):
-            guard Programme.validStreamURL(url) else { throw APIError(.badRequest, "stream: cần URL http(s) / needs an http(s) URL") }
-            guard minutes != nil else { throw APIError(.badRequest, "minutes: cần thời lượng cho luồng / a stream needs minutes") }
-            return (.stream(url: url), minutes)
-        default: throw APIError(.badRequest, "chọn đúng một: media, tts, stream / give exactly one of media, tts, stream")
+    func programme(_ b: ScheduleBody, by user: String) async throws -> Programme {
+        let voice = try b.voice.map { v in
+            guard let voice = TTSVoice(rawValue: v) else { throw APIError(.badRequest, "voice: northern, central, southern") }
+            return voice
+        } ?? .northern
+        do {
+            return try await ProgrammeChoice(media: b.media, tts: b.tts, voice: voice, stream: b.stream).programme(library, title: b.title, by: user)
+        } catch let e as ProgrammeChoice.Problem {
+            throw APIError(.badRequest, e.description)
         }
     }
 
     static func recurrence(_ b: ScheduleBody) throws -> Recurrence {
-        guard let day = b.day.flatMap(LocalDay.init) else { throw APIError(.badRequest, "day: YYYY-MM-DD") }
-        guard let time = b.time.flatMap(LocalTime.init) else { throw APIError(.badRequest, "time: HH:MM") }
-        let rule: RepeatRule
-        switch b.repeat ?? "once" {
-        case "once": rule = .once
-        case "daily": rule = .daily
-        case "weekdays": rule = .weekdays
-        case "weekly":
-            let days = (b.on ?? []).map { ($0, Weekday.named($0)) }
-            if let bad = days.first(where: { $0.1 == nil }) { throw APIError(.badRequest, "on: không rõ ngày / unknown day '\(bad.0)'") }
-            rule = .weekly(Set(days.compactMap(\.1)))
-        default: throw APIError(.badRequest, "repeat: once, daily, weekdays, weekly")
-        }
-        var skipped = Set<LocalDay>()
-        for s in b.skip ?? [] {
-            guard let d = LocalDay(s) else { throw APIError(.badRequest, "skip: '\(s)' không phải YYYY-MM-DD / is not YYYY-MM-DD") }
-            skipped.insert(d)
-        }
-        let until = try b.until.map { s -> LocalDay in
-            guard let d = LocalDay(s) else { throw APIError(.badRequest, "until: YYYY-MM-DD") }
-            return d
-        }
-        return Recurrence(rule: rule, firstDay: day, startTime: time, until: until, skipped: skipped)
+        let input = RecurrenceInput(day: b.day, time: b.time, repeatRule: b.repeat ?? "once", on: b.on ?? [], until: b.until, skip: b.skip ?? [])
+        do { return try input.recurrence() } catch { throw APIError(.badRequest, error.description) }
     }
 
     static func target(_ b: ScheduleBody) -> BroadcastTarget {
@@ -150,11 +134,11 @@ extension OperatorAPI {
                                "permissions": call.user.role.permissions.map(\.rawValue).sorted().joined(separator: ",")])
             },
             Route(method: .get, path: "/api/v1/places", permission: .view) { call in
-                let places = try PlaceRepository(db).all().filter { p in
-                    call.principal!.communes == nil || p.level < .commune
-                        || call.principal!.covers(commune: try? self.tree().ancestor(of: p.id, at: .commune)?.id)
+                let tree = try self.tree()
+                let places = tree.topologicalOrder.filter { p in
+                    call.principal!.communes == nil || p.level < .commune || call.principal!.covers(commune: tree.ancestor(of: p.id, at: .commune)?.id)
                 }
-                return try Self.json(places.sorted { ($0.level, $0.id) < ($1.level, $1.id) })
+                return try Self.json(places)
             },
             Route(method: .get, path: "/api/v1/devices", permission: .view) { call in
                 let tree = try self.tree()
@@ -225,10 +209,9 @@ extension OperatorAPI {
             },
             Route(method: .get, path: "/api/v1/media", permission: .view) { _ in try Self.json(try MediaRepository(db).list()) },
             Route(method: .get, path: "/api/v1/broadcasts", permission: .view) { call in
-                let tree = try self.tree()
+                let r = try self.resolver()
                 let items = try BroadcastRepository(db).list(includeCancelled: call.query("all") == "true").filter { b in
-                    guard let mine = call.principal!.communes else { return true }
-                    return try !self.communes(of: b.item.target, tree).isDisjoint(with: mine)
+                    call.principal!.communes.map { !r.communes(of: b.item.target).isDisjoint(with: $0) } ?? true
                 }
                 return try Self.json(items)
             },
@@ -238,12 +221,9 @@ extension OperatorAPI {
                 let cal = LocalCalendar.vietnam
                 let from = call.query("from").flatMap { cal.day(named: $0)?.start } ?? cal.day(containing: now).start
                 let days = min(max(Int(call.query("days") ?? "") ?? 7, 1), 31)
-                let tree = try self.tree()
+                let r = try self.resolver()
                 let slots = try BroadcastService(db, clock: self.clock).upcoming(in: DateInterval(start: from, duration: Double(days) * 86_400))
-                    .filter { b in
-                        guard let mine = call.principal!.communes else { return true }
-                        return try !self.communes(of: b.broadcast.item.target, tree).isDisjoint(with: mine)
-                    }
+                    .filter { b in call.principal!.communes.map { !r.communes(of: b.broadcast.item.target).isDisjoint(with: $0) } ?? true }
                     .map { Slot(item: $0.broadcast.id, title: $0.broadcast.item.title, level: $0.broadcast.item.level, status: $0.broadcast.status,
                                 start: $0.at.start, end: $0.at.end) }
                 return try Self.json(slots)
@@ -253,8 +233,9 @@ extension OperatorAPI {
             },
             Route(method: .post, path: "/api/v1/broadcasts", permission: .schedule) { call in
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.scheduleKeys)
-                try self.requireScope(call, communes: try self.communes(of: Self.target(b), self.tree()))
-                let (programme, duration) = try await self.programme(b, by: call.user.name)
+                try self.requireScope(call, communes: try self.resolver().communes(of: Self.target(b)))
+                let programme = try await self.programme(b, by: call.user.name)
+                let duration = b.minutes.map { $0 * 60 }
                 var r = BroadcastService.Request(title: b.title, level: b.level ?? .normal, programme: programme, duration: duration,
                                                  recurrence: try Self.recurrence(b), target: Self.target(b), volume: b.volume)
                 r.priorityOrder = b.priorityOrder
@@ -265,7 +246,7 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/broadcasts/{id}/approve", permission: .approve) { call in
                 let id = try call.parameter("id")
                 let item = try BroadcastRepository(db).get(id)
-                try self.requireScope(call, communes: try self.communes(of: item.item.target, self.tree()))
+                try self.requireScope(call, communes: try self.resolver().communes(of: item.item.target))
                 let done = try BroadcastService(db, clock: self.clock).approve(id, by: call.user.name)
                 try self.audit(call, "broadcast.approve", target: id)
                 return try Self.json(done)
@@ -274,7 +255,7 @@ extension OperatorAPI {
                 let id = try call.parameter("id")
                 let body = call.body.readableBytes == 0 ? Reason() : try Self.decode(Reason.self, call.body, allowed: ["reason"])
                 let item = try BroadcastRepository(db).get(id)
-                try self.requireScope(call, communes: try self.communes(of: item.item.target, self.tree()))
+                try self.requireScope(call, communes: try self.resolver().communes(of: item.item.target))
                 let done = try BroadcastService(db, clock: self.clock).cancel(id, by: call.user.name, reason: body.reason)
                 try self.audit(call, "broadcast.cancel", target: id, detail: body.reason)
                 return try Self.json(done)
@@ -282,8 +263,9 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/emergency", permission: .sendEmergency) { call in
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.scheduleKeys)
                 let target = Self.target(b)
-                try self.requireScope(call, communes: try self.communes(of: target, self.tree()))
-                let (programme, duration) = try await self.programme(b, by: call.user.name)
+                try self.requireScope(call, communes: try self.resolver().communes(of: target))
+                let programme = try await self.programme(b, by: call.user.name)
+                let duration = b.minutes.map { $0 * 60 }
                 let item = try BroadcastService(db, clock: self.clock).sendEmergency(title: b.title, programme: programme, duration: duration,
                                                                                       target: target, volume: b.volume, by: call.user.name)
                 try self.audit(call, "broadcast.emergency", target: item.id, detail: b.title)
@@ -299,17 +281,8 @@ extension OperatorAPI {
             },
             Route(method: .get, path: "/api/v1/kpi", permission: .view) { call in
                 let now = self.clock.now()
-                let cal = LocalCalendar.vietnam
-                let period: DateInterval
-                if let m = call.query("month") {
-                    guard let p = cal.month(named: m) else { throw APIError(.badRequest, ReportError.badMonth(m).description) }
-                    period = p
-                } else {
-                    guard let start = call.query("from").map({ cal.day(named: $0)?.start }) ?? cal.month(named: String(cal.dayKey(now).prefix(7)))?.start,
-                          let end = call.query("to").map({ cal.day(named: $0)?.end }) ?? now, end > start else {
-                        throw APIError(.badRequest, "from/to: YYYY-MM-DD, from trước to / from before to")
-                    }
-                    period = DateInterval(start: start, end: end)
+                guard let period = LocalCalendar.vietnam.period(month: call.query("month"), from: call.query("from"), to: call.query("to"), now: now) else {
+                    throw APIError(.badRequest, "month: YYYY-MM, hoặc / or from/to: YYYY-MM-DD, from trước to / from before to")
                 }
                 var communes = call.query("commune").map { Set([$0]) }
                 if let allowed = call.principal!.communes { communes = communes.map { $0.intersection(allowed) } ?? allowed }
@@ -384,17 +357,12 @@ extension OperatorAPI {
         ]
     }
 
-    /// bcrypt, cost 11, off the concurrency pool (it takes a noticeable fraction of a second on purpose).
-    public static func hashPassword(_ p: String) async throws -> String {
-        await withCheckedContinuation { c in
-            Thread.detachNewThread { c.resume(returning: Bcrypt.hash(p, cost: 11)) }
-        }
-    }
+    /// bcrypt, cost 11: slow on purpose, so it runs on a thread of its own, not the concurrency pool.
+    public static func hashPassword(_ p: String) async throws -> String { await offPool { Bcrypt.hash(p, cost: 11) } }
+    static func verifyPassword(_ p: String, hash: String) async -> Bool { await offPool { Bcrypt.verify(p, hash: hash) } }
 
-    static func verifyPassword(_ p: String, hash: String) async -> Bool {
-        await withCheckedContinuation { c in
-            Thread.detachNewThread { c.resume(returning: Bcrypt.verify(p, hash: hash)) }
-        }
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { c in Thread.detachNewThread { c.resume(returning: work()) } }
     }
 
     func login(_ call: Call) async throws -> Response {

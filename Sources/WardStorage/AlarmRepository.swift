@@ -83,14 +83,6 @@ public struct AlarmRepository: Sendable {
         try db.pool.read { try Row.fetchAll($0, sql: "SELECT * FROM alarms WHERE cleared_at IS NULL ORDER BY id").map(Self.alarm) }
     }
 
-    /// Alarms open at any moment of `window` (raised before its end, not cleared before its start).
-    public func overlapping(_ window: DateInterval) throws -> [Alarm] {
-        try db.pool.read {
-            try Row.fetchAll($0, sql: "SELECT * FROM alarms WHERE raised_at < ? AND (cleared_at IS NULL OR cleared_at >= ?) ORDER BY id",
-                             arguments: [window.end.millis, window.start.millis]).map(Self.alarm)
-        }
-    }
-
     /// Alarms raised within `window`, summed per severity, kind and commune by SQLite. Only
     /// acknowledgements and clears inside the window count, so a kept report never changes.
     public struct Totals: Sendable, Hashable {
@@ -227,14 +219,6 @@ public struct NotificationRepository: Sendable {
                 SELECT * FROM notifications WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
                 ORDER BY next_attempt_at, id LIMIT ?
                 """, arguments: [now.millis, limit]).map(Self.record)
-        }
-    }
-
-    /// When the earliest undelivered notification is due.
-    public func nextDue() throws -> Date? {
-        try db.pool.read {
-            try Int64.fetchOne($0, sql: "SELECT min(next_attempt_at) FROM notifications WHERE delivered_at IS NULL AND gave_up_at IS NULL")
-                .map(Date.init(millis:))
         }
     }
 

@@ -45,10 +45,6 @@ public struct AuthRepository: Sendable {
         }
     }
 
-    public func setRole(_ name: String, _ role: Role) throws {
-        try db.pool.write { try $0.execute(sql: "UPDATE users SET role = ? WHERE name = ?", arguments: [role.rawValue, name]) }
-    }
-
     public func recordLogin(_ name: String, failed: Int, lockedUntil: Date?) throws {
         try db.pool.write {
             try $0.execute(sql: "UPDATE users SET failed_logins = ?, locked_until = ? WHERE name = ?",

@@ -83,7 +83,7 @@ struct ProvinceHistory {
     var end: Date
 
     func write(_ database: WardDatabase) throws {
-        var rng = SplitMix(seed: 2026)
+        var rng = SeededRandom(seed: 2026)  // the same fleet every time
         let communes = max(1, (devices + 59) / 60)
         var places: [Place] = [Place(id: "tinh", level: .province, name: "Tỉnh Quảng Ninh")]
         var fleet: [Device] = []
@@ -204,18 +204,5 @@ struct ProvinceHistory {
                 }
             }
         }
-    }
-}
-
-/// Deterministic generator (SplitMix64): the same fleet every time.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -109,7 +109,7 @@ struct BroadcastCommand: AsyncParsableCommand {
         func run() async throws {
             let database = try library.db.open()
             guard let recurrence = try timing.recurrence() else { throw ValidationError("--day và --time / give --day and --time") }
-            let programme = try await self.programme.programme(library.library(database), database: database, title: title, by: user)
+            let programme = try await self.programme.programme(library.library(database), title: title, by: user)
             let request = BroadcastService.Request(
                 title: title, level: level, programme: programme, duration: self.programme.duration,
                 recurrence: recurrence, target: targets.target ?? BroadcastTarget(), volume: volume, priorityOrder: order)
@@ -230,30 +230,9 @@ struct TimingOptions: ParsableArguments {
     /// nil when neither --day nor --time was given.
     func recurrence() throws -> Recurrence? {
         guard day != nil || time != nil else { return nil }
-        guard let first = day.flatMap(LocalDay.init) else { throw ValidationError("--day phải là YYYY-MM-DD / must be YYYY-MM-DD") }
-        guard let start = time.flatMap(LocalTime.init) else { throw ValidationError("--time phải là HH:MM / must be HH:MM") }
-        let rule: RepeatRule
-        switch self.repeat {
-        case "once": rule = .once
-        case "daily": rule = .daily
-        case "weekdays": rule = .weekdays
-        case "weekly":
-            let days = TargetOptions.list(on).map { ($0, Weekday.named($0)) }
-            if let bad = days.first(where: { $0.1 == nil }) { throw ValidationError("--on: không rõ ngày / unknown day '\(bad.0)'") }
-            rule = .weekly(Set(days.compactMap(\.1)))
-        default: throw ValidationError("--repeat: once, daily, weekdays, weekly")
-        }
-        var skipped = Set<LocalDay>()
-        for s in TargetOptions.list(skip) {
-            guard let d = LocalDay(s) else { throw ValidationError("--skip: '\(s)' không phải YYYY-MM-DD / is not YYYY-MM-DD") }
-            skipped.insert(d)
-        }
-        var untilDay: LocalDay?
-        if let until {
-            guard let d = LocalDay(until) else { throw ValidationError("--until phải là YYYY-MM-DD / must be YYYY-MM-DD") }
-            untilDay = d
-        }
-        return Recurrence(rule: rule, firstDay: first, startTime: start, until: untilDay, skipped: skipped)
+        let input = RecurrenceInput(day: day, time: time, repeatRule: self.repeat, on: TargetOptions.list(on), until: until,
+                                    skip: TargetOptions.list(skip))
+        do { return try input.recurrence() } catch { throw ValidationError("--" + error.description) }
     }
 }
 

@@ -16,19 +16,11 @@ struct ProgrammeOptions: ParsableArguments {
     /// Relay window in seconds, if given.
     var duration: TimeInterval? { minutes.map { $0 * 60 } }
 
-    func programme(_ library: MediaLibrary, database: WardDatabase, title: String, by user: String) async throws -> Programme {
-        switch (media, tts, stream) {
-        case (let m?, nil, nil):
-            let matches = try MediaRepository(database).list().filter { $0.sha256.hasPrefix(m.lowercased()) }
-            guard matches.count == 1 else {
-                throw ValidationError(matches.isEmpty ? "không có tệp âm thanh / no media matching '\(m)'"
-                                      : "'\(m)' khớp \(matches.count) tệp, ghi dài hơn / matches \(matches.count) items: give more of the hash")
-            }
-            return .media(sha256: matches[0].sha256)
-        case (nil, let text?, nil):
-            return .media(sha256: try await library.addSpeech(text, voice: voice, title: title, by: user).item.sha256)
-        case (nil, nil, let s?): return .stream(url: s)
-        default: throw ValidationError("chọn một: --media, --tts hoặc --stream / give one of --media, --tts, --stream")
+    func programme(_ library: MediaLibrary, title: String, by user: String) async throws -> Programme {
+        do {
+            return try await ProgrammeChoice(media: media, tts: tts, voice: voice, stream: stream).programme(library, title: title, by: user)
+        } catch let e as ProgrammeChoice.Problem {
+            throw ValidationError(e.description)
         }
     }
 }
@@ -54,7 +46,7 @@ extension BroadcastCommand {
                 guard communes.count == 1 else { throw ValidationError("chọn nơi phát: --communes/--villages/... / choose a target") }
                 target = BroadcastTarget(communes: [communes[0].id])
             }
-            let p = try await programme.programme(library.library(database), database: database, title: title, by: user)
+            let p = try await programme.programme(library.library(database), title: title, by: user)
             let b = try BroadcastService(database, clock: Clocks.fromEnvironment()).sendEmergency(
                 title: title, programme: p, duration: programme.duration, target: target!, volume: volume, by: user)
             if json { return try printJSON(b) }

@@ -7,21 +7,16 @@ import WardStorage
 
 /// "YYYY-MM-DD" local days or "YYYY-MM" months into a UTC period.
 func parsePeriod(from: String?, to: String?, month: String?, now: Date) throws -> DateInterval {
-    let cal = LocalCalendar.vietnam
-    if let month {
-        guard let m = cal.month(named: month) else { throw ValidationError(ReportError.badMonth(month).description) }
-        return m
+    guard let p = LocalCalendar.vietnam.period(month: month, from: from, to: to, now: now) else {
+        throw ValidationError(month.map { ReportError.badMonth($0).description }
+            ?? "--from/--to: ngày YYYY-MM-DD, from trước to / dates as YYYY-MM-DD, from before to")
     }
-    guard let start = from.map({ cal.day(named: $0)?.start }) ?? cal.month(named: String(cal.dayKey(now).prefix(7)))?.start,
-          let end = to.map({ cal.day(named: $0)?.end }) ?? now, end > start else {
-        throw ValidationError("--from/--to: ngày YYYY-MM-DD, from trước to / dates as YYYY-MM-DD, from before to")
-    }
-    return DateInterval(start: start, end: end)
+    return p
 }
 
-func requireUser(_ db: WardDatabase, _ name: String, _ allowed: (Role) -> Bool, _ action: String) throws -> User {
+func requireUser(_ db: WardDatabase, _ name: String, _ permission: Permission, _ action: String) throws -> User {
     let u = try BroadcastRepository(db).user(name)
-    guard allowed(u.role) else {
+    guard u.role.can(permission) else {
         throw ValidationError("\(name) (\(u.role.vietnamese)) không được \(action) / \(u.role.rawValue) may not \(action)")
     }
     return u
@@ -111,7 +106,7 @@ struct KPICommand: AsyncParsableCommand {
             var s = try repo.kpiSettings()
             if !assignments.isEmpty {
                 guard let user else { throw ValidationError("--user cần để đổi mục tiêu / --user is needed to change targets") }
-                _ = try requireUser(database, user, \.canConfigure, "đổi mục tiêu / change targets")
+                _ = try requireUser(database, user, .configure, "đổi mục tiêu / change targets")
                 for a in assignments {
                     let p = a.split(separator: "=", maxSplits: 1).map(String.init)
                     guard p.count == 2, let v = Double(p[1]) else { throw ValidationError("'\(a)': cần KEY=SỐ / expected KEY=NUMBER") }
@@ -177,7 +172,7 @@ struct AlarmsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try db.open()
-            _ = try requireUser(database, user, \.canAcknowledgeAlarms, "xác nhận cảnh báo / acknowledge alarms")
+            _ = try requireUser(database, user, .acknowledgeAlarms, "xác nhận cảnh báo / acknowledge alarms")
             do {
                 let a = try AlarmRepository(database).acknowledge(id, by: user, at: Clocks.fromEnvironment().now(), note: note)
                 print("Đã xác nhận / acknowledged #\(id) \(a.kind.vietnamese) \(a.deviceID ?? a.villageID ?? "")")
@@ -212,7 +207,7 @@ struct AlarmsCommand: AsyncParsableCommand {
                     throw ValidationError("--class cần cho \(kind) / --class is needed for \(kind)")
                 }
                 guard let user else { throw ValidationError("--user cần để đổi quy tắc / --user is needed to change a rule") }
-                _ = try requireUser(database, user, \.canConfigure, "đổi quy tắc cảnh báo / change alarm rules")
+                _ = try requireUser(database, user, .configure, "đổi quy tắc cảnh báo / change alarm rules")
                 guard var r = rules.rule(k, c) else { throw ValidationError(AlarmRuleError.notApplicable(k, c).description) }
                 if let s = severity {
                     guard let v = AlarmSeverity(rawValue: s) else { throw ValidationError("--severity: major, minor, warning") }

@@ -66,8 +66,11 @@ extension RealBrokerTests {
                 #expect(cleared.ackedBy == "kt-minh" && cleared.ackNote == "đã gọi VNPT")
                 let (_, list) = try await h.run("wardfleet", ["alarms", "list", "--status", "all", "--db", h.dbPath])
                 #expect(list.contains("kt-minh") && list.contains("LOA-1"))
+                // raised ×2, acknowledged, cleared: all delivered, none failed or waiting.
+                let counts = try NotificationRepository(h.db).counts()
+                #expect((counts["delivered"] ?? 0) >= 4 && counts["failed"] == nil && counts["retrying"] == nil, "\(counts)")
                 let (_, sent) = try await h.run("wardfleet", ["alarms", "notifications", "--db", h.dbPath])
-                #expect(sent.contains("delivered") && !sent.contains("failed 1"))
+                #expect(sent.contains("delivered \(counts["delivered"]!)"), "\(sent)")
             }
         }
     }

@@ -34,14 +34,14 @@ public struct SinkError: Error, CustomStringConvertible {
 public struct WebhookSink: NotificationSink {
     public var name: String
     public let url: URL
-    private let secret: Data
+    private let secret: String
     private let timeout: TimeInterval
     private let clock: any TimeSource
 
     public init(name: String = "webhook", url: URL, secret: String, timeout: TimeInterval = 10, clock: any TimeSource = SystemTimeSource()) {
         self.name = name
         self.url = url
-        self.secret = Data(secret.utf8)
+        self.secret = secret
         self.timeout = timeout
         self.clock = clock
     }
@@ -54,13 +54,12 @@ public struct WebhookSink: NotificationSink {
     public func deliver(_ n: OutgoingNotification) async throws {
         let body = Data(n.payload.utf8)
         let ts = String(Int64(clock.now().timeIntervalSince1970))
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(ts).".utf8) + body, using: SymmetricKey(data: secret))
         var req = URLRequest(url: url, timeoutInterval: timeout)
         req.httpMethod = "POST"
         req.httpBody = body
         req.setValue("application/json; charset=utf-8", forHTTPHeaderField: "Content-Type")
         req.setValue(ts, forHTTPHeaderField: "X-WardFleet-Timestamp")
-        req.setValue("sha256=" + mac.map { String(format: "%02x", $0) }.joined(), forHTTPHeaderField: "X-WardFleet-Signature")
+        req.setValue(Self.signature(body: body, timestamp: ts, secret: secret), forHTTPHeaderField: "X-WardFleet-Signature")
         req.setValue(n.event, forHTTPHeaderField: "X-WardFleet-Event")
         // Same id on every retry: the receiver can drop duplicates.
         req.setValue(String(n.id), forHTTPHeaderField: "X-WardFleet-Delivery")
@@ -112,8 +111,6 @@ public actor NotificationDispatcher {
         self.clock = clock
         self.logger = logger
     }
-
-    public var sinkNames: [String] { sinks.keys.sorted() }
 
     /// Attempts everything due now; returns how many attempts were made.
     @discardableResult

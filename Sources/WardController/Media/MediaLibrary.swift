@@ -103,3 +103,43 @@ public struct MediaLibrary: Sendable {
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }
+
+/// What a person picked to put on air: a library file (its hash or a unique prefix), text to
+/// read out, or a stream. One of the three; checks beyond that are the schedule's.
+public struct ProgrammeChoice: Sendable {
+    public var media: String?
+    public var tts: String?
+    public var voice: TTSVoice
+    public var stream: String?
+
+    public init(media: String? = nil, tts: String? = nil, voice: TTSVoice = .northern, stream: String? = nil) {
+        self.media = media
+        self.tts = tts
+        self.voice = voice
+        self.stream = stream
+    }
+
+    public struct Problem: Error, CustomStringConvertible {
+        public var description: String
+    }
+    static let noLibrary = Problem(description: "chưa có thư viện âm thanh / no media library here")
+
+    /// Resolves the choice; text is rendered and added to `library` now. A stream needs no library.
+    public func programme(_ library: MediaLibrary?, title: String, by user: String) async throws -> Programme {
+        switch (media, tts, stream) {
+        case (let m?, nil, nil):
+            guard let library else { throw Self.noLibrary }
+            let matches = try library.list().filter { $0.sha256.hasPrefix(m.lowercased()) }
+            guard matches.count == 1 else {
+                throw Problem(description: matches.isEmpty ? "không có tệp âm thanh / no media matching '\(m)'"
+                              : "'\(m)' khớp \(matches.count) tệp, ghi dài hơn / matches \(matches.count) items: give more of the hash")
+            }
+            return .media(sha256: matches[0].sha256)
+        case (nil, let text?, nil):
+            guard let library else { throw Self.noLibrary }
+            return .media(sha256: try await library.addSpeech(text, voice: voice, title: title, by: user).item.sha256)
+        case (nil, nil, let s?): return .stream(url: s)
+        default: throw Problem(description: "chọn đúng một: media, tts hoặc stream / give exactly one of media, tts, stream")
+        }
+    }
+}

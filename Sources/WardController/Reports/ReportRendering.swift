@@ -290,16 +290,6 @@ public struct ReportRenderer: Sendable {
     }
 }
 
-extension KPIID {
-    /// KPIs whose numerator and denominator are counts of places or plays (not seconds).
-    public var isCount: Bool {
-        switch self {
-        case .speakerAvailability, .cameraAvailability, .accessPointAvailability, .kioskAvailability: false
-        default: true
-        }
-    }
-}
-
 /// When monthly reports are made by themselves, and where copies go.
 public struct ReportScheduleConfiguration: Sendable {
     /// Local day of the month on which last month's report is generated (1…28).

@@ -14,15 +14,12 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         }
     }
 
-    public var canSchedule: Bool { self == .operator || self == .approver || self == .admin }
+    // The radio's decisions read the same role matrix as the API (Auth/Permissions.swift).
+    public var canSchedule: Bool { can(.schedule) }
     /// Approving puts an operator's item on air.
-    public var canApprove: Bool { self == .approver || self == .admin }
+    public var canApprove: Bool { can(.approve) }
     /// Emergencies go out without a second person: only those who could approve them.
-    public var canSendEmergency: Bool { canApprove }
-    /// Whoever looks after the fleet may take an alarm on; a viewer only reads.
-    public var canAcknowledgeAlarms: Bool { self != .viewer }
-    /// Alarm rules, KPI targets, report settings.
-    public var canConfigure: Bool { self == .admin }
+    public var canSendEmergency: Bool { can(.sendEmergency) }
 }
 
 public struct User: Hashable, Codable, Sendable, Identifiable {

@@ -136,3 +136,58 @@ extension Weekday {
         return names[s.lowercased()]
     }
 }
+
+/// A schedule typed by a person (CLI options, a console form) before it is a `Recurrence`.
+public struct RecurrenceInput: Sendable {
+    public var day: String?
+    public var time: String?
+    /// once, daily, weekdays or weekly.
+    public var repeatRule: String
+    /// With weekly: mon…sun or t2…cn.
+    public var on: [String]
+    public var until: String?
+    public var skip: [String]
+
+    public init(day: String?, time: String?, repeatRule: String = "once", on: [String] = [], until: String? = nil, skip: [String] = []) {
+        self.day = day
+        self.time = time
+        self.repeatRule = repeatRule
+        self.on = on
+        self.until = until
+        self.skip = skip
+    }
+
+    public struct Problem: Error, CustomStringConvertible, Equatable {
+        public var description: String
+    }
+
+    public func recurrence() throws(Problem) -> Recurrence {
+        guard let first = day.flatMap(LocalDay.init) else { throw Problem(description: "day: ngày phải là YYYY-MM-DD / must be YYYY-MM-DD") }
+        guard let start = time.flatMap(LocalTime.init) else { throw Problem(description: "time: giờ phải là HH:MM / must be HH:MM") }
+        let rule: RepeatRule
+        switch repeatRule {
+        case "once": rule = .once
+        case "daily": rule = .daily
+        case "weekdays": rule = .weekdays
+        case "weekly":
+            var days = Set<Weekday>()
+            for d in on {
+                guard let w = Weekday.named(d) else { throw Problem(description: "on: không rõ ngày / unknown day '\(d)'") }
+                days.insert(w)
+            }
+            rule = .weekly(days)
+        default: throw Problem(description: "repeat: once, daily, weekdays, weekly")
+        }
+        var skipped = Set<LocalDay>()
+        for d in skip {
+            guard let day = LocalDay(d) else { throw Problem(description: "skip: '\(d)' không phải YYYY-MM-DD / is not YYYY-MM-DD") }
+            skipped.insert(day)
+        }
+        var untilDay: LocalDay?
+        if let until {
+            guard let d = LocalDay(until) else { throw Problem(description: "until: phải là YYYY-MM-DD / must be YYYY-MM-DD") }
+            untilDay = d
+        }
+        return Recurrence(rule: rule, firstDay: first, startTime: start, until: untilDay, skipped: skipped)
+    }
+}

@@ -83,11 +83,15 @@ public struct VillageKPIs: Codable, Sendable, Hashable {
     public var commune: String
     public var speakers: Int
     public var cameras: Int
-    /// Nil: the village has no speaker, so nothing could be judged beyond "missing".
     public var loudspeakerCovered: Bool
     public var bulletinPlayed: Bool
     public var cameraCovered: Bool
-    public var reasons: [String]
+    /// Why each KPI misses here ("vi / en"); nil where it is met.
+    public var loudspeakerReason: String?
+    public var bulletinReason: String?
+    public var cameraReason: String?
+
+    public var reasons: [String] { [loudspeakerReason, bulletinReason, cameraReason].compactMap { $0 } }
 }
 
 public struct OneStopFigures: Codable, Sendable, Hashable {
@@ -122,21 +126,6 @@ public struct KPIReport: Codable, Sendable, Hashable {
 }
 
 public enum KPICalculator {
-    /// Share of `window` (clipped to monitoring and `now`) during which `ok` held; unknown time
-    /// counts against. Nil when nothing of the window was monitored.
-    public static func share(_ intervals: [StateInterval], in window: DateInterval, monitored: DateInterval, now: Date,
-                             where ok: (StateInterval) -> Bool) -> (good: TimeInterval, total: TimeInterval) {
-        let lower = max(window.start, monitored.start)
-        let upper = min(window.end, monitored.end, now)
-        guard upper > lower else { return (0, 0) }
-        var good: TimeInterval = 0
-        for iv in intervals where ok(iv) {
-            let a = max(iv.start, lower), b = min(iv.end ?? now, upper)
-            if b > a { good += b.timeIntervalSince(a) }
-        }
-        return (good, upper.timeIntervalSince(lower))
-    }
-
     static func monitored(_ d: Device) -> DateInterval {
         DateInterval(start: d.monitoredFrom, end: max(d.removedAt ?? .distantFuture, d.monitoredFrom))
     }
@@ -168,23 +157,15 @@ public enum KPICalculator {
             let ivs = input.intervals[d.id] ?? []
             let up = Uptime.summary(of: ivs, in: period, monitored: m, now: input.now)
             guard up.total > 0 else { continue }
-            let online = share(ivs, in: period, monitored: m, now: input.now) { $0.state.isOnline }
-            let working: (good: TimeInterval, total: TimeInterval)
-            switch d.deviceClass {
-            case .camera:
-                working = share(ivs, in: period, monitored: m, now: input.now) {
-                    $0.state.isOnline && !$0.faults.contains { recordingFaults.contains($0.code) }
-                }
-            case .accessPoint:
-                working = share(ivs, in: period, monitored: m, now: input.now) {
-                    $0.state.isOnline && !$0.faults.contains { $0.code == .uplinkDown }
-                }
-            default: working = online
-            }
-            facts[d.id] = DeviceFacts(
-                device: d, commune: commune, village: tree.ancestor(of: d.siteID, at: .village)?.id, uptime: up,
-                available: online.total > 0 && online.good / online.total >= th - 1e-12,
-                working: working.total > 0 && working.good / working.total >= th - 1e-12, total: up.total)
+            let available = (up.availability ?? 0) >= th - 1e-12
+            // Cameras and APs also need their class function: recording with retention, uplink up.
+            let failing: Set<FaultCode> = d.deviceClass == .camera ? recordingFaults : d.deviceClass == .accessPoint ? [.uplinkDown] : []
+            let working = failing.isEmpty ? available
+                : Uptime.seconds(of: ivs, in: period, monitored: m, now: input.now) {
+                    $0.state.isOnline && !$0.faults.contains { failing.contains($0.code) }
+                } / up.total >= th - 1e-12
+            facts[d.id] = DeviceFacts(device: d, commune: commune, village: tree.ancestor(of: d.siteID, at: .village)?.id, uptime: up,
+                                      available: available, working: working, total: up.total)
         }
 
         // Playback per speaker: commune-wide programme and village bulletins.
@@ -247,34 +228,33 @@ public enum KPICalculator {
                 let inV = byVillage[v.id] ?? []
                 let speakers = inV.filter { $0.device.deviceClass == .speaker }
                 let cameras = inV.filter { $0.device.deviceClass == .camera }
-                var reasons: [String] = []
                 let covered = speakers.contains { s in
                     guard s.available else { return false }
                     guard anyProgramme else { return true }
                     let p = programme[s.device.id] ?? (0, 0)
                     return p.targeted > 0 && Double(p.played) / Double(p.targeted) >= settings.programmeShare - 1e-12
                 }
-                if speakers.isEmpty {
-                    reasons.append("không có cụm loa / no loudspeaker")
-                } else if !covered {
-                    reasons.append(speakers.contains(where: \.available)
-                        ? "loa không phát đủ chương trình của xã / speakers did not play the commune programme"
-                        : "không cụm loa nào sẵn sàng ≥ \(percent(th)) / no speaker available ≥ \(percent(th))")
-                }
                 let bulletin = villagePlayed.contains(v.id)
-                if !bulletin {
-                    reasons.append(villageTargeted.contains(v.id)
-                        ? "bản tin của thôn không phát được / the village bulletin did not play"
-                        : "chưa phát bản tin riêng của thôn / no village bulletin played")
-                }
                 let cameraOK = cameras.contains(where: \.working)
-                if cameras.isEmpty {
-                    reasons.append("không có camera / no camera")
-                } else if !cameraOK {
-                    reasons.append("camera không ghi hình hoặc thiếu ngày lưu trữ ≥ \(percent(th)) thời gian / no camera online, recording and keeping enough days")
+                var row = VillageKPIs(id: v.id, name: v.name, commune: c.id, speakers: speakers.count, cameras: cameras.count,
+                                      loudspeakerCovered: covered, bulletinPlayed: bulletin, cameraCovered: cameraOK)
+                if speakers.isEmpty {
+                    row.loudspeakerReason = "không có cụm loa / no loudspeaker"
+                } else if !covered {
+                    row.loudspeakerReason = speakers.contains(where: \.available)
+                        ? "loa không phát đủ chương trình của xã / speakers did not play the commune programme"
+                        : "không cụm loa nào sẵn sàng ≥ \(percent(th)) / no speaker available ≥ \(percent(th))"
                 }
-                let row = VillageKPIs(id: v.id, name: v.name, commune: c.id, speakers: speakers.count, cameras: cameras.count,
-                                      loudspeakerCovered: covered, bulletinPlayed: bulletin, cameraCovered: cameraOK, reasons: reasons)
+                if !bulletin {
+                    row.bulletinReason = villageTargeted.contains(v.id)
+                        ? "bản tin của thôn không phát được / the village bulletin did not play"
+                        : "chưa phát bản tin riêng của thôn / no village bulletin played"
+                }
+                if cameras.isEmpty {
+                    row.cameraReason = "không có camera / no camera"
+                } else if !cameraOK {
+                    row.cameraReason = "camera không ghi hình hoặc thiếu ngày lưu trữ ≥ \(percent(th)) thời gian / no camera online, recording and keeping enough days"
+                }
                 acc.villages.append(row)
             }
             // Designated public sites anywhere under the commune.
@@ -372,20 +352,18 @@ public enum KPICalculator {
         }
 
         func scope(id: String, name: String, settings: KPISettings) -> ScopeKPIs {
-            func villageMisses(_ ok: (VillageKPIs) -> Bool, _ marker: String) -> [KPIMiss] {
-                villages.filter { !ok($0) }.map { v in
-                    KPIMiss(placeID: v.id, name: v.name, reason: v.reasons.first { $0.contains(marker) } ?? v.reasons.first ?? "")
-                }
+            func villageMisses(_ reason: (VillageKPIs) -> String?) -> [KPIMiss] {
+                villages.compactMap { v in reason(v).map { KPIMiss(placeID: v.id, name: v.name, reason: $0) } }
             }
             let n = Double(villages.count)
             var kpis = [
                 value(.loudspeakerCoverage, Double(villages.filter(\.loudspeakerCovered).count), n, settings,
-                      misses: villageMisses(\.loudspeakerCovered, "loa"),
+                      misses: villageMisses(\.loudspeakerReason),
                       note: programmeGiven ? nil : "không có chương trình toàn xã trong kỳ: chỉ xét độ sẵn sàng / no commune-wide programme in the period: availability only"),
                 value(.villageBulletin, Double(villages.filter(\.bulletinPlayed).count), n, settings,
-                      misses: villageMisses(\.bulletinPlayed, "bản tin")),
+                      misses: villageMisses(\.bulletinReason)),
                 value(.cameraCoverage, Double(villages.filter(\.cameraCovered).count), n, settings,
-                      misses: villageMisses(\.cameraCovered, "camera")),
+                      misses: villageMisses(\.cameraReason)),
                 value(.wifiCoverage, Double(wifiWorking), Double(wifiSites), settings, misses: wifiMisses),
             ]
             let good = oneStop.ratings.filter { $0.key.countsAsSatisfied }.values.reduce(0, +)

@@ -52,6 +52,14 @@ public enum KPIID: String, Codable, Sendable, CaseIterable, CodingKeyRepresentab
         }
     }
 
+    /// KPIs whose numerator and denominator count places or plays (availability counts seconds).
+    public var isCount: Bool {
+        switch self {
+        case .speakerAvailability, .cameraAvailability, .accessPointAvailability, .kioskAvailability: false
+        default: true
+        }
+    }
+
     /// Where the target comes from.
     public var source: String {
         switch self {
