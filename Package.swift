@@ -54,7 +54,7 @@ let package = Package(
             dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", "WardClock", logging, crypto]
         ),
         // HTTP: media for devices now; the operators' API and console later.
-        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "WardDomain", "WardProtocol", hummingbird, httpTypes, logging, bcrypt, crypto],
+        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "FleetFile", "WardDomain", "WardProtocol", hummingbird, httpTypes, logging, bcrypt, crypto],
                 resources: [.copy("Console")]),
         .executableTarget(
             name: "wardfleet",

@@ -1,4 +1,5 @@
 import Crypto
+import FleetFile
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -72,6 +73,8 @@ public struct OperatorAPI: Sendable {
         public var path: String
         /// nil: open to anyone (login); otherwise the permission it needs.
         public var permission: Permission?
+        /// Largest body accepted; audio uploads need more than the default.
+        public var bodyLimit = OperatorAPI.maxBody
         public var handler: @Sendable (Call) async throws -> Response
     }
 
@@ -172,8 +175,9 @@ public struct OperatorAPI: Sendable {
             }
             var body = ByteBuffer()
             if route.method != .get {
-                do { body = try await request.body.collect(upTo: Self.maxBody) } catch {
-                    throw APIError(.contentTooLarge, "nội dung quá lớn (tối đa 1 MiB) / body too large (1 MiB at most)")
+                do { body = try await request.body.collect(upTo: route.bodyLimit) } catch {
+                    let mib = route.bodyLimit >> 20
+                    throw APIError(.contentTooLarge, "nội dung quá lớn (tối đa \(mib) MiB) / body too large (\(mib) MiB at most)")
                 }
             }
             return try await route.handler(Call(request: request, context: context, principal: principal, body: body, address: address))
@@ -185,10 +189,25 @@ public struct OperatorAPI: Sendable {
             return Self.failure(.conflict, e.description)
         } catch let e as ReportError {
             return Self.failure(.badRequest, e.description)
+        } catch let e as BroadcastStoreError {
+            if case .duplicateUser = e { return Self.failure(.conflict, e.description) }
+            return Self.failure(.notFound, e.description)
+        } catch let e as UpstreamStoreError {
+            return Self.failure(.notFound, e.description)
+        } catch let e as ApprovalError {
+            return Self.failure(.forbidden, e.description)
+        } catch let e as any Error & CustomStringConvertible where Self.isRefusal(e) {
+            return Self.failure(.unprocessableContent, e.description)
         } catch {
             logger.error("API error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return Self.failure(.internalServerError, "lỗi máy chủ / server error")
         }
+    }
+
+    /// Input the domain refused with its own words: the caller's to fix, not the server's.
+    static func isRefusal(_ e: any Error) -> Bool {
+        e is DeviceError || e is PlaceError || e is FleetFileError || e is MediaRejection || e is MediaLibrary.AddError
+            || e is AlarmRuleError || e is KPISettings.SettingError || e is TTSFailure
     }
 
     func audit(_ call: Call, _ action: String, target: String?, detail: String? = nil) throws {

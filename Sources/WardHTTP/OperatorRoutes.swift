@@ -15,7 +15,8 @@ extension OperatorAPI {
     struct NewUser: Decodable { var name: String; var role: Role; var displayName: String?; var password: String; var communes: [String]? }
     struct NewToken: Decodable { var label: String }
     struct ScheduleBody: Decodable {
-        var title: String
+        /// Required to schedule; optional in an edit (unchanged when absent).
+        var title: String?
         var level: BroadcastLevel?
         var media: String?
         var tts: String?
@@ -102,7 +103,7 @@ extension OperatorAPI {
             return voice
         } ?? .northern
         do {
-            return try await ProgrammeChoice(media: b.media, tts: b.tts, voice: voice, stream: b.stream).programme(library, title: b.title, by: user)
+            return try await ProgrammeChoice(media: b.media, tts: b.tts, voice: voice, stream: b.stream).programme(library, title: b.title ?? "", by: user)
         } catch let e as ProgrammeChoice.Problem {
             throw APIError(.badRequest, e.description)
         }
@@ -119,7 +120,9 @@ extension OperatorAPI {
 
     // MARK: the routes
 
-    public var routes: [Route] {
+    public var routes: [Route] { coreRoutes + registryRoutes + radioRoutes + settingsRoutes }
+
+    var coreRoutes: [Route] {
         let db = database
         return [
             Route(method: .post, path: "/api/v1/login", permission: nil) { call in try await self.login(call) },
@@ -236,7 +239,7 @@ extension OperatorAPI {
                 try self.requireScope(call, communes: try self.resolver().communes(of: Self.target(b)))
                 let programme = try await self.programme(b, by: call.user.name)
                 let duration = b.minutes.map { $0 * 60 }
-                var r = BroadcastService.Request(title: b.title, level: b.level ?? .normal, programme: programme, duration: duration,
+                var r = BroadcastService.Request(title: b.title ?? "", level: b.level ?? .normal, programme: programme, duration: duration,
                                                  recurrence: try Self.recurrence(b), target: Self.target(b), volume: b.volume)
                 r.priorityOrder = b.priorityOrder
                 let item = try BroadcastService(db, clock: self.clock).schedule(r, by: call.user.name)
@@ -266,7 +269,7 @@ extension OperatorAPI {
                 try self.requireScope(call, communes: try self.resolver().communes(of: target))
                 let programme = try await self.programme(b, by: call.user.name)
                 let duration = b.minutes.map { $0 * 60 }
-                let item = try BroadcastService(db, clock: self.clock).sendEmergency(title: b.title, programme: programme, duration: duration,
+                let item = try BroadcastService(db, clock: self.clock).sendEmergency(title: b.title ?? "", programme: programme, duration: duration,
                                                                                       target: target, volume: b.volume, by: call.user.name)
                 try self.audit(call, "broadcast.emergency", target: item.id, detail: b.title)
                 return try Self.json(item, status: .created)
@@ -321,8 +324,7 @@ extension OperatorAPI {
                     throw APIError(.forbidden, "chọn xã của bạn / choose one of your communes (commune=…)")
                 }
                 let report = try MonthlyReport.build(db, month: month, commune: commune, now: self.clock.now())
-                let type = format == .html ? "text/html; charset=utf-8" : format == .csv ? "text/csv; charset=utf-8" : "application/json; charset=utf-8"
-                var headers: HTTPFields = [.contentType: type, .cacheControl: "no-store"]
+                var headers: HTTPFields = [.contentType: format.contentType, .cacheControl: "no-store"]
                 if format != .json { headers[.contentDisposition] = "attachment; filename=\"bao-cao-\(month).\(format.rawValue)\"" }
                 return Response(status: .ok, headers: headers,
                                 body: .init(byteBuffer: ByteBuffer(data: ReportRenderer(language: lang).render(report, as: format))))
@@ -396,5 +398,15 @@ extension OperatorAPI {
         r.headers[.setCookie] = "\(Self.sessionCookie)=\(token); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Int(sessionLifetime))"
             + (secureCookies ? "; Secure" : "")
         return r
+    }
+}
+
+extension ReportFormat {
+    var contentType: String {
+        switch self {
+        case .html: "text/html; charset=utf-8"
+        case .csv: "text/csv; charset=utf-8"
+        case .json: "application/json; charset=utf-8"
+        }
     }
 }

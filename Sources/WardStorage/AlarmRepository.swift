@@ -272,7 +272,7 @@ public struct ReportRepository: Sendable {
     let db: WardDatabase
     public init(_ db: WardDatabase) { self.db = db }
 
-    public struct Stored: Sendable, Hashable {
+    public struct Stored: Sendable, Hashable, Codable {
         public var month: String
         public var scope: String
         public var format: String

@@ -45,6 +45,15 @@ public struct AuthRepository: Sendable {
         }
     }
 
+    /// A role change ends the user's sessions, so no page keeps acting with the old rights.
+    public func setRole(_ name: String, _ role: Role) throws {
+        try db.pool.write {
+            try $0.execute(sql: "UPDATE users SET role = ? WHERE name = ?", arguments: [role.rawValue, name])
+            guard $0.changesCount == 1 else { throw BroadcastStoreError.unknownUser(name) }
+            try $0.execute(sql: "DELETE FROM sessions WHERE user_name = ?", arguments: [name])
+        }
+    }
+
     public func recordLogin(_ name: String, failed: Int, lockedUntil: Date?) throws {
         try db.pool.write {
             try $0.execute(sql: "UPDATE users SET failed_logins = ?, locked_until = ? WHERE name = ?",

@@ -104,6 +104,20 @@ public struct HealthQueries: Sendable {
         }
     }
 
+    /// Samples received in `window`, oldest first, at most `limit` (the newest kept).
+    public func samples(device id: String, in window: DateInterval, limit: Int = 2000) throws -> [TelemetryRecord] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM (SELECT * FROM telemetry_samples WHERE device_id = ? AND received_at >= ? AND received_at < ?
+                               ORDER BY received_at DESC LIMIT ?) ORDER BY received_at
+                """, arguments: [id, window.start.millis, window.end.millis, limit]).map {
+                TelemetryRecord(deviceID: $0["device_id"], receivedAt: Date(millis: $0["received_at"]),
+                                deviceTime: Date(millis: $0["device_ts"]), boot: $0["boot"],
+                                seq: UInt64(bitPattern: $0["seq"]), payload: $0["payload"])
+            }
+        }
+    }
+
     public func sampleCount() throws -> Int {
         try db.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM telemetry_samples") ?? 0 }
     }

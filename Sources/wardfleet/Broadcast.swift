@@ -23,6 +23,11 @@ struct UsersCommand: AsyncParsableCommand {
         @Flag(help: "Read a password for the web console from standard input (one line).") var passwordStdin = false
 
         func run() async throws {
+            if let remote = try db.remote {
+                guard passwordStdin else { throw ValidationError("--password-stdin: máy chủ cần mật khẩu / the server needs a password") }
+                return try await remote.run("POST", "/api/v1/users", json: ["name": name, "role": role.rawValue, "display_name": displayName,
+                                                                         "communes": communes.map { TargetOptions.list($0) }, "password": try UsersCommand.readPassword(for: name)])
+            }
             guard Identifier.isValid(name) else {
                 throw ValidationError("tên đăng nhập: chữ, số, '-', '_', '.' / login: letters, digits, '-', '_', '.'")
             }
@@ -47,6 +52,9 @@ struct UsersCommand: AsyncParsableCommand {
         @Argument(help: "Login name.") var name: String
 
         func run() async throws {
+            if let remote = try db.remote {
+                return try await remote.run("PATCH", RemoteAPI.path("users", name), json: ["password": try UsersCommand.readPassword(for: name)])
+            }
             let database = try db.open()
             _ = try BroadcastRepository(database).user(name)
             try AuthRepository(database).setPassword(name, hash: try await OperatorAPI.hashPassword(try UsersCommand.readPassword(for: name)))
@@ -61,6 +69,7 @@ struct UsersCommand: AsyncParsableCommand {
         @Option(help: "What it is for.") var label = "script"
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("POST", RemoteAPI.path("users", name, "tokens"), json: ["label": label]) }
             let database = try db.open()
             _ = try BroadcastRepository(database).user(name)
             let token = OperatorAPI.randomToken("wft_")
@@ -76,6 +85,7 @@ struct UsersCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", "/api/v1/users") }
             let users = try BroadcastRepository(db.open()).users()
             if json { return try printJSON(users) }
             Table.print(header: ["Tên / Login", "Họ tên / Name", "Vai trò / Role"],
@@ -107,6 +117,11 @@ struct BroadcastCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try library.db.remote {
+                try await remote.requireActing(as: user)
+                return try await remote.run("POST", "/api/v1/broadcasts", json: ["title": title, "level": level.rawValue, "volume": volume, "priority_order": order]
+                                            + programme.json + timing.json + targets.json)
+            }
             let database = try library.db.open()
             guard let recurrence = try timing.recurrence() else { throw ValidationError("--day và --time / give --day and --time") }
             let programme = try await self.programme.programme(library.library(database), title: title, by: user)
@@ -136,6 +151,7 @@ struct BroadcastCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", "/api/v1/broadcasts/upcoming", query: ["days": String(days)]) }
             let now = Clocks.fromEnvironment().now()
             let rows = try BroadcastService(db.open(), clock: Clocks.fromEnvironment()).upcoming(in: DateInterval(start: now, duration: Double(days) * 86_400))
                 .map { Row(item: $0.broadcast.id, title: $0.broadcast.item.title, level: $0.broadcast.item.level,
@@ -156,6 +172,10 @@ struct BroadcastCommand: AsyncParsableCommand {
         @Option(name: .customLong("as"), help: "The approver.") var user: String
 
         func run() async throws {
+            if let remote = try db.remote {
+                try await remote.requireActing(as: user)
+                return try await remote.run("POST", RemoteAPI.path("broadcasts", id, "approve"), json: [:])
+            }
             let b = try BroadcastService(db.open(), clock: Clocks.fromEnvironment()).approve(id, by: user)
             print("\(b.id): \(b.status.vietnamese) / \(b.status.rawValue) — \(user)")
         }
@@ -169,6 +189,10 @@ struct BroadcastCommand: AsyncParsableCommand {
         @Option(help: "Why (kept in the record).") var reason: String?
 
         func run() async throws {
+            if let remote = try db.remote {
+                try await remote.requireActing(as: user)
+                return try await remote.run("POST", RemoteAPI.path("broadcasts", id, "cancel"), json: ["reason": reason])
+            }
             let b = try BroadcastService(db.open(), clock: Clocks.fromEnvironment()).cancel(id, by: user, reason: reason)
             print("\(b.id): \(b.status.vietnamese) / \(b.status.rawValue) — \(user)")
         }
@@ -183,6 +207,11 @@ struct BroadcastCommand: AsyncParsableCommand {
         @Option(name: .customLong("as"), help: "Who sets it.") var user: String?
 
         func run() async throws {
+            if let remote = try db.remote {
+                guard let name else { return try await remote.run("GET", "/api/v1/groups") }
+                try await remote.requireActing(as: user)
+                return try await remote.run("PUT", RemoteAPI.path("groups", name), json: ["speakers": TargetOptions.list(speakers)])
+            }
             let database = try db.open()
             guard let name else {
                 let groups = try BroadcastRepository(database).groups()
@@ -206,6 +235,11 @@ struct BroadcastCommand: AsyncParsableCommand {
         @Flag(help: "Remove the quiet hours.") var off = false
 
         func run() async throws {
+            if let remote = try db.remote {
+                if off { return try await remote.run("DELETE", RemoteAPI.path("quiet-hours", commune)) }
+                guard let from, let to else { return try await remote.run("GET", RemoteAPI.path("quiet-hours", commune)) }
+                return try await remote.run("PUT", RemoteAPI.path("quiet-hours", commune), json: ["from": from, "to": to])
+            }
             let repo = BroadcastRepository(try db.open())
             if off { try repo.setQuietHours(commune: commune, nil); return print("Đã bỏ giờ yên tĩnh / quiet hours removed") }
             guard let f = from.flatMap(LocalTime.init), let t = to.flatMap(LocalTime.init) else {

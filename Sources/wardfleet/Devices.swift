@@ -29,6 +29,11 @@ struct Devices: AsyncParsableCommand {
         @Option(help: "Kiosk: queue, rating or both.") var kioskRole: KioskRole?
 
         func run() async throws {
+            if let remote = try db.remote {
+                return try await remote.run("POST", "/api/v1/devices", json: ["id": id, "device_class": deviceClass.rawValue, "site": site, "model": model, "firmware": firmware,
+                                                                           "installed": installed, "retention_days": retentionDays, "max_volume": maxVolume,
+                                                                           "kiosk_role": kioskRole?.rawValue])
+            }
             var installedOn: Date?
             if let installed {
                 guard let d = LocalCalendar.vietnam.day(named: installed) else {
@@ -52,6 +57,11 @@ struct Devices: AsyncParsableCommand {
         @Argument var file: String
 
         func run() async throws {
+            if let remote = try db.remote {
+                let csv = file.lowercased().hasSuffix(".csv")
+                return try await remote.run("POST", "/api/v1/places/import", query: ["format": csv ? "csv" : "yaml", "with_devices": "true"],
+                                            raw: try Data(contentsOf: URL(fileURLWithPath: file)), contentType: csv ? "text/csv" : "application/yaml")
+            }
             let fleet = try FleetFileReader.read(path: file, registeredAt: Date())
             let database = try db.open()
             if !fleet.places.isEmpty { try PlaceRepository(database).upsert(fleet.places) }
@@ -76,6 +86,7 @@ struct Devices: AsyncParsableCommand {
         }
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", "/api/v1/devices", query: ["class": deviceClass?.rawValue]) }
             let database = try db.open()
             let tree = try PlaceRepository(database).tree()
             let statuses = try HealthQueries(database).statuses()
@@ -107,6 +118,7 @@ struct Devices: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", RemoteAPI.path("devices", id)) }
             guard let d = try DeviceDetail.build(db.open(), id: id, now: Date()) else {
                 throw ValidationError("không có thiết bị / no device '\(id)'")
             }
@@ -122,6 +134,7 @@ struct Devices: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("DELETE", RemoteAPI.path("devices", id)) }
             guard try DeviceRepository(db.open()).remove(id, at: Date()) else {
                 throw ValidationError("không có thiết bị đang hoạt động / no active device '\(id)'")
             }
@@ -136,6 +149,7 @@ struct Devices: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", "/api/v1/pending") }
             let list = try HealthQueries(db.open()).pending()
             if json { return try printJSON(list) }
             if list.isEmpty { return print("Không có thiết bị chờ / no pending devices") }
@@ -159,6 +173,9 @@ struct Devices: AsyncParsableCommand {
         @Option(help: "Seconds to wait for the acknowledgement.") var timeout: Double = 10
 
         func run() async throws {
+            if let remote = try db.remote {
+                return try await remote.run("POST", RemoteAPI.path("devices", id, "commands"), json: ["command": command, "volume": volume, "seconds": seconds])
+            }
             guard let name = CommandName(rawValue: command) else {
                 throw ValidationError("lệnh / command must be one of " + CommandName.allCases.map(\.rawValue).joined(separator: ", "))
             }

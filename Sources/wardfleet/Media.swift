@@ -42,6 +42,10 @@ struct MediaCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try library.db.remote {
+                return try await remote.run("POST", "/api/v1/media", query: ["file_name": URL(fileURLWithPath: file).lastPathComponent, "title": title],
+                                            raw: try Data(contentsOf: URL(fileURLWithPath: file)))
+            }
             try MediaCommand.show(try await library.open().add(file: file, title: title, by: by), json: json)
         }
     }
@@ -57,6 +61,9 @@ struct MediaCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try library.db.remote {
+                return try await remote.run("POST", "/api/v1/media/tts", json: ["text": text, "voice": voice.rawValue, "title": title])
+            }
             try MediaCommand.show(try await library.open().addSpeech(text, voice: voice, title: title, by: by), json: json)
         }
     }
@@ -67,6 +74,7 @@ struct MediaCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try library.db.remote { return try await remote.run("GET", "/api/v1/media") }
             let items = try library.open().list()
             if json { return try printJSON(items) }
             if items.isEmpty { return print("Thư viện trống / the library is empty: wardfleet media add FILE") }

@@ -18,6 +18,11 @@ struct Places: AsyncParsableCommand {
         @Flag(help: "Also register the devices the file lists.") var withDevices = false
 
         func run() async throws {
+            if let remote = try db.remote {
+                let csv = file.lowercased().hasSuffix(".csv")
+                return try await remote.run("POST", "/api/v1/places/import", query: ["format": csv ? "csv" : "yaml", "with_devices": withDevices ? "true" : nil],
+                                            raw: try Data(contentsOf: URL(fileURLWithPath: file)), contentType: csv ? "text/csv" : "application/yaml")
+            }
             let database = try db.open()
             let fleet = try FleetFileReader.read(path: file, registeredAt: Date())
             let (ins, upd) = try PlaceRepository(database).upsert(fleet.places)
@@ -37,6 +42,7 @@ struct Places: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", "/api/v1/places") }
             let tree = try PlaceRepository(db.open()).tree()
             if json { return try printJSON(tree.topologicalOrder) }
             func show(_ p: Place, depth: Int) {

@@ -39,6 +39,10 @@ extension BroadcastCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try library.db.remote {
+                try await remote.requireActing(as: user)
+                return try await remote.run("POST", "/api/v1/emergency", json: ["title": title, "volume": volume] + programme.json + targets.json)
+            }
             let database = try library.db.open()
             var target = targets.target
             if target == nil {
@@ -68,6 +72,11 @@ extension BroadcastCommand {
         @Option(help: "Priority items: order among colliding ones.") var order: Int?
 
         func run() async throws {
+            if let remote = try db.remote {
+                try await remote.requireActing(as: user)
+                return try await remote.run("PATCH", RemoteAPI.path("broadcasts", id), json: ["title": title, "volume": volume, "priority_order": order]
+                                            + timing.json + targets.json)
+            }
             let e = BroadcastService.Edit(title: title, recurrence: try timing.recurrence(), target: targets.target, volume: volume,
                                           priorityOrder: order)
             let b = try BroadcastService(db.open(), clock: Clocks.fromEnvironment()).edit(id, e, by: user)
@@ -85,6 +94,7 @@ extension BroadcastCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", "/api/v1/playback", query: ["date": date, "item": item]) }
             let cal = LocalCalendar.vietnam
             let day: LocalDay
             if let date {
@@ -131,6 +141,7 @@ extension BroadcastCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", "/api/v1/inbox", query: ["all": all ? "true" : nil]) }
             let list = try UpstreamRepository(db.open()).list(all: all)
             if json { return try printJSON(list) }
             if list.isEmpty { return print("Hộp thư trống / the inbox is empty") }
@@ -152,6 +163,10 @@ extension BroadcastCommand {
         @Option(help: "Volume 0–100.") var volume: Int?
 
         func run() async throws {
+            if let remote = try library.db.remote {
+                try await remote.requireActing(as: user)
+                return try await remote.run("POST", RemoteAPI.path("inbox", String(number), "schedule"), json: ["volume": volume] + timing.json + targets.json)
+            }
             guard let r = try timing.recurrence() else { throw ValidationError("--day và --time / give --day and --time") }
             let b = try upstream(library).schedule(number, recurrence: r, target: targets.target, volume: volume, by: user)
             print("\(b.id): \(b.item.title) — \(b.status.vietnamese) / \(b.status.rawValue)")
@@ -166,6 +181,10 @@ extension BroadcastCommand {
         @Option(help: "Why (kept).") var reason: String?
 
         func run() async throws {
+            if let remote = try library.db.remote {
+                try await remote.requireActing(as: user)
+                return try await remote.run("POST", RemoteAPI.path("inbox", String(number), "dismiss"), json: ["reason": reason])
+            }
             try upstream(library).dismiss(number, by: user, reason: reason)
             print("#\(number): đã bỏ qua / dismissed")
         }

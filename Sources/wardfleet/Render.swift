@@ -148,6 +148,7 @@ struct HealthCommand: AsyncParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
+        if let remote = try db.remote { return try await remote.run("GET", "/api/v1/health") }
         let now = Date()
         var window: DateInterval?
         if from != nil || to != nil {

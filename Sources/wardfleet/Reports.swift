@@ -39,6 +39,9 @@ struct KPICommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote {
+                return try await remote.run("GET", "/api/v1/kpi", query: ["month": month, "from": from, "to": to, "commune": commune])
+            }
             let now = Clocks.fromEnvironment().now()
             let period = try parsePeriod(from: from, to: to, month: month, now: now)
             let database = try db.open()
@@ -101,6 +104,17 @@ struct KPICommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote {
+                guard !assignments.isEmpty else { return try await remote.run("GET", "/api/v1/kpi/targets") }
+                try await remote.requireActing(as: user)
+                var body: [String: Any?] = [:]
+                for a in assignments {
+                    let p = a.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard p.count == 2, let v = Double(p[1]) else { throw ValidationError("'\(a)': cần KEY=SỐ / expected KEY=NUMBER") }
+                    body[p[0]] = v
+                }
+                return try await remote.run("PUT", "/api/v1/kpi/targets", json: body)
+            }
             let database = try db.open()
             let repo = SettingsRepository(database)
             var s = try repo.kpiSettings()
@@ -137,6 +151,7 @@ struct AlarmsCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", "/api/v1/alarms", query: ["status": status]) }
             let repo = AlarmRepository(try db.open())
             let alarms: [Alarm]
             switch status {
@@ -171,6 +186,10 @@ struct AlarmsCommand: AsyncParsableCommand {
         @Option(help: "Ghi chú / note (e.g. 'đã cử người đi sửa').") var note: String?
 
         func run() async throws {
+            if let remote = try db.remote {
+                try await remote.requireActing(as: user)
+                return try await remote.run("POST", RemoteAPI.path("alarms", String(id), "ack"), json: ["note": note])
+            }
             let database = try db.open()
             _ = try requireUser(database, user, .acknowledgeAlarms, "xác nhận cảnh báo / acknowledge alarms")
             do {
@@ -198,6 +217,12 @@ struct AlarmsCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote {
+                guard let kind else { return try await remote.run("GET", "/api/v1/alarms/rules") }
+                try await remote.requireActing(as: user)
+                return try await remote.run("PUT", "/api/v1/alarms/rules", json: ["kind": kind, "device_class": deviceClass, "severity": severity, "threshold": threshold,
+                                                                              "duration": duration, "tolerance": tolerance, "enabled": enabled])
+            }
             let database = try db.open()
             let settings = SettingsRepository(database)
             var rules = try settings.alarmRules()
@@ -241,6 +266,9 @@ struct AlarmsCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote {
+                return try await remote.run("GET", "/api/v1/alarms/notifications", query: ["limit": String(limit), "undelivered": undelivered ? "true" : nil])
+            }
             let repo = NotificationRepository(try db.open())
             let list = try repo.list(limit: limit, undeliveredOnly: undelivered)
             if json { return try printJSON(list) }
@@ -273,6 +301,10 @@ struct ReportCommand: AsyncParsableCommand {
         @Flag(help: "Also keep it in the database with the automatic ones.") var keep = false
 
         func run() async throws {
+            if let remote = try db.remote {
+                if keep { _ = try await remote.call("POST", RemoteAPI.path("reports", month, "keep"), json: ["commune": commune]) }
+                return try await remote.run("GET", RemoteAPI.path("reports", month), query: ["format": format, "lang": lang, "commune": commune], output: output)
+            }
             guard let f = ReportFormat(rawValue: format) else { throw ValidationError(ReportError.badFormat(format).description) }
             guard let l = ReportLanguage(rawValue: lang) else { throw ValidationError("--lang: vi, en") }
             let database = try db.open()
@@ -299,6 +331,7 @@ struct ReportCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Báo cáo đã lưu / Reports kept.")
         @OptionGroup var db: DatabaseOptions
         func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", "/api/v1/reports") }
             let list = try ReportRepository(try db.open()).list()
             if list.isEmpty { return print("Chưa có báo cáo nào được lưu / no reports kept yet") }
             Table.print(header: ["Tháng / Month", "Phạm vi / Scope", "Định dạng / Format", "Ngôn ngữ / Lang", "Cỡ / Size", "Lập lúc / Generated", "Bởi / By"],
@@ -316,6 +349,9 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(help: "Write to this file (default: standard output).") var output: String?
 
         func run() async throws {
+            if let remote = try db.remote {
+                return try await remote.run("GET", RemoteAPI.path("reports", month, "kept"), query: ["format": format, "lang": lang, "scope": scope], output: output)
+            }
             guard let body = try ReportRepository(try db.open()).body(month: month, scope: scope, format: format, lang: lang) else {
                 throw ValidationError("chưa có báo cáo \(month) \(format) \(lang) / no kept report for that")
             }

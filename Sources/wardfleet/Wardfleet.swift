@@ -22,7 +22,20 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("db"), help: "SQLite database file (default: $WARDFLEET_DB or ./wardfleet.sqlite).")
     var path: String?
 
+    @Option(help: "Act through a running server's API instead of the database, e.g. http://127.0.0.1:8080 (or $WARDFLEET_SERVER).")
+    var server: String?
+    @Option(help: "API token for --server (or $WARDFLEET_TOKEN; make one with `wardfleet users token NAME`).")
+    var token: String?
+
     var resolved: String { path ?? ProcessInfo.processInfo.environment["WARDFLEET_DB"] ?? "wardfleet.sqlite" }
+
+    /// The server to act through, when --server or $WARDFLEET_SERVER names one.
+    var remote: RemoteAPI? {
+        get throws {
+            guard let s = server ?? ProcessInfo.processInfo.environment["WARDFLEET_SERVER"], !s.isEmpty else { return nil }
+            return try RemoteAPI(server: s, token: token)
+        }
+    }
     func open() throws -> WardDatabase { try WardDatabase(path: resolved) }
 }
 

@@ -66,7 +66,7 @@ import Yams
 
     static func concrete(_ path: String) -> String {
         path.replacingOccurrences(of: "{id}", with: "x").replacingOccurrences(of: "{month}", with: "2026-10")
-            .replacingOccurrences(of: "{name}", with: "nobody")
+            .replacingOccurrences(of: "{name}", with: "nobody").replacingOccurrences(of: "{commune}", with: "an-phu")
     }
 
     @Test func roleMatrixEveryRoleCanDoWhatItShouldAndNothingMore() async throws {
@@ -189,6 +189,118 @@ import Yams
         let audit = try AuthRepository(f.db).auditLog()
         #expect(audit.contains { $0.action == "broadcast.schedule" && $0.user == "u-admin" })
         #expect(throws: (any Error).self) { try f.db.pool.write { try $0.execute(sql: "DELETE FROM audit_log") } }
+    }
+
+    /// The rest of the CLI through the API: registration, telemetry, edits, groups, quiet hours,
+    /// alarm rules, KPI targets, kept reports, user changes; each change in the audit log.
+    @Test func everythingTheCLIDoesIsDoableThroughTheAPI() async throws {
+        let f = try await fixture()
+        // Two telemetry samples an hour apart, as the ingestor stores them.
+        var batch = IngestBatch()
+        for (i, v) in [40, 65].enumerated() {
+            let at = now.addingTimeInterval(Double(i - 2) * 3600)
+            batch.samples.append(TelemetryRecord(deviceID: "loa-1", receivedAt: at, deviceTime: at, boot: "b1", seq: UInt64(i + 1),
+                                                   payload: #"{"v":1,"ts":1,"seq":\#(i + 1),"speaker":{"volume":\#(v),"amp_ok":true,"label":"x"}}"#))
+        }
+        try IngestRepository(f.db).write(batch, run: try IngestRepository(f.db).startRun(at: now).0)
+        try await f.app.test(.live) { client in
+            let admin = try #require(try await Self.login(client, "u-admin"))
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil, _ s: Session? = nil) async throws -> (Int, String) {
+                try await client.execute(uri: uri, method: method, headers: (s ?? admin).headers, body: body.map(Self.body)) { r in
+                    (r.status.code, String(buffer: r.body))
+                }
+            }
+            // Places and registration.
+            var (st, text) = try await call(.post, "/api/v1/places/import", """
+                province:
+                  id: qn
+                  name: Quảng Ninh
+                  communes:
+                    - id: an-phu
+                      name: Xã An Phú
+                      villages:
+                        - id: tay
+                          name: Thôn Tây
+                          sites:
+                            - {id: nvh-tay, name: Nhà văn hóa thôn Tây, kind: cultural_house}
+                """)
+            #expect(st == 200 && text.contains("\"places_new\":2"), "\(text)")
+            (st, text) = try await call(.post, "/api/v1/devices", #"{"id":"cam-tay","device_class":"camera","site":"nvh-tay","retention_days":30}"#)
+            #expect(st == 201, "\(text)")
+            (st, text) = try await call(.post, "/api/v1/devices", #"{"id":"cam-2","device_class":"camera","site":"khong-co"}"#)
+            #expect(st == 422 && text.contains("khong-co"))
+            (st, _) = try await call(.delete, "/api/v1/devices/cam-tay")
+            #expect(st == 200)
+            #expect(try DeviceRepository(f.db).get("cam-tay")?.removedAt != nil)
+            (st, _) = try await call(.delete, "/api/v1/devices/cam-tay")
+            #expect(st == 404)
+            // Telemetry charts: numeric fields only (booleans as 0/1), oldest first.
+            (st, text) = try await call(.get, "/api/v1/devices/loa-1/telemetry?hours=24")
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let series = try decoder.decode([TelemetrySeries].self, from: Data(text.utf8))
+            #expect(series.map(\.field) == ["speaker.amp_ok", "speaker.volume"])
+            #expect(series.last?.points.map(\.value) == [40, 65])
+
+            // The radio: an item, edited by its operator (back to approval), a group, quiet hours.
+            let op = try #require(try await Self.login(client, "u-operator"))
+            (st, text) = try await call(.post, "/api/v1/broadcasts", """
+                {"title":"Lịch tiêm chủng","stream":"http://dai.huyen.vn/live","minutes":10,"day":"2026-09-25","time":"07:00","communes":["an-phu"]}
+                """, op)
+            #expect(st == 201, "\(text)")
+            let id = try #require(try BroadcastRepository(f.db).list().first?.id)
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"title":"Lịch tiêm chủng (sửa)","volume":60}"#, op)
+            #expect(st == 200 && text.contains("Lịch tiêm chủng (sửa)") && text.contains("pending_approval"), "\(text)")
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"time":"25:00","day":"2026-09-25"}"#, op)
+            #expect(st == 400, "\(text)")
+            (st, _) = try await call(.patch, "/api/v1/broadcasts/khong-co", #"{"volume":10}"#, op)
+            #expect(st == 404)
+            (st, text) = try await call(.put, "/api/v1/groups/Ch%E1%BB%A3", #"{"speakers":["loa-1"]}"#, op)
+            #expect(st == 200, "\(text)")
+            #expect(try BroadcastRepository(f.db).groups()["Chợ"] == ["loa-1"])
+            (st, _) = try await call(.put, "/api/v1/quiet-hours/an-phu", #"{"from":"22:00","to":"05:00"}"#, op)
+            #expect(st == 403)  // a commune's quiet hours are the approver's
+            (st, text) = try await call(.put, "/api/v1/quiet-hours/an-phu", #"{"from":"22:00","to":"05:00"}"#)
+            #expect(st == 200 && text.contains("22:00"))
+
+            // Settings: an alarm rule, KPI targets (out of range refused).
+            (st, text) = try await call(.put, "/api/v1/alarms/rules", #"{"kind":"disk_nearly_full","threshold":0.85}"#)
+            #expect(st == 200 && text.contains("0.85"), "\(text)")
+            #expect(try SettingsRepository(f.db).alarmRules().rule(.diskNearlyFull, .camera)?.threshold == 0.85)
+            (st, text) = try await call(.put, "/api/v1/kpi/targets", #"{"satisfaction":0.92}"#)
+            #expect(st == 200 && text.contains("0.92"))
+            (st, text) = try await call(.put, "/api/v1/kpi/targets", #"{"satisfaction":1.5}"#)
+            #expect(st == 422 && text.contains("1.5"))
+            (st, text) = try await call(.put, "/api/v1/kpi/targets", #"{"vui_ve":0.5}"#)
+            #expect(st == 400 && text.contains("vui_ve"))
+
+            // Reports: keep a month, list, download the kept HTML.
+            (st, text) = try await call(.post, "/api/v1/reports/2026-08/keep", "{}")
+            #expect(st == 201, "\(text)")
+            (st, text) = try await call(.get, "/api/v1/reports")
+            #expect(text.contains("2026-08"))
+            (st, text) = try await call(.get, "/api/v1/reports/2026-08/kept?format=html&lang=vi")
+            #expect(st == 200 && text.contains("<html"))
+
+            // Users: a role change ends that user's sessions; changing one's own password needs the current one.
+            (st, _) = try await call(.patch, "/api/v1/users/u-operator", #"{"role":"viewer"}"#)
+            #expect(st == 200)
+            (st, _) = try await call(.get, "/api/v1/me", nil, op)
+            #expect(st == 401)
+            (st, _) = try await call(.patch, "/api/v1/users/u-admin", #"{"role":"viewer"}"#)
+            #expect(st == 409)
+            let tech = try #require(try await Self.login(client, "u-technician"))
+            (st, _) = try await call(.post, "/api/v1/me/password", #"{"current":"sai-roi-nhe","new":"mat-khau-moi-2026"}"#, tech)
+            #expect(st == 403)
+            (st, _) = try await call(.post, "/api/v1/me/password", #"{"current":"\#(Self.password)","new":"mat-khau-moi-2026"}"#, tech)
+            #expect(st == 200)
+            #expect(try await Self.login(client, "u-technician", "mat-khau-moi-2026") != nil)
+        }
+        let actions = Set(try AuthRepository(f.db).auditLog().map(\.action))
+        for a in ["places.import", "device.register", "device.remove", "broadcast.edit", "group.set", "quiet_hours.set", "alarm_rule.set",
+                  "kpi_targets.set", "report.keep", "user.change", "user.password"] {
+            #expect(actions.contains(a), "audit: \(a)")
+        }
     }
 
     @Test func communeLimitedUsersSeeAndTouchOnlyTheirCommunes() async throws {

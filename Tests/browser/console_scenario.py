@@ -69,6 +69,11 @@ try:
     shot("01-login")
     login("kt-minh")
 
+    step = "device page: telemetry charts"
+    go("#/device/LOA-1")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="charts"] svg[data-chart] polyline'))
+    shot("02a-device-charts")
+
     step = "device goes offline, seen without reload"
     go("#/devices")
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-device-state="LOA-1"]').get_attribute("data-state") == "ok")
@@ -105,6 +110,16 @@ try:
     err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"] [data-testid="error"]'))
     assert "trùng giờ" in err.text and "Họp thôn Cẩm La" in err.text, err.text
     shot("04-conflict")
+
+    step = "operator edits the item's title"
+    click(wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-edit]"))))
+    title = css("#edit-title")
+    title.clear()
+    title.send_keys("Họp thôn Cẩm La (đổi giờ)")
+    driver.execute_script("document.getElementById('edit-time').value = '09:30'")
+    click(driver.find_element(By.ID, "edit-submit"))
+    wait.until(lambda d: "chờ duyệt" in d.find_element(By.CSS_SELECTOR, '[data-testid="item-editor"]').text)
+    shot("04a-edited")
     logout()
 
     step = "approver approves; the item is on the week calendar"
@@ -115,6 +130,7 @@ try:
     button.click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item}"]')
                and "chờ duyệt" not in d.find_element(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item}"]').text)
+    assert "đổi giờ" in driver.find_element(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item}"]').text
     shot("05-approved-calendar")
 
     step = "emergency with a confirmation step"

@@ -135,6 +135,13 @@ public struct KPISettings: Codable, Sendable, Hashable {
         }
     }
 
+    /// Every value `set` accepts, by its key.
+    public var values: [String: Double] {
+        var out = ["availability_threshold": availabilityThreshold, "programme_share": programmeShare]
+        for (id, t) in targets { out[id.rawValue] = t.value }
+        return out
+    }
+
     /// Sets `key` (a KPI id, `availability_threshold` or `programme_share`) to a fraction 0…1.
     public mutating func set(_ key: String, _ value: Double) throws(SettingError) {
         guard (0...1).contains(value) else { throw .outOfRange(key, value) }

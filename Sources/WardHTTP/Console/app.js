@@ -23,6 +23,13 @@ const T = {
     scheduled: "Đã lên lịch", sent: "Đã gửi", noMap: "Chưa có tọa độ: xếp theo thôn", language: "Ngôn ngữ", voice: "Giọng đọc",
     northern: "Miền Bắc", central: "Miền Trung", southern: "Miền Nam", note: "Ghi chú", generate: "Lập báo cáo", ok: "hoạt động tốt",
     degraded: "suy giảm", offline: "mất kết nối", unknown: "chưa rõ", counts: "Số thiết bị", total: "Tổng",
+    telemetry: "Số đo 24 giờ qua", remove: "Gỡ thiết bị", edit: "Sửa", places: "Địa bàn & đăng ký", importPlaces: "Nhập tệp địa bàn (YAML)",
+    withDevices: "Đăng ký cả thiết bị trong tệp", register: "Đăng ký thiết bị", model: "Model", upload: "Tải lên tệp âm thanh",
+    dismiss: "Bỏ qua", keep: "Lập và lưu báo cáo", kept: "Báo cáo đã lưu", account: "Tài khoản", currentPassword: "Mật khẩu hiện tại",
+    newPassword: "Mật khẩu mới", changePassword: "Đổi mật khẩu", settings: "Cấu hình", rules: "Quy tắc cảnh báo", targets: "Mục tiêu chỉ tiêu",
+    duration: "Kéo dài (giây)", threshold: "Ngưỡng", enabled: "Bật", byVillage: "Theo thôn", played: "đã phát", quietHours: "Giờ yên tĩnh",
+    communesLimit: "Giới hạn xã (mã, cách nhau dấu phẩy; trống: tất cả)", items: "Bản tin", received: "Nhận lúc",
+    token: "Mã truy cập API", tokenLabel: "Dùng cho việc gì?",
   },
   en: {
     login: "Sign in", user: "User name", password: "Password", logout: "Sign out", overview: "Overview", map: "Map",
@@ -44,6 +51,13 @@ const T = {
     scheduled: "Scheduled", sent: "Sent", noMap: "No coordinates: grouped by village", language: "Language", voice: "Voice",
     northern: "Northern", central: "Central", southern: "Southern", note: "Note", generate: "Generate", ok: "ok",
     degraded: "degraded", offline: "offline", unknown: "unknown", counts: "Devices", total: "Total",
+    telemetry: "Readings, last 24 hours", remove: "Remove device", edit: "Edit", places: "Places & registration", importPlaces: "Import a places file (YAML)",
+    withDevices: "Also register the devices in the file", register: "Register a device", model: "Model", upload: "Upload an audio file",
+    dismiss: "Dismiss", keep: "Make and keep the report", kept: "Kept reports", account: "Account", currentPassword: "Current password",
+    newPassword: "New password", changePassword: "Change password", settings: "Settings", rules: "Alarm rules", targets: "KPI targets",
+    duration: "Duration (s)", threshold: "Threshold", enabled: "On", byVillage: "By village", played: "played", quietHours: "Quiet hours",
+    communesLimit: "Limit to communes (ids, comma-separated; empty: all)", items: "Items", received: "Received",
+    token: "API token", tokenLabel: "What is it for?",
   },
 };
 
@@ -82,6 +96,16 @@ async function api(path, opts = {}) {
   if (!r.ok) throw new Error((data && data.error) || r.status + "");
   return data;
 }
+
+async function upload(path, file) {
+  const r = await fetch(path, { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream", "X-CSRF-Token": S.csrf },
+    credentials: "same-origin", body: file });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(data.error || r.status + "");
+  return data;
+}
+
+const can = (p) => !!(S.me && S.me.permissions.includes(p));
 
 function toast(msg) {
   const d = h("div", {}, msg);
@@ -182,7 +206,8 @@ async function devicePage(id) {
     catch (e) { out.replaceChildren(errorBox(e)); }
   };
   const vol = h("input", { type: "number", min: 0, max: 100, value: 70, "aria-label": t("volume") });
-  const canCmd = S.me && S.me.permissions.includes("manage_devices");
+  const canCmd = can("manage_devices");
+  const charts = h("div", { class: "charts", "data-testid": "charts" });
   page(`${d.device.id} — ${d.device.site_name || ""}`,
     h("p", {}, stateCell(d.device.state, d.device.id), " ", t("since"), " ", fmtTime(d.device.since), " · ", (d.device.faults || []).join("; ")),
     h("p", {}, `${t("uptime")}: 24h ${pct(d.uptime24h ?? d.uptime_24h)} · 30d ${pct(d.uptime30d ?? d.uptime_30d)}`),
@@ -191,10 +216,38 @@ async function devicePage(id) {
       h("button", { class: "plain", onclick: () => cmd({ command: "set_volume", volume: Number(vol.value) }) }, t("setVolume")),
       d.device.device_class === "speaker" ? h("button", { class: "plain", onclick: () => cmd({ command: "test_tone", seconds: 5 }) }, t("testTone")) : null,
       h("button", { class: "danger", onclick: () => confirm(t("reboot") + "?") && cmd({ command: "reboot" }) }, t("reboot")), out) : null,
+    h("h2", {}, t("telemetry")), charts,
     h("h2", {}, t("history")),
     h("table", {}, h("tr", {}, h("th", {}, t("state")), h("th", {}, t("since")), h("th", {}, "→"), h("th", {}, t("reason"))),
       d.history.map((s) => h("tr", {}, h("td", {}, stateCell(s.state)), h("td", {}, fmtTime(s.start)), h("td", {}, fmtTime(s.end)),
-        h("td", { class: "muted" }, (s.faults || []).map((f) => f.code).join(", "))))));
+        h("td", { class: "muted" }, (s.faults || []).map((f) => f.code).join(", "))))),
+    canCmd ? h("p", {}, h("button", { class: "danger", "data-testid": "remove-device", onclick: async () => {
+      if (!confirm(`${t("remove")} ${id}?`)) return;
+      try { await api(`/api/v1/devices/${encodeURIComponent(id)}`, { method: "DELETE" }); location.hash = "#/devices"; } catch (e) { out.replaceChildren(errorBox(e)); }
+    } }, t("remove"))) : null);
+  api(`/api/v1/devices/${encodeURIComponent(id)}/telemetry?hours=24`).then((series) => {
+    charts.replaceChildren(...(series.length ? series.map(lineChart) : [h("p", { class: "muted" }, t("noData"))]));
+  }).catch((e) => charts.replaceChildren(errorBox(e)));
+}
+
+// One numeric telemetry field over time as an SVG line with its range and last value.
+function lineChart(s) {
+  const ns = "http://www.w3.org/2000/svg", W = 600, H = 120, P = 6;
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`); svg.setAttribute("class", "chart"); svg.setAttribute("role", "img");
+  svg.setAttribute("data-chart", s.field);
+  const xs = s.points.map((p) => new Date(p.at).getTime()), ys = s.points.map((p) => p.value);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  // A constant reading draws as a level line across the middle, not along the bottom edge.
+  const X = (x) => P + ((x - x0) / ((x1 - x0) || 1)) * (W - 2 * P), Y = (y) => (y1 === y0 ? H / 2 : H - P - ((y - y0) / (y1 - y0)) * (H - 2 * P));
+  const line = document.createElementNS(ns, "polyline");
+  line.setAttribute("points", s.points.map((p, i) => `${X(xs[i]).toFixed(1)},${Y(ys[i]).toFixed(1)}`).join(" "));
+  line.setAttribute("fill", "none"); line.setAttribute("stroke", "#0b5cad"); line.setAttribute("stroke-width", "3");
+  line.setAttribute("vector-effect", "non-scaling-stroke");
+  const title = document.createElementNS(ns, "title"); title.textContent = s.field;
+  svg.append(title, line);
+  const last = ys[ys.length - 1];
+  return h("figure", { class: "chart-box" }, h("figcaption", {}, `${s.field}: ${+last.toFixed(2)} (min ${+y0.toFixed(2)}, max ${+y1.toFixed(2)})`), svg);
 }
 
 // A strip of the last 50 state intervals, coloured by state (SVG, no library).
@@ -277,7 +330,6 @@ async function broadcastsPage() {
       new Date(s.start).toLocaleTimeString("vi-VN", { timeZone: "Asia/Ho_Chi_Minh", hour: "2-digit", minute: "2-digit" }), " ", s.title,
       s.status === "pending_approval" ? ` (${t("pendingApproval")})` : "")))));
   const msg = h("div", { "data-testid": "schedule-result" });
-  const can = (p) => S.me && S.me.permissions.includes(p);
   const form = h("form", { class: "panel", id: "schedule-form", onsubmit: async (ev) => {
     ev.preventDefault();
     const f = form.elements, body = { title: f.title.value, level: f.level.value, minutes: Number(f.minutes.value) || undefined,
@@ -317,21 +369,71 @@ async function broadcastsPage() {
       } }, t("send")),
       h("button", { class: "plain", onclick: () => { dialog.hidden = true; } }, t("cancel"))), emergencyMsg);
   const dialog = emergency.querySelector("#emergency-dialog");
-  const list = h("table", { "data-testid": "item-table" }, h("tr", {}, h("th", {}, t("title")), h("th", {}, t("level")), h("th", {}, t("status")), h("th", {})),
+  const act = (fn) => async () => { try { await fn(); route(); } catch (e) { msg.replaceChildren(errorBox(e)); } };
+  const editor = h("div", { "data-testid": "item-editor" });
+  const editItem = (b) => {
+    const r = b.item.recurrence || {};
+    const f = h("form", { class: "panel", id: "edit-form", onsubmit: async (ev) => {
+      ev.preventDefault();
+      const e = f.elements, body = { title: e.title.value };
+      // Timing is sent only when changed, so a title edit keeps how the item repeats.
+      if (e.day.value && e.time.value && (e.day.value !== (r.first_day || "") || e.time.value !== (r.start_time || "").slice(0, 5) || e.repeat.value))
+        Object.assign(body, { day: e.day.value, time: e.time.value, repeat: e.repeat.value || "once" });
+      if (e.volume.value !== "") body.volume = Number(e.volume.value);
+      try { const done = await api(`/api/v1/broadcasts/${encodeURIComponent(b.item.id)}`, { method: "PATCH", body });
+        editor.replaceChildren(h("div", { class: "ok-msg" }, `${t("created")}: ${done.item.title} (${t(done.status === "approved" ? "approved" : "pendingApproval")})`)); setTimeout(route, 800); }
+      catch (err) { editor.replaceChildren(f, errorBox(err)); }
+    } }, h("h2", {}, `${t("edit")}: ${b.item.title}`),
+      h("label", { for: "edit-title" }, t("title")), h("input", { id: "edit-title", name: "title", value: b.item.title, required: true }),
+      h("label", { for: "edit-day" }, t("day")), h("input", { id: "edit-day", name: "day", type: "date", value: r.first_day || "" }),
+      h("label", { for: "edit-time" }, t("time")), h("input", { id: "edit-time", name: "time", type: "time", value: (r.start_time || "").slice(0, 5) }),
+      h("label", { for: "edit-repeat" }, t("repeat")), h("select", { id: "edit-repeat", name: "repeat" }, h("option", { value: "" }, "—"), ["once", "daily", "weekdays"].map((x) => h("option", { value: x }, t(x)))),
+      h("label", { for: "edit-volume" }, t("volume")), h("input", { id: "edit-volume", name: "volume", type: "number", min: 0, max: 100, value: b.item.volume ?? "" }),
+      h("button", { class: "primary", type: "submit", id: "edit-submit" }, t("save")),
+      h("button", { class: "plain", type: "button", onclick: () => editor.replaceChildren() }, t("cancel")));
+    editor.replaceChildren(f);
+    f.scrollIntoView();
+  };
+  const list = h("div", { class: "table-wrap" }, h("table", { "data-testid": "item-table" }, h("tr", {}, h("th", {}, t("title")), h("th", {}, t("level")), h("th", {}, t("status")), h("th", {})),
     items.map((b) => h("tr", { "data-item": b.item.id }, h("td", {}, b.item.title), h("td", {}, t(b.item.level)),
       h("td", {}, t(b.status === "pending_approval" ? "pendingApproval" : b.status)),
-      h("td", {}, b.status === "pending_approval" && can("approve") ? h("button", { class: "primary", "data-approve": b.item.id, onclick: async () => { try { await api(`/api/v1/broadcasts/${b.item.id}/approve`, { method: "POST", body: {} }); route(); } catch (e) { msg.replaceChildren(errorBox(e)); } } }, t("approve")) : null,
-        b.status !== "cancelled" && can("schedule") ? h("button", { class: "plain", onclick: async () => { if (!confirm(t("cancel") + "?")) return; await api(`/api/v1/broadcasts/${b.item.id}/cancel`, { method: "POST", body: {} }); route(); } }, t("cancel")) : null))));
+      h("td", {}, b.status === "pending_approval" && can("approve") ? h("button", { class: "primary", "data-approve": b.item.id,
+          onclick: act(() => api(`/api/v1/broadcasts/${b.item.id}/approve`, { method: "POST", body: {} })) }, t("approve")) : null,
+        b.status !== "cancelled" && b.item.level !== "emergency" && can("schedule") ? h("button", { class: "plain", "data-edit": b.item.id, onclick: () => editItem(b) }, t("edit")) : null,
+        b.status !== "cancelled" && can("schedule") ? h("button", { class: "plain", onclick: async () => { if (!confirm(t("cancel") + "?")) return; await act(() => api(`/api/v1/broadcasts/${b.item.id}/cancel`, { method: "POST", body: {} }))(); } }, t("cancel")) : null)))));
+  const villageName = Object.fromEntries(places.map((p) => [p.id, p.name]));
   const logDate = h("input", { type: "date", value: days[0], "aria-label": t("date") });
-  const logOut = h("div", { class: "table-wrap" });
+  const logOut = h("div", { class: "table-wrap", "data-testid": "playback-log" });
   const showLog = async () => {
-    const r = await api(`/api/v1/playback?date=${logDate.value}`);
-    logOut.replaceChildren(h("table", {}, h("tr", {}, h("th", {}, t("title")), h("th", {}, t("reach"))),
-      (r.items || r.reach || []).map((x) => h("tr", {}, h("td", {}, x.title || x.item || ""), h("td", {}, x.reach ? `${x.reach.played}/${x.reach.targeted}` : "")))));
+    try {
+      const r = await api(`/api/v1/playback?date=${logDate.value}`);
+      logOut.replaceChildren(r.items.length ? h("table", {}, h("tr", {}, h("th", {}, t("title")), h("th", {}, t("level")), h("th", {}, t("reach")), h("th", {}, t("byVillage"))),
+        r.items.map((x) => h("tr", { "data-reach": x.item }, h("td", {}, x.title), h("td", {}, t(x.level)),
+          h("td", {}, `${x.reach.played}/${x.reach.targeted} ${t("played")} (${pct(x.reach.targeted ? x.reach.played / x.reach.targeted : null)})`),
+          h("td", { class: "muted" }, Object.entries(x.by_village || {}).map(([v, rc]) => `${villageName[v] || v}: ${rc.played}/${rc.targeted}`).join(" · "))))) : h("p", {}, t("none")));
+    } catch (e) { logOut.replaceChildren(errorBox(e)); }
   };
-  page(t("broadcasts"), h("h2", {}, t("week")), week, can("send_emergency") ? emergency : null, can("schedule") ? form : null, list,
-    h("h2", {}, t("inbox")), inbox.length ? h("table", {}, inbox.map((b) => h("tr", {}, h("td", {}, b.title), h("td", {}, b.level), h("td", {}, b.status)))) : h("p", {}, t("none")),
+  const inboxTable = inbox.length ? h("div", { class: "table-wrap" }, h("table", { "data-testid": "inbox" },
+    h("tr", {}, h("th", {}, "#"), h("th", {}, t("received")), h("th", {}, t("title")), h("th", {}, t("level")), h("th", {}, t("day")), h("th", {}, t("time")), h("th", {})),
+    inbox.map((b) => {
+      const day = h("input", { type: "date", value: days[0], "aria-label": t("day") }), time = h("input", { type: "time", "aria-label": t("time") });
+      return h("tr", {}, h("td", {}, b.id), h("td", {}, fmtTime(b.received_at)), h("td", {}, b.title), h("td", {}, t(b.level)), h("td", {}, day), h("td", {}, time),
+        h("td", {}, can("schedule") ? [
+          h("button", { class: "primary", onclick: act(() => api(`/api/v1/inbox/${b.id}/schedule`, { method: "POST", body: { day: day.value, time: time.value } })) }, t("newItem")),
+          h("button", { class: "plain", onclick: act(() => api(`/api/v1/inbox/${b.id}/dismiss`, { method: "POST", body: {} })) }, t("dismiss"))] : b.status));
+    }))) : h("p", {}, t("none"));
+  const fileInput = h("input", { type: "file", accept: ".wav,.mp3,.ogg,audio/*", "aria-label": t("upload") });
+  const uploadBox = h("div", { class: "panel" }, h("h2", {}, t("upload")), fileInput, h("button", { class: "plain", onclick: async () => {
+    const f = fileInput.files[0]; if (!f) return;
+    try { const m = await upload(`/api/v1/media?file_name=${encodeURIComponent(f.name)}&title=${encodeURIComponent(f.name.replace(/\.[^.]+$/, ""))}`, f);
+      msg.replaceChildren(h("div", { class: "ok-msg" }, `${t("created")}: ${m.title} (${Math.round(m.duration)} s)`)); setTimeout(route, 800); }
+    catch (e) { msg.replaceChildren(errorBox(e)); }
+  } }, t("save")));
+  page(t("broadcasts"), h("h2", {}, t("week")), week, can("send_emergency") ? emergency : null, can("schedule") ? form : null,
+    can("schedule") ? uploadBox : null, h("h2", {}, t("items")), list, editor,
+    h("h2", {}, t("inbox")), inboxTable,
     h("h2", {}, t("playback")), logDate, h("button", { class: "plain", onclick: showLog }, t("show")), logOut);
+  showLog();
 }
 
 async function alarmsPage() {
@@ -344,11 +446,54 @@ async function alarmsPage() {
 
 async function kpiPage() {
   const month = h("input", { type: "month", value: new Date(Date.now() - 20 * 86400000).toISOString().slice(0, 7), "aria-label": t("month") });
-  const out = h("div");
+  const out = h("div"), keptOut = h("div", { class: "table-wrap", "data-testid": "kept-reports" });
   const show = async () => { try { out.replaceChildren(kpiTable((await api(`/api/v1/kpi?month=${month.value}`)).deployment)); } catch (e) { out.replaceChildren(errorBox(e)); } };
-  const links = h("p", {}, ["html", "csv", "json"].map((f) => h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); window.open(`/api/v1/reports/${month.value}?format=${f}&lang=${S.lang}`, "_blank"); }, style: "margin-right:1rem" }, `${t("download")} ${f.toUpperCase()}`)));
-  page(t("kpi"), h("div", { class: "panel" }, month, h("button", { class: "primary", onclick: show }, t("show")), links), out);
-  show();
+  const open = (url) => window.open(url, "_blank");
+  const links = h("p", {}, ["html", "csv", "json"].map((f) => h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); open(`/api/v1/reports/${month.value}?format=${f}&lang=${S.lang}`); }, style: "margin-right:1rem" }, `${t("download")} ${f.toUpperCase()}`)));
+  const showKept = async () => {
+    const kept = await api("/api/v1/reports");
+    keptOut.replaceChildren(kept.length ? h("table", {}, h("tr", {}, h("th", {}, t("month")), h("th", {}, "scope"), h("th", {}, "format"), h("th", {}, t("language")), h("th", {}, t("at")), h("th", {}, t("user"))),
+      kept.map((r) => h("tr", {}, h("td", {}, r.month), h("td", {}, r.scope), h("td", {}, h("a", { href: `/api/v1/reports/${r.month}/kept?format=${r.format}&lang=${r.lang}&scope=${encodeURIComponent(r.scope)}`, target: "_blank" }, r.format.toUpperCase())),
+        h("td", {}, r.lang), h("td", {}, fmtTime(r.generated_at)), h("td", {}, r.generated_by)))) : h("p", {}, t("none")));
+  };
+  const keepButton = can("generate_reports") ? h("button", { class: "plain", onclick: async () => {
+    try { await api(`/api/v1/reports/${month.value}/keep`, { method: "POST", body: {} }); await showKept(); } catch (e) { out.replaceChildren(errorBox(e)); }
+  } }, t("keep")) : null;
+  page(t("kpi"), h("div", { class: "panel" }, month, h("button", { class: "primary", onclick: show }, t("show")), keepButton, links), out, h("h2", {}, t("kept")), keptOut);
+  show(); showKept();
+}
+
+async function placesPage() {
+  const places = await api("/api/v1/places");
+  const msg = h("div");
+  const byParent = {};
+  places.forEach((p) => { (byParent[p.parent_id || ""] ||= []).push(p); });
+  const tree = (parent, depth) => (byParent[parent] || []).flatMap((p) => [h("li", { style: `margin-left:${depth}rem` }, `${p.name} — ${p.id}` + (p.site_kind ? ` [${p.site_kind}]` : "")), ...tree(p.id, depth + 1)]);
+  const imp = h("form", { class: "panel", onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await fetch(`/api/v1/places/import?format=yaml${imp.elements.devices.checked ? "&with_devices=true" : ""}`, { method: "POST",
+        headers: { "Content-Type": "application/yaml", "X-CSRF-Token": S.csrf }, credentials: "same-origin", body: imp.elements.file.value });
+      const d = await r.json(); if (!r.ok) throw new Error(d.error);
+      msg.replaceChildren(h("div", { class: "ok-msg" }, `${t("created")}: ${d.places_new} + ${d.places_updated} / ${d.devices_new} + ${d.devices_updated}`)); setTimeout(route, 1200);
+    } catch (e) { msg.replaceChildren(errorBox(e)); }
+  } }, h("h2", {}, t("importPlaces")), h("textarea", { name: "file", rows: 8, required: true, "aria-label": t("importPlaces") }),
+    h("label", { class: "muted" }, h("input", { type: "checkbox", name: "devices", style: "width:auto" }), " ", t("withDevices")),
+    h("button", { class: "primary", type: "submit" }, t("save")));
+  const sites = places.filter((p) => p.level === "site");
+  const reg = h("form", { class: "panel", id: "register-form", onsubmit: async (ev) => {
+    ev.preventDefault();
+    const f = reg.elements;
+    try { await api("/api/v1/devices", { method: "POST", body: { id: f.id.value, device_class: f.cls.value, site: f.site.value, model: f.model.value || undefined } });
+      location.hash = `#/device/${encodeURIComponent(f.id.value)}`; }
+    catch (e) { msg.replaceChildren(errorBox(e)); }
+  } }, h("h2", {}, t("register")),
+    h("label", { for: "reg-id" }, "ID"), h("input", { id: "reg-id", name: "id", required: true, pattern: "[A-Za-z0-9._-]+" }),
+    h("label", { for: "reg-cls" }, t("cls")), h("select", { id: "reg-cls", name: "cls" }, ["speaker", "camera", "access_point", "kiosk"].map((c) => h("option", { value: c }, c))),
+    h("label", { for: "reg-site" }, t("site")), h("select", { id: "reg-site", name: "site" }, sites.map((p) => h("option", { value: p.id }, p.name))),
+    h("label", { for: "reg-model" }, t("model")), h("input", { id: "reg-model", name: "model" }),
+    h("button", { class: "primary", type: "submit" }, t("register")));
+  page(t("places"), msg, can("manage_devices") ? [reg, imp] : null, h("ul", { "data-testid": "place-tree" }, tree("", 0)));
 }
 
 async function usersPage() {
@@ -357,15 +502,68 @@ async function usersPage() {
   const form = h("form", { class: "panel", onsubmit: async (ev) => {
     ev.preventDefault();
     const f = form.elements;
-    try { await api("/api/v1/users", { method: "POST", body: { name: f.name.value, role: f.role.value, display_name: f.display.value || undefined, password: f.pw.value } }); route(); }
+    const communes = f.communes.value.split(",").map((x) => x.trim()).filter(Boolean);
+    try { await api("/api/v1/users", { method: "POST", body: { name: f.name.value, role: f.role.value, display_name: f.display.value || undefined, password: f.pw.value,
+      communes: communes.length ? communes : undefined } }); route(); }
     catch (e) { msg.replaceChildren(errorBox(e)); }
   } }, h("h2", {}, t("addUser")), h("label", {}, t("user")), h("input", { name: "name", required: true }),
     h("label", {}, t("displayName")), h("input", { name: "display" }),
     h("label", {}, t("role")), h("select", { name: "role" }, ["viewer", "operator", "technician", "approver", "admin"].map((r) => h("option", { value: r }, r))),
+    h("label", {}, t("communesLimit")), h("input", { name: "communes" }),
     h("label", {}, t("password")), h("input", { name: "pw", type: "password", minlength: 10, required: true }),
+    h("button", { class: "primary", type: "submit" }, t("save")));
+  const change = (name, body) => async () => { try { await api(`/api/v1/users/${encodeURIComponent(name)}`, { method: "PATCH", body }); toast(`${name}: ${t("created")}`); route(); } catch (e) { msg.replaceChildren(errorBox(e)); } };
+  page(t("users"), msg, h("div", { class: "table-wrap" }, h("table", {}, h("tr", {}, h("th", {}, t("user")), h("th", {}, t("displayName")), h("th", {}, t("role")), h("th", {}, t("password"))),
+    list.map((u) => {
+      const role = h("select", { "aria-label": t("role"), onchange: () => change(u.name, { role: role.value })() },
+        ["viewer", "operator", "technician", "approver", "admin"].map((r) => h("option", { value: r, selected: r === u.role }, r)));
+      return h("tr", {}, h("td", {}, u.name), h("td", {}, u.display_name || ""), h("td", {}, role),
+        h("td", {}, h("button", { class: "plain", onclick: () => { const pw = prompt(`${t("newPassword")} (${u.name})`); if (pw) change(u.name, { password: pw })(); } }, t("changePassword")),
+          h("button", { class: "plain", onclick: async () => {
+            const label = prompt(t("tokenLabel")); if (!label) return;
+            try { const r = await api(`/api/v1/users/${encodeURIComponent(u.name)}/tokens`, { method: "POST", body: { label } });
+              msg.replaceChildren(h("div", { class: "ok-msg" }, `${u.name}: `, h("code", { "data-testid": "new-token" }, r.token), ` — ${r.note}`)); }
+            catch (e) { msg.replaceChildren(errorBox(e)); }
+          } }, t("token"))));
+    }))), form);
+}
+
+async function accountPage() {
+  const msg = h("div");
+  const f = h("form", { class: "panel", onsubmit: async (ev) => {
+    ev.preventDefault();
+    try { await api("/api/v1/me/password", { method: "POST", body: { current: f.elements.current.value, new: f.elements.next.value } });
+      S.me = null; location.hash = "#/login"; route(); }
+    catch (e) { msg.replaceChildren(errorBox(e)); }
+  } }, h("h2", {}, t("changePassword")),
+    h("label", { for: "cur-pw" }, t("currentPassword")), h("input", { id: "cur-pw", name: "current", type: "password", autocomplete: "current-password", required: true }),
+    h("label", { for: "new-pw" }, t("newPassword")), h("input", { id: "new-pw", name: "next", type: "password", autocomplete: "new-password", minlength: 10, required: true }),
     h("button", { class: "primary", type: "submit" }, t("save")), msg);
-  page(t("users"), h("table", {}, h("tr", {}, h("th", {}, t("user")), h("th", {}, t("displayName")), h("th", {}, t("role"))),
-    list.map((u) => h("tr", {}, h("td", {}, u.name), h("td", {}, u.display_name || u.displayName || ""), h("td", {}, u.role)))), form);
+  page(t("account"), h("p", {}, `${S.me.display_name} — ${S.me.user} (${S.me.role})`), f);
+}
+
+async function settingsPage() {
+  const [rules, targets] = await Promise.all([api("/api/v1/alarms/rules"), api("/api/v1/kpi/targets")]);
+  const msg = h("div");
+  const save = (body) => async () => { try { await api("/api/v1/alarms/rules", { method: "PUT", body }); toast(t("created")); } catch (e) { msg.replaceChildren(errorBox(e)); } };
+  const ruleRows = rules.map((r) => {
+    const dur = h("input", { type: "number", min: 0, value: r.duration, style: "width:6rem", "aria-label": t("duration") });
+    const on = h("input", { type: "checkbox", checked: r.enabled, style: "width:auto", "aria-label": t("enabled") });
+    const sev = h("select", { "aria-label": t("severity") }, ["major", "minor", "warning"].map((x) => h("option", { value: x, selected: x === r.severity }, x)));
+    return h("tr", {}, h("td", {}, r.kind), h("td", {}, r.device_class), h("td", {}, sev), h("td", {}, r.threshold ?? "—"), h("td", {}, dur), h("td", {}, on),
+      h("td", {}, h("button", { class: "plain", onclick: () => save({ kind: r.kind, device_class: r.device_class, severity: sev.value, duration: Number(dur.value), enabled: on.checked })() }, t("save"))));
+  });
+  const tgt = h("form", { class: "panel", onsubmit: async (ev) => {
+    ev.preventDefault();
+    const body = {};
+    tgt.querySelectorAll("input").forEach((i) => { if (i.value !== "") body[i.name] = Number(i.value); });
+    try { await api("/api/v1/kpi/targets", { method: "PUT", body }); toast(t("created")); } catch (e) { msg.replaceChildren(errorBox(e)); }
+  } }, h("h2", {}, t("targets")),
+    Object.entries(targets).sort().map(([k, v]) => [h("label", {}, k), h("input", { name: k, type: "number", step: "0.01", min: 0, max: 1, value: v, "aria-label": k })]),
+    h("button", { class: "primary", type: "submit" }, t("save")));
+  page(t("settings"), msg, h("h2", {}, t("rules")), h("div", { class: "table-wrap" }, h("table", {},
+    h("tr", {}, h("th", {}, t("kind")), h("th", {}, t("cls")), h("th", {}, t("severity")), h("th", {}, t("threshold")), h("th", {}, t("duration")), h("th", {}, t("enabled")), h("th", {})),
+    ruleRows)), tgt);
 }
 
 async function auditPage() {
@@ -378,8 +576,8 @@ async function auditPage() {
 
 const PAGES = [
   ["overview", "view", overviewPage], ["map", "view", mapPage], ["devices", "view", devicesPage], ["pending", "view", pendingPage],
-  ["broadcasts", "view", broadcastsPage], ["alarms", "view", alarmsPage], ["kpi", "view", kpiPage],
-  ["users", "manage_users", usersPage], ["audit", "view_audit", auditPage],
+  ["broadcasts", "view", broadcastsPage], ["alarms", "view", alarmsPage], ["kpi", "view", kpiPage], ["places", "view", placesPage],
+  ["settings", "configure", settingsPage], ["users", "manage_users", usersPage], ["audit", "view_audit", auditPage], ["account", "view", accountPage],
 ];
 
 function nav() {

@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+import WardController
+import WardDomain
+import WardStorage
+
+/// Editing items, speaker groups, quiet hours and the upstream inbox.
+extension OperatorAPI {
+    struct GroupBody: Decodable { var speakers: [String] }
+    struct QuietBody: Decodable { var from: String; var to: String }
+    struct Dismiss: Decodable { var reason: String? }
+
+    /// The timing and target fields of a schedule body; timing only when `day` or `time` is there.
+    static func edit(_ b: ScheduleBody) throws -> BroadcastService.Edit {
+        let target = Self.target(b)
+        return BroadcastService.Edit(title: b.title,
+                                     recurrence: b.day == nil && b.time == nil ? nil : try Self.recurrence(b),
+                                     target: target.isEmpty ? nil : target, volume: b.volume, priorityOrder: b.priorityOrder)
+    }
+
+    static let editKeys: Set<String> = ["title", "day", "time", "repeat", "on", "until", "skip", "communes", "villages", "groups", "speakers",
+                                        "volume", "priority_order"]
+
+    func requireLibrary() throws -> MediaLibrary {
+        guard let library else { throw APIError(.serviceUnavailable, "máy chủ này không có thư viện / no media library here") }
+        return library
+    }
+
+    var radioRoutes: [Route] {
+        let db = database
+        return [
+            Route(method: .patch, path: "/api/v1/broadcasts/{id}", permission: .schedule) { call in
+                let id = try call.parameter("id")
+                let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.editKeys)
+                let r = try self.resolver()
+                let item = try BroadcastRepository(db).get(id)
+                let edit = try Self.edit(b)
+                // Both where it plays now and where it would play after the edit must be the user's.
+                try self.requireScope(call, communes: r.communes(of: item.item.target).union(edit.target.map(r.communes(of:)) ?? []))
+                let done = try BroadcastService(db, clock: self.clock).edit(id, edit, by: call.user.name)
+                try self.audit(call, "broadcast.edit", target: id, detail: b.title)
+                return try Self.json(done)
+            },
+            Route(method: .get, path: "/api/v1/groups", permission: .view) { _ in
+                try Self.json(try BroadcastRepository(db).groups().mapValues { $0.sorted() })
+            },
+            Route(method: .put, path: "/api/v1/groups/{name}", permission: .schedule) { call in
+                let name = try call.parameter("name").removingPercentEncoding ?? ""
+                let b = try Self.decode(GroupBody.self, call.body, allowed: ["speakers"])
+                try self.requireScope(call, communes: try self.resolver().communes(of: BroadcastTarget(speakers: b.speakers)))
+                try BroadcastService(db, clock: self.clock).setGroup(name, speakers: b.speakers, by: call.user.name)
+                try self.audit(call, "group.set", target: name, detail: b.speakers.joined(separator: ","))
+                return try Self.json(["group": name, "speakers": b.speakers.joined(separator: ",")])
+            },
+            Route(method: .get, path: "/api/v1/quiet-hours/{commune}", permission: .view) { call in
+                let c = try call.parameter("commune")
+                let q = try BroadcastRepository(db).quietHours(commune: c)
+                return try Self.json(["commune": c, "from": q.map { "\($0.start)" } ?? "", "to": q.map { "\($0.end)" } ?? ""])
+            },
+            Route(method: .put, path: "/api/v1/quiet-hours/{commune}", permission: .approve) { call in
+                let c = try call.parameter("commune")
+                try self.requireScope(call, communes: [c])
+                guard try self.tree()[c]?.level == .commune else { throw APIError(.notFound, "không có xã / no commune \(c)") }
+                let b = try Self.decode(QuietBody.self, call.body, allowed: ["from", "to"])
+                guard let f = LocalTime(b.from), let t = LocalTime(b.to) else { throw APIError(.badRequest, "from, to: HH:MM") }
+                try BroadcastRepository(db).setQuietHours(commune: c, QuietHours(start: f, end: t))
+                try self.audit(call, "quiet_hours.set", target: c, detail: "\(f)–\(t)")
+                return try Self.json(["commune": c, "from": "\(f)", "to": "\(t)"])
+            },
+            Route(method: .delete, path: "/api/v1/quiet-hours/{commune}", permission: .approve) { call in
+                let c = try call.parameter("commune")
+                try self.requireScope(call, communes: [c])
+                try BroadcastRepository(db).setQuietHours(commune: c, nil)
+                try self.audit(call, "quiet_hours.remove", target: c)
+                return try Self.json(["commune": c, "from": "", "to": ""])
+            },
+            Route(method: .post, path: "/api/v1/inbox/{id}/schedule", permission: .schedule) { call in
+                guard let id = Int64(try call.parameter("id")) else { throw APIError(.badRequest, "id: số / a number") }
+                let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.editKeys.subtracting(["title", "priority_order"]))
+                guard b.day != nil || b.time != nil else { throw APIError(.badRequest, "day, time: cần ngày giờ phát / when to play") }
+                let bulletin = try UpstreamRepository(db).get(id)
+                let target = Self.target(b)
+                try self.requireScope(call, communes: target.isEmpty ? Set(bulletin.communes) : try self.resolver().communes(of: target))
+                let upstream = UpstreamService(database: db, library: try self.requireLibrary(), clock: self.clock)
+                let item = try upstream.schedule(id, recurrence: try Self.recurrence(b), target: target.isEmpty ? nil : target, volume: b.volume,
+                                                 by: call.user.name)
+                try self.audit(call, "inbox.schedule", target: "#\(id)", detail: item.id)
+                return try Self.json(item, status: .created)
+            },
+            Route(method: .post, path: "/api/v1/inbox/{id}/dismiss", permission: .schedule) { call in
+                guard let id = Int64(try call.parameter("id")) else { throw APIError(.badRequest, "id: số / a number") }
+                let b = call.body.readableBytes == 0 ? Dismiss() : try Self.decode(Dismiss.self, call.body, allowed: ["reason"])
+                try self.requireScope(call, communes: Set(try UpstreamRepository(db).get(id).communes))
+                try UpstreamService(database: db, library: try self.requireLibrary(), clock: self.clock).dismiss(id, by: call.user.name, reason: b.reason)
+                try self.audit(call, "inbox.dismiss", target: "#\(id)", detail: b.reason)
+                return try Self.json(["dismissed": id])
+            },
+        ]
+    }
+}

@@ -1,0 +1,141 @@
+import FleetFile
+import Foundation
+import Hummingbird
+import WardController
+import WardDomain
+import WardStorage
+
+/// Places, device registration, telemetry and the media library: the registry side of the CLI.
+extension OperatorAPI {
+    struct NewDevice: Decodable {
+        var id: String
+        var deviceClass: DeviceClass
+        var site: String
+        var model: String?
+        var firmware: String?
+        var installed: String?
+        var retentionDays: Int?
+        var maxVolume: Int?
+        var kioskRole: KioskRole?
+    }
+
+    struct SpeechBody: Decodable { var text: String; var voice: String?; var title: String? }
+
+    /// Audio uploads are bulletins of a few minutes; 64 MiB is far above any the policy accepts.
+    static let mediaBodyLimit = 64 << 20
+    static let placesBodyLimit = 8 << 20
+
+    var registryRoutes: [Route] {
+        let db = database
+        return [
+            Route(method: .post, path: "/api/v1/places/import", permission: .manageDevices, bodyLimit: Self.placesBodyLimit) { call in
+                let text = String(decoding: call.body.readableBytesView, as: UTF8.self)
+                let csv = call.query("format") == "csv" || (call.query("format") == nil && (call.request.headers[.contentType] ?? "").contains("csv"))
+                let now = self.clock.now()
+                let fleet = try csv ? FleetFileReader.parseCSV(text, file: "upload.csv", registeredAt: now)
+                    : FleetFileReader.parseYAML(text, file: "upload.yaml", registeredAt: now)
+                try self.requireScope(call, communes: try self.communes(touchedBy: fleet))
+                let (pi, pu) = try PlaceRepository(db).upsert(fleet.places)
+                var devices = (0, 0)
+                if call.query("with_devices") == "true", !fleet.devices.isEmpty { devices = try DeviceRepository(db).upsert(fleet.devices) }
+                try self.audit(call, "places.import", target: nil,
+                               detail: "places \(pi)+\(pu)" + (devices == (0, 0) ? "" : ", devices \(devices.0)+\(devices.1)"))
+                return try Self.json(["places_new": pi, "places_updated": pu, "devices_new": devices.0, "devices_updated": devices.1,
+                                      "devices_in_file": fleet.devices.count])
+            },
+            Route(method: .post, path: "/api/v1/devices", permission: .manageDevices) { call in
+                let b = try Self.decode(NewDevice.self, call.body, allowed: ["id", "device_class", "site", "model", "firmware", "installed",
+                                                                             "retention_days", "max_volume", "kiosk_role"])
+                let tree = try self.tree()
+                guard tree[b.site]?.level == .site, let commune = tree.ancestor(of: b.site, at: .commune)?.id else {
+                    throw APIError(.unprocessableContent, "site: không có điểm lắp đặt / no site \(b.site)")
+                }
+                try self.requireScope(call, communes: [commune])
+                let installed = try b.installed.map { s -> Date in
+                    guard let d = LocalCalendar.vietnam.day(named: s) else { throw APIError(.badRequest, "installed: YYYY-MM-DD") }
+                    return d.start
+                }
+                let d = Device(id: b.id, deviceClass: b.deviceClass, model: b.model ?? "", firmware: b.firmware ?? "", siteID: b.site,
+                               installedOn: installed,
+                               config: DeviceConfig(requiredRetentionDays: b.retentionDays, maxVolume: b.maxVolume, kioskRole: b.kioskRole),
+                               registeredAt: self.clock.now())
+                let (inserted, _) = try DeviceRepository(db).upsert([d])
+                try self.audit(call, inserted == 1 ? "device.register" : "device.update", target: b.id, detail: "site \(b.site)")
+                return try Self.json(["device": b.id, "result": inserted == 1 ? "registered" : "updated"], status: inserted == 1 ? .created : .ok)
+            },
+            Route(method: .delete, path: "/api/v1/devices/{id}", permission: .manageDevices) { call in
+                let id = try call.parameter("id")
+                let tree = try self.tree()
+                guard let d = try DeviceRepository(db).get(id), d.removedAt == nil,
+                      call.principal!.covers(commune: tree.ancestor(of: d.siteID, at: .commune)?.id) else {
+                    throw APIError(.notFound, "không có thiết bị đang hoạt động / no active device \(id)")
+                }
+                _ = try DeviceRepository(db).remove(id, at: self.clock.now())
+                try self.audit(call, "device.remove", target: id)
+                return try Self.json(["removed": id])
+            },
+            Route(method: .get, path: "/api/v1/devices/{id}/telemetry", permission: .view) { call in
+                let id = try call.parameter("id")
+                let tree = try self.tree()
+                guard let d = try DeviceRepository(db).get(id), call.principal!.covers(commune: tree.ancestor(of: d.siteID, at: .commune)?.id) else {
+                    throw APIError(.notFound, "không có thiết bị / no device \(id)")
+                }
+                let hours = min(max(Double(call.query("hours") ?? "") ?? 24, 1), 24 * 31)
+                let now = self.clock.now()
+                let samples = try HealthQueries(db).samples(device: id, in: DateInterval(start: now - hours * 3600, end: now + 1), limit: 20_000)
+                return try Self.json(TelemetrySeries.build(samples.map { ($0.receivedAt, $0.payload) }))
+            },
+            Route(method: .post, path: "/api/v1/media", permission: .schedule, bodyLimit: Self.mediaBodyLimit) { call in
+                let library = try self.requireLibrary()
+                let name = call.query("file_name") ?? "upload.wav"
+                let ext = URL(fileURLWithPath: name).pathExtension.lowercased()
+                guard ["wav", "mp3", "ogg"].contains(ext) else { throw APIError(.badRequest, "file_name: .wav, .mp3 hoặc / or .ogg") }
+                guard call.body.readableBytes > 0 else { throw APIError(.badRequest, "tệp trống / the file is empty") }
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-upload-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: dir) }
+                // Keep the operator's file name (it shows as the source) but never as a path.
+                let safe = URL(fileURLWithPath: name).lastPathComponent.nfc
+                let file = dir.appendingPathComponent(safe.isEmpty || safe.hasPrefix(".") ? "upload.\(ext)" : safe)
+                try Data(buffer: call.body).write(to: file)
+                let (item, isNew) = try await library.add(file: file.path, title: call.query("title"), by: call.user.name)
+                try self.audit(call, "media.add", target: item.sha256, detail: item.title)
+                return try Self.json(item, status: isNew ? .created : .ok)
+            },
+            Route(method: .post, path: "/api/v1/media/tts", permission: .schedule) { call in
+                let library = try self.requireLibrary()
+                let b = try Self.decode(SpeechBody.self, call.body, allowed: ["text", "voice", "title"])
+                guard let voice = TTSVoice(rawValue: b.voice ?? "northern") else { throw APIError(.badRequest, "voice: northern, central, southern") }
+                let (item, isNew) = try await library.addSpeech(b.text, voice: voice, title: b.title, by: call.user.name)
+                try self.audit(call, "media.tts", target: item.sha256, detail: item.title)
+                return try Self.json(item, status: isNew ? .created : .ok)
+            },
+        ]
+    }
+
+    /// The communes a places/devices file creates or changes, judged against the registry as it
+    /// would be after the import (a file may add villages under an existing commune).
+    func communes(touchedBy fleet: FleetFile) throws -> Set<String> {
+        var parent: [String: (PlaceLevel, String?)] = [:]
+        for p in try tree().topologicalOrder { parent[p.id] = (p.level, p.parentID) }
+        for p in fleet.places { parent[p.id] = (p.level, p.parentID) }
+        func commune(_ id: String) -> String? {
+            var cur: String? = id
+            for _ in 0..<8 {
+                guard let c = cur, let (level, up) = parent[c] else { return nil }
+                if level == .commune { return c }
+                if level < .commune { return nil }
+                cur = up
+            }
+            return nil
+        }
+        var out = Set<String>()
+        for p in fleet.places where p.level >= .commune {
+            // A place outside any commune a limited user holds reads as a commune of its own id.
+            out.insert(commune(p.id) ?? p.id)
+        }
+        for p in fleet.places where p.level < .commune { out.insert("(\(p.level.rawValue)) \(p.id)") }
+        for d in fleet.devices { out.insert(commune(d.siteID) ?? d.siteID) }
+        return out
+    }
+}

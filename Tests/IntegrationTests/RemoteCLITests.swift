@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import WardController
+import WardDomain
+import WardHTTP
+import WardStorage
+
+extension RealBrokerTests {
+    /// The CLI acting through a running server's API (`--server`, `--token`): reads and changes
+    /// go through the API's roles and audit log, refusals come back in the server's words.
+    @Suite(.serialized) struct RemoteCLI {
+        @Test func cliActsThroughTheServersAPI() async throws {
+            try await withHarness { h in
+                try BroadcastRepository(h.db).addUser(User(name: "vanhoa", role: .operator, displayName: "Cán bộ văn hóa", createdAt: Date()))
+                let (ts, token) = try await h.run("wardfleet", ["users", "token", "vanhoa", "--label", "máy tính xách tay", "--db", h.dbPath])
+                #expect(ts == 0)
+                let port = try Browser.freePort()
+                try await h.startController(["--http-port", "\(port)"])
+                try h.startSim(["--only", "LOA-1"])
+                try await h.waitUntil("LOA-1 online") { try h.state("LOA-1") == .ok }
+                let remote = ["--server", "http://127.0.0.1:\(port)", "--token", token.trimmingCharacters(in: .whitespacesAndNewlines)]
+
+                // Reads: the same devices and state the database holds.
+                let (ls, list) = try await h.run("wardfleet", ["devices", "list"] + remote)
+                #expect(ls == 0, "\(h.lastStderr)")
+                let devices = try JSONSerialization.jsonObject(with: Data(list.utf8)) as? [[String: Any]]
+                #expect(devices?.first(where: { $0["id"] as? String == "LOA-1" })?["state"] as? String == "ok", "\(list)")
+
+                // A change: an operator's item waits for approval, and the audit log says who and from where.
+                let tomorrow = LocalCalendar.vietnam.dayKey(h.clock.now().addingTimeInterval(86_400))
+                let schedule = ["broadcast", "schedule", "--as", "vanhoa", "--title", "Tiếp sóng Đài tỉnh", "--stream", "http://127.0.0.1:9/radio",
+                                "--minutes", "15", "--day", tomorrow, "--time", "18:00", "--villages", "thon-cam-la"]
+                let (ss, scheduled) = try await h.run("wardfleet", schedule + remote)
+                #expect(ss == 0, "\(h.lastStderr)")
+                #expect(scheduled.contains("pending_approval"), "\(scheduled)")
+                let items = try BroadcastRepository(h.db).list()
+                #expect(items.map(\.item.title) == ["Tiếp sóng Đài tỉnh"])
+                let audit = try AuthRepository(h.db).auditLog()
+                #expect(audit.contains { $0.action == "broadcast.schedule" && $0.user == "vanhoa" && $0.address == "127.0.0.1" })
+
+                // The token decides who acts: naming someone else is refused before anything is sent.
+                let (as2, _) = try await h.run("wardfleet", ["broadcast", "approve", items[0].id, "--as", "chutich"] + remote)
+                #expect(as2 != 0)
+                #expect(h.lastStderr.contains("chutich"))
+                // The server's refusals come back in its words: an operator may not approve.
+                let (ap, _) = try await h.run("wardfleet", ["broadcast", "approve", items[0].id, "--as", "vanhoa"] + remote)
+                #expect(ap != 0)
+                #expect(h.lastStderr.contains("403"), "\(h.lastStderr)")
+                let (ns, _) = try await h.run("wardfleet", ["devices", "show", "KHONG-CO"] + remote)
+                #expect(ns != 0)
+                #expect(h.lastStderr.contains("không có thiết bị"), "\(h.lastStderr)")
+                // A wrong token is refused.
+                let (bt, _) = try await h.run("wardfleet", ["health", "--server", "http://127.0.0.1:\(port)", "--token", "wft_sai"])
+                #expect(bt != 0)
+                #expect(h.lastStderr.contains("401"))
+            }
+        }
+    }
+}
