@@ -246,6 +246,12 @@ function lineChart(s) {
   line.setAttribute("vector-effect", "non-scaling-stroke");
   const title = document.createElementNS(ns, "title"); title.textContent = s.field;
   svg.append(title, line);
+  // Few readings (a device just installed): dots, so even one shows.
+  if (s.points.length <= 30) s.points.forEach((p, i) => {
+    const c = document.createElementNS(ns, "circle");
+    c.setAttribute("cx", X(xs[i]).toFixed(1)); c.setAttribute("cy", Y(ys[i]).toFixed(1)); c.setAttribute("r", 4); c.setAttribute("fill", "#0b5cad");
+    svg.append(c);
+  });
   const last = ys[ys.length - 1];
   return h("figure", { class: "chart-box" }, h("figcaption", {}, `${s.field}: ${+last.toFixed(2)} (min ${+y0.toFixed(2)}, max ${+y1.toFixed(2)})`), svg);
 }
