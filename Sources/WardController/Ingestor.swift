@@ -13,6 +13,10 @@ public struct IngestSettings: Sendable {
     public var statusInterval: TimeInterval = 5
     /// Individual rejection log lines per flush before they are summarised.
     public var rejectionLogLimit = 20
+    /// Each device's message budget: average per second and burst. Beyond it messages are
+    /// dropped unread, counted as `rejected.rate_limited`, and the device gets a flooding alarm.
+    public var messagesPerSecond: Double = 20
+    public var messageBurst: Double = 200
 
     public init() {}
 }
@@ -51,10 +55,12 @@ public actor Ingestor {
     private var rejectionsLoggedThisFlush = 0
     private var rejectionsSinceFlush: [RejectReason: Int] = [:]
     private var reportedQueueDrops: UInt64 = 0
+    private var budget: MessageBudget
 
     public init(clock: any TimeSource, settings: IngestSettings = IngestSettings(), logger: Logger) {
         self.clock = clock
         self.settings = settings
+        budget = MessageBudget(perSecond: settings.messagesPerSecond, burst: settings.messageBurst)
         self.logger = logger
         lastStatusFlush = clock.now()
     }
@@ -109,11 +115,14 @@ public actor Ingestor {
 
     /// Every monitored device as the alarm engine sees it now.
     public func observations() -> [DeviceObservation] {
-        devices.values.compactMap { d in
+        let drops = budget.recentDrops(at: clock.now())
+        return devices.values.compactMap { d in
             guard let l = tracker[d.id] else { return nil }
-            return DeviceObservation(deviceID: d.id, deviceClass: d.deviceClass, villageID: villageOf[d.id], communeID: communeOf[d.id],
-                                     state: l.state, since: l.since, faults: l.faults, reading: latestReading[d.id],
-                                     requiredRetentionDays: d.config.requiredRetentionDays ?? 30)
+            var o = DeviceObservation(deviceID: d.id, deviceClass: d.deviceClass, villageID: villageOf[d.id], communeID: communeOf[d.id],
+                                      state: l.state, since: l.since, faults: l.faults, reading: latestReading[d.id],
+                                      requiredRetentionDays: d.config.requiredRetentionDays ?? 30)
+            o.recentDrops = drops[d.id] ?? 0
+            return o
         }
     }
     public func counter(_ name: String) -> UInt64 { counters[name] ?? 0 }
@@ -133,6 +142,14 @@ public actor Ingestor {
 
     private func apply(_ m: MQTTMessage, now: Date) {
         bump(IngestCounter.received)
+        // Over budget: dropped before any decoding, counted (not listed one by one: a flood
+        // would fill the rejection list), summarised in the log at the next flush.
+        if let a = Topics.parse(m.topic), a.kind.fromDevice, !budget.allow(a.device, at: now) {
+            bump(IngestCounter.rejected(.rateLimited))
+            rejectionsSinceFlush[.rateLimited, default: 0] += 1
+            rejectionsLoggedThisFlush = max(rejectionsLoggedThisFlush, settings.rejectionLogLimit)
+            return
+        }
         let decoded: DecodedMessage
         switch decoder.decode(topic: m.topic, payload: m.payload, now: now) {
         case .failure(let r): return reject(r, topic: m.topic, now: now)

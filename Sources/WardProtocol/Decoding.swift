@@ -14,6 +14,9 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable, Comparable {
     case replayedSequence = "replayed_sequence"
     case staleBoot = "stale_boot"
     case queueOverflow = "queue_overflow"
+    case nestingTooDeep = "nesting_too_deep"
+    /// A device sent more than its message budget; the excess was dropped unread.
+    case rateLimited = "rate_limited"
 
     public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
 
@@ -102,6 +105,10 @@ public final class ProtocolDecoder {
         guard payload.count <= ProtocolLimits.maxPayloadBytes else {
             return .failure(Rejection(.oversize, "\(payload.count) B > \(ProtocolLimits.maxPayloadBytes) B"))
         }
+        let depth = payload.withUnsafeBytes { Self.nestingDepth($0, stopAbove: ProtocolLimits.maxNesting) }
+        guard depth <= ProtocolLimits.maxNesting else {
+            return .failure(Rejection(.nestingTooDeep, "more than \(ProtocolLimits.maxNesting) levels of nesting"))
+        }
         let data = payload.withUnsafeBytes { Data($0) }
         do {
             let inbound: Inbound
@@ -130,6 +137,28 @@ public final class ProtocolDecoder {
         guard case .success(let m) = decode(topic: topic, payload: payload, now: receivedAt),
               case .telemetry(let t) = m.inbound else { return nil }
         return t
+    }
+
+    /// How deeply objects and arrays nest, brackets inside strings not counted; stops counting
+    /// once above `stopAbove`, so a hostile payload costs one pass and no recursion.
+    public static func nestingDepth(_ bytes: UnsafeRawBufferPointer, stopAbove limit: Int) -> Int {
+        var depth = 0, deepest = 0, inString = false, escaped = false
+        for b in bytes {
+            if inString {
+                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                deepest = max(deepest, depth)
+                if deepest > limit { return deepest }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
     }
 
     private func parse<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {

@@ -7,6 +7,8 @@ import WardDomain
 public enum ProtocolLimits {
     /// Largest payload a device may send, in bytes.
     public static let maxPayloadBytes = 16 * 1024
+    /// Deepest nesting of objects and arrays a message may have (v1 messages need 3).
+    public static let maxNesting = 8
     public static let version = 1
 }
 

@@ -45,6 +45,21 @@ import WardStorage
             volume: 50, ampOK: amp, lineOK: true, playing: false, rssi: -70, power: .mains, batteryPct: nil))
     }
 
+    @Test func aFloodingDeviceIsRateLimitedCountedAndFlagged() async throws {
+        let (ing, clock) = try await setUp()
+        await ing.ingest([msg("LOA-1", .birth, birth()), msg("CAM-1", .birth, birth("CAM-1", cls: .camera))])
+        clock.advance(by: 1)
+        // 400 readings at one instant: the full burst of 200 passes (the birth's token came back in the second since), the rest is dropped unread.
+        await ing.ingest((1...400).map { msg("LOA-1", .telemetry, telemetry(seq: UInt64($0), at: t0 + 1)) })
+        #expect(await ing.counter(IngestCounter.rejected(.rateLimited)) == 200)
+        let obs = await ing.observations()
+        #expect(obs.first { $0.deviceID == "LOA-1" }?.recentDrops == 200)
+        #expect(obs.first { $0.deviceID == "CAM-1" }?.recentDrops == 0)  // the others are untouched
+        #expect(AlarmConditions.of(obs.first { $0.deviceID == "LOA-1" }!, rules: .defaults, now: clock.now())[.flooding] != nil)
+        // A flood is not listed message by message.
+        #expect(await ing.takeBatch().rejections.isEmpty)
+    }
+
     @Test func registrationOpensUnknownIntervalsAndBirthMakesOK() async throws {
         let (ing, clock) = try await setUp()
         let first = await ing.takeBatch()

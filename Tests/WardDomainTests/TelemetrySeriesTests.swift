@@ -33,3 +33,32 @@ import Testing
         #expect(s == [TelemetrySeries(field: "kiosk.queue", points: [.init(at: t0, value: 3)])])
     }
 }
+
+@Suite struct MessageBudgetTests {
+    let t0 = Date(timeIntervalSince1970: 1_790_000_000)
+
+    @Test func aBurstIsAllowedThenTheAverageRate() {
+        var b = MessageBudget(perSecond: 10, burst: 50)
+        let first = (0..<80).filter { _ in b.allow("LOA-1", at: t0) }.count
+        #expect(first == 50)
+        let other = b.allow("LOA-2", at: t0)
+        #expect(other)  // another device has its own budget
+        // One second later ten more are allowed.
+        let later = (0..<20).filter { _ in b.allow("LOA-1", at: t0 + 1) }.count
+        #expect(later == 10)
+        let drops = b.recentDrops(at: t0 + 1)
+        #expect(drops == ["LOA-1": 40])
+        // Drops older than the window are forgotten.
+        let old = b.recentDrops(at: t0 + 62)
+        #expect(old.isEmpty)
+    }
+
+    @Test func recentDropsRaiseTheFloodingCondition() {
+        var o = DeviceObservation(deviceID: "LOA-1", deviceClass: .speaker, villageID: nil, communeID: nil, state: .ok, since: t0)
+        #expect(AlarmConditions.of(o, rules: .defaults, now: t0)[.flooding] == nil)
+        o.recentDrops = 12
+        #expect(AlarmConditions.of(o, rules: .defaults, now: t0)[.flooding]?.contains("12") == true)
+        o.state = .offline
+        #expect(AlarmConditions.of(o, rules: .defaults, now: t0)[.flooding] != nil)
+    }
+}

@@ -28,6 +28,8 @@ public enum AlarmKind: String, Codable, Sendable, CaseIterable {
     case batteryLow = "battery_low"
     /// Several devices of one village went offline together: power or network lost there.
     case villageOutage = "village_outage"
+    /// The device sends more messages than its budget allows (faulty firmware or a hijacked device).
+    case flooding
 
     public var vietnamese: String {
         switch self {
@@ -40,6 +42,7 @@ public enum AlarmKind: String, Codable, Sendable, CaseIterable {
         case .paperOut: "kiosk hết giấy in phiếu"
         case .batteryLow: "pin yếu khi đang chạy pin"
         case .villageOutage: "mất điện hoặc mất mạng tại thôn"
+        case .flooding: "thiết bị gửi tin dồn dập (bị giới hạn)"
         }
     }
 
@@ -54,13 +57,14 @@ public enum AlarmKind: String, Codable, Sendable, CaseIterable {
         case .paperOut: "kiosk paper out"
         case .batteryLow: "battery low on battery power"
         case .villageOutage: "power or network lost in village"
+        case .flooding: "device flooding (rate-limited)"
         }
     }
 
     /// Device classes the kind applies to.
     public var classes: [DeviceClass] {
         switch self {
-        case .offline: DeviceClass.allCases
+        case .offline, .flooding: DeviceClass.allCases
         case .retentionBelowRequired, .diskNearlyFull: [.camera]
         case .amplifierFault, .speakerLineFault, .batteryLow: [.speaker]
         case .uplinkDown: [.accessPoint]
@@ -129,7 +133,7 @@ public struct AlarmRules: Codable, Sendable, Hashable {
         AlarmRule(.uplinkDown, .accessPoint, .major, duration: 600),
         AlarmRule(.paperOut, .kiosk, .minor, duration: 0),
         AlarmRule(.batteryLow, .speaker, .warning, threshold: 20, duration: 300, tolerance: 600),
-    ])
+    ] + DeviceClass.allCases.map { AlarmRule(.flooding, $0, .minor, duration: 0, tolerance: 300) })
 
     public func rule(_ kind: AlarmKind, _ cls: DeviceClass) -> AlarmRule? { rules["\(kind.rawValue)/\(cls.rawValue)"] }
 
@@ -192,6 +196,8 @@ public struct DeviceObservation: Sendable, Hashable {
     public var faults: [Fault]
     public var reading: Reading?
     public var requiredRetentionDays: Int
+    /// Messages of this device dropped by its rate limit in the last minute.
+    public var recentDrops = 0
 
     public init(deviceID: String, deviceClass: DeviceClass, villageID: String?, communeID: String?, state: HealthState,
                 since: Date, faults: [Fault] = [], reading: Reading? = nil, requiredRetentionDays: Int = 30) {
@@ -214,6 +220,8 @@ public enum AlarmConditions {
     public static func of(_ o: DeviceObservation, rules: AlarmRules, now: Date) -> [AlarmKind: String] {
         var out: [AlarmKind: String] = [:]
         func on(_ k: AlarmKind) -> AlarmRule? { rules.rule(k, o.deviceClass).flatMap { $0.enabled ? $0 : nil } }
+        // Judged whatever the state: a device may flood while its health looks fine.
+        if on(.flooding) != nil, o.recentDrops > 0 { out[.flooding] = "\(o.recentDrops) tin bị bỏ trong 1 phút / messages dropped in a minute" }
         if o.state == .offline {
             if on(.offline) != nil { out[.offline] = o.faults.first?.code.vietnamese ?? "" }
             return out

@@ -1,0 +1,40 @@
+import Foundation
+
+/// Per-device message budget (token bucket): a device may send `burst` messages at once and
+/// `perSecond` on average. A healthy device sends one reading per heartbeat and a few events;
+/// one far above that is broken or hostile, and its excess is dropped before decoding so it
+/// cannot starve the others.
+public struct MessageBudget: Sendable {
+    public var perSecond: Double
+    public var burst: Double
+    /// How long drops keep counting towards the flooding alarm.
+    public var window: TimeInterval = 60
+    private var buckets: [String: (tokens: Double, at: Date)] = [:]
+    private var drops: [String: [Date]] = [:]
+
+    public init(perSecond: Double = 20, burst: Double = 200) {
+        self.perSecond = perSecond
+        self.burst = burst
+    }
+
+    /// Spends one message of `device`'s budget; false when it has none left (drop the message).
+    public mutating func allow(_ device: String, at now: Date) -> Bool {
+        var b = buckets[device] ?? (burst, now)
+        b.tokens = min(burst, b.tokens + max(0, now.timeIntervalSince(b.at)) * perSecond)
+        b.at = now
+        let ok = b.tokens >= 1
+        if ok { b.tokens -= 1 } else { drops[device, default: []].append(now) }
+        buckets[device] = b
+        return ok
+    }
+
+    /// Drops per device within the window before `now`; forgets older ones.
+    public mutating func recentDrops(at now: Date) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for (d, times) in drops {
+            let recent = times.filter { now.timeIntervalSince($0) < window }
+            if recent.isEmpty { drops[d] = nil } else { drops[d] = recent; out[d] = recent.count }
+        }
+        return out
+    }
+}
