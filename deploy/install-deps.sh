@@ -3,7 +3,7 @@
 # the Swift build links (libmosquitto, SQLite), ffmpeg (probing and checking audio) and espeak-ng
 # (offline Vietnamese text-to-speech). The Swift 6.3 toolchain is expected.
 set -euo pipefail
-packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev pkg-config ffmpeg espeak-ng libcurl4
+packages=(mosquitto mosquitto-clients openssl libmosquitto-dev libsqlite3-dev pkg-config ffmpeg espeak-ng libcurl4
           chromium chromium-driver python3-venv)
 missing=()
 for p in "${packages[@]}"; do

@@ -54,7 +54,7 @@ public final class LocalBroker: Sendable {
 
     /// Starts mosquitto listening on 127.0.0.1 only, anonymous, without persistence, on `port`
     /// or a free one. `extraConfig` lines are appended to its configuration.
-    public static func start(port fixedPort: Int? = nil, extraConfig: String = "") async throws -> LocalBroker {
+    public static func start(port fixedPort: Int? = nil, extraConfig: String = "", anonymous: Bool = true) async throws -> LocalBroker {
         guard let exe = ChildProcess.locate("mosquitto") else { throw BrokerError.notInstalled }
         var lastLog = ""
         for _ in 0..<(fixedPort == nil ? 5 : 50) {  // a free port may be taken between probe and bind
@@ -66,7 +66,8 @@ public final class LocalBroker: Sendable {
             try """
             # Private loopback broker started by WardFleet
             listener \(port) 127.0.0.1
-            allow_anonymous true
+            per_listener_settings false
+            allow_anonymous \(anonymous)
             persistence false
             max_queued_messages 100000
             log_dest file \(log.path)
@@ -87,6 +88,34 @@ public final class LocalBroker: Sendable {
             lastLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         }
         throw BrokerError.didNotStart(lastLog)
+    }
+
+    /// The dynamic-security plugin shipped with Debian's mosquitto, if installed.
+    public static var dynamicSecurityPlugin: String? {
+        ["x86_64-linux-gnu", "aarch64-linux-gnu", "arm-linux-gnueabihf"].map { "/usr/lib/\($0)/mosquitto_dynamic_security.so" }
+            .first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// A broker that is secure the way deploy/ sets one up: no anonymous access, accounts and
+    /// roles in the dynamic-security plugin (admin `admin` with `adminPassword`), and, with
+    /// `tls`, a second loopback listener with that certificate (the returned `tlsPort`).
+    public static func startSecured(adminPassword: String, tls: (ca: String, cert: String, key: String)? = nil) async throws
+        -> (broker: LocalBroker, tlsPort: Int?)
+    {
+        guard let plugin = dynamicSecurityPlugin, let ctrl = ChildProcess.locate("mosquitto_ctrl") else { throw BrokerError.notInstalled }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-dynsec-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent("dynamic-security.json").path
+        let initProcess = try ChildProcess.spawn(ctrl, ["dynsec", "init", file, "admin", adminPassword], stdout: .null, stderr: .null)
+        guard await initProcess.wait(timeout: .seconds(20)) == 0 else { throw BrokerError.didNotStart("mosquitto_ctrl dynsec init failed") }
+        var extra = "plugin \(plugin)\nplugin_opt_config_file \(file)\n"
+        var tlsPort: Int?
+        if let tls {
+            let p = try freePort()
+            tlsPort = p
+            extra += "listener \(p) 127.0.0.1\ncafile \(tls.ca)\ncertfile \(tls.cert)\nkeyfile \(tls.key)\ntls_version tlsv1.2\n"
+        }
+        return (try await start(extraConfig: extra, anonymous: false), tlsPort)
     }
 
     private init(port: Int, directory: URL, process: ChildProcess) {

@@ -13,7 +13,7 @@ extension KioskRole: ExpressibleByArgument {}
 struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Thiết bị: loa, camera, Wi-Fi, kiosk / Devices: speakers, cameras, Wi-Fi APs, kiosks.",
-        subcommands: [Add.self, Import.self, List.self, Show.self, Remove.self, Pending.self, Command.self])
+        subcommands: [Add.self, Import.self, List.self, Show.self, Remove.self, Pending.self, Command.self, Provision.self, Rotate.self, Revoke.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Đăng ký một thiết bị / Register one device.")
@@ -129,8 +129,10 @@ struct Devices: AsyncParsableCommand {
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Gỡ thiết bị khỏi hệ thống (giữ lịch sử) / Remove a device (its history is kept).")
+            abstract: "Gỡ thiết bị khỏi hệ thống (giữ lịch sử) / Remove a device (its history is kept).",
+            discussion: "With --username (an account allowed on the dynamic-security control topic) its broker account is revoked as well.")
         @OptionGroup var db: DatabaseOptions
+        @OptionGroup var broker: BrokerOptions
         @Argument var id: String
 
         func run() async throws {
@@ -139,6 +141,13 @@ struct Devices: AsyncParsableCommand {
                 throw ValidationError("không có thiết bị đang hoạt động / no active device '\(id)'")
             }
             print("Đã gỡ / removed \(id)")
+            // With broker credentials, the device's account goes too: a removed device cannot connect.
+            if broker.username != nil {
+                let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-remove-\(getpid())"))
+                defer { dynsec.close() }
+                try await dynsec.revoke(device: id)
+                print("Đã thu hồi tài khoản MQTT / broker account revoked")
+            }
         }
     }
 

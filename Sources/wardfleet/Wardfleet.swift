@@ -15,7 +15,7 @@ struct Wardfleet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wardfleet",
         abstract: "WardFleet: hạ tầng số cấp xã / digital infrastructure of communes and wards.",
-        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, DemoCommand.self, Bench.self])
+        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, BrokerCommand.self, DemoCommand.self, Bench.self])
 }
 
 struct DatabaseOptions: ParsableArguments {

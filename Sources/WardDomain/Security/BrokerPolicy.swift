@@ -1,0 +1,60 @@
+import Foundation
+
+/// One access rule of mosquitto's dynamic-security plugin.
+public struct BrokerACL: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable {
+        case publishClientSend, publishClientReceive, subscribeLiteral, subscribePattern, unsubscribeLiteral, unsubscribePattern
+    }
+    public var acltype: Kind
+    public var topic: String
+    public var allow: Bool
+    public init(_ acltype: Kind, _ topic: String, allow: Bool = true) {
+        self.acltype = acltype
+        self.topic = topic
+        self.allow = allow
+    }
+}
+
+/// Who may publish and subscribe where on the broker. Everything not granted here is denied:
+/// the broker's default ACL access denies publishing and subscribing to everyone.
+public enum BrokerPolicy {
+    /// Topics a device publishes to: its own, one per message kind it sends.
+    static let deviceKinds = ["birth", "state", "telemetry", "event", "ack", "playback"]
+
+    public static func deviceRoleName(_ device: String) -> String { "device-\(device)" }
+
+    /// A device speaks only as itself: its own publish topics, its own `cmd` and `schedule`.
+    /// Its broker username and client id are both its device id, bound by the plugin.
+    public static func deviceACLs(device: String, commune: String) -> [BrokerACL] {
+        let base = "wardfleet/v1/\(commune)/\(device)/"
+        return deviceKinds.map { BrokerACL(.publishClientSend, base + $0) }
+            + [BrokerACL(.subscribeLiteral, base + "cmd"), BrokerACL(.subscribeLiteral, base + "schedule")]
+    }
+
+    public static let controllerUser = "wardfleet-controller"
+    public static let controllerRole = "wardfleet-controller"
+
+    /// The controller reads the fleet tree, writes only commands and schedules, and manages
+    /// device accounts through the plugin's control topic. It cannot pose as a device (it
+    /// never publishes a device's own topics) and has no access to `$SYS` or other trees.
+    public static let controllerACLs: [BrokerACL] = [
+        BrokerACL(.subscribePattern, "wardfleet/v1/#"),
+        BrokerACL(.publishClientSend, "wardfleet/v1/+/+/cmd"),
+        BrokerACL(.publishClientSend, "wardfleet/v1/+/+/schedule"),
+        BrokerACL(.publishClientSend, "$CONTROL/dynamic-security/v1"),
+        BrokerACL(.subscribePattern, "$CONTROL/dynamic-security/v1/response"),
+        // `$` topics are outside the default "receive allowed": grant it explicitly.
+        BrokerACL(.publishClientReceive, "$CONTROL/dynamic-security/v1/response"),
+    ]
+
+    /// A broker password: 24 random bytes, URL-safe base64 (32 characters, 192 bits).
+    public static func password<G: RandomNumberGenerator>(using rng: inout G) -> String {
+        let bytes = (0..<24).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+    }
+
+    public static func password() -> String {
+        var g = SystemRandomNumberGenerator()
+        return password(using: &g)
+    }
+}

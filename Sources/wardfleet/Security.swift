@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import MQTTClient
+import WardController
+import WardDomain
+import WardStorage
+
+/// Broker accounts through mosquitto's dynamic-security plugin. These commands connect with an
+/// account allowed on `$CONTROL/dynamic-security/v1` (the plugin's admin at setup; the
+/// controller's own account afterwards): --username/--password or $WARDFLEET_MQTT_PASSWORD.
+struct BrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker", abstract: "Tài khoản máy chủ MQTT / Broker accounts (dynamic security).", subcommands: [Setup.self])
+
+    struct Setup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Tạo tài khoản tối thiểu quyền cho bộ điều khiển / Create the controller's least-privilege account.",
+            discussion: "Run once as the plugin's admin (deploy/setup-broker.sh does it). Prints nothing secret unless asked.")
+        @OptionGroup var broker: BrokerOptions
+        @Option(help: "File to write the controller's new password to (mode 0600).") var passwordFile: String
+
+        func run() async throws {
+            let password = BrokerPolicy.password()
+            let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-setup-\(getpid())"))
+            defer { dynsec.close() }
+            try await dynsec.setUpController(password: password)
+            try writeSecret(password + "\n", to: passwordFile)
+            print("Đã tạo / created \(BrokerPolicy.controllerUser); mật khẩu trong / password in \(passwordFile)")
+        }
+    }
+}
+
+func writeSecret(_ text: String, to path: String) throws {
+    FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+    try text.write(toFile: path, atomically: false, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+}
+
+extension Devices {
+    struct Provision: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cấp tài khoản MQTT cho thiết bị / Give devices their own broker accounts.",
+            discussion: "Each device gets a generated password and a role limited to its own topics. The credentials sheet (CSV) is for the installers; keep it safe and destroy it after installation.")
+        @OptionGroup var db: DatabaseOptions
+        @OptionGroup var broker: BrokerOptions
+        @Argument(help: "Device ids (default with --all: every registered device).") var ids: [String] = []
+        @Flag(help: "Every registered device.") var all = false
+        @Option(help: "Write the credentials sheet (CSV, mode 0600) here; without it the passwords are printed.") var sheet: String?
+
+        func run() async throws {
+            let database = try db.open()
+            let tree = try PlaceRepository(database).tree()
+            let registered = try DeviceRepository(database).list()
+            let chosen = all ? registered : try ids.map { id in
+                guard let d = registered.first(where: { $0.id == id }) else { throw ValidationError("không có thiết bị / no device '\(id)'") }
+                return d
+            }
+            guard !chosen.isEmpty else { throw ValidationError("chọn thiết bị hoặc --all / name devices or --all") }
+            let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-provision-\(getpid())"))
+            defer { dynsec.close() }
+            var rows = ["device_id,class,commune,village,site,mqtt_username,mqtt_client_id,mqtt_password,topic_prefix"]
+            for d in chosen {
+                guard let commune = tree.ancestor(of: d.siteID, at: .commune)?.id else { continue }
+                let password = BrokerPolicy.password()
+                try await dynsec.provision(device: d.id, commune: commune, password: password)
+                let fields = [d.id, d.deviceClass.rawValue, commune, tree.ancestor(of: d.siteID, at: .village)?.name ?? "", tree[d.siteID]?.name ?? d.siteID,
+                              d.id, d.id, password, "wardfleet/v1/\(commune)/\(d.id)/"]
+                rows.append(fields.map(csvField).joined(separator: ","))
+                if sheet == nil { print("\(d.id)\t\(password)") }
+            }
+            if let sheet {
+                try writeSecret(rows.joined(separator: "\r\n") + "\r\n", to: sheet)
+                print("Đã cấp / provisioned \(rows.count - 1) thiết bị / devices → \(sheet)")
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Đổi mật khẩu MQTT của thiết bị / Replace a device's broker password.")
+        @OptionGroup var broker: BrokerOptions
+        @Argument var id: String
+
+        func run() async throws {
+            let password = BrokerPolicy.password()
+            let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-rotate-\(getpid())"))
+            defer { dynsec.close() }
+            try await dynsec.setPassword(id, password)
+            print("\(id)\t\(password)")
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Thu hồi tài khoản MQTT của thiết bị / Revoke a device's broker account.")
+        @OptionGroup var broker: BrokerOptions
+        @Argument var id: String
+
+        func run() async throws {
+            let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-revoke-\(getpid())"))
+            defer { dynsec.close() }
+            try await dynsec.revoke(device: id)
+            print("Đã thu hồi / revoked \(id)")
+        }
+    }
+}
+
+/// RFC 4180: quoted when it holds a comma, quote or line break.
+func csvField(_ s: String) -> String {
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
