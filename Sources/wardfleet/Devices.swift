@@ -143,9 +143,7 @@ struct Devices: AsyncParsableCommand {
             print("Đã gỡ / removed \(id)")
             // With broker credentials, the device's account goes too: a removed device cannot connect.
             if broker.username != nil {
-                let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-remove-\(getpid())"))
-                defer { dynsec.close() }
-                try await dynsec.revoke(device: id)
+                try await withDynamicSecurity(broker, "remove") { try await $0.revoke(device: id) }
                 print("Đã thu hồi tài khoản MQTT / broker account revoked")
             }
         }

@@ -21,13 +21,18 @@ struct BrokerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let password = BrokerPolicy.password()
-            let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-setup-\(getpid())"))
-            defer { dynsec.close() }
-            try await dynsec.setUpController(password: password)
+            try await withDynamicSecurity(broker, "setup") { try await $0.setUpController(password: password) }
             try writeSecret(password + "\n", to: passwordFile)
             print("Đã tạo / created \(BrokerPolicy.controllerUser); mật khẩu trong / password in \(passwordFile)")
         }
     }
+}
+
+/// Runs `body` with a dynamic-security session on the broker the options name, then closes it.
+func withDynamicSecurity(_ broker: BrokerOptions, _ purpose: String, _ body: (DynamicSecurity) async throws -> Void) async throws {
+    let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-\(purpose)-\(getpid())"))
+    defer { dynsec.close() }
+    try await body(dynsec)
 }
 
 func writeSecret(_ text: String, to path: String) throws {
@@ -56,17 +61,17 @@ extension Devices {
                 return d
             }
             guard !chosen.isEmpty else { throw ValidationError("chọn thiết bị hoặc --all / name devices or --all") }
-            let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-provision-\(getpid())"))
-            defer { dynsec.close() }
             var rows = ["device_id,class,commune,village,site,mqtt_username,mqtt_client_id,mqtt_password,topic_prefix"]
-            for d in chosen {
-                guard let commune = tree.ancestor(of: d.siteID, at: .commune)?.id else { continue }
-                let password = BrokerPolicy.password()
-                try await dynsec.provision(device: d.id, commune: commune, password: password)
-                let fields = [d.id, d.deviceClass.rawValue, commune, tree.ancestor(of: d.siteID, at: .village)?.name ?? "", tree[d.siteID]?.name ?? d.siteID,
-                              d.id, d.id, password, "wardfleet/v1/\(commune)/\(d.id)/"]
-                rows.append(fields.map(csvField).joined(separator: ","))
-                if sheet == nil { print("\(d.id)\t\(password)") }
+            try await withDynamicSecurity(broker, "provision") { dynsec in
+                for d in chosen {
+                    guard let commune = tree.ancestor(of: d.siteID, at: .commune)?.id else { continue }
+                    let password = BrokerPolicy.password()
+                    try await dynsec.provision(device: d.id, commune: commune, password: password)
+                    let fields = [d.id, d.deviceClass.rawValue, commune, tree.ancestor(of: d.siteID, at: .village)?.name ?? "", tree[d.siteID]?.name ?? d.siteID,
+                                  d.id, d.id, password, "wardfleet/v1/\(commune)/\(d.id)/"]
+                    rows.append(fields.map(csvField).joined(separator: ","))
+                    if sheet == nil { print("\(d.id)\t\(password)") }
+                }
             }
             if let sheet {
                 try writeSecret(rows.joined(separator: "\r\n") + "\r\n", to: sheet)
@@ -82,9 +87,7 @@ extension Devices {
 
         func run() async throws {
             let password = BrokerPolicy.password()
-            let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-rotate-\(getpid())"))
-            defer { dynsec.close() }
-            try await dynsec.setPassword(id, password)
+            try await withDynamicSecurity(broker, "rotate") { try await $0.setPassword(id, password) }
             print("\(id)\t\(password)")
         }
     }
@@ -95,9 +98,7 @@ extension Devices {
         @Argument var id: String
 
         func run() async throws {
-            let dynsec = try await DynamicSecurity.connect(try broker.configuration(clientID: "wardfleet-revoke-\(getpid())"))
-            defer { dynsec.close() }
-            try await dynsec.revoke(device: id)
+            try await withDynamicSecurity(broker, "revoke") { try await $0.revoke(device: id) }
             print("Đã thu hồi / revoked \(id)")
         }
     }
