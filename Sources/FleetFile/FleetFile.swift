@@ -24,7 +24,7 @@ public struct FleetFile: Sendable {
     }
 }
 
-public struct FleetFileError: Error, CustomStringConvertible {
+public struct FleetFileError: Refusal {
     public var file: String
     public var message: String
     public var description: String { "\(file): \(message)" }

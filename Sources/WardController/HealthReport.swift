@@ -157,7 +157,7 @@ public struct DeviceDetail: Codable, Sendable {
             cursor = p.parentID.flatMap { tree[$0] }
         }
         let q = HealthQueries(db)
-        let status = try q.statuses()[id]
+        let status = try q.statuses(only: id)[id]
         let monitored = DateInterval(start: device.monitoredFrom, end: max(device.monitoredFrom, device.removedAt ?? .distantFuture))
         let month = DateInterval(start: now.addingTimeInterval(-30 * 86_400), end: now)
         let intervals = try q.intervals(devices: [id], overlapping: month)[id] ?? []

@@ -144,14 +144,14 @@ public actor Ingestor {
         bump(IngestCounter.received)
         // Over budget: dropped before any decoding, counted (not listed one by one: a flood
         // would fill the rejection list), summarised in the log at the next flush.
-        if let a = Topics.parse(m.topic), a.kind.fromDevice, !budget.allow(a.device, at: now) {
+        let address = Topics.parse(m.topic)
+        if let a = address, a.kind.fromDevice, !budget.allow(a.device, at: now) {
             bump(IngestCounter.rejected(.rateLimited))
             rejectionsSinceFlush[.rateLimited, default: 0] += 1
-            rejectionsLoggedThisFlush = max(rejectionsLoggedThisFlush, settings.rejectionLogLimit)
             return
         }
         let decoded: DecodedMessage
-        switch decoder.decode(topic: m.topic, payload: m.payload, now: now) {
+        switch decoder.decode(address: address, topic: m.topic, payload: m.payload, now: now) {
         case .failure(let r): return reject(r, topic: m.topic, now: now)
         case .success(let d): decoded = d
         }
@@ -333,7 +333,8 @@ public actor Ingestor {
             countersChanged = false
             b.aliveAt = now
         }
-        if !rejectionsSinceFlush.isEmpty, rejectionsLoggedThisFlush >= settings.rejectionLogLimit {
+        // A summary whenever some rejections were not logged one by one (over the limit, or a flood).
+        if rejectionsSinceFlush.values.reduce(0, +) > rejectionsLoggedThisFlush {
             let summary = rejectionsSinceFlush.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }
             logger.warning("rejected messages since last flush: \(summary.joined(separator: ", "))")
         }

@@ -97,7 +97,7 @@ public struct Device: Codable, Sendable, Hashable, Identifiable {
     }
 }
 
-public enum DeviceError: Error, Equatable, CustomStringConvertible {
+public enum DeviceError: Refusal, Equatable {
     case invalidID(String)
     case unknownSite(device: String, site: String)
     case notASite(device: String, place: String)

@@ -10,7 +10,8 @@ public struct MessageBudget: Sendable {
     /// How long drops keep counting towards the flooding alarm.
     public var window: TimeInterval = 60
     private var buckets: [String: (tokens: Double, at: Date)] = [:]
-    private var drops: [String: [Date]] = [:]
+    /// Drops per device per whole second: bounded by the window, however hard a device floods.
+    private var drops: [String: [Int: Int]] = [:]
 
     public init(perSecond: Double = 20, burst: Double = 200) {
         self.perSecond = perSecond
@@ -23,17 +24,18 @@ public struct MessageBudget: Sendable {
         b.tokens = min(burst, b.tokens + max(0, now.timeIntervalSince(b.at)) * perSecond)
         b.at = now
         let ok = b.tokens >= 1
-        if ok { b.tokens -= 1 } else { drops[device, default: []].append(now) }
+        if ok { b.tokens -= 1 } else { drops[device, default: [:]][Int(now.timeIntervalSince1970.rounded(.down)), default: 0] += 1 }
         buckets[device] = b
         return ok
     }
 
     /// Drops per device within the window before `now`; forgets older ones.
     public mutating func recentDrops(at now: Date) -> [String: Int] {
+        let oldest = Int((now.timeIntervalSince1970 - window).rounded(.down))
         var out: [String: Int] = [:]
-        for (d, times) in drops {
-            let recent = times.filter { now.timeIntervalSince($0) < window }
-            if recent.isEmpty { drops[d] = nil } else { drops[d] = recent; out[d] = recent.count }
+        for (d, perSecond) in drops {
+            let recent = perSecond.filter { $0.key > oldest }
+            if recent.isEmpty { drops[d] = nil } else { drops[d] = recent; out[d] = recent.values.reduce(0, +) }
         }
         return out
     }

@@ -109,7 +109,7 @@ public struct Place: Codable, Sendable, Hashable, Identifiable {
     }
 }
 
-public enum PlaceError: Error, Equatable, CustomStringConvertible {
+public enum PlaceError: Refusal, Equatable {
     case emptyID
     case invalidID(String)
     case emptyName(id: String)

@@ -183,7 +183,7 @@ public struct OperatorAPI: Sendable {
             return try await route.handler(Call(request: request, context: context, principal: principal, body: body, address: address))
         } catch let e as APIError {
             return Self.failure(e.status, e.description)
-        } catch let e as ScheduleRefusal {
+        } catch let e as any Refusal {
             return Self.failure(.unprocessableContent, e.description)
         } catch let e as AlarmStoreError {
             return Self.failure(.conflict, e.description)
@@ -196,18 +196,10 @@ public struct OperatorAPI: Sendable {
             return Self.failure(.notFound, e.description)
         } catch let e as ApprovalError {
             return Self.failure(.forbidden, e.description)
-        } catch let e as any Error & CustomStringConvertible where Self.isRefusal(e) {
-            return Self.failure(.unprocessableContent, e.description)
         } catch {
             logger.error("API error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return Self.failure(.internalServerError, "lỗi máy chủ / server error")
         }
-    }
-
-    /// Input the domain refused with its own words: the caller's to fix, not the server's.
-    static func isRefusal(_ e: any Error) -> Bool {
-        e is DeviceError || e is PlaceError || e is FleetFileError || e is MediaRejection || e is MediaLibrary.AddError
-            || e is AlarmRuleError || e is KPISettings.SettingError || e is TTSFailure
     }
 
     func audit(_ call: Call, _ action: String, target: String?, detail: String? = nil) throws {

@@ -170,7 +170,7 @@ extension OperatorAPI {
                 let now = self.clock.now()
                 let intervals = try q.intervals(devices: [id], overlapping: DateInterval(start: now - 30 * 86_400, end: now))[id] ?? []
                 let monitored = DateInterval(start: d.monitoredFrom, end: .distantFuture)
-                let status = try q.statuses()[id]
+                let status = try q.statuses(only: id)[id]
                 return try Self.json(Detail(
                     device: self.device(d, tree, status), history: try q.history(device: id, limit: 50),
                     uptime24h: Uptime.summary(of: intervals, in: DateInterval(start: now - 86_400, end: now), monitored: monitored, now: now).availability,
@@ -336,7 +336,6 @@ extension OperatorAPI {
                 let b = try Self.decode(NewUser.self, call.body, allowed: ["name", "role", "display_name", "password", "communes"])
                 guard Identifier.isValid(b.name) else { throw APIError(.badRequest, "name: chữ, số, '-', '_', '.' / letters, digits, '-', '_', '.'") }
                 if let problem = PasswordPolicy.problem(b.password, user: b.name) { throw APIError(.badRequest, problem) }
-                if (try? BroadcastRepository(db).user(b.name)) != nil { throw APIError(.conflict, "đã có người dùng / user exists: \(b.name)") }
                 try BroadcastRepository(db).addUser(User(name: b.name, role: b.role, displayName: b.displayName, createdAt: self.clock.now()))
                 let hash = try await Self.hashPassword(b.password)
                 try AuthRepository(db).setPassword(b.name, hash: hash)

@@ -34,7 +34,7 @@ extension OperatorAPI {
                 let now = self.clock.now()
                 let fleet = try csv ? FleetFileReader.parseCSV(text, file: "upload.csv", registeredAt: now)
                     : FleetFileReader.parseYAML(text, file: "upload.yaml", registeredAt: now)
-                try self.requireScope(call, communes: try self.communes(touchedBy: fleet))
+                try self.requireScope(call, communes: try self.communes(touchedBy: fleet, for: call))
                 let (pi, pu) = try PlaceRepository(db).upsert(fleet.places)
                 var devices = (0, 0)
                 if call.query("with_devices") == "true", !fleet.devices.isEmpty { devices = try DeviceRepository(db).upsert(fleet.devices) }
@@ -113,29 +113,14 @@ extension OperatorAPI {
         ]
     }
 
-    /// The communes a places/devices file creates or changes, judged against the registry as it
-    /// would be after the import (a file may add villages under an existing commune).
-    func communes(touchedBy fleet: FleetFile) throws -> Set<String> {
-        var parent: [String: (PlaceLevel, String?)] = [:]
-        for p in try tree().topologicalOrder { parent[p.id] = (p.level, p.parentID) }
-        for p in fleet.places { parent[p.id] = (p.level, p.parentID) }
-        func commune(_ id: String) -> String? {
-            var cur: String? = id
-            for _ in 0..<8 {
-                guard let c = cur, let (level, up) = parent[c] else { return nil }
-                if level == .commune { return c }
-                if level < .commune { return nil }
-                cur = up
-            }
-            return nil
+    /// The communes a places/devices file creates or changes, in the tree as it would be after
+    /// the import (a file may add villages under an existing commune). Places above communes
+    /// (provinces, districts) are only for users without a commune limit.
+    func communes(touchedBy fleet: FleetFile, for call: Call) throws -> Set<String> {
+        if call.principal!.communes != nil, let above = fleet.places.first(where: { $0.level < .commune }) {
+            throw APIError(.forbidden, "chỉ người dùng không giới hạn xã được sửa \(above.level.vietnamese) \(above.id) / only users without a commune limit may change \(above.id)")
         }
-        var out = Set<String>()
-        for p in fleet.places where p.level >= .commune {
-            // A place outside any commune a limited user holds reads as a commune of its own id.
-            out.insert(commune(p.id) ?? p.id)
-        }
-        for p in fleet.places where p.level < .commune { out.insert("(\(p.level.rawValue)) \(p.id)") }
-        for d in fleet.devices { out.insert(commune(d.siteID) ?? d.siteID) }
-        return out
+        let tree = try PlaceRepository(database).tree(after: fleet.places)
+        return Set((fleet.places.map(\.id) + fleet.devices.map(\.siteID)).compactMap { tree.ancestor(of: $0, at: .commune)?.id })
     }
 }

@@ -7,16 +7,6 @@ import WardStorage
 
 /// Alarm rules, KPI targets, notifications, kept reports, and changes to users.
 extension OperatorAPI {
-    struct RuleBody: Decodable {
-        var kind: String
-        var deviceClass: DeviceClass?
-        var severity: AlarmSeverity?
-        var threshold: Double?
-        var duration: Double?
-        var tolerance: Double?
-        var enabled: Bool?
-    }
-
     struct UserChange: Decodable { var role: Role?; var communes: [String]?; var password: String? }
     struct OwnPassword: Decodable { var current: String; var new: String }
     struct Keep: Decodable { var commune: String? }
@@ -28,22 +18,11 @@ extension OperatorAPI {
                 try Self.json(try SettingsRepository(db).alarmRules().sorted)
             },
             Route(method: .put, path: "/api/v1/alarms/rules", permission: .configure) { call in
-                let b = try Self.decode(RuleBody.self, call.body, allowed: ["kind", "device_class", "severity", "threshold", "duration", "tolerance", "enabled"])
-                guard let kind = AlarmKind(rawValue: b.kind), kind != .villageOutage else {
-                    throw APIError(.badRequest, "kind: " + AlarmKind.allCases.filter { $0 != .villageOutage }.map(\.rawValue).joined(separator: ", "))
-                }
-                guard let cls = b.deviceClass ?? (kind.classes.count == 1 ? kind.classes[0] : nil) else {
-                    throw APIError(.badRequest, "device_class: cần cho \(kind.rawValue) / needed for \(kind.rawValue)")
-                }
+                let change = try Self.decode(AlarmRuleChange.self, call.body,
+                                             allowed: ["kind", "device_class", "severity", "threshold", "duration", "tolerance", "enabled"])
                 let settings = SettingsRepository(db)
                 var rules = try settings.alarmRules()
-                guard var r = rules.rule(kind, cls) else { throw AlarmRuleError.notApplicable(kind, cls) }
-                if let v = b.severity { r.severity = v }
-                if let v = b.threshold { r.threshold = v }
-                if let v = b.duration { r.duration = v }
-                if let v = b.tolerance { r.tolerance = v }
-                if let v = b.enabled { r.enabled = v }
-                try rules.set(r)
+                let r = try rules.apply(change)
                 try settings.set(SettingsRepository.alarmRules, rules.sorted, by: call.user.name, at: self.clock.now())
                 try self.audit(call, "alarm_rule.set", target: r.key,
                                detail: "\(r.severity.rawValue) threshold \(r.threshold.map { "\($0)" } ?? "-") duration \(r.duration) tolerance \(r.tolerance) enabled \(r.enabled)")

@@ -98,7 +98,14 @@ public final class ProtocolDecoder {
     public func decode(topic: String, payload: some Collection<UInt8> & ContiguousBytes, now: Date)
         -> Result<DecodedMessage, Rejection>
     {
-        guard let address = Topics.parse(topic) else {
+        decode(address: Topics.parse(topic), topic: topic, payload: payload, now: now)
+    }
+
+    /// As `decode(topic:…)`, with the topic already parsed by the caller (nil: not a v1 topic).
+    public func decode(address: TopicAddress?, topic: String, payload: some Collection<UInt8> & ContiguousBytes, now: Date)
+        -> Result<DecodedMessage, Rejection>
+    {
+        guard let address else {
             return .failure(Rejection(.unknownTopic, "topic '\(topic.prefix(120))'"))
         }
         if !address.kind.fromDevice { return .success(DecodedMessage(address: address, inbound: .command)) }

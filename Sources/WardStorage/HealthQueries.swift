@@ -7,12 +7,15 @@ public struct HealthQueries: Sendable {
     let db: WardDatabase
     public init(_ db: WardDatabase) { self.db = db }
 
-    public func statuses() throws -> [String: DeviceStatusRecord] {
+    /// Latest state of every device (`only`: of that one device, without reading the others).
+    public func statuses(only id: String? = nil) throws -> [String: DeviceStatusRecord] {
         try db.pool.read { db in
-            let devices = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql:
-                "SELECT * FROM devices").map { r in (r["id"] as String, DeviceRepository.device(r)) })
+            let filter = id == nil ? "" : " WHERE id = ?"
+            let devices = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM devices" + filter, arguments: StatementArguments(id.map { [$0] } ?? []))
+                .map { r in (r["id"] as String, DeviceRepository.device(r)) })
             var out: [String: DeviceStatusRecord] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT * FROM device_status") {
+            for r in try Row.fetchAll(db, sql: "SELECT * FROM device_status" + (id == nil ? "" : " WHERE device_id = ?"),
+                                      arguments: StatementArguments(id.map { [$0] } ?? [])) {
                 let id: String = r["device_id"]
                 guard let d = devices[id] else { continue }
                 var l = DeviceLiveness(deviceClass: d.deviceClass, config: d.config, since: Date(millis: r["since"]),

@@ -9,15 +9,25 @@ public struct PlaceRepository: Sendable {
     /// Inserts or updates places (parents first), validating the merged tree as a whole.
     /// Returns (inserted, updated).
     @discardableResult
+    /// The place tree as it would be after `upsert(places)`, without writing anything.
+    public func tree(after places: [Place]) throws -> PlaceTree {
+        try db.pool.read { try Self.merged(try Self.all($0), with: places) }
+    }
+
+    static func merged(_ existing: [Place], with places: [Place]) throws -> PlaceTree {
+        var merged = Dictionary(uniqueKeysWithValues: existing.map { ($0.id, $0) })
+        var seen = Set<String>()
+        for p in places {
+            guard seen.insert(p.id).inserted else { throw PlaceError.duplicateID(p.id) }
+            merged[p.id] = p
+        }
+        return try PlaceTree(Array(merged.values))
+    }
+
     public func upsert(_ places: [Place]) throws -> (inserted: Int, updated: Int) {
         try db.pool.write { db in
-            var merged = Dictionary(uniqueKeysWithValues: try Self.all(db).map { ($0.id, $0) })
-            var seen = Set<String>()
-            for p in places {
-                guard seen.insert(p.id).inserted else { throw PlaceError.duplicateID(p.id) }
-                merged[p.id] = p
-            }
-            let tree = try PlaceTree(Array(merged.values))  // throws on any inconsistency: nothing is written
+            let tree = try Self.merged(try Self.all(db), with: places)  // throws on any inconsistency: nothing is written
+            let seen = Set(places.map(\.id))
             var inserted = 0, updated = 0
             for p in tree.topologicalOrder where seen.contains(p.id) {
                 let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM places WHERE id = ?", arguments: [p.id]) ?? false

@@ -8,6 +8,7 @@ import WardStorage
 
 extension Role: ExpressibleByArgument {}
 extension BroadcastLevel: ExpressibleByArgument {}
+extension AlarmSeverity: ExpressibleByArgument {}
 
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

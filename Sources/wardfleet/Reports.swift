@@ -205,10 +205,9 @@ struct AlarmsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rules", abstract: "Quy tắc cảnh báo / Alarm rules: show, or change one (admin).")
         @OptionGroup var db: DatabaseOptions
-        @Option(help: "Kind to change: \(AlarmKind.allCases.filter { $0 != .villageOutage }.map(\.rawValue).joined(separator: ", ")).")
-        var kind: String?
-        @Option(name: .customLong("class"), help: "Device class of the rule (speaker, camera, access_point, kiosk).") var deviceClass: String?
-        @Option(help: "major, minor or warning.") var severity: String?
+        @Option(help: "Kind to change: \(AlarmRuleChange.kinds).") var kind: String?
+        @Option(name: .customLong("class"), help: "Device class of the rule (speaker, camera, access_point, kiosk).") var deviceClass: DeviceClass?
+        @Option(help: "major, minor or warning.") var severity: AlarmSeverity?
         @Option(help: "Threshold (disk: used fraction 0–1; battery: percent).") var threshold: Double?
         @Option(help: "Seconds the condition must hold before the alarm.") var duration: Double?
         @Option(help: "Seconds it must be gone before the alarm clears.") var tolerance: Double?
@@ -220,29 +219,20 @@ struct AlarmsCommand: AsyncParsableCommand {
             if let remote = try db.remote {
                 guard let kind else { return try await remote.run("GET", "/api/v1/alarms/rules") }
                 try await remote.requireActing(as: user)
-                return try await remote.run("PUT", "/api/v1/alarms/rules", json: ["kind": kind, "device_class": deviceClass, "severity": severity, "threshold": threshold,
+                return try await remote.run("PUT", "/api/v1/alarms/rules", json: ["kind": kind, "device_class": deviceClass?.rawValue, "severity": severity?.rawValue, "threshold": threshold,
                                                                               "duration": duration, "tolerance": tolerance, "enabled": enabled])
             }
             let database = try db.open()
             let settings = SettingsRepository(database)
             var rules = try settings.alarmRules()
             if let kind {
-                guard let k = AlarmKind(rawValue: kind), k != .villageOutage else { throw ValidationError("--kind: không có / unknown '\(kind)'") }
-                guard let c = deviceClass.flatMap(DeviceClass.init(rawValue:)) ?? (k.classes.count == 1 ? k.classes[0] : nil) else {
-                    throw ValidationError("--class cần cho \(kind) / --class is needed for \(kind)")
-                }
                 guard let user else { throw ValidationError("--user cần để đổi quy tắc / --user is needed to change a rule") }
                 _ = try requireUser(database, user, .configure, "đổi quy tắc cảnh báo / change alarm rules")
-                guard var r = rules.rule(k, c) else { throw ValidationError(AlarmRuleError.notApplicable(k, c).description) }
-                if let s = severity {
-                    guard let v = AlarmSeverity(rawValue: s) else { throw ValidationError("--severity: major, minor, warning") }
-                    r.severity = v
-                }
-                if let threshold { r.threshold = threshold }
-                if let duration { r.duration = duration }
-                if let tolerance { r.tolerance = tolerance }
-                if let enabled { r.enabled = enabled }
-                do { try rules.set(r) } catch { throw ValidationError(error.description) }
+                let r: AlarmRule
+                do {
+                    r = try rules.apply(AlarmRuleChange(kind: kind, deviceClass: deviceClass, severity: severity, threshold: threshold,
+                                                        duration: duration, tolerance: tolerance, enabled: enabled))
+                } catch { throw ValidationError(error.description) }
                 try settings.set(SettingsRepository.alarmRules, rules.sorted, by: user, at: Clocks.fromEnvironment().now())
                 print("Đã lưu / saved \(r.key) (bộ điều khiển áp dụng ngay / the controller applies it at once)")
             }
@@ -298,7 +288,7 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(help: "vi (default) or en.") var lang = "vi"
         @Option(help: "Chỉ một xã/phường / only this commune.") var commune: String?
         @Option(help: "Write to this file (default: standard output).") var output: String?
-        @Flag(help: "Also keep it in the database with the automatic ones.") var keep = false
+        @Flag(help: "Also keep the month's report in the database, in every format and language, like the automatic ones.") var keep = false
 
         func run() async throws {
             if let remote = try db.remote {
@@ -313,17 +303,12 @@ struct ReportCommand: AsyncParsableCommand {
             do { report = try MonthlyReport.build(database, month: month, commune: commune, now: now) } catch let e as ReportError {
                 throw ValidationError(e.description)
             }
-            let body = ReportRenderer(language: l).render(report, as: f)
             if keep {
-                try ReportRepository(database).save(month: month, scope: report.scope, format: f.rawValue, lang: l.rawValue, body: body, at: now,
-                                                    by: ProcessInfo.processInfo.environment["USER"] ?? "cli")
+                // Kept the way the scheduler and the API keep a month: every format and language.
+                try ReportScheduler.generate(database, month: month, commune: commune, now: now,
+                                             by: ProcessInfo.processInfo.environment["USER"] ?? "cli", directory: nil)
             }
-            if let output {
-                try body.write(to: URL(fileURLWithPath: output))
-                FileHandle.standardError.write(Data("Đã ghi / wrote \(output) (\(body.count) bytes)\n".utf8))
-            } else {
-                FileHandle.standardOutput.write(body)
-            }
+            try emit(ReportRenderer(language: l).render(report, as: f), to: output)
         }
     }
 
@@ -355,7 +340,14 @@ struct ReportCommand: AsyncParsableCommand {
             guard let body = try ReportRepository(try db.open()).body(month: month, scope: scope, format: format, lang: lang) else {
                 throw ValidationError("chưa có báo cáo \(month) \(format) \(lang) / no kept report for that")
             }
-            if let output { try body.write(to: URL(fileURLWithPath: output)) } else { FileHandle.standardOutput.write(body) }
+            try emit(body, to: output)
         }
     }
+}
+
+/// Writes a report body to `output` (saying so on standard error) or to standard output.
+func emit(_ body: Data, to output: String?) throws {
+    guard let output, output != "-" else { return FileHandle.standardOutput.write(body) }
+    try body.write(to: URL(fileURLWithPath: output))
+    FileHandle.standardError.write(Data("Đã ghi / wrote \(output) (\(body.count) bytes)\n".utf8))
 }

@@ -36,7 +36,19 @@ struct DatabaseOptions: ParsableArguments {
             return try RemoteAPI(server: s, token: token)
         }
     }
-    func open() throws -> WardDatabase { try WardDatabase(path: resolved) }
+    /// Commands that can act through the API return before opening the database; one that gets
+    /// here with an explicit --server cannot, and says so rather than quietly working locally.
+    /// ($WARDFLEET_SERVER is only a default for those that can.)
+    func open() throws -> WardDatabase {
+        try requireLocal()
+        return try WardDatabase(path: resolved)
+    }
+
+    func requireLocal() throws {
+        if server != nil {
+            throw ValidationError("lệnh này chỉ chạy trên máy chủ, không qua --server / this command runs on the server machine only, not through --server")
+        }
+    }
 }
 
 struct BrokerOptions: ParsableArguments {
@@ -121,9 +133,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds within which those devices must go offline.") var stormWindow: Double = 60
     @Option(help: "Local day of the month on which last month's report is made.") var reportDay = 5
     @Option(help: "Also write monthly reports as files under this directory.") var reportsDir: String?
+    @Flag(help: "Mark session cookies Secure: set when the console is served over HTTPS (e.g. behind a reverse proxy).") var secureCookies = false
 
     func run() async throws {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
+        try library.db.requireLocal()
         var config = ControllerConfiguration(databasePath: library.db.resolved,
                                              mqtt: try brokerOptions.configuration(clientID: clientID))
         config.mqtt.cleanSession = false  // QoS 1 messages wait at the broker while we restart
@@ -165,10 +179,11 @@ struct RunCommand: AsyncParsableCommand {
         let library = self.library.library(controller.database, clock: clock)
         let token = upstreamToken ?? ProcessInfo.processInfo.environment["WARDFLEET_UPSTREAM_TOKEN"]
         if let t = token, t.count < 16 { throw ValidationError("--upstream-token: ít nhất 16 ký tự / at least 16 characters") }
+        var api = OperatorAPI(database: controller.database, clock: clock, library: library, publisher: controller.client)
+        api.secureCookies = secureCookies
         let media = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
-            upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) },
-            api: OperatorAPI(database: controller.database, clock: clock, library: library, publisher: controller.client))
+            upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) }, api: api)
         let serveHTTP = !noHttp
         let task = Task {
             // Either service ending (or failing) ends the process: a half-running controller helps no one.

@@ -49,6 +49,10 @@ extension RealBrokerTests {
                 let (ns, _) = try await h.run("wardfleet", ["devices", "show", "KHONG-CO"] + remote)
                 #expect(ns != 0)
                 #expect(h.lastStderr.contains("không có thiết bị"), "\(h.lastStderr)")
+                // A command that works only on the server machine says so instead of quietly using a local file.
+                let (lo, _) = try await h.run("wardfleet", ["devices", "provision", "LOA-1"] + remote)
+                #expect(lo != 0)
+                #expect(h.lastStderr.contains("not through --server"), "\(h.lastStderr)")
                 // A wrong token is refused.
                 let (bt, _) = try await h.run("wardfleet", ["health", "--server", "http://127.0.0.1:\(port)", "--token", "wft_sai"])
                 #expect(bt != 0)

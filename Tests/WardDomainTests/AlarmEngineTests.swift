@@ -127,6 +127,20 @@ import Testing
         }
     }
 
+    @Test func anOperatorsRuleChangeNamesItsRuleAndKeepsWhatItLeavesOut() throws {
+        var rules = AlarmRules.defaults
+        // disk_nearly_full applies to cameras only: the class may be left out.
+        let r = try rules.apply(AlarmRuleChange(kind: "disk_nearly_full", threshold: 0.85))
+        #expect(r.deviceClass == .camera && r.threshold == 0.85 && r.severity == .minor && r.duration == 600)
+        #expect(rules.rule(.diskNearlyFull, .camera) == r)
+        #expect(throws: AlarmRuleError.classNeeded(.offline)) { try rules.apply(AlarmRuleChange(kind: "offline", duration: 60)) }
+        #expect(throws: AlarmRuleError.unknownKind("village_outage")) { try rules.apply(AlarmRuleChange(kind: "village_outage")) }
+        #expect(throws: AlarmRuleError.negative("duration")) {
+            try rules.apply(AlarmRuleChange(kind: "offline", deviceClass: .speaker, duration: -1))
+        }
+        #expect(rules.rule(.offline, .speaker)?.duration == 300)  // a refused change leaves the rule as it was
+    }
+
     @Test func paperOutRaisesAtOnceAsMinor() {
         var e = AlarmEngine()
         let k = Reading.kiosk(KioskReading(printerOK: true, paperLow: true, paperOut: true, ticketsIssued: 0, ticketsServed: 0))

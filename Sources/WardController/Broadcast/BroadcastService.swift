@@ -3,7 +3,7 @@ import WardDomain
 import WardStorage
 
 /// Why a schedule request was refused, in words an officer can act on.
-public enum ScheduleRefusal: Error, CustomStringConvertible {
+public enum ScheduleRefusal: Refusal {
     case conflicts([String])
     case invalid(String)
 

@@ -31,7 +31,7 @@ public struct MediaLibrary: Sendable {
             .appendingPathComponent("\(item.sha256).\(item.format.fileExtension)")
     }
 
-    public enum AddError: Error, CustomStringConvertible {
+    public enum AddError: Refusal {
         case notFound(String)
         case emptyText
         case textTooLong(Int)

@@ -78,18 +78,11 @@ public final class DynamicSecurity: Sendable {
 
     // MARK: what WardFleet asks of it
 
-    /// Creates (or re-creates) a role with exactly these rules.
-    public func ensureRole(_ name: String, acls: [BrokerACL]) async throws {
-        try await run([Command(command: "deleteRole", rolename: name)], tolerating: ["not found"])
-        try await run([Command(command: "createRole", rolename: name, acls: acls)])
-    }
-
-    /// A device account: username and client id both the device id, its own role only.
+    /// A device account: username and client id both the device id, its own role only. Two
+    /// round trips whatever existed before (a re-provisioned device gets a fresh account).
     public func provision(device: String, commune: String, password: String) async throws {
-        let role = BrokerPolicy.deviceRoleName(device)
-        try await ensureRole(role, acls: BrokerPolicy.deviceACLs(device: device, commune: commune))
-        try await run([Command(command: "deleteClient", username: device)], tolerating: ["not found"])
-        try await run([Command(command: "createClient", username: device, password: password, clientid: device, roles: [RoleRef(rolename: role)])])
+        try await account(device, clientID: device, password: password, role: BrokerPolicy.deviceRoleName(device),
+                          acls: BrokerPolicy.deviceACLs(device: device, commune: commune))
     }
 
     public func setPassword(_ username: String, _ password: String) async throws {
@@ -98,15 +91,21 @@ public final class DynamicSecurity: Sendable {
 
     /// Deletes the account and its role; the broker also disconnects it if connected.
     public func revoke(device: String) async throws {
-        try await run([Command(command: "deleteClient", username: device)], tolerating: ["not found"])
-        try await run([Command(command: "deleteRole", rolename: BrokerPolicy.deviceRoleName(device))], tolerating: ["not found"])
+        try await run([Command(command: "deleteClient", username: device), Command(command: "deleteRole", rolename: BrokerPolicy.deviceRoleName(device))],
+                      tolerating: ["not found"])
     }
 
-    /// The controller's own account with least privilege.
+    /// The controller's own account with least privilege (re-created: a new password, and a
+    /// running controller is disconnected until it uses it).
     public func setUpController(password: String) async throws {
-        try await ensureRole(BrokerPolicy.controllerRole, acls: BrokerPolicy.controllerACLs)
-        try await run([Command(command: "deleteClient", username: BrokerPolicy.controllerUser)], tolerating: ["not found"])
-        try await run([Command(command: "createClient", username: BrokerPolicy.controllerUser, password: password,
-                               roles: [RoleRef(rolename: BrokerPolicy.controllerRole)])])
+        try await account(BrokerPolicy.controllerUser, clientID: nil, password: password, role: BrokerPolicy.controllerRole,
+                          acls: BrokerPolicy.controllerACLs)
+    }
+
+    /// Replaces an account and its own role in two round trips.
+    func account(_ user: String, clientID: String?, password: String, role: String, acls: [BrokerACL]) async throws {
+        try await run([Command(command: "deleteClient", username: user), Command(command: "deleteRole", rolename: role)], tolerating: ["not found"])
+        try await run([Command(command: "createRole", rolename: role, acls: acls),
+                       Command(command: "createClient", username: user, password: password, clientid: clientID, roles: [RoleRef(rolename: role)])])
     }
 }

@@ -102,13 +102,18 @@ public struct AlarmRule: Codable, Sendable, Hashable {
     public var key: String { "\(kind.rawValue)/\(deviceClass.rawValue)" }
 }
 
-public enum AlarmRuleError: Error, Equatable, CustomStringConvertible {
+public enum AlarmRuleError: Refusal, Equatable {
     case notApplicable(AlarmKind, DeviceClass)
     case negative(String)
     case badThreshold(AlarmKind, Double)
+    case unknownKind(String)
+    case classNeeded(AlarmKind)
 
     public var description: String {
         switch self {
+        case .unknownKind(let k):
+            "không có loại cảnh báo '\(k)' (có: \(AlarmRuleChange.kinds)) / unknown alarm kind '\(k)' (known: \(AlarmRuleChange.kinds))"
+        case .classNeeded(let k): "cần loại thiết bị cho \(k.rawValue) / a device class is needed for \(k.rawValue)"
         case .notApplicable(let k, let c):
             "cảnh báo \(k.rawValue) không áp dụng cho \(c.rawValue) / alarm \(k.rawValue) does not apply to \(c.rawValue)"
         case .negative(let f): "\(f) không được âm / \(f) must not be negative"
@@ -153,6 +158,46 @@ public struct AlarmRules: Codable, Sendable, Hashable {
         }
         rules[r.key] = r
     }
+
+    /// Applies an operator's change to the rule it names and returns the rule as it now is.
+    public mutating func apply(_ c: AlarmRuleChange) throws(AlarmRuleError) -> AlarmRule {
+        guard let kind = AlarmKind(rawValue: c.kind), kind != .villageOutage else { throw .unknownKind(c.kind) }
+        guard let cls = c.deviceClass ?? (kind.classes.count == 1 ? kind.classes[0] : nil) else { throw .classNeeded(kind) }
+        guard var r = rule(kind, cls) else { throw .notApplicable(kind, cls) }
+        if let v = c.severity { r.severity = v }
+        if let v = c.threshold { r.threshold = v }
+        if let v = c.duration { r.duration = v }
+        if let v = c.tolerance { r.tolerance = v }
+        if let v = c.enabled { r.enabled = v }
+        try set(r)
+        return r
+    }
+}
+
+/// What an operator changes in one rule (CLI `alarms rules`, API `PUT /alarms/rules`); nil keeps.
+/// The class may be left out when the kind applies to one class only.
+public struct AlarmRuleChange: Decodable, Sendable {
+    public var kind: String
+    public var deviceClass: DeviceClass?
+    public var severity: AlarmSeverity?
+    public var threshold: Double?
+    public var duration: TimeInterval?
+    public var tolerance: TimeInterval?
+    public var enabled: Bool?
+
+    public init(kind: String, deviceClass: DeviceClass? = nil, severity: AlarmSeverity? = nil, threshold: Double? = nil,
+                duration: TimeInterval? = nil, tolerance: TimeInterval? = nil, enabled: Bool? = nil) {
+        self.kind = kind
+        self.deviceClass = deviceClass
+        self.severity = severity
+        self.threshold = threshold
+        self.duration = duration
+        self.tolerance = tolerance
+        self.enabled = enabled
+    }
+
+    /// The kinds a rule exists for (village outages follow the storm policy instead).
+    public static let kinds = AlarmKind.allCases.filter { $0 != .villageOutage }.map(\.rawValue).joined(separator: ", ")
 }
 
 /// How village-level grouping works: `minDevices` devices of one village going offline within

@@ -124,7 +124,7 @@ public struct KPISettings: Codable, Sendable, Hashable {
 
     public func target(_ id: KPIID) -> KPITarget? { targets[id] }
 
-    public enum SettingError: Error, Equatable, CustomStringConvertible {
+    public enum SettingError: Refusal, Equatable {
         case unknown(String)
         case outOfRange(String, Double)
         public var description: String {

@@ -75,7 +75,7 @@ public struct AudioProbe: Hashable, Sendable {
     }
 }
 
-public enum MediaRejection: Error, Hashable, CustomStringConvertible {
+public enum MediaRejection: Refusal, Hashable {
     case notAudio(String)
     case unsupported(container: String, codec: String?)
     case noDuration

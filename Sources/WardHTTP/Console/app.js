@@ -445,9 +445,8 @@ async function broadcastsPage() {
 async function alarmsPage() {
   const status = new URLSearchParams(location.hash.split("?")[1] || "").get("status") || "open";
   const list = await api(`/api/v1/alarms?status=${status}`);
-  const can = S.me && S.me.permissions.includes("acknowledge_alarms");
   page(t("alarms"), h("p", {}, ["open", "all", "cleared"].map((s) => h("a", { href: `#/alarms?status=${s}`, style: "margin-right:1rem" }, s))),
-    alarmTable(list, can ? async (a) => { const note = prompt(t("note")) || undefined; await api(`/api/v1/alarms/${a.id}/ack`, { method: "POST", body: { note } }); route(); } : null));
+    alarmTable(list, can("acknowledge_alarms") ? async (a) => { const note = prompt(t("note")) || undefined; await api(`/api/v1/alarms/${a.id}/ack`, { method: "POST", body: { note } }); route(); } : null));
 }
 
 async function kpiPage() {
