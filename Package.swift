@@ -44,6 +44,8 @@ let package = Package(
         .target(name: "WardProtocol", dependencies: ["WardDomain"]),
         // Clocks for processes: the system's, or one shifted by a file that tests move.
         .target(name: "WardClock", dependencies: ["WardDomain"]),
+        // SIGINT/SIGTERM for the executables, without libdispatch signal sources.
+        .target(name: "ProcessSignals"),
         // Places/devices files (YAML, CSV) -> domain values.
         .target(name: "FleetFile", dependencies: ["WardDomain", yams]),
         // SQLite storage behind narrow repository types.
@@ -58,11 +60,12 @@ let package = Package(
                 resources: [.copy("Console")]),
         .executableTarget(
             name: "wardfleet",
-            dependencies: ["WardController", "WardHTTP", "FleetFile", "WardClock", argumentParser, logging, grdb]
+            dependencies: ["WardController", "WardHTTP", "FleetFile", "WardClock", "ProcessSignals", argumentParser, logging, grdb]
         ),
         .executableTarget(
             name: "firmware-sim",
-            dependencies: ["WardDomain", "WardProtocol", "MQTTClient", "FleetFile", "WardClock", argumentParser, logging, crypto],
+            dependencies: ["WardDomain", "WardProtocol", "MQTTClient", "FleetFile", "WardClock", "ProcessSignals", argumentParser,
+                           logging, crypto],
             path: "firmware-sim"
         ),
         .testTarget(name: "WardDomainTests", dependencies: ["WardDomain"]),

@@ -4,6 +4,7 @@ import FleetFile
 import Foundation
 import Logging
 import MQTTClient
+import ProcessSignals
 import WardClock
 import WardDomain
 import WardProtocol
@@ -30,14 +31,19 @@ func raiseDescriptorLimit() {
     setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
 }
 
-/// Cancels `task` on SIGINT or SIGTERM.
-func cancelOnSignals(_ task: Task<Void, Never>) -> [any DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { sig in
-        signal(sig, SIG_IGN)
-        let s = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-        s.setEventHandler { task.cancel() }
-        s.resume()
-        return s
+/// Cancels `task` when the process that started us is gone (re-parented): a benchmark or test
+/// that dies without stopping us must not leave thousands of devices reconnecting forever.
+func stopWhenOrphaned(_ task: Task<Void, Never>) -> Task<Void, Never> {
+    let parent = getppid()
+    return Task.detached {
+        guard parent > 1 else { return }  // started by init or a container's pid 1: nothing to watch
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            if getppid() != parent {
+                task.cancel()
+                return
+            }
+        }
     }
 }
 
@@ -106,9 +112,11 @@ struct Run: AsyncParsableCommand {
                 }
             }
         }
-        let signals = cancelOnSignals(main)
+        ProcessSignals.cancelOnTermination(main, name: "firmware-sim")
+        let orphanWatch = stopWhenOrphaned(main)
         await main.value
-        _ = signals
+        orphanWatch.cancel()
+        logger.info("stopping \(sims.count) devices…")
         let graceful = !abruptStop
         await withDiscardingTaskGroup { group in
             for sim in sims { group.addTask { await sim.stop(graceful: graceful) } }

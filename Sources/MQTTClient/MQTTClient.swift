@@ -34,6 +34,11 @@ public struct MQTTConfiguration: Sendable {
     /// Served by one process-wide epoll thread instead of a thread of its own: for processes
     /// with hundreds or thousands of connections (libmosquitto's own loop stops at fd 1024).
     public var sharedNetworkLoop = false
+    /// Speak MQTT 5 and subscribe with "no local": the broker does not send this client back
+    /// what it publishes itself (the controller's thousands of schedules and commands would
+    /// otherwise return to it on its `#` subscription). Not applied to `$share/…` filters, where
+    /// MQTT 5 forbids it.
+    public var ignoreOwnPublications = false
 
     /// Parses "HOST:PORT" (the last colon separates the port).
     public static func parseAddress(_ s: String) -> (host: String, port: Int)? {
@@ -110,6 +115,7 @@ public final class MQTTClient: @unchecked Sendable {
         mosquitto_user_data_set(h, Unmanaged.passUnretained(self).toOpaque())
         if configuration.sharedNetworkLoop { mosquitto_threaded_set(h, true) }  // packets queue; the loop writes
         mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, 1)
+        if configuration.ignoreOwnPublications { mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5) }
         mosquitto_reconnect_delay_set(h, configuration.reconnectDelay.lowerBound,
                                       configuration.reconnectDelay.upperBound, true)
         if let u = configuration.username {
@@ -173,7 +179,7 @@ public final class MQTTClient: @unchecked Sendable {
             s.lastRefusal = nil
             return (s.subscriptions, s.connectMessages, s.eventContinuation)
         }
-        for (filter, qos) in subs { mosquitto_subscribe(mosq, nil, filter, qos) }
+        for (filter, qos) in subs { subscribeRaw(mosq, filter, qos) }
         for m in msgs { publishRaw(m) }
         cont?.yield(.connected)
     }
@@ -235,7 +241,8 @@ public final class MQTTClient: @unchecked Sendable {
             let (up, refused) = shared.withLock { ($0.connected, $0.lastRefusal) }
             if up { return }
             if let refused {
-                throw MQTTError(operation: "connect (broker refused: \(String(cString: mosquitto_connack_string(refused))))",
+                let why = configuration.ignoreOwnPublications ? mosquitto_reason_string(refused) : mosquitto_connack_string(refused)
+                throw MQTTError(operation: "connect (broker refused: \(why.map { String(cString: $0) } ?? "code \(refused)"))",
                                 code: MOSQ_ERR_CONN_REFUSED.rawValue)
             }
             try await Task.sleep(for: .milliseconds(5))
@@ -251,9 +258,16 @@ public final class MQTTClient: @unchecked Sendable {
             return s.connected
         }
         if up {
-            try check("subscribe \(filter)", mosquitto_subscribe(handle, nil, filter, qos))
+            try check("subscribe \(filter)", subscribeRaw(handle, filter, qos))
             if configuration.sharedNetworkLoop { MQTTNetworkLoop.shared.flush(self) }
         }
+    }
+
+    private func subscribeRaw(_ mosq: OpaquePointer, _ filter: String, _ qos: Int32) -> Int32 {
+        guard configuration.ignoreOwnPublications, !filter.hasPrefix("$share/") else {
+            return mosquitto_subscribe(mosq, nil, filter, qos)
+        }
+        return mosquitto_subscribe_v5(mosq, nil, filter, qos, Int32(MQTT_SUB_OPT_NO_LOCAL.rawValue), nil)
     }
 
     public func publish(_ message: MQTTMessage) throws {

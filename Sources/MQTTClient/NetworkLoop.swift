@@ -28,7 +28,8 @@ final class MQTTNetworkLoop: @unchecked Sendable {
     private struct Entry {
         let client: MQTTClient
         var fd: Int32 = -1
-        var reconnectAt: ContinuousClock.Instant?
+        /// The epoll interest last registered for `fd`, so unchanged interest costs no syscall.
+        var events: UInt32 = 0
         var attempts = 0
         /// The first connect stores host and port; later ones reconnect with them.
         var initialized = false
@@ -40,6 +41,10 @@ final class MQTTNetworkLoop: @unchecked Sendable {
     private let requests = Mutex(Requests())
     private var entries: [ObjectIdentifier: Entry] = [:]
     private var byFD: [Int32: ObjectIdentifier] = [:]
+    /// Connections waiting to reconnect, apart from `entries`: the loop looks at these on every
+    /// wake-up, and scanning thousands of healthy connections each time was the simulator's
+    /// bottleneck under an emergency fan-out.
+    private var reconnects: [ObjectIdentifier: ContinuousClock.Instant] = [:]
 
     private init() {
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -78,7 +83,7 @@ final class MQTTNetworkLoop: @unchecked Sendable {
         while true {
             let now = ContinuousClock.now
             var wait = nextMisc - now
-            for e in entries.values { if let at = e.reconnectAt, at - now < wait { wait = at - now } }
+            for at in reconnects.values where at - now < wait { wait = at - now }
             let timeout = max(0, Int32(wait.inMilliseconds))
             let n = epoll_wait(epfd, &events, Int32(events.count), timeout)
             if n > 0 {
@@ -107,8 +112,8 @@ final class MQTTNetworkLoop: @unchecked Sendable {
                     service(id, readable: false)
                 }
             }
-            for id in Array(entries.keys) {
-                if let at = entries[id]?.reconnectAt, at <= after { connect(id) }
+            if !reconnects.isEmpty {
+                for (id, at) in reconnects where at <= after { connect(id) }
             }
         }
     }
@@ -144,9 +149,14 @@ final class MQTTNetworkLoop: @unchecked Sendable {
 
     /// Blocking TCP connect: this loop serves loopback and LAN brokers (the simulator's case).
     private func connect(_ id: ObjectIdentifier) {
+        reconnects[id] = nil
         guard var e = entries[id] else { return }
         let c = e.client
-        e.reconnectAt = nil
+        if e.fd >= 0 {  // the new socket may get the old number: register it afresh
+            epoll_ctl(epfd, EPOLL_CTL_DEL, e.fd, nil)
+            byFD[e.fd] = nil
+            e.fd = -1
+        }
         let rc = e.initialized
             ? mosquitto_reconnect(c.handle)
             : mosquitto_connect(c.handle, c.configuration.host, Int32(c.configuration.port), c.configuration.keepAlive)
@@ -165,8 +175,8 @@ final class MQTTNetworkLoop: @unchecked Sendable {
         let cfg = e.client.configuration.reconnectDelay
         let delay = min(Double(cfg.upperBound), Double(cfg.lowerBound) * pow(2, Double(e.attempts)))
         e.attempts += 1
-        e.reconnectAt = ContinuousClock.now + .milliseconds(Int(delay * 1000))
         entries[id] = e
+        reconnects[id] = ContinuousClock.now + .milliseconds(Int(delay * 1000))
     }
 
     private func service(_ id: ObjectIdentifier, readable: Bool) {
@@ -191,11 +201,12 @@ final class MQTTNetworkLoop: @unchecked Sendable {
         if fd < 0 {
             entries[id] = e
             if e.detaching != nil { return finish(id) }
-            if e.reconnectAt == nil { scheduleReconnect(id) }  // lost: try again with backoff
+            if reconnects[id] == nil { scheduleReconnect(id) }  // lost: try again with backoff
             return
         }
-        var ev = epoll_event(events: EPOLLIN.rawValue | (mosquitto_want_write(h) ? EPOLLOUT.rawValue : 0),
-                             data: epoll_data_t(fd: fd))
+        let wanted = EPOLLIN.rawValue | (mosquitto_want_write(h) ? EPOLLOUT.rawValue : 0)
+        if e.fd == fd, e.events == wanted { return entries[id] = e }
+        var ev = epoll_event(events: wanted, data: epoll_data_t(fd: fd))
         // A reused descriptor number may name a new socket the kernel already dropped from
         // epoll with the old one: MOD then fails with ENOENT, and ADD is right.
         if e.fd < 0 || epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0 {
@@ -203,6 +214,7 @@ final class MQTTNetworkLoop: @unchecked Sendable {
             byFD[fd] = id
             e.fd = fd
         }
+        e.events = wanted
         entries[id] = e
     }
 
@@ -213,6 +225,7 @@ final class MQTTNetworkLoop: @unchecked Sendable {
             byFD[e.fd] = nil
         }
         entries[id] = nil
+        reconnects[id] = nil
         e.detaching?()
     }
 }

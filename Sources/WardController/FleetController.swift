@@ -50,7 +50,10 @@ public final class FleetController: Sendable {
         self.clock = clock
         self.logger = logger
         database = try WardDatabase(path: configuration.databasePath)
-        client = try MQTTClient(configuration.mqtt, logger: logger)
+        var mqtt = configuration.mqtt
+        // Our own schedules and commands need not come back to us (thousands per emergency).
+        mqtt.ignoreOwnPublications = true
+        client = try MQTTClient(mqtt, logger: logger)
         ingestor = Ingestor(clock: clock, settings: configuration.ingest, logger: logger)
         if let d = configuration.delivery {
             delivery = BroadcastDelivery(database: database, publisher: client, clock: clock, configuration: d,

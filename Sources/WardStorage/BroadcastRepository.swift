@@ -121,6 +121,8 @@ public struct BroadcastRepository: Sendable {
 
     static func bumpRevision(_ db: Database) throws {
         try db.execute(sql: "UPDATE schedule_revision SET rev = rev + 1 WHERE id = 1")
+        // Delivery in this process hears of it at once (an emergency must not wait for a poll).
+        db.afterNextTransaction(onCommit: { _ in ChangeSignal.schedule.poke() })
     }
 
     public func get(_ id: String) throws -> ScheduledBroadcast {

@@ -2,6 +2,7 @@ import ArgumentParser
 import FleetFile
 import Foundation
 import Logging
+import ProcessSignals
 import WardController
 import WardDomain
 import WardHTTP
@@ -124,9 +125,8 @@ struct DemoCommand: AsyncParsableCommand {
                 if let duration, ContinuousClock.now - start >= .seconds(duration) { break }
             }
         }
-        let signals = cancelOnSignals(ui)
+        ProcessSignals.cancelOnTermination(ui, name: "wardfleet demo")
         let uiResult = await ui.result
-        _ = signals
         for p in sims { await p.terminate() }
         // Let the devices' last words (shutdown states, QoS 1) reach the controller before it stops.
         var last = await controller.ingestor.counter(IngestCounter.received)

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import MQTTClient
+import ProcessSignals
 import Synchronization
 import WardClock
 import WardController
@@ -81,17 +82,6 @@ func bootstrapLogging(level: Logger.Level = .info) {
         var h = StreamLogHandler.standardError(label: label)
         h.logLevel = level
         return h
-    }
-}
-
-/// Cancels `task` on SIGINT or SIGTERM; keep the returned sources alive.
-func cancelOnSignals(_ task: Task<Void, any Error>) -> [any DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { sig in
-        signal(sig, SIG_IGN)
-        let s = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-        s.setEventHandler { task.cancel() }
-        s.resume()
-        return s
     }
 }
 
@@ -198,9 +188,8 @@ struct RunCommand: AsyncParsableCommand {
                 try await group.next()
             }
         }
-        let signals = cancelOnSignals(task)
+        ProcessSignals.cancelOnTermination(task, name: "wardfleet")
         try await task.value
-        _ = signals
     }
 }
 

@@ -15,7 +15,8 @@ extension MQTTClient: SchedulePublisher {}
 
 public struct DeliveryConfiguration: Sendable {
     public var rules = DeliverySettings()
-    /// How often the schedule's revision is checked: the delay of an emergency before it is sent.
+    /// How often the schedule's revision is checked. Changes made in this process wake the
+    /// delivery at once; this is the delay for changes written by another process.
     public var poll: Duration = .milliseconds(50)
     /// How often agendas are re-evaluated as time passes.
     public var tick: Duration = .seconds(1)
@@ -61,8 +62,10 @@ public actor BroadcastDelivery {
     private var logged = Set<Pair>()
     private var playsJSON: [[SchedulePlay]: String] = [:]
     public private(set) var publishFailures = 0
-    /// How long the last evaluation took until every schedule was handed to the broker client.
+    /// How long the last evaluation that sent something took to hand every schedule to the broker client.
     public private(set) var lastPublishTime: Duration = .zero
+    /// When the last evaluation that sent something finished handing schedules to the broker client.
+    public private(set) var lastPublishedAt: ContinuousClock.Instant?
 
     public init(database: WardDatabase, publisher: any SchedulePublisher, clock: any TimeSource,
                 configuration: DeliveryConfiguration = DeliveryConfiguration(),
@@ -102,7 +105,7 @@ public actor BroadcastDelivery {
                 lastTick = .now
                 await evaluate()
             }
-            try? await Task.sleep(for: configuration.poll)
+            await ChangeSignal.schedule.wait(upTo: configuration.poll)
         }
     }
 
@@ -159,8 +162,10 @@ public actor BroadcastDelivery {
         agendas = DeliveryPlanner.agendas(items: approved, audiences: audiences, now: now, settings: configuration.rules)
         var lines: [PlaybackEntry] = []
         let t0 = ContinuousClock.now
-        publishAgendas(now: now)
-        lastPublishTime = ContinuousClock.now - t0
+        if publishAgendas(now: now) > 0 {
+            lastPublishedAt = ContinuousClock.now
+            lastPublishTime = lastPublishedAt! - t0
+        }
         for (speaker, agenda) in agendas {
             for p in agenda.plays where p.start <= now.addingTimeInterval(configuration.rules.lead) {
                 note(Pair(key: p.key, speaker: speaker), plannedStart: p.start, now: now, into: &lines)
@@ -189,7 +194,8 @@ public actor BroadcastDelivery {
         return max(plannedStart, pair.key.start).addingTimeInterval(duration + configuration.rules.closeGrace)
     }
 
-    private func publishAgendas(now: Date) {
+    /// Returns how many schedules it sent.
+    private func publishAgendas(now: Date) -> Int {
         var speakers = Set(agendas.keys)
         if everyoneSent {
             speakers.formUnion(published.filter { !$0.value.isEmpty }.keys)
@@ -201,9 +207,10 @@ public actor BroadcastDelivery {
             if agendas.values.contains(where: { !$0.plays.isEmpty }) {
                 logger.debug("media server not listening yet: schedules wait")
             }
-            return
+            return 0
         }
         var failed = false
+        var sent = 0
         for speaker in speakers {
             guard let commune = directory.speakers[speaker]?.commune else { continue }
             let plays = (agendas[speaker]?.plays ?? []).compactMap { schedulePlay($0, base: base) }
@@ -220,6 +227,7 @@ public actor BroadcastDelivery {
                                       payload: Array(payload.utf8), qos: 1, retain: true)
                 published[speaker] = plays
                 lastRev[speaker] = rev
+                sent += 1
             } catch {
                 publishFailures += 1
                 failed = true
@@ -228,6 +236,7 @@ public actor BroadcastDelivery {
         }
         if failed { logger.warning("some schedules could not be sent (broker link down?): will retry") }
         everyoneSent = everyoneSent || !failed
+        return sent
     }
 
     private func schedulePlay(_ e: AgendaEntry, base: String) -> SchedulePlay? {

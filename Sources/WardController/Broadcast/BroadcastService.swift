@@ -105,7 +105,8 @@ public struct BroadcastService: Sendable {
             + String(UUID().uuidString.prefix(6)).lowercased()
         let dir = try directory()
         let (item, audience) = try validate(r, id: id, directory: dir)
-        try refuseConflicts(item, existing: try repository.list(), directory: dir, now: now)
+        // An emergency conflicts with nothing (it preempts): skip reading every item for it.
+        if item.level != .emergency { try refuseConflicts(item, existing: try repository.list(), directory: dir, now: now) }
         let b = ScheduledBroadcast(item: item, programme: r.programme, status: status, createdBy: actor, createdAt: now,
                                    approvedBy: status == .approved ? actor : nil, approvedAt: status == .approved ? now : nil)
         try repository.insert(b, detail: "\(r.level.rawValue), \(audience) loa / speakers")
