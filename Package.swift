@@ -41,7 +41,7 @@ let package = Package(
         // Pure domain: places, devices, health, uptime, storage math, kiosk figures. No I/O.
         .target(name: "WardDomain"),
         // Protocol v1: topics, message types, strict decoding and encoding. No I/O.
-        .target(name: "WardProtocol", dependencies: ["WardDomain"]),
+        .target(name: "WardProtocol", dependencies: ["WardDomain", crypto]),
         // Clocks for processes: the system's, or one shifted by a file that tests move.
         .target(name: "WardClock", dependencies: ["WardDomain"]),
         // SIGINT/SIGTERM for the executables, without libdispatch signal sources.

@@ -19,6 +19,9 @@ if [ ! -f /var/lib/mosquitto/dynamic-security.json ]; then
 fi
 systemctl restart mosquitto
 WARDFLEET_MQTT_PASSWORD="$(cat /etc/wardfleet/broker-admin.password)" \
-    wardfleet broker setup --broker 127.0.0.1:1883 --username admin --password-file /etc/wardfleet/controller.password
+    wardfleet broker setup --broker 127.0.0.1:1883 --username admin --password-file /etc/wardfleet/controller.password \
+        --claim-password-file /etc/wardfleet/claim.password
 chown wardfleet:wardfleet /etc/wardfleet/controller.password 2>/dev/null || true
-echo "Broker ready. Devices: mqtts://$host:8883 with /etc/wardfleet/pki/ca.crt; provision them with 'wardfleet devices provision'."
+echo "Broker ready. Devices: mqtts://$host:8883 with /etc/wardfleet/pki/ca.crt."
+echo "Give devices accounts with 'wardfleet devices provision' (credentials sheet) or 'wardfleet devices claim-code'"
+echo "(one-time codes; devices claim with the account wardfleet-claim, password in /etc/wardfleet/claim.password)."

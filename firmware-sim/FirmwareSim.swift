@@ -14,7 +14,7 @@ struct FirmwareSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "firmware-sim",
         abstract: "Thiết bị mô phỏng nói giao thức WardFleet v1 / Simulated devices speaking WardFleet protocol v1.",
-        subcommands: [Run.self, Flood.self],
+        subcommands: [Run.self, Claim.self, Flood.self],
         defaultSubcommand: Run.self)
 }
 

@@ -173,14 +173,19 @@ public final class MQTTClient: @unchecked Sendable {
             c?.yield(.refused(code: rc))
             return
         }
-        let (subs, msgs, cont) = shared.withLock { s in
+        // Subscriptions and connect messages are queued before the client counts as connected,
+        // so nothing its user publishes after `connect()` returns can overtake them (a request
+        // whose answer would come before its subscription exists).
+        let (subs, msgs) = shared.withLock { ($0.subscriptions, $0.connectMessages) }
+        for (filter, qos) in subs { subscribeRaw(mosq, filter, qos) }
+        for m in msgs { publishRaw(m) }
+        let (late, cont) = shared.withLock { s in
             s.connected = true
             s.connects += 1
             s.lastRefusal = nil
-            return (s.subscriptions, s.connectMessages, s.eventContinuation)
+            return (s.subscriptions.filter { subs[$0.key] == nil }, s.eventContinuation)
         }
-        for (filter, qos) in subs { subscribeRaw(mosq, filter, qos) }
-        for m in msgs { publishRaw(m) }
+        for (filter, qos) in late { subscribeRaw(mosq, filter, qos) }  // added meanwhile, while not yet "connected"
         cont?.yield(.connected)
     }
 

@@ -23,6 +23,9 @@ public struct ControllerConfiguration: Sendable {
     public var notificationRetry = RetryPolicy()
     /// Monthly reports made automatically; nil: not on this node.
     public var reports: ReportScheduleConfiguration? = ReportScheduleConfiguration()
+    /// Answer one-time claim codes (protocol §7), making accounts through the dynamic-security
+    /// plugin over this connection (the controller's own account); nil: claims are not answered.
+    public var claims: MQTTConfiguration?
 
     public init(databasePath: String, mqtt: MQTTConfiguration) {
         self.databasePath = databasePath
@@ -40,6 +43,7 @@ public final class FleetController: Sendable {
     public let alarms: AlarmService?
     public let dispatcher: NotificationDispatcher
     public let reports: ReportScheduler?
+    public let claims: ClaimService?
     private let clock: any TimeSource
     private let logger: Logger
     private let writerQueue = DispatchQueue(label: "wardfleet.storage-writer")
@@ -68,6 +72,9 @@ public final class FleetController: Sendable {
         dispatcher = NotificationDispatcher(database: db, sinks: configuration.notificationSinks, retry: configuration.notificationRetry,
                                             clock: clock)
         reports = configuration.reports.map { ReportScheduler(database: db, clock: clock, configuration: $0) }
+        claims = configuration.claims.map { [client] in
+            ClaimService(database: db, publisher: client, accounts: DynamicSecurityAccounts($0), clock: clock)
+        }
     }
 
     /// Runs until the surrounding task is cancelled, then flushes everything and disconnects.
@@ -80,6 +87,7 @@ public final class FleetController: Sendable {
             statuses: queries.statuses(), counters: queries.counters(), pending: queries.pending(), lastAlive: lastAlive)
         await alarms?.updateRegistry(tree: try PlaceRepository(database).tree(), devices: try DeviceRepository(database).list())
         try client.subscribe(configuration.subscription, qos: 1)
+        if claims != nil { try client.subscribe(Topics.claimRequests, qos: 1) }
         try await client.connect(timeout: nil)
         logger.info("controller started", metadata: [
             "broker": "\(configuration.mqtt.host):\(configuration.mqtt.port)", "database": "\(configuration.databasePath)",
@@ -92,8 +100,15 @@ public final class FleetController: Sendable {
             if let alarms { group.addTask { [ingestor] in await alarms.run { await ingestor.observations() } } }
             if !configuration.notificationSinks.isEmpty { group.addTask { [dispatcher] in await dispatcher.run() } }
             if let reports { group.addTask { await reports.run() } }
-            group.addTask { [ingestor, client] in
-                while let messages = await client.messages.nextBatch() {
+            group.addTask { [ingestor, client, claims] in
+                while var messages = await client.messages.nextBatch() {
+                    if let claims {
+                        let requests = messages.filter { $0.topic.hasPrefix(Topics.provisionRoot + "/") }
+                        if !requests.isEmpty {
+                            messages.removeAll { $0.topic.hasPrefix(Topics.provisionRoot + "/") }
+                            Task { for r in requests { await claims.handle(r) } }  // the broker round trips must not hold up ingest
+                        }
+                    }
                     await ingestor.ingest(messages)
                 }
             }

@@ -394,6 +394,20 @@ public final class WardDatabase: Sendable {
                     BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
                 """)
         }
+        m.registerMigration("v9: one-time claim codes") { db in
+            try db.execute(sql: """
+                -- One open code per device; the secret is a hash of the code (protocol §7), not the code.
+                CREATE TABLE claim_codes (
+                    device_id TEXT PRIMARY KEY,
+                    secret TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    used_at INTEGER,
+                    failures INTEGER NOT NULL DEFAULT 0
+                );
+                """)
+        }
         return m
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import MQTTClient
 import WardController
 import WardDomain
+import WardProtocol
 import WardStorage
 
 /// Broker accounts through mosquitto's dynamic-security plugin. These commands connect with an
@@ -18,12 +19,22 @@ struct BrokerCommand: AsyncParsableCommand {
             discussion: "Run once as the plugin's admin (deploy/setup-broker.sh does it). Prints nothing secret unless asked.")
         @OptionGroup var broker: BrokerOptions
         @Option(help: "File to write the controller's new password to (mode 0600).") var passwordFile: String
+        @Option(help: "Also create the shared claim account (for one-time claim codes) and write its password here (mode 0600).")
+        var claimPasswordFile: String?
 
         func run() async throws {
             let password = BrokerPolicy.password()
-            try await withDynamicSecurity(broker, "setup") { try await $0.setUpController(password: password) }
+            let claimPassword = BrokerPolicy.password()
+            try await withDynamicSecurity(broker, "setup") { dynsec in
+                try await dynsec.setUpController(password: password)
+                if claimPasswordFile != nil { try await dynsec.setUpClaimAccount(password: claimPassword) }
+            }
             try writeSecret(password + "\n", to: passwordFile)
             print("Đã tạo / created \(BrokerPolicy.controllerUser); mật khẩu trong / password in \(passwordFile)")
+            if let claimPasswordFile {
+                try writeSecret(claimPassword + "\n", to: claimPasswordFile)
+                print("Đã tạo / created \(BrokerPolicy.claimUser); mật khẩu trong / password in \(claimPasswordFile)")
+            }
         }
     }
 }
@@ -76,6 +87,46 @@ extension Devices {
             if let sheet {
                 try writeSecret(rows.joined(separator: "\r\n") + "\r\n", to: sheet)
                 print("Đã cấp / provisioned \(rows.count - 1) thiết bị / devices → \(sheet)")
+            }
+        }
+    }
+
+    struct ClaimCodes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "claim-code",
+            abstract: "Mã nhận một lần cho thiết bị / One-time claim codes for devices.",
+            discussion: """
+                The installer enters the code into the device, which uses it once (with the shared claim account) to \
+                receive its own broker account from a controller run with --accept-claims. A new code replaces the old \
+                one; a used, expired or locked code (5 wrong tries) is refused. Only a hash of each code is stored.
+                """)
+        @OptionGroup var db: DatabaseOptions
+        @Argument(help: "Device ids.") var ids: [String]
+        @Option(help: "Hours the codes stay valid.") var validHours: Double = 72
+        @Option(help: "Who issues them (recorded).") var user = "admin"
+        @Option(help: "Write the codes sheet (CSV, mode 0600) here; without it the codes are printed.") var sheet: String?
+
+        func run() async throws {
+            let database = try db.open()
+            guard !ids.isEmpty else { throw ValidationError("chọn thiết bị / name the devices") }
+            guard validHours > 0, validHours <= 24 * 90 else { throw ValidationError("--valid-hours: 0–2160") }
+            let devices = DeviceRepository(database)
+            for id in ids where try devices.get(id).map({ $0.removedAt == nil }) != true {
+                throw ValidationError("không có thiết bị đang hoạt động / no active device '\(id)'")
+            }
+            let now = Date()
+            let expires = now.addingTimeInterval(validHours * 3600)
+            var rows = ["device_id,claim_code,expires_utc"]
+            for id in ids {
+                let code = ClaimCode.generate()
+                try ClaimRepository(database).issue(device: id, secret: ClaimCode.secret(code)!, by: user, at: now, expires: expires)
+                try AuthRepository(database).audit(user: user, action: "devices.claim_code", target: id, detail: nil, address: nil, at: now)
+                rows.append([id, code, ISO8601DateFormatter().string(from: expires)].map(csvField).joined(separator: ","))
+                if sheet == nil { print("\(id)\t\(code)") }
+            }
+            if let sheet {
+                try writeSecret(rows.joined(separator: "\r\n") + "\r\n", to: sheet)
+                print("Đã tạo / issued \(ids.count) mã / codes → \(sheet)")
             }
         }
     }

@@ -124,6 +124,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Local day of the month on which last month's report is made.") var reportDay = 5
     @Option(help: "Also write monthly reports as files under this directory.") var reportsDir: String?
     @Flag(help: "Mark session cookies Secure: set when the console is served over HTTPS (e.g. behind a reverse proxy).") var secureCookies = false
+    @Flag(help: "Answer one-time claim codes (devices claim-code): needs the broker's dynamic-security plugin and the controller's account.")
+    var acceptClaims = false
 
     func run() async throws {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
@@ -160,6 +162,12 @@ struct RunCommand: AsyncParsableCommand {
         reports.day = reportDay
         reports.directory = reportsDir
         config.reports = reports
+        if acceptClaims {
+            guard brokerOptions.username != nil else {
+                throw ValidationError("--accept-claims cần tài khoản bộ điều khiển (--username) / needs the controller's broker account (--username)")
+            }
+            config.claims = try brokerOptions.configuration(clientID: "\(clientID)-claims")
+        }
         let controller = try FleetController(config, clock: Clocks.fromEnvironment())
         let host = httpHost == "0.0.0.0" || httpHost == "::" ? "127.0.0.1" : httpHost
         if mediaURL == nil, host != httpHost {

@@ -54,8 +54,9 @@ extension RealBrokerTests {
 
             // The controller's least-privilege account, made once with the plugin's admin.
             let ctrlFile = dir.appendingPathComponent("controller.password").path
+            let claimFile = dir.appendingPathComponent("claim.password").path
             var (st, out) = try await h.run("wardfleet", ["broker", "setup", "--broker", at, "--username", "admin", "--password", "quan-tri-broker-2026",
-                                                          "--password-file", ctrlFile])
+                                                          "--password-file", ctrlFile, "--claim-password-file", claimFile])
             #expect(st == 0, "\(out) \(h.lastStderr)")
             let ctrlPassword = try String(contentsOfFile: ctrlFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             let ctrl = ["--broker", at, "--username", BrokerPolicy.controllerUser, "--password", ctrlPassword]
@@ -72,7 +73,7 @@ extension RealBrokerTests {
 
             // The controller runs with its own account and sees a provisioned device's telemetry.
             let run = try ChildProcess.spawn(Harness.binary("wardfleet"), ["run", "--db", h.dbPath, "--http-host", "127.0.0.1", "--http-port", "0",
-                                                                             "--status-interval", "0.5"] + ctrl,
+                                                                             "--status-interval", "0.5", "--accept-claims"] + ctrl,
                                              stdout: .file(h.file("secure-controller.log")), stderr: .file(h.file("secure-controller.log")))
             defer { run.terminateBlocking(grace: .seconds(5)) }
             try await h.waitUntil("controller connected") { try HealthQueries(h.db).controllerLink()?.connected == true }
@@ -100,6 +101,53 @@ extension RealBrokerTests {
                                              stdout: .file(h.file("sub.log")), stderr: .file(h.file("sub.log")))
             _ = await sub.wait(timeout: .seconds(20))
             #expect(try String(contentsOfFile: h.file("sub.log"), encoding: .utf8).contains("denied"))
+
+            // A one-time claim code: AP-1 receives its own account once, and only once.
+            let claimPassword = try String(contentsOfFile: claimFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            func issue(_ id: String) async throws -> String {
+                let (st, out) = try await h.run("wardfleet", ["devices", "claim-code", id, "--db", h.dbPath])
+                #expect(st == 0, "\(h.lastStderr)")
+                return String(out.split(separator: "\t").last ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            func claim(_ id: String, _ code: String, out file: String? = nil) async throws -> (Int32, String) {
+                let (st, _) = try await h.run("firmware-sim", ["claim", "--broker", at, "--device", id, "--code", code, "--password", claimPassword]
+                                              + (file.map { ["--out", $0] } ?? []))
+                return (st, h.lastStderr)
+            }
+            let code = try await issue("AP-1")
+            #expect(ClaimCode.normalize(code) != nil, "\(code)")
+            let credsFile = dir.appendingPathComponent("ap-1.json").path
+            var (claimed, said) = try await claim("AP-1", code, out: credsFile)
+            #expect(claimed == 0, "\(said)")
+            let creds = try JSONDecoder().decode(ClaimCredentials.self, from: Data(contentsOf: URL(fileURLWithPath: credsFile)))
+            #expect(creds.username == "AP-1" && creds.clientID == "AP-1" && creds.topicPrefix == "wardfleet/v1/cam-la/AP-1/")
+            #expect(await canConnect(device("AP-1", creds.password, port: broker.port)))
+            (claimed, said) = try await claim("AP-1", code)
+            #expect(claimed != 0 && said.contains("used"), "\(said)")
+            #expect(await canConnect(device("AP-1", creds.password, port: broker.port)), "a refused second claim leaves the account as it was")
+            // A wrong code is refused and does not use up the device's real one; no code, no account.
+            let kioskCode = try await issue("KIOSK-1")
+            (claimed, said) = try await claim("KIOSK-1", ClaimCode.generate())
+            #expect(claimed != 0 && said.contains("wrong_code"), "\(said)")
+            (claimed, said) = try await claim("KIOSK-1", kioskCode)
+            #expect(claimed == 0, "\(said)")
+            (claimed, said) = try await claim("LOA-LA-99", ClaimCode.generate())
+            #expect(claimed != 0 && said.contains("no_code"), "\(said)")
+            // The claim account itself can do nothing else: it cannot pose as a device.
+            var asClaim = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "claim-probe")
+            asClaim.username = BrokerPolicy.claimUser
+            asClaim.password = claimPassword
+            let probe = try MQTTClient(asClaim)
+            defer { probe.disconnect() }
+            try await probe.connect()
+            try probe.publish(MQTTMessage(topic: TopicAddress(commune: "cam-la", device: "CAM-1", kind: .state).topic,
+                                          payload: ProtocolEncoder.encode(StateMessage(device: "CAM-1", state: .online, boot: "x", reason: nil, ts: now.unixMillis)),
+                                          retained: false))
+            // Proof it was dropped: LOA-1's next message arrives, CAM-1 stays unknown.
+            try send("LOA-1", .telemetry, TelemetryMessage(device: "LOA-1", boot: "b1", seq: 2, ts: Date().unixMillis, speaker: SpeakerFields(
+                volume: 55, ampOK: true, lineOK: true, playing: false, rssi: -70, power: .mains, batteryPct: nil)))
+            try await h.waitUntil("LOA-1's second telemetry seen") { try h.status("LOA-1")?.lastTelemetry?.contains("\"seq\":2") == true }
+            #expect(try h.state("CAM-1") == .unknown)
 
             // TLS with the commune's CA works; with another CA it does not.
             #expect(await canConnect(device("CAM-1", pw["CAM-1"], port: tlsPort!, caFile: pki + "/ca.crt")))

@@ -102,6 +102,12 @@ public final class DynamicSecurity: Sendable {
                           acls: BrokerPolicy.controllerACLs)
     }
 
+    /// The shared claim account (see `BrokerPolicy.claimACLs`), re-created with `password`.
+    public func setUpClaimAccount(password: String) async throws {
+        try await account(BrokerPolicy.claimUser, clientID: nil, password: password, role: BrokerPolicy.claimRole,
+                          acls: BrokerPolicy.claimACLs)
+    }
+
     /// Replaces an account and its own role in two round trips.
     func account(_ user: String, clientID: String?, password: String, role: String, acls: [BrokerACL]) async throws {
         try await run([Command(command: "deleteClient", username: user), Command(command: "deleteRole", rolename: role)], tolerating: ["not found"])

@@ -45,6 +45,19 @@ public enum BrokerPolicy {
         BrokerACL(.subscribePattern, "$CONTROL/dynamic-security/v1/response"),
         // `$` topics are outside the default "receive allowed": grant it explicitly.
         BrokerACL(.publishClientReceive, "$CONTROL/dynamic-security/v1/response"),
+        // One-time claim codes (protocol §7): hears requests, answers them.
+        BrokerACL(.subscribePattern, "wardfleet/provision/+/request"),
+        BrokerACL(.publishClientSend, "wardfleet/provision/+/response"),
+    ]
+
+    /// The shared account devices use once, to claim their own account with a one-time code.
+    /// Its password is no secret worth much: it can only ask, and answers are sealed with the
+    /// device's code.
+    public static let claimUser = "wardfleet-claim"
+    public static let claimRole = "wardfleet-claim"
+    public static let claimACLs: [BrokerACL] = [
+        BrokerACL(.publishClientSend, "wardfleet/provision/+/request"),
+        BrokerACL(.subscribePattern, "wardfleet/provision/+/response"),
     ]
 
     /// A broker password: 24 random bytes, URL-safe base64 (32 characters, 192 bits).

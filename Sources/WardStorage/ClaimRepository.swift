@@ -1,0 +1,62 @@
+import Foundation
+import GRDB
+
+/// One-time claim codes: issued by an operator, taken once by the device that holds the code.
+public struct ClaimRepository: Sendable {
+    let db: WardDatabase
+    public init(_ db: WardDatabase) { self.db = db }
+
+    /// Wrong codes allowed before a code is locked (60-bit codes cannot be guessed in so few;
+    /// the lock stops a device id from being used to wear the code down).
+    public static let maxFailures = 5
+
+    public enum Lookup: Sendable, Equatable {
+        case open(secret: [UInt8])
+        case none, used, expired, locked
+    }
+
+    /// Issues (or replaces) the device's code; its secret is what `ClaimCode.secret` gives.
+    public func issue(device: String, secret: [UInt8], by user: String, at: Date, expires: Date) throws {
+        try db.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO claim_codes (device_id, secret, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(device_id) DO UPDATE SET secret = excluded.secret, created_by = excluded.created_by,
+                    created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = NULL, failures = 0
+                """, arguments: [device, Data(secret).base64EncodedString(), user, at.millis, expires.millis])
+        }
+    }
+
+    public func lookup(device: String, at: Date) throws -> Lookup {
+        try db.pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT secret, expires_at, used_at, failures FROM claim_codes WHERE device_id = ?",
+                                             arguments: [device]) else { return .none }
+            if row["used_at"] as Int64? != nil { return .used }
+            if (row["failures"] as Int) >= Self.maxFailures { return .locked }
+            if (row["expires_at"] as Int64) <= at.millis { return .expired }
+            guard let secret = Data(base64Encoded: row["secret"] as String) else { return .none }
+            return .open(secret: Array(secret))
+        }
+    }
+
+    public func noteFailure(device: String) throws {
+        try db.pool.write { try $0.execute(sql: "UPDATE claim_codes SET failures = failures + 1 WHERE device_id = ?", arguments: [device]) }
+    }
+
+    /// Marks the code used; false if it already was (two requests racing: only one wins).
+    public func take(device: String, at: Date) throws -> Bool {
+        try db.pool.write { db in
+            try db.execute(sql: "UPDATE claim_codes SET used_at = ? WHERE device_id = ? AND used_at IS NULL", arguments: [at.millis, device])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Undoes `take` when the account could not be made, so the installer can simply retry.
+    public func release(device: String) throws {
+        try db.pool.write { try $0.execute(sql: "UPDATE claim_codes SET used_at = NULL WHERE device_id = ?", arguments: [device]) }
+    }
+
+    /// A removed device's code goes with it.
+    public func withdraw(device: String) throws {
+        try db.pool.write { try $0.execute(sql: "DELETE FROM claim_codes WHERE device_id = ?", arguments: [device]) }
+    }
+}

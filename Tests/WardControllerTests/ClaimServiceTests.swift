@@ -1,0 +1,131 @@
+import Foundation
+import MQTTClient
+import Synchronization
+import Testing
+import WardDomain
+import WardProtocol
+import WardStorage
+@testable import WardController
+
+/// The controller's side of one-time claim codes, on a real SQLite file with a recording
+/// publisher and a stand-in for the broker's account store.
+@Suite struct ClaimServiceTests {
+    final class Answers: SchedulePublisher {
+        let sent = Mutex<[ClaimResponse]>([])
+        func publish(topic: String, payload: [UInt8], qos: Int32, retain: Bool) throws {
+            let r = try JSONDecoder().decode(ClaimResponse.self, from: Data(payload))
+            #expect(topic == Topics.claimResponse(r.device) && !retain)
+            sent.withLock { $0.append(r) }
+        }
+        var last: ClaimResponse? { sent.withLock { $0.last } }
+        var count: Int { sent.withLock { $0.count } }
+    }
+
+    final class Accounts: DeviceAccounts {
+        let made = Mutex<[(device: String, commune: String, password: String)]>([])
+        let failing = Mutex(false)
+        func provision(device: String, commune: String, password: String) async throws {
+            if failing.withLock({ $0 }) { throw DynamicSecurity.Failure(command: "createClient", error: "broker away") }
+            made.withLock { $0.append((device, commune, password)) }
+        }
+    }
+
+    struct World {
+        let w: BroadcastServiceTests.World
+        let answers = Answers()
+        let accounts = Accounts()
+        let service: ClaimService
+        init() throws {
+            w = try BroadcastServiceTests.World()
+            service = ClaimService(database: w.db, publisher: answers, accounts: accounts, clock: w.clock)
+        }
+        func issue(_ device: String, hours: Double = 72) throws -> String {
+            let code = ClaimCode.generate()
+            try ClaimRepository(w.db).issue(device: device, secret: ClaimCode.secret(code)!, by: "admin", at: w.clock.now(),
+                                            expires: w.clock.now().addingTimeInterval(hours * 3600))
+            return code
+        }
+        /// Sends a request as the device would; returns its nonce.
+        @discardableResult
+        func ask(_ device: String, _ code: String, topicDevice: String? = nil) async -> String {
+            let nonce = ClaimCrypto.newNonce()
+            let r = ClaimRequest(device: device, secret: ClaimCode.secret(code)!, nonce: nonce)
+            await service.handle(MQTTMessage(topic: Topics.claimRequest(topicDevice ?? device), payload: ProtocolEncoder.encode(r), retained: false))
+            return nonce
+        }
+    }
+
+    @Test func aCodeGivesItsDeviceAnAccountOnceOnly() async throws {
+        let s = try World()
+        let code = try s.issue("LOA-1")
+        let nonce = await s.ask("LOA-1", code)
+        let ok = try #require(s.answers.last)
+        #expect(ok.result == .ok && ok.nonce == nonce && ok.reason == nil)
+        let creds = try #require(ClaimCrypto.open(ok.sealed!, secret: ClaimCode.secret(code)!, device: "LOA-1", nonce: nonce))
+        let made = s.accounts.made.withLock { $0 }
+        #expect(made.count == 1 && made[0].device == "LOA-1" && made[0].commune == "cam-la" && made[0].password == creds.password)
+        #expect(creds.topicPrefix == "wardfleet/v1/cam-la/LOA-1/" && creds.password.count == 32)
+        #expect(try AuthRepository(s.w.db).auditLog().contains { $0.action == "devices.claim" && $0.target == "LOA-1" })
+
+        await s.ask("LOA-1", code)
+        #expect(s.answers.last?.result == .refused && s.answers.last?.reason == .used && s.answers.last?.sealed == nil)
+        #expect(s.accounts.made.withLock { $0.count } == 1, "no second account, no new password")
+    }
+
+    @Test func wrongCodesAreRefusedCountedAndLockTheCode() async throws {
+        let s = try World()
+        let code = try s.issue("LOA-1")
+        await s.ask("LOA-1", ClaimCode.generate())
+        #expect(s.answers.last?.reason == .wrongCode)
+        await s.ask("LOA-1", code)
+        #expect(s.answers.last?.result == .ok, "a wrong try does not use the code up")
+
+        let code2 = try s.issue("LOA-2")
+        for _ in 0..<ClaimRepository.maxFailures { await s.ask("LOA-2", ClaimCode.generate()) }
+        await s.ask("LOA-2", code2)
+        #expect(s.answers.last?.reason == .locked, "the right code after five wrong ones: locked")
+        let fresh = try s.issue("LOA-2")
+        await s.ask("LOA-2", fresh)
+        #expect(s.answers.last?.result == .ok, "a new code unlocks")
+        #expect(await s.service.refused[.wrongCode] == 6)
+    }
+
+    @Test func expiredMissingAndRemovedAreRefusedWithTheirReason() async throws {
+        let s = try World()
+        let code = try s.issue("LOA-1", hours: 1)
+        s.w.clock.advance(by: 3601)
+        await s.ask("LOA-1", code)
+        #expect(s.answers.last?.reason == .expired)
+        await s.ask("LOA-2", ClaimCode.generate())
+        #expect(s.answers.last?.reason == .noCode)
+        let code2 = try s.issue("LOA-2")
+        _ = try DeviceRepository(s.w.db).remove("LOA-2", at: s.w.clock.now())
+        await s.ask("LOA-2", code2)
+        #expect(s.answers.last?.reason == .noCode)
+        #expect(s.accounts.made.withLock { $0.isEmpty })
+    }
+
+    @Test func aBrokerFailureLeavesTheCodeUsable() async throws {
+        let s = try World()
+        let code = try s.issue("LOA-1")
+        s.accounts.failing.withLock { $0 = true }
+        await s.ask("LOA-1", code)
+        #expect(s.answers.last?.reason == .tryAgain)
+        s.accounts.failing.withLock { $0 = false }
+        await s.ask("LOA-1", code)
+        #expect(s.answers.last?.result == .ok)
+    }
+
+    @Test func unreadableOrMisaddressedRequestsAreCountedAndGetNoAnswer() async throws {
+        let s = try World()
+        let code = try s.issue("LOA-1")
+        await s.ask("LOA-1", code, topicDevice: "LOA-2")  // payload says LOA-1, topic LOA-2
+        for payload in ["", "{", "{\"v\":1}", String(repeating: "x", count: 5_000)] {
+            await s.service.handle(MQTTMessage(topic: Topics.claimRequest("LOA-1"), payload: Array(payload.utf8), retained: false))
+        }
+        #expect(s.answers.count == 0)
+        #expect(await s.service.malformed == 5)
+        await s.ask("LOA-1", code)
+        #expect(s.answers.last?.result == .ok, "noise did not touch the code")
+    }
+}
