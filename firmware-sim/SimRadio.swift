@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -23,21 +24,25 @@ struct RadioPlay: Sendable {
 /// (Co-simulated speakers share the download; each still reports its own media_ready.)
 actor MediaFetcher {
     static let shared = MediaFetcher()
-    private var done: [String: Int64] = [:]
+    /// Verified files by hash: read without a hop onto the actor, so a speaker that has the file
+    /// (every emergency after the first) is ready in the same turn it hears of the play.
+    private let done = Mutex<[String: Int64]>([:])
     private var inFlight: [String: Task<Result<Int64, FetchError>, Never>] = [:]
+
+    nonisolated func cached(_ sha256: String) -> Int64? { done.withLock { $0[sha256] } }
 
     struct FetchError: Error, CustomStringConvertible {
         var description: String
     }
 
     func fetch(_ ref: MediaReference) async -> Result<Int64, FetchError> {
-        if let size = done[ref.sha256] { return .success(size) }
+        if let size = cached(ref.sha256) { return .success(size) }
         if let t = inFlight[ref.sha256] { return await t.value }
         let t = Task { await Self.download(ref) }
         inFlight[ref.sha256] = t
         let r = await t.value
         inFlight[ref.sha256] = nil
-        if case .success(let size) = r { done[ref.sha256] = size }  // failures are retried next time
+        if case .success(let size) = r { done.withLock { $0[ref.sha256] = size } }  // failures are retried next time
         return r
     }
 
@@ -75,6 +80,7 @@ extension SimDevice {
         lastScheduleRev = s.rev
         let now = clock.now()
         let ids = Set(s.plays.map(\.play))
+        var dueNow = false
         // Gone from the agenda: cancelled or withdrawn. A sounding one stops.
         // Gone and not sounding: the controller logs why; nothing to report.
         for id in agenda.keys where !ids.contains(id) {
@@ -95,12 +101,18 @@ extension SimDevice {
             let end = Date(unixMillis: max(p.latestStart, p.start + Int64(p.durationSeconds * 1000)))
             guard end > now else { continue }  // over before we heard of it
             report(.received, p.play)
-            agenda[p.play] = RadioPlay(play: p, mediaReady: p.media == nil)
-            // Through the shared fetcher even when it has the file: its one lane also keeps the
-            // follow-up reports of 5,000 co-simulated speakers from crowding out their acks.
-            if let ref = p.media { fetch(ref, for: p.play) }
+            let have = p.media.map { MediaFetcher.shared.cached($0.sha256) != nil } ?? true
+            agenda[p.play] = RadioPlay(play: p, mediaReady: have)
+            if have {
+                if p.media != nil { report(.mediaReady, p.play) }
+                if p.start <= now.unixMillis { dueNow = true }
+            } else if let ref = p.media {
+                fetch(ref, for: p.play)
+            }
         }
-        reschedulePlayer()
+        // Due already (an emergency) and ready: start in this turn, as a speaker would, rather
+        // than through a timer.
+        if dueNow { playerTick() } else { reschedulePlayer() }
     }
 
     private func fetch(_ ref: MediaReference, for id: String) {

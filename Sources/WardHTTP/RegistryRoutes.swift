@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import WardController
 import WardDomain
+import WardProtocol
 import WardStorage
 
 /// Places, device registration, telemetry and the media library: the registry side of the CLI.
@@ -73,6 +74,24 @@ extension OperatorAPI {
                 _ = try DeviceRepository(db).remove(id, at: self.clock.now())
                 try self.audit(call, "device.remove", target: id)
                 return try Self.json(["removed": id])
+            },
+            Route(method: .post, path: "/api/v1/devices/{id}/claim-code", permission: .manageDevices) { call in
+                struct Body: Decodable { var validHours: Double? }
+                let id = try call.parameter("id")
+                let b = call.body.readableBytes == 0 ? Body() : try Self.decode(Body.self, call.body, allowed: ["valid_hours"])
+                let hours = b.validHours ?? 72
+                guard hours > 0, hours <= 24 * 90 else { throw APIError(.badRequest, "valid_hours: 0–2160") }
+                let tree = try self.tree()
+                guard let d = try DeviceRepository(db).get(id), d.removedAt == nil,
+                      call.principal!.covers(commune: tree.ancestor(of: d.siteID, at: .commune)?.id) else {
+                    throw APIError(.notFound, "không có thiết bị đang hoạt động / no active device \(id)")
+                }
+                let now = self.clock.now()
+                let code = ClaimCode.generate()
+                let expires = now.addingTimeInterval(hours * 3600)
+                try ClaimRepository(db).issue(device: id, secret: ClaimCode.secret(code)!, by: call.user.name, at: now, expires: expires)
+                try self.audit(call, "device.claim_code", target: id)
+                return try Self.json(["device": id, "code": code, "expires": ISO8601DateFormatter().string(from: expires)], status: .created)
             },
             Route(method: .get, path: "/api/v1/devices/{id}/telemetry", permission: .view) { call in
                 let id = try call.parameter("id")

@@ -120,7 +120,7 @@ extension Devices {
             for id in ids {
                 let code = ClaimCode.generate()
                 try ClaimRepository(database).issue(device: id, secret: ClaimCode.secret(code)!, by: user, at: now, expires: expires)
-                try AuthRepository(database).audit(user: user, action: "devices.claim_code", target: id, detail: nil, address: nil, at: now)
+                try AuthRepository(database).audit(user: user, action: "device.claim_code", target: id, detail: nil, address: nil, at: now)
                 rows.append([id, code, ISO8601DateFormatter().string(from: expires)].map(csvField).joined(separator: ","))
                 if sheet == nil { print("\(id)\t\(code)") }
             }

@@ -65,7 +65,7 @@ import WardStorage
         let made = s.accounts.made.withLock { $0 }
         #expect(made.count == 1 && made[0].device == "LOA-1" && made[0].commune == "cam-la" && made[0].password == creds.password)
         #expect(creds.topicPrefix == "wardfleet/v1/cam-la/LOA-1/" && creds.password.count == 32)
-        #expect(try AuthRepository(s.w.db).auditLog().contains { $0.action == "devices.claim" && $0.target == "LOA-1" })
+        #expect(try AuthRepository(s.w.db).auditLog().contains { $0.action == "device.claim" && $0.target == "LOA-1" })
 
         await s.ask("LOA-1", code)
         #expect(s.answers.last?.result == .refused && s.answers.last?.reason == .used && s.answers.last?.sealed == nil)

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import WardDomain
+import WardProtocol
 import WardStorage
 import Yams
 @testable import WardController
@@ -234,6 +235,17 @@ import Yams
             #expect(try DeviceRepository(f.db).get("cam-tay")?.removedAt != nil)
             (st, _) = try await call(.delete, "/api/v1/devices/cam-tay")
             #expect(st == 404)
+            // A one-time claim code, shown once; only its hash is kept.
+            (st, text) = try await call(.post, "/api/v1/devices/loa-1/claim-code", #"{"valid_hours":24}"#)
+            #expect(st == 201, "\(text)")
+            let issued = try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+            let code = try #require(issued["code"])
+            #expect(try ClaimRepository(f.db).lookup(device: "loa-1", at: now) == .open(secret: try #require(ClaimCode.secret(code))))
+            #expect(try AuthRepository(f.db).auditLog().contains { $0.action == "device.claim_code" && $0.target == "loa-1" })
+            (st, _) = try await call(.post, "/api/v1/devices/loa-1/claim-code", #"{"valid_hours":0}"#)
+            #expect(st == 400)
+            (st, _) = try await call(.post, "/api/v1/devices/cam-tay/claim-code", "{}")
+            #expect(st == 404, "a removed device gets no code")
             // Telemetry charts: numeric fields only (booleans as 0/1), oldest first.
             (st, text) = try await call(.get, "/api/v1/devices/loa-1/telemetry?hours=24")
             let decoder = JSONDecoder()

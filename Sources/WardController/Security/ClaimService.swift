@@ -100,7 +100,7 @@ public actor ClaimService {
             let sealed = try ClaimCrypto.seal(credentials, secret: secret, device: device, nonce: r.nonce)
             send(ClaimResponse(device: device, nonce: r.nonce, result: .ok, sealed: sealed))
             granted += 1
-            try? AuthRepository(db).audit(user: "device:\(device)", action: "devices.claim", target: device,
+            try? AuthRepository(db).audit(user: "device:\(device)", action: "device.claim", target: device,
                                           detail: "tài khoản MQTT đã cấp / broker account granted", address: nil, at: now)
             logger.info("device claimed its broker account", metadata: ["device": "\(device)"])
         } catch {

@@ -23,7 +23,7 @@ const T = {
     scheduled: "Đã lên lịch", sent: "Đã gửi", noMap: "Chưa có tọa độ: xếp theo thôn", language: "Ngôn ngữ", voice: "Giọng đọc",
     northern: "Miền Bắc", central: "Miền Trung", southern: "Miền Nam", note: "Ghi chú", generate: "Lập báo cáo", ok: "hoạt động tốt",
     degraded: "suy giảm", offline: "mất kết nối", unknown: "chưa rõ", counts: "Số thiết bị", total: "Tổng",
-    telemetry: "Số đo 24 giờ qua", remove: "Gỡ thiết bị", edit: "Sửa", places: "Địa bàn & đăng ký", importPlaces: "Nhập tệp địa bàn (YAML)",
+    telemetry: "Số đo 24 giờ qua", claimCode: "Mã nhận tài khoản (một lần)", claimCodeNote: "Đưa mã cho người lắp đặt; mã chỉ hiện một lần, hết hạn", remove: "Gỡ thiết bị", edit: "Sửa", places: "Địa bàn & đăng ký", importPlaces: "Nhập tệp địa bàn (YAML)",
     withDevices: "Đăng ký cả thiết bị trong tệp", register: "Đăng ký thiết bị", model: "Model", upload: "Tải lên tệp âm thanh",
     dismiss: "Bỏ qua", keep: "Lập và lưu báo cáo", kept: "Báo cáo đã lưu", account: "Tài khoản", currentPassword: "Mật khẩu hiện tại",
     newPassword: "Mật khẩu mới", changePassword: "Đổi mật khẩu", settings: "Cấu hình", rules: "Quy tắc cảnh báo", targets: "Mục tiêu chỉ tiêu",
@@ -51,7 +51,7 @@ const T = {
     scheduled: "Scheduled", sent: "Sent", noMap: "No coordinates: grouped by village", language: "Language", voice: "Voice",
     northern: "Northern", central: "Central", southern: "Southern", note: "Note", generate: "Generate", ok: "ok",
     degraded: "degraded", offline: "offline", unknown: "unknown", counts: "Devices", total: "Total",
-    telemetry: "Readings, last 24 hours", remove: "Remove device", edit: "Edit", places: "Places & registration", importPlaces: "Import a places file (YAML)",
+    telemetry: "Readings, last 24 hours", claimCode: "One-time claim code", claimCodeNote: "Give it to the installer; shown only once, expires", remove: "Remove device", edit: "Edit", places: "Places & registration", importPlaces: "Import a places file (YAML)",
     withDevices: "Also register the devices in the file", register: "Register a device", model: "Model", upload: "Upload an audio file",
     dismiss: "Dismiss", keep: "Make and keep the report", kept: "Kept reports", account: "Account", currentPassword: "Current password",
     newPassword: "New password", changePassword: "Change password", settings: "Settings", rules: "Alarm rules", targets: "KPI targets",
@@ -221,6 +221,13 @@ async function devicePage(id) {
     h("table", {}, h("tr", {}, h("th", {}, t("state")), h("th", {}, t("since")), h("th", {}, "→"), h("th", {}, t("reason"))),
       d.history.map((s) => h("tr", {}, h("td", {}, stateCell(s.state)), h("td", {}, fmtTime(s.start)), h("td", {}, fmtTime(s.end)),
         h("td", { class: "muted" }, (s.faults || []).map((f) => f.code).join(", "))))),
+    canCmd ? h("p", {}, h("button", { class: "plain", "data-testid": "claim-code", onclick: async () => {
+      try {
+        const r = await api(`/api/v1/devices/${encodeURIComponent(id)}/claim-code`, { method: "POST", body: {} });
+        out.replaceChildren(h("div", { class: "ok-msg" }, `${t("claimCode")}: `, h("code", { "data-testid": "claim-code-value" }, r.code),
+          ` — ${t("claimCodeNote")} ${fmtTime(r.expires)}`));
+      } catch (e) { out.replaceChildren(errorBox(e)); }
+    } }, t("claimCode"))) : null,
     canCmd ? h("p", {}, h("button", { class: "danger", "data-testid": "remove-device", onclick: async () => {
       if (!confirm(`${t("remove")} ${id}?`)) return;
       try { await api(`/api/v1/devices/${encodeURIComponent(id)}`, { method: "DELETE" }); location.hash = "#/devices"; } catch (e) { out.replaceChildren(errorBox(e)); }
