@@ -1,5 +1,4 @@
 #ifndef WARDFLEET_CMOSQUITTO_SHIM_H
 #define WARDFLEET_CMOSQUITTO_SHIM_H
 #include <mosquitto.h>
-#include <mqtt_protocol.h>
 #endif

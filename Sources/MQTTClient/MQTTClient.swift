@@ -34,11 +34,6 @@ public struct MQTTConfiguration: Sendable {
     /// Served by one process-wide epoll thread instead of a thread of its own: for processes
     /// with hundreds or thousands of connections (libmosquitto's own loop stops at fd 1024).
     public var sharedNetworkLoop = false
-    /// Speak MQTT 5 and subscribe with "no local": the broker does not send this client back
-    /// what it publishes itself (the controller's thousands of schedules and commands would
-    /// otherwise return to it on its `#` subscription). Not applied to `$share/…` filters, where
-    /// MQTT 5 forbids it.
-    public var ignoreOwnPublications = false
 
     /// Parses "HOST:PORT" (the last colon separates the port).
     public static func parseAddress(_ s: String) -> (host: String, port: Int)? {
@@ -115,7 +110,6 @@ public final class MQTTClient: @unchecked Sendable {
         mosquitto_user_data_set(h, Unmanaged.passUnretained(self).toOpaque())
         if configuration.sharedNetworkLoop { mosquitto_threaded_set(h, true) }  // packets queue; the loop writes
         mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, 1)
-        if configuration.ignoreOwnPublications { mosquitto_int_option(h, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5) }
         mosquitto_reconnect_delay_set(h, configuration.reconnectDelay.lowerBound,
                                       configuration.reconnectDelay.upperBound, true)
         if let u = configuration.username {
@@ -177,7 +171,7 @@ public final class MQTTClient: @unchecked Sendable {
         // so nothing its user publishes after `connect()` returns can overtake them (a request
         // whose answer would come before its subscription exists).
         let (subs, msgs) = shared.withLock { ($0.subscriptions, $0.connectMessages) }
-        for (filter, qos) in subs { subscribeRaw(mosq, filter, qos) }
+        for (filter, qos) in subs { mosquitto_subscribe(mosq, nil, filter, qos) }
         for m in msgs { publishRaw(m) }
         let (late, cont) = shared.withLock { s in
             s.connected = true
@@ -185,7 +179,7 @@ public final class MQTTClient: @unchecked Sendable {
             s.lastRefusal = nil
             return (s.subscriptions.filter { subs[$0.key] == nil }, s.eventContinuation)
         }
-        for (filter, qos) in late { subscribeRaw(mosq, filter, qos) }  // added meanwhile, while not yet "connected"
+        for (filter, qos) in late { mosquitto_subscribe(mosq, nil, filter, qos) }  // added meanwhile, while not yet "connected"
         cont?.yield(.connected)
     }
 
@@ -246,8 +240,7 @@ public final class MQTTClient: @unchecked Sendable {
             let (up, refused) = shared.withLock { ($0.connected, $0.lastRefusal) }
             if up { return }
             if let refused {
-                let why = configuration.ignoreOwnPublications ? mosquitto_reason_string(refused) : mosquitto_connack_string(refused)
-                throw MQTTError(operation: "connect (broker refused: \(why.map { String(cString: $0) } ?? "code \(refused)"))",
+                throw MQTTError(operation: "connect (broker refused: \(String(cString: mosquitto_connack_string(refused))))",
                                 code: MOSQ_ERR_CONN_REFUSED.rawValue)
             }
             try await Task.sleep(for: .milliseconds(5))
@@ -263,16 +256,9 @@ public final class MQTTClient: @unchecked Sendable {
             return s.connected
         }
         if up {
-            try check("subscribe \(filter)", subscribeRaw(handle, filter, qos))
+            try check("subscribe \(filter)", mosquitto_subscribe(handle, nil, filter, qos))
             if configuration.sharedNetworkLoop { MQTTNetworkLoop.shared.flush(self) }
         }
-    }
-
-    private func subscribeRaw(_ mosq: OpaquePointer, _ filter: String, _ qos: Int32) -> Int32 {
-        guard configuration.ignoreOwnPublications, !filter.hasPrefix("$share/") else {
-            return mosquitto_subscribe(mosq, nil, filter, qos)
-        }
-        return mosquitto_subscribe_v5(mosq, nil, filter, qos, Int32(MQTT_SUB_OPT_NO_LOCAL.rawValue), nil)
     }
 
     public func publish(_ message: MQTTMessage) throws {

@@ -54,10 +54,7 @@ public final class FleetController: Sendable {
         self.clock = clock
         self.logger = logger
         database = try WardDatabase(path: configuration.databasePath)
-        var mqtt = configuration.mqtt
-        // Our own schedules and commands need not come back to us (thousands per emergency).
-        mqtt.ignoreOwnPublications = true
-        client = try MQTTClient(mqtt, logger: logger)
+        client = try MQTTClient(configuration.mqtt, logger: logger)
         ingestor = Ingestor(clock: clock, settings: configuration.ingest, logger: logger)
         if let d = configuration.delivery {
             delivery = BroadcastDelivery(database: database, publisher: client, clock: clock, configuration: d,

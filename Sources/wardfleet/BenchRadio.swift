@@ -1,6 +1,7 @@
 import ArgumentParser
 import FleetFile
 import Foundation
+import GRDB
 import MQTTClient
 import Synchronization
 import WardController
@@ -18,14 +19,21 @@ extension Bench {
                 server in this process, and N simulated speakers in one `firmware-sim` process. (1) A normal bulletin \
                 (text-to-speech) scheduled for the whole commune: actual start minus scheduled start on every speaker. \
                 (2) Emergencies sent through the broadcast service as an operator's call would be: time from the call to \
-                each speaker's `received` report, timed at a separate MQTT subscriber. Baseline in the same run: a `ping` \
-                command published to every speaker and its `ack`, the transport's own round trip.
+                each speaker's `received` report, as stamped by the controller's ingest (or, with --measure-at listener, \
+                at a separate MQTT subscriber). Baseline in the same run: a `ping` command published to every speaker and \
+                its `ack`, the transport's own round trip, timed the same way.
                 """)
 
         @Option(help: "Simulated speakers.") var speakers = 5_000
         @Option(help: "Villages they are spread over.") var villages = 50
         @Option(help: "Emergency runs (and ping baselines); medians reported.") var runs = 3
         @Option(help: "Seconds from scheduling to the bulletin's start (room for delivery and download).") var startIn = 20
+        @Option(help: "Where an acknowledgement counts: controller (its ingest stamps each report as it decodes it: when the system knows) or listener (an extra MQTT subscriber in this process, which doubles the broker's fan-out of reports).")
+        var measureAt: MeasurePoint = .controller
+
+        enum MeasurePoint: String, ExpressibleByArgument, CaseIterable {
+            case controller, listener
+        }
 
         func run() async throws {
             bootstrapLogging(level: .error)
@@ -62,31 +70,39 @@ extension Bench {
                 httpTask.cancel()
             }
 
-            // Our own ear on the reports, timed on arrival.
-            let arrivals = SharedValue<[String: [String: ContinuousClock.Instant]]>([:])  // "play|event" or "ack|cmd" → device → t
-            var ear = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "bench-radio-ear")
-            ear.inboundCapacity = 1_000_000
-            let listener = try MQTTClient(ear)
-            try listener.subscribe("wardfleet/v1/+/+/playback", qos: 1)
-            try listener.subscribe("wardfleet/v1/+/+/ack", qos: 1)
-            try await listener.connect()
-            let earTask = Task {
-                while let batch = await listener.messages.nextBatch() {
-                    let t = ContinuousClock.now
-                    var seen: [(String, String)] = []
-                    for m in batch {
-                        guard let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any],
-                              let device = o["device"] as? String else { continue }
-                        if let play = o["play"] as? String, let event = o["event"] as? String {
-                            seen.append(("\(play)|\(event)", device))
-                        } else if let cmd = o["cmd_id"] as? String {
-                            seen.append(("ack|\(cmd)", device))
+            // With --measure-at listener: our own ear on the reports, timed on arrival (wall clock, as the controller stamps).
+            let arrivals = SharedValue<[String: [String: Double]]>([:])  // "play|event" or "ack|cmd" → device → unix seconds
+            var earTask: Task<Void, Never>?
+            var listener: MQTTClient?
+            if measureAt == .listener {
+                var ear = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "bench-radio-ear")
+                ear.inboundCapacity = 1_000_000
+                let l = try MQTTClient(ear)
+                try l.subscribe("wardfleet/v1/+/+/playback", qos: 1)
+                try l.subscribe("wardfleet/v1/+/+/ack", qos: 1)
+                try await l.connect()
+                listener = l
+                earTask = Task {
+                    while let batch = await l.messages.nextBatch() {
+                        let t = Date().timeIntervalSince1970
+                        var seen: [(String, String)] = []
+                        for m in batch {
+                            guard let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any],
+                                  let device = o["device"] as? String else { continue }
+                            if let play = o["play"] as? String, let event = o["event"] as? String {
+                                seen.append(("\(play)|\(event)", device))
+                            } else if let cmd = o["cmd_id"] as? String {
+                                seen.append(("ack|\(cmd)", device))
+                            }
                         }
+                        arrivals.update { a in for (k, d) in seen where a[k]?[d] == nil { a[k, default: [:]][d] = t } }
                     }
-                    arrivals.update { a in for (k, d) in seen where a[k]?[d] == nil { a[k, default: [:]][d] = t } }
                 }
             }
-            defer { earTask.cancel() }
+            defer {
+                earTask?.cancel()
+                listener?.disconnect()
+            }
 
             let sim = try ChildProcess.spawn(siblingExecutable("firmware-sim"),
                                              ["run", "--file", fleetPath, "--broker", "127.0.0.1:\(broker.port)", "--heartbeat", "30"],
@@ -102,7 +118,7 @@ extension Bench {
         }
 
         func measure(fleet: FleetFile, controller: FleetController, database: WardDatabase,
-                     arrivals: SharedValue<[String: [String: ContinuousClock.Instant]]>,
+                     arrivals: SharedValue<[String: [String: Double]]>,
                      speech: MediaItem, alarm: MediaItem) async throws {
             let ids = fleet.devices.map(\.id)
             print("radio benchmark: \(speakers) speakers in \(villages) villages, one simulator process; waiting for them to come online…")
@@ -117,14 +133,15 @@ extension Bench {
             print(String(format: "all %d online after %.1f s", ids.count, (ContinuousClock.now - onlineStart).inSeconds))
 
             let service = BroadcastService(database)
-            func waitFor(_ key: String, count: Int, timeout: Duration = .seconds(60)) async throws -> [String: ContinuousClock.Instant] {
+            /// Unix seconds at which each device's report counted (see --measure-at); throws if not all arrive in time.
+            func arrived(_ key: String, count: Int, timeout: Duration = .seconds(60)) async throws -> [String: Double] {
                 let deadline = ContinuousClock.now + timeout
+                var got: [String: Double] = [:]
                 while ContinuousClock.now < deadline {
-                    let got = arrivals.get()[key] ?? [:]
+                    got = try measureAt == .listener ? arrivals.get()[key] ?? [:] : stamped(key, database, atLeast: count)
                     if got.count >= count { return got }
-                    try await Task.sleep(for: .milliseconds(5))
+                    try await Task.sleep(for: .milliseconds(measureAt == .listener ? 5 : 50))
                 }
-                let got = arrivals.get()[key] ?? [:]
                 throw ValidationError("\(key): only \(got.count)/\(count) within \(timeout)")
             }
 
@@ -135,7 +152,7 @@ extension Bench {
                                                   recurrence: .once(cal.localDay(of: startAt), at: cal.localTime(of: startAt)),
                                                   target: BroadcastTarget(communes: ["bench"])), by: "bench")
             let play = PlayKey(item: item.id, start: startAt)
-            _ = try await waitFor("\(play.id)|finished", count: ids.count, timeout: .seconds(Double(startIn) + 60))
+            _ = try await arrived("\(play.id)|finished", count: ids.count, timeout: .seconds(Double(startIn) + 60))
             try await Task.sleep(for: .seconds(1))  // let the controller store the last reports
             let started = PlaybackRow.fold(try PlaybackRepository(database).entries(item: item.id)).compactMap(\.startOffset)
             let errors = started.map { abs($0) * 1000 }.sorted()
@@ -148,32 +165,55 @@ extension Bench {
             var pingP99: [Double] = [], pingP50: [Double] = [], pingAll: [Double] = []
             for r in 1...runs {
                 let cmd = "bench-ping-\(r)"
-                let pingT0 = ContinuousClock.now
+                let pingT0 = Date().timeIntervalSince1970
                 let payload = ProtocolEncoder.encode(CommandMessage(cmdID: cmd, command: .ping, ts: Date().unixMillis))
                 for d in fleet.devices {
                     try controller.client.publish(topic: TopicAddress(commune: "bench", device: d.id, kind: .cmd).topic, payload: payload, qos: 1)
                 }
-                let pings = try await waitFor("ack|\(cmd)", count: ids.count).values.map { ($0 - pingT0).inSeconds * 1000 }.sorted()
+                let pings = try await arrived("ack|\(cmd)", count: ids.count).values.map { ($0 - pingT0) * 1000 }.sorted()
                 pingP50.append(pct(pings, 0.5)); pingP99.append(pct(pings, 0.99)); pingAll.append(pings.last!)
 
                 let t0 = ContinuousClock.now
+                let wall0 = Date().timeIntervalSince1970
                 let e = try service.sendEmergency(title: "Cảnh báo lũ quét (đo \(r))", programme: .media(sha256: alarm.sha256),
                                                   target: BroadcastTarget(communes: ["bench"]), by: "bench")
                 let stored = ContinuousClock.now - t0
                 let eKey = PlayKey(item: e.id, start: e.item.recurrence.firstDayStart(calendar: cal))
-                let acks = try await waitFor("\(eKey.id)|received", count: ids.count).values.map { ($0 - t0).inSeconds * 1000 }.sorted()
+                let acks = try await arrived("\(eKey.id)|received", count: ids.count).values.map { ($0 - wall0) * 1000 }.sorted()
                 emergencyP50.append(pct(acks, 0.5)); emergencyP99.append(pct(acks, 0.99)); emergencyAll.append(acks.last!)
                 let published = await controller.delivery?.lastPublishedAt.map { ($0 - t0).inSeconds } ?? .nan
                 print(String(format: "run %d: emergency → received: p50 %.0f ms, p99 %.0f ms, all %.0f ms (call stored in %.0f ms, all schedules handed to the broker client %.0f ms after the call) | baseline ping → ack: p50 %.0f ms, p99 %.0f ms, all %.0f ms",
                              r, acks[acks.count / 2], pct(acks, 0.99), acks.last!, stored.inSeconds * 1000, published * 1000, pings[pings.count / 2], pct(pings, 0.99), pings.last!))
-                _ = try await waitFor("\(eKey.id)|started", count: ids.count)
+                _ = try await arrived("\(eKey.id)|started", count: ids.count)
                 _ = try service.cancel(e.id, by: "bench", reason: "benchmark run over")
-                _ = try await waitFor("\(eKey.id)|interrupted", count: ids.count)
+                _ = try await arrived("\(eKey.id)|interrupted", count: ids.count)
             }
             func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
             print(String(format: "MEDIAN over %d runs: emergency → all %d acknowledged: p50 %.0f ms, p99 %.0f ms, last %.0f ms | ping baseline: p50 %.0f ms, p99 %.0f ms, last %.0f ms",
                          runs, ids.count, median(emergencyP50), median(emergencyP99), median(emergencyAll),
                          median(pingP50), median(pingP99), median(pingAll)))
+        }
+
+        /// When the controller received each device's report or ack (its ingest's stamp, stored with the row);
+        /// empty until at least `count` are stored, so waiting costs a count, not a read of every row.
+        func stamped(_ key: String, _ database: WardDatabase, atLeast count: Int) throws -> [String: Double] {
+            let parts = key.split(separator: "|").map(String.init)
+            let (table, device, time, filter, args): (String, String, String, String, StatementArguments)
+            if parts[0] == "ack" {
+                (table, device, time, filter, args) = ("command_acks", "device_id", "received_at", "cmd_id = ?", [parts[1]])
+            } else {
+                let k = PlayKey(id: parts[0])!
+                (table, device, time, filter, args) = ("playback_log", "speaker_id", "recorded_at", "item_id = ? AND scheduled_start = ? AND event = ?",
+                                                       [k.item, k.startMillis, parts[1]])
+            }
+            return try database.pool.read { db in
+                guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE \(filter)", arguments: args) ?? 0 >= count else { return [:] }
+                var out: [String: Double] = [:]
+                for r in try Row.fetchAll(db, sql: "SELECT \(device) AS d, \(time) AS t FROM \(table) WHERE \(filter)", arguments: args) {
+                    out[r["d"]] = Double(r["t"] as Int64) / 1000
+                }
+                return out
+            }
         }
 
         func pct(_ sorted: [Double], _ p: Double) -> Double {
