@@ -43,6 +43,8 @@ actor SimDevice {
     var current: String?
     var currentEnds: Date?
     var outbox: [PlaybackReport] = []
+    /// Above zero while a turn's reports are being gathered into one message.
+    var batching = 0
     var playerTask: Task<Void, Never>?
     private var rssi: Int
     private var power: PowerSource

@@ -71,6 +71,10 @@ actor MediaFetcher {
 /// keeps its agenda, downloads media, plays on time by the rules of Thông tư 39, reports.
 extension SimDevice {
     func handleSchedule(_ m: MQTTMessage) {
+        reportingTogether { applySchedule(m) }
+    }
+
+    private func applySchedule(_ m: MQTTMessage) {
         guard m.payload.count > 0 else { return }
         guard let s = try? SimDecoding.json.decode(ScheduleMessage.self, from: Data(m.payload)), s.device == device.id else {
             logger.warning("\(device.id): unreadable schedule ignored")
@@ -212,20 +216,32 @@ extension SimDevice {
                 at: Date? = nil) {
         outbox.append(PlaybackReport(device: device.id, boot: boot, ts: (at ?? clock.now()).unixMillis, play: play, event: event,
                                      reason: reason, by: by, detail: detail))
-        flushOutbox()
+        if batching == 0 { flushOutbox() }
     }
 
-    /// Reports wait here while the speaker is offline and go out when it is back.
+    /// Reports wait here while the speaker is offline and go out when it is back. Reports made in
+    /// the same turn go in one message (`more`): an emergency's received, media_ready and started
+    /// are one publish, not three, for 5,000 speakers at once.
     func flushOutbox() {
         guard connected, let c = client, !outbox.isEmpty else { return }
         var sent = 0
-        for r in outbox {
-            var r = r
-            r.boot = boot
-            do { try c.publish(topic: topic(.playback), payload: ProtocolEncoder.encode(r), qos: 1) } catch { break }
-            sent += 1
+        while sent < outbox.count {
+            var group = Array(outbox[sent..<min(outbox.count, sent + 1 + ProtocolLimits.maxPlaybackBatch)])
+            for i in group.indices { group[i].boot = boot }
+            var first = group[0]
+            if group.count > 1 { first.more = Array(group.dropFirst()) }
+            do { try c.publish(topic: topic(.playback), payload: ProtocolEncoder.encode(first), qos: 1) } catch { break }
+            sent += group.count
         }
         outbox.removeFirst(sent)
+    }
+
+    /// Holds reports back until `body` is done, then sends them together.
+    func reportingTogether(_ body: () -> Void) {
+        batching += 1
+        body()
+        batching -= 1
+        if batching == 0 { flushOutbox() }
     }
 
     /// A reboot cuts what sounds; the agenda is kept (devices store it), so pending plays still play.

@@ -219,12 +219,12 @@ public actor Ingestor {
         case .ack(let a):
             tracker.heard(id, bootID: a.boot, at: now)
             batch.acks.append(AckRecord(deviceID: id, cmdID: a.cmdID, result: a.result.rawValue, detail: a.detail, receivedAt: now))
-        case .playback(let p, let boot):
+        case .playback(let reports, let boot):
             guard device.deviceClass == .speaker else {
                 return reject(Rejection(.classMismatch, "playback report from a \(device.deviceClass.rawValue)"), topic: m.topic, now: now)
             }
             tracker.heard(id, bootID: boot, at: now)
-            batch.playback.append((p, now))
+            for p in reports { batch.playback.append((p, now)) }
         case .command:
             break
         }

@@ -76,7 +76,8 @@ public enum Inbound: Sendable, Hashable {
     case telemetry(TelemetrySample)
     case event(DeviceEvent)
     case ack(AckMessage)
-    case playback(PlaybackEntry, boot: String)
+    /// One report, or several made at the same moment (in the order sent).
+    case playback([PlaybackEntry], boot: String)
     /// A controller → device message (command, schedule) seen on the shared tree; not for the controller.
     case command
 }
@@ -127,7 +128,17 @@ public final class ProtocolDecoder {
             case .ack: inbound = .ack(try ack(try parse(AckMessage.self, data), address))
             case .playback:
                 let r = try parse(PlaybackReport.self, data)
-                inbound = .playback(try playback(r, address, now), boot: r.boot)
+                let more = r.more ?? []
+                guard more.count <= ProtocolLimits.maxPlaybackBatch else {
+                    throw Rejection(.outOfRange, "more: at most \(ProtocolLimits.maxPlaybackBatch) further reports")
+                }
+                var entries = [try playback(r, address, now)]
+                for m in more {
+                    guard m.more == nil else { throw Rejection(.invalidField, "more: reports inside `more` cannot have their own") }
+                    guard m.boot == r.boot else { throw Rejection(.invalidField, "more: boot differs from the message's") }
+                    entries.append(try playback(m, address, now))
+                }
+                inbound = .playback(entries, boot: r.boot)
             case .cmd, .schedule: inbound = .command
             }
             return .success(DecodedMessage(address: address, inbound: inbound))

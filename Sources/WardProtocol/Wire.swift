@@ -9,6 +9,8 @@ public enum ProtocolLimits {
     public static let maxPayloadBytes = 16 * 1024
     /// Deepest nesting of objects and arrays a message may have (v1 messages need 3).
     public static let maxNesting = 8
+    /// Further playback reports one message may carry in `more`.
+    public static let maxPlaybackBatch = 8
     public static let version = 1
 }
 
@@ -354,6 +356,9 @@ public struct PlaybackReport: Codable, Sendable, Hashable {
     public var reason: String?
     public var by: String?
     public var detail: String?
+    /// Further reports of the same device made at the same moment, sent in this one message
+    /// (e.g. received, media_ready and started of an emergency); at most 8, not nested.
+    public var more: [PlaybackReport]?
 
     public init(device: String, boot: String, ts: Int64, play: String, event: PlaybackEvent, reason: PlaybackReason? = nil,
                 by: String? = nil, detail: String? = nil) {

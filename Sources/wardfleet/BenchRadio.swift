@@ -89,8 +89,10 @@ extension Bench {
                         for m in batch {
                             guard let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any],
                                   let device = o["device"] as? String else { continue }
-                            if let play = o["play"] as? String, let event = o["event"] as? String {
-                                seen.append(("\(play)|\(event)", device))
+                            if o["play"] is String {
+                                for r in [o] + (o["more"] as? [[String: Any]] ?? []) {
+                                    if let play = r["play"] as? String, let event = r["event"] as? String { seen.append(("\(play)|\(event)", device)) }
+                                }
                             } else if let cmd = o["cmd_id"] as? String {
                                 seen.append(("ack|\(cmd)", device))
                             }

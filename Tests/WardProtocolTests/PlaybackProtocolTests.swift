@@ -11,17 +11,38 @@ import WardDomain
 
     @Test func aStartedReportBecomesALogLineAtTheDevicesTime() throws {
         guard case .success(let m) = decode(topic, report("\"play\":\"BT-1@1795000000000\",\"event\":\"started\"")),
-              case .playback(let e, let boot) = m.inbound else { Issue.record("not decoded"); return }
+              case .playback(let all, let boot) = m.inbound, all.count == 1, let e = all.first else { Issue.record("not decoded"); return }
         #expect(boot == "b1" && e.speaker == "LOA-01" && e.event == .started && e.at == Date(unixMillis: ts))
         #expect(e.key == PlayKey(item: "BT-1", start: Date(unixMillis: 1_795_000_000_000)))
     }
 
     @Test func interruptedNeedsAReasonAndByIsAPlay() throws {
         guard case .success(let m) = decode(topic, report("\"play\":\"BT-1@1\",\"event\":\"interrupted\",\"reason\":\"preempted\",\"by\":\"BT-2@5\"")),
-              case .playback(let e, _) = m.inbound else { Issue.record("not decoded"); return }
+              case .playback(let all, _) = m.inbound, let e = all.first else { Issue.record("not decoded"); return }
         #expect(e.reason == .preempted && e.by == "BT-2@5")
         #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"interrupted\"")) == .invalidField)
         #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"interrupted\",\"reason\":\"preempted\",\"by\":\"x\"")) == .invalidField)
+    }
+
+    @Test func reportsOfOneMomentTravelTogetherInMore() throws {
+        let more = ",\"more\":[{\"v\":1,\"device\":\"LOA-01\",\"boot\":\"b1\",\"ts\":\(ts),\"play\":\"BT-1@1\",\"event\":\"media_ready\"},"
+            + "{\"v\":1,\"device\":\"LOA-01\",\"boot\":\"b1\",\"ts\":\(ts + 3),\"play\":\"BT-1@1\",\"event\":\"started\"}]"
+        guard case .success(let m) = decode(topic, report("\"play\":\"BT-1@1\",\"event\":\"received\"" + more)),
+              case .playback(let all, _) = m.inbound else { Issue.record("not decoded"); return }
+        #expect(all.map(\.event) == [.received, .mediaReady, .started])
+        #expect(all.last?.at == Date(unixMillis: ts + 3))
+        // Each one is checked like a report of its own: another device, another boot, nesting, too many.
+        let other = ",\"more\":[{\"v\":1,\"device\":\"LOA-02\",\"boot\":\"b1\",\"ts\":\(ts),\"play\":\"BT-1@1\",\"event\":\"started\"}]"
+        #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"received\"" + other)) == .identityMismatch)
+        let boot = ",\"more\":[{\"v\":1,\"device\":\"LOA-01\",\"boot\":\"b2\",\"ts\":\(ts),\"play\":\"BT-1@1\",\"event\":\"started\"}]"
+        #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"received\"" + boot)) == .invalidField)
+        let inner = "{\"v\":1,\"device\":\"LOA-01\",\"boot\":\"b1\",\"ts\":\(ts),\"play\":\"BT-1@1\",\"event\":\"started\"}"
+        let nested = ",\"more\":[{\"v\":1,\"device\":\"LOA-01\",\"boot\":\"b1\",\"ts\":\(ts),\"play\":\"BT-1@1\",\"event\":\"started\",\"more\":[\(inner)]}]"
+        #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"received\"" + nested)) == .invalidField)
+        let nine = ",\"more\":[" + Array(repeating: inner, count: 9).joined(separator: ",") + "]"
+        #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"received\"" + nine)) == .outOfRange)
+        let bad = ",\"more\":[{\"v\":1,\"device\":\"LOA-01\",\"boot\":\"b1\",\"ts\":\(ts),\"play\":\"BT-1@1\",\"event\":\"exploded\"}]"
+        #expect(rejection(topic, report("\"play\":\"BT-1@1\",\"event\":\"received\"" + bad)) == .invalidField, "one bad report refuses the message")
     }
 
     @Test func badReportsAreRefusedWithTheirReason() {

@@ -283,6 +283,12 @@ public actor BroadcastDelivery {
         var lines: [PlaybackEntry] = []
         for (pair, overdue, context) in due {
             let mine = byPair[pair] ?? []
+            // The speaker said how it ended: nothing to add, and nothing to read again next tick
+            // (a cancelled emergency's 5,000 interrupted plays were re-read every second until overdue).
+            if mine.contains(where: { $0.event.isTerminal }) {
+                open[pair] = nil
+                continue
+            }
             // Started, then taken off the agenda: the speaker reports how it ended; wait for that.
             if !overdue, mine.contains(where: { $0.event == .started }) { continue }
             if let line = PlaybackClosure.close(mine, key: pair.key, speaker: pair.speaker, context: context, at: now) { lines.append(line) }
