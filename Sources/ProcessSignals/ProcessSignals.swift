@@ -13,16 +13,18 @@ import Synchronization
 /// thing a handler may safely do) and a thread of ours reads it.
 public enum ProcessSignals {
     nonisolated(unsafe) private static var writeEnd: Int32 = -1
+    private static let handler = Mutex<(@Sendable (Int32, Int) -> Void)?>(nil)
     private static let installed = Mutex(false)
 
     /// Calls `handler` with the count of termination signals so far (1 on the first, 2 on the
-    /// second, …), on a thread of its own. Install once per process.
+    /// second, …), on a thread of its own. A later call replaces the handler.
     public static func onTermination(_ handler: @escaping @Sendable (_ signal: Int32, _ count: Int) -> Void) {
+        Self.handler.withLock { $0 = handler }
         let first = installed.withLock { done in
             defer { done = true }
             return !done
         }
-        precondition(first, "ProcessSignals.onTermination installed twice")
+        guard first else { return }
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { fatalError("pipe: \(String(cString: strerror(errno)))") }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }  // children (mosquitto, ffmpeg) must not hold it
@@ -35,7 +37,8 @@ public enum ProcessSignals {
                 let n = read(readEnd, &byte, 1)
                 if n == 1 {
                     count += 1
-                    handler(Int32(byte), count)
+                    let h = Self.handler.withLock { $0 }
+                    h?(Int32(byte), count)
                 } else if n < 0, errno == EINTR {
                     continue
                 } else {
