@@ -72,6 +72,7 @@ extension OperatorAPI {
                     throw APIError(.notFound, "không có thiết bị đang hoạt động / no active device \(id)")
                 }
                 _ = try DeviceRepository(db).remove(id, at: self.clock.now())
+                try ClaimRepository(db).withdraw(device: id)  // an unused claim code goes with it
                 try self.audit(call, "device.remove", target: id)
                 return try Self.json(["removed": id])
             },

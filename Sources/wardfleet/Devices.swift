@@ -137,9 +137,11 @@ struct Devices: AsyncParsableCommand {
 
         func run() async throws {
             if let remote = try db.remote { return try await remote.run("DELETE", RemoteAPI.path("devices", id)) }
-            guard try DeviceRepository(db.open()).remove(id, at: Date()) else {
+            let database = try db.open()
+            guard try DeviceRepository(database).remove(id, at: Date()) else {
                 throw ValidationError("không có thiết bị đang hoạt động / no active device '\(id)'")
             }
+            try ClaimRepository(database).withdraw(device: id)  // an unused claim code goes with it
             print("Đã gỡ / removed \(id)")
             // With broker credentials, the device's account goes too: a removed device cannot connect.
             if broker.username != nil {

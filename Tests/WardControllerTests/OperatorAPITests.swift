@@ -246,6 +246,12 @@ import Yams
             #expect(st == 400)
             (st, _) = try await call(.post, "/api/v1/devices/cam-tay/claim-code", "{}")
             #expect(st == 404, "a removed device gets no code")
+            (st, _) = try await call(.post, "/api/v1/devices", #"{"id":"ap-tay","device_class":"access_point","site":"nvh-tay"}"#)
+            (st, _) = try await call(.post, "/api/v1/devices/ap-tay/claim-code", "{}")
+            #expect(st == 201)
+            (st, _) = try await call(.delete, "/api/v1/devices/ap-tay")
+            #expect(st == 200)
+            #expect(try ClaimRepository(f.db).lookup(device: "ap-tay", at: now) == ClaimRepository.Lookup.none, "its unused code went with it")
             // Telemetry charts: numeric fields only (booleans as 0/1), oldest first.
             (st, text) = try await call(.get, "/api/v1/devices/loa-1/telemetry?hours=24")
             let decoder = JSONDecoder()
