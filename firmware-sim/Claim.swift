@@ -36,9 +36,13 @@ struct Claim: AsyncParsableCommand {
         let nonce = ClaimCrypto.newNonce()
         try client.publish(MQTTMessage(topic: Topics.claimRequest(device), payload: ProtocolEncoder.encode(
             ClaimRequest(device: device, secret: secret, nonce: nonce)), qos: 1, retained: false))
-        let deadline = ContinuousClock.now + .seconds(timeout)
-        while ContinuousClock.now < deadline {
-            guard let batch = await nextBatch(client, within: .milliseconds(200)) else { continue }
+        // No answer in time: closing the connection ends the message stream below.
+        let timer = Task {
+            try? await Task.sleep(for: .seconds(timeout))
+            client.disconnect()
+        }
+        defer { timer.cancel() }
+        while let batch = await client.messages.nextBatch() {
             for m in batch {
                 guard let r = try? JSONDecoder().decode(ClaimResponse.self, from: Data(m.payload)), r.device == device,
                       r.nonce == nonce else { continue }
@@ -62,19 +66,6 @@ struct Claim: AsyncParsableCommand {
             }
         }
         throw ValidationError("không có trả lời trong \(Int(timeout)) s (bộ điều khiển chạy với --accept-claims?) / no answer within \(Int(timeout)) s (is the controller run with --accept-claims?)")
-    }
-
-    private func nextBatch(_ client: MQTTClient, within: Duration) async -> [MQTTMessage]? {
-        await withTaskGroup(of: [MQTTMessage]?.self) { group in
-            group.addTask { await client.messages.nextBatch() }
-            group.addTask {
-                try? await Task.sleep(for: within)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
     }
 }
 

@@ -69,8 +69,9 @@ public final class FleetController: Sendable {
         dispatcher = NotificationDispatcher(database: db, sinks: configuration.notificationSinks, retry: configuration.notificationRetry,
                                             clock: clock)
         reports = configuration.reports.map { ReportScheduler(database: db, clock: clock, configuration: $0) }
-        claims = configuration.claims.map { [client] in
-            ClaimService(database: db, publisher: client, accounts: DynamicSecurityAccounts($0), clock: clock)
+        claims = configuration.claims.map { [client, ingestor] in
+            ClaimService(database: db, publisher: client, accounts: DynamicSecurityAccounts($0), clock: clock,
+                         tally: { await ingestor.count($0) })
         }
     }
 
@@ -100,9 +101,13 @@ public final class FleetController: Sendable {
             group.addTask { [ingestor, client, claims] in
                 while var messages = await client.messages.nextBatch() {
                     if let claims {
-                        let requests = messages.filter { $0.topic.hasPrefix(Topics.provisionRoot + "/") }
+                        var requests: [MQTTMessage] = []
+                        messages.removeAll { m in
+                            guard m.topic.hasPrefix(Topics.provisionRoot + "/") else { return false }
+                            requests.append(m)
+                            return true
+                        }
                         if !requests.isEmpty {
-                            messages.removeAll { $0.topic.hasPrefix(Topics.provisionRoot + "/") }
                             Task { for r in requests { await claims.handle(r) } }  // the broker round trips must not hold up ingest
                         }
                     }

@@ -135,6 +135,9 @@ public actor Ingestor {
         for m in messages { apply(m, now: now) }
     }
 
+    /// Counts something learned beside the message stream (claims), kept and shown with the rest.
+    public func count(_ name: String) { bump(name) }
+
     private func bump(_ name: String, _ by: UInt64 = 1) {
         counters[name, default: 0] &+= by
         countersChanged = true

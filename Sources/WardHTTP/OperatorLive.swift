@@ -24,11 +24,8 @@ extension OperatorAPI {
         guard let name = CommandName(rawValue: b.command) else {
             throw APIError(.badRequest, "command: " + CommandName.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        let tree = try self.tree()
-        guard let device = try DeviceRepository(database).get(id), device.removedAt == nil,
-              let commune = tree.ancestor(of: device.siteID, at: .commune), call.principal!.covers(commune: commune.id) else {
-            throw APIError(.notFound, "không có thiết bị / no device \(id)")
-        }
+        let (device, place, _) = try scopedDevice(call, active: true)
+        guard let commune = place else { throw APIError(.notFound, "không có thiết bị / no device \(id)") }
         if name == .setVolume {
             guard let v = b.volume, (0...(device.config.maxVolume ?? 100)).contains(v) else {
                 throw APIError(.badRequest, "volume: 0…\(device.config.maxVolume ?? 100)")

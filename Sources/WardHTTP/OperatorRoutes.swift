@@ -57,6 +57,19 @@ extension OperatorAPI {
 
     func tree() throws -> PlaceTree { try PlaceRepository(database).tree() }
 
+    /// The device named by the route's `{id}` if it is in the caller's communes (and, with
+    /// `active`, not removed); otherwise 404, so other communes' devices are not even named.
+    func scopedDevice(_ call: Call, active: Bool) throws -> (device: Device, commune: Place?, tree: PlaceTree) {
+        let id = try call.parameter("id")
+        let tree = try self.tree()
+        guard let d = try DeviceRepository(database).get(id), !active || d.removedAt == nil else {
+            throw APIError(.notFound, active ? "không có thiết bị đang hoạt động / no active device \(id)" : "không có thiết bị / no device \(id)")
+        }
+        let commune = tree.ancestor(of: d.siteID, at: .commune)
+        guard call.principal!.covers(commune: commune?.id) else { throw APIError(.notFound, "không có thiết bị / no device \(id)") }
+        return (d, commune, tree)
+    }
+
     func device(_ d: Device, _ tree: PlaceTree, _ status: DeviceStatusRecord?) -> DeviceView {
         let site = tree[d.siteID], village = tree.ancestor(of: d.siteID, at: .village)
         let l = status?.liveness
@@ -153,12 +166,8 @@ extension OperatorAPI {
                 return try Self.json(list.map { self.device($0, tree, statuses[$0.id]) })
             },
             Route(method: .get, path: "/api/v1/devices/{id}", permission: .view) { call in
-                let id = try call.parameter("id")
-                let tree = try self.tree()
-                guard let d = try DeviceRepository(db).get(id),
-                      call.principal!.covers(commune: tree.ancestor(of: d.siteID, at: .commune)?.id) else {
-                    throw APIError(.notFound, "không có thiết bị / no device \(id)")
-                }
+                let (d, _, tree) = try self.scopedDevice(call, active: false)
+                let id = d.id
                 struct Detail: Encodable {
                     var device: DeviceView
                     var history: [StateInterval]

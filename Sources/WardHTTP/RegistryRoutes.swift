@@ -65,12 +65,7 @@ extension OperatorAPI {
                 return try Self.json(["device": b.id, "result": inserted == 1 ? "registered" : "updated"], status: inserted == 1 ? .created : .ok)
             },
             Route(method: .delete, path: "/api/v1/devices/{id}", permission: .manageDevices) { call in
-                let id = try call.parameter("id")
-                let tree = try self.tree()
-                guard let d = try DeviceRepository(db).get(id), d.removedAt == nil,
-                      call.principal!.covers(commune: tree.ancestor(of: d.siteID, at: .commune)?.id) else {
-                    throw APIError(.notFound, "không có thiết bị đang hoạt động / no active device \(id)")
-                }
+                let id = try self.scopedDevice(call, active: true).device.id
                 _ = try DeviceRepository(db).remove(id, at: self.clock.now())
                 try ClaimRepository(db).withdraw(device: id)  // an unused claim code goes with it
                 try self.audit(call, "device.remove", target: id)
@@ -78,28 +73,16 @@ extension OperatorAPI {
             },
             Route(method: .post, path: "/api/v1/devices/{id}/claim-code", permission: .manageDevices) { call in
                 struct Body: Decodable { var validHours: Double? }
-                let id = try call.parameter("id")
                 let b = call.body.readableBytes == 0 ? Body() : try Self.decode(Body.self, call.body, allowed: ["valid_hours"])
-                let hours = b.validHours ?? 72
-                guard hours > 0, hours <= 24 * 90 else { throw APIError(.badRequest, "valid_hours: 0–2160") }
-                let tree = try self.tree()
-                guard let d = try DeviceRepository(db).get(id), d.removedAt == nil,
-                      call.principal!.covers(commune: tree.ancestor(of: d.siteID, at: .commune)?.id) else {
-                    throw APIError(.notFound, "không có thiết bị đang hoạt động / no active device \(id)")
-                }
-                let now = self.clock.now()
-                let code = ClaimCode.generate()
-                let expires = now.addingTimeInterval(hours * 3600)
-                try ClaimRepository(db).issue(device: id, secret: ClaimCode.secret(code)!, by: call.user.name, at: now, expires: expires)
+                let id = try self.scopedDevice(call, active: true).device.id
+                let (code, expires) = try ClaimCodes.issue(db, device: id, by: call.user.name, validHours: b.validHours ?? 72,
+                                                           now: self.clock.now())
                 try self.audit(call, "device.claim_code", target: id)
                 return try Self.json(["device": id, "code": code, "expires": ISO8601DateFormatter().string(from: expires)], status: .created)
             },
             Route(method: .get, path: "/api/v1/devices/{id}/telemetry", permission: .view) { call in
-                let id = try call.parameter("id")
-                let tree = try self.tree()
-                guard let d = try DeviceRepository(db).get(id), call.principal!.covers(commune: tree.ancestor(of: d.siteID, at: .commune)?.id) else {
-                    throw APIError(.notFound, "không có thiết bị / no device \(id)")
-                }
+                let (d, _, _) = try self.scopedDevice(call, active: false)
+                let id = d.id
                 let hours = min(max(Double(call.query("hours") ?? "") ?? 24, 1), 24 * 31)
                 let now = self.clock.now()
                 let samples = try HealthQueries(db).samples(device: id, in: DateInterval(start: now - hours * 3600, end: now + 1), limit: 20_000)

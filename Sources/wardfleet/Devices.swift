@@ -13,7 +13,7 @@ extension KioskRole: ExpressibleByArgument {}
 struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Thiết bị: loa, camera, Wi-Fi, kiosk / Devices: speakers, cameras, Wi-Fi APs, kiosks.",
-        subcommands: [Add.self, Import.self, List.self, Show.self, Remove.self, Pending.self, Command.self, Provision.self, ClaimCodes.self, Rotate.self, Revoke.self])
+        subcommands: [Add.self, Import.self, List.self, Show.self, Remove.self, Pending.self, Command.self, Provision.self, IssueClaimCodes.self, Rotate.self, Revoke.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Đăng ký một thiết bị / Register one device.")

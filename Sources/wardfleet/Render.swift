@@ -83,6 +83,10 @@ enum Render {
         print("\nTin nhận / messages received: \(r.counters["received"] ?? 0), xử lý / processed: \(r.counters["processed"] ?? 0)"
               + (rejected.isEmpty ? ", bị từ chối / rejected: 0"
                  : ", bị từ chối / rejected: " + rejected.map { "\($0.key.dropFirst(9)) \($0.value)" }.joined(separator: ", ")))
+        let claims = r.counters.filter { $0.key.hasPrefix("claims.") && $0.value > 0 }.sorted { $0.key < $1.key }
+        if !claims.isEmpty {
+            print("Mã nhận tài khoản / claims: " + claims.map { "\($0.key.dropFirst(7)) \($0.value)" }.joined(separator: ", "))
+        }
         for x in r.recentRejections.prefix(5) {
             print("  \(cal.display(x.at))  \(x.reason)  \(x.topic)  \(x.detail.prefix(100))")
         }

@@ -91,7 +91,7 @@ extension Devices {
         }
     }
 
-    struct ClaimCodes: AsyncParsableCommand {
+    struct IssueClaimCodes: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "claim-code",
             abstract: "Mã nhận một lần cho thiết bị / One-time claim codes for devices.",
@@ -109,17 +109,10 @@ extension Devices {
         func run() async throws {
             let database = try db.open()
             guard !ids.isEmpty else { throw ValidationError("chọn thiết bị / name the devices") }
-            guard validHours > 0, validHours <= 24 * 90 else { throw ValidationError("--valid-hours: 0–2160") }
-            let devices = DeviceRepository(database)
-            for id in ids where try devices.get(id).map({ $0.removedAt == nil }) != true {
-                throw ValidationError("không có thiết bị đang hoạt động / no active device '\(id)'")
-            }
             let now = Date()
-            let expires = now.addingTimeInterval(validHours * 3600)
             var rows = ["device_id,claim_code,expires_utc"]
             for id in ids {
-                let code = ClaimCode.generate()
-                try ClaimRepository(database).issue(device: id, secret: ClaimCode.secret(code)!, by: user, at: now, expires: expires)
+                let (code, expires) = try ClaimCodes.issue(database, device: id, by: user, validHours: validHours, now: now)
                 try AuthRepository(database).audit(user: user, action: "device.claim_code", target: id, detail: nil, address: nil, at: now)
                 rows.append([id, code, ISO8601DateFormatter().string(from: expires)].map(csvField).joined(separator: ","))
                 if sheet == nil { print("\(id)\t\(code)") }

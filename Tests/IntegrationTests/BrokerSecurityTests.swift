@@ -139,15 +139,30 @@ extension RealBrokerTests {
             asClaim.password = claimPassword
             let probe = try MQTTClient(asClaim)
             defer { probe.disconnect() }
+            try probe.subscribe(Topics.claimResponse("LOA-LA-99"), qos: 1)
             try await probe.connect()
             try probe.publish(MQTTMessage(topic: TopicAddress(commune: "cam-la", device: "CAM-1", kind: .state).topic,
                                           payload: ProtocolEncoder.encode(StateMessage(device: "CAM-1", state: .online, boot: "x", reason: nil, ts: now.unixMillis)),
                                           retained: false))
-            // Proof it was dropped: LOA-1's next message arrives, CAM-1 stays unknown.
+            // Proof it was dropped, in order: a claim request on the same connection, after the forgery, is answered (so the
+            // controller has had everything before it); then LOA-1 reports; once that is stored, so would the forgery be.
+            try probe.publish(MQTTMessage(topic: Topics.claimRequest("LOA-LA-99"), payload: ProtocolEncoder.encode(
+                ClaimRequest(device: "LOA-LA-99", secret: ClaimCode.secret(ClaimCode.generate())!, nonce: "probe")), qos: 1, retained: false))
+            let answered = Task { await probe.messages.nextBatch()?.first.flatMap { try? JSONDecoder().decode(ClaimResponse.self, from: Data($0.payload)) } }
+            let timeout = Task { try await Task.sleep(for: .seconds(20)); answered.cancel() }
+            let answer = await answered.value
+            timeout.cancel()
+            #expect(answer?.reason == .noCode, "the probe's request was answered")
             try send("LOA-1", .telemetry, TelemetryMessage(device: "LOA-1", boot: "b1", seq: 2, ts: Date().unixMillis, speaker: SpeakerFields(
                 volume: 55, ampOK: true, lineOK: true, playing: false, rssi: -70, power: .mains, batteryPct: nil)))
             try await h.waitUntil("LOA-1's second telemetry seen") { try h.status("LOA-1")?.lastTelemetry?.contains("\"seq\":2") == true }
             #expect(try h.state("CAM-1") == .unknown)
+            // Every claim outcome is counted with the ingest counters (`wardfleet health` shows them).
+            try await h.waitUntil("claims counted") {
+                let c = try HealthQueries(h.db).counters()
+                return c[ClaimCounter.granted] == 2 && c[ClaimCounter.refused(.used)] == 1 && c[ClaimCounter.refused(.wrongCode)] == 1
+                    && c[ClaimCounter.refused(.noCode)] == 2
+            }
 
             // TLS with the commune's CA works; with another CA it does not.
             #expect(await canConnect(device("CAM-1", pw["CAM-1"], port: tlsPort!, caFile: pki + "/ca.crt")))

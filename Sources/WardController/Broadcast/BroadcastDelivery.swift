@@ -62,8 +62,6 @@ public actor BroadcastDelivery {
     private var logged = Set<Pair>()
     private var playsJSON: [[SchedulePlay]: String] = [:]
     public private(set) var publishFailures = 0
-    /// How long the last evaluation that sent something took to hand every schedule to the broker client.
-    public private(set) var lastPublishTime: Duration = .zero
     /// When the last evaluation that sent something finished handing schedules to the broker client.
     public private(set) var lastPublishedAt: ContinuousClock.Instant?
 
@@ -161,11 +159,7 @@ public actor BroadcastDelivery {
         let approved = broadcasts.values.filter { $0.status == .approved }.map(\.item)
         agendas = DeliveryPlanner.agendas(items: approved, audiences: audiences, now: now, settings: configuration.rules)
         var lines: [PlaybackEntry] = []
-        let t0 = ContinuousClock.now
-        if publishAgendas(now: now) > 0 {
-            lastPublishedAt = ContinuousClock.now
-            lastPublishTime = lastPublishedAt! - t0
-        }
+        if publishAgendas(now: now) > 0 { lastPublishedAt = ContinuousClock.now }
         for (speaker, agenda) in agendas {
             for p in agenda.plays where p.start <= now.addingTimeInterval(configuration.rules.lead) {
                 note(Pair(key: p.key, speaker: speaker), plannedStart: p.start, now: now, into: &lines)

@@ -36,6 +36,39 @@ public actor DynamicSecurityAccounts: DeviceAccounts {
     }
 }
 
+/// Why a claim code was not issued.
+public struct ClaimCodeRefusal: Refusal {
+    public var description: String
+}
+
+/// One-time claim codes as the CLI and the API issue them.
+public enum ClaimCodes {
+    public static let validHours: ClosedRange<Double> = 0.01...(24 * 90)
+
+    /// A new code for an active device (replacing an earlier one); the code is returned once and
+    /// only its hash is stored.
+    public static func issue(_ db: WardDatabase, device: String, by user: String, validHours hours: Double = 72,
+                             now: Date) throws -> (code: String, expires: Date) {
+        guard validHours.contains(hours) else {
+            throw ClaimCodeRefusal(description: "thời hạn 0–2160 giờ / validity must be 0–2160 hours")
+        }
+        guard try DeviceRepository(db).get(device).map({ $0.removedAt == nil }) == true else {
+            throw ClaimCodeRefusal(description: "không có thiết bị đang hoạt động / no active device '\(device)'")
+        }
+        let code = ClaimCode.generate()
+        let expires = now.addingTimeInterval(hours * 3600)
+        try ClaimRepository(db).issue(device: device, secret: ClaimCode.secret(code)!, by: user, at: now, expires: expires)
+        return (code, expires)
+    }
+}
+
+/// Counter names for claims, kept with the ingest counters (shown by `wardfleet health`).
+public enum ClaimCounter {
+    public static let granted = "claims.granted"
+    public static let unreadable = "claims.unreadable"
+    public static func refused(_ r: ClaimResponse.Reason) -> String { "claims.refused.\(r.rawValue)" }
+}
+
 /// Answers claim requests (protocol §7): checks the code's proof, takes the code once, makes the
 /// device's own broker account and sends its credentials sealed with the code.
 public actor ClaimService {
@@ -44,17 +77,17 @@ public actor ClaimService {
     private let accounts: any DeviceAccounts
     private let clock: any TimeSource
     private let logger: Logger
-    public private(set) var granted = 0
-    public private(set) var refused: [ClaimResponse.Reason: Int] = [:]
-    public private(set) var malformed = 0
+    /// Counts each outcome (`ClaimCounter` names); the controller adds them to its ingest counters.
+    private let tally: @Sendable (String) async -> Void
 
     public init(database: WardDatabase, publisher: any SchedulePublisher, accounts: any DeviceAccounts, clock: any TimeSource,
-                logger: Logger = Logger(label: "wardfleet.claims")) {
+                logger: Logger = Logger(label: "wardfleet.claims"), tally: @escaping @Sendable (String) async -> Void) {
         db = database
         self.publisher = publisher
         self.accounts = accounts
         self.clock = clock
         self.logger = logger
+        self.tally = tally
     }
 
     public func handle(_ m: MQTTMessage) async {
@@ -62,7 +95,7 @@ public actor ClaimService {
               let r = try? JSONDecoder().decode(ClaimRequest.self, from: Data(m.payload)),
               r.device == device, r.v == ProtocolLimits.version, !r.nonce.isEmpty, r.nonce.utf8.count <= 64
         else {
-            malformed += 1
+            await tally(ClaimCounter.unreadable)
             logger.warning("claim request unreadable or not for its topic: ignored", metadata: ["topic": "\(m.topic.prefix(120))"])
             return
         }
@@ -71,21 +104,21 @@ public actor ClaimService {
         do {
             let secret: [UInt8]
             switch try repo.lookup(device: device, at: now) {
-            case .none: return refuse(r, .noCode)
-            case .used: return refuse(r, .used)
-            case .expired: return refuse(r, .expired)
-            case .locked: return refuse(r, .locked)
+            case .none: return await refuse(r, .noCode)
+            case .used: return await refuse(r, .used)
+            case .expired: return await refuse(r, .expired)
+            case .locked: return await refuse(r, .locked)
             case .open(let s): secret = s
             }
             guard ClaimCrypto.verify(r, secret: secret) else {
                 try repo.noteFailure(device: device)
-                return refuse(r, .wrongCode)
+                return await refuse(r, .wrongCode)
             }
             guard let d = try DeviceRepository(db).get(device), d.removedAt == nil,
                   let commune = try PlaceRepository(db).tree().ancestor(of: d.siteID, at: .commune)?.id else {
-                return refuse(r, .noCode)  // removed since the code was issued
+                return await refuse(r, .noCode)  // removed since the code was issued
             }
-            guard try repo.take(device: device, at: now) else { return refuse(r, .used) }
+            guard try repo.take(device: device, at: now) else { return await refuse(r, .used) }
             let password = BrokerPolicy.password()
             do {
                 try await accounts.provision(device: device, commune: commune, password: password)
@@ -93,24 +126,24 @@ public actor ClaimService {
                 try repo.release(device: device)
                 logger.error("claim: the broker could not make the account; the code stays valid", metadata: [
                     "device": "\(device)", "error": "\(error)"])
-                return refuse(r, .tryAgain)
+                return await refuse(r, .tryAgain)
             }
             let credentials = ClaimCredentials(username: device, password: password, clientID: device,
                                                topicPrefix: "\(Topics.root)/\(commune)/\(device)/")
             let sealed = try ClaimCrypto.seal(credentials, secret: secret, device: device, nonce: r.nonce)
             send(ClaimResponse(device: device, nonce: r.nonce, result: .ok, sealed: sealed))
-            granted += 1
+            await tally(ClaimCounter.granted)
             try? AuthRepository(db).audit(user: "device:\(device)", action: "device.claim", target: device,
                                           detail: "tài khoản MQTT đã cấp / broker account granted", address: nil, at: now)
             logger.info("device claimed its broker account", metadata: ["device": "\(device)"])
         } catch {
             logger.error("claim failed", metadata: ["device": "\(device)", "error": "\(error)"])
-            refuse(r, .tryAgain)
+            await refuse(r, .tryAgain)
         }
     }
 
-    private func refuse(_ r: ClaimRequest, _ reason: ClaimResponse.Reason) {
-        refused[reason, default: 0] += 1
+    private func refuse(_ r: ClaimRequest, _ reason: ClaimResponse.Reason) async {
+        await tally(ClaimCounter.refused(reason))
         logger.warning("claim refused", metadata: ["device": "\(r.device)", "reason": "\(reason.rawValue)"])
         send(ClaimResponse(device: r.device, nonce: r.nonce, result: .refused, reason: reason))
     }

@@ -236,8 +236,8 @@ public enum PlaybackClosure {
     /// The final line to append for `entries` (all of one play on one speaker), or nil when the
     /// speaker already reported an end.
     public static func close(_ entries: [PlaybackEntry], key: PlayKey, speaker: String, context c: Context, at now: Date) -> PlaybackEntry? {
+        guard !entries.contains(where: \.event.isTerminal) else { return nil }
         let events = Set(entries.map(\.event))
-        guard events.isDisjoint(with: [.finished, .interrupted, .missed]) else { return nil }
         func line(_ e: PlaybackEvent, _ r: PlaybackReason, by: String? = nil) -> PlaybackEntry {
             PlaybackEntry(key: key, speaker: speaker, event: e, at: now, reason: r, by: by)
         }
