@@ -16,7 +16,7 @@ extension OperatorAPI {
     }
 
     /// Sends a command through the controller's broker link and waits (10 s) for the device's
-    /// acknowledgement, which the controller stores as it arrives.
+    /// acknowledgement, which the controller stores as it arrives (and signals, in this process).
     func sendCommand(_ call: Call) async throws -> Response {
         guard let publisher else { throw APIError(.serviceUnavailable, "máy chủ này không gửi lệnh / this server sends no commands") }
         let id = try call.parameter("id")
@@ -44,7 +44,7 @@ extension OperatorAPI {
             if let ack = try HealthQueries(database).acks(command: cmdID).first {
                 return try Self.json(["command": name.rawValue, "result": ack.result, "detail": ack.detail ?? ""])
             }
-            try await Task.sleep(for: .milliseconds(100))
+            await ChangeSignal.acks.wait(upTo: .milliseconds(100))  // the poll covers a controller in another process
         }
         throw APIError(.gatewayTimeout, "không có xác nhận sau 10 s (thiết bị mất kết nối?) / no acknowledgement within 10 s (device offline?)")
     }

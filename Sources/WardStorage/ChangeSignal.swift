@@ -16,6 +16,8 @@ public final class ChangeSignal: Sendable {
 
     /// The schedule of broadcasts (any item, status or group write) committed in this process.
     public static let schedule = ChangeSignal()
+    /// Command acknowledgements stored by this process's controller.
+    public static let acks = ChangeSignal()
 
     public func poke() {
         let woken = state.withLock { s in

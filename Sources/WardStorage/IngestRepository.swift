@@ -266,6 +266,8 @@ public struct IngestRepository: Sendable {
                     INSERT INTO command_acks (device_id, cmd_id, result, detail, received_at) VALUES (?, ?, ?, ?, ?)
                     """, arguments: [a.deviceID, a.cmdID, a.result, a.detail, a.receivedAt.millis])
             }
+            // An API call waiting for one of these hears of it at once.
+            if !b.acks.isEmpty { db.afterNextTransaction(onCommit: { _ in ChangeSignal.acks.poke() }) }
             if !b.rejections.isEmpty {
                 for r in b.rejections.suffix(Self.keptRejections) {
                     try db.execute(sql: "INSERT INTO rejections (at, reason, topic, detail) VALUES (?, ?, ?, ?)",

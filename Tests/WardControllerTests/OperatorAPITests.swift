@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 import WardDomain
 import WardProtocol
@@ -21,7 +22,7 @@ import Yams
         var app: Application<RouterResponder<WardRequestContext>>
     }
 
-    func fixture(configure: (inout OperatorAPI) -> Void = { _ in }) async throws -> Fixture {
+    func fixture(publisher: (any SchedulePublisher)? = nil, configure: (inout OperatorAPI) -> Void = { _ in }) async throws -> Fixture {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wf-api-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let db = try WardDatabase(path: dir.appendingPathComponent("a.sqlite").path)
@@ -38,7 +39,7 @@ import Yams
             try BroadcastRepository(db).addUser(User(name: "u-\(role.rawValue)", role: role, createdAt: now))
             try AuthRepository(db).setPassword("u-\(role.rawValue)", hash: hash)
         }
-        var api = OperatorAPI(database: db, clock: ManualTimeSource(now))
+        var api = OperatorAPI(database: db, clock: ManualTimeSource(now), publisher: publisher)
         api.eventStreamLifetime = .zero  // one pass, so requests in tests end
         configure(&api)
         let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: db)
@@ -194,6 +195,42 @@ import Yams
 
     /// The rest of the CLI through the API: registration, telemetry, edits, groups, quiet hours,
     /// alarm rules, KPI targets, kept reports, user changes; each change in the audit log.
+    /// Stands in for the controller: each command published is acknowledged by the device and
+    /// stored the way the ingest flush stores it, a moment later.
+    final class AcknowledgingBroker: SchedulePublisher {
+        let db = Mutex<WardDatabase?>(nil)
+        let commands = Mutex<[String]>([])
+        func publish(topic: String, payload: [UInt8], qos: Int32, retain: Bool) throws {
+            let cmd = try JSONDecoder().decode(CommandMessage.self, from: Data(payload))
+            commands.withLock { $0.append(topic) }
+            let db = self.db.withLock { $0 }!
+            Task.detached {
+                try await Task.sleep(for: .milliseconds(30))
+                var batch = IngestBatch()
+                batch.acks = [AckRecord(deviceID: "loa-1", cmdID: cmd.cmdID, result: "ok", detail: "volume \(cmd.volume ?? -1)", receivedAt: Date())]
+                let repo = IngestRepository(db)
+                try repo.write(batch, run: try repo.startRun(at: Date()).0)
+            }
+        }
+    }
+
+    @Test func aCommandWaitsForItsAcknowledgement() async throws {
+        let broker = AcknowledgingBroker()
+        let f = try await fixture(publisher: broker)
+        broker.db.withLock { $0 = f.db }
+        try await f.app.test(.live) { client in
+            let tech = try #require(try await Self.login(client, "u-technician"))
+            let (st, text) = try await client.execute(uri: "/api/v1/devices/loa-1/commands", method: .post, headers: tech.headers,
+                                                      body: Self.body(#"{"command":"set_volume","volume":60}"#)) { ($0.status.code, String(buffer: $0.body)) }
+            #expect(st == 200 && text.contains("\"result\":\"ok\"") && text.contains("volume 60"), "\(text)")
+            #expect(broker.commands.withLock { $0 } == ["wardfleet/v1/an-phu/loa-1/cmd"])
+            let refused = try await client.execute(uri: "/api/v1/devices/loa-1/commands", method: .post, headers: tech.headers,
+                                                   body: Self.body(#"{"command":"set_volume","volume":101}"#)) { $0.status.code }
+            #expect(refused == 400)
+            #expect(broker.commands.withLock { $0.count } == 1, "a refused command is not sent")
+        }
+    }
+
     @Test func everythingTheCLIDoesIsDoableThroughTheAPI() async throws {
         let f = try await fixture()
         // Two telemetry samples an hour apart, as the ingestor stores them.
