@@ -78,7 +78,8 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["WardController", "WardHTTP", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", "WardClock", hummingbird, httpTypes]
+            dependencies: ["WardController", "WardHTTP", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", "WardClock", hummingbird, httpTypes,
+                           grdb]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -31,12 +31,18 @@ func raiseDescriptorLimit() {
     setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
 }
 
-/// Cancels `task` when the process that started us is gone (re-parented): a benchmark or test
-/// that dies without stopping us must not leave thousands of devices reconnecting forever.
-func stopWhenOrphaned(_ task: Task<Void, Never>) -> Task<Void, Never> {
-    let parent = getppid()
-    return Task.detached {
-        guard parent > 1 else { return }  // started by init or a container's pid 1: nothing to watch
+/// With `--exit-with-parent`: cancels `task` when the process that started us is gone
+/// (re-parented), so a benchmark or test that dies without stopping us does not leave thousands
+/// of devices reconnecting forever. Off by default: `firmware-sim run … &` from a script that then
+/// ends must keep running, as a fleet does.
+/// `parent` is read first thing at start; if it is already init (the parent ended before we
+/// could look, as `… --exit-with-parent & exit` does), the parent is gone: stop.
+func stopWhenOrphaned(_ task: Task<Void, Never>, parent: pid_t) -> Task<Void, Never> {
+    Task.detached {
+        if parent <= 1 {
+            task.cancel()
+            return
+        }
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             if getppid() != parent {
@@ -75,8 +81,13 @@ struct Run: AsyncParsableCommand {
     var duration: Double?
     @Flag(help: "On stop, drop connections abruptly (as a power cut) instead of shutting down cleanly.")
     var abruptStop = false
+    @Flag(help: "Stop when the process that started the simulator ends (tests and benchmarks use it).")
+    var exitWithParent = false
+    @Option(help: "Append a JSON line per playback report the broker acknowledged to this file (for tests).")
+    var journal: String?
 
     func run() async throws {
+        let parent = getppid()  // now, before a script that started us in the background can end
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "firmware-sim")
         logger.logLevel = .info
@@ -93,7 +104,8 @@ struct Run: AsyncParsableCommand {
         }
         if randomFaults > 0 { planned += randomBehaviours(devices, horizon: duration ?? 86_400) }
         let options = SimOptions(host: host, port: port, heartbeat: heartbeat, seed: seed, lastWill: !noWill,
-                                 kioskInterval: kioskInterval, alwaysOpen: alwaysOpen, clock: Clocks.fromEnvironment())
+                                 kioskInterval: kioskInterval, alwaysOpen: alwaysOpen, clock: Clocks.fromEnvironment(),
+                                 journal: try journal.map(ReportJournal.init(path:)))
         logger.info("simulating \(devices.count) devices against \(host):\(port), heartbeat \(heartbeat) s, seed \(seed)")
 
         let sims = devices.map { d in
@@ -113,9 +125,10 @@ struct Run: AsyncParsableCommand {
             }
         }
         ProcessSignals.cancelOnTermination(main, name: "firmware-sim")
-        let orphanWatch = stopWhenOrphaned(main)
+        if exitWithParent, parent <= 1 { logger.notice("--exit-with-parent: the process that started the simulator has already ended") }
+        let orphanWatch = exitWithParent ? stopWhenOrphaned(main, parent: parent) : nil
         await main.value
-        orphanWatch.cancel()
+        orphanWatch?.cancel()
         logger.info("stopping \(sims.count) devices…")
         let graceful = !abruptStop
         await withDiscardingTaskGroup { group in

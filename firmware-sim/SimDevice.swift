@@ -17,6 +17,29 @@ struct SimOptions: Sendable {
     var calendar = LocalCalendar.vietnam
     /// The device's clock (shifted in tests through WARDFLEET_CLOCK_FILE).
     var clock: any TimeSource = SystemTimeSource()
+    /// Where acknowledged playback reports are noted (tests compare it with the playback log).
+    var journal: ReportJournal?
+}
+
+/// A line per playback report the broker acknowledged (PUBACK): what a speaker may count as
+/// delivered. Written from the network thread, so it only appends under a lock.
+final class ReportJournal: Sendable {
+    private let handle: FileHandle
+    private let lock = NSLock()
+
+    init(path: String) throws {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        guard let h = FileHandle(forWritingAtPath: path) else { throw CocoaError(.fileNoSuchFile) }
+        h.seekToEndOfFile()
+        handle = h
+    }
+
+    func note(_ reports: [PlaybackReport]) {
+        let lines = reports.map { "{\"device\":\"\($0.device)\",\"play\":\"\($0.play)\",\"event\":\"\($0.event)\",\"ts\":\($0.ts)}\n" }.joined()
+        lock.lock()
+        defer { lock.unlock() }
+        handle.write(Data(lines.utf8))
+    }
 }
 
 /// One simulated field device speaking protocol v1 over its own MQTT connection.
@@ -43,6 +66,9 @@ actor SimDevice {
     var current: String?
     var currentEnds: Date?
     var outbox: [PlaybackReport] = []
+    /// Reports published in the last 15 minutes, with when: a restarted controller may ask for
+    /// them again (`resend_since` in its first agenda).
+    var sentReports: [(at: Date, report: PlaybackReport)] = []
     /// Above zero while a turn's reports are being gathered into one message.
     var batching = 0
     var playerTask: Task<Void, Never>?

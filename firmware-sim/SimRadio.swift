@@ -83,6 +83,7 @@ extension SimDevice {
         guard s.rev > lastScheduleRev else { return }  // an older retained copy
         lastScheduleRev = s.rev
         let now = clock.now()
+        if let since = s.resendSince { resendReports(since: Date(unixMillis: since)) }
         let ids = Set(s.plays.map(\.play))
         var dueNow = false
         // Gone from the agenda: cancelled or withdrawn. A sounding one stops.
@@ -224,16 +225,36 @@ extension SimDevice {
     /// are one publish, not three, for 5,000 speakers at once.
     func flushOutbox() {
         guard connected, let c = client, !outbox.isEmpty else { return }
+        let now = clock.now()
         var sent = 0
         while sent < outbox.count {
             var group = Array(outbox[sent..<min(outbox.count, sent + 1 + ProtocolLimits.maxPlaybackBatch)])
             for i in group.indices { group[i].boot = boot }
             var first = group[0]
             if group.count > 1 { first.more = Array(group.dropFirst()) }
-            do { try c.publish(topic: topic(.playback), payload: ProtocolEncoder.encode(first), qos: 1) } catch { break }
+            let message = MQTTMessage(topic: topic(.playback), payload: ProtocolEncoder.encode(first), qos: 1, retained: false)
+            do {
+                if let journal = options.journal {
+                    try c.publish(message) { [group] in journal.note(group) }
+                } else {
+                    try c.publish(message)
+                }
+            } catch { break }
+            sentReports += group.map { (now, $0) }
             sent += group.count
         }
         outbox.removeFirst(sent)
+        sentReports.removeAll { now.timeIntervalSince($0.at) > 900 }
+    }
+
+    /// A restarted controller may have lost what it received after `since`: publish those
+    /// reports again (a minute earlier, for clocks that differ); it records each once.
+    private func resendReports(since: Date) {
+        let again = sentReports.filter { $0.at >= since.addingTimeInterval(-60) }.map(\.report)
+        guard !again.isEmpty else { return }
+        sentReports.removeAll { $0.at >= since.addingTimeInterval(-60) }
+        logger.info("\(device.id): controller restarted, re-sending \(again.count) playback reports")
+        outbox.insert(contentsOf: again, at: 0)
     }
 
     /// Holds reports back until `body` is done, then sends them together.

@@ -86,6 +86,12 @@ public final class MQTTClient: @unchecked Sendable {
         var connects = 0
         var lastRefusal: Int32?
         var eventContinuation: AsyncStream<MQTTConnectionEvent>.Continuation?
+        /// Callbacks for QoS ≥ 1 publishes waiting for the broker's acknowledgement, by message id.
+        var awaitingAck: [Int32: @Sendable () -> Void] = [:]
+        /// Acknowledgements that arrived before their publish call had registered its callback, newest
+        /// last. QoS 0 publishes report here too; message ids count up, so one is reused only
+        /// 65,535 publishes later and a short list cannot confuse two messages.
+        var earlyAcks: [Int32] = []
     }
 
     public let configuration: MQTTConfiguration
@@ -145,6 +151,9 @@ public final class MQTTClient: @unchecked Sendable {
         }
         mosquitto_disconnect_callback_set(handle) { _, obj, rc in
             MQTTClient.client(obj).didDisconnect(rc)
+        }
+        mosquitto_publish_callback_set(handle) { _, obj, mid in
+            MQTTClient.client(obj).didPublish(mid)
         }
         mosquitto_message_callback_set(handle) { _, obj, msg in
             guard let m = msg?.pointee, let topic = m.topic else { return }
@@ -268,6 +277,40 @@ public final class MQTTClient: @unchecked Sendable {
 
     public func publish(topic: String, payload: [UInt8], qos: Int32 = 0, retain: Bool = false) throws {
         try publish(MQTTMessage(topic: topic, payload: payload, qos: qos, retained: retain))
+    }
+
+    /// Publishes at QoS 1 or 2 and calls `acknowledged` (on the network thread: keep it short)
+    /// once the broker has acknowledged the message: what the sender may count as delivered.
+    public func publish(_ message: MQTTMessage, acknowledged: @escaping @Sendable () -> Void) throws {
+        precondition(message.qos > 0, "only QoS 1 and 2 are acknowledged")
+        var mid: Int32 = 0
+        let rc = message.payload.withUnsafeBytes {
+            mosquitto_publish(handle, &mid, message.topic, Int32($0.count), $0.baseAddress, message.qos, message.retained)
+        }
+        try check("publish \(message.topic)", rc)
+        // The acknowledgement may already have come on the network thread: never hold the lock
+        // while calling into libmosquitto, so the two threads cannot wait on each other.
+        let early = shared.withLock { s in
+            if let i = s.earlyAcks.lastIndex(of: mid) {
+                s.earlyAcks.remove(at: i)
+                return true
+            }
+            s.awaitingAck[mid] = acknowledged
+            return false
+        }
+        if early { acknowledged() }
+        if configuration.sharedNetworkLoop { MQTTNetworkLoop.shared.flush(self) }
+    }
+
+    // Network thread.
+    private func didPublish(_ mid: Int32) {
+        let callback = shared.withLock { s -> (@Sendable () -> Void)? in
+            if let c = s.awaitingAck.removeValue(forKey: mid) { return c }
+            s.earlyAcks.append(mid)
+            if s.earlyAcks.count > 256 { s.earlyAcks.removeFirst(s.earlyAcks.count - 256) }
+            return nil
+        }
+        callback?()
     }
 
     @discardableResult

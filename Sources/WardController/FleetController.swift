@@ -10,7 +10,8 @@ import WardStorage
 public struct ControllerConfiguration: Sendable {
     public var databasePath: String
     public var mqtt: MQTTConfiguration
-    /// Plain subscription by default; `$share/GROUP/…` when several controller nodes split the load.
+    /// Every device's messages. Never a shared (`$share`) subscription: each node would see only
+    /// part of every device's messages and its liveness tracker would call healthy devices silent.
     public var subscription = Topics.root + "/#"
     public var ingest = IngestSettings()
     public var flushInterval: Duration = .milliseconds(250)
@@ -83,6 +84,7 @@ public final class FleetController: Sendable {
         try await ingestor.restore(
             tree: PlaceRepository(database).tree(), devices: DeviceRepository(database).list(),
             statuses: queries.statuses(), counters: queries.counters(), pending: queries.pending(), lastAlive: lastAlive)
+        if let lastAlive { await delivery?.resendReports(since: lastAlive) }
         await alarms?.updateRegistry(tree: try PlaceRepository(database).tree(), devices: try DeviceRepository(database).list())
         try client.subscribe(configuration.subscription, qos: 1)
         if claims != nil { try client.subscribe(Topics.claimRequests, qos: 1) }

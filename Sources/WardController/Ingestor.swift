@@ -72,15 +72,13 @@ public actor Ingestor {
                         counters saved: [String: UInt64], pending: [PendingRecord], lastAlive: Date?) {
         counters = saved
         knownPending = Set(pending.map(\.deviceID))
-        for (id, s) in statuses {
+        let active = Set(list.filter { $0.removedAt == nil }.map(\.id))
+        for (id, s) in statuses where active.contains(id) {  // a removed device's history stays as it was
             tracker.track(id, s.liveness)
             births[id] = s.birth
         }
         updateRegistry(tree: tree, devices: list)
-        if let lastAlive {
-            let now = clock.now()
-            record(tracker.resume(lastAlive: min(lastAlive, now), now: now))
-        }
+        if let lastAlive { record(tracker.resume(lastAlive: lastAlive, now: clock.now())) }
     }
 
     /// Applies the current registry: new devices are tracked from unknown, removed ones dropped.

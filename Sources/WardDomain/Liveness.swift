@@ -161,13 +161,20 @@ public struct LivenessTracker: Sendable {
         devices[id] = d
     }
 
-    /// The controller itself stopped listening at `lastAlive` and starts again now. Devices that
-    /// fell silent while it still listened go offline at their deadline; for the others nobody
-    /// knows what happened since `lastAlive`, so they are unknown until heard again.
+    /// The controller itself stopped listening and starts again now. What storage holds was
+    /// persisted in pieces: `lastAlive` is the last moment every device's status (last heard,
+    /// sequence numbers) was written, but state changes are written as they happen, so some are
+    /// later than `lastAlive`. Devices that fell silent while the controller still listened go
+    /// offline at their deadline; for the others nobody knows what happened since the later of
+    /// `lastAlive` and the last time they were heard, so they are unknown from then until heard
+    /// again. Every change is dated at or after the device's current interval's start, so the
+    /// history stays a partition of time however the crash fell (see `transition`).
     public mutating func resume(lastAlive: Date, now: Date) -> [StateChange] {
+        let lastAlive = min(lastAlive, now)
         var changes = sweep(now: lastAlive)
         for (id, var d) in devices where d.state.isOnline {
-            if let c = transition(&d, id, to: .unknown, faults: [], at: lastAlive) { changes.append(c) }
+            let knownUntil = max(lastAlive, d.lastHeard ?? lastAlive)
+            if let c = transition(&d, id, to: .unknown, faults: [], at: knownUntil) { changes.append(c) }
             devices[id] = d
         }
         return changes.sorted { ($0.at, $0.deviceID) < ($1.at, $1.deviceID) }
@@ -212,10 +219,14 @@ public struct LivenessTracker: Sendable {
             d.faults = faults  // keep the freshest details without a new history row
             return nil
         }
-        let change = StateChange(deviceID: id, from: d.state, to: state, faults: faults, at: now)
+        // Never before the current interval began: a clock stepped back, or a restart whose
+        // last-alive mark is older than changes already stored, must not make an interval end
+        // before it starts.
+        let at = max(now, d.since)
+        let change = StateChange(deviceID: id, from: d.state, to: state, faults: faults, at: at)
         d.state = state
         d.faults = faults
-        d.since = now
+        d.since = at
         return change
     }
 }

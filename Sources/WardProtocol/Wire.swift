@@ -285,13 +285,22 @@ public struct ScheduleMessage: Codable, Sendable, Hashable {
     public var rev: Int64
     public var ts: Int64
     public var plays: [SchedulePlay]
+    /// In the first agenda a restarted controller sends: it may have lost the reports that
+    /// reached it after this moment (UTC ms), so the speaker publishes those again.
+    public var resendSince: Int64?
 
-    public init(device: String, rev: Int64, ts: Int64, plays: [SchedulePlay]) {
+    public init(device: String, rev: Int64, ts: Int64, plays: [SchedulePlay], resendSince: Int64? = nil) {
         self.v = ProtocolLimits.version
         self.device = device
         self.rev = rev
         self.ts = ts
         self.plays = plays
+        self.resendSince = resendSince
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case v, device, rev, ts, plays
+        case resendSince = "resend_since"
     }
 }
 

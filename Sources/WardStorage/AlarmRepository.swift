@@ -22,39 +22,56 @@ public struct AlarmRepository: Sendable {
     public init(_ db: WardDatabase) { self.db = db }
 
     /// Applies the engine's transitions in one transaction; returns the alarms with their ids.
+    /// Raised and cleared alarms queue their notifications (`payload` per alarm and event) to
+    /// `sinks` in the same transaction: a crash cannot store an alarm and lose its notice.
     @discardableResult
-    public func apply(_ transitions: [AlarmTransition]) throws -> [AlarmTransition] {
+    public func apply(_ transitions: [AlarmTransition], notifying sinks: [String] = [], at now: Date = Date(),
+                      payload: (Alarm, String) -> String = { _, _ in "" }) throws -> [AlarmTransition] {
         guard !transitions.isEmpty else { return [] }
         return try db.pool.write { db in
-            try transitions.map { t in
-                var a = t.alarm
+            let stored = try Self.store(db, transitions)
+            for t in stored where !sinks.isEmpty {
+                let event: String
                 switch t {
-                case .raised:
-                    try db.execute(sql: """
-                        INSERT INTO alarms (subject, kind, severity, device_id, device_class, village_id, commune_id, members, detail,
-                                            since, raised_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [a.key.subject, a.kind.rawValue, a.severity.rawValue, a.deviceID, a.deviceClass?.rawValue,
-                                         a.villageID, a.communeID, JSONText.encode(a.members), a.detail, a.since.millis, a.raisedAt.millis])
-                    a.id = db.lastInsertedRowID
-                    return .raised(a)
-                case .changed:
-                    try db.execute(sql: "UPDATE alarms SET members = ?, detail = ? WHERE subject = ? AND kind = ? AND cleared_at IS NULL",
-                                   arguments: [JSONText.encode(a.members), a.detail, a.key.subject, a.kind.rawValue])
-                    a.id = try Int64.fetchOne(db, sql: "SELECT id FROM alarms WHERE subject = ? AND kind = ? AND cleared_at IS NULL",
-                                              arguments: [a.key.subject, a.kind.rawValue])
-                    return .changed(a)
-                case .cleared:
-                    a.id = try Int64.fetchOne(db, sql: "SELECT id FROM alarms WHERE subject = ? AND kind = ? AND cleared_at IS NULL",
-                                              arguments: [a.key.subject, a.kind.rawValue])
-                    try db.execute(sql: "UPDATE alarms SET cleared_at = ?, clear_reason = ?, members = ?, detail = ? WHERE id = ?",
-                                   arguments: [a.clearedAt?.millis, a.clearReason, JSONText.encode(a.members), a.detail, a.id])
-                    if let id = a.id, let stored = try Self.get(db, id) {
-                        a.ackedBy = stored.ackedBy
-                        a.ackedAt = stored.ackedAt
-                    }
-                    return .cleared(a)
+                case .raised: event = "raised"
+                case .cleared: event = "cleared"
+                case .changed: continue
                 }
+                try NotificationRepository.enqueue(db, alarm: t.alarm.id, event: event, sinks: sinks, payload: payload(t.alarm, event), at: now)
+            }
+            return stored
+        }
+    }
+
+    private static func store(_ db: Database, _ transitions: [AlarmTransition]) throws -> [AlarmTransition] {
+        try transitions.map { t in
+            var a = t.alarm
+            switch t {
+            case .raised:
+                try db.execute(sql: """
+                    INSERT INTO alarms (subject, kind, severity, device_id, device_class, village_id, commune_id, members, detail,
+                                        since, raised_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [a.key.subject, a.kind.rawValue, a.severity.rawValue, a.deviceID, a.deviceClass?.rawValue,
+                                     a.villageID, a.communeID, JSONText.encode(a.members), a.detail, a.since.millis, a.raisedAt.millis])
+                a.id = db.lastInsertedRowID
+                return .raised(a)
+            case .changed:
+                try db.execute(sql: "UPDATE alarms SET members = ?, detail = ? WHERE subject = ? AND kind = ? AND cleared_at IS NULL",
+                               arguments: [JSONText.encode(a.members), a.detail, a.key.subject, a.kind.rawValue])
+                a.id = try Int64.fetchOne(db, sql: "SELECT id FROM alarms WHERE subject = ? AND kind = ? AND cleared_at IS NULL",
+                                          arguments: [a.key.subject, a.kind.rawValue])
+                return .changed(a)
+            case .cleared:
+                a.id = try Int64.fetchOne(db, sql: "SELECT id FROM alarms WHERE subject = ? AND kind = ? AND cleared_at IS NULL",
+                                          arguments: [a.key.subject, a.kind.rawValue])
+                try db.execute(sql: "UPDATE alarms SET cleared_at = ?, clear_reason = ?, members = ?, detail = ? WHERE id = ?",
+                               arguments: [a.clearedAt?.millis, a.clearReason, JSONText.encode(a.members), a.detail, a.id])
+                if let id = a.id, let stored = try Self.get(db, id) {
+                    a.ackedBy = stored.ackedBy
+                    a.ackedAt = stored.ackedAt
+                }
+                return .cleared(a)
             }
         }
     }
@@ -205,11 +222,13 @@ public struct NotificationRepository: Sendable {
 
     public func enqueue(alarm: Int64?, event: String, sinks: [String], payload: String, at: Date) throws {
         guard !sinks.isEmpty else { return }
-        try db.pool.write { db in
-            for s in sinks {
-                try db.execute(sql: "INSERT INTO notifications (alarm_id, event, sink, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
-                               arguments: [alarm, event, s, payload, at.millis, at.millis])
-            }
+        try db.pool.write { try Self.enqueue($0, alarm: alarm, event: event, sinks: sinks, payload: payload, at: at) }
+    }
+
+    static func enqueue(_ db: Database, alarm: Int64?, event: String, sinks: [String], payload: String, at: Date) throws {
+        for s in sinks {
+            try db.execute(sql: "INSERT INTO notifications (alarm_id, event, sink, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [alarm, event, s, payload, at.millis, at.millis])
         }
     }
 

@@ -107,7 +107,7 @@ extension Bench {
             }
 
             let sim = try ChildProcess.spawn(siblingExecutable("firmware-sim"),
-                                             ["run", "--file", fleetPath, "--broker", "127.0.0.1:\(broker.port)", "--heartbeat", "30"],
+                                             ["run", "--file", fleetPath, "--broker", "127.0.0.1:\(broker.port)", "--heartbeat", "30", "--exit-with-parent"],
                                              stdout: .null, stderr: .file(dir.appendingPathComponent("sim.log").path))
             do {
                 try await measure(fleet: fleet, controller: controller, database: database, arrivals: arrivals,

@@ -95,7 +95,7 @@ struct DemoCommand: AsyncParsableCommand {
         var sims: [ChildProcess] = []
         func sim(_ args: [String]) throws {
             sims.append(try ChildProcess.spawn(
-                simBinary, ["run", "--broker", "\(host):\(port)", "--heartbeat", "\(heartbeat)", "--seed", "\(seed)"] + args,
+                simBinary, ["run", "--broker", "\(host):\(port)", "--heartbeat", "\(heartbeat)", "--seed", "\(seed)", "--exit-with-parent"] + args,
                 stdout: .null, stderr: .file("\(dataDir)/firmware-sim.log")))
         }
         // Scripted incidents so the first minutes show every kind of state.

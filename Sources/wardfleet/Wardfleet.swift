@@ -103,7 +103,6 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var library: MediaCommand.LibraryOptions
     @OptionGroup var brokerOptions: BrokerOptions
     @Option(help: "MQTT client id of this controller.") var clientID = "wardfleet-controller"
-    @Option(help: "Shared-subscription group, for several controller nodes on one broker.") var shareGroup: String?
     @Option(help: "Seconds between stored telemetry samples per device.") var sampleInterval: Double = 60
     @Option(help: "Seconds between write-backs of each device's latest status.") var statusInterval: Double = 5
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
@@ -133,7 +132,6 @@ struct RunCommand: AsyncParsableCommand {
         var config = ControllerConfiguration(databasePath: library.db.resolved,
                                              mqtt: try brokerOptions.configuration(clientID: clientID))
         config.mqtt.cleanSession = false  // QoS 1 messages wait at the broker while we restart
-        if let g = shareGroup { config.subscription = "$share/\(g)/wardfleet/v1/#" }
         config.ingest.sampleInterval = sampleInterval
         config.ingest.statusInterval = statusInterval
         var delivery = DeliveryConfiguration()

@@ -118,7 +118,7 @@ final class Harness: @unchecked Sendable {
     func startSim(_ args: [String], file simFile: String? = nil) throws -> ChildProcess {
         let c = try ChildProcess.spawn(Self.binary("firmware-sim"),
                                        ["run", "--file", simFile ?? file("commune.yaml"), "--broker", brokerAddress,
-                                        "--heartbeat", "1", "--seed", "7"] + args,
+                                        "--heartbeat", "1", "--seed", "7", "--exit-with-parent"] + args,
                                        stdout: .file(file("sim.log")), stderr: .file(file("sim.log")), environment: environment)
         children.append(c)
         return c

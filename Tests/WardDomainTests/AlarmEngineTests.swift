@@ -24,6 +24,27 @@ import Testing
         #expect(e.evaluate([obs("loa-1", .offline, since: off)], now: off + 400).isEmpty)
     }
 
+    @Test func anUnknownDeviceNeitherClearsNorRaisesItsAlarms() {
+        // A controller restart makes devices unknown until heard: that is no news of recovery.
+        var e = AlarmEngine()
+        let fault = Reading.speaker(SpeakerReading(volume: 50, amplifierOK: false, speakerLineOK: true, playing: false))
+        #expect(e.evaluate([obs("loa-1", .degraded, since: start, reading: fault)], now: start).isEmpty)
+        let raised = e.evaluate([obs("loa-1", .degraded, since: start, reading: fault)], now: start + 600)
+        #expect(raised.count == 1)
+        var restarted = AlarmEngine()
+        restarted.restore(raised.map(\.alarm))
+        // Unknown far beyond the tolerance: still open, and not raised a second time.
+        #expect(restarted.evaluate([obs("loa-1", .unknown, since: start + 700)], now: start + 700).isEmpty)
+        #expect(restarted.evaluate([obs("loa-1", .unknown, since: start + 700)], now: start + 5_000).isEmpty)
+        // Heard again with the fault: the same alarm goes on.
+        #expect(restarted.evaluate([obs("loa-1", .degraded, since: start + 5_001, reading: fault)], now: start + 5_001).isEmpty)
+        #expect(restarted.openAlarms.count == 1)
+        // And a condition first seen before the restart is not raised while nothing is known.
+        var fresh = AlarmEngine()
+        _ = fresh.evaluate([obs("loa-2", .offline, since: start)], now: start)
+        #expect(fresh.evaluate([obs("loa-2", .unknown, since: start + 100)], now: start + 1_000).isEmpty)
+    }
+
     @Test func flappingDeviceMakesOneAlarmAndClearsOnlyAfterTolerance() {
         var e = AlarmEngine()  // offline: 5 min duration, 2 min tolerance
         var raised: [Alarm] = [], cleared: [Alarm] = []

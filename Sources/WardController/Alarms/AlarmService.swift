@@ -165,15 +165,14 @@ public actor AlarmService {
             restored = true
         }
         engine.rules = try settings.alarmRules()
-        let stored = try alarms.apply(engine.evaluate(observations, now: now))
+        let wording = self.wording
+        let stored = try alarms.apply(engine.evaluate(observations, now: now), notifying: configuration.sinks, at: now) { a, event in
+            wording.payload(a, event: AlarmEvent(rawValue: event) ?? .raised, now: now)
+        }
         for t in stored {
             switch t {
-            case .raised(let a):
-                logger.warning("alarm raised", metadata: meta(a))
-                try notify(a, .raised, now)
-            case .cleared(let a):
-                logger.notice("alarm cleared", metadata: meta(a))
-                try notify(a, .cleared, now)
+            case .raised(let a): logger.warning("alarm raised", metadata: meta(a))
+            case .cleared(let a): logger.notice("alarm cleared", metadata: meta(a))
             case .changed: break
             }
         }

@@ -61,6 +61,14 @@ public actor BroadcastDelivery {
     private var open: [Pair: Date] = [:]
     private var logged = Set<Pair>()
     private var playsJSON: [[SchedulePlay]: String] = [:]
+    /// When the previous run was last known alive: the first agenda each speaker gets from this
+    /// run asks it to re-send its reports from then on (protocol: `resend_since`), since reports
+    /// the broker handed to a controller that died before storing them are gone otherwise.
+    private var resendSince: Int64?
+    private var askedToResend = Set<String>()
+    /// Plays an earlier run left open, held open until `resumedUntil`.
+    private var resumed = Set<Pair>()
+    private var resumedUntil = Date.distantPast
     public private(set) var publishFailures = 0
     /// When the last evaluation that sent something finished handing schedules to the broker client.
     public private(set) var lastPublishedAt: ContinuousClock.Instant?
@@ -75,14 +83,21 @@ public actor BroadcastDelivery {
         self.logger = logger
     }
 
+    /// Speakers are asked, once each, to re-send their playback reports made since `lastAlive`.
+    public func resendReports(since lastAlive: Date) { resendSince = lastAlive.unixMillis }
+
     /// Runs until cancelled: polls the schedule's revision, re-evaluates every tick and whenever
     /// the schedule or the registry (handed in by `updateRegistry`) changed.
     public func run() async {
         do {
             try refresh()
+            // Plays left open by an earlier run: their speakers get the grace again from now to
+            // re-send reports that run may have lost (`resend_since`) before the log closes them.
+            resumedUntil = clock.now().addingTimeInterval(configuration.rules.closeGrace)
             for (k, s) in try PlaybackRepository(db).open(since: clock.now().addingTimeInterval(-7 * 86_400)) {
                 let pair = Pair(key: k, speaker: s)
                 open[pair] = closeTime(of: pair, plannedStart: k.start)
+                resumed.insert(pair)
                 logged.insert(pair)
             }
         } catch {
@@ -215,12 +230,14 @@ public actor BroadcastDelivery {
             if playsJSON.count > 1_000 { playsJSON.removeAll() }
             playsJSON[plays] = json
             // Same bytes as ProtocolEncoder (sorted keys), built around the shared list of plays.
-            let payload = "{\"device\":\"\(speaker)\",\"plays\":\(json),\"rev\":\(rev),\"ts\":\(now.unixMillis),\"v\":\(ProtocolLimits.version)}"
+            let resend = resendSince.flatMap { askedToResend.contains(speaker) ? nil : ",\"resend_since\":\($0)" } ?? ""
+            let payload = "{\"device\":\"\(speaker)\",\"plays\":\(json)\(resend),\"rev\":\(rev),\"ts\":\(now.unixMillis),\"v\":\(ProtocolLimits.version)}"
             do {
                 try publisher.publish(topic: TopicAddress(commune: commune, device: speaker, kind: .schedule).topic,
                                       payload: Array(payload.utf8), qos: 1, retain: true)
                 published[speaker] = plays
                 lastRev[speaker] = rev
+                if !resend.isEmpty { askedToResend.insert(speaker) }
                 sent += 1
             } catch {
                 publishFailures += 1
@@ -255,7 +272,10 @@ public actor BroadcastDelivery {
         // Due: its time is over; or, earlier, it left the speaker's agenda (cancelled, moved,
         // retargeted) or the rules skip it and its start has come.
         var due: [(pair: Pair, overdue: Bool, context: PlaybackClosure.Context)] = []
+        let holdResumed = now < resumedUntil
+        if !holdResumed { resumed.removeAll() }
         for (pair, closeAt) in open {
+            if holdResumed, resumed.contains(pair) { continue }
             let agenda = agendas[pair.speaker]
             let skippedBy = agenda?.skipped[pair.key]
             let planned = agenda?.plays.contains { $0.key == pair.key } ?? false

@@ -185,6 +185,8 @@ public struct AlarmEngine: Sendable {
                 end(key, at: now, now: now, reason: "removed", into: &out)
                 continue
             }
+            // Unknown (e.g. the controller was not listening): nothing is known to have ended.
+            if o.state == .unknown, key.kind != .flooding { continue }
             if t.gapSince == nil {
                 t.gapSince = now
                 tracks[key] = t
@@ -231,7 +233,8 @@ public struct AlarmEngine: Sendable {
         // Oldest first, so a village outage forms around its first device.
         let due = tracks.filter { key, t in
             guard !t.raised, t.grouped == nil, t.gapSince == nil,
-                  let o = byDevice[String(key.subject.dropFirst("device:".count))], let r = rule(key.kind, o) else { return false }
+                  let o = byDevice[String(key.subject.dropFirst("device:".count))], let r = rule(key.kind, o),
+                  o.state != .unknown || key.kind == .flooding else { return false }  // nor known to go on
             return now.timeIntervalSince(t.onset) >= r.duration
         }.sorted { ($0.value.onset, $0.key.subject) < ($1.value.onset, $1.key.subject) }
         for (key, _) in due {
