@@ -56,7 +56,8 @@ let package = Package(
             dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", "WardClock", logging, crypto]
         ),
         // HTTP: media for devices now; the operators' API and console later.
-        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "FleetFile", "WardDomain", "WardProtocol", hummingbird, httpTypes, logging, bcrypt, crypto],
+        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "FleetFile", "WardDomain", "WardProtocol", hummingbird, httpTypes, logging, bcrypt, crypto,
+                                             grdb],
                 resources: [.copy("Console")]),
         .executableTarget(
             name: "wardfleet",
@@ -74,7 +75,7 @@ let package = Package(
         .testTarget(
             name: "WardControllerTests",
             dependencies: ["WardController", "WardHTTP", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", hummingbird, httpTypes,
-                           .product(name: "HummingbirdTesting", package: "hummingbird"), yams]
+                           .product(name: "HummingbirdTesting", package: "hummingbird"), yams, grdb]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -58,15 +58,18 @@ public struct HealthReport: Codable, Sendable {
     public var recentRejections: [RejectionRecord]
 
     /// Builds the report from storage. `staleAfter`: how old the controller's last sign of life
-    /// may be before the report warns that states may be out of date.
+    /// may be before the report warns that states may be out of date. `communes`: only these
+    /// communes' devices, pending devices and rejections, and not the server-wide counters
+    /// (nil: everything).
     public static func build(_ db: WardDatabase, now: Date, window requested: DateInterval? = nil,
-                             staleAfter: TimeInterval = 30) throws -> HealthReport {
+                             staleAfter: TimeInterval = 30, communes scope: Set<String>? = nil) throws -> HealthReport {
         let tree = try PlaceRepository(db).tree()
         let queries = HealthQueries(db)
         let window = requested ?? DateInterval(start: now.addingTimeInterval(-86_400), end: now)
+        func inScope(_ commune: String?) -> Bool { scope.map { s in commune.map(s.contains) ?? false } ?? true }
         // Devices removed during the window still count for the part they served.
         let devices = try DeviceRepository(db).list(includeRemoved: true)
-            .filter { $0.removedAt.map { $0 > window.start } ?? true }
+            .filter { ($0.removedAt.map { $0 > window.start } ?? true) && inScope(tree.ancestor(of: $0.siteID, at: .commune)?.id) }
         let statuses = try queries.statuses()
         let intervals = try queries.intervals(overlapping: window)
         let lastAlive = try queries.controllerLastAlive()
@@ -118,8 +121,10 @@ public struct HealthReport: Codable, Sendable {
             controllerLink: try queries.controllerLink(),
             counts: counts, byClass: byClass, uptimeByClass: uptimeByClass, uptime: total,
             byVillage: villages.values.sorted { $0.id < $1.id }, byCommune: communes.values.sorted { $0.id < $1.id },
-            problems: problems, pending: try queries.pending(), counters: try queries.counters(),
-            recentRejections: try queries.recentRejections(limit: 10))
+            problems: problems, pending: try queries.pending().filter { inScope($0.communeID) },
+            counters: scope == nil ? try queries.counters() : [:],
+            recentRejections: try queries.recentRejections(limit: scope == nil ? 10 : 1_000)
+                .filter { inScope(Topics.parse($0.topic)?.commune) }.prefix(10).map { $0 })
     }
 }
 

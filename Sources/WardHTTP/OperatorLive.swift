@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -144,9 +145,19 @@ final class LiveFeed: Sendable {
                 guard let id = a.id, alarms.updateValue(key, forKey: id) != key, !first else { continue }
                 send(Event(commune: .some(a.communeID), text: Self.event("alarm", a)))
             }
-            let latest = (try? await db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(id) FROM playback_log") }) ?? 0
-            if latest > playback, !first { send(Event(commune: nil, text: Self.event("playback", PlaybackEvent(newEntries: latest - playback)))) }
-            playback = latest
+            // New playback lines, counted per commune of their speakers: each console hears of its own.
+            let since = playback
+            if first { playback = (try? await db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(id) FROM playback_log") }) ?? 0 }
+            let fresh = first ? [] : (try? await db.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT speaker_id, count(*) AS n, max(id) AS last FROM playback_log WHERE id > ? GROUP BY speaker_id",
+                                 arguments: [since]).map { (speaker: $0["speaker_id"] as String, n: $0["n"] as Int64, last: $0["last"] as Int64) }
+            }) ?? []
+            if !first {
+                var perCommune: [String?: Int64] = [:]
+                for f in fresh { perCommune[communeOf[f.speaker] ?? nil, default: 0] += f.n }
+                for (commune, n) in perCommune { send(Event(commune: .some(commune), text: Self.event("playback", PlaybackEvent(newEntries: n)))) }
+            }
+            playback = max(playback, fresh.map(\.last).max() ?? playback)
             if !first { send(Event(commune: nil, text: ": keep-alive\n\n")) }
             first = false
             try? await Task.sleep(for: interval)

@@ -189,7 +189,7 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/devices/{id}/commands", permission: .manageDevices) { call in try await self.sendCommand(call) },
             Route(method: .get, path: "/api/v1/events", permission: .view) { call in self.events(call) },
             Route(method: .get, path: "/api/v1/health", permission: .view) { call in
-                try Self.json(try HealthReport.build(db, now: self.clock.now()))
+                try Self.json(try HealthReport.build(db, now: self.clock.now(), communes: call.principal!.communes))
             },
             Route(method: .get, path: "/api/v1/pending", permission: .view) { call in
                 try Self.json(try HealthQueries(db).pending().filter { call.principal!.covers(commune: $0.communeID) })
@@ -201,6 +201,11 @@ extension OperatorAPI {
                     throw APIError(.notFound, "không có thiết bị chờ / no pending device \(id)")
                 }
                 try self.requireScope(call, communes: [p.communeID])
+                // The device names its commune in every topic: a site elsewhere would refuse all it says.
+                let siteCommune = try self.tree().ancestor(of: body.site, at: .commune)?.id
+                guard siteCommune == p.communeID else {
+                    throw APIError(.unprocessableContent, "điểm \(body.site) không thuộc xã \(p.communeID) mà thiết bị báo về / site \(body.site) is not in commune \(p.communeID), where the device reports from")
+                }
                 guard let cls = body.deviceClass ?? p.deviceClass.flatMap(DeviceClass.init(rawValue:)) else {
                     throw APIError(.badRequest, "device_class: chưa rõ loại / the class is unknown, give it")
                 }
@@ -219,7 +224,9 @@ extension OperatorAPI {
                 try self.audit(call, "device.reject", target: id)
                 return try Self.json(["rejected": id])
             },
-            Route(method: .get, path: "/api/v1/media", permission: .view) { _ in try Self.json(try MediaRepository(db).list()) },
+            Route(method: .get, path: "/api/v1/media", permission: .view) { call in
+                try Self.json(try self.visibleMedia(call, MediaRepository(db).list()))
+            },
             Route(method: .get, path: "/api/v1/broadcasts", permission: .view) { call in
                 let r = try self.resolver()
                 let items = try BroadcastRepository(db).list(includeCancelled: call.query("all") == "true").filter { b in
@@ -241,7 +248,9 @@ extension OperatorAPI {
                 return try Self.json(slots)
             },
             Route(method: .get, path: "/api/v1/inbox", permission: .view) { call in
-                try Self.json(try UpstreamRepository(db).list(all: call.query("all") == "true"))
+                try Self.json(try UpstreamRepository(db).list(all: call.query("all") == "true").filter { b in
+                    call.principal!.communes.map { !$0.isDisjoint(with: b.communes) } ?? true
+                })
             },
             Route(method: .post, path: "/api/v1/broadcasts", permission: .schedule) { call in
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.scheduleKeys)
@@ -289,7 +298,7 @@ extension OperatorAPI {
                     guard let d = LocalDay(s) else { throw APIError(.badRequest, "date: YYYY-MM-DD") }
                     return d
                 } ?? LocalDay(cal.dayKey(self.clock.now()))!
-                return try Self.json(try PlaybackLogReport.build(db, day: day, item: call.query("item")))
+                return try Self.json(try PlaybackLogReport.build(db, day: day, item: call.query("item"), communes: call.principal!.communes))
             },
             Route(method: .get, path: "/api/v1/kpi", permission: .view) { call in
                 let now = self.clock.now()
@@ -297,20 +306,24 @@ extension OperatorAPI {
                     throw APIError(.badRequest, "month: YYYY-MM, hoặc / or from/to: YYYY-MM-DD, from trước to / from before to")
                 }
                 var communes = call.query("commune").map { Set([$0]) }
-                if let allowed = call.principal!.communes { communes = communes.map { $0.intersection(allowed) } ?? allowed }
+                if let c = call.query("commune"), !call.principal!.covers(commune: c) {
+                    throw APIError(.forbidden, "ngoài phạm vi xã được giao / outside your communes: \(c)")
+                }
+                if let allowed = call.principal!.communes { communes = communes ?? allowed }
                 return try Self.json(try KPIService(db).report(period: period, communes: communes, now: now))
             },
             Route(method: .get, path: "/api/v1/alarms", permission: .view) { call in
                 let repo = AlarmRepository(db)
+                let scope = call.principal!.communes
                 let list: [Alarm]
                 switch call.query("status") ?? "open" {
-                case "open": list = try repo.open().reversed()
-                case "all": list = try repo.list()
+                case "open": list = try repo.list(open: true, communes: scope, limit: 10_000)
+                case "all": list = try repo.list(communes: scope)
                 case let s:
                     guard let st = AlarmStatus(rawValue: s) else { throw APIError(.badRequest, "status: open, all, active, acknowledged, cleared") }
-                    list = try repo.list(status: st)
+                    list = try repo.list(status: st, communes: scope)
                 }
-                return try Self.json(list.filter { call.principal!.covers(commune: $0.communeID) })
+                return try Self.json(list)
             },
             Route(method: .post, path: "/api/v1/alarms/{id}/ack", permission: .acknowledgeAlarms) { call in
                 guard let id = Int64(try call.parameter("id")) else { throw APIError(.badRequest, "id: số / a number") }
@@ -338,17 +351,19 @@ extension OperatorAPI {
                 return Response(status: .ok, headers: headers,
                                 body: .init(byteBuffer: ByteBuffer(data: ReportRenderer(language: lang).render(report, as: format))))
             },
-            Route(method: .get, path: "/api/v1/users", permission: .manageUsers) { _ in
-                try Self.json(try BroadcastRepository(db).users())
+            Route(method: .get, path: "/api/v1/users", permission: .manageUsers) { call in
+                let visible = try self.visibleUsers(call)
+                return try Self.json(try BroadcastRepository(db).users().filter { visible?.contains($0.name) ?? true })
             },
             Route(method: .post, path: "/api/v1/users", permission: .manageUsers) { call in
                 let b = try Self.decode(NewUser.self, call.body, allowed: ["name", "role", "display_name", "password", "communes"])
                 guard Identifier.isValid(b.name) else { throw APIError(.badRequest, "name: chữ, số, '-', '_', '.' / letters, digits, '-', '_', '.'") }
                 if let problem = PasswordPolicy.problem(b.password, user: b.name) { throw APIError(.badRequest, problem) }
+                let limit = try self.checkedLimit(call, b.communes)
                 try BroadcastRepository(db).addUser(User(name: b.name, role: b.role, displayName: b.displayName, createdAt: self.clock.now()))
                 let hash = try await Self.hashPassword(b.password)
                 try AuthRepository(db).setPassword(b.name, hash: hash)
-                try AuthRepository(db).setCommunes(b.name, b.communes)
+                try AuthRepository(db).setCommunes(b.name, limit)
                 try self.audit(call, "user.add", target: b.name, detail: "role \(b.role.rawValue)")
                 return try Self.json(["created": b.name], status: .created)
             },
@@ -356,13 +371,14 @@ extension OperatorAPI {
                 let name = try call.parameter("name")
                 let b = try Self.decode(NewToken.self, call.body, allowed: ["label"])
                 guard (try? BroadcastRepository(db).user(name)) != nil else { throw APIError(.notFound, "không có người dùng / no user \(name)") }
+                try self.requireVisibleUser(call, name)
                 let token = Self.randomToken("wft_")
                 try AuthRepository(db).createToken(tokenHash: Self.sha256(token), user: name, label: b.label, at: self.clock.now())
                 try self.audit(call, "user.token", target: name, detail: b.label)
                 return try Self.json(["token": token, "note": "chỉ hiện một lần / shown once"], status: .created)
             },
             Route(method: .get, path: "/api/v1/audit", permission: .viewAudit) { call in
-                try Self.json(try AuthRepository(db).auditLog(limit: Int(call.query("limit") ?? "") ?? 200))
+                try Self.json(try AuthRepository(db).auditLog(limit: Int(call.query("limit") ?? "") ?? 200, users: try self.visibleUsers(call)))
             },
         ]
     }

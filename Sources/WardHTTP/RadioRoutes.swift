@@ -41,19 +41,27 @@ extension OperatorAPI {
                 try self.audit(call, "broadcast.edit", target: id, detail: b.title)
                 return try Self.json(done)
             },
-            Route(method: .get, path: "/api/v1/groups", permission: .view) { _ in
-                try Self.json(try BroadcastRepository(db).groups().mapValues { $0.sorted() })
+            Route(method: .get, path: "/api/v1/groups", permission: .view) { call in
+                let r = try self.resolver()
+                // A limited caller sees the groups that lie wholly in their communes.
+                return try Self.json(try BroadcastRepository(db).groups().filter { _, speakers in
+                    call.principal!.communes.map { r.communes(of: BroadcastTarget(speakers: Array(speakers))).isSubset(of: $0) } ?? true
+                }.mapValues { $0.sorted() })
             },
             Route(method: .put, path: "/api/v1/groups/{name}", permission: .schedule) { call in
                 let name = try call.parameter("name").removingPercentEncoding ?? ""
                 let b = try Self.decode(GroupBody.self, call.body, allowed: ["speakers"])
-                try self.requireScope(call, communes: try self.resolver().communes(of: BroadcastTarget(speakers: b.speakers)))
+                let r = try self.resolver()
+                // The group as it is now must be the caller's too: a name is no way into another commune's group.
+                let existing = Array(try BroadcastRepository(db).groups()[name] ?? [])
+                try self.requireScope(call, communes: r.communes(of: BroadcastTarget(speakers: b.speakers + existing)))
                 try BroadcastService(db, clock: self.clock).setGroup(name, speakers: b.speakers, by: call.user.name)
                 try self.audit(call, "group.set", target: name, detail: b.speakers.joined(separator: ","))
                 return try Self.json(["group": name, "speakers": b.speakers.joined(separator: ",")])
             },
             Route(method: .get, path: "/api/v1/quiet-hours/{commune}", permission: .view) { call in
                 let c = try call.parameter("commune")
+                guard call.principal!.covers(commune: c) else { throw APIError(.notFound, "không có xã / no commune \(c)") }
                 let q = try BroadcastRepository(db).quietHours(commune: c)
                 return try Self.json(["commune": c, "from": q.map { "\($0.start)" } ?? "", "to": q.map { "\($0.end)" } ?? ""])
             },

@@ -18,6 +18,7 @@ extension OperatorAPI {
                 try Self.json(try SettingsRepository(db).alarmRules().sorted)
             },
             Route(method: .put, path: "/api/v1/alarms/rules", permission: .configure) { call in
+                try self.requireUnlimited(call)
                 let change = try Self.decode(AlarmRuleChange.self, call.body,
                                              allowed: ["kind", "device_class", "severity", "threshold", "duration", "tolerance", "enabled"])
                 let settings = SettingsRepository(db)
@@ -31,14 +32,16 @@ extension OperatorAPI {
             Route(method: .get, path: "/api/v1/alarms/notifications", permission: .view) { call in
                 let repo = NotificationRepository(db)
                 struct Out: Encodable { var counts: [String: Int]; var recent: [NotificationRecord] }
-                return try Self.json(Out(counts: try repo.counts(),
+                let scope = call.principal!.communes
+                return try Self.json(Out(counts: try repo.counts(communes: scope),
                                          recent: try repo.list(limit: min(Int(call.query("limit") ?? "") ?? 50, 500),
-                                                               undeliveredOnly: call.query("undelivered") == "true")))
+                                                               undeliveredOnly: call.query("undelivered") == "true", communes: scope)))
             },
             Route(method: .get, path: "/api/v1/kpi/targets", permission: .view) { _ in
                 try Self.json(try SettingsRepository(db).kpiSettings().values)
             },
             Route(method: .put, path: "/api/v1/kpi/targets", permission: .configure) { call in
+                try self.requireUnlimited(call)
                 let keys = Set(KPIID.allCases.map(\.rawValue) + ["availability_threshold", "programme_share"])
                 let b = try Self.decode([String: Double].self, call.body, allowed: keys)
                 let repo = SettingsRepository(db)
@@ -79,6 +82,7 @@ extension OperatorAPI {
                 let name = try call.parameter("name")
                 let b = try Self.decode(UserChange.self, call.body, allowed: ["role", "communes", "password"])
                 _ = try BroadcastRepository(db).user(name)
+                try self.requireVisibleUser(call, name)
                 let auth = AuthRepository(db)
                 var changed: [String] = []
                 if let role = b.role {
@@ -87,12 +91,10 @@ extension OperatorAPI {
                     changed.append("role \(role.rawValue)")
                 }
                 if let communes = b.communes {
-                    let tree = try self.tree()
-                    let unknown = communes.filter { tree[$0]?.level != .commune }
-                    guard unknown.isEmpty else { throw APIError(.unprocessableContent, "không có xã / no commune: \(unknown.joined(separator: ", "))") }
-                    // An empty list lifts the limit: every commune.
-                    try auth.setCommunes(name, communes.isEmpty ? nil : communes)
-                    changed.append("communes \(communes.isEmpty ? "*" : communes.joined(separator: ","))")
+                    // An empty list lifts the limit (every commune), for callers without one.
+                    let limit = try self.checkedLimit(call, communes)
+                    try auth.setCommunes(name, limit)
+                    changed.append("communes \(limit?.joined(separator: ",") ?? "*")")
                 }
                 if let password = b.password {
                     if let problem = PasswordPolicy.problem(password, user: name) { throw APIError(.badRequest, problem) }

@@ -139,16 +139,25 @@ public struct AlarmRepository: Sendable {
         }
     }
 
-    /// Newest first; `status` nil: all.
-    public func list(status: AlarmStatus? = nil, limit: Int = 200) throws -> [Alarm] {
-        let filter = switch status {
-        case nil: ""
-        case .active?: "WHERE cleared_at IS NULL AND acked_at IS NULL"
-        case .acknowledged?: "WHERE cleared_at IS NULL AND acked_at IS NOT NULL"
-        case .cleared?: "WHERE cleared_at IS NOT NULL"
+    /// Newest first; `status` nil: all; `communes`: only alarms of these communes (nil: all).
+    public func list(status: AlarmStatus? = nil, open: Bool = false, communes: Set<String>? = nil, limit: Int = 200) throws -> [Alarm] {
+        var conditions: [String] = []
+        switch status {
+        case nil: break
+        case .active?: conditions.append("cleared_at IS NULL AND acked_at IS NULL")
+        case .acknowledged?: conditions.append("cleared_at IS NULL AND acked_at IS NOT NULL")
+        case .cleared?: conditions.append("cleared_at IS NOT NULL")
         }
+        if open { conditions.append("cleared_at IS NULL") }
+        var arguments: [any DatabaseValueConvertible] = []
+        if let communes {
+            conditions.append("commune_id IN (\(Array(repeating: "?", count: communes.count).joined(separator: ",")))")
+            arguments += communes.sorted() as [any DatabaseValueConvertible]
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments.append(limit)
         return try db.pool.read {
-            try Row.fetchAll($0, sql: "SELECT * FROM alarms \(filter) ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.alarm)
+            try Row.fetchAll($0, sql: "SELECT * FROM alarms \(filter) ORDER BY id DESC LIMIT ?", arguments: StatementArguments(arguments)).map(Self.alarm)
         }
     }
 
@@ -259,21 +268,30 @@ public struct NotificationRepository: Sendable {
         }
     }
 
-    public func list(limit: Int = 50, undeliveredOnly: Bool = false) throws -> [NotificationRecord] {
-        try db.pool.read {
-            try Row.fetchAll($0, sql: "SELECT * FROM notifications \(undeliveredOnly ? "WHERE delivered_at IS NULL" : "") ORDER BY id DESC LIMIT ?",
-                             arguments: [limit]).map(Self.record)
+    /// `communes`: only notifications of alarms in these communes (nil: all).
+    static func scope(_ communes: Set<String>?) -> (sql: String, arguments: [any DatabaseValueConvertible]) {
+        guard let communes else { return ("1", []) }
+        return ("alarm_id IN (SELECT id FROM alarms WHERE commune_id IN (\(Array(repeating: "?", count: communes.count).joined(separator: ","))))",
+                communes.sorted())
+    }
+
+    public func list(limit: Int = 50, undeliveredOnly: Bool = false, communes: Set<String>? = nil) throws -> [NotificationRecord] {
+        let (scope, arguments) = Self.scope(communes)
+        return try db.pool.read {
+            try Row.fetchAll($0, sql: "SELECT * FROM notifications WHERE \(scope) \(undeliveredOnly ? "AND delivered_at IS NULL" : "") ORDER BY id DESC LIMIT ?",
+                             arguments: StatementArguments(arguments + [limit])).map(Self.record)
         }
     }
 
-    public func counts() throws -> [String: Int] {
-        try db.pool.read { db in
+    public func counts(communes: Set<String>? = nil) throws -> [String: Int] {
+        let (scope, arguments) = Self.scope(communes)
+        return try db.pool.read { db in
             var out: [String: Int] = [:]
             for r in try Row.fetchAll(db, sql: """
                 SELECT CASE WHEN delivered_at IS NOT NULL THEN 'delivered' WHEN gave_up_at IS NOT NULL THEN 'failed'
                             WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END AS s, count(*) AS n
-                FROM notifications GROUP BY s
-                """) { out[r["s"]] = r["n"] }
+                FROM notifications WHERE \(scope) GROUP BY s
+                """, arguments: StatementArguments(arguments)) { out[r["s"]] = r["n"] }
             return out
         }
     }

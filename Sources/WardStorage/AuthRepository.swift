@@ -26,6 +26,17 @@ public struct AuthRepository: Sendable {
         }
     }
 
+    /// Every user's commune limit (nil: all communes).
+    public func communeLimits() throws -> [String: Set<String>?] {
+        try db.pool.read { db in
+            var out: [String: Set<String>?] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT name, communes FROM users") {
+                out[r["name"]] = .some(JSONText.decode([String].self, r["communes"]).map(Set.init))
+            }
+            return out
+        }
+    }
+
     public func principal(_ name: String) throws -> Principal? {
         try credentials(name).map { Principal(user: $0.user, communes: $0.communes) }
     }
@@ -126,9 +137,12 @@ public struct AuthRepository: Sendable {
         }
     }
 
-    public func auditLog(limit: Int = 200) throws -> [AuditEntry] {
-        try db.pool.read {
-            try Row.fetchAll($0, sql: "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", arguments: [limit]).map {
+    /// Newest first; `users`: only what these people did (nil: everyone).
+    public func auditLog(limit: Int = 200, users: Set<String>? = nil) throws -> [AuditEntry] {
+        let scope = users.map { "WHERE user_name IN (\(Array(repeating: "?", count: $0.count).joined(separator: ",")))" } ?? ""
+        let arguments = (users?.sorted() ?? []) as [any DatabaseValueConvertible] + [limit]
+        return try db.pool.read {
+            try Row.fetchAll($0, sql: "SELECT * FROM audit_log \(scope) ORDER BY id DESC LIMIT ?", arguments: StatementArguments(arguments)).map {
                 AuditEntry(id: $0["id"], at: Date(millis: $0["at"]), user: $0["user_name"], action: $0["action"], target: $0["target"],
                            detail: $0["detail"], address: $0["address"])
             }

@@ -33,9 +33,15 @@ struct UsersCommand: AsyncParsableCommand {
                 throw ValidationError("tên đăng nhập: chữ, số, '-', '_', '.' / login: letters, digits, '-', '_', '.'")
             }
             let database = try db.open()
+            // Checked before anything is stored: a limit that names no commune is refused, not kept.
+            let limit = try communes.map { c -> [String] in
+                let ids = TargetOptions.list(c)
+                guard !ids.isEmpty else { throw ValidationError("--communes: nêu ít nhất một mã xã, hoặc bỏ tùy chọn để xem mọi xã / name at least one commune id, or leave the option out for all") }
+                return try CommuneLimitError.check(ids, in: PlaceRepository(database).tree())
+            }
             let password = passwordStdin ? try UsersCommand.readPassword(for: name) : nil
             try BroadcastRepository(database).addUser(User(name: name, role: role, displayName: displayName, createdAt: Date()))
-            if let c = communes { try AuthRepository(database).setCommunes(name, TargetOptions.list(c)) }
+            if let limit { try AuthRepository(database).setCommunes(name, limit) }
             if let password { try AuthRepository(database).setPassword(name, hash: try await OperatorAPI.hashPassword(password)) }
             print("Đã thêm / added \(name) (\(role.vietnamese) / \(role.rawValue))")
         }

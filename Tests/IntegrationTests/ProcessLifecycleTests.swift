@@ -51,6 +51,19 @@ extension RealBrokerTests {
             try await h.waitUntil("firmware-sim --exit-with-parent stops with its parent", timeout: .seconds(20)) { !Self.alive(watched) }
         }
 
+        /// A commune limit must name communes by id: a name typed instead ("Cẩm La") is refused
+        /// with the id suggested, and no user is left behind with a limit that matches nothing.
+        @Test func usersAddRefusesALimitThatNamesNoCommune() async throws {
+            let h = try await Harness()
+            defer { Task { await h.stop() } }
+            let (status, _) = try await h.run("wardfleet", ["users", "add", "lan", "--role", "technician", "--communes", "Cẩm La", "--db", h.dbPath])
+            #expect(status != 0)
+            #expect(h.lastStderr.contains("cam-la"), "the id is suggested: \(h.lastStderr)")
+            let (_, list) = try await h.run("wardfleet", ["users", "list", "--db", h.dbPath])
+            #expect(!list.contains("lan"), "nothing stored: \(list)")
+            #expect(try await h.run("wardfleet", ["users", "add", "lan", "--role", "technician", "--communes", "cam-la", "--db", h.dbPath]).0 == 0)
+        }
+
         /// `--share-group` made each node see part of every device's messages and call healthy
         /// devices silent: the flag is gone, and asking for it is an error, not a silent default.
         @Test func runRefusesTheSharedSubscriptionFlag() async throws {

@@ -38,15 +38,19 @@ public struct PlaybackLogReport: Sendable, Encodable {
     public var rows: [Row]
     public var items: [ItemReach]
 
-    /// Builds the report for plays scheduled on `day` (Asia/Ho_Chi_Minh), optionally one item.
-    public static func build(_ db: WardDatabase, day: LocalDay, item: String? = nil, calendar: LocalCalendar = .vietnam) throws -> PlaybackLogReport {
+    /// Builds the report for plays scheduled on `day` (Asia/Ho_Chi_Minh), optionally one item;
+    /// `communes`: only the plays of speakers in these communes (nil: all).
+    public static func build(_ db: WardDatabase, day: LocalDay, item: String? = nil, communes: Set<String>? = nil,
+                             calendar: LocalCalendar = .vietnam) throws -> PlaybackLogReport {
         let from = calendar.date(day, LocalTime(hour: 0, minute: 0))
         let to = calendar.date(calendar.adding(days: 1, to: day), LocalTime(hour: 0, minute: 0))
         let entries = try PlaybackRepository(db).entries(scheduledFrom: from, to: to, item: item)
-        let folded = PlaybackRow.fold(entries)
         let broadcasts = Dictionary(try BroadcastRepository(db).list(includeCancelled: true).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let tree = try PlaceRepository(db).tree()
-        let devices = Dictionary(try DeviceRepository(db).list().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let devices = Dictionary(try DeviceRepository(db).list(includeRemoved: true).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let folded = PlaybackRow.fold(entries).filter { r in
+            communes.map { c in devices[r.speaker].flatMap { tree.ancestor(of: $0.siteID, at: .commune)?.id }.map(c.contains) ?? false } ?? true
+        }
         func village(_ speaker: String) -> Place? { devices[speaker].flatMap { tree.ancestor(of: $0.siteID, at: .village) } }
         let rows = folded.map { r -> Row in
             let b = broadcasts[r.key.item]

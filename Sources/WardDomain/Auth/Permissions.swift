@@ -83,3 +83,39 @@ public struct LoginThrottle: Sendable, Hashable {
         return n >= maxFailures ? (0, now.addingTimeInterval(lockout)) : (n, nil)
     }
 }
+
+/// A user's commune limit names communes by id; anything else is refused, so a typo or a name
+/// typed instead of an id never leaves a user limited to nothing (or, worse, seeing everything).
+public struct CommuneLimitError: Refusal, Equatable {
+    public var unknown: [String]
+    /// For each unknown entry that matches a commune's name, that commune (id, name).
+    public var suggestions: [String: (id: String, name: String)]
+
+    public static func == (a: Self, b: Self) -> Bool { a.unknown == b.unknown && a.suggestions.mapValues(\.id) == b.suggestions.mapValues(\.id) }
+
+    public var description: String {
+        let vi = unknown.map { u in suggestions[u].map { "'\(u)' (có phải '\($0.id)' – \($0.name)?)" } ?? "'\(u)'" }
+        let en = unknown.map { u in suggestions[u].map { "'\(u)' (did you mean '\($0.id)'?)" } ?? "'\(u)'" }
+        return "không có xã/phường mã \(vi.joined(separator: ", ")); dùng mã xã, ví dụ trong `places list` / "
+            + "no commune with id \(en.joined(separator: ", ")); use commune ids, as `places list` shows them"
+    }
+
+    /// The limit to store for `ids` (commune ids), or the refusal naming what is not a commune.
+    public static func check(_ ids: [String], in tree: PlaceTree) throws(CommuneLimitError) -> [String] {
+        let communes = tree.places.values.filter { $0.level == .commune }
+        let unknown = ids.filter { tree[$0]?.level != .commune }
+        guard unknown.isEmpty else {
+            func key(_ s: String) -> String {
+                let plain = s.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "vi"))
+                    .replacingOccurrences(of: "đ", with: "d")
+                return ["xa ", "phuong ", "thi tran "].reduce(plain.trimmingCharacters(in: .whitespaces)) { s, p in
+                    s.hasPrefix(p) ? String(s.dropFirst(p.count)) : s
+                }
+            }
+            var suggestions: [String: (id: String, name: String)] = [:]
+            for u in unknown { if let c = communes.first(where: { key($0.name) == key(u) || key($0.id) == key(u) }) { suggestions[u] = (c.id, c.name) } }
+            throw CommuneLimitError(unknown: unknown, suggestions: suggestions)
+        }
+        return Array(Set(ids)).sorted()
+    }
+}

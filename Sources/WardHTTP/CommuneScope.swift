@@ -1,0 +1,64 @@
+import Foundation
+import WardController
+import WardDomain
+import WardStorage
+
+/// What a caller limited to communes may see and change beyond devices and places, which carry
+/// their commune: people, the media library, the audit log, deployment-wide settings.
+/// Every route that reads or changes fleet data goes through `Principal.covers` or these; the
+/// scope test walks the route table to prove it.
+extension OperatorAPI {
+    /// The users a caller may see and manage: everyone (nil) for a caller without a limit; for a
+    /// limited caller, themselves and the users limited to some of the caller's own communes.
+    func visibleUsers(_ call: Call) throws -> Set<String>? {
+        guard let mine = call.principal!.communes else { return nil }
+        let limits = try AuthRepository(database).communeLimits()
+        return Set(limits.compactMap { name, limit in
+            name == call.user.name || (limit.map { !$0.isEmpty && $0.isSubset(of: mine) } ?? false) ? name : nil
+        })
+    }
+
+    /// 404 for a user the caller may not see, as for devices of other communes.
+    func requireVisibleUser(_ call: Call, _ name: String) throws {
+        guard try visibleUsers(call).map({ $0.contains(name) }) ?? true else {
+            throw APIError(.notFound, "không có người dùng / no user \(name)")
+        }
+    }
+
+    /// The commune limit a caller may give someone: any for an unlimited caller; otherwise a
+    /// non-empty part of the caller's own (a limited admin cannot make an unlimited user).
+    func checkedLimit(_ call: Call, _ communes: [String]?) throws -> [String]? {
+        let tree = try self.tree()
+        let limit = try communes.flatMap { $0.isEmpty ? nil : try CommuneLimitError.check($0, in: tree) }
+        if let mine = call.principal!.communes {
+            guard let limit, Set(limit).isSubset(of: mine) else {
+                throw APIError(.forbidden, "chỉ giao được các xã của bạn: \(mine.sorted().joined(separator: ", ")) / you can only give your own communes")
+            }
+        }
+        return limit
+    }
+
+    /// Settings that apply to every commune of the deployment (alarm rules, KPI targets) are
+    /// changed by people without a commune limit.
+    func requireUnlimited(_ call: Call) throws {
+        guard call.principal!.communes == nil else {
+            throw APIError(.forbidden, "cấu hình chung của mọi xã: cần người dùng không giới hạn xã / deployment-wide settings need a user without a commune limit")
+        }
+    }
+
+    /// Media a limited caller may see: what they or the people of their communes added, and what
+    /// is on air or in the inbox for their communes.
+    func visibleMedia(_ call: Call, _ items: [MediaItem]) throws -> [MediaItem] {
+        guard let mine = call.principal!.communes else { return items }
+        let people = try visibleUsers(call) ?? []
+        let r = try resolver()
+        var used = Set<String>()
+        for b in try BroadcastRepository(database).list(includeCancelled: true) where !r.communes(of: b.item.target).isDisjoint(with: mine) {
+            if case .media(let sha) = b.programme { used.insert(sha) }
+        }
+        for u in try UpstreamRepository(database).list(all: true) where !Set(u.communes).isDisjoint(with: mine) {
+            if case .media(let sha) = u.programme { used.insert(sha) }
+        }
+        return items.filter { m in used.contains(m.sha256) || m.addedBy.map(people.contains) == true }
+    }
+}
