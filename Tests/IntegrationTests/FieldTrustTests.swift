@@ -72,6 +72,40 @@ extension RealBrokerTests {
             }
         }
 
+        /// 3b: `devices command` printed "ok — device mismatch" (exit 0) for acknowledgements the
+        /// controller itself refused: another device in the payload, and "v":2.
+        @Test func aCommandsResultComesOnlyFromAnAcknowledgementThatPassesTheDecoder() async throws {
+            try await withHarness { h in
+                try await h.startController()
+                let dev = try await Self.device(h, "LOA-1")
+                let topic = "wardfleet/v1/cam-la/LOA-1/"
+                try dev.subscribe(topic + "cmd", qos: 1)
+                try dev.publish(topic: topic + "birth", payload: Array(#"{"v":1,"device":"LOA-1","class":"speaker","model":"M","firmware":"1","capabilities":["ping"],"heartbeat_s":30,"boot":"b1"}"#.utf8), qos: 1, retain: true)
+                try await h.waitUntil("birth stored") { try h.status("LOA-1")?.birth != nil }
+                let cli = Task { try await h.run("wardfleet", ["devices", "command", "LOA-1", "ping", "--db", h.dbPath, "--broker", h.brokerAddress, "--timeout", "30"]) }
+                let cmd = try #require(await withTaskGroup(of: MQTTMessage?.self) { g in
+                    g.addTask { await dev.messages.nextBatch()?.first }
+                    g.addTask { try? await Task.sleep(for: .seconds(30)); return nil }  // a deadline, not a wait
+                    let first = await g.next()!
+                    g.cancelAll()
+                    return first
+                }, "no command reached the device")
+                let cmdID = try #require((try JSONSerialization.jsonObject(with: Data(cmd.payload)) as? [String: Any])?["cmd_id"] as? String)
+                func ack(_ json: String) throws { try dev.publish(topic: topic + "ack", payload: Array(json.utf8), qos: 1) }
+                try ack(#"{"v":1,"device":"LOA-2","boot":"b1","cmd_id":"\#(cmdID)","result":"ok","detail":"device mismatch","ts":\#(Self.nowMs)}"#)
+                try ack(#"{"v":2,"device":"LOA-1","boot":"b1","cmd_id":"\#(cmdID)","result":"ok","detail":"v2","ts":\#(Self.nowMs)}"#)
+                try ack(#"{"v":1,"device":"LOA-1","boot":"b1","cmd_id":"\#(cmdID)","result":"error","detail":"loa bận","ts":\#(Self.nowMs)}"#)
+                let (status, out) = try await cli.value
+                #expect(status == 2 && out.contains("LOA-1: error — loa bận"), "\(out)")
+                #expect(!out.contains("mismatch") && !out.contains("v2"), "\(out)")
+                try await h.waitUntil("the controller refused both") {
+                    let r = try HealthQueries(h.db).recentRejections(limit: 50).filter { $0.topic == topic + "ack" }.map(\.reason)
+                    return Set(r) == ["identity_mismatch", "unsupported_version"]
+                }
+                dev.disconnect()
+            }
+        }
+
         /// 3h: the model and firmware a device reports were not shown ("—").
         @Test func devicesShowPrintsReportedModelAndFirmwareAndFlagsAMismatch() async throws {
             try await withHarness { h in
