@@ -18,6 +18,10 @@ struct Behaviour: Sendable, Hashable {
         case uplinkLoss = "uplink-loss"
         case paperOut = "paper-out"
         case printerFault = "printer-fault"
+        /// One `tamper` event (enclosure opened; for a camera, moved or covered).
+        case tamper
+        /// One `storage_full` event (cameras).
+        case storageFull = "storage-full"
     }
 
     var device: String

@@ -179,6 +179,11 @@ actor SimDevice {
         case .offlineWill: await dropConnection(graceful: false, announce: false)
         case .offlineSilent: await dropConnection(graceful: true, announce: false)
         case .hang: hung = true
+        case .tamper:
+            publishEvent(.tamper, detail: device.deviceClass == .camera ? "Camera bị che hoặc xoay hướng" : "Vỏ thiết bị bị mở")
+        case .storageFull where device.deviceClass == .camera:
+            usedFraction = 1
+            publishEvent(.storageFull, detail: "Ổ lưu trữ đầy, đang ghi đè")
         case .reboot:
             rebootRadio()
             await dropConnection(graceful: true, announce: true)
@@ -195,7 +200,7 @@ actor SimDevice {
         switch b.kind {
         case .offlineWill, .offlineSilent: await connect()  // same boot: only the link was lost
         case .hang: hung = false
-        case .reboot: break
+        case .reboot, .tamper, .storageFull: break
         default: active.remove(b.kind)
         }
     }
@@ -280,11 +285,12 @@ actor SimDevice {
         return next
     }
 
-    private func publishEvent(_ type: EventType, ticket: String? = nil, wait: Double? = nil, rating: SatisfactionLevel? = nil) {
+    private func publishEvent(_ type: EventType, ticket: String? = nil, wait: Double? = nil, rating: SatisfactionLevel? = nil,
+                              detail: String? = nil) {
         guard let c = client else { return }
         eventSeq += 1
         let e = EventMessage(device: device.id, boot: boot, seq: eventSeq, ts: clock.now().unixMillis, event: type,
-                             ticket: ticket, waitSeconds: wait, rating: rating)
+                             ticket: ticket, waitSeconds: wait, rating: rating, detail: detail)
         try? c.publish(topic: topic(.event), payload: ProtocolEncoder.encode(e), qos: 1)
     }
 

@@ -15,7 +15,8 @@ public struct ControllerConfiguration: Sendable {
     public var subscription = Topics.root + "/#"
     public var ingest = IngestSettings()
     public var flushInterval: Duration = .milliseconds(250)
-    public var registryRefresh: Duration = .seconds(2)
+    /// How often the registry's revision (one row) is read; a change is applied at once.
+    public var registryRefresh: Duration = .milliseconds(250)
     /// Sends loudspeakers their schedules; nil: this node does not deliver broadcasts.
     public var delivery: DeliveryConfiguration? = DeliveryConfiguration()
     /// Alarms and their notifications; nil: this node does not raise alarms.
@@ -81,6 +82,7 @@ public final class FleetController: Sendable {
         let writer = IngestRepository(database)
         let queries = HealthQueries(database)
         let (run, lastAlive) = try writer.startRun(at: clock.now())
+        let registryRevision = try DeviceRepository(database).revision()  // before the registry is read: no change slips between
         try await ingestor.restore(
             tree: PlaceRepository(database).tree(), devices: DeviceRepository(database).list(),
             statuses: queries.statuses(), counters: queries.counters(), pending: queries.pending(), lastAlive: lastAlive)
@@ -132,15 +134,21 @@ public final class FleetController: Sendable {
                 }
             }
             group.addTask { [self] in
+                // A registration made by any process (CLI, API, import) bumps the revision; the
+                // whole registry is read only then, so polling it often costs one tiny read.
+                var seen = registryRevision
                 while !Task.isCancelled {
                     try? await Task.sleep(for: configuration.registryRefresh)
                     guard !Task.isCancelled else { break }
                     do {
+                        let revision = try DeviceRepository(database).revision()
+                        guard revision != seen else { continue }
                         let tree = try PlaceRepository(database).tree()
                         let devices = try DeviceRepository(database).list()
                         await ingestor.updateRegistry(tree: tree, devices: devices)
                         await delivery?.updateRegistry(tree: tree, devices: devices)
                         await alarms?.updateRegistry(tree: tree, devices: devices)
+                        seen = revision
                     } catch {
                         logger.error("registry refresh failed: \(error)")
                     }

@@ -135,7 +135,28 @@ public struct DeviceDetail: Codable, Sendable {
         public var last7d: UptimeSummary
         public var last30d: UptimeSummary
     }
+    /// What the device says it is, from its latest birth, beside what was registered.
+    public struct Reported: Codable, Sendable, Hashable {
+        public var model: String
+        public var firmware: String
+        public var capabilities: [String]
+        /// Registered and reported differ (only when something was registered).
+        public var modelMismatch: Bool
+        public var firmwareMismatch: Bool
+
+        public init(birth: Birth, registered d: Device) {
+            model = birth.model.nfc
+            firmware = birth.firmware.nfc
+            capabilities = birth.capabilities
+            modelMismatch = !d.model.isEmpty && d.model.nfc != model
+            firmwareMismatch = !d.firmware.isEmpty && d.firmware.nfc != firmware
+        }
+    }
     public var device: Device
+    /// Nil until a birth was heard.
+    public var reported: Reported?
+    /// Tamper and storage-full events, newest first.
+    public var incidents: [DeviceIncident]
     public var placePath: [Place]
     public var state: HealthState
     public var since: Date?
@@ -181,10 +202,14 @@ public struct DeviceDetail: Codable, Sendable {
         if device.deviceClass == .kiosk {
             let week = DateInterval(start: calendar.day(containing: now.addingTimeInterval(-6 * 86_400)).start,
                                     end: calendar.day(containing: now).end)
-            kioskDays = KioskFigures.daily(try q.kioskActivity(devices: [id], in: week)[id] ?? [], calendar: calendar)
+            let counted = try tree.ancestor(of: device.siteID, at: .commune).map {
+                try KioskCounts.counted(db, device: id, commune: $0.id, in: week, calendar: calendar)
+            } ?? []
+            kioskDays = KioskFigures.daily((try q.kioskActivity(devices: [id], in: week)[id] ?? []) + counted, calendar: calendar)
         }
         return DeviceDetail(
-            device: device, placePath: path, state: status?.liveness.state ?? .unknown, since: status?.liveness.since,
+            device: device, reported: Birth.stored(status?.birth).map { Reported(birth: $0, registered: device) },
+            incidents: try q.incidents(device: id), placePath: path, state: status?.liveness.state ?? .unknown, since: status?.liveness.since,
             faults: status?.liveness.faults ?? [], bootID: status?.liveness.bootID, lastHeard: status?.liveness.lastHeard,
             heartbeatSeconds: status?.liveness.heartbeat, birth: status?.birth, lastTelemetry: status?.lastTelemetry,
             lastTelemetryAt: status?.lastTelemetryAt, cameraStorage: storage, kioskDays: kioskDays,

@@ -27,6 +27,8 @@ public enum IngestCounter {
     public static let processed = "processed"
     public static let pendingMessages = "pending_messages"
     public static let commandEchoes = "command_echoes"
+    /// Events of a type this controller does not know: well-formed, from a newer v1 device (§6).
+    public static let ignoredUnknownEvent = "ignored.unknown_event"
     public static func rejected(_ r: RejectReason) -> String { "rejected.\(r.rawValue)" }
 }
 
@@ -51,6 +53,10 @@ public actor Ingestor {
     private var counters: [String: UInt64] = [:]
     private var countersChanged = false
     private var knownPending = Set<String>()
+    /// The latest birth and state each pending device sent, applied when it is registered: a
+    /// device that connected just before its registration is not left unknown.
+    private var pendingHeard: [String: (birth: MQTTMessage?, state: MQTTMessage?)] = [:]
+    static let pendingHeardLimit = 10_000
     private var batch = IngestBatch()
     private var rejectionsLoggedThisFlush = 0
     private var rejectionsSinceFlush: [RejectReason: Int] = [:]
@@ -107,6 +113,13 @@ public actor Ingestor {
             }
         }
         devices = fresh
+        // What newly registered devices said while pending, in the order they say it on connect.
+        for id in fresh.keys {
+            guard let heard = pendingHeard.removeValue(forKey: id) else { continue }
+            for m in [heard.birth, heard.state].compactMap({ $0 }) {
+                if case .success(let d) = decoder.decode(topic: m.topic, payload: m.payload, now: now) { handle(d, m, now: now) }
+            }
+        }
     }
 
     public func liveness(_ id: String) -> DeviceLiveness? { tracker[id] }
@@ -156,9 +169,14 @@ public actor Ingestor {
         case .failure(let r): return reject(r, topic: m.topic, now: now)
         case .success(let d): decoded = d
         }
-        let id = decoded.address.device
         if case .command = decoded.inbound { return bump(IngestCounter.commandEchoes) }
-        guard let device = devices[id] else { return recordPending(decoded, raw: m.payload, now: now) }
+        handle(decoded, m, now: now)
+    }
+
+    /// Applies a decoded message (live, or remembered from a device's pending time).
+    private func handle(_ decoded: DecodedMessage, _ m: MQTTMessage, now: Date) {
+        let id = decoded.address.device
+        guard let device = devices[id] else { return recordPending(decoded, m, now: now) }
         guard communeOf[id] == decoded.address.commune else {
             return reject(Rejection(.identityMismatch, "\(id) belongs to commune \(communeOf[id] ?? "?"), not \(decoded.address.commune)"),
                           topic: m.topic, now: now)
@@ -200,9 +218,12 @@ public actor Ingestor {
             case .success(let o):
                 record(o, id, now)
                 latestTelemetry[id] = (m.payload, now)
+                // A kiosk's counters are its figures when it sends no events: every reading
+                // that moves them is kept, so no increase is lost between samples.
+                let countersMoved = Self.kioskCounters(t.reading) != latestReading[id].flatMap(Self.kioskCounters)
                 latestReading[id] = t.reading
                 dirty.insert(id)
-                if o.change != nil || lastSampleAt[id].map({ now.timeIntervalSince($0) >= settings.sampleInterval }) ?? true {
+                if o.change != nil || countersMoved || lastSampleAt[id].map({ now.timeIntervalSince($0) >= settings.sampleInterval }) ?? true {
                     lastSampleAt[id] = now
                     batch.samples.append(TelemetryRecord(deviceID: id, receivedAt: now, deviceTime: t.deviceTime,
                                                          boot: t.boot, seq: t.seq,
@@ -217,6 +238,12 @@ public actor Ingestor {
                                             occurredAt: e.deviceTime, receivedAt: now, ticket: e.ticket,
                                             waitSeconds: e.waitSeconds, rating: e.rating, detail: e.detail))
             dirty.insert(id)
+        case .unknownEvent(let type, let boot, let seq):
+            if case .failure(let r) = tracker.event(id, bootID: boot, seq: seq, at: now) {
+                return reject(Rejection(RejectReason(r), "event seq \(seq) boot \(boot)"), topic: m.topic, now: now)
+            }
+            logger.debug("event of an unknown type ignored", metadata: ["device": "\(id)", "event": "\(type.prefix(64))"])
+            return bump(IngestCounter.ignoredUnknownEvent)
         case .ack(let a):
             tracker.heard(id, bootID: a.boot, at: now)
             batch.acks.append(AckRecord(deviceID: id, cmdID: a.cmdID, result: a.result.rawValue, detail: a.detail, receivedAt: now))
@@ -252,8 +279,21 @@ public actor Ingestor {
         }
     }
 
-    private func recordPending(_ d: DecodedMessage, raw: [UInt8], now: Date) {
+    private static func kioskCounters(_ r: Reading) -> KioskCounterReading? {
+        guard case .kiosk(let k) = r else { return nil }
+        return KioskCounterReading(boot: "", at: .distantPast, issued: k.ticketsIssued, served: k.ticketsServed, ratings: k.ratings)
+    }
+
+    private func recordPending(_ d: DecodedMessage, _ m: MQTTMessage, now: Date) {
+        let raw = m.payload
         bump(IngestCounter.pendingMessages)
+        if pendingHeard[d.address.device] != nil || pendingHeard.count < Self.pendingHeardLimit {
+            switch d.inbound {
+            case .birth: pendingHeard[d.address.device, default: (nil, nil)].birth = m
+            case .state: pendingHeard[d.address.device, default: (nil, nil)].state = m
+            default: break
+            }
+        }
         var rec = PendingRecord(deviceID: d.address.device, communeID: d.address.commune, firstSeen: now, lastSeen: now, messages: 1)
         if case .birth(let b) = d.inbound {
             rec.deviceClass = b.deviceClass.rawValue

@@ -5,8 +5,11 @@ public struct CameraStorageStatus: Sendable, Hashable, Codable {
     public var requiredDays: Int
     /// Age of the oldest recording still on disk.
     public var retainedDays: Double?
-    /// Days of footage the whole disk holds at the current write rate.
+    /// Days of footage the whole disk holds at the current write rate; nil when not writing
+    /// (see `capacityUnlimited`).
     public var capacityDays: Double?
+    /// Not writing (write rate 0): nothing is being overwritten, so the capacity is unlimited.
+    public var capacityUnlimited: Bool
     /// Days until the disk is full at the current write rate (nil: not writing).
     public var daysUntilFull: Double?
     public var usedFraction: Double
@@ -28,10 +31,12 @@ public enum CameraStorage {
         let capacity = dailyWrite > 0 ? Double(total) / dailyWrite : nil
         let untilFull = dailyWrite > 0 ? Double(total - used) / dailyWrite : nil
         let looping = usedFraction >= HealthRules.diskNearlyFullFraction
-        let effective: Double? = looping ? (retained ?? capacity) : (capacity ?? retained)
+        // Looping: what is on disk is what is kept. Before that, what the disk would hold at the
+        // current rate; an idle camera (rate 0) overwrites nothing, so it holds everything.
+        let effective: Double? = looping ? (retained ?? capacity) : capacity
         let below = effective.map { $0 < Double(requiredDays) } ?? false
         return CameraStorageStatus(
-            requiredDays: requiredDays, retainedDays: retained, capacityDays: capacity,
+            requiredDays: requiredDays, retainedDays: retained, capacityDays: capacity, capacityUnlimited: dailyWrite <= 0,
             daysUntilFull: untilFull, usedFraction: usedFraction,
             effectiveRetentionDays: effective, belowRequired: below)
     }

@@ -26,11 +26,75 @@ public enum KioskActivity: Sendable, Hashable {
     case ticketIssued(at: Date)
     case ticketServed(at: Date, waitSeconds: Double)
     case rating(at: Date, level: SatisfactionLevel)
+    /// Increases of a kiosk's telemetry counters, dated at the reading that revealed them
+    /// (`KioskCounters`): no waits are known for these.
+    case counted(at: Date, issued: Int, served: Int, ratings: [SatisfactionLevel: Int])
 
     public var at: Date {
         switch self {
-        case .ticketIssued(let d), .ticketServed(let d, _), .rating(let d, _): d
+        case .ticketIssued(let d), .ticketServed(let d, _), .rating(let d, _), .counted(let d, _, _, _): d
         }
+    }
+}
+
+/// A kiosk's since-boot counters, as one telemetry reading carries them.
+public struct KioskCounterReading: Sendable, Hashable {
+    public var boot: String
+    public var at: Date
+    public var issued: Int
+    public var served: Int
+    public var ratings: [SatisfactionLevel: Int]
+
+    public init(boot: String, at: Date, issued: Int, served: Int, ratings: [SatisfactionLevel: Int]) {
+        self.boot = boot
+        self.at = at
+        self.issued = issued
+        self.served = served
+        self.ratings = ratings
+    }
+}
+
+/// Which boots of a kiosk reported each quantity as events. Events and counters of one boot
+/// count the same tickets and ratings (firmware does not change within a boot), so where a
+/// boot sent events its counters are left out: nothing is counted twice.
+public struct KioskEventBoots: Sendable, Hashable {
+    public var issued: Set<String> = []
+    public var served: Set<String> = []
+    public var rated: Set<String> = []
+    public init(issued: Set<String> = [], served: Set<String> = [], rated: Set<String> = []) {
+        self.issued = issued
+        self.served = served
+        self.rated = rated
+    }
+}
+
+public enum KioskCounters {
+    /// What a kiosk's counters add to its figures: the increase between consecutive readings of
+    /// one boot, dated at the later reading. A new boot counts from zero (its counters start
+    /// there), so its first reading counts whole; a counter that went down (not allowed, but a
+    /// reset) counts from zero too. `readings` in time order; `base`: the reading just before
+    /// them (before the window asked for), not counted itself.
+    public static func increases(base: KioskCounterReading?, _ readings: [KioskCounterReading], eventBoots: KioskEventBoots) -> [KioskActivity] {
+        var out: [KioskActivity] = []
+        var previous = base
+        for r in readings {
+            defer { previous = r }
+            let base = previous?.boot == r.boot ? previous : nil
+            func delta(_ now: Int, _ before: Int?) -> Int { now >= (before ?? 0) ? now - (before ?? 0) : now }
+            let issued = eventBoots.issued.contains(r.boot) ? 0 : delta(r.issued, base?.issued)
+            let served = eventBoots.served.contains(r.boot) ? 0 : delta(r.served, base?.served)
+            var ratings: [SatisfactionLevel: Int] = [:]
+            if !eventBoots.rated.contains(r.boot) {
+                for level in SatisfactionLevel.allCases {
+                    let d = delta(r.ratings[level] ?? 0, base.map { $0.ratings[level] ?? 0 })
+                    if d > 0 { ratings[level] = d }
+                }
+            }
+            if issued > 0 || served > 0 || !ratings.isEmpty {
+                out.append(.counted(at: r.at, issued: issued, served: served, ratings: ratings))
+            }
+        }
+        return out
     }
 }
 
@@ -78,6 +142,10 @@ public enum KioskFigures {
                 f.ticketsServed += 1
                 waits[key, default: []].append(w)
             case .rating(_, let level): f.ratings[level, default: 0] += 1
+            case .counted(_, let issued, let served, let ratings):
+                f.ticketsIssued += issued
+                f.ticketsServed += served
+                for (level, n) in ratings { f.ratings[level, default: 0] += n }
             }
             days[key] = f
         }

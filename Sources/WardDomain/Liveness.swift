@@ -145,8 +145,10 @@ public struct LivenessTracker: Sendable {
     /// taken as a sign of life from the current boot.
     public mutating func event(_ id: String, bootID: String, seq: UInt64, at now: Date) -> Result<Void, LivenessRejection> {
         guard var d = devices[id] else { return .success(()) }
+        // A device heard only through events so far: this is its boot, so a repeat is a replay.
+        if d.bootID == nil { d.bootID = bootID }
         if d.bootID == bootID, let last = d.lastEventSeq, seq <= last { return .failure(.replayedSequence) }
-        if d.bootID == bootID || d.bootID == nil {
+        if d.bootID == bootID {
             d.lastEventSeq = seq
             if d.state.isOnline { d.lastHeard = max(d.lastHeard ?? now, now) }
         }
@@ -181,12 +183,16 @@ public struct LivenessTracker: Sendable {
     }
 
     /// Offline announced by the device (graceful shutdown) or by the broker (Last Will).
-    /// A will left over from an earlier boot must not take down the current one.
+    /// A will left over from an earlier boot must not take down the current one, and a device
+    /// already offline keeps the reason it went offline for.
     public mutating func offline(_ id: String, bootID: String?, reason: FaultCode, at now: Date)
         -> Result<LivenessOutcome, LivenessRejection>
     {
         guard var d = devices[id] else { return .success(.none) }
         if let bootID, let current = d.bootID, bootID != current { return .failure(.staleBoot) }
+        // Already offline: the first reason and its onset stand. A Will that follows silence
+        // (the broker noticing later what the controller noticed first) changes nothing.
+        guard d.state != .offline else { return .success(.none) }
         let change = transition(&d, id, to: .offline, faults: [Fault(reason)], at: now)
         devices[id] = d
         return .success(LivenessOutcome(change: change, reboot: nil))

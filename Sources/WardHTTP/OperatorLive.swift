@@ -27,6 +27,11 @@ extension OperatorAPI {
         }
         let (device, place, _) = try scopedDevice(call, active: true)
         guard let commune = place else { throw APIError(.notFound, "không có thiết bị / no device \(id)") }
+        // Not sent when the device would not execute it (class, or the capabilities of its birth).
+        if let refusal = CommandRefusal.check(name, device: id, deviceClass: device.deviceClass,
+                                              birth: try HealthQueries(database).statuses(only: id)[id]?.birth) {
+            throw APIError(.unprocessableContent, refusal.description)
+        }
         if name == .setVolume {
             guard let v = b.volume, (0...(device.config.maxVolume ?? 100)).contains(v) else {
                 throw APIError(.badRequest, "volume: 0…\(device.config.maxVolume ?? 100)")
@@ -42,7 +47,7 @@ extension OperatorAPI {
         try audit(call, "device.command", target: id, detail: name.rawValue + (b.volume.map { " \($0)" } ?? ""))
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            if let ack = try HealthQueries(database).acks(command: cmdID).first {
+            if let ack = try HealthQueries(database).acks(command: cmdID, device: id).first {
                 return try Self.json(["command": name.rawValue, "result": ack.result, "detail": ack.detail ?? ""])
             }
             await ChangeSignal.acks.wait(upTo: .milliseconds(100))  // the poll covers a controller in another process

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdBcrypt
 import WardController
 import WardDomain
+import WardProtocol
 import WardStorage
 
 extension OperatorAPI {
@@ -174,6 +175,13 @@ extension OperatorAPI {
                     var uptime24h: Double?
                     var uptime30d: Double?
                     var lastTelemetry: String?
+                    /// Registered model and firmware, and what the device's birth reports (nil: no birth heard).
+                    var model: String
+                    var firmware: String
+                    var reported: DeviceDetail.Reported?
+                    /// Commands the device accepts: its birth's capabilities within its class (nil: unknown).
+                    var commands: [String]?
+                    var incidents: [DeviceIncident]
                 }
                 let q = HealthQueries(db)
                 let now = self.clock.now()
@@ -184,7 +192,12 @@ extension OperatorAPI {
                     device: self.device(d, tree, status), history: try q.history(device: id, limit: 50),
                     uptime24h: Uptime.summary(of: intervals, in: DateInterval(start: now - 86_400, end: now), monitored: monitored, now: now).availability,
                     uptime30d: Uptime.summary(of: intervals, in: DateInterval(start: now - 30 * 86_400, end: now), monitored: monitored, now: now).availability,
-                    lastTelemetry: status?.lastTelemetry))
+                    lastTelemetry: status?.lastTelemetry, model: d.model, firmware: d.firmware,
+                    reported: Birth.stored(status?.birth).map { DeviceDetail.Reported(birth: $0, registered: d) },
+                    commands: status?.birth == nil ? nil : CommandName.allCases.filter {
+                        CommandRefusal.check($0, device: id, deviceClass: d.deviceClass, birth: status?.birth) == nil
+                    }.map(\.rawValue),
+                    incidents: try q.incidents(device: id)))
             },
             Route(method: .post, path: "/api/v1/devices/{id}/commands", permission: .manageDevices) { call in try await self.sendCommand(call) },
             Route(method: .get, path: "/api/v1/events", permission: .view) { call in self.events(call) },

@@ -6,6 +6,8 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable, Comparable {
     case unknownTopic = "unknown_topic"
     case oversize
     case malformedJSON = "malformed_json"
+    /// Not valid UTF-8 (raw bytes, or an escaped lone surrogate): one rule for every kind.
+    case invalidUTF8 = "invalid_utf8"
     case invalidField = "invalid_field"
     case outOfRange = "out_of_range"
     case unsupportedVersion = "unsupported_version"
@@ -76,6 +78,9 @@ public enum Inbound: Sendable, Hashable {
     case telemetry(TelemetrySample)
     case event(DeviceEvent)
     case ack(AckMessage)
+    /// A well-formed event of a type this controller does not know (a newer v1 device):
+    /// checked like any event (its sequence counts), then counted as ignored, not rejected.
+    case unknownEvent(type: String, boot: String, seq: UInt64)
     /// One report, or several made at the same moment (in the order sent).
     case playback([PlaybackEntry], boot: String)
     /// A controller → device message (command, schedule) seen on the shared tree; not for the controller.
@@ -113,6 +118,9 @@ public final class ProtocolDecoder {
         guard payload.count <= ProtocolLimits.maxPayloadBytes else {
             return .failure(Rejection(.oversize, "\(payload.count) B > \(ProtocolLimits.maxPayloadBytes) B"))
         }
+        guard payload.withUnsafeBytes({ Self.isValidUTF8($0) }) else {
+            return .failure(Rejection(.invalidUTF8, "payload is not valid UTF-8"))
+        }
         let depth = payload.withUnsafeBytes { Self.nestingDepth($0, stopAbove: ProtocolLimits.maxNesting) }
         guard depth <= ProtocolLimits.maxNesting else {
             return .failure(Rejection(.nestingTooDeep, "more than \(ProtocolLimits.maxNesting) levels of nesting"))
@@ -124,8 +132,8 @@ public final class ProtocolDecoder {
             case .birth: inbound = .birth(try birth(try parse(Birth.self, data), address))
             case .state: inbound = .state(try state(try parse(StateMessage.self, data), address))
             case .telemetry: inbound = .telemetry(try telemetry(try parse(TelemetryMessage.self, data), address, now))
-            case .event: inbound = .event(try event(try parse(EventMessage.self, data), address, now))
-            case .ack: inbound = .ack(try ack(try parse(AckMessage.self, data), address))
+            case .event: inbound = try event(try parse(EventMessage.self, data), address, now)
+            case .ack: inbound = .ack(try ack(try parse(AckMessage.self, data), address, now))
             case .playback:
                 let r = try parse(PlaybackReport.self, data)
                 let more = r.more ?? []
@@ -157,6 +165,50 @@ public final class ProtocolDecoder {
         return t
     }
 
+    /// Whether the bytes are UTF-8, and no `\uD800`–`\uDFFF` escape stands alone (it would
+    /// decode to U+FFFD): invalid text is refused whole rather than silently altered.
+    public static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard String(validating: bytes, as: UTF8.self) != nil else { return false }
+        // Escaped surrogates: a high one must be followed at once by an escaped low one.
+        var i = 0, inString = false
+        let n = bytes.count
+        func hex4(_ at: Int) -> UInt16? {
+            guard at + 4 <= n else { return nil }
+            var v: UInt16 = 0
+            for k in at..<at + 4 {
+                let c = bytes[k]
+                let d: UInt8
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = c - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                v = v << 4 | UInt16(d)
+            }
+            return v
+        }
+        while i < n {
+            let b = bytes[i]
+            if !inString {
+                if b == UInt8(ascii: "\"") { inString = true }
+                i += 1
+                continue
+            }
+            if b == UInt8(ascii: "\"") { inString = false; i += 1; continue }
+            guard b == UInt8(ascii: "\\") else { i += 1; continue }
+            guard i + 1 < n, bytes[i + 1] == UInt8(ascii: "u"), let u = hex4(i + 2) else { i += 2; continue }
+            i += 6
+            if (0xDC00...0xDFFF).contains(u) { return false }
+            if (0xD800...0xDBFF).contains(u) {
+                guard i + 1 < n, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u"),
+                      let low = hex4(i + 2), (0xDC00...0xDFFF).contains(low) else { return false }
+                i += 6
+            }
+        }
+        return true
+    }
+
     /// How deeply objects and arrays nest, brackets inside strings not counted; stops counting
     /// once above `stopAbove`, so a hostile payload costs one pass and no recursion.
     public static func nestingDepth(_ bytes: UnsafeRawBufferPointer, stopAbove limit: Int) -> Int {
@@ -183,6 +235,11 @@ public final class ProtocolDecoder {
         do {
             return try json.decode(T.self, from: data)
         } catch let DecodingError.dataCorrupted(ctx) where ctx.codingPath.isEmpty {
+            // Also thrown, without a path, for a number that does not fit its field (50.5 for
+            // an integer): that is a field of the wrong type in valid JSON, not broken JSON.
+            if (try? JSONSerialization.jsonObject(with: data)) is [String: Any] {
+                throw Rejection(.invalidField, "a field has a value of the wrong type (\(ctx.debugDescription.prefix(120)))")
+            }
             throw Rejection(.malformedJSON, "not valid JSON")
         } catch let DecodingError.typeMismatch(t, ctx) {
             throw Rejection(ctx.codingPath.isEmpty ? .malformedJSON : .invalidField,
@@ -247,6 +304,9 @@ public final class ProtocolDecoder {
 
     private func state(_ s: StateMessage, _ a: TopicAddress) throws -> StateMessage {
         try checkHeader(version: s.v, device: s.device, boot: s.boot, a)
+        if s.state == .offline, s.reason == nil {
+            throw Rejection(.invalidField, "reason: missing (an offline state says will or shutdown)")
+        }
         return s
     }
 
@@ -307,13 +367,16 @@ public final class ProtocolDecoder {
         return TelemetrySample(device: t.device, boot: t.boot, seq: UInt64(t.seq), deviceTime: time, reading: reading)
     }
 
-    private func event(_ e: EventMessage, _ a: TopicAddress, _ now: Date) throws -> DeviceEvent {
+    private func event(_ e: EventMessage, _ a: TopicAddress, _ now: Date) throws -> Inbound {
         try checkHeader(version: e.v, device: e.device, boot: e.boot, a)
         let time = try deviceTime(e.ts, now: now)
         try range("seq", e.seq, 0...Int64.max)
+        if let t = e.ticket, t.utf8.count > 32 { throw Rejection(.outOfRange, "ticket longer than 32 B") }
+        if let d = e.detail, d.utf8.count > 1024 { throw Rejection(.outOfRange, "detail longer than 1024 B") }
+        // New event types are an additive v1 change (§6): a newer device is not bad input.
         guard let type = EventType(rawValue: e.event) else {
-            throw Rejection(.invalidField, "event '\(e.event.prefix(32))' is not one of "
-                + EventType.allCases.map(\.rawValue).joined(separator: ", "))
+            guard !e.event.isEmpty, e.event.utf8.count <= 64 else { throw Rejection(.invalidField, "event: 1–64 characters") }
+            return .unknownEvent(type: e.event, boot: e.boot, seq: UInt64(e.seq))
         }
         var rating: SatisfactionLevel?
         switch type {
@@ -329,16 +392,24 @@ public final class ProtocolDecoder {
             rating = level
         case .ticketIssued, .storageFull, .tamper: break
         }
-        if let t = e.ticket, t.utf8.count > 32 { throw Rejection(.outOfRange, "ticket longer than 32 B") }
-        if let d = e.detail, d.utf8.count > 1024 { throw Rejection(.outOfRange, "detail longer than 1024 B") }
-        return DeviceEvent(device: e.device, boot: e.boot, seq: UInt64(e.seq), deviceTime: time, type: type,
-                           ticket: e.ticket, waitSeconds: e.waitSeconds, rating: rating, detail: e.detail?.nfc)
+        return .event(DeviceEvent(device: e.device, boot: e.boot, seq: UInt64(e.seq), deviceTime: time, type: type,
+                                  ticket: e.ticket, waitSeconds: e.waitSeconds, rating: rating, detail: e.detail?.nfc))
     }
 
-    private func ack(_ k: AckMessage, _ a: TopicAddress) throws -> AckMessage {
+    private func ack(_ k: AckMessage, _ a: TopicAddress, _ now: Date) throws -> AckMessage {
         try checkHeader(version: k.v, device: k.device, boot: k.boot, a)
+        _ = try deviceTime(k.ts, now: now)
         guard !k.cmdID.isEmpty, k.cmdID.utf8.count <= 64 else { throw Rejection(.invalidField, "cmd_id: 1–64 characters") }
+        if let d = k.detail, d.utf8.count > 1024 { throw Rejection(.outOfRange, "detail longer than 1024 B") }
         return k
+    }
+
+    /// The acknowledgement of command `cmdID` by `device`, if this message is one and passes
+    /// every rule: a command's result is never taken from a message the controller would refuse.
+    public func acknowledgement(of cmdID: String, by device: String, topic: String, payload: [UInt8], now: Date) -> AckMessage? {
+        guard case .success(let m) = decode(topic: topic, payload: payload, now: now), m.address.device == device,
+              case .ack(let a) = m.inbound, a.cmdID == cmdID else { return nil }
+        return a
     }
 }
 

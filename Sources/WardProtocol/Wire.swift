@@ -44,6 +44,13 @@ public struct Birth: Codable, Sendable, Hashable {
     }
 }
 
+extension Birth {
+    /// A birth as the controller stored it (already checked when it arrived); nil when absent.
+    public static func stored(_ json: String?) -> Birth? {
+        json.flatMap { try? JSONDecoder().decode(Birth.self, from: Data($0.utf8)) }
+    }
+}
+
 /// Retained online/offline state. The Last Will is a `state` with reason "will".
 public struct StateMessage: Codable, Sendable, Hashable {
     public enum State: String, Codable, Sendable { case online, offline }
@@ -225,6 +232,46 @@ public enum CommandName: String, Codable, Sendable, CaseIterable {
     case testTone = "test_tone"
     case reboot
     case ping
+
+    /// The classes the command is for (the command table of docs/protocol.md).
+    public var classes: [DeviceClass] {
+        switch self {
+        case .ping, .reboot: DeviceClass.allCases
+        case .setVolume, .testTone: [.speaker]
+        }
+    }
+}
+
+/// Why a command is not sent: the device would not execute it, so sending it would only wait
+/// for an `unsupported` acknowledgement, or for nothing.
+public enum CommandRefusal: Error, Sendable, Hashable, CustomStringConvertible {
+    /// No birth heard from the device yet: what it can do is unknown.
+    case capabilitiesUnknown(device: String)
+    case notForClass(CommandName, DeviceClass)
+    case notDeclared(CommandName, device: String, capabilities: [String])
+
+    public var description: String {
+        switch self {
+        case .capabilitiesUnknown(let d):
+            "chưa biết thiết bị \(d) làm được lệnh nào (chưa nhận bản tin birth); lệnh không được gửi / "
+                + "capabilities of \(d) unknown (no birth heard yet); the command was not sent"
+        case .notForClass(let c, let cls):
+            "lệnh \(c.rawValue) không dành cho \(cls.vietnamese); lệnh không được gửi / "
+                + "\(c.rawValue) is not a command for a \(cls.english); the command was not sent"
+        case .notDeclared(let c, let d, let caps):
+            "thiết bị \(d) không khai báo lệnh \(c.rawValue) (có: \(caps.isEmpty ? "không lệnh nào" : caps.joined(separator: ", "))); lệnh không được gửi / "
+                + "\(d) does not declare \(c.rawValue) (it declares: \(caps.isEmpty ? "none" : caps.joined(separator: ", "))); the command was not sent"
+        }
+    }
+
+    /// Checks `command` against the device's class and the capabilities of its latest birth
+    /// (the stored JSON; nil when none was heard). Nil: it may be sent.
+    public static func check(_ command: CommandName, device: String, deviceClass: DeviceClass, birth: String?) -> CommandRefusal? {
+        guard command.classes.contains(deviceClass) else { return .notForClass(command, deviceClass) }
+        guard let caps = Birth.stored(birth)?.capabilities else { return .capabilitiesUnknown(device: device) }
+        guard caps.contains(command.rawValue) else { return .notDeclared(command, device: device, capabilities: caps) }
+        return nil
+    }
 }
 
 /// A command to one device (QoS 1). Devices ignore commands past `expires`.

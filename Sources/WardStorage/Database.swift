@@ -408,6 +408,23 @@ public final class WardDatabase: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v10: registry revision") { db in
+            try db.execute(sql: """
+                -- Bumped by every change of the registry (devices, places), by whatever process or
+                -- tool writes it: a running controller polls this one row and applies a
+                -- registration at once, without re-reading the registry on a timer.
+                CREATE TABLE registry_revision (id INTEGER PRIMARY KEY CHECK (id = 1), rev INTEGER NOT NULL);
+                INSERT INTO registry_revision (id, rev) VALUES (1, 0);
+                CREATE TRIGGER devices_insert_rev AFTER INSERT ON devices BEGIN UPDATE registry_revision SET rev = rev + 1; END;
+                CREATE TRIGGER devices_update_rev AFTER UPDATE ON devices BEGIN UPDATE registry_revision SET rev = rev + 1; END;
+                CREATE TRIGGER devices_delete_rev AFTER DELETE ON devices BEGIN UPDATE registry_revision SET rev = rev + 1; END;
+                CREATE TRIGGER places_insert_rev AFTER INSERT ON places BEGIN UPDATE registry_revision SET rev = rev + 1; END;
+                CREATE TRIGGER places_update_rev AFTER UPDATE ON places BEGIN UPDATE registry_revision SET rev = rev + 1; END;
+                CREATE TRIGGER places_delete_rev AFTER DELETE ON places BEGIN UPDATE registry_revision SET rev = rev + 1; END;
+                -- Tamper and storage-full events, looked up by the alarm service and the device page.
+                CREATE INDEX device_events_incidents ON device_events (type, received_at) WHERE type IN ('tamper', 'storage_full');
+                """)
+        }
         return m
     }
 }

@@ -54,6 +54,11 @@ public struct DeviceRepository: Sendable {
         }
     }
 
+    /// Changes with every write to the registry (devices or places), by any process.
+    public func revision() throws -> Int64 {
+        try db.pool.read { try Int64.fetchOne($0, sql: "SELECT rev FROM registry_revision WHERE id = 1") ?? 0 }
+    }
+
     public func get(_ id: String) throws -> Device? {
         try db.pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE id = ?", arguments: [id]).map(Self.device)

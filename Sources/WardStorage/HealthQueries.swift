@@ -154,9 +154,12 @@ public struct HealthQueries: Sendable {
         }
     }
 
-    public func acks(command cmdID: String) throws -> [AckRecord] {
+    /// Acknowledgements of a command (only those of `device` when given: another device's
+    /// message cannot answer for it).
+    public func acks(command cmdID: String, device: String? = nil) throws -> [AckRecord] {
         try db.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM command_acks WHERE cmd_id = ? ORDER BY id", arguments: [cmdID]).map {
+            try Row.fetchAll(db, sql: "SELECT * FROM command_acks WHERE cmd_id = ?" + (device == nil ? "" : " AND device_id = ?") + " ORDER BY id",
+                             arguments: StatementArguments([cmdID] + (device.map { [$0] } ?? []))).map {
                 AckRecord(deviceID: $0["device_id"], cmdID: $0["cmd_id"], result: $0["result"], detail: $0["detail"],
                           receivedAt: Date(millis: $0["received_at"]))
             }
@@ -226,11 +229,111 @@ public struct HealthQueries: Sendable {
         }
     }
 
+    /// Tamper and storage-full events: the latest of each device and type received since `since`.
+    public func latestIncidents(since: Date) throws -> [String: [String: DeviceIncident]] {
+        try db.pool.read { db in
+            var out: [String: [String: DeviceIncident]] = [:]
+            for r in try Row.fetchAll(db, sql: """
+                SELECT device_id, type, occurred_at, received_at, detail FROM device_events
+                WHERE type IN ('tamper', 'storage_full') AND received_at >= ? ORDER BY received_at, id
+                """, arguments: [since.millis]) {
+                let i = DeviceIncident(type: r["type"], occurredAt: Date(millis: r["occurred_at"]),
+                                       receivedAt: Date(millis: r["received_at"]), detail: r["detail"])
+                out[r["device_id"] as String, default: [:]][i.type] = i
+            }
+            return out
+        }
+    }
+
+    /// One device's tamper and storage-full events, newest first.
+    public func incidents(device id: String, limit: Int = 20) throws -> [DeviceIncident] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT type, occurred_at, received_at, detail FROM device_events
+                WHERE device_id = ? AND type IN ('tamper', 'storage_full') ORDER BY received_at DESC, id DESC LIMIT ?
+                """, arguments: [id, limit]).map {
+                DeviceIncident(type: $0["type"], occurredAt: Date(millis: $0["occurred_at"]), receivedAt: Date(millis: $0["received_at"]),
+                               detail: $0["detail"])
+            }
+        }
+    }
+
+    /// The stored telemetry a kiosk's counters are read from: the last sample before `window`
+    /// (the base of the first increase) and, within it, the last sample of each boot on each
+    /// local day (device time). Counters only grow within a boot, so these carry every increase
+    /// and date it to its day, without reading a month of samples one by one.
+    public func kioskCounterSamples(device id: String, in window: DateInterval, calendar: LocalCalendar)
+        throws -> (base: TelemetryRecord?, samples: [TelemetryRecord])
+    {
+        try db.pool.read { db in
+            func record(_ r: Row) -> TelemetryRecord {
+                TelemetryRecord(deviceID: r["device_id"], receivedAt: Date(millis: r["received_at"]), deviceTime: Date(millis: r["device_ts"]),
+                                boot: r["boot"], seq: UInt64(bitPattern: r["seq"]), payload: r["payload"])
+            }
+            let base = try Row.fetchOne(db, sql: """
+                SELECT * FROM telemetry_samples WHERE device_id = ? AND received_at < ? ORDER BY received_at DESC, id DESC LIMIT 1
+                """, arguments: [id, window.start.millis]).map(record)
+            var last: [String: Int64] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT id, boot, device_ts FROM telemetry_samples WHERE device_id = ? AND received_at >= ? AND received_at < ?
+                """, arguments: [id, window.start.millis, window.end.millis])
+            while let r = try rows.next() {
+                let key = (r[1] as String) + "|" + calendar.dayKey(Date(millis: r[2]))
+                last[key] = max(last[key] ?? .min, r[0])
+            }
+            var samples: [TelemetryRecord] = []
+            let ids = Array(last.values)
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                samples += try Row.fetchAll(db, sql: "SELECT * FROM telemetry_samples WHERE id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
+                                            arguments: StatementArguments(chunk)).map(record)
+            }
+            samples.sort { ($0.receivedAt, $0.seq) < ($1.receivedAt, $1.seq) }
+            return (base, samples)
+        }
+    }
+
+    /// The boots of a kiosk (among `boots`) that sent tickets or ratings as events, by event type.
+    public func kioskEventBoots(device id: String, boots: Set<String>) throws -> KioskEventBoots {
+        guard !boots.isEmpty else { return KioskEventBoots() }
+        return try db.pool.read { db in
+            var out = KioskEventBoots()
+            let list = Array(boots)
+            for r in try Row.fetchAll(db, sql: """
+                SELECT DISTINCT boot, type FROM device_events WHERE device_id = ?
+                  AND type IN ('ticket_issued', 'ticket_served', 'rating_submitted')
+                  AND boot IN (\(list.map { _ in "?" }.joined(separator: ",")))
+                """, arguments: StatementArguments([id] + list)) {
+                let boot: String = r["boot"]
+                switch r["type"] as String {
+                case "ticket_issued": out.issued.insert(boot)
+                case "ticket_served": out.served.insert(boot)
+                default: out.rated.insert(boot)
+                }
+            }
+            return out
+        }
+    }
+
     public func eventCount(device id: String, type: String) throws -> Int {
         try db.pool.read {
             try Int.fetchOne($0, sql: "SELECT count(*) FROM device_events WHERE device_id = ? AND type = ?",
                              arguments: [id, type]) ?? 0
         }
+    }
+}
+
+/// A tamper or storage-full event as the device page lists it.
+public struct DeviceIncident: Sendable, Hashable, Codable {
+    /// `tamper` or `storage_full`.
+    public var type: String
+    public var occurredAt: Date
+    public var receivedAt: Date
+    public var detail: String?
+    public init(type: String, occurredAt: Date, receivedAt: Date, detail: String?) {
+        self.type = type
+        self.occurredAt = occurredAt
+        self.receivedAt = receivedAt
+        self.detail = detail
     }
 }
 

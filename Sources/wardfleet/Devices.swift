@@ -193,10 +193,18 @@ struct Devices: AsyncParsableCommand {
                   let commune = try PlaceRepository(database).tree().ancestor(of: device.siteID, at: .commune) else {
                 throw ValidationError("không có thiết bị / no device '\(id)'")
             }
+            // Refused here, before anything is sent, when the device would not execute it.
+            if let refusal = CommandRefusal.check(name, device: id, deviceClass: device.deviceClass,
+                                                  birth: try HealthQueries(database).statuses(only: id)[id]?.birth) {
+                throw ValidationError(refusal.description)
+            }
             if name == .setVolume {
                 guard let v = volume, (0...(device.config.maxVolume ?? 100)).contains(v) else {
                     throw ValidationError("--volume phải trong / must be in 0…\(device.config.maxVolume ?? 100)")
                 }
+            }
+            if name == .testTone, let s = seconds, !(1...60).contains(s) {
+                throw ValidationError("--seconds phải trong / must be in 1…60")
             }
             let cmdID = "cli-" + UUID().uuidString.prefix(12).lowercased()
             let client = try MQTTClient(try brokerOptions.configuration(clientID: "wardfleet-cli-\(getpid())"))
@@ -209,9 +217,12 @@ struct Devices: AsyncParsableCommand {
                                    cmdID: cmdID, command: name, volume: volume, seconds: seconds, ts: now.unixMillis,
                                    expires: now.addingTimeInterval(timeout).unixMillis)), qos: 1)
             let deadline = ContinuousClock.now + .seconds(timeout)
+            // Only an acknowledgement the controller itself would accept (same strict decoder,
+            // this device on this topic) is the command's result; anything else is not an answer.
             let wait = Task<AckMessage?, Never> {
+                let decoder = ProtocolDecoder()
                 for await m in client.messages {
-                    if let a = try? JSONDecoder().decode(AckMessage.self, from: Data(m.payload)), a.cmdID == cmdID { return a }
+                    if let a = decoder.acknowledgement(of: cmdID, by: id, topic: m.topic, payload: m.payload, now: Date()) { return a }
                 }
                 return nil
             }

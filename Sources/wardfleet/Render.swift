@@ -83,6 +83,11 @@ enum Render {
         print("\nTin nhận / messages received: \(r.counters["received"] ?? 0), xử lý / processed: \(r.counters["processed"] ?? 0)"
               + (rejected.isEmpty ? ", bị từ chối / rejected: 0"
                  : ", bị từ chối / rejected: " + rejected.map { "\($0.key.dropFirst(9)) \($0.value)" }.joined(separator: ", ")))
+        let ignored = r.counters.filter { $0.key.hasPrefix("ignored.") && $0.value > 0 }.sorted { $0.key < $1.key }
+        if !ignored.isEmpty {
+            print("Bỏ qua (hợp lệ, loại chưa biết) / ignored (valid, of an unknown type): "
+                  + ignored.map { "\($0.key.dropFirst(8)) \($0.value)" }.joined(separator: ", "))
+        }
         let claims = r.counters.filter { $0.key.hasPrefix("claims.") && $0.value > 0 }.sorted { $0.key < $1.key }
         if !claims.isEmpty {
             print("Mã nhận tài khoản / claims: " + claims.map { "\($0.key.dropFirst(7)) \($0.value)" }.joined(separator: ", "))
@@ -96,9 +101,17 @@ enum Render {
         let dev = d.device
         print("\(dev.id) — \(dev.deviceClass.vietnamese) / \(dev.deviceClass.english)")
         print("Vị trí / Place: " + d.placePath.map(\.name).joined(separator: " › "))
-        print("Model: \(dev.model.isEmpty ? "—" : dev.model)   Firmware: \(dev.firmware.isEmpty ? "—" : dev.firmware)"
+        print("Model: \(dev.model.isEmpty ? "—" : dev.model)   Firmware: \(dev.firmware.isEmpty ? "—" : dev.firmware)   (đăng ký / registered)"
               + (dev.installedOn.map { "   Lắp đặt / installed: \(cal.dayKey($0))" } ?? "")
               + (dev.removedAt.map { "   ĐÃ GỠ / REMOVED \(cal.display($0))" } ?? ""))
+        if let r = d.reported {
+            print("Model: \(r.model.isEmpty ? "—" : r.model)   Firmware: \(r.firmware.isEmpty ? "—" : r.firmware)   (thiết bị báo / reported)")
+            if r.modelMismatch { print("  ⚠ Model khác với đăng ký / model differs from the registered one") }
+            if r.firmwareMismatch { print("  ⚠ Firmware khác với đăng ký / firmware differs from the registered one") }
+            print("Lệnh thiết bị làm được / Commands it accepts: \(r.capabilities.isEmpty ? "không có / none" : r.capabilities.joined(separator: ", "))")
+        } else {
+            print("Thiết bị chưa báo model, firmware / not reported yet (no birth heard)")
+        }
         let cfg = [dev.config.requiredRetentionDays.map { "lưu trữ yêu cầu / required retention \($0) d" },
                    dev.config.maxVolume.map { "âm lượng tối đa / max volume \($0)" },
                    dev.config.kioskRole.map { "kiosk: \($0.rawValue)" }].compactMap { $0 }
@@ -115,7 +128,9 @@ enum Render {
         if let s = d.cameraStorage {
             print("\nLưu trữ camera / Camera storage:")
             print("  đã dùng / used \(percent(s.usedFraction)); lưu được / retained \(s.retainedDays.map { String(format: "%.1f", $0) } ?? "—") ngày/days (yêu cầu / required \(s.requiredDays))")
-            print("  sức chứa / capacity \(s.capacityDays.map { String(format: "%.1f", $0) } ?? "—") ngày/days; đầy sau / full in \(s.daysUntilFull.map { String(format: "%.1f", $0) } ?? "∞") ngày/days")
+            let capacity = s.capacityUnlimited ? "không giới hạn (không ghi) / unlimited (not writing)"
+                : "\(s.capacityDays.map { String(format: "%.1f", $0) } ?? "—") ngày/days"
+            print("  sức chứa / capacity \(capacity); đầy sau / full in \(s.daysUntilFull.map { String(format: "%.1f", $0) } ?? "∞") ngày/days")
         }
         if !d.kioskDays.isEmpty {
             print("\nMột cửa theo ngày / One-stop by day:")
@@ -125,6 +140,13 @@ enum Render {
                              k.meanWaitSeconds.map { duration($0) } ?? "—", k.p90WaitSeconds.map { duration($0) } ?? "—",
                              "\(k.ratingCount)", percent(k.satisfactionRate)]
                         })
+        }
+        if !d.incidents.isEmpty {
+            print("\nSự cố thiết bị báo / Reported incidents:")
+            for i in d.incidents {
+                let what = i.type == "tamper" ? "bị can thiệp / tampered with" : i.type == "storage_full" ? "ổ lưu trữ đầy / storage full" : i.type
+                print("  \(cal.display(i.receivedAt))  \(what)\(i.detail.map { " — \($0)" } ?? "")")
+            }
         }
         if let t = d.lastTelemetry {
             print("\nSố liệu gần nhất / Last telemetry\(d.lastTelemetryAt.map { " (\(cal.display($0)))" } ?? ""):\n  \(t)")

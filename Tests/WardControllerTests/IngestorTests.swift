@@ -146,6 +146,47 @@ import WardStorage
         #expect(await ing.counter(IngestCounter.pendingMessages) == 2)
     }
 
+    /// Issue 13 (3e): a device that connected just before its registration lost its birth and
+    /// stayed unknown. Registered, it is tracked from what it said while pending.
+    @Test func aDeviceRegisteredAfterItConnectedIsTrackedFromItsBirth() async throws {
+        let (ing, clock) = try await setUp()
+        await ing.ingest([msg("NEW-9", .birth, birth("NEW-9", heartbeat: 20, boot: "nb")),
+                          msg("NEW-9", .state, StateMessage(device: "NEW-9", state: .online, boot: "nb", reason: nil, ts: nil))])
+        #expect(await ing.liveness("NEW-9") == nil)
+        clock.advance(by: 1)
+        let tree = try PlaceTree([
+            Place(id: "qn", level: .province, name: "Tỉnh Quảng Ninh"),
+            Place(id: "cl", level: .commune, name: "Xã Cẩm La", parentID: "qn"),
+            Place(id: "v", level: .village, name: "Thôn Cẩm La", parentID: "cl"),
+            Place(id: "s", level: .site, name: "Nhà văn hóa", parentID: "v", siteKind: .culturalHouse),
+        ])
+        await ing.updateRegistry(tree: tree, devices: [
+            Device(id: "LOA-1", deviceClass: .speaker, siteID: "s", registeredAt: t0),
+            Device(id: "CAM-1", deviceClass: .camera, siteID: "s", registeredAt: t0),
+            Device(id: "NEW-9", deviceClass: .speaker, siteID: "s", registeredAt: t0 + 1),
+        ])
+        let l = await ing.liveness("NEW-9")
+        #expect(l?.state == .ok && l?.bootID == "nb" && l?.heartbeat == 20)
+        let b = await ing.takeBatch()
+        #expect(b.statuses.first { $0.deviceID == "NEW-9" }?.birth?.contains("\"heartbeat_s\":20") == true)
+        #expect(b.settledPending == ["NEW-9"])
+    }
+
+    /// Issue 13 (3d): an event of a type this controller does not know is counted as ignored,
+    /// not as a rejection; its sequence number still counts.
+    @Test func unknownEventTypesAreCountedAsIgnored() async throws {
+        let (ing, clock) = try await setUp()
+        await ing.ingest([msg("LOA-1", .birth, birth())])
+        let json = "{\"v\":1,\"device\":\"LOA-1\",\"boot\":\"b1\",\"seq\":3,\"ts\":\(clock.now().unixMillis),\"event\":\"door_opened\"}"
+        let m = MQTTMessage(topic: "wardfleet/v1/cl/LOA-1/event", payload: Array(json.utf8))
+        await ing.ingest([m])
+        #expect(await ing.counter("ignored.unknown_event") == 1)
+        #expect(await ing.allCounters.filter { $0.key.hasPrefix("rejected.") }.values.reduce(0, +) == 0)
+        #expect(await ing.takeBatch().rejections.isEmpty)
+        await ing.ingest([m])  // a redelivery: the same seq
+        #expect(await ing.counter("rejected.replayed_sequence") == 1)
+    }
+
     @Test func retainedBirthDeclaresHeartbeatButIsNoSignOfLife() async throws {
         let (ing, _) = try await setUp()
         await ing.ingest([msg("LOA-1", .birth, birth(heartbeat: 3), retained: true)])

@@ -214,10 +214,20 @@ import Yams
         }
     }
 
+    /// What the ingest path stores when `loa-1` sends this birth.
+    func born(_ db: WardDatabase, capabilities: [String], model: String = "M", firmware: String = "1.0") throws {
+        var batch = IngestBatch()
+        let birth = #"{"boot":"b1","capabilities":[\#(capabilities.map { "\"\($0)\"" }.joined(separator: ","))],"class":"speaker","device":"loa-1","firmware":"\#(firmware)","heartbeat_s":30,"model":"\#(model)","v":1}"#
+        batch.statuses = [DeviceStatusRecord(deviceID: "loa-1", liveness: DeviceLiveness(deviceClass: .speaker, config: DeviceConfig(), since: now),
+                                             birth: birth)]
+        try IngestRepository(db).write(batch)
+    }
+
     @Test func aCommandWaitsForItsAcknowledgement() async throws {
         let broker = AcknowledgingBroker()
         let f = try await fixture(publisher: broker)
         broker.db.withLock { $0 = f.db }
+        try born(f.db, capabilities: ["set_volume", "ping"])
         try await f.app.test(.live) { client in
             let tech = try #require(try await Self.login(client, "u-technician"))
             let (st, text) = try await client.execute(uri: "/api/v1/devices/loa-1/commands", method: .post, headers: tech.headers,
@@ -228,6 +238,40 @@ import Yams
                                                    body: Self.body(#"{"command":"set_volume","volume":101}"#)) { $0.status.code }
             #expect(refused == 400)
             #expect(broker.commands.withLock { $0.count } == 1, "a refused command is not sent")
+        }
+    }
+
+    /// Issue 13 (3i, 3h): a command the device did not declare is refused with 422 and not sent;
+    /// the device page shows what the device reports beside what was registered.
+    @Test func commandsOutsideTheCapabilitiesAreRefusedAndTheBirthIsShown() async throws {
+        let broker = AcknowledgingBroker()
+        let f = try await fixture(publisher: broker)
+        broker.db.withLock { $0 = f.db }
+        try await f.app.test(.live) { client in
+            let tech = try #require(try await Self.login(client, "u-technician"))
+            func send(_ body: String) async throws -> (Int, String) {
+                try await client.execute(uri: "/api/v1/devices/loa-1/commands", method: .post, headers: tech.headers,
+                                         body: Self.body(body)) { ($0.status.code, String(buffer: $0.body)) }
+            }
+            // No birth heard: nothing is sent.
+            let (unknown, why) = try await send(#"{"command":"ping"}"#)
+            #expect(unknown == 422 && why.contains("capabilities"), "\(why)")
+            try born(f.db, capabilities: ["ping"], model: "VNPT iSpeaker 4G", firmware: "2.3.1")
+            let (undeclared, why2) = try await send(#"{"command":"reboot"}"#)
+            #expect(undeclared == 422 && why2.contains("reboot") && why2.contains("ping"), "\(why2)")
+            #expect(broker.commands.withLock { $0.isEmpty }, "a refused command was sent")
+            let (ok, _) = try await send(#"{"command":"ping"}"#)
+            #expect(ok == 200 && broker.commands.withLock { $0.count } == 1)
+
+            try DeviceRepository(f.db).upsert([Device(id: "loa-1", deviceClass: .speaker, model: "Loa Viettel", firmware: "2.3.1", siteID: "cot",
+                                                      registeredAt: now)])
+            let page = try await client.execute(uri: "/api/v1/devices/loa-1", method: .get, headers: tech.headers) { r in
+                try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any]
+            }
+            let reported = page?["reported"] as? [String: Any]
+            #expect(page?["model"] as? String == "Loa Viettel" && reported?["model"] as? String == "VNPT iSpeaker 4G")
+            #expect(reported?["model_mismatch"] as? Bool == true && reported?["firmware_mismatch"] as? Bool == false)
+            #expect(page?["commands"] as? [String] == ["ping"])
         }
     }
 

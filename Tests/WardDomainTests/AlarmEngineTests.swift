@@ -11,6 +11,35 @@ import Testing
                           reading: reading)
     }
 
+    /// Issue 13 (3g): tamper and storage-full events raise alarms at once (a camera's tamper is
+    /// major), hold an hour after the latest one, also while the device is offline, then clear.
+    @Test func tamperAndStorageFullEventsRaiseAlarmsHeldAnHour() {
+        var e = AlarmEngine()
+        var cam = obs("cam-1", .ok, since: start, cls: .camera)
+        cam.incidents[.tamper] = .init(at: start, detail: "Camera bị che")
+        cam.incidents[.storageFull] = .init(at: start, detail: nil)
+        var loa = obs("loa-1", .ok, since: start)
+        loa.incidents[.tamper] = .init(at: start, detail: "Vỏ bị mở")
+        let raised = e.evaluate([cam, loa], now: start + 1).compactMap { t -> Alarm? in
+            if case .raised(let a) = t { return a }
+            return nil
+        }
+        let tamper = raised.first { $0.deviceID == "cam-1" && $0.kind == .tamper }
+        #expect(tamper?.severity == .major && tamper?.detail == "Camera bị che")
+        #expect(raised.first { $0.deviceID == "cam-1" && $0.kind == .storageFull }?.severity == .major)
+        #expect(raised.first { $0.deviceID == "loa-1" && $0.kind == .tamper }?.severity == .minor)
+        // Unplugged right after: still a tamper alarm (beside the offline one).
+        cam.state = .offline
+        #expect(e.evaluate([cam, loa], now: start + 1800).allSatisfy { if case .cleared = $0 { false } else { true } })
+        #expect(e.alarm(.device("cam-1", .tamper)) != nil)
+        // An hour after the event, without another one, it clears.
+        let cleared = e.evaluate([cam, loa], now: start + AlarmConditions.eventHold + 1).compactMap { t -> AlarmKind? in
+            if case .cleared(let a) = t, a.deviceID == "cam-1" { return a.kind }
+            return nil
+        }
+        #expect(Set(cleared) == [.tamper, .storageFull])
+    }
+
     @Test func offlineShorterThanDurationRaisesNothingThenRaisesWithOnset() {
         var e = AlarmEngine()
         let off = start

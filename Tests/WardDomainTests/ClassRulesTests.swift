@@ -39,6 +39,17 @@ import Testing
         let s = CameraStorage.assess(camera(used: 0.5, rate: 0, oldestDaysAgo: 40, now: t0), requiredDays: 30, now: t0)
         #expect(s.daysUntilFull == nil && s.capacityDays == nil && !s.belowRequired)
     }
+
+    /// Issue 13 (3f): a camera writing nothing overwrites nothing, so before its disk loops its
+    /// capacity is unlimited, however young its oldest footage.
+    @Test func idleCameraIsNotBelowItsRequiredRetention() {
+        let reading = camera(used: 0.2, rate: 0, oldestDaysAgo: 2, now: t0)
+        let s = CameraStorage.assess(reading, requiredDays: 30, now: t0)
+        #expect(!s.belowRequired && s.capacityDays == nil)
+        #expect(HealthRules.faults(of: .camera(reading), config: DeviceConfig(requiredRetentionDays: 30), now: t0).isEmpty)
+        // Once the disk loops, what it keeps is what counts, writing or not.
+        #expect(CameraStorage.assess(camera(used: 0.95, rate: 0, oldestDaysAgo: 2, now: t0), requiredDays: 30, now: t0).belowRequired)
+    }
 }
 
 @Suite struct HealthRulesTests {
@@ -159,5 +170,32 @@ import Testing
         #expect(throws: DeviceError.invalidConfig(device: "CAM-1", reason: "required_retention_days 0 ∉ 1…3650")) {
             try dev("CAM-1", site: "s1", DeviceConfig(requiredRetentionDays: 0)).validate(in: tree)
         }
+    }
+}
+
+/// Issue 13 (3e): a kiosk that sends only telemetry counters has figures; one that sends both
+/// is not counted twice.
+@Suite struct KioskCounterTests {
+    func reading(_ boot: String, _ at: TimeInterval, issued: Int, served: Int, satisfied: Int = 0) -> KioskCounterReading {
+        KioskCounterReading(boot: boot, at: t0 + at, issued: issued, served: served, ratings: satisfied > 0 ? [.satisfied: satisfied] : [:])
+    }
+
+    @Test func countersGiveFiguresAcrossReadingsAndReboots() {
+        let readings = [reading("a", 60, issued: 3, served: 2, satisfied: 1), reading("a", 120, issued: 5, served: 4, satisfied: 2),
+                        reading("b", 180, issued: 1, served: 0)]  // rebooted: counts from zero again
+        let activity = KioskCounters.increases(base: reading("a", 0, issued: 2, served: 2), readings, eventBoots: KioskEventBoots())
+        let days = KioskFigures.daily(activity, calendar: .vietnam)
+        #expect(days.count == 1)
+        #expect(days[0].ticketsIssued == 1 + 2 + 1 && days[0].ticketsServed == 0 + 2 + 0)
+        #expect(days[0].ratings == [.satisfied: 2] && days[0].meanWaitSeconds == nil)
+    }
+
+    @Test func aBootThatSentEventsIsCountedFromItsEventsOnly() {
+        let events: [KioskActivity] = [.ticketIssued(at: t0 + 50), .ticketServed(at: t0 + 55, waitSeconds: 30)]
+        let readings = [reading("a", 60, issued: 1, served: 1, satisfied: 1)]
+        let counted = KioskCounters.increases(base: nil, readings, eventBoots: KioskEventBoots(issued: ["a"], served: ["a"]))
+        let day = KioskFigures.daily(events + counted, calendar: .vietnam)[0]
+        // Tickets from the events (once); the rating, never sent as an event by this boot, from the counter.
+        #expect(day.ticketsIssued == 1 && day.ticketsServed == 1 && day.meanWaitSeconds == 30 && day.ratings == [.satisfied: 1])
     }
 }

@@ -15,6 +15,20 @@ func tracker(_ ids: String..., cls: DeviceClass = .speaker) -> LivenessTracker {
 }
 
 @Suite struct LivenessTests {
+    /// Issue 13 (3e): the broker publishes a dead connection's Will only after 1.5 × keepalive,
+    /// often after the controller already marked the device silent. The first reason and its
+    /// onset stand: no second offline interval, no later start.
+    @Test func aWillAfterSilenceKeepsTheSilentReasonAndItsOnset() throws {
+        var t = tracker("A")
+        _ = t.birth("A", bootID: "b1", heartbeat: 2, at: t0)
+        let silent = t.sweep(now: t0 + 10)
+        #expect(silent.map(\.faults.first?.code) == [.silent] && silent.first?.at == t0 + 3)
+        let will = try t.offline("A", bootID: "b1", reason: .lastWill, at: t0 + 12).get()
+        #expect(will.change == nil)
+        #expect(t["A"]?.faults.map(\.code) == [.silent] && t["A"]?.since == t0 + 3)
+        #expect(try t.offline("A", bootID: "b1", reason: .shutdown, at: t0 + 13).get().change == nil)
+    }
+
     @Test func birthMakesAnUnknownDeviceOK() {
         var t = tracker("A")
         let o = t.birth("A", bootID: "b1", heartbeat: 30, at: t0)
@@ -55,6 +69,19 @@ func tracker(_ ids: String..., cls: DeviceClass = .speaker) -> LivenessTracker {
             Issue.record("replayed event accepted")
         }
         #expect((try? t.event("K", bootID: "b1", seq: 2, at: t0).get()) != nil)
+    }
+
+    /// Found by the conformance suite: a kiosk heard only through events (no birth yet) had its
+    /// repeated events accepted, its boot being unknown.
+    @Test func aRepeatedEventIsAReplayEvenBeforeAnyBirth() {
+        var t = tracker("K", cls: .kiosk)
+        #expect((try? t.event("K", bootID: "b1", seq: 5, at: t0).get()) != nil)
+        for seq: UInt64 in [5, 4] {
+            guard case .failure(.replayedSequence) = t.event("K", bootID: "b1", seq: seq, at: t0) else {
+                Issue.record("event seq \(seq) accepted again")
+                continue
+            }
+        }
     }
 
     @Test func readingOfAnotherClassIsRefused() {

@@ -93,6 +93,7 @@ func speakerJSON(volume: String = "70", device: String = "LOA-01", v: String = "
         #expect(rejection(tel, speakerJSON(volume: "\"loud\"")) == .invalidField)
         #expect(rejection(tel, speakerJSON(volume: "null")) == .invalidField)
         #expect(rejection(tel, speakerJSON(volume: "101")) == .outOfRange)
+        #expect(rejection(tel, speakerJSON(volume: "50.5")) == .invalidField)  // valid JSON, a fraction for an integer
         #expect(rejection(tel, speakerJSON(volume: "-1")) == .outOfRange)
         #expect(rejection(tel, speakerJSON(v: "2")) == .unsupportedVersion)
         #expect(rejection(tel, speakerJSON(device: "LOA-02")) == .identityMismatch)
@@ -140,7 +141,72 @@ func speakerJSON(volume: String = "70", device: String = "LOA-01", v: String = "
         #expect(event("\"event\":\"ticket_served\"") == .invalidField)
         #expect(event("\"event\":\"ticket_served\",\"wait_s\":-3") == .outOfRange)
         #expect(event("\"event\":\"rating_submitted\",\"rating\":\"great\"") == .invalidField)
-        #expect(event("\"event\":\"party\"") == .invalidField)
+        #expect(event("\"event\":\"\"") == .invalidField)
+    }
+
+    /// Issue 13 (3d): a new event type is an additive v1 change (§6): not bad input.
+    @Test func anEventOfAnUnknownTypeIsNotRejected() throws {
+        let json = "{\"v\":1,\"device\":\"K\",\"boot\":\"b\",\"seq\":4,\"ts\":\(ts),\"event\":\"door_opened\"}"
+        if case .failure(let r) = decode("wardfleet/v1/c/K/event", json) { Issue.record("rejected: \(r)") }
+        // Still checked like any event: a bad ts is a bad ts.
+        #expect(rejection("wardfleet/v1/c/K/event", json.replacingOccurrences(of: "\(ts)", with: "1000")) == .outOfRange)
+    }
+
+    /// Issue 13 (3a): the doc says an offline state needs its reason.
+    @Test func anOfflineStateWithoutReasonIsInvalidField() {
+        let st = "wardfleet/v1/c/D/state"
+        #expect(rejection(st, "{\"v\":1,\"device\":\"D\",\"state\":\"offline\",\"boot\":\"b\"}") == .invalidField)
+        #expect(rejection(st, "{\"v\":1,\"device\":\"D\",\"state\":\"offline\",\"boot\":\"b\",\"reason\":\"will\"}") == nil)
+        #expect(rejection(st, "{\"v\":1,\"device\":\"D\",\"state\":\"online\",\"boot\":\"b\"}") == nil)
+    }
+
+    /// Issue 13 (3c): invalid UTF-8 was turned into U+FFFD in telemetry but refused as
+    /// malformed_json in events. One rule for every kind, with its own reason.
+    @Test func invalidUTF8IsOneRuleWithItsOwnReasonInEveryKind() {
+        let bad: [UInt8] = [0xC3, 0x28]  // a broken two-byte sequence
+        let messages: [(String, String)] = [
+            ("telemetry", speakerJSON(device: "D", extra: "\"x_note\":\"~\",")),
+            ("event", "{\"v\":1,\"device\":\"D\",\"boot\":\"b\",\"seq\":1,\"ts\":\(ts),\"event\":\"tamper\",\"detail\":\"~\"}"),
+            ("birth", "{\"v\":1,\"device\":\"D\",\"class\":\"speaker\",\"model\":\"~\",\"firmware\":\"f\",\"capabilities\":[],\"heartbeat_s\":30,\"boot\":\"x\"}"),
+            ("state", "{\"v\":1,\"device\":\"D\",\"state\":\"online\",\"boot\":\"~\"}"),
+            ("ack", "{\"v\":1,\"device\":\"D\",\"boot\":\"b\",\"cmd_id\":\"c\",\"result\":\"ok\",\"detail\":\"~\",\"ts\":\(ts)}"),
+            ("playback", "{\"v\":1,\"device\":\"D\",\"boot\":\"b\",\"ts\":\(ts),\"play\":\"I@1\",\"event\":\"received\",\"detail\":\"~\"}"),
+        ]
+        for (kind, json) in messages {
+            let topic = "wardfleet/v1/c/D/\(kind)"
+            #expect(rejection(topic, json.replacingOccurrences(of: "~", with: "ok")) == nil, "\(kind) valid")
+            var bytes: [UInt8] = []
+            for b in Array(json.utf8) { if b == UInt8(ascii: "~") { bytes += bad } else { bytes.append(b) } }
+            var reason: String?
+            if case .failure(let r) = ProtocolDecoder().decode(topic: topic, payload: bytes, now: now) { reason = r.reason.rawValue }
+            #expect(reason == "invalid_utf8", "\(kind)")
+            // An escaped lone surrogate would decode to U+FFFD as well: the same rule.
+            let escaped = json.replacingOccurrences(of: "~", with: "\\ud800")
+            var r2: String?
+            if case .failure(let r) = decode(topic, escaped) { r2 = r.reason.rawValue }
+            #expect(r2 == "invalid_utf8", "\(kind) escaped surrogate")
+        }
+        // A proper escaped pair is fine.
+        #expect(rejection(tel, speakerJSON(extra: "\"x_note\":\"\\ud83d\\ude00\",")) == nil)
+    }
+
+    /// Issue 13 (3e): the exact boundaries the doc now states.
+    @Test func boundariesAreExact() {
+        let base = speakerJSON()
+        let exact = base + String(repeating: " ", count: ProtocolLimits.maxPayloadBytes - base.utf8.count)
+        #expect(exact.utf8.count == 16_384 && rejection(tel, exact) == nil)
+        #expect(rejection(tel, exact + " ") == .oversize)
+        // Nesting: the outer object is level 1; 8 levels pass, 9 do not.
+        func nested(_ levels: Int) -> String {
+            speakerJSON(extra: "\"x_deep\":" + String(repeating: "[", count: levels - 1) + String(repeating: "]", count: levels - 1) + ",")
+        }
+        #expect(rejection(tel, nested(8)) == nil)
+        #expect(rejection(tel, nested(9)) == .nestingTooDeep)
+        // Time window, inclusive at both ends.
+        #expect(rejection(tel, speakerJSON(ts: "1577836800000")) == nil)
+        #expect(rejection(tel, speakerJSON(ts: "1577836799999")) == .outOfRange)
+        #expect(rejection(tel, speakerJSON(ts: "\(ts + 86_400_000)")) == nil)
+        #expect(rejection(tel, speakerJSON(ts: "\(ts + 86_400_001)")) == .outOfRange)
     }
 
     @Test func vietnameseDetailSurvivesInNFC() throws {
@@ -180,7 +246,8 @@ func speakerJSON(volume: String = "70", device: String = "LOA-01", v: String = "
             }
         }
         #expect(accepted + reasons.values.reduce(0, +) == 5_000)
-        #expect((reasons[.malformedJSON] ?? 0) > 1_000)  // most mutations break the JSON itself
+        // Most mutations break the JSON itself, or its UTF-8 (a random byte above 0x7F).
+        #expect(reasons.filter { ["malformed_json", "invalid_utf8"].contains($0.key.rawValue) }.values.reduce(0, +) > 1_000)
         #expect(reasons[.invalidField] != nil && reasons[.identityMismatch] != nil)
         #expect(accepted > 0)  // some only touch a value's digits or whitespace
     }

@@ -130,6 +130,7 @@ public actor AlarmService {
     private let alarms: AlarmRepository
     private let notifications: NotificationRepository
     private let settings: SettingsRepository
+    private let queries: HealthQueries
     private let clock: any TimeSource
     private let configuration: AlarmConfiguration
     private let logger: Logger
@@ -143,6 +144,7 @@ public actor AlarmService {
         alarms = AlarmRepository(database)
         notifications = NotificationRepository(database)
         settings = SettingsRepository(database)
+        queries = HealthQueries(database)
         self.clock = clock
         self.configuration = configuration
         self.logger = logger
@@ -165,6 +167,16 @@ public actor AlarmService {
             restored = true
         }
         engine.rules = try settings.alarmRules()
+        // Tamper and storage-full events are stored, not held in memory: read back, they hold
+        // their alarms across a controller restart too.
+        let incidents = try queries.latestIncidents(since: now.addingTimeInterval(-AlarmConditions.eventHold))
+        var observations = observations
+        for i in observations.indices {
+            for (type, e) in incidents[observations[i].deviceID] ?? [:] {
+                guard let kind = AlarmConditions.eventKinds[type] else { continue }
+                observations[i].incidents[kind] = .init(at: e.receivedAt, detail: e.detail)
+            }
+        }
         let wording = self.wording
         let stored = try alarms.apply(engine.evaluate(observations, now: now), notifying: configuration.sinks, at: now) { a, event in
             wording.payload(a, event: AlarmEvent(rawValue: event) ?? .raised, now: now)

@@ -20,9 +20,11 @@ public struct KPIService: Sendable {
         let kpiQueries = KPIQueries(db)
         // The two big reads are independent: run them side by side on the pool's readers.
         let kioskIDs = devices.filter { $0.deviceClass == .kiosk }.map(\.id)
-        let ((intervals, kiosk), tallies) = try inParallel({
+        let ((intervals, kioskEvents), tallies) = try inParallel({
             (try HealthQueries(db).intervals(overlapping: window), try HealthQueries(db).kioskTotals(devices: kioskIDs, in: window))
         }, { try kpiQueries.playbackTallies(period) })
+        var kiosk = kioskEvents
+        try KioskCounts.addCounted(db, kiosks: devices.filter { $0.deviceClass == .kiosk }, tree: tree, in: window, to: &kiosk)
         let targets = try kpiQueries.itemTargets(Set(tallies.map(\.item)))
         return Loaded(input: KPIInput(tree: tree, devices: devices, period: period, now: now, intervals: intervals, playback: tallies,
                                       itemTargets: targets, kiosk: kiosk, communes: communes),

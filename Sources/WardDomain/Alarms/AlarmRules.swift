@@ -30,6 +30,10 @@ public enum AlarmKind: String, Codable, Sendable, CaseIterable {
     case villageOutage = "village_outage"
     /// The device sends more messages than its budget allows (faulty firmware or a hijacked device).
     case flooding
+    /// The device reported a `tamper` event: enclosure opened, camera moved or covered.
+    case tamper
+    /// The camera reported a `storage_full` event: recording may stop or overwrite.
+    case storageFull = "storage_full"
 
     public var vietnamese: String {
         switch self {
@@ -43,6 +47,8 @@ public enum AlarmKind: String, Codable, Sendable, CaseIterable {
         case .batteryLow: "pin yếu khi đang chạy pin"
         case .villageOutage: "mất điện hoặc mất mạng tại thôn"
         case .flooding: "thiết bị gửi tin dồn dập (bị giới hạn)"
+        case .tamper: "thiết bị bị can thiệp (mở vỏ, xoay hoặc che camera)"
+        case .storageFull: "ổ lưu trữ camera đã đầy"
         }
     }
 
@@ -58,14 +64,16 @@ public enum AlarmKind: String, Codable, Sendable, CaseIterable {
         case .batteryLow: "battery low on battery power"
         case .villageOutage: "power or network lost in village"
         case .flooding: "device flooding (rate-limited)"
+        case .tamper: "device tampered with (opened, moved or covered)"
+        case .storageFull: "camera storage full"
         }
     }
 
     /// Device classes the kind applies to.
     public var classes: [DeviceClass] {
         switch self {
-        case .offline, .flooding: DeviceClass.allCases
-        case .retentionBelowRequired, .diskNearlyFull: [.camera]
+        case .offline, .flooding, .tamper: DeviceClass.allCases
+        case .retentionBelowRequired, .diskNearlyFull, .storageFull: [.camera]
         case .amplifierFault, .speakerLineFault, .batteryLow: [.speaker]
         case .uplinkDown: [.accessPoint]
         case .paperOut: [.kiosk]
@@ -138,7 +146,11 @@ public struct AlarmRules: Codable, Sendable, Hashable {
         AlarmRule(.uplinkDown, .accessPoint, .major, duration: 600),
         AlarmRule(.paperOut, .kiosk, .minor, duration: 0),
         AlarmRule(.batteryLow, .speaker, .warning, threshold: 20, duration: 300, tolerance: 600),
-    ] + DeviceClass.allCases.map { AlarmRule(.flooding, $0, .minor, duration: 0, tolerance: 300) })
+    ] + DeviceClass.allCases.map { AlarmRule(.flooding, $0, .minor, duration: 0, tolerance: 300) }
+      // Events: raised at once, held `AlarmConditions.eventHold` after the latest one. A camera
+      // tampered with is blind; a speaker or AP opened is a theft risk but still works.
+      + DeviceClass.allCases.map { AlarmRule(.tamper, $0, $0 == .camera ? .major : .minor, duration: 0, tolerance: 0) }
+      + [AlarmRule(.storageFull, .camera, .major, duration: 0, tolerance: 0)])
 
     public func rule(_ kind: AlarmKind, _ cls: DeviceClass) -> AlarmRule? { rules["\(kind.rawValue)/\(cls.rawValue)"] }
 
@@ -243,6 +255,18 @@ public struct DeviceObservation: Sendable, Hashable {
     public var requiredRetentionDays: Int
     /// Messages of this device dropped by its rate limit in the last minute.
     public var recentDrops = 0
+    /// The latest `tamper` / `storage_full` event of this device still within
+    /// `AlarmConditions.eventHold` (received time and the device's detail).
+    public var incidents: [AlarmKind: Incident] = [:]
+
+    public struct Incident: Sendable, Hashable {
+        public var at: Date
+        public var detail: String?
+        public init(at: Date, detail: String?) {
+            self.at = at
+            self.detail = detail
+        }
+    }
 
     public init(deviceID: String, deviceClass: DeviceClass, villageID: String?, communeID: String?, state: HealthState,
                 since: Date, faults: [Fault] = [], reading: Reading? = nil, requiredRetentionDays: Int = 30) {
@@ -259,6 +283,12 @@ public struct DeviceObservation: Sendable, Hashable {
 }
 
 public enum AlarmConditions {
+    /// An event has no end: its alarm holds this long after the latest such event (a device
+    /// that keeps reporting keeps it open), then clears.
+    public static let eventHold: TimeInterval = 3600
+    /// The alarm kinds raised by device events, by event type.
+    public static let eventKinds: [String: AlarmKind] = ["tamper": .tamper, "storage_full": .storageFull]
+
     /// The conditions holding for a device now, each with the figures behind it.
     /// Class conditions are judged on the last reading only while the device is online: an
     /// offline device has one problem, being offline.
@@ -267,6 +297,10 @@ public enum AlarmConditions {
         func on(_ k: AlarmKind) -> AlarmRule? { rules.rule(k, o.deviceClass).flatMap { $0.enabled ? $0 : nil } }
         // Judged whatever the state: a device may flood while its health looks fine.
         if on(.flooding) != nil, o.recentDrops > 0 { out[.flooding] = "\(o.recentDrops) tin bị bỏ trong 1 phút / messages dropped in a minute" }
+        // Also whatever the state: a camera covered and then unplugged stays a tamper alarm.
+        for (kind, i) in o.incidents where on(kind) != nil && now < i.at.addingTimeInterval(eventHold) {
+            out[kind] = i.detail ?? ""
+        }
         if o.state == .offline {
             if on(.offline) != nil { out[.offline] = o.faults.first?.code.vietnamese ?? "" }
             return out

@@ -20,6 +20,8 @@ public struct KioskTotals: Sendable, Hashable, Codable {
     public var issued = 0
     public var waits: [Double] = []
     public var ratings: [SatisfactionLevel: Int] = [:]
+    /// Served tickets known only from telemetry counters (no wait known for them).
+    public var servedWithoutWait = 0
     public init(issued: Int = 0, waits: [Double] = [], ratings: [SatisfactionLevel: Int] = [:]) {
         self.issued = issued
         self.waits = waits
@@ -283,7 +285,7 @@ public enum KPICalculator {
             for f in devicesHere where f.device.deviceClass == .kiosk {
                 let k = input.kiosk[f.device.id] ?? KioskTotals()
                 acc.oneStop.ticketsIssued += k.issued
-                acc.oneStop.ticketsServed += k.waits.count
+                acc.oneStop.ticketsServed += k.waits.count + k.servedWithoutWait
                 waits += k.waits
                 for (l, n) in k.ratings { acc.oneStop.ratings[l, default: 0] += n }
                 let siteRatings = k.ratings

@@ -198,8 +198,38 @@ async function devicesPage() {
   page(t("devices"), h("div", { class: "panel" }, q, cls, st), holder);
 }
 
+// The device page's own words (kept beside it so the shared tables above stay untouched).
+const DT = {
+  vi: { registered: "Đăng ký", reported: "Thiết bị báo", differs: "khác với đăng ký", notReported: "chưa báo (chưa nhận bản tin birth)",
+    noCommands: "Thiết bị không nhận lệnh nào từ bảng điều khiển này", capsUnknown: "Chưa biết thiết bị làm được lệnh nào (chưa nhận bản tin birth)",
+    incidents: "Sự cố thiết bị báo", tamper: "Bị can thiệp (mở vỏ, xoay hoặc che)", storage_full: "Ổ lưu trữ đầy", firmware: "Firmware" },
+  en: { registered: "Registered", reported: "Reported by the device", differs: "differs from the registered one", notReported: "not reported yet (no birth heard)",
+    noCommands: "The device accepts none of the commands offered here", capsUnknown: "Commands it accepts are unknown (no birth heard yet)",
+    incidents: "Reported incidents", tamper: "Tampered with (opened, moved or covered)", storage_full: "Storage full", firmware: "Firmware" },
+};
+const dt = (k) => (DT[S.lang][k] ?? k);
+
+// Registered model/firmware beside what the device's birth says, a mismatch flagged.
+function identityPanel(d) {
+  const r = d.reported;
+  const cell = (rep, mismatch) => h("td", {}, rep ?? dt("notReported"),
+    mismatch ? h("strong", { class: "miss", "data-testid": "identity-mismatch" }, ` ⚠ ${dt("differs")}`) : null);
+  return h("table", { "data-testid": "device-identity" },
+    h("tr", {}, h("th", {}, ""), h("th", {}, dt("registered")), h("th", {}, dt("reported"))),
+    h("tr", {}, h("th", {}, t("model")), h("td", {}, d.model || "—"), cell(r ? r.model || "—" : null, r && r.model_mismatch)),
+    h("tr", {}, h("th", {}, dt("firmware")), h("td", {}, d.firmware || "—"), cell(r ? r.firmware || "—" : null, r && r.firmware_mismatch)));
+}
+
+function incidentsPanel(list) {
+  if (!list || !list.length) return null;
+  return h("div", { class: "panel", "data-testid": "device-incidents" }, h("h2", {}, dt("incidents")),
+    h("table", {}, list.map((i) => h("tr", {}, h("td", {}, fmtTime(i.received_at)), h("td", {}, dt(i.type)), h("td", { class: "muted" }, i.detail || "")))));
+}
+
 async function devicePage(id) {
   const d = await api(`/api/v1/devices/${encodeURIComponent(id)}`);
+  // Only the commands the device declared in its birth are offered (the server refuses others too).
+  const accepts = (c) => Array.isArray(d.commands) && d.commands.includes(c);
   const out = h("div");
   const cmd = async (body) => {
     try { const r = await api(`/api/v1/devices/${encodeURIComponent(id)}/commands`, { method: "POST", body }); out.replaceChildren(h("div", { class: "ok-msg" }, `${r.command}: ${r.result} ${r.detail}`)); }
@@ -212,10 +242,15 @@ async function devicePage(id) {
     h("p", {}, stateCell(d.device.state, d.device.id), " ", t("since"), " ", fmtTime(d.device.since), " · ", (d.device.faults || []).join("; ")),
     h("p", {}, `${t("uptime")}: 24h ${pct(d.uptime24h ?? d.uptime_24h)} · 30d ${pct(d.uptime30d ?? d.uptime_30d)}`),
     uptimeChart(d.history),
-    canCmd ? h("div", { class: "panel" }, h("h2", {}, t("commands")), vol,
-      h("button", { class: "plain", onclick: () => cmd({ command: "set_volume", volume: Number(vol.value) }) }, t("setVolume")),
-      d.device.device_class === "speaker" ? h("button", { class: "plain", onclick: () => cmd({ command: "test_tone", seconds: 5 }) }, t("testTone")) : null,
-      h("button", { class: "danger", onclick: () => confirm(t("reboot") + "?") && cmd({ command: "reboot" }) }, t("reboot")), out) : null,
+    identityPanel(d),
+    incidentsPanel(d.incidents),
+    canCmd ? h("div", { class: "panel", "data-testid": "device-commands" }, h("h2", {}, t("commands")),
+      d.commands === null || d.commands === undefined ? h("p", { class: "muted" }, dt("capsUnknown"))
+        : !["set_volume", "test_tone", "reboot"].some(accepts) ? h("p", { class: "muted" }, dt("noCommands")) : null,
+      accepts("set_volume") ? vol : null,
+      accepts("set_volume") ? h("button", { class: "plain", onclick: () => cmd({ command: "set_volume", volume: Number(vol.value) }) }, t("setVolume")) : null,
+      accepts("test_tone") ? h("button", { class: "plain", onclick: () => cmd({ command: "test_tone", seconds: 5 }) }, t("testTone")) : null,
+      accepts("reboot") ? h("button", { class: "danger", onclick: () => confirm(t("reboot") + "?") && cmd({ command: "reboot" }) }, t("reboot")) : null, out) : null,
     h("h2", {}, t("telemetry")), charts,
     h("h2", {}, t("history")),
     h("table", {}, h("tr", {}, h("th", {}, t("state")), h("th", {}, t("since")), h("th", {}, "→"), h("th", {}, t("reason"))),
