@@ -418,6 +418,10 @@ import Yams
                 """)
             #expect(st == 201, "\(text)")
             let id = try #require(try BroadcastRepository(f.db).list().first?.id)
+            // Day and time without a repeat (what the console sent) kept to be weekly too.
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"day":"2026-09-25","time":"07:00"}"#)
+            #expect(st == 200, "\(text)")
+            #expect(try BroadcastRepository(f.db).get(id).item.recurrence.rule == .weekly([.wednesday, .friday]))
             (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"day":"2026-09-30"}"#)
             #expect(st == 200, "\(text)")
             #expect(try BroadcastRepository(f.db).get(id).item.recurrence

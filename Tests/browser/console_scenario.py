@@ -68,20 +68,38 @@ def api_get(path):
         "const done = arguments[1]; fetch(arguments[0]).then((r) => r.json()).then(done, (e) => done(String(e)))", path)
 
 
-# The KPI table on screen against the API's answer for `month`: the same figures, row by row.
+# Every KPI question the page asks is recorded in order, with the answer it got. The table on screen
+# must be the answer to the latest question, and that question must be about `month`. (Compared with
+# the page's own answer, not a fresh one: the running month's availability changes by the second.)
+RECORD_KPI = """
+window.__kpi = [];
+const realFetch = window.fetch;
+window.fetch = function (url, ...rest) {
+  const m = /\\/api\\/v1\\/kpi\\?month=([0-9-]+)/.exec(String(url));
+  const p = realFetch.call(this, url, ...rest);
+  if (!m) return p;
+  const asked = { month: m[1], answer: null };
+  window.__kpi.push(asked);
+  return p.then((r) => { r.clone().json().then((b) => { asked.answer = b; }); return r; });
+};
+"""
 KPI_MATCHES = """
-const [month, done] = arguments;
-fetch(`/api/v1/kpi?month=${month}`).then((r) => r.json()).then((k) => {
-  const pct = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%");
-  const want = Object.fromEntries(k.deployment.kpis.map((x) => [x.id, pct(x.value)]));
-  const rows = [...document.querySelectorAll('main [data-testid="kpi-table"] tr')].slice(1).map((tr) => [...tr.cells].map((c) => c.innerText.trim()));
-  done(rows.length > 0 && rows.length === Object.keys(want).length && rows.every(([id, value]) => want[id] === value));
-});
+const [month] = arguments;
+const last = window.__kpi[window.__kpi.length - 1];
+if (!last || last.month !== month || !last.answer) return false;
+const pct = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%");
+const want = Object.fromEntries(last.answer.deployment.kpis.map((x) => [x.id, pct(x.value)]));
+const rows = [...document.querySelectorAll('main [data-testid="kpi-table"] tr')].slice(1).map((tr) => [...tr.cells].map((c) => c.innerText.trim()));
+return rows.length > 0 && rows.length === Object.keys(want).length && rows.every(([id, value]) => want[id] === value);
+"""
+MONTH_FIGURES = """
+const done = arguments[1];
+fetch(`/api/v1/kpi?month=${arguments[0]}`).then((r) => r.json()).then((k) => done(k.deployment.kpis.map((x) => [x.id, x.value])));
 """
 
 
 def kpi_shows(month):
-    return driver.execute_async_script(KPI_MATCHES, month)
+    return driver.execute_script(KPI_MATCHES, month)
 
 
 def login(user):
@@ -207,6 +225,9 @@ try:
     shot("05b-weekday-item-moved")
 
     step = "the KPI page shows the chosen month's figures"
+    go("#/overview")
+    settled()
+    driver.execute_script(RECORD_KPI)
     go("#/kpi")
     css('main [data-testid="kpi-table"]')
     settled()
@@ -215,7 +236,8 @@ try:
     first = driver.execute_script("return document.querySelector('main input[type=month]').value")
     other = last_month if first == this_month else this_month
     assert kpi_shows(first), "the first month's figures"
-    assert not kpi_shows(other), f"{first} and {other} have the same figures: the check below could not fail"
+    first_figures, other_figures = driver.execute_async_script(MONTH_FIGURES, first), driver.execute_async_script(MONTH_FIGURES, other)
+    assert first_figures != other_figures, f"{first} and {other} have the same figures: the check below could not fail"
 
     def choose(month):
         driver.execute_script("""const m = document.querySelector('main input[type=month]');
