@@ -119,8 +119,12 @@ extension RealBrokerTests.Browser {
                 && HealthQueries(h.db).pending().contains { $0.deviceID == "LOA-LA-99" }
                 && Set(alarms.open().map(\.kind)).isSuperset(of: [.offline, .amplifierFault])
         }
+        // Acknowledged through the API (the CLI with a token), so the audit log has more than sign-ins.
         let offline = try #require(try alarms.open().first { $0.kind == .offline })
-        _ = try await cli(["alarms", "ack", "\(offline.id!)", "--user", "kythuat", "--note", "đã gọi điện lực"])
+        let token = try await cli(["users", "token", "kythuat", "--label", "điện thoại kỹ thuật"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let (ackStatus, _) = try await h.run("wardfleet", ["alarms", "ack", "\(offline.id!)", "--user", "kythuat", "--note", "đã gọi điện lực",
+                                                           "--server", "http://127.0.0.1:\(port)", "--token", token])
+        try #require(ackStatus == 0, "\(h.lastStderr)")
 
         // The schedule: approved, repeating (daily, weekly, weekdays), waiting for approval; an emergency that plays.
         let cal = LocalCalendar.vietnam

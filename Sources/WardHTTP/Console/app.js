@@ -173,7 +173,7 @@ function kpiTable(scope) {
     scope.kpis.map((k) => h("tr", {},
       h("td", {}, k.id), h("td", {}, pct(k.value)), h("td", {}, k.target ? (k.target.strict ? "> " : "≥ ") + pct(k.target.value) : "—"),
       h("td", { class: k.met === true ? "met" : k.met === false ? "miss" : "" }, k.met === true ? t("met") : k.met === false ? t("notMet") : t("noData")),
-      h("td", { class: "muted" }, (k.misses || []).slice(0, 5).map((m) => `${m.name}: ${m.reason}`).join("; "))))));
+      h("td", { class: "muted" }, h("div", { class: "wide" }, (k.misses || []).slice(0, 5).map((m) => `${m.name}: ${m.reason}`).join("; ")))))));
 }
 
 function alarmTable(alarms, onAck) {
@@ -183,7 +183,7 @@ function alarmTable(alarms, onAck) {
       h("th", {}, t("detail")), h("th", {}, t("status"))),
     alarms.map((a) => h("tr", { "data-alarm": a.id },
       h("td", {}, a.id), h("td", {}, a.severity), h("td", {}, a.kind), h("td", {}, a.device_id || a.village_id || ""), h("td", {}, fmtTime(a.since)),
-      h("td", {}, a.detail + (a.members && a.members.length ? ` [${a.members.join(", ")}]` : "")),
+      h("td", {}, h("div", { class: "wide" }, a.detail + (a.members && a.members.length ? ` [${a.members.join(", ")}]` : ""))),
       h("td", {}, a.cleared_at ? fmtTime(a.cleared_at) : a.acked_by ? `${t("acked")}: ${a.acked_by}` :
         onAck ? h("button", { class: "plain", onclick: () => onAck(a) }, t("ack")) : a.severity)))));
 }
