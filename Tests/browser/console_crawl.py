@@ -11,7 +11,8 @@ must hold on any page, whatever the console's code looks like:
 Pages are not listed here. They are the hash links (`#/...`) the console's navigation offers the signed-in
 role, plus the hash links found on those pages (detail pages such as a device's), followed once each.
 What the crawl needs from the console: a sign-in form (input[autocomplete=username], input[type=password],
-a submit button), navigation links a[href^="#/"] inside <nav>, page content inside <main>.
+a submit button), navigation links a[href^="#/"] inside <nav>, page content inside <main>, a language switch
+[data-testid=lang-toggle] that changes <html lang>.
 
 Environment: WF_URL (server base), WF_SHOTS (screenshot directory, emptied first), WF_PASSWORD,
 WF_USERS (JSON list of {"label", "user"}; the first is the one also crawled in the second language),
