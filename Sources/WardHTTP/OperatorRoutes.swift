@@ -123,9 +123,12 @@ extension OperatorAPI {
         }
     }
 
+    static func recurrenceInput(_ b: ScheduleBody) -> RecurrenceInput {
+        RecurrenceInput(day: b.day, time: b.time, repeatRule: b.repeat, on: b.on, until: b.until, skip: b.skip)
+    }
+
     static func recurrence(_ b: ScheduleBody) throws -> Recurrence {
-        let input = RecurrenceInput(day: b.day, time: b.time, repeatRule: b.repeat ?? "once", on: b.on ?? [], until: b.until, skip: b.skip ?? [])
-        do { return try input.recurrence() } catch { throw APIError(.badRequest, error.description) }
+        do { return try recurrenceInput(b).recurrence() } catch { throw APIError(.badRequest, error.description) }
     }
 
     static func target(_ b: ScheduleBody) -> BroadcastTarget {

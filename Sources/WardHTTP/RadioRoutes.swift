@@ -10,11 +10,13 @@ extension OperatorAPI {
     struct QuietBody: Decodable { var from: String; var to: String }
     struct Dismiss: Decodable { var reason: String? }
 
-    /// The timing and target fields of a schedule body; timing only when `day` or `time` is there.
+    /// What an edit body changes: each timing field given replaces only that part of the item's
+    /// timing (a new `day` alone keeps the time and the repetition).
     static func edit(_ b: ScheduleBody) throws -> BroadcastService.Edit {
         let target = Self.target(b)
-        return BroadcastService.Edit(title: b.title,
-                                     recurrence: b.day == nil && b.time == nil ? nil : try Self.recurrence(b),
+        let timing: RecurrenceChange
+        do { timing = try Self.recurrenceInput(b).change() } catch { throw APIError(.badRequest, error.description) }
+        return BroadcastService.Edit(title: b.title, timing: timing.isEmpty ? nil : timing,
                                      target: target.isEmpty ? nil : target, volume: b.volume, priorityOrder: b.priorityOrder)
     }
 

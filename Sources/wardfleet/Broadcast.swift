@@ -263,17 +263,28 @@ struct BroadcastCommand: AsyncParsableCommand {
 struct TimingOptions: ParsableArguments {
     @Option(help: "First day, YYYY-MM-DD (Asia/Ho_Chi_Minh).") var day: String?
     @Option(help: "Start time, HH:MM or HH:MM:SS.") var time: String?
-    @Option(help: "once, daily, weekdays or weekly.") var `repeat` = "once"
-    @Option(help: "With weekly: days, e.g. mon,wed,fri (or t2,t4,t6).") var on: String?
-    @Option(help: "Last day, YYYY-MM-DD.") var until: String?
+    @Option(help: "once, daily, weekdays or weekly (default once; in an edit, unchanged).") var `repeat`: String?
+    @Option(help: "With weekly: days, e.g. mon,wed,fri (or t2,t4,t6); alone, weekly on those days.") var on: String?
+    @Option(help: "Last day, YYYY-MM-DD (in an edit, \"\" removes it).") var until: String?
     @Option(help: "Days to skip, comma-separated YYYY-MM-DD.") var skip: String?
 
-    /// nil when neither --day nor --time was given.
+    var input: RecurrenceInput {
+        RecurrenceInput(day: day, time: time, repeatRule: self.repeat, on: on.map { TargetOptions.list($0) }, until: until,
+                        skip: skip.map { TargetOptions.list($0) })
+    }
+
+    /// A new item's schedule; nil when neither --day nor --time was given.
     func recurrence() throws -> Recurrence? {
         guard day != nil || time != nil else { return nil }
-        let input = RecurrenceInput(day: day, time: time, repeatRule: self.repeat, on: TargetOptions.list(on), until: until,
-                                    skip: TargetOptions.list(skip))
         do { return try input.recurrence() } catch { throw ValidationError("--" + error.description) }
+    }
+
+    /// An edit's change: only the options given; nil when none was.
+    func change() throws -> RecurrenceChange? {
+        do {
+            let c = try input.change()
+            return c.isEmpty ? nil : c
+        } catch { throw ValidationError("--" + error.description) }
     }
 }
 

@@ -77,7 +77,7 @@ extension BroadcastCommand {
                 return try await remote.run("PATCH", RemoteAPI.path("broadcasts", id), json: ["title": title, "volume": volume, "priority_order": order]
                                             + timing.json + targets.json)
             }
-            let e = BroadcastService.Edit(title: title, recurrence: try timing.recurrence(), target: targets.target, volume: volume,
+            let e = BroadcastService.Edit(title: title, timing: try timing.change(), target: targets.target, volume: volume,
                                           priorityOrder: order)
             let b = try BroadcastService(db.open(), clock: Clocks.fromEnvironment()).edit(id, e, by: user)
             print("\(b.id): đã sửa / edited — \(b.status.vietnamese) / \(b.status.rawValue)")

@@ -95,7 +95,7 @@ struct RemoteAPI: Sendable {
 
 extension TimingOptions {
     var json: [String: Any?] {
-        ["day": day, "time": time, "repeat": day == nil && time == nil ? nil : self.repeat, "on": on.map { TargetOptions.list($0) },
+        ["day": day, "time": time, "repeat": self.repeat, "on": on.map { TargetOptions.list($0) },
          "until": until, "skip": skip.map { TargetOptions.list($0) }]
     }
 }

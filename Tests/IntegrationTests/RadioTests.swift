@@ -234,7 +234,7 @@ extension RealBrokerTests {
         @Test("overlapping normal items on a shared speaker are refused, naming the other item")
         func conflictsRefused() async throws {
             try await Self.world { h, sha in
-                let day = ["--day", "2026-12-05"]
+                let day = ["--day", Self.calendar.localDay(of: h.clock.now().addingTimeInterval(7 * 86_400)).description]
                 _ = try await Self.schedule(h, ["--media", sha, "--villages", "thon-cam-la", "--time", "07:00"] + day, title: "Tin nông nghiệp")
                 let (st, _) = try await h.run("wardfleet", ["broadcast", "schedule", "--as", "lan", "--title", "Tin y tế", "--media", sha,
                                                             "--communes", "cam-la", "--time", "07:00:02", "--db", h.dbPath] + day)
@@ -244,6 +244,27 @@ extension RealBrokerTests {
                 #expect(h.lastStderr.contains("LOA-A1"), "\(h.lastStderr)")
                 // A different village at the same time is fine.
                 _ = try await Self.schedule(h, ["--media", sha, "--villages", "kp-yen-giang", "--time", "07:00"] + day, title: "Tin khu phố")
+            }
+        }
+
+        @Test("a start already past is refused, and moving a weekly item's day keeps it weekly (CLI)")
+        func pastStartsAndEditsThroughTheCLI() async throws {
+            try await Self.world { h, sha in
+                let now = h.clock.now()
+                func day(_ offset: Double) -> String { Self.calendar.localDay(of: now.addingTimeInterval(offset * 86_400)).description }
+                var (st, _) = try await h.run("wardfleet", ["broadcast", "schedule", "--as", "lan", "--title", "Tin hôm qua", "--media", sha,
+                                                            "--communes", "cam-la", "--day", day(-1), "--time", "06:00", "--db", h.dbPath])
+                #expect(st != 0)
+                #expect(h.lastStderr.contains("đã qua") && h.lastStderr.contains("already past"), "\(h.lastStderr)")
+                #expect(try BroadcastRepository(h.db).list().isEmpty)
+
+                let id = try await Self.schedule(h, ["--media", sha, "--communes", "cam-la", "--day", day(1), "--time", "06:00",
+                                                     "--repeat", "weekly", "--on", "t2,t4", "--until", day(60)], title: "Tin nông nghiệp")
+                (st, _) = try await h.run("wardfleet", ["broadcast", "edit", id, "--as", "lan", "--day", day(3), "--db", h.dbPath])
+                #expect(st == 0, "\(h.lastStderr)")
+                let r = try BroadcastRepository(h.db).get(id).item.recurrence
+                #expect(r == Recurrence(rule: .weekly([.monday, .wednesday]), firstDay: LocalDay(day(3))!, startTime: LocalTime(hour: 6, minute: 0),
+                                        until: LocalDay(day(60))!))
             }
         }
 

@@ -44,7 +44,7 @@ import WardStorage
         #expect(rec.count == sentBefore)
 
         // Moved to 06:01: the speaker gets the new time; the old play is closed as withdrawn.
-        _ = try w.service.edit(b.id, .init(recurrence: .once(LocalDay("2026-11-24")!, at: LocalTime("06:01")!)), by: "hung")
+        _ = try w.service.edit(b.id, .init(timing: RecurrenceChange(startTime: LocalTime("06:01")!)), by: "hung")
         try await delivery.refresh()
         await delivery.evaluate()
         let k1 = PlayKey(item: b.id, start: w.cal.date(LocalDay("2026-11-24")!, LocalTime("06:01")!))

@@ -445,6 +445,60 @@ import Yams
         }
     }
 
+    /// An edit changes only what its body gives: a new day alone kept to be weekly on Wednesdays
+    /// and Fridays (it used to become "once"). A start in the past is refused with 422 and words;
+    /// an item that began last week can still be renamed, but not left with nothing ahead.
+    @Test func editsKeepWhatTheyLeaveOutAndPastStartsAreRefused() async throws {
+        let f = try await fixture()
+        let clock = try #require(f.api.clock as? ManualTimeSource)  // Monday 2026-09-21, 21:13 local
+        try await f.app.test(.live) { client in
+            var admin = try #require(try await Self.login(client, "u-admin"))
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ body: String) async throws -> (Int, String) {
+                try await client.execute(uri: uri, method: method, headers: admin.headers, body: Self.body(body)) { r in (r.status.code, String(buffer: r.body)) }
+            }
+            var (st, text) = try await call(.post, "/api/v1/broadcasts", """
+                {"title":"Tin nông nghiệp","stream":"http://dai.huyen.vn/live","minutes":10,"day":"2026-09-23","time":"07:00",
+                 "repeat":"weekly","on":["t4","t6"],"until":"2026-12-31","communes":["an-phu"]}
+                """)
+            #expect(st == 201, "\(text)")
+            let id = try #require(try BroadcastRepository(f.db).list().first?.id)
+            // Day and time without a repeat (what the console sent) kept to be weekly too.
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"day":"2026-09-25","time":"07:00"}"#)
+            #expect(st == 200, "\(text)")
+            #expect(try BroadcastRepository(f.db).get(id).item.recurrence.rule == .weekly([.wednesday, .friday]))
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"day":"2026-09-30"}"#)
+            #expect(st == 200, "\(text)")
+            #expect(try BroadcastRepository(f.db).get(id).item.recurrence
+                    == Recurrence(rule: .weekly([.wednesday, .friday]), firstDay: LocalDay("2026-09-30")!, startTime: LocalTime("07:00")!,
+                                  until: LocalDay("2026-12-31")!))
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"time":"07:15","repeat":"weekdays"}"#)
+            #expect(st == 200 && text.contains(#""weekdays""#) && text.contains(#""first_day":"2026-09-30""#), "\(text)")
+
+            // A start already past: refused, in both languages, nothing stored.
+            (st, text) = try await call(.post, "/api/v1/broadcasts", """
+                {"title":"Họp thôn","stream":"http://dai.huyen.vn/live","minutes":10,"day":"2026-09-21","time":"07:00","communes":["an-phu"]}
+                """)
+            #expect(st == 422 && text.contains("2026-09-21 07:00") && text.contains("đã qua") && text.contains("already past"), "\(text)")
+            #expect(try BroadcastRepository(f.db).list().count == 1)
+
+            // A week and a half later the item has been playing: a new title is fine, a first day
+            // moved into the past or an end that leaves nothing ahead is not.
+            clock.advance(by: 10 * 86_400)  // Thursday 2026-10-01
+            admin = try #require(try await Self.login(client, "u-admin"))  // the session ended after 12 h
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"title":"Tin nông nghiệp (mới)"}"#)
+            #expect(st == 200 && text.contains("Tin nông nghiệp (mới)"), "\(text)")
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"day":"2026-09-29"}"#)
+            #expect(st == 422 && text.contains("đã qua"), "\(text)")
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"until":"2026-10-01"}"#)
+            #expect(st == 422 && text.contains("nothing is left to play"), "\(text)")
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"time":"06:30"}"#)
+            #expect(st == 200, "\(text)")
+            // Emergencies are now, whatever the clock.
+            (st, text) = try await call(.post, "/api/v1/emergency", #"{"title":"Bão số 3","stream":"http://dai.tinh.vn/live","minutes":5,"communes":["an-phu"]}"#)
+            #expect(st == 201, "\(text)")
+        }
+    }
+
     @Test func openAPIFileMatchesTheRoutes() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("docs/openapi.yaml")

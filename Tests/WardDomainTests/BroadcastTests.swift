@@ -68,6 +68,65 @@ func at(_ d: String, _ t: String) -> Date { cal.date(day(d), time(t)) }
         #expect(throws: Never.self) { try Recurrence(rule: .daily, firstDay: day("2026-11-23"), startTime: time("06:00")).validate() }
     }
 
+    /// A new item's first play must be ahead; "now" is Wednesday 2026-11-25 10:00.
+    @Test func aNewScheduleMustStartAhead() {
+        let now = at("2026-11-25", "10:00")
+        func check(_ r: RepeatRule, _ d: String, _ t: String, until: String? = nil) throws {
+            try Recurrence(rule: r, firstDay: day(d), startTime: time(t), until: until.map(day)).checkAhead(of: now)
+        }
+        #expect(throws: Recurrence.Problem.startPassed(day("2026-11-24"), time("09:00"))) { try check(.once, "2026-11-24", "09:00") }
+        #expect(throws: Recurrence.Problem.startPassed(day("2026-11-25"), time("09:59"))) { try check(.once, "2026-11-25", "09:59") }
+        // Repeating from a past day is a past start too, even though later plays are ahead.
+        #expect(throws: Recurrence.Problem.startPassed(day("2026-11-18"), time("06:00"))) { try check(.daily, "2026-11-18", "06:00") }
+        #expect(throws: Never.self) { try check(.once, "2026-11-25", "10:01") }
+        #expect(throws: Never.self) { try check(.daily, "2026-11-26", "06:00") }
+        // The first play is the first day the rule plays on: weekly on Thursdays, typed from today.
+        #expect(throws: Never.self) { try check(.weekly([.thursday]), "2026-11-25", "06:00") }
+        #expect(throws: Recurrence.Problem.startPassed(day("2026-11-25"), time("06:00"))) { try check(.weekly([.wednesday]), "2026-11-25", "06:00") }
+        #expect(Recurrence.Problem.startPassed(day("2026-11-24"), time("09:00")).description
+                == "lần phát đầu tiên (24/11/2026 09:00) đã qua: hãy chọn ngày giờ sắp tới / the first play (2026-11-24 09:00) is already past: choose a day and time ahead")
+    }
+
+    /// An edit may leave an item that began last week as it is, or change it while a play is left
+    /// ahead; moving the first day into the past, or leaving nothing ahead, is refused.
+    @Test func anEditedScheduleMustKeepAPlayAhead() {
+        let now = at("2026-11-25", "10:00")
+        let weekly = Recurrence(rule: .weekly([.monday, .wednesday]), firstDay: day("2026-11-16"), startTime: time("06:00"))
+        func edit(_ c: RecurrenceChange, of r: Recurrence = weekly) throws { try c.applied(to: r).checkAhead(of: now, replacing: r) }
+        #expect(throws: Never.self) { try edit(RecurrenceChange()) }  // only the title (or target) changed
+        #expect(throws: Never.self) { try edit(RecurrenceChange(startTime: time("06:30"))) }  // next Monday is ahead
+        #expect(throws: Never.self) { try edit(RecurrenceChange(until: day("2026-11-30"))) }
+        #expect(throws: Recurrence.Problem.nothingAhead) { try edit(RecurrenceChange(until: day("2026-11-25"))) }  // today's 06:00 has played
+        #expect(throws: Recurrence.Problem.startPassed(day("2026-11-23"), time("06:00"))) { try edit(RecurrenceChange(firstDay: day("2026-11-23"))) }
+        #expect(throws: Never.self) { try edit(RecurrenceChange(firstDay: day("2026-11-30"))) }
+        let once = Recurrence.once(day("2026-11-25"), at: time("11:00"))
+        #expect(throws: Recurrence.Problem.nothingAhead) { try edit(RecurrenceChange(startTime: time("09:00")), of: once) }
+        #expect(throws: Never.self) { try edit(RecurrenceChange(startTime: time("10:30")), of: once) }
+        // An item whose only play has gone by can still be renamed.
+        #expect(throws: Never.self) { try edit(RecurrenceChange(), of: .once(day("2026-11-20"), at: time("06:00"))) }
+    }
+
+    /// The defect: a new first day turned a weekly item into a one-off. What an edit leaves out stays.
+    @Test func aChangedFirstDayKeepsTheRepetition() throws {
+        let weekly = Recurrence(rule: .weekly([.monday, .wednesday]), firstDay: day("2026-11-16"), startTime: time("06:00"),
+                                until: day("2027-01-31"), skipped: [day("2026-12-02")])
+        let moved = try RecurrenceInput(day: "2026-11-30", time: nil).change().applied(to: weekly)
+        #expect(moved == Recurrence(rule: .weekly([.monday, .wednesday]), firstDay: day("2026-11-30"), startTime: time("06:00"),
+                                    until: day("2027-01-31"), skipped: [day("2026-12-02")]))
+        let weekdays = Recurrence(rule: .weekdays, firstDay: day("2026-11-16"), startTime: time("07:30"))
+        #expect(try RecurrenceInput(day: "2026-12-01", time: "07:45").change().applied(to: weekdays).rule == .weekdays)
+        // Weekly without days keeps its days; days alone make it weekly; a rule given replaces it.
+        #expect(try RecurrenceInput(day: nil, time: nil, repeatRule: "weekly").change().applied(to: weekly).rule == .weekly([.monday, .wednesday]))
+        #expect(try RecurrenceInput(day: nil, time: nil, on: ["t6"]).change().applied(to: weekdays).rule == .weekly([.friday]))
+        #expect(try RecurrenceInput(day: nil, time: nil, repeatRule: "daily").change().applied(to: weekly).rule == .daily)
+        #expect(try RecurrenceInput(day: nil, time: nil, until: "").change().applied(to: weekly).until == nil)
+        #expect(try RecurrenceInput(day: nil, time: nil).change().isEmpty)
+        // A new item still needs its day and time, and is once unless said otherwise.
+        #expect(throws: RecurrenceInput.Problem.self) { try RecurrenceInput(day: "2026-11-30", time: nil).recurrence() }
+        #expect(try RecurrenceInput(day: "2026-11-30", time: "06:00").recurrence() == .once(day("2026-11-30"), at: time("06:00")))
+        #expect(throws: RecurrenceInput.Problem.self) { try RecurrenceInput(day: "30/11/2026", time: nil).change() }
+    }
+
     @Test func quietHoursAcrossMidnight() {
         let q = QuietHours(start: time("21:30"), end: time("05:30"))
         func quiet(_ d: String, _ t: String, minutes: Double) -> Bool {

@@ -3,6 +3,7 @@
 Environment: WF_URL (console base), WF_SIM_PID (simulator of LOA-1 to kill), WF_SHOTS (screenshot dir),
 WF_PASSWORD, WF_DAY (tomorrow, YYYY-MM-DD local). Exits non-zero with a message on the first failure.
 """
+import datetime
 import os
 import signal
 import sys
@@ -11,9 +12,12 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 URL, SHOTS, PASSWORD, DAY = os.environ["WF_URL"], os.environ["WF_SHOTS"], os.environ["WF_PASSWORD"], os.environ["WF_DAY"]
+YESTERDAY = (datetime.date.fromisoformat(DAY) - datetime.timedelta(days=2)).isoformat()
+DAY_AFTER = (datetime.date.fromisoformat(DAY) + datetime.timedelta(days=1)).isoformat()
+TODAY = (datetime.date.fromisoformat(DAY) - datetime.timedelta(days=1)).isoformat()
 os.makedirs(SHOTS, exist_ok=True)
 
 opts = webdriver.ChromeOptions()
@@ -44,6 +48,58 @@ def go(hash_):
 
 def css(sel):
     return wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, sel)))
+
+
+def settled():
+    """Fetches (and the reading of their bodies) are counted from here on; waits until none runs."""
+    driver.execute_script("""
+        if (!window.__busy) {
+          window.__busy = { n: 0 };
+          const count = (p) => { window.__busy.n++; return p.finally(() => { window.__busy.n--; }); };
+          const realFetch = window.fetch;
+          window.fetch = function (...a) { return count(realFetch.apply(this, a)); };
+          for (const m of ["text", "json"]) { const real = Response.prototype[m]; Response.prototype[m] = function (...a) { return count(real.apply(this, a)); }; }
+        }""")
+    wait.until(lambda d: d.execute_script("return window.__busy.n === 0"))
+
+
+def api_get(path):
+    return driver.execute_async_script(
+        "const done = arguments[1]; fetch(arguments[0]).then((r) => r.json()).then(done, (e) => done(String(e)))", path)
+
+
+# Every KPI question the page asks is recorded in order, with the answer it got. The table on screen
+# must be the answer to the latest question, and that question must be about `month`. (Compared with
+# the page's own answer, not a fresh one: the running month's availability changes by the second.)
+RECORD_KPI = """
+window.__kpi = [];
+const realFetch = window.fetch;
+window.fetch = function (url, ...rest) {
+  const m = /\\/api\\/v1\\/kpi\\?month=([0-9-]+)/.exec(String(url));
+  const p = realFetch.call(this, url, ...rest);
+  if (!m) return p;
+  const asked = { month: m[1], answer: null };
+  window.__kpi.push(asked);
+  return p.then((r) => { r.clone().json().then((b) => { asked.answer = b; }); return r; });
+};
+"""
+KPI_MATCHES = """
+const [month] = arguments;
+const last = window.__kpi[window.__kpi.length - 1];
+if (!last || last.month !== month || !last.answer) return false;
+const pct = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%");
+const want = Object.fromEntries(last.answer.deployment.kpis.map((x) => [x.id, pct(x.value)]));
+const rows = [...document.querySelectorAll('main [data-testid="kpi-table"] tr')].slice(1).map((tr) => [...tr.cells].map((c) => c.innerText.trim()));
+return rows.length > 0 && rows.length === Object.keys(want).length && rows.every(([id, value]) => want[id] === value);
+"""
+MONTH_FIGURES = """
+const done = arguments[1];
+fetch(`/api/v1/kpi?month=${arguments[0]}`).then((r) => r.json()).then((k) => done(k.deployment.kpis.map((x) => [x.id, x.value])));
+"""
+
+
+def kpi_shows(month):
+    return driver.execute_script(KPI_MATCHES, month)
 
 
 def login(user):
@@ -133,7 +189,84 @@ try:
     assert "đổi giờ" in driver.find_element(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item}"]').text
     shot("05-approved-calendar")
 
+    step = "a start already past is refused in plain words"
+    go("#/overview")
+    go("#/broadcasts")
+    css("#schedule-form")
+    driver.find_element(By.ID, "title").send_keys("Tin đặt nhầm ngày")
+    driver.find_element(By.ID, "text").send_keys("Bản tin này đặt vào ngày đã qua.")
+    driver.execute_script("document.getElementById('day').value = arguments[0]; document.getElementById('time').value = '09:00'", YESTERDAY)
+    click(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
+    click(driver.find_element(By.ID, "schedule-submit"))
+    err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"] [data-testid="error"]'))
+    assert "đã qua" in err.text and "already past" in err.text, err.text
+    assert not any(b["item"]["title"] == "Tin đặt nhầm ngày" for b in api_get("/api/v1/broadcasts")), "stored anyway"
+    shot("05a-past-start-refused")
+
+    step = "a weekday bulletin moved to another day stays on weekdays"
+    go("#/overview")
+    go("#/broadcasts")
+    css("#schedule-form")
+    driver.find_element(By.ID, "title").send_keys("Bản tin sáng ngày làm việc")
+    driver.find_element(By.ID, "text").send_keys("Bản tin buổi sáng các ngày làm việc.")
+    driver.execute_script("document.getElementById('day').value = arguments[0]; document.getElementById('time').value = '06:00'", DAY)
+    Select(driver.find_element(By.ID, "repeat")).select_by_value("weekdays")
+    click(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
+    click(driver.find_element(By.ID, "schedule-submit"))
+    wait.until(lambda d: "Đã lên lịch" in d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"]').text)
+    weekday_item = next(b["item"]["id"] for b in api_get("/api/v1/broadcasts") if b["item"]["title"] == "Bản tin sáng ngày làm việc")
+    click(wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f'[data-edit="{weekday_item}"]'))))
+    css("#edit-form")
+    driver.execute_script("document.getElementById('edit-day').value = arguments[0]", DAY_AFTER)
+    click(driver.find_element(By.ID, "edit-submit"))
+    wait.until(lambda d: "Đã lưu" in d.find_element(By.CSS_SELECTOR, '[data-testid="item-editor"]').text)
+    rec = next(b["item"]["recurrence"] for b in api_get("/api/v1/broadcasts") if b["item"]["id"] == weekday_item)
+    assert list(rec["rule"]) == ["weekdays"] and rec["first_day"] == DAY_AFTER and rec["start_time"] == "06:00", rec
+    shot("05b-weekday-item-moved")
+
+    step = "the KPI page shows the chosen month's figures"
+    go("#/overview")
+    settled()
+    driver.execute_script(RECORD_KPI)
+    go("#/kpi")
+    css('main [data-testid="kpi-table"]')
+    settled()
+    this_month = TODAY[:7]
+    last_month = (datetime.date.fromisoformat(this_month + "-01") - datetime.timedelta(days=1)).isoformat()[:7]
+    first = driver.execute_script("return document.querySelector('main input[type=month]').value")
+    other = last_month if first == this_month else this_month
+    assert kpi_shows(first), "the first month's figures"
+    first_figures, other_figures = driver.execute_async_script(MONTH_FIGURES, first), driver.execute_async_script(MONTH_FIGURES, other)
+    assert first_figures != other_figures, f"{first} and {other} have the same figures: the check below could not fail"
+
+    def choose(month):
+        driver.execute_script("""const m = document.querySelector('main input[type=month]');
+            m.value = arguments[0]; m.dispatchEvent(new Event('input', { bubbles: true })); m.dispatchEvent(new Event('change', { bubbles: true }));""", month)
+
+    choose(other)  # a new month in the box: its figures, not the previous month's
+    WebDriverWait(driver, 20).until(lambda d: kpi_shows(other), f"figures of {other} after choosing it")
+    # A slow answer for an earlier choice must not replace the latest one: hold the answer for
+    # `other`, ask for it, then choose `first` and let the held answer arrive last.
+    driver.execute_script("""
+        window.__held = [];
+        const realFetch = window.fetch;
+        window.fetch = ((held) => function (url, ...rest) {
+          const p = realFetch(url, ...rest);
+          return String(url).includes("month=" + held) ? new Promise((resolve) => window.__held.push(() => resolve(p))) : p;
+        })(arguments[0]);""", other)
+    click(driver.find_element(By.CSS_SELECTOR, "main .panel button.primary"))  # Xem: asks for `other` again, held
+    wait.until(lambda d: d.execute_script("return window.__held.length") == 1)
+    choose(first)
+    click(driver.find_element(By.CSS_SELECTOR, "main .panel button.primary"))
+    WebDriverWait(driver, 20).until(lambda d: kpi_shows(first), f"figures of {first} after choosing it")
+    driver.execute_script("window.__held.splice(0).forEach((release) => release())")
+    settled()
+    assert kpi_shows(first), f"the late answer for {other} replaced the figures of {first}"
+    shot("05c-kpi-month")
+
     step = "emergency with a confirmation step"
+    go("#/broadcasts")
+    css("#emergency-button")
     click(driver.find_element(By.ID, "emergency-button"))
     css("#emergency-dialog:not([hidden])")
     driver.find_element(By.ID, "em-title").send_keys("Bão số 3")

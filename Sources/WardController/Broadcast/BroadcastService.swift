@@ -105,8 +105,11 @@ public struct BroadcastService: Sendable {
             + String(UUID().uuidString.prefix(6)).lowercased()
         let dir = try directory()
         let (item, audience) = try validate(r, id: id, directory: dir)
-        // An emergency conflicts with nothing (it preempts): skip reading every item for it.
-        if item.level != .emergency { try refuseConflicts(item, existing: try repository.list(), directory: dir, now: now) }
+        // An emergency plays now and conflicts with nothing (it preempts): skip reading every item for it.
+        if item.level != .emergency {
+            try refusePast(item.recurrence, replacing: nil, now: now)
+            try refuseConflicts(item, existing: try repository.list(), directory: dir, now: now)
+        }
         let b = ScheduledBroadcast(item: item, programme: r.programme, status: status, createdBy: actor, createdAt: now,
                                    approvedBy: status == .approved ? actor : nil, approvedAt: status == .approved ? now : nil)
         try repository.insert(b, detail: "\(r.level.rawValue), \(audience) loa / speakers")
@@ -149,6 +152,11 @@ public struct BroadcastService: Sendable {
         return (item, resolved.speakers.count)
     }
 
+    /// A schedule must have its plays ahead (Recurrence.checkAhead), in the words of the rule.
+    private func refusePast(_ r: Recurrence, replacing previous: Recurrence?, now: Date) throws {
+        do { try r.checkAhead(of: now, replacing: previous, calendar: calendar) } catch { throw ScheduleRefusal.invalid(error.description) }
+    }
+
     private func refuseConflicts(_ item: BroadcastItem, existing: [ScheduledBroadcast], directory dir: SpeakerDirectory, now: Date) throws {
         let communes = Set(dir.resolve(item.target).speakers.compactMap { dir.speakers[$0]?.commune })
         var problems: [ScheduleConflict] = []
@@ -165,17 +173,18 @@ public struct BroadcastService: Sendable {
         if !lines.isEmpty { throw ScheduleRefusal.conflicts(lines) }
     }
 
-    /// What an edit changes; nil fields stay as they are.
+    /// What an edit changes; nil fields stay as they are, and so do the parts of the timing it
+    /// leaves out (a new first day keeps the time and how the item repeats).
     public struct Edit: Sendable {
         public var title: String?
-        public var recurrence: Recurrence?
+        public var timing: RecurrenceChange?
         public var target: BroadcastTarget?
         public var volume: Int?
         public var priorityOrder: Int?
-        public init(title: String? = nil, recurrence: Recurrence? = nil, target: BroadcastTarget? = nil, volume: Int? = nil,
+        public init(title: String? = nil, timing: RecurrenceChange? = nil, target: BroadcastTarget? = nil, volume: Int? = nil,
                     priorityOrder: Int? = nil) {
             self.title = title
-            self.recurrence = recurrence
+            self.timing = timing
             self.target = target
             self.volume = volume
             self.priorityOrder = priorityOrder
@@ -190,11 +199,12 @@ public struct BroadcastService: Sendable {
         let old = try repository.get(id)
         guard old.status != .cancelled else { throw ApprovalError.wrongStatus(item: id, status: old.status, action: .schedule) }
         let r = Request(title: e.title ?? old.item.title, level: old.item.level, programme: old.programme, duration: old.item.duration,
-                        recurrence: e.recurrence ?? old.item.recurrence, target: e.target ?? old.item.target,
+                        recurrence: e.timing?.applied(to: old.item.recurrence) ?? old.item.recurrence, target: e.target ?? old.item.target,
                         volume: e.volume ?? old.item.volume, priorityOrder: e.priorityOrder ?? old.item.priorityOrder)
         let dir = try directory()
         let (item, _) = try validate(r, id: id, directory: dir)
         let now = clock.now()
+        if item.level != .emergency { try refusePast(item.recurrence, replacing: old.item.recurrence, now: now) }
         try refuseConflicts(item, existing: try repository.list(), directory: dir, now: now)
         var b = old
         b.item = item
@@ -208,7 +218,7 @@ public struct BroadcastService: Sendable {
         }
         var changed: [String] = []
         if e.title != nil { changed.append("title") }
-        if e.recurrence != nil { changed.append("time") }
+        if item.recurrence != old.item.recurrence { changed.append("time") }
         if e.target != nil { changed.append("target") }
         if e.volume != nil { changed.append("volume") }
         if e.priorityOrder != nil { changed.append("order") }

@@ -45,14 +45,55 @@ public struct Recurrence: Hashable, Codable, Sendable {
         case untilBeforeFirstDay
         case noWeekdayChosen
         case nothingLeft
+        /// The first play would be at this local day and time, which has passed.
+        case startPassed(LocalDay, LocalTime)
+        case nothingAhead
 
         public var description: String {
             switch self {
             case .untilBeforeFirstDay: "ngày kết thúc trước ngày bắt đầu / the end date is before the first day"
             case .noWeekdayChosen: "chưa chọn ngày trong tuần / no day of the week chosen"
             case .nothingLeft: "lịch không còn lần phát nào / the schedule has no occurrence left"
+            case .startPassed(let day, let time):
+                "lần phát đầu tiên (\(String(format: "%02d/%02d/%04d", day.day, day.month, day.year)) \(time)) đã qua: "
+                    + "hãy chọn ngày giờ sắp tới / the first play (\(day) \(time)) is already past: choose a day and time ahead"
+            case .nothingAhead:
+                "sau khi sửa, lịch không còn lần phát nào sắp tới / after this change nothing is left to play"
             }
         }
+    }
+
+    /// Whether this schedule may be set at `now` in place of `previous` (nil: a new item). A new
+    /// item's first play must lie ahead. A changed schedule must keep a play ahead, and a moved
+    /// first day must not put the first play in the past. An unchanged one is not checked, so the
+    /// title of a repeating item that began last week can still be edited. (Emergencies play now:
+    /// callers leave them out.)
+    public func checkAhead(of now: Date, replacing previous: Recurrence? = nil, calendar: LocalCalendar = .vietnam) throws(Problem) {
+        guard self != previous else { return }
+        if previous == nil || previous?.firstDay != firstDay, let first = nextStart(onOrAfter: firstDay, calendar: calendar), first <= now {
+            throw .startPassed(calendar.localDay(of: first), startTime)
+        }
+        guard nextStart(after: now, calendar: calendar) != nil else { throw .nothingAhead }
+    }
+
+    /// The first play later than `now`, if one is left.
+    public func nextStart(after now: Date, calendar: LocalCalendar = .vietnam) -> Date? {
+        nextStart(onOrAfter: max(firstDay, calendar.localDay(of: now)), calendar: calendar) { $0 > now }
+    }
+
+    /// The first play on or after `day` that satisfies `accept`.
+    func nextStart(onOrAfter day: LocalDay, calendar: LocalCalendar, accept: (Date) -> Bool = { _ in true }) -> Date? {
+        var d = max(day, firstDay)
+        // Without an end, a repeating rule plays at least weekly between its skipped days.
+        let last = rule == .once ? firstDay : until ?? calendar.adding(days: 7 * (skipped.count + 2), to: d)
+        while d <= last {
+            if !skipped.contains(d), rule.includes(calendar.weekday(of: d)) {
+                let start = calendar.date(d, startTime)
+                if accept(start) { return start }
+            }
+            d = calendar.adding(days: 1, to: d)
+        }
+        return nil
     }
 
     public func validate(calendar: LocalCalendar = .vietnam) throws(Problem) {
@@ -137,18 +178,65 @@ extension Weekday {
     }
 }
 
-/// A schedule typed by a person (CLI options, a console form) before it is a `Recurrence`.
+/// What an edit changes in when an item plays. What it leaves out stays as it was: moving a
+/// weekly item to another first day keeps it weekly, on the same days, until the same day.
+public struct RecurrenceChange: Hashable, Sendable {
+    public enum Rule: String, Sendable, CaseIterable { case once, daily, weekdays, weekly }
+
+    public var firstDay: LocalDay?
+    public var startTime: LocalTime?
+    public var rule: Rule?
+    /// Days of a weekly rule; given without a rule, the item becomes weekly on them.
+    public var weekdays: Set<Weekday>?
+    /// `.some(nil)` removes the end.
+    public var until: LocalDay??
+    public var skipped: Set<LocalDay>?
+
+    public init(firstDay: LocalDay? = nil, startTime: LocalTime? = nil, rule: Rule? = nil, weekdays: Set<Weekday>? = nil,
+                until: LocalDay?? = nil, skipped: Set<LocalDay>? = nil) {
+        self.firstDay = firstDay
+        self.startTime = startTime
+        self.rule = rule
+        self.weekdays = weekdays
+        self.until = until
+        self.skipped = skipped
+    }
+
+    public var isEmpty: Bool { self == RecurrenceChange() }
+
+    public func applied(to old: Recurrence) -> Recurrence {
+        var r = old
+        if let firstDay { r.firstDay = firstDay }
+        if let startTime { r.startTime = startTime }
+        if let until { r.until = until }
+        if let skipped { r.skipped = skipped }
+        let oldDays: Set<Weekday>? = if case .weekly(let days) = old.rule { days } else { nil }
+        switch rule {
+        case nil: if let weekdays { r.rule = .weekly(weekdays) }
+        case .once: r.rule = .once
+        case .daily: r.rule = .daily
+        case .weekdays: r.rule = .weekdays
+        // Weekly without days keeps the days it had (none if it was not weekly: validation says so).
+        case .weekly: r.rule = .weekly(weekdays ?? oldDays ?? [])
+        }
+        return r
+    }
+}
+
+/// A schedule typed by a person (CLI options, a console form, an API body) before it is a
+/// `Recurrence` (a new item) or a `RecurrenceChange` (an edit). Absent fields are nil.
 public struct RecurrenceInput: Sendable {
     public var day: String?
     public var time: String?
-    /// once, daily, weekdays or weekly.
-    public var repeatRule: String
-    /// With weekly: mon…sun or t2…cn.
-    public var on: [String]
+    /// once, daily, weekdays or weekly; nil: once for a new item, unchanged in an edit.
+    public var repeatRule: String?
+    /// With weekly: mon…sun or t2…cn; alone, it means weekly on those days.
+    public var on: [String]?
+    /// Last day; "" in an edit removes the end.
     public var until: String?
-    public var skip: [String]
+    public var skip: [String]?
 
-    public init(day: String?, time: String?, repeatRule: String = "once", on: [String] = [], until: String? = nil, skip: [String] = []) {
+    public init(day: String?, time: String?, repeatRule: String? = nil, on: [String]? = nil, until: String? = nil, skip: [String]? = nil) {
         self.day = day
         self.time = time
         self.repeatRule = repeatRule
@@ -161,33 +249,57 @@ public struct RecurrenceInput: Sendable {
         public var description: String
     }
 
+    /// The whole schedule of a new item: day and time required, once unless said otherwise.
     public func recurrence() throws(Problem) -> Recurrence {
-        guard let first = day.flatMap(LocalDay.init) else { throw Problem(description: "day: ngày phải là YYYY-MM-DD / must be YYYY-MM-DD") }
-        guard let start = time.flatMap(LocalTime.init) else { throw Problem(description: "time: giờ phải là HH:MM / must be HH:MM") }
-        let rule: RepeatRule
-        switch repeatRule {
-        case "once": rule = .once
-        case "daily": rule = .daily
-        case "weekdays": rule = .weekdays
-        case "weekly":
+        let c = try change()
+        guard let first = c.firstDay else { throw Self.badDay }
+        guard let start = c.startTime else { throw Self.badTime }
+        let blank = Recurrence(rule: .once, firstDay: first, startTime: start)
+        return c.applied(to: blank)
+    }
+
+    /// Only what is given, for an edit; each given field must be well formed.
+    public func change() throws(Problem) -> RecurrenceChange {
+        var c = RecurrenceChange()
+        if let day {
+            guard let d = LocalDay(day) else { throw Self.badDay }
+            c.firstDay = d
+        }
+        if let time {
+            guard let t = LocalTime(time) else { throw Self.badTime }
+            c.startTime = t
+        }
+        if let repeatRule {
+            guard let r = RecurrenceChange.Rule(rawValue: repeatRule) else { throw Problem(description: "repeat: once, daily, weekdays, weekly") }
+            c.rule = r
+        }
+        if let on, !on.isEmpty {
             var days = Set<Weekday>()
             for d in on {
                 guard let w = Weekday.named(d) else { throw Problem(description: "on: không rõ ngày / unknown day '\(d)'") }
                 days.insert(w)
             }
-            rule = .weekly(days)
-        default: throw Problem(description: "repeat: once, daily, weekdays, weekly")
+            c.weekdays = days
         }
-        var skipped = Set<LocalDay>()
-        for d in skip {
-            guard let day = LocalDay(d) else { throw Problem(description: "skip: '\(d)' không phải YYYY-MM-DD / is not YYYY-MM-DD") }
-            skipped.insert(day)
-        }
-        var untilDay: LocalDay?
         if let until {
-            guard let d = LocalDay(until) else { throw Problem(description: "until: phải là YYYY-MM-DD / must be YYYY-MM-DD") }
-            untilDay = d
+            if until.isEmpty {
+                c.until = .some(nil)
+            } else {
+                guard let d = LocalDay(until) else { throw Problem(description: "until: phải là YYYY-MM-DD / must be YYYY-MM-DD") }
+                c.until = d
+            }
         }
-        return Recurrence(rule: rule, firstDay: first, startTime: start, until: untilDay, skipped: skipped)
+        if let skip {
+            var skipped = Set<LocalDay>()
+            for d in skip {
+                guard let day = LocalDay(d) else { throw Problem(description: "skip: '\(d)' không phải YYYY-MM-DD / is not YYYY-MM-DD") }
+                skipped.insert(day)
+            }
+            c.skipped = skipped
+        }
+        return c
     }
+
+    static let badDay = Problem(description: "day: ngày phải là YYYY-MM-DD / must be YYYY-MM-DD")
+    static let badTime = Problem(description: "time: giờ phải là HH:MM / must be HH:MM")
 }

@@ -14,7 +14,7 @@ const T = {
     adopt: "Nhận vào", reject: "Từ chối", week: "Lịch tuần", newItem: "Lên lịch phát", title: "Tiêu đề", level: "Mức",
     normal: "Thông thường", priority: "Ưu tiên", emergency: "Khẩn cấp", source: "Nguồn", media: "Tệp âm thanh", tts: "Văn bản (đọc tự động)",
     stream: "Luồng tiếp sóng (URL)", minutes: "Thời lượng (phút)", day: "Ngày", time: "Giờ", repeat: "Lặp", once: "Một lần",
-    daily: "Hằng ngày", weekdays: "Ngày làm việc", villages: "Thôn nhận", communes: "Cả xã", save: "Lưu", approve: "Duyệt",
+    daily: "Hằng ngày", weekdays: "Ngày làm việc", weekly: "Hằng tuần", villages: "Thôn nhận", communes: "Cả xã", save: "Lưu", approve: "Duyệt",
     cancel: "Hủy", status: "Tình trạng", pendingApproval: "chờ duyệt", approved: "đã duyệt", cancelled: "đã hủy",
     emergencyButton: "PHÁT KHẨN CẤP", confirmEmergency: "Phát ngay tới toàn bộ loa đã chọn, cắt mọi chương trình đang phát?",
     send: "Phát ngay", inbox: "Bản tin từ tỉnh", playback: "Nhật ký phát", date: "Ngày", reach: "Tỷ lệ phát", month: "Tháng",
@@ -42,7 +42,7 @@ const T = {
     adopt: "Adopt", reject: "Reject", week: "Week", newItem: "Schedule an item", title: "Title", level: "Level",
     normal: "Normal", priority: "Priority", emergency: "Emergency", source: "Source", media: "Audio file", tts: "Text (read aloud)",
     stream: "Relay stream (URL)", minutes: "Length (minutes)", day: "Day", time: "Time", repeat: "Repeat", once: "Once",
-    daily: "Daily", weekdays: "Weekdays", villages: "Villages", communes: "Whole commune", save: "Save", approve: "Approve",
+    daily: "Daily", weekdays: "Weekdays", weekly: "Weekly", villages: "Villages", communes: "Whole commune", save: "Save", approve: "Approve",
     cancel: "Cancel", status: "Status", pendingApproval: "pending approval", approved: "approved", cancelled: "cancelled",
     emergencyButton: "EMERGENCY BROADCAST", confirmEmergency: "Play now on every chosen speaker, cutting whatever plays?",
     send: "Send now", inbox: "Bulletins from the province", playback: "Playback log", date: "Date", reach: "Reach", month: "Month",
@@ -73,8 +73,15 @@ function h(tag, attrs = {}, ...children) {
     else if (k === "class") el.className = v;
     else el.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  el.append(...nodes(children));
   return el;
+}
+
+// Children as nodes: nested lists flattened to any depth, absent ones (null, undefined, false)
+// left out, so "can(x) ? part : null" and lists of [label, input] pairs never print as text.
+function nodes(children) {
+  return children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false)
+    .map((c) => (c instanceof Node ? c : document.createTextNode(String(c))));
 }
 
 function fmtTime(iso) {
@@ -119,7 +126,14 @@ function stateCell(state, id) {
 
 function page(title, ...content) {
   const m = $("#main");
-  m.replaceChildren(h("h1", {}, title), ...content);
+  m.replaceChildren(h("h1", {}, title), ...nodes(content));
+}
+
+// Draws the page again after a moment (so a success message can be read first), unless the person
+// has moved on to another page meanwhile: that page must not be redrawn under their hands.
+function redrawSoon(ms) {
+  const at = location.hash;
+  setTimeout(() => { if (location.hash === at) route(); }, ms);
 }
 
 function errorBox(e) { return h("div", { class: "error", role: "alert", "data-testid": "error" }, e.message || String(e)); }
@@ -159,7 +173,7 @@ function kpiTable(scope) {
     scope.kpis.map((k) => h("tr", {},
       h("td", {}, k.id), h("td", {}, pct(k.value)), h("td", {}, k.target ? (k.target.strict ? "> " : "≥ ") + pct(k.target.value) : "—"),
       h("td", { class: k.met === true ? "met" : k.met === false ? "miss" : "" }, k.met === true ? t("met") : k.met === false ? t("notMet") : t("noData")),
-      h("td", { class: "muted" }, (k.misses || []).slice(0, 5).map((m) => `${m.name}: ${m.reason}`).join("; "))))));
+      h("td", { class: "muted" }, h("div", { class: "wide" }, (k.misses || []).slice(0, 5).map((m) => `${m.name}: ${m.reason}`).join("; ")))))));
 }
 
 function alarmTable(alarms, onAck) {
@@ -169,7 +183,7 @@ function alarmTable(alarms, onAck) {
       h("th", {}, t("detail")), h("th", {}, t("status"))),
     alarms.map((a) => h("tr", { "data-alarm": a.id },
       h("td", {}, a.id), h("td", {}, a.severity), h("td", {}, a.kind), h("td", {}, a.device_id || a.village_id || ""), h("td", {}, fmtTime(a.since)),
-      h("td", {}, a.detail + (a.members && a.members.length ? ` [${a.members.join(", ")}]` : "")),
+      h("td", {}, h("div", { class: "wide" }, a.detail + (a.members && a.members.length ? ` [${a.members.join(", ")}]` : ""))),
       h("td", {}, a.cleared_at ? fmtTime(a.cleared_at) : a.acked_by ? `${t("acked")}: ${a.acked_by}` :
         onAck ? h("button", { class: "plain", onclick: () => onAck(a) }, t("ack")) : a.severity)))));
 }
@@ -253,9 +267,9 @@ async function devicePage(id) {
       accepts("reboot") ? h("button", { class: "danger", onclick: () => confirm(t("reboot") + "?") && cmd({ command: "reboot" }) }, t("reboot")) : null, out) : null,
     h("h2", {}, t("telemetry")), charts,
     h("h2", {}, t("history")),
-    h("table", {}, h("tr", {}, h("th", {}, t("state")), h("th", {}, t("since")), h("th", {}, "→"), h("th", {}, t("reason"))),
+    h("div", { class: "table-wrap" }, h("table", {}, h("tr", {}, h("th", {}, t("state")), h("th", {}, t("since")), h("th", {}, "→"), h("th", {}, t("reason"))),
       d.history.map((s) => h("tr", {}, h("td", {}, stateCell(s.state)), h("td", {}, fmtTime(s.start)), h("td", {}, fmtTime(s.end)),
-        h("td", { class: "muted" }, (s.faults || []).map((f) => f.code).join(", "))))),
+        h("td", { class: "muted" }, (s.faults || []).map((f) => f.code).join(", ")))))),
     canCmd ? h("p", {}, h("button", { class: "plain", "data-testid": "claim-code", onclick: async () => {
       try {
         const r = await api(`/api/v1/devices/${encodeURIComponent(id)}/claim-code`, { method: "POST", body: {} });
@@ -352,15 +366,22 @@ async function pendingPage() {
   const [list, places] = await Promise.all([api("/api/v1/pending"), api("/api/v1/places")]);
   const sites = places.filter((p) => p.level === "site");
   const msg = h("div");
-  page(t("pending"), msg, list.length ? h("table", {},
-    h("tr", {}, h("th", {}, "ID"), h("th", {}, t("cls")), h("th", {}, "model"), h("th", {}, t("since")), h("th", {}, t("site")), h("th", {})),
+  const canAdopt = can("manage_devices");
+  page(t("pending"), msg, list.length ? h("div", { class: "table-wrap" }, h("table", {},
+    h("tr", {}, h("th", {}, "ID"), h("th", {}, t("cls")), h("th", {}, t("model")), h("th", {}, t("since")), canAdopt ? [h("th", {}, t("site")), h("th", {})] : null),
     list.map((p) => {
       const sel = h("select", {}, sites.map((s) => h("option", { value: s.id }, s.name)));
       return h("tr", {}, h("td", {}, p.device_id), h("td", {}, p.device_class || "?"), h("td", {}, p.model || ""), h("td", {}, fmtTime(p.first_seen)),
-        h("td", {}, sel), h("td", {},
+        canAdopt && h("td", {}, sel), canAdopt && h("td", {},
           h("button", { class: "primary", onclick: async () => { try { await api(`/api/v1/pending/${encodeURIComponent(p.device_id)}/adopt`, { method: "POST", body: { site: sel.value } }); route(); } catch (e) { msg.replaceChildren(errorBox(e)); } } }, t("adopt")),
           h("button", { class: "danger", onclick: async () => { try { await api(`/api/v1/pending/${encodeURIComponent(p.device_id)}/reject`, { method: "POST", body: {} }); route(); } catch (e) { msg.replaceChildren(errorBox(e)); } } }, t("reject"))));
-    })) : h("p", {}, t("none")));
+    }))) : h("p", {}, t("none")));
+}
+
+// ISO weekday numbers (Monday = 1) as officers write them: T2 … T7, CN (Mon … Sun in English).
+function weekdayNames(days) {
+  const vi = ["", "T2", "T3", "T4", "T5", "T6", "T7", "CN"], en = ["", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  return [...(days || [])].sort().map((d) => (S.lang === "vi" ? vi : en)[d]).join(", ");
 }
 
 function localDay(date) {
@@ -385,7 +406,7 @@ async function broadcastsPage() {
     if (f.source.value === "media") body.media = f.media.value; else if (f.source.value === "tts") { body.tts = f.text.value; body.voice = f.voice.value; } else body.stream = f.stream.value;
     const vs = [...form.querySelectorAll("input[name=village]:checked")].map((x) => x.value);
     if (vs.length) body.villages = vs; else body.communes = communes.map((c) => c.id);
-    try { const r = await api("/api/v1/broadcasts", { method: "POST", body }); msg.replaceChildren(h("div", { class: "ok-msg" }, `${t("scheduled")}: ${r.item.title} (${t(r.status === "approved" ? "approved" : "pendingApproval")})`)); setTimeout(route, 800); }
+    try { const r = await api("/api/v1/broadcasts", { method: "POST", body }); msg.replaceChildren(h("div", { class: "ok-msg" }, `${t("scheduled")}: ${r.item.title} (${t(r.status === "approved" ? "approved" : "pendingApproval")})`)); redrawSoon(800); }
     catch (e) { msg.replaceChildren(errorBox(e)); }
   } },
     h("h2", {}, t("newItem")),
@@ -421,21 +442,26 @@ async function broadcastsPage() {
   const editor = h("div", { "data-testid": "item-editor" });
   const editItem = (b) => {
     const r = b.item.recurrence || {};
+    const rule = Object.keys(r.rule || { once: {} })[0];
     const f = h("form", { class: "panel", id: "edit-form", onsubmit: async (ev) => {
       ev.preventDefault();
       const e = f.elements, body = { title: e.title.value };
-      // Timing is sent only when changed, so a title edit keeps how the item repeats.
-      if (e.day.value && e.time.value && (e.day.value !== (r.first_day || "") || e.time.value !== (r.start_time || "").slice(0, 5) || e.repeat.value))
-        Object.assign(body, { day: e.day.value, time: e.time.value, repeat: e.repeat.value || "once" });
+      // Only what was changed is sent: the server keeps the rest of the timing (a new day keeps the
+      // time and how the item repeats, weekly days included).
+      if (e.day.value && e.day.value !== (r.first_day || "")) body.day = e.day.value;
+      if (e.time.value && e.time.value !== (r.start_time || "").slice(0, 5)) body.time = e.time.value;
+      if (e.repeat.value !== rule) body.repeat = e.repeat.value;
       if (e.volume.value !== "") body.volume = Number(e.volume.value);
       try { const done = await api(`/api/v1/broadcasts/${encodeURIComponent(b.item.id)}`, { method: "PATCH", body });
-        editor.replaceChildren(h("div", { class: "ok-msg" }, `${t("created")}: ${done.item.title} (${t(done.status === "approved" ? "approved" : "pendingApproval")})`)); setTimeout(route, 800); }
+        editor.replaceChildren(h("div", { class: "ok-msg" }, `${t("created")}: ${done.item.title} (${t(done.status === "approved" ? "approved" : "pendingApproval")})`)); redrawSoon(800); }
       catch (err) { editor.replaceChildren(f, errorBox(err)); }
     } }, h("h2", {}, `${t("edit")}: ${b.item.title}`),
       h("label", { for: "edit-title" }, t("title")), h("input", { id: "edit-title", name: "title", value: b.item.title, required: true }),
       h("label", { for: "edit-day" }, t("day")), h("input", { id: "edit-day", name: "day", type: "date", value: r.first_day || "" }),
       h("label", { for: "edit-time" }, t("time")), h("input", { id: "edit-time", name: "time", type: "time", value: (r.start_time || "").slice(0, 5) }),
-      h("label", { for: "edit-repeat" }, t("repeat")), h("select", { id: "edit-repeat", name: "repeat" }, h("option", { value: "" }, "—"), ["once", "daily", "weekdays"].map((x) => h("option", { value: x }, t(x)))),
+      h("label", { for: "edit-repeat" }, t("repeat")), h("select", { id: "edit-repeat", name: "repeat" },
+        ["once", "daily", "weekdays", ...(rule === "weekly" ? ["weekly"] : [])].map((x) => h("option", { value: x, selected: x === rule },
+          x === "weekly" ? `${t("weekly")}: ${weekdayNames(r.rule.weekly._0)}` : t(x)))),
       h("label", { for: "edit-volume" }, t("volume")), h("input", { id: "edit-volume", name: "volume", type: "number", min: 0, max: 100, value: b.item.volume ?? "" }),
       h("button", { class: "primary", type: "submit", id: "edit-submit" }, t("save")),
       h("button", { class: "plain", type: "button", onclick: () => editor.replaceChildren() }, t("cancel")));
@@ -474,7 +500,7 @@ async function broadcastsPage() {
   const uploadBox = h("div", { class: "panel" }, h("h2", {}, t("upload")), fileInput, h("button", { class: "plain", onclick: async () => {
     const f = fileInput.files[0]; if (!f) return;
     try { const m = await upload(`/api/v1/media?file_name=${encodeURIComponent(f.name)}&title=${encodeURIComponent(f.name.replace(/\.[^.]+$/, ""))}`, f);
-      msg.replaceChildren(h("div", { class: "ok-msg" }, `${t("created")}: ${m.title} (${Math.round(m.duration)} s)`)); setTimeout(route, 800); }
+      msg.replaceChildren(h("div", { class: "ok-msg" }, `${t("created")}: ${m.title} (${Math.round(m.duration)} s)`)); redrawSoon(800); }
     catch (e) { msg.replaceChildren(errorBox(e)); }
   } }, t("save")));
   page(t("broadcasts"), h("h2", {}, t("week")), week, can("send_emergency") ? emergency : null, can("schedule") ? form : null,
@@ -494,7 +520,18 @@ async function alarmsPage() {
 async function kpiPage() {
   const month = h("input", { type: "month", value: new Date(Date.now() - 20 * 86400000).toISOString().slice(0, 7), "aria-label": t("month") });
   const out = h("div"), keptOut = h("div", { class: "table-wrap", "data-testid": "kept-reports" });
-  const show = async () => { try { out.replaceChildren(kpiTable((await api(`/api/v1/kpi?month=${month.value}`)).deployment)); } catch (e) { out.replaceChildren(errorBox(e)); } };
+  // The figures always belong to the month in the box: a new month clears the old figures and asks
+  // again, and only the answer to the latest question is drawn (an earlier, slower one is dropped).
+  let asked = 0;
+  const show = async () => {
+    const m = month.value, n = ++asked;
+    out.replaceChildren(h("p", { class: "muted" }, `${t("month")} ${m} …`));
+    try {
+      const r = await api(`/api/v1/kpi?month=${encodeURIComponent(m)}`);
+      if (n === asked) out.replaceChildren(h("h2", { "data-kpi-month": m }, `${t("month")} ${m}`), kpiTable(r.deployment));
+    } catch (e) { if (n === asked) out.replaceChildren(errorBox(e)); }
+  };
+  month.addEventListener("change", show);
   const open = (url) => window.open(url, "_blank");
   const links = h("p", {}, ["html", "csv", "json"].map((f) => h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); open(`/api/v1/reports/${month.value}?format=${f}&lang=${S.lang}`); }, style: "margin-right:1rem" }, `${t("download")} ${f.toUpperCase()}`)));
   const showKept = async () => {
@@ -522,7 +559,7 @@ async function placesPage() {
       const r = await fetch(`/api/v1/places/import?format=yaml${imp.elements.devices.checked ? "&with_devices=true" : ""}`, { method: "POST",
         headers: { "Content-Type": "application/yaml", "X-CSRF-Token": S.csrf }, credentials: "same-origin", body: imp.elements.file.value });
       const d = await r.json(); if (!r.ok) throw new Error(d.error);
-      msg.replaceChildren(h("div", { class: "ok-msg" }, `${t("created")}: ${d.places_new} + ${d.places_updated} / ${d.devices_new} + ${d.devices_updated}`)); setTimeout(route, 1200);
+      msg.replaceChildren(h("div", { class: "ok-msg" }, `${t("created")}: ${d.places_new} + ${d.places_updated} / ${d.devices_new} + ${d.devices_updated}`)); redrawSoon(1200);
     } catch (e) { msg.replaceChildren(errorBox(e)); }
   } }, h("h2", {}, t("importPlaces")), h("textarea", { name: "file", rows: 8, required: true, "aria-label": t("importPlaces") }),
     h("label", { class: "muted" }, h("input", { type: "checkbox", name: "devices", style: "width:auto" }), " ", t("withDevices")),
@@ -687,6 +724,8 @@ window.addEventListener("DOMContentLoaded", async () => {
     $("#logout").hidden = true; $("#who").textContent = ""; $("#live").classList.remove("on");
     location.hash = "#/login"; route();
   });
+  // Crossing the phone width (a tablet turned, a window resized) shows or hides the menu as a fresh page would.
+  window.matchMedia("(max-width: 700px)").addEventListener("change", () => { if (S.me) nav(); });
   $("#menu-toggle").addEventListener("click", () => { const n = $("#nav"); n.dataset.open = n.dataset.open ? "" : "1"; n.hidden = !n.dataset.open; });
   await start();
   route();

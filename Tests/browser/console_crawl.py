@@ -1,0 +1,265 @@
+"""Console crawl in a real headless Chromium (run by IntegrationTests/ConsoleCrawlTests, not by hand).
+
+Opens every page the console offers each role, at a phone width and a laptop width, and checks what
+must hold on any page, whatever the console's code looks like:
+- no text such as "[object", "undefined", "NaN", "Infinity" or a bare "null" (shown text, form values,
+  option labels, SVG titles, attribute values);
+- no JavaScript error (hooks installed before the app runs, and the browser's SEVERE log);
+- no page wider than the window (document.documentElement.scrollWidth > window.innerWidth);
+- no error box (role=alert) on a page just opened, and some content.
+
+Pages are not listed here. They are the hash links (`#/...`) the console's navigation offers the signed-in
+role, plus the hash links found on those pages (detail pages such as a device's), followed once each.
+What the crawl needs from the console: a sign-in form (input[autocomplete=username], input[type=password],
+a submit button), navigation links a[href^="#/"] inside <nav>, page content inside <main>, a language switch
+[data-testid=lang-toggle] that changes <html lang>.
+
+Environment: WF_URL (server base), WF_SHOTS (screenshot directory, emptied first), WF_PASSWORD,
+WF_USERS (JSON list of {"label", "user"}; the first is the one also crawled in the second language),
+WF_EXPECT (JSON {label: {"pages": min number of pages, "details": min number of detail pages}}).
+Prints every failure and exits non-zero if there is any.
+"""
+import base64
+import json
+import os
+import re
+import shutil
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+URL, SHOTS, PASSWORD = os.environ["WF_URL"], os.environ["WF_SHOTS"], os.environ["WF_PASSWORD"]
+USERS = json.loads(os.environ["WF_USERS"])
+EXPECT = json.loads(os.environ.get("WF_EXPECT", "{}"))
+WIDTHS = [(390, 844), (1366, 900)]
+# The same route kind (first path segment) is followed at most this often: a list of 500 devices
+# needs a few of its detail pages opened, not all.
+MAX_PER_KIND = 8
+
+shutil.rmtree(SHOTS, ignore_errors=True)
+os.makedirs(SHOTS, exist_ok=True)
+
+opts = webdriver.ChromeOptions()
+for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900", "--lang=vi", "--hide-scrollbars"]:
+    opts.add_argument(a)
+opts.binary_location = "/usr/bin/chromium"
+opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"), options=opts)
+wait = WebDriverWait(driver, 30)
+
+# Before any script of the page: errors and rejections are recorded, and fetches (with the reading of
+# their bodies) are counted, so "the page has finished loading" is a condition, not a guess.
+HOOKS = r"""
+window.__wf = { errors: [], busy: 0 };
+window.addEventListener("error", (e) => {
+  const where = e.filename ? ` (${e.filename}:${e.lineno})` : (e.target && e.target !== window ? ` (${e.target.tagName} ${e.target.src || e.target.href || ""})` : "");
+  window.__wf.errors.push(`error: ${e.message || "resource failed"}${where}`);
+}, true);
+window.addEventListener("unhandledrejection", (e) => {
+  const r = e.reason;
+  window.__wf.errors.push(`unhandled rejection: ${r && (r.stack || r.message) || r}`);
+});
+const count = (p) => { window.__wf.busy++; return p.finally(() => { window.__wf.busy--; }); };
+const realFetch = window.fetch;
+window.fetch = function (...a) { return count(realFetch.apply(this, a)); };
+for (const m of ["text", "json", "blob", "arrayBuffer", "formData"]) {
+  const real = Response.prototype[m];
+  Response.prototype[m] = function (...a) { return count(real.apply(this, a)); };
+}
+"""
+driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOOKS})
+
+# Text that means a value went missing or an object was printed: "null" and the like only as words of
+# their own ("nullnull" is two of them; "nullable" is none).
+BAD = re.compile(r"\[object |\b(?:null|undefined|NaN|Infinity)+\b")
+
+INSPECT = r"""
+const out = { texts: [], width: document.documentElement.scrollWidth, inner: window.innerWidth,
+              alerts: [], main: (document.querySelector("main") || document.body).innerText.trim().length };
+const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.getAttribute("name") ? `[name=${el.getAttribute("name")}]` : "");
+out.texts.push(["page text", document.body.innerText]);
+for (const el of document.querySelectorAll("input, textarea, select")) if (el.value) out.texts.push([`value of ${name(el)}`, el.value]);
+for (const el of document.querySelectorAll("option, svg title")) out.texts.push([`${name(el)} text`, el.textContent]);
+for (const el of document.querySelectorAll("*"))
+  for (const a of el.attributes) if (a.value) out.texts.push([`${name(el)} @${a.name}`, a.value]);
+for (const el of document.querySelectorAll("main [role=alert]")) if (el.offsetParent !== null) out.alerts.push(el.innerText);
+return out;
+"""
+
+failures = []
+shots = []
+visited = {}
+
+
+def fail(where, what):
+    failures.append(f"{where}: {what}")
+    print(f"FAIL {where}: {what}", file=sys.stderr, flush=True)
+
+
+def settle():
+    """Waits until no fetch is running or being read, then for two frames so layout is done."""
+    wait.until(lambda d: d.execute_script("return window.__wf && window.__wf.busy === 0"))
+    driver.execute_async_script("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()))")
+    wait.until(lambda d: d.execute_script("return window.__wf.busy === 0"))
+
+
+def go(href):
+    """Opens a hash route without reloading and waits until the page has been drawn anew."""
+    driver.execute_script("""
+        const m = document.querySelector("main");
+        window.__wfBefore = m ? m.innerText : "";
+        if (m) for (const c of m.children) c.__wfStale = true;
+        window.__wfHashSeen = location.hash === arguments[0];
+        if (!window.__wfHashSeen) { window.addEventListener("hashchange", () => { window.__wfHashSeen = true; }, { once: true }); location.hash = arguments[0]; }
+        else window.__wfRedrawn = true;
+    """, href)
+    wait.until(lambda d: d.execute_script("""
+        const m = document.querySelector("main");
+        if (!window.__wfHashSeen || !m) return false;
+        if (window.__wfRedrawn) { window.__wfRedrawn = false; return true; }
+        const fresh = m.firstElementChild && !m.firstElementChild.__wfStale;
+        return fresh || m.innerText !== window.__wfBefore;
+    """))
+    settle()
+
+
+def set_size(w, h):
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": False})
+    wait.until(lambda d: d.execute_script("return window.innerWidth") == w)
+
+
+def screenshot(name):
+    m = driver.execute_script("return [Math.max(document.documentElement.scrollWidth, window.innerWidth), document.documentElement.scrollHeight]")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                             "clip": {"x": 0, "y": 0, "width": m[0], "height": min(m[1], 8000), "scale": 1}})
+    path = os.path.join(SHOTS, name + ".png")
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+    shots.append(name + ".png")
+
+
+def slug(href):
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", href.lstrip("#/")).strip("-") or "home"
+
+
+def check(where, signed_out=False):
+    """Every invariant of the page now on screen. Signed out, the console may ask for the session and be
+    told 401: that is how it learns it must show the sign-in page, not a fault."""
+    info = driver.execute_script(INSPECT)
+    for label, text in info["texts"]:
+        for m in BAD.finditer(text or ""):
+            a, b = max(0, m.start() - 40), min(len(text), m.end() + 40)
+            fail(where, f"'{m.group(0).strip()}' in {label}: …{text[a:b]!r}…")
+            break
+    if info["width"] > info["inner"]:
+        fail(where, f"page wider than the window: {info['width']} px in {info['inner']} px")
+    for a in info["alerts"]:
+        fail(where, f"error shown on opening: {a[:200]!r}")
+    if info["main"] == 0:
+        fail(where, "empty page")
+    errors = driver.execute_script("const e = window.__wf.errors.splice(0); return e;")
+    errors += [e["message"] for e in driver.get_log("browser")
+               if e["level"] == "SEVERE" and not (signed_out and "status of 401" in e["message"])]
+    for e in errors:
+        fail(where, f"JavaScript/console error: {e[:300]}")
+
+
+def links(scope):
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map((a) => a.getAttribute('href'))", f'{scope} a[href^="#/"]')
+
+
+def sign_in(user):
+    driver.delete_all_cookies()
+    driver.get(URL + "/console")
+    driver.execute_script("sessionStorage.clear(); localStorage.clear();")
+    driver.get(URL + "/console")
+    form = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "input[autocomplete=username]"))
+    form.send_keys(user)
+    driver.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
+    wait.until(lambda d: links("nav"))
+    settle()
+    check(f"{user} signing in", signed_out=True)
+
+
+def crawl(label, width, lang_suffix=""):
+    """Every page the navigation offers, then every page linked from those, once each."""
+    tag = f"{label}{lang_suffix}-{width}"
+    nav = list(dict.fromkeys(links("nav")))
+    queue, seen, per_kind, details = list(nav), set(nav), {}, 0
+    while queue:
+        href = queue.pop(0)
+        where = f"{tag} {href}"
+        try:
+            go(href)
+        except TimeoutException:
+            fail(where, "page never finished loading")
+            continue
+        check(where)
+        screenshot(f"{tag}-{slug(href)}")
+        for other in links("main"):
+            kind = other[2:].split("/")[0].split("?")[0]
+            if other in seen or per_kind.get(kind, 0) >= MAX_PER_KIND:
+                continue
+            seen.add(other)
+            per_kind[kind] = per_kind.get(kind, 0) + 1
+            queue.append(other)
+            details += 1
+    visited[tag] = sorted(seen)
+    return len(nav), details
+
+
+started = time.monotonic()
+try:
+    # The sign-in page, at both widths, before anyone signs in.
+    driver.get(URL + "/console")
+    for w, h in WIDTHS:
+        set_size(w, h)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "input[autocomplete=username]"))
+        settle()
+        check(f"signed out-{w} login", signed_out=True)
+        screenshot(f"signed-out-{w}-login")
+    for i, u in enumerate(USERS):
+        sign_in(u["user"])
+        for w, h in WIDTHS:
+            set_size(w, h)
+            pages, details = crawl(u["label"], w)
+            want = EXPECT.get(u["label"], {})
+            if pages < want.get("pages", 1):
+                fail(f"{u['label']}-{w}", f"only {pages} pages in the navigation, expected at least {want.get('pages', 1)}")
+            if details < want.get("details", 0):
+                fail(f"{u['label']}-{w}", f"only {details} pages linked from pages, expected at least {want['details']}")
+        if i == 0:
+            # The second language, at both widths: the console's own switch.
+            toggle = driver.find_elements(By.CSS_SELECTOR, '[data-testid="lang-toggle"]')
+            if not toggle:
+                fail(u["label"], "no language switch ([data-testid=lang-toggle])")
+            else:
+                before = driver.execute_script("return document.documentElement.lang")
+                toggle[0].click()
+                wait.until(lambda d: d.execute_script("return document.documentElement.lang") != before)
+                settle()
+                for w, h in WIDTHS:
+                    set_size(w, h)
+                    crawl(u["label"], w, "-" + driver.execute_script("return document.documentElement.lang"))
+                driver.find_element(By.CSS_SELECTOR, '[data-testid="lang-toggle"]').click()
+except Exception as e:  # noqa: BLE001 - report where the crawl itself broke, with a screenshot
+    try:
+        screenshot("crawl-broke")
+    except Exception:  # noqa: BLE001 - the browser itself may be gone
+        pass
+    fail("crawl", f"{type(e).__name__}: {e}")
+finally:
+    driver.quit()
+
+with open(os.path.join(SHOTS, "pages.json"), "w") as f:
+    json.dump({"visited": visited, "screenshots": shots, "failures": failures}, f, indent=1, ensure_ascii=False)
+print(f"{len(shots)} pages checked in {time.monotonic() - started:.0f} s; {len(failures)} failures")
+if failures:
+    sys.exit(1)
+print("console crawl passed")
