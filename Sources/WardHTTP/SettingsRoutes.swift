@@ -32,8 +32,8 @@ extension OperatorAPI {
                 let repo = NotificationRepository(db)
                 struct Out: Encodable { var counts: [String: Int]; var recent: [NotificationRecord] }
                 return try Self.json(Out(counts: try repo.counts(),
-                                         recent: try repo.list(limit: min(Int(call.query("limit") ?? "") ?? 50, 500),
-                                                               undeliveredOnly: call.query("undelivered") == "true")))
+                                         recent: try repo.list(limit: try call.integer("limit", in: 1...500) ?? 50,
+                                                               undeliveredOnly: try call.flag("undelivered"))))
             },
             Route(method: .get, path: "/api/v1/kpi/targets", permission: .view) { _ in
                 try Self.json(try SettingsRepository(db).kpiSettings().values)
@@ -52,8 +52,9 @@ extension OperatorAPI {
                 try Self.json(try ReportRepository(db).list().filter { call.principal!.covers(commune: $0.scope == "*" ? nil : $0.scope) })
             },
             Route(method: .post, path: "/api/v1/reports/{month}/keep", permission: .generateReports) { call in
-                let month = try call.parameter("month")
+                let month = try call.month()
                 let b = call.body.readableBytes == 0 ? Keep() : try Self.decode(Keep.self, call.body, allowed: ["commune"])
+                try APIInput.identifiers(b.commune.map { [$0] }, field: "commune")
                 let commune = b.commune ?? call.principal!.communes.flatMap { $0.count == 1 ? $0.first : nil }
                 if call.principal!.communes != nil, !call.principal!.covers(commune: commune) {
                     throw APIError(.forbidden, "chọn xã của bạn / choose one of your communes (commune)")
@@ -63,11 +64,12 @@ extension OperatorAPI {
                 return try Self.json(["month": month, "scope": commune ?? "*"], status: .created)
             },
             Route(method: .get, path: "/api/v1/reports/{month}/kept", permission: .view) { call in
-                let month = try call.parameter("month")
+                let month = try call.month()
                 let scope = call.query("scope") ?? "*"
+                guard scope == "*" || APIInput.isIdentifier(scope) else { throw APIInput.bad("scope", "* hoặc mã xã / * or a commune id") }
                 guard call.principal!.covers(commune: scope == "*" ? nil : scope) else { throw APIError(.forbidden, "scope: ngoài phạm vi / outside your communes") }
-                let format = call.query("format") ?? "html", lang = call.query("lang") ?? "vi"
-                guard let kind = ReportFormat(rawValue: format) else { throw ReportError.badFormat(format) }
+                let kind = try call.choice("format", ReportFormat.self) ?? .html
+                let format = kind.rawValue, lang = (try call.choice("lang", ReportLanguage.self) ?? .vi).rawValue
                 guard let body = try ReportRepository(db).body(month: month, scope: scope, format: format, lang: lang) else {
                     throw APIError(.notFound, "chưa lưu báo cáo \(month) \(format) \(lang) / no kept report for that")
                 }
@@ -78,6 +80,7 @@ extension OperatorAPI {
             Route(method: .patch, path: "/api/v1/users/{name}", permission: .manageUsers) { call in
                 let name = try call.parameter("name")
                 let b = try Self.decode(UserChange.self, call.body, allowed: ["role", "communes", "password"])
+                try APIInput.identifiers(b.communes, field: "communes")
                 _ = try BroadcastRepository(db).user(name)
                 let auth = AuthRepository(db)
                 var changed: [String] = []
@@ -95,7 +98,7 @@ extension OperatorAPI {
                     changed.append("communes \(communes.isEmpty ? "*" : communes.joined(separator: ","))")
                 }
                 if let password = b.password {
-                    if let problem = PasswordPolicy.problem(password, user: name) { throw APIError(.badRequest, problem) }
+                    try APIInput.password(password, field: "password", user: name)
                     try auth.setPassword(name, hash: try await Self.hashPassword(password))
                     changed.append("password")
                 }
@@ -109,7 +112,7 @@ extension OperatorAPI {
                 guard let hash = try auth.credentials(call.user.name)?.passwordHash, await Self.verifyPassword(b.current, hash: hash) else {
                     throw APIError(.forbidden, "mật khẩu hiện tại sai / the current password is wrong")
                 }
-                if let problem = PasswordPolicy.problem(b.new, user: call.user.name) { throw APIError(.badRequest, problem) }
+                try APIInput.password(b.new, field: "new", user: call.user.name)
                 try auth.setPassword(call.user.name, hash: try await Self.hashPassword(b.new))
                 try self.audit(call, "user.password", target: call.user.name)
                 return try Self.json(["changed": "password", "note": "đăng nhập lại / sign in again"])

@@ -218,8 +218,24 @@ import Yams
         let broker = AcknowledgingBroker()
         let f = try await fixture(publisher: broker)
         broker.db.withLock { $0 = f.db }
+        func record(_ state: HealthState) throws {
+            var l = DeviceLiveness(deviceClass: .speaker, config: DeviceConfig(), since: now)
+            l.state = state
+            var batch = IngestBatch()
+            batch.statuses = [DeviceStatusRecord(deviceID: "loa-1", liveness: l)]
+            try IngestRepository(f.db).write(batch, run: try IngestRepository(f.db).startRun(at: now).0)
+        }
         try await f.app.test(.live) { client in
             let tech = try #require(try await Self.login(client, "u-technician"))
+            // Not connected (never, or not now): refused at once, nothing sent.
+            for state in [HealthState.unknown, .offline] {
+                if state != .unknown { try record(state) }
+                let (st, text) = try await client.execute(uri: "/api/v1/devices/loa-1/commands", method: .post, headers: tech.headers,
+                                                          body: Self.body(#"{"command":"ping"}"#)) { ($0.status.code, String(buffer: $0.body)) }
+                #expect(st == 409 && text.contains("device"), "\(state): \(text)")
+            }
+            #expect(broker.commands.withLock { $0 }.isEmpty)
+            try record(.ok)
             let (st, text) = try await client.execute(uri: "/api/v1/devices/loa-1/commands", method: .post, headers: tech.headers,
                                                       body: Self.body(#"{"command":"set_volume","volume":60}"#)) { ($0.status.code, String(buffer: $0.body)) }
             #expect(st == 200 && text.contains("\"result\":\"ok\"") && text.contains("volume 60"), "\(text)")
