@@ -53,6 +53,8 @@ extension OperatorAPI {
         var lastHeard: Date?
         var latitude: Double?
         var longitude: Double?
+        /// Set once the device is removed (its record and history stay).
+        var removedAt: Date?
     }
 
     func tree() throws -> PlaceTree { try PlaceRepository(database).tree() }
@@ -76,7 +78,8 @@ extension OperatorAPI {
         return DeviceView(id: d.id, deviceClass: d.deviceClass, site: d.siteID, siteName: site?.name, village: village?.id,
                           villageName: village?.name, commune: tree.ancestor(of: d.siteID, at: .commune)?.id, state: l?.state ?? .unknown,
                           since: l?.since, faults: (l?.faults ?? []).map(\.text), lastHeard: l?.lastHeard,
-                          latitude: (site?.coordinate ?? village?.coordinate)?.latitude, longitude: (site?.coordinate ?? village?.coordinate)?.longitude)
+                          latitude: (site?.coordinate ?? village?.coordinate)?.latitude, longitude: (site?.coordinate ?? village?.coordinate)?.longitude,
+                          removedAt: d.removedAt)
     }
 
     /// Which communes a target reaches, for scoping to a user's communes. Reads the registry

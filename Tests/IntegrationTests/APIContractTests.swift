@@ -60,7 +60,11 @@ extension RealBrokerTests {
                 h.children.append(run)
                 let status = await run.wait(timeout: .seconds(600))
                 let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                let summary = output.split(separator: "\n").filter { $0.contains("generated") || $0.contains(" in ") && $0.hasPrefix("=") }
+                // "N generated, N passed, N skipped" and the closing "== … in Ns ==" line.
+                let summary = output.split(separator: "\n").filter { line in
+                    let t = line.trimmingCharacters(in: .whitespaces)
+                    return (t.first?.isNumber == true && t.contains(" generated")) || (t.hasPrefix("==") && t.contains(" in "))
+                }
                 print("schemathesis (\(ContinuousClock.now - started)): \(summary.joined(separator: " | "))")
                 #expect(status == 0, "schemathesis failed (exit \(status.map(String.init) ?? "timeout")):\n\(output.suffix(6000))")
                 // Exit 0 alone could also mean nothing ran: every operation must have been tested.
