@@ -17,10 +17,14 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v swift >/dev/null || { echo "Swift 6.3 toolchain not found on PATH (https://www.swift.org/install/linux/)" >&2; exit 1; }
-# Selenium for the browser tests, in a venv inside .build (kept out of git).
+# Python tools for the tests, in a venv inside .build (kept out of git): Selenium for the browser
+# tests, schemathesis for the API contract test. pip runs as `python -m pip` so that it installs
+# into this venv even when .build was copied from another checkout (a venv's scripts name the
+# interpreter by absolute path).
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-if [ ! -x "$repo/.build/browser-venv/bin/python" ] || ! "$repo/.build/browser-venv/bin/python" -c "import selenium" 2>/dev/null; then
+venv="$repo/.build/browser-venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import selenium, schemathesis" 2>/dev/null; then
     mkdir -p "$repo/.build"
-    python3 -m venv "$repo/.build/browser-venv"
-    "$repo/.build/browser-venv/bin/pip" install -q "selenium>=4.20,<5"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q "selenium>=4.20,<5" "schemathesis>=4.0,<5"
 fi

@@ -38,6 +38,14 @@ extension OperatorAPI {
         return limit
     }
 
+    /// Commune ids as the document declares them (400); a name typed instead of an id gets the
+    /// id suggested in the same words the stored-state check uses.
+    func communeIdentifiers(_ communes: [String]?) throws {
+        guard let communes, communes.contains(where: { !APIInput.isIdentifier($0) }) else { return }
+        let tree = try self.tree()
+        do { _ = try CommuneLimitError.check(communes, in: tree) } catch { throw APIError(.badRequest, error.description) }
+    }
+
     /// Settings that apply to every commune of the deployment (alarm rules, KPI targets) are
     /// changed by people without a commune limit.
     func requireUnlimited(_ call: Call) throws {

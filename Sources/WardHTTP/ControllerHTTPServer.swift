@@ -48,7 +48,8 @@ public struct ControllerHTTPServer: Sendable {
         var error: String
     }
 
-    func router() -> Router<WardRequestContext> {
+    /// The routes, behind the guard that answers 405 for a known path asked with another method.
+    func router() -> MethodGuard<Router<WardRequestContext>> {
         let router = Router(context: WardRequestContext.self)
         let files = FileIO()
         let library = self.library
@@ -108,11 +109,14 @@ public struct ControllerHTTPServer: Sendable {
                 return try Self.error(.unprocessableContent, e.description, request: request, context: context)
             }
         }
+        var table: [(path: String, method: HTTPRequest.Method)] = [("/healthz", .get), ("/media/{hash}", .get),
+                                                                   ("/api/v1/upstream/bulletins", .post)]
         if let api {
             api.register(on: router)
             ConsoleAssets.register(on: router)
+            table += api.routes.map { ($0.path, $0.method) }
         }
-        return router
+        return MethodGuard(router, routes: table)
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {

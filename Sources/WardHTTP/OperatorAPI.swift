@@ -108,6 +108,10 @@ public struct OperatorAPI: Sendable {
         guard unknown.isEmpty else {
             throw APIError(.badRequest, "trường không hỗ trợ / unknown fields: \(unknown.sorted().joined(separator: ", "))")
         }
+        // An optional field is left out, not sent as null (the document gives no field null).
+        if let k = dict.keys.sorted().first(where: { dict[$0] is NSNull }) {
+            throw APIError(.badRequest, "\(k): không nhận null, hãy bỏ trường / null is not a value, leave the field out")
+        }
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
         do { return try d.decode(T.self, from: data) } catch {
@@ -188,6 +192,7 @@ public struct OperatorAPI: Sendable {
         } catch let e as AlarmStoreError {
             return Self.failure(.conflict, e.description)
         } catch let e as ReportError {
+            if case .future = e { return Self.failure(.unprocessableContent, e.description) }  // well formed, not yet
             return Self.failure(.badRequest, e.description)
         } catch let e as BroadcastStoreError {
             if case .duplicateUser = e { return Self.failure(.conflict, e.description) }
@@ -195,6 +200,7 @@ public struct OperatorAPI: Sendable {
         } catch let e as UpstreamStoreError {
             return Self.failure(.notFound, e.description)
         } catch let e as ApprovalError {
+            if case .wrongStatus = e { return Self.failure(.conflict, e.description) }  // already approved, cancelled…
             return Self.failure(.forbidden, e.description)
         } catch {
             logger.error("API error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])

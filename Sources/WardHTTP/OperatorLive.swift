@@ -25,6 +25,8 @@ extension OperatorAPI {
         guard let name = CommandName(rawValue: b.command) else {
             throw APIError(.badRequest, "command: " + CommandName.allCases.map(\.rawValue).joined(separator: ", "))
         }
+        if let v = b.volume, !(0...100).contains(v) { throw APIError(.badRequest, "volume: 0…100") }
+        if let s = b.seconds, !(1...60).contains(s) { throw APIError(.badRequest, "seconds: 1…60") }
         let (device, place, _) = try scopedDevice(call, active: true)
         guard let commune = place else { throw APIError(.notFound, "không có thiết bị / no device \(id)") }
         // Not sent when the device would not execute it (class, or the capabilities of its birth).
@@ -33,11 +35,17 @@ extension OperatorAPI {
             throw APIError(.unprocessableContent, refusal.description)
         }
         if name == .setVolume {
+            // Needed for this command, and the device's own limit: well formed, refused by the rule.
             guard let v = b.volume, (0...(device.config.maxVolume ?? 100)).contains(v) else {
-                throw APIError(.badRequest, "volume: 0…\(device.config.maxVolume ?? 100)")
+                throw APIError(.unprocessableContent, "volume: 0…\(device.config.maxVolume ?? 100)")
             }
         }
-        if name == .testTone, let s = b.seconds, !(1...60).contains(s) { throw APIError(.badRequest, "seconds: 1…60") }
+        // A device that is not connected cannot acknowledge: say so now rather than after 10 s.
+        switch try HealthQueries(database).statuses(only: id)[id]?.liveness.state ?? .unknown {
+        case .offline: throw APIError(.conflict, "thiết bị đang mất kết nối / the device is offline")
+        case .unknown: throw APIError(.conflict, "thiết bị chưa kết nối / the device has not connected yet")
+        case .ok, .degraded: break
+        }
         let cmdID = "api-" + UUID().uuidString.prefix(12).lowercased()
         let now = clock.now()
         try publisher.publish(topic: TopicAddress(commune: commune.id, device: id, kind: .cmd).topic,

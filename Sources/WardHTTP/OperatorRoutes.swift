@@ -54,6 +54,8 @@ extension OperatorAPI {
         var lastHeard: Date?
         var latitude: Double?
         var longitude: Double?
+        /// Set once the device is removed (its record and history stay).
+        var removedAt: Date?
     }
 
     func tree() throws -> PlaceTree { try PlaceRepository(database).tree() }
@@ -77,7 +79,8 @@ extension OperatorAPI {
         return DeviceView(id: d.id, deviceClass: d.deviceClass, site: d.siteID, siteName: site?.name, village: village?.id,
                           villageName: village?.name, commune: tree.ancestor(of: d.siteID, at: .commune)?.id, state: l?.state ?? .unknown,
                           since: l?.since, faults: (l?.faults ?? []).map(\.text), lastHeard: l?.lastHeard,
-                          latitude: (site?.coordinate ?? village?.coordinate)?.latitude, longitude: (site?.coordinate ?? village?.coordinate)?.longitude)
+                          latitude: (site?.coordinate ?? village?.coordinate)?.latitude, longitude: (site?.coordinate ?? village?.coordinate)?.longitude,
+                          removedAt: d.removedAt)
     }
 
     /// Which communes a target reaches, for scoping to a user's communes. Reads the registry
@@ -119,7 +122,7 @@ extension OperatorAPI {
         do {
             return try await ProgrammeChoice(media: b.media, tts: b.tts, voice: voice, stream: b.stream).programme(library, title: b.title ?? "", by: user)
         } catch let e as ProgrammeChoice.Problem {
-            throw APIError(.badRequest, e.description)
+            throw APIError(.unprocessableContent, e.description)  // no such media, or not exactly one choice
         }
     }
 
@@ -128,7 +131,15 @@ extension OperatorAPI {
     }
 
     static func recurrence(_ b: ScheduleBody) throws -> Recurrence {
-        do { return try recurrenceInput(b).recurrence() } catch { throw APIError(.badRequest, error.description) }
+        try APIInput.timing(day: b.day, time: b.time, repeat: b.repeat, on: b.on, until: b.until, skip: b.skip)
+        // The fields are well formed by now: what is left is a day without a time or the reverse.
+        do { return try recurrenceInput(b).recurrence() } catch { throw APIError(.unprocessableContent, error.description) }
+    }
+
+    /// Title and text as the document declares them (the schedule's rules check the rest).
+    static func checkTexts(_ b: ScheduleBody) throws {
+        if let t = b.title { try APIInput.text(t, field: "title", max: 200) }
+        if let t = b.tts { try APIInput.text(t, field: "tts", max: 5000) }
     }
 
     static func target(_ b: ScheduleBody) -> BroadcastTarget {
@@ -163,7 +174,7 @@ extension OperatorAPI {
             Route(method: .get, path: "/api/v1/devices", permission: .view) { call in
                 let tree = try self.tree()
                 let statuses = try HealthQueries(db).statuses()
-                let cls = call.query("class").flatMap(DeviceClass.init(rawValue:))
+                let cls = try call.choice("class", DeviceClass.self)
                 let list = try DeviceRepository(db).list().filter { d in
                     (cls == nil || d.deviceClass == cls) && call.principal!.covers(commune: tree.ancestor(of: d.siteID, at: .commune)?.id)
                 }
@@ -223,7 +234,7 @@ extension OperatorAPI {
                     throw APIError(.unprocessableContent, "điểm \(body.site) không thuộc xã \(p.communeID) mà thiết bị báo về / site \(body.site) is not in commune \(p.communeID), where the device reports from")
                 }
                 guard let cls = body.deviceClass ?? p.deviceClass.flatMap(DeviceClass.init(rawValue:)) else {
-                    throw APIError(.badRequest, "device_class: chưa rõ loại / the class is unknown, give it")
+                    throw APIError(.unprocessableContent, "device_class: chưa rõ loại / the class is unknown, give it")
                 }
                 let d = Device(id: id, deviceClass: cls, model: p.model ?? "", firmware: p.firmware ?? "", siteID: body.site, registeredAt: self.clock.now())
                 do { try DeviceRepository(db).upsert([d]) } catch let e as DeviceError { throw APIError(.unprocessableContent, e.description) }
@@ -245,7 +256,7 @@ extension OperatorAPI {
             },
             Route(method: .get, path: "/api/v1/broadcasts", permission: .view) { call in
                 let r = try self.resolver()
-                let items = try BroadcastRepository(db).list(includeCancelled: call.query("all") == "true").filter { b in
+                let items = try BroadcastRepository(db).list(includeCancelled: try call.flag("all")).filter { b in
                     call.principal!.communes.map { !r.communes(of: b.item.target).isDisjoint(with: $0) } ?? true
                 }
                 return try Self.json(items)
@@ -254,8 +265,8 @@ extension OperatorAPI {
                 struct Slot: Encodable { var item: String; var title: String; var level: BroadcastLevel; var status: BroadcastStatus; var start: Date; var end: Date }
                 let now = self.clock.now()
                 let cal = LocalCalendar.vietnam
-                let from = call.query("from").flatMap { cal.day(named: $0)?.start } ?? cal.day(containing: now).start
-                let days = min(max(Int(call.query("days") ?? "") ?? 7, 1), 31)
+                let from = try call.day("from").flatMap { cal.day(named: $0.description)?.start } ?? cal.day(containing: now).start
+                let days = try call.integer("days", in: 1...31) ?? 7
                 let r = try self.resolver()
                 let slots = try BroadcastService(db, clock: self.clock).upcoming(in: DateInterval(start: from, duration: Double(days) * 86_400))
                     .filter { b in call.principal!.communes.map { !r.communes(of: b.broadcast.item.target).isDisjoint(with: $0) } ?? true }
@@ -264,12 +275,13 @@ extension OperatorAPI {
                 return try Self.json(slots)
             },
             Route(method: .get, path: "/api/v1/inbox", permission: .view) { call in
-                try Self.json(try UpstreamRepository(db).list(all: call.query("all") == "true").filter { b in
+                try Self.json(try UpstreamRepository(db).list(all: try call.flag("all")).filter { b in
                     call.principal!.communes.map { !$0.isDisjoint(with: b.communes) } ?? true
                 })
             },
             Route(method: .post, path: "/api/v1/broadcasts", permission: .schedule) { call in
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.scheduleKeys)
+                try Self.checkTexts(b)
                 try self.requireScope(call, communes: try self.resolver().communes(of: Self.target(b)))
                 let programme = try await self.programme(b, by: call.user.name)
                 let duration = b.minutes.map { $0 * 60 }
@@ -299,6 +311,7 @@ extension OperatorAPI {
             },
             Route(method: .post, path: "/api/v1/emergency", permission: .sendEmergency) { call in
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.scheduleKeys)
+                try Self.checkTexts(b)
                 let target = Self.target(b)
                 try self.requireScope(call, communes: try self.resolver().communes(of: target))
                 let programme = try await self.programme(b, by: call.user.name)
@@ -310,19 +323,19 @@ extension OperatorAPI {
             },
             Route(method: .get, path: "/api/v1/playback", permission: .view) { call in
                 let cal = LocalCalendar.vietnam
-                let day = try call.query("date").map { s -> LocalDay in
-                    guard let d = LocalDay(s) else { throw APIError(.badRequest, "date: YYYY-MM-DD") }
-                    return d
-                } ?? LocalDay(cal.dayKey(self.clock.now()))!
+                let day = try call.day("date") ?? LocalDay(cal.dayKey(self.clock.now()))!
                 return try Self.json(try PlaybackLogReport.build(db, day: day, item: call.query("item"), communes: call.principal!.communes))
             },
             Route(method: .get, path: "/api/v1/kpi", permission: .view) { call in
                 let now = self.clock.now()
+                if let m = call.query("month") { try APIInput.month(m) }
+                _ = try (call.day("from"), call.day("to"))
+                // Each part is well formed by now: nil means the period is empty (from after to).
                 guard let period = LocalCalendar.vietnam.period(month: call.query("month"), from: call.query("from"), to: call.query("to"), now: now) else {
-                    throw APIError(.badRequest, "month: YYYY-MM, hoặc / or from/to: YYYY-MM-DD, from trước to / from before to")
+                    throw APIError(.unprocessableContent, "from trước to / from must come before to")
                 }
-                var communes = call.query("commune").map { Set([$0]) }
-                if let c = call.query("commune"), !call.principal!.covers(commune: c) {
+                var communes = try call.identifier("commune").map { Set([$0]) }
+                if let c = communes?.first, !call.principal!.covers(commune: c) {
                     throw APIError(.forbidden, "ngoài phạm vi xã được giao / outside your communes: \(c)")
                 }
                 if let allowed = call.principal!.communes { communes = communes ?? allowed }
@@ -352,12 +365,10 @@ extension OperatorAPI {
                 return try Self.json(done)
             },
             Route(method: .get, path: "/api/v1/reports/{month}", permission: .view) { call in
-                let month = try call.parameter("month")
-                guard let format = ReportFormat(rawValue: call.query("format") ?? "json") else {
-                    throw APIError(.badRequest, ReportError.badFormat(call.query("format") ?? "").description)
-                }
-                let lang = ReportLanguage(rawValue: call.query("lang") ?? "vi") ?? .vi
-                let commune = call.query("commune") ?? call.principal!.communes.flatMap { $0.count == 1 ? $0.first : nil }
+                let month = try call.month()
+                let format = try call.choice("format", ReportFormat.self) ?? .json
+                let lang = try call.choice("lang", ReportLanguage.self) ?? .vi
+                let commune = try call.identifier("commune") ?? call.principal!.communes.flatMap { $0.count == 1 ? $0.first : nil }
                 if call.principal!.communes != nil, !call.principal!.covers(commune: commune) {
                     throw APIError(.forbidden, "chọn xã của bạn / choose one of your communes (commune=…)")
                 }
@@ -374,7 +385,8 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/users", permission: .manageUsers) { call in
                 let b = try Self.decode(NewUser.self, call.body, allowed: ["name", "role", "display_name", "password", "communes"])
                 guard Identifier.isValid(b.name) else { throw APIError(.badRequest, "name: chữ, số, '-', '_', '.' / letters, digits, '-', '_', '.'") }
-                if let problem = PasswordPolicy.problem(b.password, user: b.name) { throw APIError(.badRequest, problem) }
+                try self.communeIdentifiers(b.communes)
+                try APIInput.password(b.password, field: "password", user: b.name)
                 let limit = try self.checkedLimit(call, b.communes)
                 try BroadcastRepository(db).addUser(User(name: b.name, role: b.role, displayName: b.displayName, createdAt: self.clock.now()))
                 let hash = try await Self.hashPassword(b.password)
@@ -394,7 +406,7 @@ extension OperatorAPI {
                 return try Self.json(["token": token, "note": "chỉ hiện một lần / shown once"], status: .created)
             },
             Route(method: .get, path: "/api/v1/audit", permission: .viewAudit) { call in
-                try Self.json(try AuthRepository(db).auditLog(limit: Int(call.query("limit") ?? "") ?? 200, users: try self.visibleUsers(call)))
+                try Self.json(try AuthRepository(db).auditLog(limit: try call.integer("limit", in: 1...10_000) ?? 200, users: try self.visibleUsers(call)))
             },
         ]
     }

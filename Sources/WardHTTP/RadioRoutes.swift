@@ -23,6 +23,13 @@ extension OperatorAPI {
     static let editKeys: Set<String> = ["title", "day", "time", "repeat", "on", "until", "skip", "communes", "villages", "groups", "speakers",
                                         "volume", "priority_order"]
 
+    /// A bulletin already scheduled or dismissed conflicts with scheduling or dismissing it again.
+    static func requireInInbox(_ b: UpstreamBulletin) throws {
+        guard b.status == .inbox else {
+            throw APIError(.conflict, "bản tin nguồn #\(b.id) đang \(b.status.vietnamese) / upstream bulletin #\(b.id) is \(b.status.rawValue)")
+        }
+    }
+
     func requireLibrary() throws -> MediaLibrary {
         guard let library else { throw APIError(.serviceUnavailable, "máy chủ này không có thư viện / no media library here") }
         return library
@@ -34,6 +41,7 @@ extension OperatorAPI {
             Route(method: .patch, path: "/api/v1/broadcasts/{id}", permission: .schedule) { call in
                 let id = try call.parameter("id")
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.editKeys)
+                try Self.checkTexts(b)
                 let r = try self.resolver()
                 let item = try BroadcastRepository(db).get(id)
                 let edit = try Self.edit(b)
@@ -63,7 +71,9 @@ extension OperatorAPI {
             },
             Route(method: .get, path: "/api/v1/quiet-hours/{commune}", permission: .view) { call in
                 let c = try call.parameter("commune")
-                guard call.principal!.covers(commune: c) else { throw APIError(.notFound, "không có xã / no commune \(c)") }
+                guard try self.tree()[c]?.level == .commune, call.principal!.covers(commune: c) else {
+                    throw APIError(.notFound, "không có xã / no commune \(c)")
+                }
                 let q = try BroadcastRepository(db).quietHours(commune: c)
                 return try Self.json(["commune": c, "from": q.map { "\($0.start)" } ?? "", "to": q.map { "\($0.end)" } ?? ""])
             },
@@ -72,6 +82,8 @@ extension OperatorAPI {
                 try self.requireScope(call, communes: [c])
                 guard try self.tree()[c]?.level == .commune else { throw APIError(.notFound, "không có xã / no commune \(c)") }
                 let b = try Self.decode(QuietBody.self, call.body, allowed: ["from", "to"])
+                try APIInput.time(b.from, field: "from")
+                try APIInput.time(b.to, field: "to")
                 guard let f = LocalTime(b.from), let t = LocalTime(b.to) else { throw APIError(.badRequest, "from, to: HH:MM") }
                 try BroadcastRepository(db).setQuietHours(commune: c, QuietHours(start: f, end: t))
                 try self.audit(call, "quiet_hours.set", target: c, detail: "\(f)–\(t)")
@@ -80,6 +92,7 @@ extension OperatorAPI {
             Route(method: .delete, path: "/api/v1/quiet-hours/{commune}", permission: .approve) { call in
                 let c = try call.parameter("commune")
                 try self.requireScope(call, communes: [c])
+                guard try self.tree()[c]?.level == .commune else { throw APIError(.notFound, "không có xã / no commune \(c)") }
                 try BroadcastRepository(db).setQuietHours(commune: c, nil)
                 try self.audit(call, "quiet_hours.remove", target: c)
                 return try Self.json(["commune": c, "from": "", "to": ""])
@@ -89,6 +102,7 @@ extension OperatorAPI {
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.editKeys.subtracting(["title", "priority_order"]))
                 guard b.day != nil || b.time != nil else { throw APIError(.badRequest, "day, time: cần ngày giờ phát / when to play") }
                 let bulletin = try UpstreamRepository(db).get(id)
+                try Self.requireInInbox(bulletin)
                 let target = Self.target(b)
                 try self.requireScope(call, communes: target.isEmpty ? Set(bulletin.communes) : try self.resolver().communes(of: target))
                 let upstream = UpstreamService(database: db, library: try self.requireLibrary(), clock: self.clock)
@@ -100,7 +114,9 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/inbox/{id}/dismiss", permission: .schedule) { call in
                 guard let id = Int64(try call.parameter("id")) else { throw APIError(.badRequest, "id: số / a number") }
                 let b = call.body.readableBytes == 0 ? Dismiss() : try Self.decode(Dismiss.self, call.body, allowed: ["reason"])
-                try self.requireScope(call, communes: Set(try UpstreamRepository(db).get(id).communes))
+                let bulletin = try UpstreamRepository(db).get(id)
+                try self.requireScope(call, communes: Set(bulletin.communes))
+                try Self.requireInInbox(bulletin)
                 try UpstreamService(database: db, library: try self.requireLibrary(), clock: self.clock).dismiss(id, by: call.user.name, reason: b.reason)
                 try self.audit(call, "inbox.dismiss", target: "#\(id)", detail: b.reason)
                 return try Self.json(["dismissed": id])

@@ -31,14 +31,20 @@ extension OperatorAPI {
         return [
             Route(method: .post, path: "/api/v1/places/import", permission: .manageDevices, bodyLimit: Self.placesBodyLimit) { call in
                 let text = String(decoding: call.body.readableBytesView, as: UTF8.self)
-                let csv = call.query("format") == "csv" || (call.query("format") == nil && (call.request.headers[.contentType] ?? "").contains("csv"))
+                let format = call.query("format")
+                guard format == nil || format == "yaml" || format == "csv" else { throw APIInput.bad("format", "yaml, csv") }
+                let withDevices = try call.flag("with_devices")
+                let csv = format == "csv" || (format == nil && (call.request.headers[.contentType] ?? "").contains("csv"))
                 let now = self.clock.now()
                 let fleet = try csv ? FleetFileReader.parseCSV(text, file: "upload.csv", registeredAt: now)
                     : FleetFileReader.parseYAML(text, file: "upload.yaml", registeredAt: now)
+                guard !fleet.places.isEmpty || !fleet.devices.isEmpty else {
+                    throw APIError(.unprocessableContent, "tệp không có địa điểm hay thiết bị nào / the file lists no places or devices")
+                }
                 try self.requireScope(call, communes: try self.communes(touchedBy: fleet, for: call))
                 let (pi, pu) = try PlaceRepository(db).upsert(fleet.places)
                 var devices = (0, 0)
-                if call.query("with_devices") == "true", !fleet.devices.isEmpty { devices = try DeviceRepository(db).upsert(fleet.devices) }
+                if withDevices, !fleet.devices.isEmpty { devices = try DeviceRepository(db).upsert(fleet.devices) }
                 try self.audit(call, "places.import", target: nil,
                                detail: "places \(pi)+\(pu)" + (devices == (0, 0) ? "" : ", devices \(devices.0)+\(devices.1)"))
                 return try Self.json(["places_new": pi, "places_updated": pu, "devices_new": devices.0, "devices_updated": devices.1,
@@ -53,8 +59,7 @@ extension OperatorAPI {
                 }
                 try self.requireScope(call, communes: [commune])
                 let installed = try b.installed.map { s -> Date in
-                    guard let d = LocalCalendar.vietnam.day(named: s) else { throw APIError(.badRequest, "installed: YYYY-MM-DD") }
-                    return d.start
+                    try LocalCalendar.vietnam.day(named: APIInput.day(s, field: "installed").description)!.start
                 }
                 let d = Device(id: b.id, deviceClass: b.deviceClass, model: b.model ?? "", firmware: b.firmware ?? "", siteID: b.site,
                                installedOn: installed,
@@ -83,7 +88,7 @@ extension OperatorAPI {
             Route(method: .get, path: "/api/v1/devices/{id}/telemetry", permission: .view) { call in
                 let (d, _, _) = try self.scopedDevice(call, active: false)
                 let id = d.id
-                let hours = min(max(Double(call.query("hours") ?? "") ?? 24, 1), 24 * 31)
+                let hours = try call.number("hours", in: 1...(24 * 31)) ?? 24
                 let now = self.clock.now()
                 let samples = try HealthQueries(db).samples(device: id, in: DateInterval(start: now - hours * 3600, end: now + 1), limit: 20_000)
                 return try Self.json(TelemetrySeries.build(samples.map { ($0.receivedAt, $0.payload) }))
@@ -91,9 +96,10 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/media", permission: .schedule, bodyLimit: Self.mediaBodyLimit) { call in
                 let library = try self.requireLibrary()
                 let name = call.query("file_name") ?? "upload.wav"
-                let ext = URL(fileURLWithPath: name).pathExtension.lowercased()
-                guard ["wav", "mp3", "ogg"].contains(ext) else { throw APIError(.badRequest, "file_name: .wav, .mp3 hoặc / or .ogg") }
-                guard call.body.readableBytes > 0 else { throw APIError(.badRequest, "tệp trống / the file is empty") }
+                guard let ext = ["wav", "mp3", "ogg"].first(where: { name.lowercased().hasSuffix("." + $0) }) else {
+                    throw APIError(.badRequest, "file_name: .wav, .mp3 hoặc / or .ogg")
+                }
+                guard call.body.readableBytes > 0 else { throw APIError(.unprocessableContent, "tệp trống / the file is empty") }
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-upload-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(at: dir) }
@@ -108,6 +114,7 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/media/tts", permission: .schedule) { call in
                 let library = try self.requireLibrary()
                 let b = try Self.decode(SpeechBody.self, call.body, allowed: ["text", "voice", "title"])
+                try APIInput.text(b.text, field: "text", max: 5000)
                 guard let voice = TTSVoice(rawValue: b.voice ?? "northern") else { throw APIError(.badRequest, "voice: northern, central, southern") }
                 let (item, isNew) = try await library.addSpeech(b.text, voice: voice, title: b.title, by: call.user.name)
                 try self.audit(call, "media.tts", target: item.sha256, detail: item.title)

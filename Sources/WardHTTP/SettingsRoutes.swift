@@ -34,8 +34,8 @@ extension OperatorAPI {
                 struct Out: Encodable { var counts: [String: Int]; var recent: [NotificationRecord] }
                 let scope = call.principal!.communes
                 return try Self.json(Out(counts: try repo.counts(communes: scope),
-                                         recent: try repo.list(limit: min(Int(call.query("limit") ?? "") ?? 50, 500),
-                                                               undeliveredOnly: call.query("undelivered") == "true", communes: scope)))
+                                         recent: try repo.list(limit: try call.integer("limit", in: 1...500) ?? 50,
+                                                               undeliveredOnly: try call.flag("undelivered"), communes: scope)))
             },
             Route(method: .get, path: "/api/v1/kpi/targets", permission: .view) { _ in
                 try Self.json(try SettingsRepository(db).kpiSettings().values)
@@ -55,8 +55,9 @@ extension OperatorAPI {
                 try Self.json(try ReportRepository(db).list().filter { call.principal!.covers(commune: $0.scope == "*" ? nil : $0.scope) })
             },
             Route(method: .post, path: "/api/v1/reports/{month}/keep", permission: .generateReports) { call in
-                let month = try call.parameter("month")
+                let month = try call.month()
                 let b = call.body.readableBytes == 0 ? Keep() : try Self.decode(Keep.self, call.body, allowed: ["commune"])
+                try APIInput.identifiers(b.commune.map { [$0] }, field: "commune")
                 let commune = b.commune ?? call.principal!.communes.flatMap { $0.count == 1 ? $0.first : nil }
                 if call.principal!.communes != nil, !call.principal!.covers(commune: commune) {
                     throw APIError(.forbidden, "chọn xã của bạn / choose one of your communes (commune)")
@@ -66,11 +67,12 @@ extension OperatorAPI {
                 return try Self.json(["month": month, "scope": commune ?? "*"], status: .created)
             },
             Route(method: .get, path: "/api/v1/reports/{month}/kept", permission: .view) { call in
-                let month = try call.parameter("month")
+                let month = try call.month()
                 let scope = call.query("scope") ?? "*"
+                guard scope == "*" || APIInput.isIdentifier(scope) else { throw APIInput.bad("scope", "* hoặc mã xã / * or a commune id") }
                 guard call.principal!.covers(commune: scope == "*" ? nil : scope) else { throw APIError(.forbidden, "scope: ngoài phạm vi / outside your communes") }
-                let format = call.query("format") ?? "html", lang = call.query("lang") ?? "vi"
-                guard let kind = ReportFormat(rawValue: format) else { throw ReportError.badFormat(format) }
+                let kind = try call.choice("format", ReportFormat.self) ?? .html
+                let format = kind.rawValue, lang = (try call.choice("lang", ReportLanguage.self) ?? .vi).rawValue
                 guard let body = try ReportRepository(db).body(month: month, scope: scope, format: format, lang: lang) else {
                     throw APIError(.notFound, "chưa lưu báo cáo \(month) \(format) \(lang) / no kept report for that")
                 }
@@ -81,23 +83,27 @@ extension OperatorAPI {
             Route(method: .patch, path: "/api/v1/users/{name}", permission: .manageUsers) { call in
                 let name = try call.parameter("name")
                 let b = try Self.decode(UserChange.self, call.body, allowed: ["role", "communes", "password"])
+                try self.communeIdentifiers(b.communes)
                 _ = try BroadcastRepository(db).user(name)
                 try self.requireVisibleUser(call, name)
+                // Everything checked before anything changes: a refused part leaves the user as they were.
+                // An empty commune list lifts the limit (every commune), for callers without one.
+                let limit = try b.communes.map { try self.checkedLimit(call, $0) }
+                if let password = b.password { try APIInput.password(password, field: "password", user: name) }
+                if let role = b.role, name == call.user.name, role != .admin {
+                    throw APIError(.conflict, "không tự bỏ quyền quản trị / you cannot drop your own admin role")
+                }
                 let auth = AuthRepository(db)
                 var changed: [String] = []
                 if let role = b.role {
-                    if name == call.user.name, role != .admin { throw APIError(.conflict, "không tự bỏ quyền quản trị / you cannot drop your own admin role") }
                     try auth.setRole(name, role)
                     changed.append("role \(role.rawValue)")
                 }
-                if let communes = b.communes {
-                    // An empty list lifts the limit (every commune), for callers without one.
-                    let limit = try self.checkedLimit(call, communes)
+                if let limit {
                     try auth.setCommunes(name, limit)
                     changed.append("communes \(limit?.joined(separator: ",") ?? "*")")
                 }
                 if let password = b.password {
-                    if let problem = PasswordPolicy.problem(password, user: name) { throw APIError(.badRequest, problem) }
                     try auth.setPassword(name, hash: try await Self.hashPassword(password))
                     changed.append("password")
                 }
@@ -111,7 +117,7 @@ extension OperatorAPI {
                 guard let hash = try auth.credentials(call.user.name)?.passwordHash, await Self.verifyPassword(b.current, hash: hash) else {
                     throw APIError(.forbidden, "mật khẩu hiện tại sai / the current password is wrong")
                 }
-                if let problem = PasswordPolicy.problem(b.new, user: call.user.name) { throw APIError(.badRequest, problem) }
+                try APIInput.password(b.new, field: "new", user: call.user.name)
                 try auth.setPassword(call.user.name, hash: try await Self.hashPassword(b.new))
                 try self.audit(call, "user.password", target: call.user.name)
                 return try Self.json(["changed": "password", "note": "đăng nhập lại / sign in again"])

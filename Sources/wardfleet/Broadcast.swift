@@ -245,7 +245,7 @@ struct BroadcastCommand: AsyncParsableCommand {
             if let remote = try db.remote {
                 if off { return try await remote.run("DELETE", RemoteAPI.path("quiet-hours", commune)) }
                 guard let from, let to else { return try await remote.run("GET", RemoteAPI.path("quiet-hours", commune)) }
-                return try await remote.run("PUT", RemoteAPI.path("quiet-hours", commune), json: ["from": from, "to": to])
+                return try await remote.run("PUT", RemoteAPI.path("quiet-hours", commune), json: ["from": RemoteAPI.time(from), "to": RemoteAPI.time(to)])
             }
             let repo = BroadcastRepository(try db.open())
             if off { try repo.setQuietHours(commune: commune, nil); return print("Đã bỏ giờ yên tĩnh / quiet hours removed") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WardDomain
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -9,6 +10,9 @@ import FoundationNetworking
 /// token (`--token` or `$WARDFLEET_TOKEN`, from `wardfleet users token`) decides who acts and
 /// what they may do; the server checks roles and communes and writes the audit log.
 struct RemoteAPI: Sendable {
+    /// A time of day as the API takes it (HH:MM); left as typed when it does not read, for the server to refuse.
+    static func time(_ s: String) -> String { LocalTime(s)?.description ?? s }
+
     let base: URL
     let token: String
 
@@ -95,8 +99,10 @@ struct RemoteAPI: Sendable {
 
 extension TimingOptions {
     var json: [String: Any?] {
-        ["day": day, "time": time, "repeat": self.repeat, "on": on.map { TargetOptions.list($0) },
-         "until": until, "skip": skip.map { TargetOptions.list($0) }]
+        // The API takes exactly the forms of docs/openapi.yaml; the CLI keeps reading what it reads
+        // locally (7:00, T2) and sends that form. Only the timing given is sent: an edit keeps the rest.
+        ["day": day, "time": time.map(RemoteAPI.time), "repeat": self.repeat,
+         "on": on.map { TargetOptions.list($0).map { $0.lowercased() } }, "until": until, "skip": skip.map { TargetOptions.list($0) }]
     }
 }
 

@@ -27,7 +27,7 @@ import WardStorage
     struct World {
         var db: WardDatabase
         var api: OperatorAPI
-        var app: Application<RouterResponder<WardRequestContext>>
+        var app: Application<MethodGuard<Router<WardRequestContext>>.Responder>
         /// Ids of commune A's and commune B's things, by kind, for path parameters.
         var a: [String: String]
         var b: [String: String]
@@ -328,17 +328,22 @@ import WardStorage
         #expect(try CommuneLimitError.check(["an-phu", "an-phu"], in: tree) == ["an-phu"])
         try await w.app.test(.live) { client in
             let admin = try await Self.login(client, "admin")
-            for (method, uri, body) in [(HTTPRequest.Method.post, "/api/v1/users", #"{"name":"go-nham","role":"viewer","password":"mat-khau-dai-2026-x","communes":["Cẩm La"]}"#),
-                                        (.patch, "/api/v1/users/nguoi-a", #"{"communes":["an-phu","typo"]}"#)] {
+            // A name is not even an id (400); a well-formed id that names nothing is unknown (422).
+            for (method, uri, body, expected, hint) in [
+                (HTTPRequest.Method.post, "/api/v1/users", #"{"name":"go-nham","role":"viewer","password":"mat-khau-dai-2026-x","communes":["Xã An Phú"]}"#,
+                 HTTPResponse.Status.badRequest, "an-phu"),
+                (.patch, "/api/v1/users/nguoi-a", #"{"communes":["an-phu","typo"],"role":"viewer"}"#, .unprocessableContent, "typo"),
+            ] {
                 let (status, text) = try await client.execute(uri: uri, method: method, headers: admin, body: ByteBuffer(string: body)) {
                     ($0.status, String(buffer: $0.body))
                 }
-                #expect(status == .unprocessableContent, "\(uri): \(status) \(text)")
-                #expect(text.contains("không có xã"), "\(text)")
+                #expect(status == expected, "\(uri): \(status) \(text)")
+                #expect(text.contains("không có xã") && text.contains(hint), "\(text)")
             }
             // Nothing was stored on the way.
             #expect(try BroadcastRepository(w.db).users().contains { $0.name == "go-nham" } == false)
             #expect(try AuthRepository(w.db).principal("nguoi-a")?.communes == ["an-phu"])
+            #expect(try AuthRepository(w.db).principal("nguoi-a")?.user.role == .operator, "a refused change changes nothing")
         }
     }
 }

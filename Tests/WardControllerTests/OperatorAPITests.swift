@@ -19,7 +19,7 @@ import Yams
     struct Fixture {
         var db: WardDatabase
         var api: OperatorAPI
-        var app: Application<RouterResponder<WardRequestContext>>
+        var app: Application<MethodGuard<Router<WardRequestContext>>.Responder>
     }
 
     func fixture(publisher: (any SchedulePublisher)? = nil, configure: (inout OperatorAPI) -> Void = { _ in }) async throws -> Fixture {
@@ -39,10 +39,10 @@ import Yams
             try BroadcastRepository(db).addUser(User(name: "u-\(role.rawValue)", role: role, createdAt: now))
             try AuthRepository(db).setPassword("u-\(role.rawValue)", hash: hash)
         }
-        var api = OperatorAPI(database: db, clock: ManualTimeSource(now), publisher: publisher)
+        let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: db)
+        var api = OperatorAPI(database: db, clock: ManualTimeSource(now), library: library, publisher: publisher)
         api.eventStreamLifetime = .zero  // one pass, so requests in tests end
         configure(&api)
-        let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: db)
         let server = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0, api: api)
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         return Fixture(db: db, api: api, app: app)
@@ -218,8 +218,9 @@ import Yams
     func born(_ db: WardDatabase, capabilities: [String], model: String = "M", firmware: String = "1.0") throws {
         var batch = IngestBatch()
         let birth = #"{"boot":"b1","capabilities":[\#(capabilities.map { "\"\($0)\"" }.joined(separator: ","))],"class":"speaker","device":"loa-1","firmware":"\#(firmware)","heartbeat_s":30,"model":"\#(model)","v":1}"#
-        batch.statuses = [DeviceStatusRecord(deviceID: "loa-1", liveness: DeviceLiveness(deviceClass: .speaker, config: DeviceConfig(), since: now),
-                                             birth: birth)]
+        var l = DeviceLiveness(deviceClass: .speaker, config: DeviceConfig(), since: now)
+        l.state = .ok  // connected: commands go only to devices that are
+        batch.statuses = [DeviceStatusRecord(deviceID: "loa-1", liveness: l, birth: birth)]
         try IngestRepository(db).write(batch)
     }
 
@@ -228,8 +229,25 @@ import Yams
         let f = try await fixture(publisher: broker)
         broker.db.withLock { $0 = f.db }
         try born(f.db, capabilities: ["set_volume", "ping"])
+        let db = f.db, now = self.now
+        @Sendable func record(_ state: HealthState) throws {
+            var l = DeviceLiveness(deviceClass: .speaker, config: DeviceConfig(), since: now)
+            l.state = state
+            var batch = IngestBatch()
+            batch.statuses = [DeviceStatusRecord(deviceID: "loa-1", liveness: l)]
+            try IngestRepository(db).write(batch, run: try IngestRepository(db).startRun(at: now).0)
+        }
         try await f.app.test(.live) { client in
             let tech = try #require(try await Self.login(client, "u-technician"))
+            // Not connected (never, or not now): refused at once, nothing sent.
+            for state in [HealthState.unknown, .offline] {
+                try record(state)
+                let (st, text) = try await client.execute(uri: "/api/v1/devices/loa-1/commands", method: .post, headers: tech.headers,
+                                                          body: Self.body(#"{"command":"ping"}"#)) { ($0.status.code, String(buffer: $0.body)) }
+                #expect(st == 409 && text.contains("device"), "\(state): \(text)")
+            }
+            #expect(broker.commands.withLock { $0 }.isEmpty)
+            try record(.ok)
             let (st, text) = try await client.execute(uri: "/api/v1/devices/loa-1/commands", method: .post, headers: tech.headers,
                                                       body: Self.body(#"{"command":"set_volume","volume":60}"#)) { ($0.status.code, String(buffer: $0.body)) }
             #expect(st == 200 && text.contains("\"result\":\"ok\"") && text.contains("volume 60"), "\(text)")
@@ -499,10 +517,14 @@ import Yams
         }
     }
 
-    @Test func openAPIFileMatchesTheRoutes() throws {
+    static func openAPIDocument() throws -> [String: Any] {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("docs/openapi.yaml")
-        let doc = try #require(try Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any])
+        return try #require(try Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any])
+    }
+
+    @Test func openAPIFileMatchesTheRoutes() throws {
+        let doc = try Self.openAPIDocument()
         let paths = try #require(doc["paths"] as? [String: [String: Any]])
         var documented = Set<String>()
         for (path, ops) in paths { for m in ops.keys { documented.insert("\(m.uppercased()) \(path)") } }
@@ -515,6 +537,146 @@ import Yams
         for r in api.routes {
             let op = paths[r.path]?[r.method.rawValue.lowercased()] as? [String: Any]
             #expect(op?["x-permission"] as? String == r.permission?.rawValue, "\(r.path)")
+        }
+
+        // The statuses each route's plumbing can answer are documented, every error with the Error schema.
+        let components = try #require(doc["components"] as? [String: Any])
+        let sharedResponses = try #require(components["responses"] as? [String: [String: Any]])
+        func resolve(_ r: Any?) -> [String: Any]? {
+            guard let r = r as? [String: Any] else { return nil }
+            if let ref = r["$ref"] as? String { return sharedResponses[String(ref.split(separator: "/").last!)] }
+            return r
+        }
+        for (path, ops) in paths {
+            for (method, value) in ops {
+                let op = try #require(value as? [String: Any]), name = "\(method.uppercased()) \(path)"
+                let responses = try #require(op["responses"] as? [String: Any], "\(name)")
+                var needed: Set<String> = []
+                if op["x-permission"] != nil || op["security"] != nil { needed.formUnion(["401"]) }
+                if op["x-permission"] != nil { needed.formUnion(["403"]) }
+                // A path parameter that names something stored: it may not exist. (Reports are made for
+                // any month; PUT /groups/{name} creates the group.)
+                if path.replacingOccurrences(of: "{month}", with: "").contains("{"), name != "PUT /api/v1/groups/{name}" { needed.insert("404") }
+                if method != "get", path.hasPrefix("/api/") { needed.insert("413") }  // every change reads a bounded body
+                if op["requestBody"] != nil || (op["parameters"] as? [[String: Any]] ?? []).contains(where: { $0["in"] as? String == "query" }) {
+                    needed.insert("400")
+                }
+                #expect(needed.isSubset(of: Set(responses.keys)), "\(name) does not document \(needed.subtracting(responses.keys).sorted())")
+                for (status, response) in responses where status.hasPrefix("4") || status.hasPrefix("5") {
+                    let schema = ((resolve(response)?["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any]
+                    #expect(schema?["$ref"] as? String == "#/components/schemas/Error", "\(name) \(status)")
+                }
+            }
+        }
+
+        // Enums are the server's own.
+        let schemas = try #require(components["schemas"] as? [String: [String: Any]])
+        func values(_ name: String) -> Set<String> { Set(schemas[name]?["enum"] as? [String] ?? []) }
+        func all<T: CaseIterable & RawRepresentable>(_: T.Type) -> Set<String> where T.RawValue == String { Set(T.allCases.map(\.rawValue)) }
+        #expect(values("DeviceClass") == all(DeviceClass.self))
+        #expect(values("Role") == all(Role.self))
+        #expect(values("Level") == all(BroadcastLevel.self))
+        #expect(values("BroadcastStatus") == all(BroadcastStatus.self))
+        #expect(values("KioskRole") == all(KioskRole.self))
+        #expect(values("Voice") == all(TTSVoice.self))
+        #expect(values("Severity") == all(AlarmSeverity.self))
+        #expect(values("AlarmKind") == all(AlarmKind.self).subtracting([AlarmKind.villageOutage.rawValue]))
+        #expect(values("AlarmFilter") == all(AlarmStatus.self).union(["open", "all"]))
+        #expect(values("ReportFormat") == all(ReportFormat.self))
+        #expect(values("Language") == all(ReportLanguage.self))
+        #expect(values("CommandName") == all(CommandName.self))
+        #expect(values("HealthState") == all(HealthState.self))
+        #expect(values("RepeatRule") == APIInput.repeatRules)
+        #expect(values("Weekday") == APIInput.weekdays)
+        #expect(APIInput.weekdays.allSatisfy { Weekday.named($0) != nil })
+        let kpiKeys = Set((schemas["KPITargets"]?["properties"] as? [String: Any] ?? [:]).keys)
+        #expect(kpiKeys == all(KPIID.self).union(["availability_threshold", "programme_share"]))
+        // Request bodies refuse unknown fields, as the server does.
+        for name in ["Login", "OwnPassword", "NewDevice", "Command", "ClaimCodeRequest", "Adopt", "Speech", "Reason", "Ack", "Schedule",
+                     "Emergency", "Edit", "InboxSchedule", "Group", "QuietHours", "AlarmRule", "KPITargets", "Keep", "NewUser", "UserChange",
+                     "NewToken"] {
+            #expect(schemas[name]?["additionalProperties"] as? Bool == false, "\(name)")
+        }
+        #expect(Set((schemas["Schedule"]?["properties"] as? [String: Any] ?? [:]).keys) == OperatorAPI.scheduleKeys)
+        #expect(Set((schemas["Emergency"]?["properties"] as? [String: Any] ?? [:]).keys) == OperatorAPI.scheduleKeys)
+        #expect(Set((schemas["Edit"]?["properties"] as? [String: Any] ?? [:]).keys) == OperatorAPI.editKeys)
+        #expect(Set((schemas["InboxSchedule"]?["properties"] as? [String: Any] ?? [:]).keys) == OperatorAPI.editKeys.subtracting(["title", "priority_order"]))
+    }
+
+    /// A known path asked with a method it does not have: 405 with Allow (TRACE too), before any
+    /// sign-in; OPTIONS lists the methods; an unknown path stays 404.
+    @Test func unsupportedMethodsAnswer405WithAllow() async throws {
+        let f = try await fixture()
+        try await f.app.test(.live) { client in
+            for (method, uri, status, allow) in [
+                (HTTPRequest.Method.trace, "/api/v1/me", 405, "GET"), (.trace, "/api/v1/devices", 405, "GET, POST"),
+                (.put, "/api/v1/devices/loa-1", 405, "DELETE, GET"), (.delete, "/api/v1/login", 405, "POST"),
+                (.patch, "/api/v1/broadcasts/upcoming", 405, "GET"), (.trace, "/healthz", 405, "GET"),
+                (.post, "/media/\(String(repeating: "a", count: 64))", 405, "GET"), (.get, "/api/v1/upstream/bulletins", 405, "POST"),
+                (.options, "/api/v1/quiet-hours/an-phu", 204, "DELETE, GET, PUT"), (.init("QUERY")!, "/api/v1/alarms", 405, "GET"),
+                (.trace, "/api/v1/khong-co", 404, nil), (.get, "/api/v1/devices/loa-1/khong-co", 404, nil),
+            ] as [(HTTPRequest.Method, String, Int, String?)] {
+                try await client.execute(uri: uri, method: method) { r in
+                    #expect(r.status.code == status, "\(method) \(uri)")
+                    #expect(r.headers[.allow] == allow, "\(method) \(uri)")
+                    if status == 405 { #expect(String(buffer: r.body).contains("\"error\""), "\(method) \(uri)") }
+                }
+            }
+        }
+    }
+
+    /// What docs/openapi.yaml calls malformed is refused (400) instead of being ignored or
+    /// guessed at; a well-formed request refused by a rule is 422; a state conflict is 409.
+    @Test func requestsOutsideTheDocumentAreRefusedAndConflictsAre409() async throws {
+        let f = try await fixture()
+        try await f.app.test(.live) { client in
+            let s = try #require(try await Self.login(client, "u-admin"))
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil) async throws -> (Int, String) {
+                try await client.execute(uri: uri, method: method, headers: s.headers, body: body.map(Self.body)) { r in
+                    (r.status.code, String(buffer: r.body))
+                }
+            }
+            let item = #"{"title":"Tiếp sóng","stream":"http://dai.huyen.vn/live","minutes":5,"day":"2026-09-25","time":"07:00","communes":["an-phu"]}"#
+            for (method, uri, body, expected) in [
+                (HTTPRequest.Method.get, "/api/v1/devices?class=toaster", nil, 400),
+                (.get, "/api/v1/broadcasts?all=yes", nil, 400),
+                (.get, "/api/v1/inbox?all=1", nil, 400),
+                (.get, "/api/v1/broadcasts/upcoming?days=0", nil, 400),
+                (.get, "/api/v1/broadcasts/upcoming?from=2026-9-1", nil, 400),
+                (.get, "/api/v1/devices/loa-1/telemetry?hours=abc", nil, 400),
+                (.get, "/api/v1/alarms/notifications?limit=0", nil, 400),
+                (.get, "/api/v1/audit?limit=-1", nil, 400),
+                (.get, "/api/v1/playback?date=2026-02-30", nil, 400),
+                (.get, "/api/v1/reports/2026-1", nil, 400),
+                (.get, "/api/v1/reports/2026-10?lang=fr", nil, 400),
+                (.get, "/api/v1/reports/2026-10/kept?scope=a%20b", nil, 400),
+                (.get, "/api/v1/kpi?commune=a%20b", nil, 400),
+                (.get, "/api/v1/kpi?from=2026-10-05&to=2026-10-01", nil, 422),
+                (.get, "/api/v1/reports/2099-01", nil, 422),
+                (.get, "/api/v1/quiet-hours/khong-co", nil, 404),
+                (.delete, "/api/v1/quiet-hours/khong-co", nil, 404),
+                (.put, "/api/v1/quiet-hours/an-phu", #"{"from":"7:5","to":"05:30"}"#, 400),
+                (.put, "/api/v1/alarms/rules", #"{"kind":"offline","device_class":"kiosk","enabled":null}"#, 400),
+                (.patch, "/api/v1/users/u-viewer", #"{"role":"viewer","password":null}"#, 400),
+                (.post, "/api/v1/media/tts", #"{"text":" \u2003 "}"#, 400),
+                (.post, "/api/v1/places/import", "{}", 422),
+                (.post, "/api/v1/media?file_name=.wav", "", 422),
+                (.post, "/api/v1/users", #"{"name":"lan","role":"viewer","password":"mat-khau-cua-lan"}"#, 422),
+                (.post, "/api/v1/users", #"{"name":"lan","role":"viewer","password":"mat-khau-dai-2026","communes":["khong-co"]}"#, 422),
+                (.post, "/api/v1/broadcasts", item.replacingOccurrences(of: "07:00", with: "7:00"), 400),
+                (.post, "/api/v1/broadcasts", item.replacingOccurrences(of: #""time":"07:00","#, with: ""), 422),
+            ] as [(HTTPRequest.Method, String, String?, Int)] {
+                let (st, text) = try await call(method, uri, body)
+                #expect(st == expected, "\(method) \(uri) \(body ?? ""): \(st) \(text)")
+                #expect(text.contains("\"error\""), "\(method) \(uri)")
+            }
+            // An admin's item is approved at once: approving it again, or cancelling it twice, conflicts with its state.
+            let (st, text) = try await call(.post, "/api/v1/broadcasts", item)
+            #expect(st == 201, "\(text)")
+            let id = try #require(try BroadcastRepository(f.db).list().first?.id)
+            #expect(try await call(.post, "/api/v1/broadcasts/\(id)/approve").0 == 409)
+            #expect(try await call(.post, "/api/v1/broadcasts/\(id)/cancel").0 == 200)
+            #expect(try await call(.post, "/api/v1/broadcasts/\(id)/cancel").0 == 409)
         }
     }
 }

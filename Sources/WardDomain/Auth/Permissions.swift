@@ -55,14 +55,15 @@ public struct Principal: Sendable, Hashable, Codable {
 public enum PasswordPolicy {
     public static let minimumLength = 10
 
+    /// Lengths count Unicode scalars, as JSON Schema (docs/openapi.yaml) counts them.
     public static func problem(_ password: String, user: String) -> String? {
-        if password.count < minimumLength {
+        if password.unicodeScalars.count < minimumLength {
             return "mật khẩu cần ít nhất \(minimumLength) ký tự / a password needs at least \(minimumLength) characters"
         }
         if password.lowercased().contains(user.lowercased()) {
             return "mật khẩu không được chứa tên đăng nhập / the password must not contain the user name"
         }
-        if password.count > 200 { return "mật khẩu quá dài / password too long" }
+        if password.unicodeScalars.count > 200 { return "mật khẩu quá dài / password too long" }
         return nil
     }
 }
