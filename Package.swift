@@ -71,7 +71,7 @@ let package = Package(
         ),
         .testTarget(name: "WardDomainTests", dependencies: ["WardDomain"]),
         .testTarget(name: "WardProtocolTests", dependencies: ["WardProtocol", "WardDomain"]),
-        .testTarget(name: "WardStorageTests", dependencies: ["WardStorage", "WardDomain", "FleetFile"]),
+        .testTarget(name: "WardStorageTests", dependencies: ["WardStorage", "WardDomain", "FleetFile", grdb]),
         .testTarget(
             name: "WardControllerTests",
             dependencies: ["WardController", "WardHTTP", "WardStorage", "WardDomain", "WardProtocol", "MQTTClient", hummingbird, httpTypes,

@@ -425,6 +425,14 @@ public final class WardDatabase: Sendable {
                 CREATE INDEX device_events_incidents ON device_events (type, received_at) WHERE type IN ('tamper', 'storage_full');
                 """)
         }
+        m.registerMigration("v11: each event recorded once") { db in
+            try db.execute(sql: """
+                -- A QoS 1 event delivered twice is one event (tickets and ratings count once), even
+                -- when the controller's stored sequence was a few seconds old after a crash.
+                DELETE FROM device_events WHERE id NOT IN (SELECT min(id) FROM device_events GROUP BY device_id, boot, seq);
+                CREATE UNIQUE INDEX device_events_once ON device_events (device_id, boot, seq);
+                """)
+        }
         return m
     }
 }

@@ -235,7 +235,7 @@ public struct IngestRepository: Sendable {
             }
             if !b.events.isEmpty {
                 let st = try db.cachedStatement(sql: """
-                    INSERT INTO device_events (device_id, boot, seq, type, occurred_at, received_at, ticket, wait_s,
+                    INSERT OR IGNORE INTO device_events (device_id, boot, seq, type, occurred_at, received_at, ticket, wait_s,
                         rating, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 for e in b.events {

@@ -97,6 +97,16 @@ import WardStorage
         try await FFmpegProber().verifyDecodes(w.library.file(of: item).path)
     }
 
+    /// espeak-ng crashes (SIGSEGV) on some punctuation runs; schemathesis found one ("»-Ú…"). The
+    /// bulletin is read without the symbols rather than failing the request with a server error.
+    @Test func textTheEngineCrashesOnIsReadWithoutItsSymbols() async throws {
+        let w = try World()
+        let (item, _) = try await w.library.addSpeech("»-Úc thông báo: họp lúc 9 giờ.", voice: .northern, by: "can-bo-vh")
+        #expect(item.duration > 0.5)
+        #expect(SpeechText.simplified("«-Ủy ban» thông báo: 9 giờ!") == "Ủy ban thông báo: 9 giờ!")
+        #expect(SpeechText.simplified("Covid-19\u{0097}") == "Covid 19")
+    }
+
     @Test func renderingFailuresAreReportedNotSwallowed() async throws {
         let w = try World()
         await #expect(throws: TTSFailure.self) {

@@ -1,4 +1,5 @@
 import FleetFile
+import GRDB
 import Foundation
 import Testing
 import WardDomain
@@ -234,5 +235,22 @@ devices:
         let r0 = try repo.revision()
         try repo.setGroup("Chợ", speakers: ["L1"], by: "lan", at: t0)
         #expect(try repo.revision() == r0 + 1)
+    }
+}
+
+@Suite struct EventOnceTests {
+    /// A kiosk's QoS 1 event delivered twice (the device re-sent it; after a crash the controller's
+    /// stored sequence lagged) is stored once: tickets and ratings are not counted twice.
+    @Test func anEventDeliveredTwiceIsStoredOnce() throws {
+        let (db, _) = try tempDB()
+        var batch = IngestBatch()
+        let e = EventRecord(deviceID: "KIOSK-1", boot: "b1", seq: 7, type: "rating_submitted", occurredAt: t0, receivedAt: t0, rating: .satisfied)
+        batch.events = [e, e]
+        try IngestRepository(db).write(batch)
+        batch.events = [e, EventRecord(deviceID: "KIOSK-1", boot: "b2", seq: 7, type: "rating_submitted", occurredAt: t0, receivedAt: t0,
+                                       rating: .satisfied)]
+        try IngestRepository(db).write(batch)
+        let n = try db.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM device_events") }
+        #expect(n == 2, "the same boot and sequence once, another boot's seq 7 is another event")
     }
 }

@@ -78,7 +78,8 @@ public struct FFmpegProber: AudioProber {
     }
 }
 
-public struct TTSFailure: Error, CustomStringConvertible {
+/// The speech engine could not read the text: the asker's to rephrase (API 422), not a server fault.
+public struct TTSFailure: Refusal {
     public var reason: String
     public var description: String { "không tạo được giọng đọc / text-to-speech failed: \(reason)" }
 }
@@ -100,11 +101,24 @@ public struct EspeakNG: SpeechSynthesizer {
 
     public func render(_ text: String, voice: TTSVoice, to path: String) async throws {
         guard let espeak = ChildProcess.locate("espeak-ng") else { throw ToolMissing(tool: "espeak-ng", package: "espeak-ng") }
-        let (status, out) = try await runTool(espeak, ["-v", Self.voiceName(voice), "-s", "\(wordsPerMinute)", "-w", path, "--", text],
-                                              mergeErrors: true, timeout: .seconds(120))
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        guard status == 0, size > 44 else {  // 44 bytes: a WAV header with no sound
+        var (status, out) = try await speak(espeak, text, voice, path)
+        // espeak-ng 1.51 crashes on some punctuation runs (e.g. "»-Ú" at the start): read the same
+        // words without the symbols rather than refuse the bulletin.
+        if !Self.succeeded(status, path), SpeechText.simplified(text) != text, !SpeechText.simplified(text).isEmpty {
+            (status, out) = try await speak(espeak, SpeechText.simplified(text), voice, path)
+        }
+        guard Self.succeeded(status, path) else {
             throw TTSFailure(reason: out.isEmpty ? "espeak-ng exit \(status), no audio" : out.trimmingCharacters(in: .whitespacesAndNewlines))
         }
+    }
+
+    private func speak(_ espeak: String, _ text: String, _ voice: TTSVoice, _ path: String) async throws -> (Int32, String) {
+        try await runTool(espeak, ["-v", Self.voiceName(voice), "-s", "\(wordsPerMinute)", "-w", path, "--", text], mergeErrors: true,
+                          timeout: .seconds(120))
+    }
+
+    private static func succeeded(_ status: Int32, _ path: String) -> Bool {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        return status == 0 && size > 44  // 44 bytes: a WAV header with no sound
     }
 }

@@ -123,3 +123,19 @@ public enum MediaPolicy {
         return .success((format, codec, d))
     }
 }
+
+/// Text given to the speech engine.
+public enum SpeechText {
+    /// The words of `text` with everything but letters, digits, spaces and sentence punctuation
+    /// turned into spaces: what a reader says is kept, symbols the engine trips over are not.
+    public static func simplified(_ text: String) -> String {
+        let kept = text.nfc.unicodeScalars.map { u -> Character in
+            let p = u.properties
+            if p.isAlphabetic || p.numericType != nil || ".,;:!?".unicodeScalars.contains(u) || p.generalCategory == .nonspacingMark {
+                return Character(u)
+            }
+            return " "
+        }
+        return String(kept).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+}

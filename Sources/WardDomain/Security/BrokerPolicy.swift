@@ -60,10 +60,15 @@ public enum BrokerPolicy {
         BrokerACL(.subscribePattern, "wardfleet/provision/+/response"),
     ]
 
-    /// A broker password: 24 random bytes, URL-safe base64 (32 characters, 192 bits).
+    /// A broker password: 24 random bytes, URL-safe base64 (32 characters, 192 bits), never
+    /// starting with '-' or '_': one that did would be read as an option on a command line
+    /// (`--password -x…`), by our CLI and by the tools installers use.
     public static func password<G: RandomNumberGenerator>(using rng: inout G) -> String {
-        let bytes = (0..<24).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        while true {
+            let bytes = (0..<24).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let p = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            if let first = p.first, first.isLetter || first.isNumber { return p }
+        }
     }
 
     public static func password() -> String {

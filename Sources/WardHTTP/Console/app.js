@@ -672,6 +672,9 @@ function nav() {
   n.hidden = window.innerWidth <= 700 && !n.dataset.open;
 }
 
+// Navigations started and the newest one drawn (see route).
+const routes = { started: 0, drawn: 0 };
+
 async function route() {
   document.documentElement.lang = S.lang;
   $("#lang").textContent = S.lang === "vi" ? "EN" : "VI";
@@ -680,11 +683,17 @@ async function route() {
   nav();
   const [name, arg] = location.hash.slice(2).split("?")[0].split("/");
   const found = PAGES.find(([id]) => id === name);
+  const mine = ++routes.started;
   try {
     if (name === "device" && arg) await devicePage(decodeURIComponent(arg));
     else await (found ? found[2] : overviewPage)();
-  } catch (e) { page(t(name || "overview"), errorBox(e)); }
+  } catch (e) { if (mine === routes.started) page(t(name || "overview"), errorBox(e)); }
+  // A slow page whose data came after the person had moved on, and after the newer page was
+  // drawn, has just drawn over it: draw the page they are on again.
+  if (mine === routes.started) routes.drawn = mine;
+  else if (routes.drawn === routes.started) route();
 }
+
 
 function live() {
   if (S.events) S.events.close();
