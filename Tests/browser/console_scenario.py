@@ -50,6 +50,19 @@ def css(sel):
     return wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, sel)))
 
 
+def schedule_village_bulletin(title, text, day, time="09:00", repeat=None):
+    """Fills the schedule form as an officer would (Thôn Cẩm La) and sends it."""
+    css("#schedule-form")
+    driver.find_element(By.ID, "title").send_keys(title)
+    driver.find_element(By.ID, "text").send_keys(text)
+    driver.execute_script("document.getElementById('day').value = arguments[0]; document.getElementById('time').value = arguments[1]",
+                          day, time)
+    if repeat:
+        Select(driver.find_element(By.ID, "repeat")).select_by_value(repeat)
+    click(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
+    click(driver.find_element(By.ID, "schedule-submit"))
+
+
 def settled():
     """Fetches (and the reading of their bodies) are counted from here on; waits until none runs."""
     driver.execute_script("""
@@ -144,12 +157,7 @@ try:
     step = "operator schedules a village bulletin"
     login("vanhoa")
     go("#/broadcasts")
-    form = css("#schedule-form")
-    driver.find_element(By.ID, "title").send_keys("Họp thôn Cẩm La")
-    driver.find_element(By.ID, "text").send_keys("Mời bà con thôn Cẩm La dự họp tại nhà văn hóa lúc chín giờ sáng mai.")
-    driver.execute_script("document.getElementById('day').value = arguments[0]; document.getElementById('time').value = '09:00'", DAY)
-    click(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
-    click(driver.find_element(By.ID, "schedule-submit"))
+    schedule_village_bulletin("Họp thôn Cẩm La", "Mời bà con thôn Cẩm La dự họp tại nhà văn hóa lúc chín giờ sáng mai.", DAY)
     wait.until(lambda d: "chờ duyệt" in d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"]').text)
     shot("03-scheduled-pending")
 
@@ -157,12 +165,7 @@ try:
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '[data-testid="item-table"] [data-item]')))
     go("#/overview")
     go("#/broadcasts")
-    css("#schedule-form")
-    driver.find_element(By.ID, "title").send_keys("Tin trùng giờ")
-    driver.find_element(By.ID, "text").send_keys("Một bản tin khác cùng giờ.")
-    driver.execute_script("document.getElementById('day').value = arguments[0]; document.getElementById('time').value = '09:00'", DAY)
-    click(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
-    click(driver.find_element(By.ID, "schedule-submit"))
+    schedule_village_bulletin("Tin trùng giờ", "Một bản tin khác cùng giờ.", DAY)
     err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"] [data-testid="error"]'))
     assert "trùng giờ" in err.text and "Họp thôn Cẩm La" in err.text, err.text
     shot("04-conflict")
@@ -192,12 +195,7 @@ try:
     step = "a start already past is refused in plain words"
     go("#/overview")
     go("#/broadcasts")
-    css("#schedule-form")
-    driver.find_element(By.ID, "title").send_keys("Tin đặt nhầm ngày")
-    driver.find_element(By.ID, "text").send_keys("Bản tin này đặt vào ngày đã qua.")
-    driver.execute_script("document.getElementById('day').value = arguments[0]; document.getElementById('time').value = '09:00'", YESTERDAY)
-    click(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
-    click(driver.find_element(By.ID, "schedule-submit"))
+    schedule_village_bulletin("Tin đặt nhầm ngày", "Bản tin này đặt vào ngày đã qua.", YESTERDAY)
     err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"] [data-testid="error"]'))
     assert "đã qua" in err.text and "already past" in err.text, err.text
     assert not any(b["item"]["title"] == "Tin đặt nhầm ngày" for b in api_get("/api/v1/broadcasts")), "stored anyway"
@@ -206,13 +204,7 @@ try:
     step = "a weekday bulletin moved to another day stays on weekdays"
     go("#/overview")
     go("#/broadcasts")
-    css("#schedule-form")
-    driver.find_element(By.ID, "title").send_keys("Bản tin sáng ngày làm việc")
-    driver.find_element(By.ID, "text").send_keys("Bản tin buổi sáng các ngày làm việc.")
-    driver.execute_script("document.getElementById('day').value = arguments[0]; document.getElementById('time').value = '06:00'", DAY)
-    Select(driver.find_element(By.ID, "repeat")).select_by_value("weekdays")
-    click(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
-    click(driver.find_element(By.ID, "schedule-submit"))
+    schedule_village_bulletin("Bản tin sáng ngày làm việc", "Bản tin buổi sáng các ngày làm việc.", DAY, time="06:00", repeat="weekdays")
     wait.until(lambda d: "Đã lên lịch" in d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"]').text)
     weekday_item = next(b["item"]["id"] for b in api_get("/api/v1/broadcasts") if b["item"]["title"] == "Bản tin sáng ngày làm việc")
     click(wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f'[data-edit="{weekday_item}"]'))))
