@@ -46,6 +46,12 @@ extension OperatorAPI {
         do { _ = try CommuneLimitError.check(communes, in: tree) } catch { throw APIError(.badRequest, error.description) }
     }
 
+    /// A commune named in a query or body must be one (422 otherwise, not an empty answer).
+    func requireKnownCommune(_ id: String?) throws {
+        guard let id, try tree()[id]?.level != .commune else { return }
+        throw APIError(.unprocessableContent, "không có xã / no commune \(id)")
+    }
+
     /// Settings that apply to every commune of the deployment (alarm rules, KPI targets) are
     /// changed by people without a commune limit.
     func requireUnlimited(_ call: Call) throws {
@@ -54,8 +60,9 @@ extension OperatorAPI {
         }
     }
 
-    /// Media a limited caller may see: what they or the people of their communes added, and what
-    /// is on air or in the inbox for their communes.
+    /// Media a limited caller may see: what they or the people of their communes added (shown
+    /// with their own title, whoever added the same bytes first), and what is on air or in the
+    /// inbox for their communes. Everything else of the library is not even found by hash.
     func visibleMedia(_ call: Call, _ items: [MediaItem]) throws -> [MediaItem] {
         guard let mine = call.principal!.communes else { return items }
         let people = try visibleUsers(call) ?? []
@@ -67,6 +74,18 @@ extension OperatorAPI {
         for u in try UpstreamRepository(database).list(all: true) where !Set(u.communes).isDisjoint(with: mine) {
             if case .media(let sha) = u.programme { used.insert(sha) }
         }
-        return items.filter { m in used.contains(m.sha256) || m.addedBy.map(people.contains) == true }
+        let adders = try MediaRepository(database).adders()
+        return items.compactMap { m in
+            if m.addedBy.map(people.contains) == true { return m }
+            if let a = adders[m.sha256]?.first(where: { people.contains($0.user) }) {
+                var own = m
+                own.title = a.title
+                own.addedBy = a.user
+                own.addedAt = a.at
+                if case .upload = m.source { own.source = .upload(fileName: a.title) }  // the first uploader's file name is theirs
+                return own
+            }
+            return used.contains(m.sha256) ? m : nil
+        }
     }
 }

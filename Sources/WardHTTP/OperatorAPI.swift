@@ -161,12 +161,14 @@ public struct OperatorAPI: Sendable {
 
     func serve(_ route: Route, _ request: Request, _ context: WardRequestContext) async -> Response {
         let address = context.remoteAddress?.ipAddress
+        var caller: String?
         do {
             var principal: Principal?
             if let permission = route.permission {
                 guard let (p, csrf) = try authenticate(request) else {
                     throw APIError(.unauthorized, "cần đăng nhập / sign in first")
                 }
+                caller = p.user.name
                 guard p.can(permission) else {
                     throw APIError(.forbidden, "vai trò \(p.user.role.vietnamese) không được làm việc này / the \(p.user.role.rawValue) role may not do this (\(permission.rawValue))")
                 }
@@ -186,6 +188,11 @@ public struct OperatorAPI: Sendable {
             }
             return try await route.handler(Call(request: request, context: context, principal: principal, body: body, address: address))
         } catch let e as APIError {
+            // Refusals of a signed-in person are kept: someone probing other communes is seen.
+            if e.status == .forbidden, let caller {
+                try? AuthRepository(database).audit(user: caller, action: "access.denied", target: "\(route.method.rawValue) \(request.uri.path)",
+                                                    detail: String(e.description.prefix(200)), address: address, at: clock.now())
+            }
             return Self.failure(e.status, e.description)
         } catch let e as any Refusal {
             return Self.failure(.unprocessableContent, e.description)

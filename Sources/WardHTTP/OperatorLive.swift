@@ -25,7 +25,7 @@ extension OperatorAPI {
         guard let name = CommandName(rawValue: b.command) else {
             throw APIError(.badRequest, "command: " + CommandName.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        if let v = b.volume, !(0...100).contains(v) { throw APIError(.badRequest, "volume: 0…100") }
+        if let v = b.volume, !(0...100).contains(v) { throw APIError(.badRequest, "volume: âm lượng 0…100 / volume 0…100") }
         if let s = b.seconds, !(1...60).contains(s) { throw APIError(.badRequest, "seconds: 1…60") }
         let (device, place, _) = try scopedDevice(call, active: true)
         guard let commune = place else { throw APIError(.notFound, "không có thiết bị / no device \(id)") }
@@ -37,7 +37,7 @@ extension OperatorAPI {
         if name == .setVolume {
             // Needed for this command, and the device's own limit: well formed, refused by the rule.
             guard let v = b.volume, (0...(device.config.maxVolume ?? 100)).contains(v) else {
-                throw APIError(.unprocessableContent, "volume: 0…\(device.config.maxVolume ?? 100)")
+                throw APIError(.unprocessableContent, "volume: âm lượng tối đa của thiết bị là \(device.config.maxVolume ?? 100) / at most the device's maximum, \(device.config.maxVolume ?? 100)")
             }
         }
         // A device that is not connected cannot acknowledge: say so now rather than after 10 s.

@@ -106,21 +106,32 @@ extension OperatorAPI {
                         groups: try BroadcastRepository(database).groups())
     }
 
+    /// Every commune must be the caller's (403, without naming the others: their names are not
+    /// the caller's to learn).
     func requireScope(_ call: Call, communes: Set<String>) throws {
         guard let allowed = call.principal?.communes else { return }
-        let outside = communes.subtracting(allowed)
-        guard outside.isEmpty else {
-            throw APIError(.forbidden, "ngoài phạm vi xã được giao / outside your communes: \(outside.sorted().joined(separator: ", "))")
+        guard communes.isSubset(of: allowed) else {
+            throw APIError(.forbidden, "ngoài phạm vi xã được giao / outside your communes")
         }
     }
 
-    func programme(_ b: ScheduleBody, by user: String) async throws -> Programme {
+    /// Something that belongs to none of the caller's communes does not exist for them: the same
+    /// 404 as an id that names nothing, so ids cannot be probed.
+    func requireVisible(_ call: Call, communes: Set<String>, _ notFound: @autoclosure () -> any Error) throws {
+        guard let allowed = call.principal?.communes, communes.isDisjoint(with: allowed) else { return }
+        throw notFound()
+    }
+
+    func programme(_ b: ScheduleBody, for call: Call) async throws -> Programme {
         let voice = try b.voice.map { v in
             guard let voice = TTSVoice(rawValue: v) else { throw APIError(.badRequest, "voice: northern, central, southern") }
             return voice
         } ?? .northern
+        // A hash (or its prefix) names a file among those the caller may see, nothing else.
+        let among = try b.media.flatMap { _ in try library.map { try visibleMedia(call, $0.list()) } }
         do {
-            return try await ProgrammeChoice(media: b.media, tts: b.tts, voice: voice, stream: b.stream).programme(library, title: b.title ?? "", by: user)
+            return try await ProgrammeChoice(media: b.media, tts: b.tts, voice: voice, stream: b.stream)
+                .programme(library, among: among, title: b.title ?? "", by: call.user.name)
         } catch let e as ProgrammeChoice.Problem {
             throw APIError(.unprocessableContent, e.description)  // no such media, or not exactly one choice
         }
@@ -146,6 +157,25 @@ extension OperatorAPI {
         BroadcastTarget(communes: b.communes ?? [], villages: b.villages ?? [], groups: b.groups ?? [], speakers: b.speakers ?? [])
     }
 
+    /// A bulletin as a caller sees it: only their communes among those it was sent to, and as
+    /// handled once all of those are (the others may still have it in their inbox). Nil: none
+    /// of the caller's communes.
+    static func inboxView(_ b: UpstreamBulletin, handling: [String: UpstreamBulletin.Handling], for scope: Set<String>?) -> UpstreamBulletin? {
+        let theirs = scope.map { Set(b.communes).intersection($0) } ?? Set(b.communes)
+        guard !theirs.isEmpty else { return nil }
+        var v = b
+        let done = handling.filter { theirs.contains($0.key) }
+        v.communes = b.communes.filter(theirs.contains)
+        v.handling = done.isEmpty ? nil : done
+        if !done.isEmpty, Set(done.keys) == theirs || scope != nil && b.status != .inbox, let last = done.values.max(by: { $0.at < $1.at }) {
+            v.status = done.values.contains { $0.status == .scheduled } ? .scheduled : last.status
+            v.itemID = done.values.first { $0.itemID != nil }?.itemID
+            v.handledBy = last.by
+            v.handledAt = last.at
+        }
+        return v
+    }
+
     // MARK: the routes
 
     public var routes: [Route] { coreRoutes + registryRoutes + radioRoutes + settingsRoutes }
@@ -161,8 +191,10 @@ extension OperatorAPI {
                 return r
             },
             Route(method: .get, path: "/api/v1/me", permission: .view) { call in
-                try Self.json(["user": call.user.name, "display_name": call.user.displayName, "role": call.user.role.rawValue,
-                               "permissions": call.user.role.permissions.map(\.rawValue).sorted().joined(separator: ",")])
+                struct Me: Encodable { var user: String; var displayName: String; var role: String; var permissions: String; var communes: [String]? }
+                return try Self.json(Me(user: call.user.name, displayName: call.user.displayName, role: call.user.role.rawValue,
+                                        permissions: call.user.role.permissions.map(\.rawValue).sorted().joined(separator: ","),
+                                        communes: call.principal!.communes?.sorted()))
             },
             Route(method: .get, path: "/api/v1/places", permission: .view) { call in
                 let tree = try self.tree()
@@ -227,7 +259,7 @@ extension OperatorAPI {
                 guard let p = try HealthQueries(db).pending().first(where: { $0.deviceID == id }) else {
                     throw APIError(.notFound, "không có thiết bị chờ / no pending device \(id)")
                 }
-                try self.requireScope(call, communes: [p.communeID])
+                try self.requireVisible(call, communes: [p.communeID], APIError(.notFound, "không có thiết bị chờ / no pending device \(id)"))
                 // The device names its commune in every topic: a site elsewhere would refuse all it says.
                 let siteCommune = try self.tree().ancestor(of: body.site, at: .commune)?.id
                 guard siteCommune == p.communeID else {
@@ -246,7 +278,7 @@ extension OperatorAPI {
                 guard let p = try HealthQueries(db).pending().first(where: { $0.deviceID == id }) else {
                     throw APIError(.notFound, "không có thiết bị chờ / no pending device \(id)")
                 }
-                try self.requireScope(call, communes: [p.communeID])
+                try self.requireVisible(call, communes: [p.communeID], APIError(.notFound, "không có thiết bị chờ / no pending device \(id)"))
                 try DeviceRepository(db).dismissPending(id)
                 try self.audit(call, "device.reject", target: id)
                 return try Self.json(["rejected": id])
@@ -275,15 +307,19 @@ extension OperatorAPI {
                 return try Self.json(slots)
             },
             Route(method: .get, path: "/api/v1/inbox", permission: .view) { call in
-                try Self.json(try UpstreamRepository(db).list(all: try call.flag("all")).filter { b in
-                    call.principal!.communes.map { !$0.isDisjoint(with: b.communes) } ?? true
+                let repo = UpstreamRepository(db)
+                let all = try call.flag("all")
+                let handling = try repo.handling()
+                return try Self.json(try repo.list(all: true).compactMap { b in
+                    let v = Self.inboxView(b, handling: handling[b.id] ?? [:], for: call.principal!.communes)
+                    return v.map { all || $0.status == .inbox ? $0 : nil } ?? nil
                 })
             },
             Route(method: .post, path: "/api/v1/broadcasts", permission: .schedule) { call in
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.scheduleKeys)
                 try Self.checkTexts(b)
                 try self.requireScope(call, communes: try self.resolver().communes(of: Self.target(b)))
-                let programme = try await self.programme(b, by: call.user.name)
+                let programme = try await self.programme(b, for: call)
                 let duration = b.minutes.map { $0 * 60 }
                 var r = BroadcastService.Request(title: b.title ?? "", level: b.level ?? .normal, programme: programme, duration: duration,
                                                  recurrence: try Self.recurrence(b), target: Self.target(b), volume: b.volume)
@@ -295,7 +331,9 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/broadcasts/{id}/approve", permission: .approve) { call in
                 let id = try call.parameter("id")
                 let item = try BroadcastRepository(db).get(id)
-                try self.requireScope(call, communes: try self.resolver().communes(of: item.item.target))
+                let communes = try self.resolver().communes(of: item.item.target)
+                try self.requireVisible(call, communes: communes, BroadcastStoreError.unknownItem(id))
+                try self.requireScope(call, communes: communes)
                 let done = try BroadcastService(db, clock: self.clock).approve(id, by: call.user.name)
                 try self.audit(call, "broadcast.approve", target: id)
                 return try Self.json(done)
@@ -304,7 +342,9 @@ extension OperatorAPI {
                 let id = try call.parameter("id")
                 let body = call.body.readableBytes == 0 ? Reason() : try Self.decode(Reason.self, call.body, allowed: ["reason"])
                 let item = try BroadcastRepository(db).get(id)
-                try self.requireScope(call, communes: try self.resolver().communes(of: item.item.target))
+                let communes = try self.resolver().communes(of: item.item.target)
+                try self.requireVisible(call, communes: communes, BroadcastStoreError.unknownItem(id))
+                try self.requireScope(call, communes: communes)
                 let done = try BroadcastService(db, clock: self.clock).cancel(id, by: call.user.name, reason: body.reason)
                 try self.audit(call, "broadcast.cancel", target: id, detail: body.reason)
                 return try Self.json(done)
@@ -312,9 +352,14 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/emergency", permission: .sendEmergency) { call in
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.scheduleKeys)
                 try Self.checkTexts(b)
-                let target = Self.target(b)
+                var target = Self.target(b)
+                // No target: the caller's one commune (or the deployment's only one), as the CLI does.
+                if target.isEmpty {
+                    let communes = try call.principal!.communes ?? Set(self.tree().places.values.filter { $0.level == .commune }.map(\.id))
+                    if communes.count == 1 { target = BroadcastTarget(communes: Array(communes)) }
+                }
                 try self.requireScope(call, communes: try self.resolver().communes(of: target))
-                let programme = try await self.programme(b, by: call.user.name)
+                let programme = try await self.programme(b, for: call)
                 let duration = b.minutes.map { $0 * 60 }
                 let item = try BroadcastService(db, clock: self.clock).sendEmergency(title: b.title ?? "", programme: programme, duration: duration,
                                                                                       target: target, volume: b.volume, by: call.user.name)
@@ -335,6 +380,7 @@ extension OperatorAPI {
                     throw APIError(.unprocessableContent, "from trước to / from must come before to")
                 }
                 var communes = try call.identifier("commune").map { Set([$0]) }
+                try self.requireKnownCommune(communes?.first)
                 if let c = communes?.first, !call.principal!.covers(commune: c) {
                     throw APIError(.forbidden, "ngoài phạm vi xã được giao / outside your communes: \(c)")
                 }
@@ -369,6 +415,7 @@ extension OperatorAPI {
                 let format = try call.choice("format", ReportFormat.self) ?? .json
                 let lang = try call.choice("lang", ReportLanguage.self) ?? .vi
                 let commune = try call.identifier("commune") ?? call.principal!.communes.flatMap { $0.count == 1 ? $0.first : nil }
+                try self.requireKnownCommune(commune)
                 if call.principal!.communes != nil, !call.principal!.covers(commune: commune) {
                     throw APIError(.forbidden, "chọn xã của bạn / choose one of your communes (commune=…)")
                 }

@@ -24,9 +24,14 @@ extension OperatorAPI {
                                         "volume", "priority_order"]
 
     /// A bulletin already scheduled or dismissed conflicts with scheduling or dismissing it again.
-    static func requireInInbox(_ b: UpstreamBulletin) throws {
-        guard b.status == .inbox else {
-            throw APIError(.conflict, "bản tin nguồn #\(b.id) đang \(b.status.vietnamese) / upstream bulletin #\(b.id) is \(b.status.rawValue)")
+    /// A bulletin is each addressed commune's to handle: one sent to none of the caller's
+    /// communes is not found (404); one their communes have all handled is not theirs to handle
+    /// again (409); the others it was sent to keep it in their inbox.
+    func requireOpen(_ call: Call, _ b: UpstreamBulletin) throws {
+        try requireVisible(call, communes: Set(b.communes), UpstreamStoreError.unknown(b.id))
+        let mine = call.principal!.communes.map { Set(b.communes).intersection($0) } ?? Set(b.communes)
+        guard b.status == .inbox, !mine.subtracting(try UpstreamRepository(database).handling(b.id).keys).isEmpty else {
+            throw APIError(.conflict, "bản tin nguồn #\(b.id) đã được xử lý / upstream bulletin #\(b.id) was handled already")
         }
     }
 
@@ -44,6 +49,7 @@ extension OperatorAPI {
                 try Self.checkTexts(b)
                 let r = try self.resolver()
                 let item = try BroadcastRepository(db).get(id)
+                try self.requireVisible(call, communes: r.communes(of: item.item.target), BroadcastStoreError.unknownItem(id))
                 let edit = try Self.edit(b)
                 // Both where it plays now and where it would play after the edit must be the user's.
                 try self.requireScope(call, communes: r.communes(of: item.item.target).union(edit.target.map(r.communes(of:)) ?? []))
@@ -64,7 +70,10 @@ extension OperatorAPI {
                 let r = try self.resolver()
                 // The group as it is now must be the caller's too: a name is no way into another commune's group.
                 let existing = Array(try BroadcastRepository(db).groups()[name] ?? [])
-                try self.requireScope(call, communes: r.communes(of: BroadcastTarget(speakers: b.speakers + existing)))
+                if let mine = call.principal!.communes, !r.communes(of: BroadcastTarget(speakers: existing)).isSubset(of: mine) {
+                    throw APIError(.conflict, "tên nhóm \(name) đã được dùng / the group name \(name) is taken")
+                }
+                try self.requireScope(call, communes: r.communes(of: BroadcastTarget(speakers: b.speakers)))
                 try BroadcastService(db, clock: self.clock).setGroup(name, speakers: b.speakers, by: call.user.name)
                 try self.audit(call, "group.set", target: name, detail: b.speakers.joined(separator: ","))
                 return try Self.json(["group": name, "speakers": b.speakers.joined(separator: ",")])
@@ -79,8 +88,9 @@ extension OperatorAPI {
             },
             Route(method: .put, path: "/api/v1/quiet-hours/{commune}", permission: .approve) { call in
                 let c = try call.parameter("commune")
-                try self.requireScope(call, communes: [c])
-                guard try self.tree()[c]?.level == .commune else { throw APIError(.notFound, "không có xã / no commune \(c)") }
+                guard try self.tree()[c]?.level == .commune, call.principal!.covers(commune: c) else {
+                    throw APIError(.notFound, "không có xã / no commune \(c)")
+                }
                 let b = try Self.decode(QuietBody.self, call.body, allowed: ["from", "to"])
                 try APIInput.time(b.from, field: "from")
                 try APIInput.time(b.to, field: "to")
@@ -91,8 +101,9 @@ extension OperatorAPI {
             },
             Route(method: .delete, path: "/api/v1/quiet-hours/{commune}", permission: .approve) { call in
                 let c = try call.parameter("commune")
-                try self.requireScope(call, communes: [c])
-                guard try self.tree()[c]?.level == .commune else { throw APIError(.notFound, "không có xã / no commune \(c)") }
+                guard try self.tree()[c]?.level == .commune, call.principal!.covers(commune: c) else {
+                    throw APIError(.notFound, "không có xã / no commune \(c)")
+                }
                 try BroadcastRepository(db).setQuietHours(commune: c, nil)
                 try self.audit(call, "quiet_hours.remove", target: c)
                 return try Self.json(["commune": c, "from": "", "to": ""])
@@ -102,9 +113,9 @@ extension OperatorAPI {
                 let b = try Self.decode(ScheduleBody.self, call.body, allowed: Self.editKeys.subtracting(["title", "priority_order"]))
                 guard b.day != nil || b.time != nil else { throw APIError(.badRequest, "day, time: cần ngày giờ phát / when to play") }
                 let bulletin = try UpstreamRepository(db).get(id)
-                try Self.requireInInbox(bulletin)
+                try self.requireOpen(call, bulletin)
                 let target = Self.target(b)
-                try self.requireScope(call, communes: target.isEmpty ? Set(bulletin.communes) : try self.resolver().communes(of: target))
+                if !target.isEmpty { try self.requireScope(call, communes: try self.resolver().communes(of: target)) }
                 let upstream = UpstreamService(database: db, library: try self.requireLibrary(), clock: self.clock)
                 let item = try upstream.schedule(id, recurrence: try Self.recurrence(b), target: target.isEmpty ? nil : target, volume: b.volume,
                                                  by: call.user.name)
@@ -114,9 +125,7 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/inbox/{id}/dismiss", permission: .schedule) { call in
                 guard let id = Int64(try call.parameter("id")) else { throw APIError(.badRequest, "id: số / a number") }
                 let b = call.body.readableBytes == 0 ? Dismiss() : try Self.decode(Dismiss.self, call.body, allowed: ["reason"])
-                let bulletin = try UpstreamRepository(db).get(id)
-                try self.requireScope(call, communes: Set(bulletin.communes))
-                try Self.requireInInbox(bulletin)
+                try self.requireOpen(call, try UpstreamRepository(db).get(id))
                 try UpstreamService(database: db, library: try self.requireLibrary(), clock: self.clock).dismiss(id, by: call.user.name, reason: b.reason)
                 try self.audit(call, "inbox.dismiss", target: "#\(id)", detail: b.reason)
                 return try Self.json(["dismissed": id])

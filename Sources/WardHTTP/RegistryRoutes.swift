@@ -42,6 +42,12 @@ extension OperatorAPI {
                     throw APIError(.unprocessableContent, "tệp không có địa điểm hay thiết bị nào / the file lists no places or devices")
                 }
                 try self.requireScope(call, communes: try self.communes(touchedBy: fleet, for: call))
+                if withDevices {
+                    let after = try PlaceRepository(db).tree(after: fleet.places)
+                    for d in fleet.devices {
+                        if let c = after.ancestor(of: d.siteID, at: .commune)?.id { try self.requireReportsFrom(d.id, commune: c, for: call) }
+                    }
+                }
                 let (pi, pu) = try PlaceRepository(db).upsert(fleet.places)
                 var devices = (0, 0)
                 if withDevices, !fleet.devices.isEmpty { devices = try DeviceRepository(db).upsert(fleet.devices) }
@@ -58,12 +64,23 @@ extension OperatorAPI {
                     throw APIError(.unprocessableContent, "site: không có điểm lắp đặt / no site \(b.site)")
                 }
                 try self.requireScope(call, communes: [commune])
+                // An id already registered is changed only by someone who has its commune too: a
+                // registration must not be a way to move another commune's device into one's own.
+                let existing = try DeviceRepository(db).get(b.id)
+                if let existing, !call.principal!.covers(commune: tree.ancestor(of: existing.siteID, at: .commune)?.id) {
+                    throw APIError(.conflict, "mã thiết bị \(b.id) đã được dùng / device id \(b.id) is already registered")
+                }
+                try self.requireReportsFrom(b.id, commune: commune, for: call)
                 let installed = try b.installed.map { s -> Date in
                     try LocalCalendar.vietnam.day(named: APIInput.day(s, field: "installed").description)!.start
                 }
-                let d = Device(id: b.id, deviceClass: b.deviceClass, model: b.model ?? "", firmware: b.firmware ?? "", siteID: b.site,
-                               installedOn: installed,
-                               config: DeviceConfig(requiredRetentionDays: b.retentionDays, maxVolume: b.maxVolume, kioskRole: b.kioskRole),
+                // An update changes what it gives and keeps the rest (model, limits, …) as registered.
+                let d = Device(id: b.id, deviceClass: b.deviceClass, model: b.model ?? existing?.model ?? "",
+                               firmware: b.firmware ?? existing?.firmware ?? "", siteID: b.site,
+                               installedOn: installed ?? existing?.installedOn,
+                               config: DeviceConfig(requiredRetentionDays: b.retentionDays ?? existing?.config.requiredRetentionDays,
+                                                    maxVolume: b.maxVolume ?? existing?.config.maxVolume,
+                                                    kioskRole: b.kioskRole ?? existing?.config.kioskRole),
                                registeredAt: self.clock.now())
                 let (inserted, _) = try DeviceRepository(db).upsert([d])
                 try self.audit(call, inserted == 1 ? "device.register" : "device.update", target: b.id, detail: "site \(b.site)")
@@ -109,7 +126,7 @@ extension OperatorAPI {
                 try Data(buffer: call.body).write(to: file)
                 let (item, isNew) = try await library.add(file: file.path, title: call.query("title"), by: call.user.name)
                 try self.audit(call, "media.add", target: item.sha256, detail: item.title)
-                return try Self.json(item, status: isNew ? .created : .ok)
+                return try Self.json(try self.visibleMedia(call, [item]).first ?? item, status: isNew ? .created : .ok)  // as the caller added it
             },
             Route(method: .post, path: "/api/v1/media/tts", permission: .schedule) { call in
                 let library = try self.requireLibrary()
@@ -118,7 +135,7 @@ extension OperatorAPI {
                 guard let voice = TTSVoice(rawValue: b.voice ?? "northern") else { throw APIError(.badRequest, "voice: northern, central, southern") }
                 let (item, isNew) = try await library.addSpeech(b.text, voice: voice, title: b.title, by: call.user.name)
                 try self.audit(call, "media.tts", target: item.sha256, detail: item.title)
-                return try Self.json(item, status: isNew ? .created : .ok)
+                return try Self.json(try self.visibleMedia(call, [item]).first ?? item, status: isNew ? .created : .ok)  // as the caller added it
             },
         ]
     }
@@ -126,11 +143,33 @@ extension OperatorAPI {
     /// The communes a places/devices file creates or changes, in the tree as it would be after
     /// the import (a file may add villages under an existing commune). Places above communes
     /// (provinces, districts) are only for users without a commune limit.
+    /// Both where they are now and where they would be after: a file must not move another
+    /// commune's villages, sites or devices into one's own. Places above communes (provinces,
+    /// districts) may be repeated unchanged by anyone (a file names its province); only users
+    /// without a commune limit may add or change them.
     func communes(touchedBy fleet: FleetFile, for call: Call) throws -> Set<String> {
-        if call.principal!.communes != nil, let above = fleet.places.first(where: { $0.level < .commune }) {
-            throw APIError(.forbidden, "chỉ người dùng không giới hạn xã được sửa \(above.level.vietnamese) \(above.id) / only users without a commune limit may change \(above.id)")
+        let now = try PlaceRepository(database).tree()
+        if call.principal!.communes != nil {
+            for above in fleet.places where above.level < .commune {
+                guard let stored = now[above.id], stored.level == above.level, stored.name == above.name, stored.parentID == above.parentID else {
+                    throw APIError(.forbidden, "chỉ người dùng không giới hạn xã được thêm hoặc sửa \(above.level.vietnamese) \(above.id) / only users without a commune limit may add or change \(above.id)")
+                }
+            }
         }
-        let tree = try PlaceRepository(database).tree(after: fleet.places)
-        return Set((fleet.places.map(\.id) + fleet.devices.map(\.siteID)).compactMap { tree.ancestor(of: $0, at: .commune)?.id })
+        let after = try PlaceRepository(database).tree(after: fleet.places)
+        let places = fleet.places.filter { $0.level >= .commune }.map(\.id)
+        var touched = Set((places + fleet.devices.map(\.siteID)).compactMap { after.ancestor(of: $0, at: .commune)?.id })
+        touched.formUnion(places.compactMap { now.ancestor(of: $0, at: .commune)?.id })
+        let registered = Dictionary(try DeviceRepository(database).list(includeRemoved: true).map { ($0.id, $0.siteID) }, uniquingKeysWith: { a, _ in a })
+        touched.formUnion(fleet.devices.compactMap { registered[$0.id].flatMap { now.ancestor(of: $0, at: .commune)?.id } })
+        return touched
+    }
+
+    /// A device that has already spoken (pending) names its commune in every topic: registered to
+    /// a site of another commune, everything it says would be refused.
+    func requireReportsFrom(_ id: String, commune: String, for call: Call) throws {
+        guard let p = try HealthQueries(database).pending().first(where: { $0.deviceID == id }), p.communeID != commune else { return }
+        let theirs = call.principal!.covers(commune: p.communeID) ? p.communeID : "khác / another"
+        throw APIError(.unprocessableContent, "thiết bị \(id) báo về xã \(theirs), không phải xã \(commune) của điểm này / device \(id) reports from commune \(theirs), not \(commune), this site's")
     }
 }

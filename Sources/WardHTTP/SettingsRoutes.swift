@@ -59,6 +59,7 @@ extension OperatorAPI {
                 let b = call.body.readableBytes == 0 ? Keep() : try Self.decode(Keep.self, call.body, allowed: ["commune"])
                 try APIInput.identifiers(b.commune.map { [$0] }, field: "commune")
                 let commune = b.commune ?? call.principal!.communes.flatMap { $0.count == 1 ? $0.first : nil }
+                try self.requireKnownCommune(commune)
                 if call.principal!.communes != nil, !call.principal!.covers(commune: commune) {
                     throw APIError(.forbidden, "chọn xã của bạn / choose one of your communes (commune)")
                 }
@@ -68,7 +69,7 @@ extension OperatorAPI {
             },
             Route(method: .get, path: "/api/v1/reports/{month}/kept", permission: .view) { call in
                 let month = try call.month()
-                let scope = call.query("scope") ?? "*"
+                let scope = call.query("scope") ?? call.principal!.communes.flatMap { $0.count == 1 ? $0.first : nil } ?? "*"
                 guard scope == "*" || APIInput.isIdentifier(scope) else { throw APIInput.bad("scope", "* hoặc mã xã / * or a commune id") }
                 guard call.principal!.covers(commune: scope == "*" ? nil : scope) else { throw APIError(.forbidden, "scope: ngoài phạm vi / outside your communes") }
                 let kind = try call.choice("format", ReportFormat.self) ?? .html

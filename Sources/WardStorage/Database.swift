@@ -433,6 +433,39 @@ public final class WardDatabase: Sendable {
                 CREATE UNIQUE INDEX device_events_once ON device_events (device_id, boot, seq);
                 """)
         }
+        m.registerMigration("v12: who added each library file") { db in
+            try db.execute(sql: """
+                -- The same bytes are stored once, but several people may add them (the same text read
+                -- out, the same file uploaded): each keeps their own title, and sees the file as theirs.
+                CREATE TABLE media_adders (
+                    sha256 TEXT NOT NULL REFERENCES media(sha256),
+                    user_name TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    added_at INTEGER NOT NULL,
+                    PRIMARY KEY (sha256, user_name)
+                );
+                INSERT OR IGNORE INTO media_adders (sha256, user_name, title, added_at)
+                    SELECT sha256, added_by, title, added_at FROM media WHERE added_by IS NOT NULL;
+                """)
+        }
+        m.registerMigration("v13: upstream bulletins handled per commune") { db in
+            try db.execute(sql: """
+                -- A bulletin sent to several communes is each commune's to schedule or dismiss: one
+                -- commune's officer handling it does not take it from the others' inboxes.
+                CREATE TABLE upstream_handling (
+                    bulletin_id INTEGER NOT NULL REFERENCES upstream_bulletins(id),
+                    commune TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    item_id TEXT,
+                    handled_by TEXT NOT NULL,
+                    handled_at INTEGER NOT NULL,
+                    PRIMARY KEY (bulletin_id, commune)
+                );
+                INSERT INTO upstream_handling (bulletin_id, commune, status, item_id, handled_by, handled_at)
+                    SELECT b.id, c.value, b.status, b.item_id, coalesce(b.handled_by, '?'), coalesce(b.handled_at, b.received_at)
+                    FROM upstream_bulletins b, json_each(b.communes) c WHERE b.status != 'inbox';
+                """)
+        }
         return m
     }
 }

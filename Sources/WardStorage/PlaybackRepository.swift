@@ -140,6 +140,49 @@ public struct UpstreamRepository: Sendable {
         }
     }
 
+    /// How each commune of a bulletin was handled, by commune.
+    public func handling(_ id: Int64) throws -> [String: UpstreamBulletin.Handling] {
+        try handling(of: [id])[id] ?? [:]
+    }
+
+    public func handling(of ids: [Int64]? = nil) throws -> [Int64: [String: UpstreamBulletin.Handling]] {
+        try db.pool.read { db in
+            var out: [Int64: [String: UpstreamBulletin.Handling]] = [:]
+            let sql = "SELECT * FROM upstream_handling" + (ids.map { "WHERE bulletin_id IN (\($0.map(String.init).joined(separator: ",")))" }.map { " " + $0 } ?? "")
+            for r in try Row.fetchAll(db, sql: sql) {
+                out[r["bulletin_id"], default: [:]][r["commune"]] = UpstreamBulletin.Handling(
+                    status: UpstreamBulletin.Status(rawValue: r["status"]) ?? .scheduled, itemID: r["item_id"], by: r["handled_by"],
+                    at: Date(millis: r["handled_at"]))
+            }
+            return out
+        }
+    }
+
+    /// Records `communes` of bulletin `id` as handled; once every commune of it is, the bulletin
+    /// leaves the inbox (scheduled if any commune scheduled it). Throws if one was handled already.
+    public func handle(_ id: Int64, communes: Set<String>, _ status: UpstreamBulletin.Status, item: String?, by: String, at: Date,
+                       detail: String? = nil) throws {
+        try db.pool.write { db in
+            guard let r = try Row.fetchOne(db, sql: "SELECT * FROM upstream_bulletins WHERE id = ?", arguments: [id]) else {
+                throw UpstreamStoreError.unknown(id)
+            }
+            let b = Self.bulletin(r)
+            for c in communes.sorted() {
+                try db.execute(sql: """
+                    INSERT INTO upstream_handling (bulletin_id, commune, status, item_id, handled_by, handled_at) VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [id, c, status.rawValue, item, by, at.millis])
+            }
+            let handled = try Row.fetchAll(db, sql: "SELECT commune, status FROM upstream_handling WHERE bulletin_id = ?", arguments: [id])
+            guard Set(b.communes).isSubset(of: Set(handled.map { $0["commune"] as String })) else { return }
+            let overall: UpstreamBulletin.Status = handled.contains { ($0["status"] as String) == UpstreamBulletin.Status.scheduled.rawValue }
+                ? .scheduled : status
+            try db.execute(sql: """
+                UPDATE upstream_bulletins SET status = ?, item_id = coalesce(?, item_id), handled_by = ?, handled_at = ?,
+                    detail = coalesce(?, detail) WHERE id = ?
+                """, arguments: [overall.rawValue, item, by, at.millis, detail, id])
+        }
+    }
+
     /// Newest first; only those waiting unless `all`.
     public func list(all: Bool = false) throws -> [UpstreamBulletin] {
         try db.pool.read { db in

@@ -103,6 +103,10 @@ import WardStorage
                                                                            communes: [commune], programme: .media(sha256: shaOf[c]!),
                                                                            duration: 30, receivedAt: now)).0.id
         }
+        // One bulletin sent to both communes: each handles it for itself.
+        _ = try UpstreamRepository(db).receive(UpstreamBulletin(source: "tinh", sourceID: "chung", title: "Tin chung của tỉnh", level: .normal,
+                                                                communes: ["an-phu", "xa-bzz"], programme: .media(sha256: shaOf["a"]!),
+                                                                duration: 30, receivedAt: now))
         try BroadcastRepository(db).setGroup("nhom-a", speakers: ["LOA-A1"], by: "admin", at: now)
         try BroadcastRepository(db).setGroup("nhom-bzz", speakers: ["LOA-BZZ-1"], by: "admin", at: now)
         try BroadcastRepository(db).setQuietHours(commune: "xa-bzz", QuietHours(start: LocalTime(hour: 21, minute: 0), end: LocalTime(hour: 5, minute: 0)))
@@ -121,10 +125,10 @@ import WardStorage
         try AuthRepository(db).audit(user: "nguoi-bzz", action: "broadcast.schedule", target: itemB.id, detail: "Bản tin Bzz", address: nil, at: now)
         try AuthRepository(db).audit(user: "nguoi-a", action: "broadcast.schedule", target: itemA.id, detail: "Bản tin An Phú", address: nil, at: now)
 
-        var api = OperatorAPI(database: db, clock: ManualTimeSource(now))
+        let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: db)
+        var api = OperatorAPI(database: db, clock: ManualTimeSource(now), library: library)
         api.eventStreamLifetime = .milliseconds(1_500)
         api.eventInterval = .milliseconds(100)
-        let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: db)
         let server = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0, api: api)
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         return World(db: db, api: api, app: app,
@@ -224,7 +228,8 @@ import WardStorage
                         #expect(l.0 == .notFound || l.0 == .forbidden, "GET \(uri) answers a user of commune A with \(l.0)")
                     }
                     if l.0.code < 300 {
-                        #expect(!l.1.lowercased().contains(Self.marker), "GET \(uri) shows commune B to a user of commune A: \(l.1.prefix(400))")
+                        #expect(!Self.othersThan("admin-a", l.1).lowercased().contains(Self.marker),
+                                "GET \(uri) shows commune B to a user of commune A: \(l.1.prefix(400))")
                     } else if !aimedAtB {
                         #expect(l.0 != .internalServerError, "GET \(uri): \(l.0) \(l.1.prefix(200))")
                     }
@@ -236,6 +241,15 @@ import WardStorage
             }
             #expect(walked >= 25)
         }
+    }
+
+    /// The answer without the audit lines of `user`: what people typed themselves (the ids they
+    /// probed) is theirs to see again.
+    static func othersThan(_ user: String, _ body: String) -> String {
+        guard let lines = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]],
+              lines.allSatisfy({ $0["action"] != nil && $0["user"] != nil }) else { return body }
+        let others = lines.filter { $0["user"] as? String != user }
+        return String(decoding: (try? JSONSerialization.data(withJSONObject: others)) ?? Data(), as: UTF8.self)
     }
 
     /// Every row of every table that mentions commune B, as text: what no call by A's user may change.
@@ -273,6 +287,8 @@ import WardStorage
             #"{"commune":"\#(b["commune"]!)"}"#, #"{"note":"x"}"#, #"{"reason":"x"}"#, #"{"label":"x"}"#,
             #"{"kind":"offline","device_class":"speaker","duration":1}"#, #"{"loudspeaker_coverage":0.1}"#,
             #"{"command":"ping"}"#, #"{"valid_hours":1}"#, "{}",
+            // Registering B's device id on A's site would move it into A.
+            #"{"id":"\#(b["device"]!)","device_class":"speaker","site":"\#(w.a["site"]!)"}"#,
         ]
         let importB = """
             province:
@@ -294,8 +310,12 @@ import WardStorage
                 var headers = limited
                 let payloads: [String]
                 if route.path == "/api/v1/places/import" {
-                    headers[.contentType] = "application/yaml"
-                    payloads = [importB]
+                    headers[.contentType] = "text/csv"
+                    // A place's new parent is not all that counts: moving B's village or site into A
+                    // (and its devices with it) changes B.
+                    payloads = ["level,id,name,parent,kind,lat,lon\nvillage,thon-bzz,Thôn Bzz,an-phu,thôn,,\n",
+                                "level,id,name,parent,kind,lat,lon\nsite,cot-bzz,Cột loa Bzz,dong,pole,,\n",
+                                "id,class,site\n\(b["device"]!),speaker,\(w.a["site"]!)\n"]
                 } else {
                     payloads = bodies
                 }
@@ -314,6 +334,70 @@ import WardStorage
         }
         let after = try Self.snapshotOfB(w.db)
         #expect(after == before, "commune B's data changed: \(Set(after).symmetricDifference(before).prefix(5))")
+        #expect(try DeviceRepository(w.db).get("LOA-BZZ-1")?.siteID == "cot-bzz", "B's device stays where it is")
+        #expect(try PlaceRepository(w.db).tree()["thon-bzz"]?.parentID == "xa-bzz", "B's village stays in B")
+        // Refusals are in the audit log, so someone probing another commune is seen.
+        #expect(try AuthRepository(w.db).auditLog(limit: 10_000).contains { $0.user == "admin-a" && $0.action == "access.denied" })
+    }
+
+    /// Another commune's things do not exist for a limited user: the same 404 as an id that names
+    /// nothing, without naming the other commune; its audio cannot be found, used or seen.
+    @Test func anotherCommunesThingsAreNotFoundAndItsAudioIsNotUsable() async throws {
+        let w = try await world()
+        try await w.app.test(.live) { client in
+            let limited = try await Self.login(client, "admin-a")
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ body: String = "{}") async throws -> (HTTPResponse.Status, String) {
+                try await client.execute(uri: uri, method: method, headers: limited, body: ByteBuffer(string: body)) { ($0.status, String(buffer: $0.body)) }
+            }
+            for (method, uri) in [(HTTPRequest.Method.post, "/api/v1/broadcasts/\(w.b["item"]!)/approve"), (.post, "/api/v1/broadcasts/\(w.b["item"]!)/cancel"),
+                                  (.patch, "/api/v1/broadcasts/\(w.b["item"]!)"), (.post, "/api/v1/inbox/\(w.b["inbox"]!)/dismiss"),
+                                  (.put, "/api/v1/quiet-hours/xa-bzz"), (.post, "/api/v1/pending/PENDING-BZZ/reject")] {
+                let (status, text) = try await call(method, uri, method == .put ? #"{"from":"21:00","to":"05:00"}"# : "{}")
+                #expect(status == .notFound, "\(method) \(uri): \(status) \(text)")
+                #expect(!text.contains("outside your communes"), "\(uri) tells it exists: \(text)")
+            }
+            // B's audio by hash or prefix is "no such media", like a hash that names nothing.
+            let bSha = String(repeating: "b", count: 64)
+            for media in [bSha, "bbbb"] {
+                let (status, text) = try await call(.post, "/api/v1/broadcasts",
+                                                    #"{"title":"x","media":"\#(media)","day":"2026-11-21","time":"06:00","communes":["an-phu"]}"#)
+                #expect(status == .unprocessableContent && text.contains("no media matching"), "\(status) \(text)")
+            }
+            // The same bytes added by someone of A (the same text read out) are A's, under A's title.
+            _ = try MediaRepository(w.db).add(MediaItem(sha256: bSha, title: "Thông báo của thôn Đông", format: .wav, codec: "pcm_s16le", duration: 30,
+                                                        sizeBytes: 1_000, sampleRate: 16_000, channels: 1, source: .upload(fileName: "dong.wav"),
+                                                        addedAt: now, addedBy: "nguoi-a"))
+            let (_, media) = try await call(.get, "/api/v1/media")
+            #expect(media.contains("Thông báo của thôn Đông") && !media.lowercased().contains(Self.marker), "\(media)")
+        }
+    }
+
+    /// A bulletin sent to both communes is each one's to handle: A scheduling it leaves it in B's
+    /// inbox, B can still schedule it, and A cannot handle it twice.
+    @Test func aSharedBulletinIsHandledPerCommune() async throws {
+        let w = try await world()
+        let shared = try #require(try UpstreamRepository(w.db).list().first { $0.title == "Tin chung của tỉnh" }?.id)
+        try await w.app.test(.live) { client in
+            let a = try await Self.login(client, "admin-a"), b = try await Self.login(client, "nguoi-bzz")
+            func call(_ h: HTTPFields, _ method: HTTPRequest.Method, _ uri: String, _ body: String = "{}") async throws -> (Int, String) {
+                try await client.execute(uri: uri, method: method, headers: h, body: ByteBuffer(string: body)) { ($0.status.code, String(buffer: $0.body)) }
+            }
+            let when = #"{"day":"2026-11-21","time":"08:00"}"#
+            var (st, text) = try await call(a, .post, "/api/v1/inbox/\(shared)/schedule", when)
+            #expect(st == 201, "\(text)")
+            #expect(text.contains("an-phu") && !text.contains("xa-bzz"), "A's item plays in A only: \(text)")
+            (st, text) = try await call(b, .get, "/api/v1/inbox")
+            #expect(text.contains("Tin chung của tỉnh"), "still in B's inbox: \(text)")
+            (st, text) = try await call(a, .get, "/api/v1/inbox")
+            #expect(!text.contains("Tin chung của tỉnh"), "no longer in A's inbox: \(text)")
+            (st, text) = try await call(a, .get, "/api/v1/inbox?all=true")
+            #expect(text.contains(#""status":"scheduled""#) && !text.lowercased().contains(Self.marker), "\(text)")
+            (st, text) = try await call(b, .post, "/api/v1/inbox/\(shared)/schedule", #"{"day":"2026-11-21","time":"09:00"}"#)
+            #expect(st == 201, "B schedules its own: \(text)")
+            (st, _) = try await call(a, .post, "/api/v1/inbox/\(shared)/schedule", when)
+            #expect(st == 409)
+            #expect(try UpstreamRepository(w.db).get(shared).status == .scheduled, "handled by both: out of every inbox")
+        }
     }
 
     @Test func aCommuneLimitMustNameCommunes() async throws {

@@ -100,12 +100,14 @@ import WardStorage
             try play("tb-tay", "2026-10-25T18:00:00", "loa-2", started: false)
 
             // Kiosk: 2 tickets a day; the last one at 23:59:59 on 31/10, one more at 00:00:00 on 1/11.
+            var seq = 0  // events count their own sequence (one event, one number)
             func event(_ type: String, _ at: String, wait: Double? = nil, rating: String? = nil) throws {
                 let ms = Int64(vn(at).timeIntervalSince1970 * 1000)
+                seq += 1
                 try d.execute(sql: """
                     INSERT INTO device_events (device_id, boot, seq, type, occurred_at, received_at, wait_s, rating)
-                    VALUES ('kiosk-1', 'b', 0, ?, ?, ?, ?, ?)
-                    """, arguments: [type, ms, ms, wait, rating])
+                    VALUES ('kiosk-1', 'b', ?, ?, ?, ?, ?, ?)
+                    """, arguments: [seq, type, ms, ms, wait, rating])
             }
             for day in 1...30 {
                 try event("ticket_issued", String(format: "2026-10-%02dT08:00:00", day))
@@ -194,6 +196,23 @@ import WardStorage
         #expect(r.deployment.oneStop.ticketsIssued == 1)
         // No commune programme counted except 1/11 on loa-1: Tây's speaker was not available ≥ 95%.
         #expect(r.deployment.villages.first { $0.id == "tay" }?.loudspeakerCovered == false)
+    }
+
+    /// A play is sent ahead (lead time) and logged `scheduled` before it is due: until its start,
+    /// it is not a miss. The report and /kpi used to disagree in that window (6/9 against 6/6).
+    @Test func playsNotDueYetDoNotCountInTheReport() throws {
+        let db = try Self.makeDatabase()
+        let now = Self.vn("2026-11-01T06:55:00")
+        let ms = Int64(Self.vn("2026-11-01T07:00:00").timeIntervalSince1970 * 1000)
+        try db.pool.write {
+            try $0.execute(sql: "INSERT INTO playback_log (item_id, scheduled_start, speaker_id, event, at, recorded_at) VALUES ('sang', ?, 'loa-1', 'scheduled', ?, ?)",
+                           arguments: [ms, ms - 600_000, ms - 600_000])
+        }
+        let report = try MonthlyReport.build(db, month: "2026-11", now: now)
+        let kpi = try KPIService(db).report(period: DateInterval(start: Self.vn("2026-11-01T00:00:00"), end: now), now: now)
+        #expect(report.kpis.deployment.kpi(.broadcastReach)?.denominator == kpi.deployment.kpi(.broadcastReach)?.denominator)
+        #expect(report.broadcasts.first { $0.item == "sang" }.map { ($0.targeted, $0.played) }.map { $0 == (1, 1) } ?? false,
+                "only 1/11 06:00 so far: \(report.broadcasts)")
     }
 
     @Test func reportsRenderInBothLanguagesAndFormats() throws {

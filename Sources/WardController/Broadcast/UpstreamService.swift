@@ -117,18 +117,29 @@ public struct UpstreamService: Sendable {
         return (b, true)
     }
 
-    /// Puts an inbox bulletin on the schedule (its communes unless `target` says otherwise).
+    /// The communes of bulletin `b` that `user` handles now: those of theirs (all, for a user
+    /// without a commune limit) that nobody has handled yet. Refused when none is left.
+    func open(_ b: UpstreamBulletin, for user: String) throws -> Set<String> {
+        let limit = try AuthRepository(db).principal(user)?.communes
+        let theirs = Set(b.communes).intersection(limit ?? Set(b.communes))
+        let open = theirs.subtracting(try UpstreamRepository(db).handling(b.id).keys)
+        guard b.status == .inbox, !open.isEmpty else {
+            throw ScheduleRefusal.invalid("bản tin nguồn #\(b.id) đã được xử lý, không còn trong hộp thư / upstream bulletin #\(b.id) was handled already")
+        }
+        return open
+    }
+
+    /// Puts an inbox bulletin on the schedule for the user's communes among its own (unless
+    /// `target` says where); the other communes it was sent to keep it in their inbox.
     public func schedule(_ id: Int64, recurrence: Recurrence, target: BroadcastTarget? = nil, volume: Int? = nil,
                          by user: String) throws -> ScheduledBroadcast {
         let repo = UpstreamRepository(db)
         let b = try repo.get(id)
-        guard b.status == .inbox else {
-            throw ScheduleRefusal.invalid("bản tin nguồn #\(id) đang \(b.status.vietnamese) / upstream bulletin #\(id) is \(b.status.rawValue)")
-        }
+        let communes = try open(b, for: user)
         let item = try broadcasts.schedule(BroadcastService.Request(
             title: b.title, level: b.level, programme: b.programme, duration: b.duration, recurrence: recurrence,
-            target: target ?? BroadcastTarget(communes: b.communes), volume: volume), by: user)
-        try repo.setStatus(id, .scheduled, item: item.id, by: user, at: clock.now())
+            target: target ?? BroadcastTarget(communes: communes.sorted()), volume: volume), by: user)
+        try repo.handle(id, communes: communes, .scheduled, item: item.id, by: user, at: clock.now())
         return item
     }
 
@@ -136,7 +147,7 @@ public struct UpstreamService: Sendable {
         let user = try BroadcastRepository(db).user(userName)
         guard user.role.canSchedule else { throw ApprovalError.notAllowed(user: user.name, role: user.role, action: .schedule) }
         let repo = UpstreamRepository(db)
-        guard try repo.get(id).status == .inbox else { throw ScheduleRefusal.invalid("#\(id): không còn trong hộp thư / no longer in the inbox") }
-        try repo.setStatus(id, .dismissed, item: nil, by: user.name, at: clock.now(), detail: reason)
+        let communes = try open(try repo.get(id), for: user.name)
+        try repo.handle(id, communes: communes, .dismissed, item: nil, by: user.name, at: clock.now(), detail: reason)
     }
 }

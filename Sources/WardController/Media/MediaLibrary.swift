@@ -125,11 +125,12 @@ public struct ProgrammeChoice: Sendable {
     static let noLibrary = Problem(description: "chưa có thư viện âm thanh / no media library here")
 
     /// Resolves the choice; text is rendered and added to `library` now. A stream needs no library.
-    public func programme(_ library: MediaLibrary?, title: String, by user: String) async throws -> Programme {
+    /// `among`: the files a hash may name (those the asker may see); nil: the whole library.
+    public func programme(_ library: MediaLibrary?, among: [MediaItem]? = nil, title: String, by user: String) async throws -> Programme {
         switch (media, tts, stream) {
         case (let m?, nil, nil):
             guard let library else { throw Self.noLibrary }
-            let matches = try library.list().filter { $0.sha256.hasPrefix(m.lowercased()) }
+            let matches = try (among ?? library.list()).filter { $0.sha256.hasPrefix(m.lowercased()) }
             guard matches.count == 1 else {
                 throw Problem(description: matches.isEmpty ? "không có tệp âm thanh / no media matching '\(m)'"
                               : "'\(m)' khớp \(matches.count) tệp, ghi dài hơn / matches \(matches.count) items: give more of the hash")

@@ -22,7 +22,7 @@ public struct KPIService: Sendable {
         let kioskIDs = devices.filter { $0.deviceClass == .kiosk }.map(\.id)
         let ((intervals, kioskEvents), tallies) = try inParallel({
             (try HealthQueries(db).intervals(overlapping: window), try HealthQueries(db).kioskTotals(devices: kioskIDs, in: window))
-        }, { try kpiQueries.playbackTallies(period) })
+        }, { try kpiQueries.playbackTallies(window) })  // plays not due yet (sent ahead) do not count
         var kiosk = kioskEvents
         try KioskCounts.addCounted(db, kiosks: devices.filter { $0.deviceClass == .kiosk }, tree: tree, in: window, to: &kiosk)
         let targets = try kpiQueries.itemTargets(Set(tallies.map(\.item)))

@@ -26,6 +26,20 @@ public struct UpstreamBulletin: Hashable, Codable, Sendable, Identifiable {
         }
     }
 
+    /// How one commune handled a bulletin sent to it.
+    public struct Handling: Hashable, Codable, Sendable {
+        public var status: Status
+        public var itemID: String?
+        public var by: String
+        public var at: Date
+        public init(status: Status, itemID: String?, by: String, at: Date) {
+            self.status = status
+            self.itemID = itemID
+            self.by = by
+            self.at = at
+        }
+    }
+
     /// Local number, assigned when stored.
     public var id: Int64
     public var source: String
@@ -42,6 +56,8 @@ public struct UpstreamBulletin: Hashable, Codable, Sendable, Identifiable {
     public var handledBy: String?
     public var handledAt: Date?
     public var detail: String?
+    /// How each commune handled it so far (schedule or dismiss are per commune); nil: none yet.
+    public var handling: [String: Handling]?
 
     public init(id: Int64 = 0, source: String, sourceID: String, title: String, level: BroadcastLevel, communes: [String],
                 programme: Programme, duration: TimeInterval, receivedAt: Date, status: Status = .inbox, itemID: String? = nil,

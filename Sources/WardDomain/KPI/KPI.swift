@@ -273,9 +273,11 @@ public enum KPICalculator {
             for f in devicesHere {
                 acc.uptime[f.device.deviceClass, default: UptimeSummary()] = acc.uptime[f.device.deviceClass, default: UptimeSummary()] + f.uptime
                 acc.devices[f.device.deviceClass, default: 0] += 1
-                if f.device.deviceClass != .kiosk, f.total > 0, (f.uptime.availability ?? 0) < (settings.target(.availability(f.device.deviceClass))?.value ?? 0) {
+                // Each device by its id and site (several devices share a site); kiosks too, so a
+                // missed kiosk target names its kiosks like every other class.
+                if f.total > 0, (f.uptime.availability ?? 0) < (settings.target(.availability(f.device.deviceClass))?.value ?? 0) {
                     acc.lowAvailability[f.device.deviceClass, default: []].append(KPIMiss(
-                        placeID: f.device.id, name: tree[f.device.siteID]?.name ?? f.device.siteID,
+                        placeID: f.device.id, name: "\(f.device.id) (\(tree[f.device.siteID]?.name ?? f.device.siteID))",
                         reason: String(format: "%@ sẵn sàng / available", percent(f.uptime.availability ?? 0))))
                 }
             }
@@ -305,7 +307,9 @@ public enum KPICalculator {
             all.absorb(acc)
             if anyProgramme { anyCommuneProgramme = true }
         }
-        let deploymentName = communes.count == 1 ? communes[0].name : "Toàn hệ thống / Whole deployment (\(communes.count) xã/phường)"
+        let deploymentName = communes.count == 1 ? communes[0].name
+            : input.communes == nil ? "Toàn hệ thống / Whole deployment (\(communes.count) xã/phường)"
+            : "Các xã được chọn / Chosen communes (\(communes.count) xã/phường)"
         all.programmeGiven = anyCommuneProgramme
         return KPIReport(period: period, generatedAt: input.now, settings: settings,
                          deployment: all.scope(id: "*", name: deploymentName, settings: settings), communes: scopes)
