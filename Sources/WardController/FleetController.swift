@@ -169,12 +169,15 @@ public final class FleetController: Sendable {
         merged.merge(await ingestor.takeBatch(forceStatus: force))
         let batch = merged
         guard !batch.isEmpty else { return }
-        let result: Result<Void, any Error> = await withCheckedContinuation { c in
+        let result: Result<[PlaybackEntry], any Error> = await withCheckedContinuation { c in
             writerQueue.async { c.resume(returning: Result { try writer.write(batch, run: run) }) }
         }
-        if case .failure(let error) = result {
+        switch result {
+        case .failure(let error):
             logger.error("storage write failed, will retry", metadata: ["error": "\(error)", "rows": "\(batch.rowCount)"])
             unwritten.keep(batch)
+        case .success(let refused):
+            if !refused.isEmpty { await ingestor.refuse(refused) }
         }
     }
 }

@@ -107,14 +107,18 @@ public struct HealthReport: Codable, Sendable {
             guard let state else { continue }
             counts.add(state)
             byClass[d.deviceClass.rawValue, default: StateCounts()].add(state)
-            if state == .offline || state == .degraded {
+            // Never heard since registration (past a first grace): a device that was installed but
+            // never connected, or speaks under another commune's topics (see its rejections).
+            let neverHeard = state == .unknown && l.map { $0.lastHeard == nil && $0.bootID == nil && now.timeIntervalSince($0.since) > 120 } == true
+            if state == .offline || state == .degraded || neverHeard {
                 problems.append(ProblemDevice(device: d.id, deviceClass: d.deviceClass, commune: commune?.name,
                                               village: village?.name, site: tree[d.siteID]?.name ?? d.siteID,
                                               state: state, since: l?.since ?? d.registeredAt, reasons: l?.faults ?? [],
                                               lastHeard: l?.lastHeard))
             }
         }
-        problems.sort { ($0.state == .offline ? 0 : 1, $0.since, $0.device) < ($1.state == .offline ? 0 : 1, $1.since, $1.device) }
+        func rank(_ s: HealthState) -> Int { s == .offline ? 0 : s == .degraded ? 1 : 2 }
+        problems.sort { (rank($0.state), $0.since, $0.device) < (rank($1.state), $1.since, $1.device) }
         return HealthReport(
             window: window, generatedAt: now, controllerLastAlive: lastAlive,
             controllerRunning: lastAlive.map { now.timeIntervalSince($0) <= staleAfter } ?? false,
@@ -157,6 +161,8 @@ public struct DeviceDetail: Codable, Sendable {
     public var reported: Reported?
     /// Tamper and storage-full events, newest first.
     public var incidents: [DeviceIncident]
+    /// Its latest refused messages, newest first.
+    public var rejections: [RejectionRecord]
     public var placePath: [Place]
     public var state: HealthState
     public var since: Date?
@@ -209,7 +215,7 @@ public struct DeviceDetail: Codable, Sendable {
         }
         return DeviceDetail(
             device: device, reported: Birth.stored(status?.birth).map { Reported(birth: $0, registered: device) },
-            incidents: try q.incidents(device: id), placePath: path, state: status?.liveness.state ?? .unknown, since: status?.liveness.since,
+            incidents: try q.incidents(device: id), rejections: try q.recentRejections(device: id), placePath: path, state: status?.liveness.state ?? .unknown, since: status?.liveness.since,
             faults: status?.liveness.faults ?? [], bootID: status?.liveness.bootID, lastHeard: status?.liveness.lastHeard,
             heartbeatSeconds: status?.liveness.heartbeat, birth: status?.birth, lastTelemetry: status?.lastTelemetry,
             lastTelemetryAt: status?.lastTelemetryAt, cameraStorage: storage, kioskDays: kioskDays,

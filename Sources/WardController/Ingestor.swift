@@ -29,6 +29,8 @@ public enum IngestCounter {
     public static let commandEchoes = "command_echoes"
     /// Events of a type this controller does not know: well-formed, from a newer v1 device (§6).
     public static let ignoredUnknownEvent = "ignored.unknown_event"
+    /// An event repeated (a QoS 1 redelivery): already stored, dropped.
+    public static let ignoredDuplicateEvent = "ignored.duplicate_event"
     public static func rejected(_ r: RejectReason) -> String { "rejected.\(r.rawValue)" }
 }
 
@@ -187,9 +189,12 @@ public actor Ingestor {
                 return reject(Rejection(.classMismatch, "birth says \(b.deviceClass.rawValue), registered as \(device.deviceClass.rawValue)"),
                               topic: m.topic, now: now)
             }
+            if tracker.isEarlierBoot(id, b.boot) {
+                return reject(Rejection(.staleBoot, "birth of replaced boot \(b.boot)"), topic: m.topic, now: now)
+            }
             births[id] = String(decoding: m.payload, as: UTF8.self)
             dirty.insert(id)
-            // A retained birth is history, not a sign of life: the retained state decides.
+            // A retained birth is history, not a sign of life.
             if m.retained {
                 tracker.declare(id, heartbeat: b.heartbeat)
             } else {
@@ -208,6 +213,13 @@ public actor Ingestor {
                 case .success(let o): record(o, id, now)
                 }
             case .online:
+                if tracker.isEarlierBoot(id, s.boot) {
+                    return reject(Rejection(.staleBoot, "online state of replaced boot \(s.boot)"), topic: m.topic, now: now)
+                }
+                // A retained "online" is history too: a device without a Last Will that died while
+                // the controller was down still has it at the broker. It stays unknown until heard
+                // (its telemetry), and offline if not heard within 1.5 heartbeats of the restart.
+                guard !m.retained else { break }
                 let hb = tracker[id]?.heartbeat ?? LivenessTracker.defaultHeartbeat
                 record(tracker.birth(id, bootID: s.boot, heartbeat: hb, at: now), id, now)
             }
@@ -231,7 +243,12 @@ public actor Ingestor {
                 }
             }
         case .event(let e):
+            guard e.type.classes.contains(device.deviceClass) else {
+                return reject(Rejection(.classMismatch, "event \(e.type.rawValue) from a \(device.deviceClass.rawValue)"), topic: m.topic, now: now)
+            }
             if case .failure(let r) = tracker.event(id, bootID: e.boot, seq: e.seq, at: now) {
+                // A QoS 1 redelivery is the protocol working, not bad input: dropped, counted as ignored.
+                if r == .replayedSequence { return bump(IngestCounter.ignoredDuplicateEvent) }
                 return reject(Rejection(RejectReason(r), "event seq \(e.seq) boot \(e.boot)"), topic: m.topic, now: now)
             }
             batch.events.append(EventRecord(deviceID: id, boot: e.boot, seq: e.seq, type: e.type.rawValue,
@@ -240,6 +257,7 @@ public actor Ingestor {
             dirty.insert(id)
         case .unknownEvent(let type, let boot, let seq):
             if case .failure(let r) = tracker.event(id, bootID: boot, seq: seq, at: now) {
+                if r == .replayedSequence { return bump(IngestCounter.ignoredDuplicateEvent) }
                 return reject(Rejection(RejectReason(r), "event seq \(seq) boot \(boot)"), topic: m.topic, now: now)
             }
             logger.debug("event of an unknown type ignored", metadata: ["device": "\(id)", "event": "\(type.prefix(64))"])
@@ -318,6 +336,17 @@ public actor Ingestor {
             logger.warning("message rejected: \(r.reason.rawValue)", metadata: [
                 "topic": "\(topic.prefix(160))", "detail": "\(r.detail.prefix(300))",
             ])
+        }
+    }
+
+    /// Playback reports storage refused: their play was never sent to that speaker. Counted and
+    /// listed like any rejected message (in the next batch).
+    public func refuse(_ reports: [PlaybackEntry]) {
+        let now = clock.now()
+        for r in reports {
+            let topic = TopicAddress(commune: communeOf[r.speaker] ?? "?", device: r.speaker, kind: .playback).topic
+            reject(Rejection(.unknownPlay, "\(r.key.id) \(r.event.rawValue): không được gửi cho loa này / never sent to this speaker"),
+                   topic: topic, now: now)
         }
     }
 

@@ -90,6 +90,18 @@ public struct Device: Codable, Sendable, Hashable, Identifiable {
         self.removedAt = removedAt
     }
 
+    /// A registration laid over what is registered under the same id: what it leaves out (nil)
+    /// stays as it was, so moving a device to another site does not reset its model or limits.
+    public static func registering(_ id: String, _ deviceClass: DeviceClass, site: String, model: String?, firmware: String?,
+                                   installedOn: Date?, retentionDays: Int?, maxVolume: Int?, kioskRole: KioskRole?,
+                                   over existing: Device?, at now: Date) -> Device {
+        Device(id: id, deviceClass: deviceClass, model: model ?? existing?.model ?? "", firmware: firmware ?? existing?.firmware ?? "",
+               siteID: site, installedOn: installedOn ?? existing?.installedOn,
+               config: DeviceConfig(requiredRetentionDays: retentionDays ?? existing?.config.requiredRetentionDays,
+                                    maxVolume: maxVolume ?? existing?.config.maxVolume, kioskRole: kioskRole ?? existing?.config.kioskRole),
+               registeredAt: now)
+    }
+
     /// When this device entered the fleet: the span availability is measured over starts here.
     public var monitoredFrom: Date {
         if let installedOn, installedOn > registeredAt { return installedOn }

@@ -34,6 +34,12 @@ public struct DeviceLiveness: Sendable, Hashable, Codable {
     public var heartbeat: TimeInterval
     public var deviceClass: DeviceClass
     public var config: DeviceConfig
+    /// The boots this one replaced (a few, newest last): their telemetry, births and states are
+    /// history, not the device's present; replayed, they must not switch it back.
+    public var earlierBoots: [String] = []
+    /// After a controller restart, a device that was online is unknown until heard; if it is not
+    /// heard by this moment (1.5 heartbeats after the restart) it is offline, silent.
+    public var expectedBy: Date?
 
     public init(deviceClass: DeviceClass, config: DeviceConfig, since: Date,
                 heartbeat: TimeInterval = LivenessTracker.defaultHeartbeat) {
@@ -47,8 +53,21 @@ public struct DeviceLiveness: Sendable, Hashable, Codable {
 
     /// The moment silence turns into offline.
     public var silenceDeadline: Date? {
+        if state == .unknown { return expectedBy }
         guard state.isOnline, let lastHeard else { return nil }
         return lastHeard.addingTimeInterval(heartbeat * LivenessTracker.silenceFactor)
+    }
+
+    /// Starts `boot`, remembering the one it replaces.
+    mutating func switchBoot(to boot: String) {
+        if let old = bootID, old != boot {
+            earlierBoots.removeAll { $0 == old }
+            earlierBoots.append(old)
+            if earlierBoots.count > 4 { earlierBoots.removeFirst(earlierBoots.count - 4) }
+        }
+        bootID = boot
+        lastSeq = nil
+        lastEventSeq = nil
     }
 }
 
@@ -96,11 +115,10 @@ public struct LivenessTracker: Sendable {
         var outcome = LivenessOutcome.none
         if d.bootID != bootID {
             outcome.reboot = (d.bootID, bootID)
-            d.bootID = bootID
-            d.lastSeq = nil
-            d.lastEventSeq = nil
+            d.switchBoot(to: bootID)
             d.classFaults = []  // a new boot's faults are unknown until its first telemetry
         }
+        d.expectedBy = nil
         d.heartbeat = min(max(heartbeat, Self.heartbeatRange.lowerBound), Self.heartbeatRange.upperBound)
         d.lastHeard = now
         outcome.change = transition(&d, id, to: d.classFaults.isEmpty ? .ok : .degraded, faults: d.classFaults, at: now)
@@ -123,15 +141,16 @@ public struct LivenessTracker: Sendable {
         guard var d = devices[id] else { return .success(.none) }
         guard reading.deviceClass == d.deviceClass else { return .failure(.classMismatch) }
         var outcome = LivenessOutcome.none
-        if d.bootID != bootID {
+        if d.earlierBoots.contains(bootID) {
+            return .failure(.staleBoot)  // a replaced boot's reading is history (or a replay)
+        } else if d.bootID != bootID {
             // Birth lost or not yet seen: the telemetry itself reveals the reboot.
             outcome.reboot = (d.bootID, bootID)
-            d.bootID = bootID
-            d.lastSeq = nil
-            d.lastEventSeq = nil
+            d.switchBoot(to: bootID)
         } else if let last = d.lastSeq, seq <= last {
             return .failure(.replayedSequence)
         }
+        d.expectedBy = nil
         d.lastSeq = seq
         d.lastHeard = now
         let faults = HealthRules.faults(of: reading, config: d.config, now: now)
@@ -145,6 +164,9 @@ public struct LivenessTracker: Sendable {
     /// taken as a sign of life from the current boot.
     public mutating func event(_ id: String, bootID: String, seq: UInt64, at now: Date) -> Result<Void, LivenessRejection> {
         guard var d = devices[id] else { return .success(()) }
+        // An event of a replaced boot (kept by the device and sent late) is stored as of that
+        // boot, and switches nothing; a repeat of it is caught by storage (boot and seq are unique).
+        if d.earlierBoots.contains(bootID) { return .success(()) }
         // A device heard only through events so far: this is its boot, so a repeat is a replay.
         if d.bootID == nil { d.bootID = bootID }
         if d.bootID == bootID, let last = d.lastEventSeq, seq <= last { return .failure(.replayedSequence) }
@@ -177,6 +199,7 @@ public struct LivenessTracker: Sendable {
         for (id, var d) in devices where d.state.isOnline {
             let knownUntil = max(lastAlive, d.lastHeard ?? lastAlive)
             if let c = transition(&d, id, to: .unknown, faults: [], at: knownUntil) { changes.append(c) }
+            d.expectedBy = max(now, d.since).addingTimeInterval(d.heartbeat * Self.silenceFactor)
             devices[id] = d
         }
         return changes.sorted { ($0.at, $0.deviceID) < ($1.at, $1.deviceID) }
@@ -204,15 +227,25 @@ public struct LivenessTracker: Sendable {
         var changes: [StateChange] = []
         for (id, var d) in devices {
             guard let deadline = d.silenceDeadline, deadline <= now else { continue }
-            let silentFor = deadline.timeIntervalSince(d.lastHeard!)
+            // Unknown after a restart: silent for 1.5 heartbeats since the controller listens again.
+            let silentFor = d.state == .unknown ? d.heartbeat * Self.silenceFactor : deadline.timeIntervalSince(d.lastHeard ?? d.since)
+            d.expectedBy = nil
             if let c = transition(&d, id, to: .offline,
-                                  faults: [Fault(.silent, String(format: "> %.0f s", silentFor))], at: deadline) {
+                                  faults: [Fault(.silent, "> \(Self.seconds(silentFor)) s")], at: deadline) {
                 changes.append(c)
             }
             devices[id] = d
         }
         return changes.sorted { ($0.at, $0.deviceID) < ($1.at, $1.deviceID) }
     }
+
+    /// "7.5", "45": a silence as people read it (not rounded up into a longer one).
+    static func seconds(_ t: TimeInterval) -> String {
+        t.rounded() == t ? String(Int(t)) : String(format: "%.1f", t)
+    }
+
+    /// Whether `boot` is one this device has already left behind.
+    public func isEarlierBoot(_ id: String, _ boot: String) -> Bool { devices[id]?.earlierBoots.contains(boot) ?? false }
 
     /// The earliest moment a sweep could find something: lets a scheduler sleep exactly.
     public var nextDeadline: Date? { devices.values.compactMap(\.silenceDeadline).min() }

@@ -228,6 +228,8 @@ extension OperatorAPI {
                     /// Commands the device accepts: its birth's capabilities within its class (nil: unknown).
                     var commands: [String]?
                     var incidents: [DeviceIncident]
+                    /// Its latest refused messages (why what it says is not taken).
+                    var rejections: [RejectionRecord]
                 }
                 let q = HealthQueries(db)
                 let now = self.clock.now()
@@ -243,7 +245,7 @@ extension OperatorAPI {
                     commands: status?.birth == nil ? nil : CommandName.allCases.filter {
                         CommandRefusal.check($0, device: id, deviceClass: d.deviceClass, birth: status?.birth) == nil
                     }.map(\.rawValue),
-                    incidents: try q.incidents(device: id)))
+                    incidents: try q.incidents(device: id), rejections: try q.recentRejections(device: id)))
             },
             Route(method: .post, path: "/api/v1/devices/{id}/commands", permission: .manageDevices) { call in try await self.sendCommand(call) },
             Route(method: .get, path: "/api/v1/events", permission: .view) { call in self.events(call) },

@@ -74,14 +74,9 @@ extension OperatorAPI {
                 let installed = try b.installed.map { s -> Date in
                     try LocalCalendar.vietnam.day(named: APIInput.day(s, field: "installed").description)!.start
                 }
-                // An update changes what it gives and keeps the rest (model, limits, …) as registered.
-                let d = Device(id: b.id, deviceClass: b.deviceClass, model: b.model ?? existing?.model ?? "",
-                               firmware: b.firmware ?? existing?.firmware ?? "", siteID: b.site,
-                               installedOn: installed ?? existing?.installedOn,
-                               config: DeviceConfig(requiredRetentionDays: b.retentionDays ?? existing?.config.requiredRetentionDays,
-                                                    maxVolume: b.maxVolume ?? existing?.config.maxVolume,
-                                                    kioskRole: b.kioskRole ?? existing?.config.kioskRole),
-                               registeredAt: self.clock.now())
+                let d = Device.registering(b.id, b.deviceClass, site: b.site, model: b.model, firmware: b.firmware, installedOn: installed,
+                                           retentionDays: b.retentionDays, maxVolume: b.maxVolume, kioskRole: b.kioskRole,
+                                           over: existing, at: self.clock.now())
                 let (inserted, _) = try DeviceRepository(db).upsert([d])
                 try self.audit(call, inserted == 1 ? "device.register" : "device.update", target: b.id, detail: "site \(b.site)")
                 return try Self.json(["device": b.id, "result": inserted == 1 ? "registered" : "updated"], status: inserted == 1 ? .created : .ok)
@@ -168,8 +163,8 @@ extension OperatorAPI {
     /// A device that has already spoken (pending) names its commune in every topic: registered to
     /// a site of another commune, everything it says would be refused.
     func requireReportsFrom(_ id: String, commune: String, for call: Call) throws {
-        guard let p = try HealthQueries(database).pending().first(where: { $0.deviceID == id }), p.communeID != commune else { return }
-        let theirs = call.principal!.covers(commune: p.communeID) ? p.communeID : "khác / another"
+        guard let other = try HealthQueries(database).pendingCommune(of: id, ifNot: commune) else { return }
+        let theirs = call.principal!.covers(commune: other) ? other : "khác / another"
         throw APIError(.unprocessableContent, "thiết bị \(id) báo về xã \(theirs), không phải xã \(commune) của điểm này / device \(id) reports from commune \(theirs), not \(commune), this site's")
     }
 }

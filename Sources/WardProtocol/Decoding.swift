@@ -19,6 +19,8 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable, Comparable {
     case nestingTooDeep = "nesting_too_deep"
     /// A device sent more than its message budget; the excess was dropped unread.
     case rateLimited = "rate_limited"
+    /// A playback report for a play the controller never sent to that speaker.
+    case unknownPlay = "unknown_play"
 
     public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
 
@@ -124,6 +126,9 @@ public final class ProtocolDecoder {
         let depth = payload.withUnsafeBytes { Self.nestingDepth($0, stopAbove: ProtocolLimits.maxNesting) }
         guard depth <= ProtocolLimits.maxNesting else {
             return .failure(Rejection(.nestingTooDeep, "more than \(ProtocolLimits.maxNesting) levels of nesting"))
+        }
+        if let problem = payload.withUnsafeBytes({ JSONSyntax.problem($0) }) {
+            return .failure(Rejection(.malformedJSON, problem))
         }
         let data = payload.withUnsafeBytes { Data($0) }
         do {
@@ -267,7 +272,7 @@ public final class ProtocolDecoder {
             throw Rejection(.identityMismatch, "payload device '\(device.prefix(64))' ≠ topic device '\(address.device)'")
         }
         if let boot {
-            guard !boot.isEmpty, boot.utf8.count <= 64 else { throw Rejection(.invalidField, "boot: 1–64 characters") }
+            guard !boot.isEmpty, boot.count <= 64 else { throw Rejection(.invalidField, "boot: 1–64 characters") }
         }
     }
 
@@ -375,7 +380,7 @@ public final class ProtocolDecoder {
         if let d = e.detail, d.utf8.count > 1024 { throw Rejection(.outOfRange, "detail longer than 1024 B") }
         // New event types are an additive v1 change (§6): a newer device is not bad input.
         guard let type = EventType(rawValue: e.event) else {
-            guard !e.event.isEmpty, e.event.utf8.count <= 64 else { throw Rejection(.invalidField, "event: 1–64 characters") }
+            guard !e.event.isEmpty, e.event.count <= 64 else { throw Rejection(.invalidField, "event: 1–64 characters") }
             return .unknownEvent(type: e.event, boot: e.boot, seq: UInt64(e.seq))
         }
         var rating: SatisfactionLevel?
@@ -399,7 +404,7 @@ public final class ProtocolDecoder {
     private func ack(_ k: AckMessage, _ a: TopicAddress, _ now: Date) throws -> AckMessage {
         try checkHeader(version: k.v, device: k.device, boot: k.boot, a)
         _ = try deviceTime(k.ts, now: now)
-        guard !k.cmdID.isEmpty, k.cmdID.utf8.count <= 64 else { throw Rejection(.invalidField, "cmd_id: 1–64 characters") }
+        guard !k.cmdID.isEmpty, k.cmdID.count <= 64 else { throw Rejection(.invalidField, "cmd_id: 1–64 characters") }
         if let d = k.detail, d.utf8.count > 1024 { throw Rejection(.outOfRange, "detail longer than 1024 B") }
         return k
     }
@@ -419,7 +424,7 @@ extension ProtocolDecoder {
         guard p.device == a.device else {
             throw Rejection(.identityMismatch, "payload device '\(p.device.prefix(64))' ≠ topic device '\(a.device)'")
         }
-        guard !p.boot.isEmpty, p.boot.utf8.count <= 64 else { throw Rejection(.invalidField, "boot: 1–64 characters") }
+        guard !p.boot.isEmpty, p.boot.count <= 64 else { throw Rejection(.invalidField, "boot: 1–64 characters") }
         let t = Date(unixMillis: p.ts)
         guard t >= Self.earliestValidTime, t <= now.addingTimeInterval(maxClockAheadSeconds) else {
             throw Rejection(.outOfRange, "ts \(p.ts) is not a plausible time (clock not synchronised?)")

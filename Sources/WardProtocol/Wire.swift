@@ -195,6 +195,15 @@ public enum EventType: String, Codable, Sendable, CaseIterable {
     case ratingSubmitted = "rating_submitted"
     case storageFull = "storage_full"
     case tamper
+
+    /// Who may send it (the event table's "Sent by"): a camera's ticket is another class's event.
+    public var classes: Set<DeviceClass> {
+        switch self {
+        case .ticketIssued, .ticketServed, .ratingSubmitted: [.kiosk]
+        case .storageFull: [.camera]
+        case .tamper: Set(DeviceClass.allCases)
+        }
+    }
 }
 
 public struct EventMessage: Codable, Sendable, Hashable {
@@ -300,7 +309,18 @@ public struct CommandMessage: Codable, Sendable, Hashable {
 }
 
 public struct AckMessage: Codable, Sendable, Hashable {
-    public enum Result: String, Codable, Sendable, CaseIterable { case ok, error, unsupported, expired }
+    public enum Result: String, Codable, Sendable, CaseIterable {
+        case ok, error, unsupported, expired
+
+        public var vietnamese: String {
+            switch self {
+            case .ok: "đã thực hiện"
+            case .error: "không thực hiện được"
+            case .unsupported: "thiết bị không hỗ trợ"
+            case .expired: "lệnh đã hết hạn"
+            }
+        }
+    }
     public var v: Int
     public var device: String
     public var boot: String

@@ -125,6 +125,12 @@ public struct HealthQueries: Sendable {
         try db.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM telemetry_samples") ?? 0 }
     }
 
+    /// The commune a pending (unregistered, already heard) device reports from, when it is not
+    /// `commune`: registered there, everything it says would be refused (identity_mismatch).
+    public func pendingCommune(of id: String, ifNot commune: String) throws -> String? {
+        try pending().first { $0.deviceID == id }.flatMap { $0.communeID == commune ? nil : $0.communeID }
+    }
+
     public func pending() throws -> [PendingRecord] {
         try db.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM pending_devices ORDER BY last_seen DESC").map {
@@ -149,6 +155,17 @@ public struct HealthQueries: Sendable {
     public func recentRejections(limit: Int = 20) throws -> [RejectionRecord] {
         try db.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM rejections ORDER BY id DESC LIMIT ?", arguments: [limit]).map {
+                RejectionRecord(at: Date(millis: $0["at"]), reason: $0["reason"], topic: $0["topic"], detail: $0["detail"])
+            }
+        }
+    }
+
+    /// The latest rejections of messages published under this device's id (any commune): why
+    /// nothing it says is taken, for the technician and the vendor.
+    public func recentRejections(device: String, limit: Int = 10) throws -> [RejectionRecord] {
+        try db.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE topic LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?",
+                             arguments: ["wardfleet/v1/%/" + device.replacingOccurrences(of: "_", with: "\\_") + "/%", limit]).map {
                 RejectionRecord(at: Date(millis: $0["at"]), reason: $0["reason"], topic: $0["topic"], detail: $0["detail"])
             }
         }

@@ -188,10 +188,13 @@ public struct IngestRepository: Sendable {
         }
     }
 
-    public func write(_ b: IngestBatch, run: Int64? = nil) throws {
-        guard !b.isEmpty else { return }
-        try db.pool.write { db in
-            if !b.playback.isEmpty { _ = try PlaybackRepository.append(db, b.playback) }
+    /// Writes the batch in one transaction. Returns the playback reports refused because their
+    /// play was never sent to that speaker (the caller counts them as rejected).
+    @discardableResult
+    public func write(_ b: IngestBatch, run: Int64? = nil) throws -> [PlaybackEntry] {
+        guard !b.isEmpty else { return [] }
+        return try db.pool.write { db in
+            let refused = b.playback.isEmpty ? [] : try PlaybackRepository.appendReports(db, b.playback)
             if !b.changes.isEmpty {
                 let close = try db.cachedStatement(sql:
                     "UPDATE state_intervals SET ended_at = ? WHERE device_id = ? AND ended_at IS NULL")
@@ -291,6 +294,7 @@ public struct IngestRepository: Sendable {
                 try db.execute(sql: "UPDATE controller_runs SET last_alive_at = ? WHERE id = ?",
                                arguments: [alive.millis, run])
             }
+            return refused
         }
     }
 }

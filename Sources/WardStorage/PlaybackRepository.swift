@@ -29,6 +29,25 @@ public struct PlaybackRepository: Sendable {
         return added
     }
 
+    /// Appends speakers' reports, each only for a play sent to that speaker (its `scheduled` line,
+    /// written before the agenda goes out, is there); returns the reports refused.
+    static func appendReports(_ db: Database, _ reports: [(entry: PlaybackEntry, receivedAt: Date)]) throws -> [PlaybackEntry] {
+        let sent = try db.cachedStatement(sql: """
+            SELECT 1 FROM playback_log WHERE item_id = ? AND scheduled_start = ? AND speaker_id = ? AND event = 'scheduled'
+            """)
+        var known: [(PlaybackEntry, Date)] = []
+        var refused: [PlaybackEntry] = []
+        for (e, at) in reports {
+            if try Bool.fetchOne(sent, arguments: [e.key.item, e.key.startMillis, e.speaker]) == true {
+                known.append((e, at))
+            } else {
+                refused.append(e)
+            }
+        }
+        _ = try append(db, known)
+        return refused
+    }
+
     /// Lines of plays scheduled to start within [from, to), optionally of one item.
     public func entries(scheduledFrom from: Date, to: Date, item: String? = nil) throws -> [PlaybackEntry] {
         try db.pool.read { db in

@@ -93,10 +93,15 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             if let remote = try db.remote { return try await remote.run("GET", "/api/v1/users") }
-            let users = try BroadcastRepository(db.open()).users()
+            let database = try db.open()
+            let users = try BroadcastRepository(database).users()
             if json { return try printJSON(users) }
-            Table.print(header: ["Tên / Login", "Họ tên / Name", "Vai trò / Role"],
-                        rows: users.map { [$0.name, $0.displayName, "\($0.role.vietnamese) / \($0.role.rawValue)"] })
+            let limits = try AuthRepository(database).communeLimits()
+            Table.print(header: ["Tên / Login", "Họ tên / Name", "Vai trò / Role", "Xã / Communes"],
+                        rows: users.map { u in
+                            [u.name, u.displayName, "\(u.role.vietnamese) / \(u.role.rawValue)",
+                             (limits[u.name] ?? nil).map { $0.sorted().joined(separator: ", ") } ?? "tất cả / all"]
+                        })
         }
     }
 }

@@ -21,8 +21,8 @@ struct Devices: AsyncParsableCommand {
         @Argument(help: "Device id (letters, digits, '-', '_', '.'; it is also the MQTT client id).") var id: String
         @Option(name: .customLong("class"), help: "speaker, camera, access_point or kiosk.") var deviceClass: DeviceClass
         @Option(help: "Site id (see `wardfleet places list`).") var site: String
-        @Option(help: "Model.") var model = ""
-        @Option(help: "Firmware version.") var firmware = ""
+        @Option(help: "Model (an update keeps the registered one when left out).") var model: String?
+        @Option(help: "Firmware version.") var firmware: String?
         @Option(help: "Installation date YYYY-MM-DD (Asia/Ho_Chi_Minh).") var installed: String?
         @Option(help: "Camera: days of footage required (default 30).") var retentionDays: Int?
         @Option(help: "Speaker: maximum volume 0–100.") var maxVolume: Int?
@@ -41,11 +41,17 @@ struct Devices: AsyncParsableCommand {
                 }
                 installedOn = d.start
             }
-            let d = Device(id: id, deviceClass: deviceClass, model: model, firmware: firmware, siteID: site,
-                           installedOn: installedOn,
-                           config: DeviceConfig(requiredRetentionDays: retentionDays, maxVolume: maxVolume, kioskRole: kioskRole),
-                           registeredAt: Date())
-            let (ins, _) = try DeviceRepository(db.open()).upsert([d])
+            let database = try db.open()
+            let tree = try PlaceRepository(database).tree()
+            if let commune = tree.ancestor(of: site, at: .commune)?.id, let other = try HealthQueries(database).pendingCommune(of: id, ifNot: commune) {
+                throw ValidationError("thiết bị \(id) báo về xã \(other), không phải xã \(commune) của điểm \(site): mọi tin của nó sẽ bị từ chối; "
+                                      + "sửa cấu hình thiết bị hoặc chọn điểm ở xã \(other) / device \(id) reports from commune \(other), "
+                                      + "not \(commune): fix the device's settings or choose a site in \(other)")
+            }
+            let d = Device.registering(id, deviceClass, site: site, model: model, firmware: firmware, installedOn: installedOn,
+                                       retentionDays: retentionDays, maxVolume: maxVolume, kioskRole: kioskRole,
+                                       over: try DeviceRepository(database).get(id), at: Date())
+            let (ins, _) = try DeviceRepository(database).upsert([d])
             print(ins == 1 ? "Đã đăng ký / registered \(id)" : "Đã cập nhật / updated \(id)")
         }
     }
@@ -206,6 +212,12 @@ struct Devices: AsyncParsableCommand {
             if name == .testTone, let s = seconds, !(1...60).contains(s) {
                 throw ValidationError("--seconds phải trong / must be in 1…60")
             }
+            // Not connected: it cannot acknowledge; said now, as the API does, not after the timeout.
+            switch try HealthQueries(database).statuses(only: id)[id]?.liveness.state ?? .unknown {
+            case .offline: throw ValidationError("thiết bị \(id) đang mất kết nối / \(id) is offline")
+            case .unknown: throw ValidationError("thiết bị \(id) chưa kết nối / \(id) has not connected yet")
+            case .ok, .degraded: break
+            }
             let cmdID = "cli-" + UUID().uuidString.prefix(12).lowercased()
             let client = try MQTTClient(try brokerOptions.configuration(clientID: "wardfleet-cli-\(getpid())"))
             let ackTopic = TopicAddress(commune: commune.id, device: id, kind: .ack).topic
@@ -236,7 +248,7 @@ struct Devices: AsyncParsableCommand {
             guard let ack else {
                 throw ValidationError("không có xác nhận sau \(Int(timeout)) s (thiết bị mất kết nối?) / no acknowledgement within \(Int(timeout)) s (device offline?)")
             }
-            print("\(id): \(ack.result.rawValue)\(ack.detail.map { " — \($0)" } ?? "")")
+            print("\(id): \(ack.result.vietnamese) / \(ack.result.rawValue)\(ack.detail.map { " — \($0)" } ?? "")")
             if ack.result != .ok { throw ExitCode(2) }
         }
     }

@@ -64,14 +64,16 @@ enum Render {
                         + r.byCommune.map { ["Cả \($0.name) / whole commune"] + counts($0.counts) + [percent($0.uptime.availability)] })
         print("")
         if r.problems.isEmpty {
-            print("✓ Không có thiết bị lỗi hoặc mất kết nối / nothing offline or degraded")
+            print("✓ Không có thiết bị lỗi hoặc mất kết nối / nothing offline or degraded"
+                  + (r.counts.unknown > 0 ? " (\(r.counts.unknown) chưa rõ, chờ tín hiệu / unknown, waiting to be heard)" : ""))
         } else {
             print("CẦN XỬ LÝ / NEEDS ATTENTION (\(r.problems.count))")
             Table.print(header: ["Mã / ID", "Loại / Class", "Thôn / Village", "Trạng thái / State", "Từ / Since", "Đã / For", "Lý do / Reason"],
                         rows: r.problems.map { p in
                             [p.device, p.deviceClass.vietnamese, p.village ?? p.commune ?? "", p.state.vietnamese,
                              cal.display(p.since), duration(r.generatedAt.timeIntervalSince(p.since)),
-                             p.reasons.map(\.text).joined(separator: "; ")]
+                             p.state == .unknown ? "chưa từng gửi tín hiệu / never heard since registration"
+                                : p.reasons.map(\.text).joined(separator: "; ")]
                         })
         }
         if !r.pending.isEmpty {
@@ -140,6 +142,12 @@ enum Render {
                              k.meanWaitSeconds.map { duration($0) } ?? "—", k.p90WaitSeconds.map { duration($0) } ?? "—",
                              "\(k.ratingCount)", percent(k.satisfactionRate)]
                         })
+        }
+        if !d.rejections.isEmpty {
+            print("\nTin bị từ chối gần đây / Recently refused messages (docs/protocol.md §5):")
+            for r in d.rejections {
+                print("  \(cal.display(r.at))  \(r.reason)  \(r.topic)  \(r.detail.prefix(160))")
+            }
         }
         if !d.incidents.isEmpty {
             print("\nSự cố thiết bị báo / Reported incidents:")

@@ -171,7 +171,7 @@ struct AlarmsCommand: AsyncParsableCommand {
                         rows: alarms.map { a in
                             ["\(a.id ?? 0)", a.severity.vietnamese, "\(a.status.vietnamese) / \(a.status.rawValue)",
                              a.kind.vietnamese, a.deviceID ?? a.villageID ?? "", cal.display(a.since),
-                             a.detail + (a.members.isEmpty ? "" : " [\(a.members.joined(separator: ", "))]"),
+                             String(a.detail.prefix(80)) + (a.detail.count > 80 ? "…" : "") + (a.members.isEmpty ? "" : " [\(a.members.joined(separator: ", "))]"),
                              a.ackedBy.map { "\($0) \(a.ackedAt.map(cal.display) ?? "")" } ?? "—",
                              a.clearedAt.map(cal.display) ?? "—"]
                         })

@@ -261,6 +261,13 @@ final class CaseDevice: @unchecked Sendable {
 
     func sendBytes(_ topic: String, _ bytes: [UInt8]) throws { try w.pub.publish(topic: topic, payload: bytes, qos: 1) }
 
+    /// Logs `play` (ITEM@START_MS) as sent to this speaker, as the controller does before an
+    /// agenda goes out: only then are the speaker's reports about it accepted.
+    func sent(play: String) throws {
+        guard let key = PlayKey(id: play) else { throw ConformanceFailure("not a play id: \(play)") }
+        try PlaybackRepository(w.h.db).append([PlaybackEntry(key: key, speaker: id, event: .scheduled, at: Date())], recordedAt: Date())
+    }
+
     /// The next message sent on `kind` is refused under `reason` (and nothing else is refused there).
     func rejected(_ reason: String, on kind: String, commune: String? = nil) async throws {
         try await rejected(reason, topic: topic(kind, commune: commune))

@@ -96,7 +96,7 @@ extension RealBrokerTests {
                 try ack(#"{"v":2,"device":"LOA-1","boot":"b1","cmd_id":"\#(cmdID)","result":"ok","detail":"v2","ts":\#(Self.nowMs)}"#)
                 try ack(#"{"v":1,"device":"LOA-1","boot":"b1","cmd_id":"\#(cmdID)","result":"error","detail":"loa bận","ts":\#(Self.nowMs)}"#)
                 let (status, out) = try await cli.value
-                #expect(status == 2 && out.contains("LOA-1: error — loa bận"), "\(out)")
+                #expect(status == 2 && out.contains("LOA-1: không thực hiện được / error — loa bận"), "\(out)")
                 #expect(!out.contains("mismatch") && !out.contains("v2"), "\(out)")
                 try await h.waitUntil("the controller refused both") {
                     let r = try HealthQueries(h.db).recentRejections(limit: 50).filter { $0.topic == topic + "ack" }.map(\.reason)

@@ -167,7 +167,7 @@ extension RealBrokerTests {
                 try await h.waitUntil("speaker online") { try h.state("LOA-1") == .ok }
                 let (status, out) = try await h.run("wardfleet", ["devices", "command", "LOA-1", "set_volume", "--volume", "40",
                                                                   "--db", h.dbPath, "--broker", h.brokerAddress])
-                #expect(status == 0 && out.contains("LOA-1: ok"))
+                #expect(status == 0 && out.contains("LOA-1: đã thực hiện / ok"))
                 let (refused, _) = try await h.run("wardfleet", ["devices", "command", "LOA-1", "set_volume", "--volume", "95",
                                                                  "--db", h.dbPath, "--broker", h.brokerAddress])
                 #expect(refused != 0)  // above this cluster's max_volume 90: refused before sending

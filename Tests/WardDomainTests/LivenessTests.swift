@@ -159,4 +159,34 @@ func tracker(_ ids: String..., cls: DeviceClass = .speaker) -> LivenessTracker {
         ])
         #expect(t["C"]?.state == .unknown)
     }
+
+    /// A vendor replayed a kiosk's captured reading of an earlier boot after a reboot: it was taken,
+    /// switched the boot back and cut the day's ticket count. A replaced boot is history.
+    @Test func aReplacedBootCannotComeBack() {
+        var t = tracker("K", cls: .kiosk)
+        let kiosk = Reading.kiosk(KioskReading(printerOK: true, paperLow: false, paperOut: false, ticketsIssued: 5, ticketsServed: 5, ratings: [:]))
+        _ = t.birth("K", bootID: "a", heartbeat: 30, at: t0)
+        #expect((try? t.telemetry("K", bootID: "a", seq: 100, reading: kiosk, at: t0 + 1).get()) != nil)
+        #expect((try? t.telemetry("K", bootID: "b", seq: 1, reading: kiosk, at: t0 + 2).get())?.reboot?.current == "b")
+        #expect(t.telemetry("K", bootID: "a", seq: 50, reading: kiosk, at: t0 + 3) == .failure(.staleBoot))
+        #expect(t.telemetry("K", bootID: "a", seq: 101, reading: kiosk, at: t0 + 3) == .failure(.staleBoot))
+        #expect(t["K"]?.bootID == "b")
+        // An event the device kept from its earlier boot and sent late is fine, and switches nothing.
+        #expect((try? t.event("K", bootID: "a", seq: 7, at: t0 + 4).get()) != nil)
+        #expect(t["K"]?.bootID == "b" && t.isEarlierBoot("K", "a"))
+    }
+
+    /// After a restart a device that was online is unknown until heard, and offline (silent) if it
+    /// is not heard within 1.5 heartbeats of the restart: never unknown for ever, out of sight.
+    @Test func aDeviceNotHeardAfterARestartGoesOfflineAtItsDeadline() {
+        var t = tracker("A", "B")
+        _ = t.birth("A", bootID: "a", heartbeat: 10, at: t0)
+        _ = t.birth("B", bootID: "b", heartbeat: 10, at: t0)
+        _ = t.resume(lastAlive: t0 + 5, now: t0 + 100)
+        #expect(t["A"]?.state == .unknown && t.nextDeadline == t0 + 115)
+        _ = t.telemetry("B", bootID: "b", seq: 1, reading: speaker(), at: t0 + 108)
+        let changes = t.sweep(now: t0 + 120)
+        #expect(changes == [StateChange(deviceID: "A", from: .unknown, to: .offline, faults: [Fault(.silent, "> 15 s")], at: t0 + 115)])
+        #expect(t["B"]?.state == .ok)
+    }
 }

@@ -174,7 +174,6 @@ public actor BroadcastDelivery {
         let approved = broadcasts.values.filter { $0.status == .approved }.map(\.item)
         agendas = DeliveryPlanner.agendas(items: approved, audiences: audiences, now: now, settings: configuration.rules)
         var lines: [PlaybackEntry] = []
-        if publishAgendas(now: now) > 0 { lastPublishedAt = ContinuousClock.now }
         for (speaker, agenda) in agendas {
             for p in agenda.plays where p.start <= now.addingTimeInterval(configuration.rules.lead) {
                 note(Pair(key: p.key, speaker: speaker), plannedStart: p.start, now: now, into: &lines)
@@ -183,7 +182,17 @@ public actor BroadcastDelivery {
                 note(Pair(key: key, speaker: speaker), plannedStart: key.start, now: now, into: &lines)
             }
         }
-        await write(lines)
+        // Logged before it is sent: a speaker's report is accepted only for a play logged as sent to
+        // it, so a play must never reach a speaker without its `scheduled` line, crash or not.
+        guard await write(lines) else {
+            for l in lines {
+                logged.remove(Pair(key: l.key, speaker: l.speaker))
+                open[Pair(key: l.key, speaker: l.speaker)] = nil
+            }
+            changed = true  // try again at the next evaluation
+            return
+        }
+        if publishAgendas(now: now) > 0 { lastPublishedAt = ContinuousClock.now }
         await close(now: now)
         if logged.count > 100_000 {
             let cutoff = now.addingTimeInterval(-2 * 86_400)
@@ -223,8 +232,9 @@ public actor BroadcastDelivery {
         for speaker in speakers {
             guard let commune = directory.speakers[speaker]?.commune else { continue }
             let plays = (agendas[speaker]?.plays ?? []).compactMap { schedulePlay($0, base: base) }
-            let live = published[speaker]?.filter { Date(unixMillis: max($0.latestStart, $0.start + Int64($0.durationSeconds * 1000))) > now }
-            guard everyoneSent == false || live != plays else { continue }
+            // Also when a play has ended: the retained agenda must not keep it, or a speaker that
+            // restarts (and forgot what it played) would take it for one still to come.
+            guard everyoneSent == false || published[speaker] != plays else { continue }
             let rev = max((lastRev[speaker] ?? 0) + 1, now.unixMillis)
             let json = playsJSON[plays] ?? String(decoding: ProtocolEncoder.encode(plays), as: UTF8.self)
             if playsJSON.count > 1_000 { playsJSON.removeAll() }
@@ -280,7 +290,11 @@ public actor BroadcastDelivery {
             let skippedBy = agenda?.skipped[pair.key]
             let planned = agenda?.plays.contains { $0.key == pair.key } ?? false
             let overdue = now >= closeAt
-            guard overdue || (!planned && (skippedBy == nil || now >= pair.key.start)) else { continue }
+            // Off the agenda after its latest start is a play whose time is over, not one withdrawn:
+            // it is closed at its close time, as unreported (a speaker offline meanwhile reports on return).
+            let timeOver = now >= pair.key.start.addingTimeInterval(configuration.rules.startGrace)
+                && broadcasts[pair.key.item]?.status == .approved
+            guard overdue || (!planned && !timeOver && (skippedBy == nil || now >= pair.key.start)) else { continue }
             // Past its close time a play has left the agenda because it is over, not withdrawn.
             due.append((pair, overdue, PlaybackClosure.Context(
                 skippedBy: skippedBy?.id, itemCancelled: broadcasts[pair.key.item]?.status == .cancelled,
@@ -311,8 +325,9 @@ public actor BroadcastDelivery {
         await write(lines)
     }
 
-    private func write(_ lines: [PlaybackEntry]) async {
-        guard !lines.isEmpty else { return }
+    @discardableResult
+    private func write(_ lines: [PlaybackEntry]) async -> Bool {
+        guard !lines.isEmpty else { return true }
         let repo = PlaybackRepository(db)
         let now = clock.now()
         let result: Result<Int, any Error> = await withCheckedContinuation { c in
@@ -320,7 +335,9 @@ public actor BroadcastDelivery {
         }
         if case .failure(let e) = result {
             logger.error("playback log write failed: \(e)", metadata: ["lines": "\(lines.count)"])
+            return false
         }
+        return true
     }
 
     // MARK: inspection
