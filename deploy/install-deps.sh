@@ -3,7 +3,7 @@
 # the Swift build links (libmosquitto, SQLite), ffmpeg (probing and checking audio) and espeak-ng
 # (offline Vietnamese text-to-speech). The Swift 6.3 toolchain is expected.
 set -euo pipefail
-packages=(mosquitto mosquitto-clients openssl libmosquitto-dev libsqlite3-dev pkg-config ffmpeg espeak-ng libcurl4
+packages=(mosquitto mosquitto-clients openssl libmosquitto-dev libsqlite3-dev zlib1g-dev pkg-config ffmpeg espeak-ng libcurl4
           chromium chromium-driver python3-venv)
 missing=()
 for p in "${packages[@]}"; do
@@ -18,13 +18,13 @@ if ((${#missing[@]})); then
 fi
 command -v swift >/dev/null || { echo "Swift 6.3 toolchain not found on PATH (https://www.swift.org/install/linux/)" >&2; exit 1; }
 # Python tools for the tests, in a venv inside .build (kept out of git): Selenium for the browser
-# tests, schemathesis for the API contract test. pip runs as `python -m pip` so that it installs
+# tests, axe-core (axe-selenium-python) for their accessibility checks, schemathesis for the API contract test. pip runs as `python -m pip` so that it installs
 # into this venv even when .build was copied from another checkout (a venv's scripts name the
 # interpreter by absolute path).
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$repo/.build/browser-venv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import selenium, schemathesis" 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import selenium, schemathesis, axe_selenium_python" 2>/dev/null; then
     mkdir -p "$repo/.build"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q "selenium>=4.20,<5" "schemathesis>=4.0,<5"
+    "$venv/bin/python" -m pip install -q "selenium>=4.20,<5" "schemathesis>=4.0,<5" "axe-selenium-python>=2.1,<3"
 fi

@@ -1,0 +1,50 @@
+// The live event stream (/api/v1/events): device states, alarms and playback as they happen.
+// Pages subscribe for as long as they are on screen; state badges anywhere update by themselves.
+import { S, $, toast } from "./core.js";
+import { t, word, fmtTime } from "./i18n.js";
+import { stateBadge } from "./ui.js";
+
+const handlers = [];
+// The page now open: its address without the filters in it.
+const here = () => location.hash.split("?")[0];
+
+/** Forgets the subscriptions of the page drawn before (the router calls it for each page it draws). */
+export function resetLive() { handlers.length = 0; }
+
+/** Calls fn(data) for each event of `type` while the page now open stays open. */
+export function onLive(type, fn) {
+  handlers.push({ type, fn, hash: here() });
+}
+
+function dispatch(type, data) {
+  for (let i = handlers.length - 1; i >= 0; i--) {
+    const x = handlers[i];
+    if (x.hash !== here()) handlers.splice(i, 1);
+    else if (x.type === type) x.fn(data);
+  }
+}
+
+const each = (attr, id, fn) => document.querySelectorAll(`[${attr}="${CSS.escape(id)}"]`).forEach(fn);
+
+export function live() {
+  if (S.events) S.events.close();
+  const es = new EventSource("/api/v1/events");
+  S.events = es;
+  const dot = $("#live");
+  es.addEventListener("ready", () => { dot.classList.add("on"); dot.title = t("liveOn"); });
+  es.addEventListener("device", (ev) => {
+    const d = JSON.parse(ev.data);
+    each("data-device-state", d.id, (el) => el.replaceWith(stateBadge(d.state, d.id)));
+    each("data-device-since", d.id, (el) => { el.textContent = fmtTime(d.since); });
+    each("data-device-faults", d.id, (el) => { el.textContent = (d.reasons || []).map((f) => word("fault", f.code)).join("; "); });
+    if (d.state === "offline") toast(`${d.id}: ${word("state", "offline")}`);
+    dispatch("device", d);
+  });
+  es.addEventListener("alarm", (ev) => {
+    const a = JSON.parse(ev.data);
+    if (!a.cleared_at) toast(`${word("severity", a.severity)}: ${word("alarm", a.kind)} — ${a.device_id || a.village_id || ""}`);
+    dispatch("alarm", a);
+  });
+  es.addEventListener("playback", (ev) => dispatch("playback", JSON.parse(ev.data || "{}")));
+  es.onerror = () => { dot.classList.remove("on"); dot.title = t("liveOff"); };
+}

@@ -1,0 +1,50 @@
+// The audit log: who did what, when, from where; filtered by user, action and dates, paged,
+// actions in words and changes as before → after.
+import { h, api, page, hashQuery } from "../lib/core.js";
+import { t, word, fmtTime } from "../lib/i18n.js";
+import { table, field, select } from "../lib/ui.js";
+import vi from "../i18n/vi.js";
+
+const PAGE = 50;
+
+const show = (v) => (v === null || v === undefined ? "—" : typeof v === "string" ? v : JSON.stringify(v));
+
+function change(a) {
+  if (a.before === undefined && a.after === undefined) return a.detail || "—";
+  return h("span", {}, a.detail ? [a.detail, h("br")] : null, h("del", {}, show(a.before)), " → ", h("ins", {}, show(a.after)));
+}
+
+export async function auditPage() {
+  const q = hashQuery();
+  const offset = Number(q.get("offset") || 0);
+  const params = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
+  for (const k of ["user", "action", "from", "to"]) if (q.get(k)) params.set(k, q.get(k));
+  const r = await api(`/api/v1/audit?${params}`);
+  const list = Array.isArray(r) ? r : r.entries || [];
+  const user = h("input", { value: q.get("user") || "", autocapitalize: "none" });
+  const action = select([["", t("all")], ...Object.keys(vi.audit).sort().map((k) => [k, word("audit", k)])], q.get("action") || "");
+  const from = h("input", { type: "date", value: q.get("from") || "" }), to = h("input", { type: "date", value: q.get("to") || "" });
+  const go = (off) => {
+    const p = new URLSearchParams();
+    if (user.value) p.set("user", user.value.trim());
+    if (action.value) p.set("action", action.value);
+    if (from.value) p.set("from", from.value);
+    if (to.value) p.set("to", to.value);
+    if (off) p.set("offset", String(off));
+    location.hash = `#/audit${p.toString() ? "?" + p : ""}`;
+  };
+  const more = Array.isArray(r) ? list.length === PAGE : !!r.next;
+  page(t("audit"),
+    h("form", { class: "panel filters", onsubmit: (ev) => { ev.preventDefault(); go(0); } },
+      field(t("user"), user), field(t("action"), action), field(t("fromDate"), from), field(t("toDate"), to),
+      h("button", { class: "primary", type: "submit" }, t("filter"))),
+    table([
+      { label: t("at"), cell: (a) => fmtTime(a.at) }, { label: t("user"), cell: (a) => a.user },
+      { label: t("action"), cell: (a) => word("audit", a.action) }, { label: t("subject"), cell: (a) => a.target || "—" },
+      { label: t("detail"), cell: change, class: "muted" }, { label: t("from"), cell: (a) => a.address || "—" },
+    ], list, { testid: "audit-table" }),
+    h("nav", { class: "pager", "aria-label": t("pageN", { n: offset / PAGE + 1 }) },
+      offset > 0 ? h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); go(Math.max(0, offset - PAGE)); } }, `← ${t("newer")}`) : null,
+      h("span", {}, t("pageN", { n: Math.floor(offset / PAGE) + 1 })),
+      more ? h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); go(offset + PAGE); } }, `${t("older")} →`) : null));
+}
