@@ -36,6 +36,8 @@ let package = Package(
         ),
         // epoll and eventfd (Linux), for the shared MQTT network loop.
         .systemLibrary(name: "CEventLoop"),
+        // zlib (Debian: zlib1g-dev), for the console's files sent gzip-compressed.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // MQTT client over libmosquitto, exposed with Swift concurrency.
         .target(name: "MQTTClient", dependencies: ["CMosquitto", "CEventLoop", logging]),
         // Pure domain: places, devices, health, uptime, storage math, kiosk figures. No I/O.
@@ -56,8 +58,8 @@ let package = Package(
             dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", "WardClock", logging, crypto]
         ),
         // HTTP: media for devices now; the operators' API and console later.
-        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "FleetFile", "WardDomain", "WardProtocol", hummingbird, httpTypes, logging, bcrypt, crypto,
-                                             grdb],
+        .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "FleetFile", "WardDomain", "WardProtocol", "CZlib", hummingbird, httpTypes, logging,
+                                             bcrypt, crypto, grdb],
                 resources: [.copy("Console")]),
         .executableTarget(
             name: "wardfleet",
