@@ -231,6 +231,41 @@ import WardStorage
         #expect(json?["month"] as? String == "2026-10")
     }
 
+    /// Printed, the report is an administrative document (Nghị định 30/2020): national name and
+    /// motto, issuing body, number, place and date, sections numbered without gaps, signature
+    /// block, page numbers; a month not over yet says its figures are provisional.
+    @Test func printedReportsCarryTheAdministrativeHeader() throws {
+        let db = try Self.makeDatabase()
+        let now = Self.vn("2026-11-05T08:00:00")
+        let commune = try MonthlyReport.build(db, month: "2026-10", commune: "an-phu", now: now)
+        #expect(commune.issuer == MonthlyReport.Issuer(body: "Xã An Phú", parent: "Tỉnh Quảng Ninh", place: "An Phú"))
+        #expect(!commune.provisional)
+        let html = ReportRenderer().html(commune)
+        for text in ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "<b class=\"tieungu\">Độc lập - Tự do - Hạnh phúc</b>", "ỦY BAN NHÂN DÂN", "XÃ AN PHÚ",
+                     "Số: …/BC-UBND", "An Phú, ngày 05 tháng 11 năm 2026", "TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH", "(Ký, ghi rõ họ tên, đóng dấu)",
+                     "Nơi nhận:", "@bottom-center", "counter(page)", "size: A4", "class=\"pagefoot\""] {
+            #expect(html.contains(text), "\(text)")
+        }
+        #expect(html.contains(".tieungu { text-decoration: underline"))
+        #expect(!html.contains("tạm tính"))
+        // One commune: no "by commune" section, and the numbering has no gap.
+        let numbers = html.components(separatedBy: "<h2>").dropFirst().map { $0.prefix(while: { $0 != "." }) }
+        #expect(numbers == ["I", "II", "III", "IV", "V", "VI", "VII"], "\(numbers)")
+        // The deployment's report is the province's; the month still running is provisional.
+        let running = try MonthlyReport.build(db, month: "2026-11", now: now)
+        #expect(running.issuer?.body == "Tỉnh Quảng Ninh" && running.issuer?.place == "Quảng Ninh" && running.provisional)
+        let vi = ReportRenderer().html(running)
+        #expect(vi.contains("TỈNH QUẢNG NINH") && vi.contains("Quảng Ninh, ngày 05 tháng 11 năm 2026"))
+        #expect(vi.contains("Số liệu tạm tính — tháng chưa kết thúc"))
+        let en = ReportRenderer(language: .en).html(running)
+        for text in ["SOCIALIST REPUBLIC OF VIET NAM", "Independence - Freedom - Happiness", "No.: …/BC-UBND", "Quảng Ninh, 5 November 2026",
+                     "Provisional — the month is not over", "CHAIRPERSON", "\"Page \" counter(page)"] {
+            #expect(en.contains(text), "\(text)")
+        }
+        #expect(ReportRenderer().dateLine(place: "Cẩm La", Self.vn("2026-02-03T10:00:00")) == "Cẩm La, ngày 03 tháng 02 năm 2026")
+        #expect(ReportRenderer().dateLine(place: "Cẩm La", Self.vn("2026-12-15T10:00:00")) == "Cẩm La, ngày 15 tháng 12 năm 2026")
+    }
+
     @Test func scheduledReportIsMadeOnTheDayAndKept() async throws {
         let db = try Self.makeDatabase()
         let clock = ManualTimeSource(Self.vn("2026-11-04T23:59:00"))

@@ -99,6 +99,22 @@ public struct MonthlyReport: Codable, Sendable {
     public var broadcasts: [BroadcastLine]
     public var alarms: AlarmFigures
     public var problems: [Problem]
+    /// Who issues the report, for its administrative header (nil in reports kept before it was recorded).
+    public var issuer: Issuer?
+
+    /// The body that issues the report and where: a commune's People's Committee for a commune's
+    /// report, the province's for the deployment's.
+    public struct Issuer: Codable, Sendable, Hashable {
+        /// "Xã Cẩm La", "Tỉnh Quảng Ninh".
+        public var body: String
+        /// The body above it, when known ("Huyện Cẩm Xuyên", "Tỉnh Quảng Ninh").
+        public var parent: String?
+        /// The place name of the date line, without its level ("Cẩm La").
+        public var place: String
+    }
+
+    /// The month is not over: its figures will still change.
+    public var provisional: Bool { generatedAt < period.end }
 
     public static func build(_ db: WardDatabase, month: String, commune: String? = nil, now: Date,
                              calendar: LocalCalendar = .vietnam) throws -> MonthlyReport {
@@ -159,7 +175,32 @@ public struct MonthlyReport: Codable, Sendable {
         problems.sort { ($0.severity, $0.since, $0.subject) < ($1.severity, $1.since, $1.subject) }
 
         return MonthlyReport(month: month, period: period, generatedAt: now, scope: commune ?? "*", scopeName: kpis.deployment.name,
-                             kpis: kpis, deviceStates: states, broadcasts: broadcasts, alarms: figures, problems: problems)
+                             kpis: kpis, deviceStates: states, broadcasts: broadcasts, alarms: figures, problems: problems,
+                             issuer: issuer(commune, tree, fallback: kpis.deployment.name))
+    }
+
+    /// The commune for its report; for the deployment's, its province (the only one, or the first).
+    static func issuer(_ commune: String?, _ tree: PlaceTree, fallback: String) -> Issuer {
+        let places = tree.topologicalOrder
+        let body: Place? = commune.flatMap { tree[$0] } ?? places.first { $0.level == .province }
+        guard let body else { return Issuer(body: fallback, parent: nil, place: fallback) }
+        let parent = body.level == .commune ? (tree.ancestor(of: body.id, at: .district) ?? tree.ancestor(of: body.id, at: .province)) : nil
+        return Issuer(body: titled(body), parent: parent.map(titled), place: placeName(body.name))
+    }
+
+    /// A province named without its level ("Quảng Ninh") is "Tỉnh Quảng Ninh" in a header.
+    static func titled(_ p: Place) -> String {
+        guard p.level == .province, placeName(p.name) == p.name else { return p.name }
+        return "Tỉnh " + p.name
+    }
+
+    /// "Xã Cẩm La" → "Cẩm La": the date line names the place, not its level.
+    static func placeName(_ name: String) -> String {
+        for prefix in ["Thành phố ", "Thị trấn ", "Thị xã ", "Phường ", "Huyện ", "Quận ", "Tỉnh ", "Xã ", "TP. ", "TP "]
+        where name.lowercased().hasPrefix(prefix.lowercased()) && name.count > prefix.count {
+            return String(name.dropFirst(prefix.count))
+        }
+        return name
     }
 
     static func describe(_ t: BroadcastTarget, _ tree: PlaceTree) -> String {

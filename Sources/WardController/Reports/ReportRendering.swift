@@ -74,8 +74,27 @@ public struct ReportRenderer: Sendable {
         return o
     }
 
+    /// Page numbers in the page's bottom margin (CSS Paged Media margin boxes, Chromium 131+); the
+    /// `.pagefoot` line repeats the report's name on every printed page where they are not supported.
+    var pageCSS: String {
+        """
+        @page { size: A4; margin: 18mm 15mm 20mm 20mm;
+          @bottom-center { content: "\(t("Trang", "Page")) " counter(page) " / " counter(pages); font-size: 9pt; color: #444; } }
+        """
+    }
+
     static let css = """
-        @page { size: A4; margin: 18mm 15mm; }
+        .doc-head { width: 100%; border: 0; margin: 0 0 10pt; } .doc-head td { border: 0; text-align: center; vertical-align: top; padding: 0 2pt; }
+        .doc-head .issuer { width: 42%; } .doc-head .nation { width: 58%; }
+        .doc-head b { display: block; } .tieungu { text-decoration: underline; text-underline-offset: 2pt; }
+        .rule { display: block; width: 30%; margin: 1pt auto 3pt; border-top: 1px solid #111; }
+        .number { margin-top: 4pt; } .dateline { font-style: italic; margin-top: 6pt; }
+        h1.title { text-align: center; margin: 6pt 0 0; } .subtitle { text-align: center; font-weight: bold; margin-bottom: 6pt; }
+        .provisional { border: 1.5px solid #a40000; color: #a40000; font-weight: bold; text-align: center; padding: 3pt; margin: 6pt 0; }
+        .sign { width: 100%; border: 0; margin-top: 16pt; page-break-inside: avoid; } .sign td { border: 0; vertical-align: top; }
+        .sign .recipients { width: 45%; font-size: 9pt; } .sign .signer { text-align: center; }
+        .sign .space { height: 22mm; } .pagefoot { font-size: 8pt; color: #666; text-align: center; margin-top: 12pt; }
+        @media print { .pagefoot { position: fixed; bottom: 0; left: 0; right: 0; margin: 0; text-align: right; } }
         body { font-family: "Noto Sans", "DejaVu Sans", Arial, sans-serif; font-size: 10.5pt; color: #111; max-width: 190mm; margin: 0 auto; }
         h1 { font-size: 16pt; margin: 0 0 4pt; } h2 { font-size: 13pt; margin: 14pt 0 4pt; border-bottom: 1px solid #999; }
         h3 { font-size: 11pt; margin: 10pt 0 3pt; }
@@ -94,19 +113,30 @@ public struct ReportRenderer: Sendable {
         var h = "<!DOCTYPE html>\n<html lang=\"\(language.rawValue)\"><head><meta charset=\"utf-8\">"
         h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         h += "<title>\(esc(t("Báo cáo tháng", "Monthly report"))) \(esc(r.month)) — \(esc(r.scopeName))</title>"
-        h += "<style>\(Self.css)</style></head><body>\n"
-        h += "<h1>\(esc(t("BÁO CÁO THÁNG", "MONTHLY REPORT"))) \(esc(monthTitle(r.month)))</h1>\n"
+        h += "<style>\(pageCSS)\n\(Self.css)</style></head><body>\n"
+        h += header(r)
+        h += "<h1 class=\"title\">\(esc(t("BÁO CÁO THÁNG", "MONTHLY REPORT"))) \(esc(monthTitle(r.month)))</h1>\n"
+        h += "<div class=\"subtitle\">\(esc(t("Tình hình hạ tầng số và hệ thống truyền thanh", "Digital infrastructure and commune radio")))</div>\n"
+        if r.provisional {
+            h += "<p class=\"provisional\">\(esc(t("Số liệu tạm tính — tháng chưa kết thúc", "Provisional — the month is not over")))</p>\n"
+        }
         h += "<div class=\"meta\">\(esc(r.scopeName))<br>\(esc(t("Kỳ báo cáo", "Period"))): \(esc(calendar.display(r.period.start))) – "
         h += "\(esc(calendar.display(r.period.end.addingTimeInterval(-1)))) (Asia/Ho_Chi_Minh)<br>"
         h += "\(esc(t("Lập lúc", "Generated"))): \(esc(calendar.display(r.generatedAt))) · \(esc(t("Số liệu do thiết bị báo về, không nhập tay", "Figures from what devices reported, not typed by hand")))</div>\n"
 
+        // Sections are numbered as they appear (I., II., …): one left out leaves no gap.
+        var section = 0
+        func heading(_ vi: String, _ en: String) -> String {
+            section += 1
+            return "<h2>\(Self.roman(section)). \(esc(t(vi, en)))</h2>"
+        }
         let d = r.kpis.deployment
-        h += "<section><h2>1. \(esc(t("Chỉ tiêu so với kế hoạch", "KPIs against targets")))</h2>\n"
+        h += "<section>\(heading("Chỉ tiêu so với kế hoạch", "KPIs against targets"))\n"
         h += kpiTable(d)
         h += "</section>\n"
 
         if r.kpis.communes.count > 1 {
-            h += "<section><h2>2. \(esc(t("Chỉ tiêu theo xã/phường", "KPIs by commune")))</h2><table><thead><tr><th>\(esc(t("Xã/Phường", "Commune")))</th>"
+            h += "<section>\(heading("Chỉ tiêu theo xã/phường", "KPIs by commune"))<table><thead><tr><th>\(esc(t("Xã/Phường", "Commune")))</th>"
             let cols: [KPIID] = [.loudspeakerCoverage, .villageBulletin, .cameraCoverage, .wifiCoverage, .satisfaction, .broadcastReach]
             for c in cols { h += "<th>\(esc(kpiName(c)))</th>" }
             h += "</tr></thead><tbody>"
@@ -122,7 +152,7 @@ public struct ReportRenderer: Sendable {
             h += "</tbody></table></section>\n"
         }
 
-        h += "<section><h2>3. \(esc(t("Thôn/tổ dân phố", "Villages")))</h2><table><thead><tr><th>\(esc(t("Thôn", "Village")))</th>"
+        h += "<section>\(heading("Thôn/tổ dân phố", "Villages"))<table><thead><tr><th>\(esc(t("Thôn", "Village")))</th>"
         h += "<th>\(esc(t("Xã", "Commune")))</th><th>\(esc(t("Loa", "Speakers")))</th><th>\(esc(t("Phát chương trình xã", "Commune programme")))</th>"
         h += "<th>\(esc(t("Bản tin thôn", "Village bulletin")))</th><th>\(esc(t("Camera", "Camera")))</th><th>\(esc(t("Lý do chưa đạt", "Why not met")))</th></tr></thead><tbody>"
         let communeNames = Dictionary(r.kpis.communes.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
@@ -133,7 +163,7 @@ public struct ReportRenderer: Sendable {
         }
         h += "</tbody></table></section>\n"
 
-        h += "<section><h2>4. \(esc(t("Thiết bị và độ sẵn sàng", "Devices and availability")))</h2><table><thead><tr>"
+        h += "<section>\(heading("Thiết bị và độ sẵn sàng", "Devices and availability"))<table><thead><tr>"
         h += "<th>\(esc(t("Loại thiết bị", "Class")))</th><th>\(esc(t("Tổng", "Total")))</th><th>\(esc(state(.ok)))</th><th>\(esc(state(.degraded)))</th>"
         h += "<th>\(esc(state(.offline)))</th><th>\(esc(state(.unknown)))</th><th>\(esc(t("Độ sẵn sàng trong tháng", "Availability in month")))</th></tr></thead><tbody>"
         for c in DeviceClass.allCases {
@@ -143,7 +173,7 @@ public struct ReportRenderer: Sendable {
         }
         h += "</tbody></table><p class=\"small\">\(esc(t("Trạng thái tại cuối kỳ. Độ sẵn sàng tính theo thời gian thiết bị, thời gian không rõ tính là không sẵn sàng.", "States at the end of the period. Availability is device-time weighted; unknown time counts as unavailable.")))</p></section>\n"
 
-        h += "<section><h2>5. \(esc(t("Phát thanh", "Broadcasts")))</h2>"
+        h += "<section>\(heading("Phát thanh", "Broadcasts"))"
         if r.broadcasts.isEmpty {
             h += "<p>\(esc(t("Không có chương trình nào trong tháng.", "No broadcasts in the month.")))</p>"
         } else {
@@ -158,7 +188,7 @@ public struct ReportRenderer: Sendable {
         h += "</section>\n"
 
         let a = r.alarms
-        h += "<section><h2>6. \(esc(t("Cảnh báo", "Alarms")))</h2><table><tbody>"
+        h += "<section>\(heading("Cảnh báo", "Alarms"))<table><tbody>"
         h += row(t("Số cảnh báo phát sinh", "Alarms raised"), "\(a.raised)")
         for s in AlarmSeverity.allCases { h += row("— \(severity(s))", "\(a.bySeverity[s.rawValue] ?? 0)") }
         h += row(t("Đã xác nhận", "Acknowledged"), "\(a.acknowledged)")
@@ -176,7 +206,7 @@ public struct ReportRenderer: Sendable {
         h += "</section>\n"
 
         let o = d.oneStop
-        h += "<section><h2>7. \(esc(t("Bộ phận Một cửa", "One-stop office")))</h2><table><tbody>"
+        h += "<section>\(heading("Bộ phận Một cửa", "One-stop office"))<table><tbody>"
         h += row(t("Số phiếu đã cấp", "Tickets issued"), "\(o.ticketsIssued)")
         h += row(t("Số phiếu bình quân/ngày", "Tickets per day"), o.ticketsPerDay.map { String(format: "%.1f", $0) } ?? "—")
         h += row(t("Thời gian chờ trung bình", "Mean waiting time"), duration(o.meanWaitSeconds))
@@ -185,7 +215,7 @@ public struct ReportRenderer: Sendable {
         h += row(t("Tỷ lệ hài lòng", "Satisfaction rate"), pct(o.satisfaction))
         h += "</tbody></table></section>\n"
 
-        h += "<section><h2>8. \(esc(t("Tồn tại chưa khắc phục", "Open problems")))</h2>"
+        h += "<section>\(heading("Tồn tại chưa khắc phục", "Open problems"))"
         if r.problems.isEmpty {
             h += "<p>\(esc(t("Không còn tồn tại nào cuối kỳ.", "Nothing open at the end of the period.")))</p>"
         } else {
@@ -200,7 +230,56 @@ public struct ReportRenderer: Sendable {
             }
             h += "</tbody></table>"
         }
-        h += "</section>\n</body></html>\n"
+        h += "</section>\n"
+        h += signature(r)
+        h += "<div class=\"pagefoot\">\(esc(t("Báo cáo tháng", "Monthly report"))) \(esc(monthTitle(r.month))) — \(esc(r.issuer?.body ?? r.scopeName))"
+        h += r.provisional ? " — \(esc(t("tạm tính", "provisional")))" : ""
+        h += "</div>\n</body></html>\n"
+        return h
+    }
+
+    static func roman(_ n: Int) -> String {
+        let values = [(10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
+        var n = n, out = ""
+        for (v, s) in values { while n >= v { out += s; n -= v } }
+        return out
+    }
+
+    /// The administrative header of Nghị định 30/2020/NĐ-CP: the issuing body and the report's
+    /// number on the left; the national name, the motto (underlined) and the place and date on the right.
+    func header(_ r: MonthlyReport) -> String {
+        let issuer = r.issuer ?? MonthlyReport.Issuer(body: r.scopeName, parent: nil, place: r.scopeName)
+        var h = "<table class=\"doc-head\"><tr><td class=\"issuer\">"
+        if let parent = issuer.parent { h += "<span>\(esc(t("UBND \(parent)", "People's Committee of \(parent)").uppercased()))</span>" }
+        h += "<b>\(esc(t("ỦY BAN NHÂN DÂN", "PEOPLE'S COMMITTEE OF")))</b><b>\(esc(issuer.body.uppercased()))</b><span class=\"rule\"></span>"
+        h += "<div class=\"number\">\(esc(t("Số: …/BC-UBND", "No.: …/BC-UBND")))</div></td>"
+        h += "<td class=\"nation\"><b>\(esc(t("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "SOCIALIST REPUBLIC OF VIET NAM")))</b>"
+        h += "<b class=\"tieungu\">\(esc(t("Độc lập - Tự do - Hạnh phúc", "Independence - Freedom - Happiness")))</b>"
+        h += "<div class=\"dateline\">\(esc(dateLine(place: issuer.place, r.generatedAt)))</div></td></tr></table>\n"
+        return h
+    }
+
+    /// "Cẩm La, ngày 05 tháng 12 năm 2026": days below 10 and the months 1 and 2 take a leading zero.
+    func dateLine(place: String, _ date: Date) -> String {
+        let p = calendar.dayKey(date).split(separator: "-").compactMap { Int($0) }
+        guard p.count == 3 else { return place }
+        let (y, m, d) = (p[0], p[1], p[2])
+        let day = d < 10 ? String(format: "%02d", d) : "\(d)"
+        let month = m < 3 ? String(format: "%02d", m) : "\(m)"
+        let english = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+                       "December"][m - 1]
+        return t("\(place), ngày \(day) tháng \(month) năm \(y)", "\(place), \(d) \(english) \(y)")
+    }
+
+    /// Recipients on the left; on the right who signs for the committee, with room for the signature and seal.
+    func signature(_ r: MonthlyReport) -> String {
+        let parent = r.issuer?.parent
+        var h = "<table class=\"sign\"><tr><td class=\"recipients\"><b><i>\(esc(t("Nơi nhận:", "Recipients:")))</i></b><br>"
+        if let parent { h += "- \(esc(t("UBND \(parent) (b/c);", "People's Committee of \(parent) (for report);")))<br>" }
+        h += "- \(esc(t("Lưu: VT.", "Archive.")))</td><td class=\"signer\">"
+        h += "<b>\(esc(t("TM. ỦY BAN NHÂN DÂN", "ON BEHALF OF THE PEOPLE'S COMMITTEE")))</b><br><b>\(esc(t("CHỦ TỊCH", "CHAIRPERSON")))</b><br>"
+        h += "<i>\(esc(t("(Ký, ghi rõ họ tên, đóng dấu)", "(Signature, full name, seal)")))</i><div class=\"space\"></div>"
+        h += "<b>\(esc(t("Họ và tên: ……………………………", "Full name: ……………………………")))</b></td></tr></table>\n"
         return h
     }
 
