@@ -13,6 +13,8 @@ public struct AuthRepository: Sendable {
         public var communes: Set<String>?
         public var failedLogins: Int
         public var lockedUntil: Date?
+        /// Set while the user is disabled: no sign-in, no session, no token.
+        public var disabledAt: Date?
     }
 
     public func credentials(_ name: String) throws -> Credentials? {
@@ -21,7 +23,8 @@ public struct AuthRepository: Sendable {
                 Credentials(user: User(name: r["name"], role: Role(rawValue: r["role"]) ?? .viewer, displayName: r["display_name"],
                                        createdAt: Date(millis: r["created_at"])),
                             passwordHash: r["password_hash"], communes: JSONText.decode([String].self, r["communes"]).map(Set.init),
-                            failedLogins: r["failed_logins"], lockedUntil: (r["locked_until"] as Int64?).map(Date.init(millis:)))
+                            failedLogins: r["failed_logins"], lockedUntil: (r["locked_until"] as Int64?).map(Date.init(millis:)),
+                            disabledAt: (r["disabled_at"] as Int64?).map(Date.init(millis:)))
             }
         }
     }
@@ -37,8 +40,31 @@ public struct AuthRepository: Sendable {
         }
     }
 
+    /// Who acts under this name; nil for an unknown or disabled user.
     public func principal(_ name: String) throws -> Principal? {
-        try credentials(name).map { Principal(user: $0.user, communes: $0.communes) }
+        try credentials(name).flatMap { $0.disabledAt == nil ? Principal(user: $0.user, communes: $0.communes) : nil }
+    }
+
+    /// Every user as the users page lists them.
+    public func accounts() throws -> [Credentials] {
+        let names = try db.pool.read { try String.fetchAll($0, sql: "SELECT name FROM users ORDER BY name") }
+        return try names.compactMap { try credentials($0) }
+    }
+
+    /// Disables (ending every session at once) or enables a user.
+    public func setDisabled(_ name: String, _ disabled: Bool, at: Date) throws {
+        try db.pool.write {
+            try $0.execute(sql: "UPDATE users SET disabled_at = ? WHERE name = ?", arguments: [disabled ? at.millis : nil, name])
+            guard $0.changesCount == 1 else { throw BroadcastStoreError.unknownUser(name) }
+            if disabled { try $0.execute(sql: "DELETE FROM sessions WHERE user_name = ?", arguments: [name]) }
+        }
+    }
+
+    public func setDisplayName(_ name: String, _ displayName: String) throws {
+        try db.pool.write {
+            try $0.execute(sql: "UPDATE users SET display_name = ? WHERE name = ?", arguments: [displayName.nfc, name])
+            guard $0.changesCount == 1 else { throw BroadcastStoreError.unknownUser(name) }
+        }
     }
 
     public func setPassword(_ name: String, hash: String) throws {
@@ -128,24 +154,72 @@ public struct AuthRepository: Sendable {
         public var target: String?
         public var detail: String?
         public var address: String?
+        /// What the change replaced and what it put instead: JSON objects as text (nil: not recorded).
+        public var before: String?
+        public var after: String?
     }
 
-    public func audit(user: String, action: String, target: String?, detail: String?, address: String?, at: Date) throws {
+    public func audit(user: String, action: String, target: String?, detail: String?, address: String?, at: Date,
+                      before: String? = nil, after: String? = nil) throws {
         try db.pool.write {
-            try $0.execute(sql: "INSERT INTO audit_log (at, user_name, action, target, detail, address) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [at.millis, user, action, target?.nfc, detail?.nfc, address])
+            try $0.execute(sql: "INSERT INTO audit_log (at, user_name, action, target, detail, address, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [at.millis, user, action, target?.nfc, detail?.nfc, address, before?.nfc, after?.nfc])
+        }
+    }
+
+    /// Which audit entries to read. Days are local (Asia/Ho_Chi_Minh) and already turned into instants.
+    public struct AuditQuery: Sendable {
+        /// Only what these people did (nil: everyone): the caller's scope.
+        public var users: Set<String>?
+        /// One person.
+        public var user: String?
+        /// An action (`user.change`), or a family of them (`broadcast.*`).
+        public var action: String?
+        public var from: Date?
+        /// Exclusive.
+        public var until: Date?
+        /// Entries older than this id (the previous page's last).
+        public var before: Int64?
+        public var offset = 0
+        public var limit = 50
+        public init(users: Set<String>? = nil, limit: Int = 50) {
+            self.users = users
+            self.limit = limit
+        }
+    }
+
+    /// Newest first.
+    public func auditLog(_ q: AuditQuery) throws -> [AuditEntry] {
+        var clauses: [String] = [], arguments: [any DatabaseValueConvertible] = []
+        if let users = q.users {
+            clauses.append("user_name IN (\(Array(repeating: "?", count: users.count).joined(separator: ",")))")
+            arguments += users.sorted() as [any DatabaseValueConvertible]
+        }
+        if let u = q.user { clauses.append("user_name = ?"); arguments.append(u) }
+        if let a = q.action {
+            if a.hasSuffix(".*") {
+                clauses.append("substr(action, 1, ?) = ?")
+                arguments += [a.count - 1, String(a.dropLast())]
+            } else {
+                clauses.append("action = ?")
+                arguments.append(a)
+            }
+        }
+        if let f = q.from { clauses.append("at >= ?"); arguments.append(f.millis) }
+        if let t = q.until { clauses.append("at < ?"); arguments.append(t.millis) }
+        if let b = q.before { clauses.append("id < ?"); arguments.append(b) }
+        let scope = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        arguments += [q.limit, q.offset]
+        return try db.pool.read {
+            try Row.fetchAll($0, sql: "SELECT * FROM audit_log \(scope) ORDER BY id DESC LIMIT ? OFFSET ?", arguments: StatementArguments(arguments)).map {
+                AuditEntry(id: $0["id"], at: Date(millis: $0["at"]), user: $0["user_name"], action: $0["action"], target: $0["target"],
+                           detail: $0["detail"], address: $0["address"], before: $0["before"], after: $0["after"])
+            }
         }
     }
 
     /// Newest first; `users`: only what these people did (nil: everyone).
     public func auditLog(limit: Int = 200, users: Set<String>? = nil) throws -> [AuditEntry] {
-        let scope = users.map { "WHERE user_name IN (\(Array(repeating: "?", count: $0.count).joined(separator: ",")))" } ?? ""
-        let arguments = (users?.sorted() ?? []) as [any DatabaseValueConvertible] + [limit]
-        return try db.pool.read {
-            try Row.fetchAll($0, sql: "SELECT * FROM audit_log \(scope) ORDER BY id DESC LIMIT ?", arguments: StatementArguments(arguments)).map {
-                AuditEntry(id: $0["id"], at: Date(millis: $0["at"]), user: $0["user_name"], action: $0["action"], target: $0["target"],
-                           detail: $0["detail"], address: $0["address"])
-            }
-        }
+        try auditLog(AuditQuery(users: users, limit: limit))
     }
 }

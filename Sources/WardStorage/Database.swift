@@ -466,6 +466,18 @@ public final class WardDatabase: Sendable {
                     FROM upstream_bulletins b, json_each(b.communes) c WHERE b.status != 'inbox';
                 """)
         }
+        m.registerMigration("v14: disabled users, audit before/after") { db in
+            try db.execute(sql: """
+                -- A disabled user keeps their name, history and tokens, but cannot sign in, and no
+                -- session or token of theirs is accepted until they are enabled again.
+                ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+                -- What a change replaced and what it put instead, as JSON objects (NULL: not recorded).
+                ALTER TABLE audit_log ADD COLUMN before TEXT;
+                ALTER TABLE audit_log ADD COLUMN after TEXT;
+                CREATE INDEX audit_log_user ON audit_log (user_name, id);
+                CREATE INDEX audit_log_at ON audit_log (at);
+                """)
+        }
         return m
     }
 }

@@ -120,7 +120,7 @@ public struct UpstreamService: Sendable {
     /// The communes of bulletin `b` that `user` handles now: those of theirs (all, for a user
     /// without a commune limit) that nobody has handled yet. Refused when none is left.
     func open(_ b: UpstreamBulletin, for user: String) throws -> Set<String> {
-        let limit = try AuthRepository(db).principal(user)?.communes
+        let limit = try AuthRepository(db).credentials(user)?.communes
         let theirs = Set(b.communes).intersection(limit ?? Set(b.communes))
         let open = theirs.subtracting(try UpstreamRepository(db).handling(b.id).keys)
         guard b.status == .inbox, !open.isEmpty else {
