@@ -156,6 +156,13 @@ public struct PlaybackRow: Hashable, Sendable {
     public var endedAt: Date?
     public var outcome: Outcome
 
+    /// A play with nothing reported yet.
+    public init(key: PlayKey, speaker: String, outcome: Outcome = .pending) {
+        self.key = key
+        self.speaker = speaker
+        self.outcome = outcome
+    }
+
     /// Actual start minus scheduled start, when it started.
     public var startOffset: TimeInterval? { startedAt.map { $0.timeIntervalSince(key.start) } }
 
