@@ -44,10 +44,6 @@ public struct ControllerHTTPServer: Sendable {
         }
     }
 
-    struct ErrorBody: ResponseEncodable {
-        var error: String
-    }
-
     /// The routes, behind the guard that answers 405 for a known path asked with another method.
     func router() -> MethodGuard<Router<WardRequestContext>> {
         let router = Router(context: WardRequestContext.self)
@@ -56,7 +52,7 @@ public struct ControllerHTTPServer: Sendable {
         router.get("media/:hash") { request, context -> Response in
             let hash = try context.parameters.require("hash").lowercased()
             guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else {
-                return try Self.error(.badRequest, "mã tệp phải là SHA-256 (64 ký tự hex) / the id must be a SHA-256 (64 hex digits)",
+                return try Self.error(.badRequest, "mã tệp phải là SHA-256 (64 ký tự hex) / the id must be a SHA-256 (64 hex digits)", code: "invalid_hash",
                                       request: request, context: context)
             }
             guard let item = try library.get(hash) else {
@@ -95,7 +91,8 @@ public struct ControllerHTTPServer: Sendable {
             do {
                 r = try decoder.decode(UpstreamRequest.self, from: Data(buffer: body))
             } catch {
-                return try Self.error(.badRequest, "JSON không hợp lệ / invalid JSON: \(Self.explain(error))", request: request, context: context)
+                let why = Self.explain(error)
+                return try Self.error(.badRequest, "JSON không hợp lệ: \(why) / invalid JSON: \(why)", code: "invalid_body", request: request, context: context)
             }
             do {
                 let (b, isNew) = try await upstream.service.receive(r)
@@ -106,7 +103,8 @@ public struct ControllerHTTPServer: Sendable {
                 resp.status = isNew ? .created : .ok
                 return resp
             } catch let e as ScheduleRefusal {
-                return try Self.error(.unprocessableContent, e.description, request: request, context: context)
+                return try Self.error(.unprocessableContent, e.description, code: APIError.code(of: e, fallback: "refused"), request: request,
+                                      context: context)
             }
         }
         var table: [(path: String, method: HTTPRequest.Method)] = [("/healthz", .get), ("/media/{hash}", .get),
@@ -134,10 +132,10 @@ public struct ControllerHTTPServer: Sendable {
         }
     }
 
-    static func error(_ status: HTTPResponse.Status, _ message: String, request: Request, context: WardRequestContext) throws -> Response {
-        var r = try JSONEncoder().encode(ErrorBody(error: message), from: request, context: context)
-        r.status = status
-        return r
+    /// The same error body as the operators' API: a code and the message in the caller's language.
+    static func error(_ status: HTTPResponse.Status, _ message: String, code: String? = nil, request: Request,
+                      context: WardRequestContext) throws -> Response {
+        OperatorAPI.failure(status, message, code: code, request: request)
     }
 
     /// Runs until the surrounding task is cancelled. `onListening` receives the bound port.

@@ -26,7 +26,8 @@ struct MethodGuard<Inner: HTTPResponderBuilder>: HTTPResponderBuilder where Inne
             guard !allowed.isEmpty, !allowed.contains(request.method) else { return try await inner.respond(to: request, context: context) }
             let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
             if request.method == .options { return Response(status: .noContent, headers: [.allow: allow]) }
-            var r = OperatorAPI.failure(.methodNotAllowed, "phương thức \(request.method.rawValue) không dùng được ở đây (dùng \(allow)) / method not allowed here (use \(allow))")
+            var r = OperatorAPI.failure(.methodNotAllowed, "phương thức \(request.method.rawValue) không dùng được ở đây (dùng \(allow)) / method not allowed here (use \(allow))",
+                                         request: request)
             r.headers[.allow] = allow
             return r
         }

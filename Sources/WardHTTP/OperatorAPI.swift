@@ -11,13 +11,54 @@ import WardController
 import WardDomain
 import WardStorage
 
-/// An API failure: status and a message for people (Vietnamese / English).
+/// An API failure: status, a stable code for programs, and a message for people written in both
+/// languages (Vietnamese / English); the answer carries the half the caller reads.
 public struct APIError: Error, CustomStringConvertible {
     public var status: HTTPResponse.Status
     public var description: String
-    public init(_ status: HTTPResponse.Status, _ message: String) {
+    /// Stable, for programs (`not_found`, `unknown_field`…); by default the status's (see `code(for:)`).
+    public var code: String
+    public init(_ status: HTTPResponse.Status, _ message: String, code: String? = nil) {
         self.status = status
         description = message
+        self.code = code ?? Self.code(for: status)
+    }
+
+    /// The code of a status when the throw site gives no finer one.
+    public static func code(for status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: "invalid_request"
+        case 401: "unauthorized"
+        case 403: "forbidden"
+        case 404: "not_found"
+        case 405: "method_not_allowed"
+        case 409: "conflict"
+        case 413: "too_large"
+        case 422: "refused"
+        case 423: "locked"
+        case 429: "rate_limited"
+        case 503: "unavailable"
+        case 504: "timeout"
+        case 500...: "server_error"
+        default: "error"
+        }
+    }
+
+    /// A domain error's code: its case name in snake_case (`BroadcastStoreError.unknownItem` →
+    /// `unknown_item`), or `fallback` for a struct or a case without values.
+    public static func code(of error: any Error, fallback: String) -> String {
+        let m = Mirror(reflecting: error)
+        guard m.displayStyle == .enum, let name = m.children.first?.label else { return fallback }
+        return snakeCase(name)
+    }
+
+    static func snakeCase(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            if c.isUppercase, !out.isEmpty { out += "_" }
+            out += c.lowercased()
+        }
+        return out
     }
 }
 
@@ -93,29 +134,44 @@ public struct OperatorAPI: Sendable {
     static let jsonHeaders: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store",
                                           HTTPField.Name("X-Content-Type-Options")!: "nosniff"]
 
-    static func failure(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let body = (try? JSONEncoder().encode(["error": message])) ?? Data()
-        return Response(status: status, headers: Self.jsonHeaders, body: .init(byteBuffer: ByteBuffer(data: body)))
+    /// `{"code": "...", "error": "..."}`: the message in the caller's language (`lang` query
+    /// parameter, else `Accept-Language`; Vietnamese by default).
+    static func failure(_ status: HTTPResponse.Status, _ message: String, code: String? = nil, request: Request?) -> Response {
+        let language = request.map(Self.language) ?? .vi
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? e.encode(["code": code ?? APIError.code(for: status), "error": language.pick(message)])) ?? Data()
+        var headers = Self.jsonHeaders
+        headers[.contentLanguage] = language == .both ? "vi, en" : language.rawValue
+        headers[.vary] = "Accept-Language"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
+    }
+
+    static func language(_ request: Request) -> MessageLanguage {
+        MessageLanguage(query: request.uri.queryParameters["lang"].map(String.init))
+            ?? MessageLanguage.preferred(acceptLanguage: request.headers[.acceptLanguage])
     }
 
     /// Decodes a JSON object, refusing unknown fields and wrong types with a message naming them.
     static func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer, allowed: Set<String>) throws -> T {
         let data = Data(buffer: body)
         guard let object = try? JSONSerialization.jsonObject(with: data), let dict = object as? [String: Any] else {
-            throw APIError(.badRequest, "cần một đối tượng JSON / a JSON object is expected")
+            throw APIError(.badRequest, "cần một đối tượng JSON / a JSON object is expected", code: "invalid_json")
         }
         let unknown = Set(dict.keys).subtracting(allowed)
         guard unknown.isEmpty else {
-            throw APIError(.badRequest, "trường không hỗ trợ / unknown fields: \(unknown.sorted().joined(separator: ", "))")
+            let names = unknown.sorted().joined(separator: ", ")
+            throw APIError(.badRequest, "trường không hỗ trợ: \(names) / unknown fields: \(names)", code: "unknown_field")
         }
         // An optional field is left out, not sent as null (the document gives no field null).
         if let k = dict.keys.sorted().first(where: { dict[$0] is NSNull }) {
-            throw APIError(.badRequest, "\(k): không nhận null, hãy bỏ trường / null is not a value, leave the field out")
+            throw APIError(.badRequest, "\(k): không nhận null, hãy bỏ trường / null is not a value, leave the field out", code: "null_field")
         }
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
         do { return try d.decode(T.self, from: data) } catch {
-            throw APIError(.badRequest, "dữ liệu không hợp lệ / invalid body: \(ControllerHTTPServer.explain(error))")
+            let why = ControllerHTTPServer.explain(error)
+            throw APIError(.badRequest, "dữ liệu không hợp lệ: \(why) / invalid body: \(why)", code: "invalid_body")
         }
     }
 
@@ -139,8 +195,12 @@ public struct OperatorAPI: Sendable {
         let now = clock.now()
         let auth = AuthRepository(database)
         if let h = request.headers[.authorization], h.hasPrefix("Bearer ") {
-            guard let name = try auth.tokenUser(tokenHash: Self.sha256(String(h.dropFirst(7))), now: now),
-                  let p = try auth.principal(name) else { throw APIError(.unauthorized, "mã truy cập không hợp lệ / invalid API token") }
+            guard let name = try auth.tokenUser(tokenHash: Self.sha256(String(h.dropFirst(7))), now: now) else {
+                throw APIError(.unauthorized, "mã truy cập không hợp lệ / invalid API token", code: "invalid_token")
+            }
+            guard let p = try auth.principal(name) else {
+                throw APIError(.unauthorized, "tài khoản đã bị vô hiệu hóa / the account is disabled", code: "user_disabled")
+            }
             return (p, nil)
         }
         guard let token = Self.cookie(request, Self.sessionCookie) else { return nil }
@@ -166,16 +226,16 @@ public struct OperatorAPI: Sendable {
             var principal: Principal?
             if let permission = route.permission {
                 guard let (p, csrf) = try authenticate(request) else {
-                    throw APIError(.unauthorized, "cần đăng nhập / sign in first")
+                    throw APIError(.unauthorized, "cần đăng nhập / sign in first", code: "unauthorized")
                 }
                 caller = p.user.name
                 guard p.can(permission) else {
-                    throw APIError(.forbidden, "vai trò \(p.user.role.vietnamese) không được làm việc này / the \(p.user.role.rawValue) role may not do this (\(permission.rawValue))")
+                    throw APIError(.forbidden, "vai trò \(p.user.role.vietnamese) không được làm việc này / the \(p.user.role.rawValue) role may not do this (\(permission.rawValue))", code: "role_forbidden")
                 }
                 // A session cookie rides along on any request the browser makes; the token in the
                 // header proves the page that sent it was ours.
                 if route.method != .get, let csrf, !ControllerHTTPServer.constantTimeEqual(request.headers[HTTPField.Name("X-CSRF-Token")!] ?? "", csrf) {
-                    throw APIError(.forbidden, "thiếu hoặc sai mã CSRF / missing or wrong CSRF token")
+                    throw APIError(.forbidden, "thiếu hoặc sai mã CSRF / missing or wrong CSRF token", code: "csrf")
                 }
                 principal = p
             }
@@ -183,7 +243,7 @@ public struct OperatorAPI: Sendable {
             if route.method != .get {
                 do { body = try await request.body.collect(upTo: route.bodyLimit) } catch {
                     let mib = route.bodyLimit >> 20
-                    throw APIError(.contentTooLarge, "nội dung quá lớn (tối đa \(mib) MiB) / body too large (\(mib) MiB at most)")
+                    throw APIError(.contentTooLarge, "nội dung quá lớn (tối đa \(mib) MiB) / body too large (\(mib) MiB at most)", code: "too_large")
                 }
             }
             return try await route.handler(Call(request: request, context: context, principal: principal, body: body, address: address))
@@ -193,31 +253,42 @@ public struct OperatorAPI: Sendable {
                 try? AuthRepository(database).audit(user: caller, action: "access.denied", target: "\(route.method.rawValue) \(request.uri.path)",
                                                     detail: String(e.description.prefix(200)), address: address, at: clock.now())
             }
-            return Self.failure(e.status, e.description)
+            return Self.failure(e.status, e.description, code: e.code, request: request)
         } catch let e as any Refusal {
-            return Self.failure(.unprocessableContent, e.description)
+            return Self.failure(.unprocessableContent, e.description, code: APIError.code(of: e, fallback: "refused"), request: request)
         } catch let e as AlarmStoreError {
-            return Self.failure(.conflict, e.description)
+            return Self.failure(.conflict, e.description, code: APIError.code(of: e, fallback: "conflict"), request: request)
         } catch let e as ReportError {
-            if case .future = e { return Self.failure(.unprocessableContent, e.description) }  // well formed, not yet
-            return Self.failure(.badRequest, e.description)
+            let code = APIError.code(of: e, fallback: "invalid_request")
+            if case .future = e { return Self.failure(.unprocessableContent, e.description, code: "future_month", request: request) }  // well formed, not yet
+            return Self.failure(.badRequest, e.description, code: code, request: request)
         } catch let e as BroadcastStoreError {
-            if case .duplicateUser = e { return Self.failure(.conflict, e.description) }
-            return Self.failure(.notFound, e.description)
+            if case .duplicateUser = e { return Self.failure(.conflict, e.description, code: "duplicate_user", request: request) }
+            return Self.failure(.notFound, e.description, code: APIError.code(of: e, fallback: "not_found"), request: request)
         } catch let e as UpstreamStoreError {
-            return Self.failure(.notFound, e.description)
+            return Self.failure(.notFound, e.description, code: APIError.code(of: e, fallback: "not_found"), request: request)
         } catch let e as ApprovalError {
-            if case .wrongStatus = e { return Self.failure(.conflict, e.description) }  // already approved, cancelled…
-            return Self.failure(.forbidden, e.description)
+            if case .wrongStatus = e { return Self.failure(.conflict, e.description, code: "wrong_status", request: request) }  // already approved, cancelled…
+            return Self.failure(.forbidden, e.description, code: APIError.code(of: e, fallback: "forbidden"), request: request)
         } catch {
             logger.error("API error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            return Self.failure(.internalServerError, "lỗi máy chủ / server error")
+            return Self.failure(.internalServerError, "lỗi máy chủ / server error", request: request)
         }
     }
 
-    func audit(_ call: Call, _ action: String, target: String?, detail: String? = nil) throws {
+    func audit(_ call: Call, _ action: String, target: String?, detail: String? = nil, before: (any Encodable)? = nil,
+               after: (any Encodable)? = nil) throws {
         try AuthRepository(database).audit(user: call.user.name, action: action, target: target, detail: detail, address: call.address,
-                                           at: clock.now())
+                                           at: clock.now(), before: before.map(Self.auditJSON), after: after.map(Self.auditJSON))
+    }
+
+    /// A value as the audit log keeps it: a JSON object in the API's spelling (snake_case keys).
+    static func auditJSON(_ value: any Encodable) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return (try? e.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     func allowLoginAttempt(from address: String) -> Bool {

@@ -32,7 +32,7 @@ extension OperatorAPI {
         // Not sent when the device would not execute it (class, or the capabilities of its birth).
         if let refusal = CommandRefusal.check(name, device: id, deviceClass: device.deviceClass,
                                               birth: try HealthQueries(database).statuses(only: id)[id]?.birth) {
-            throw APIError(.unprocessableContent, refusal.description)
+            throw APIError(.unprocessableContent, refusal.description, code: APIError.code(of: refusal, fallback: "refused"))
         }
         if name == .setVolume {
             // Needed for this command, and the device's own limit: well formed, refused by the rule.
@@ -134,8 +134,9 @@ final class LiveFeed: Sendable {
     }
 
     private func poll(_ db: WardDatabase, every interval: Duration) async {
-        struct DeviceEvent: Encodable { var id: String; var state: HealthState; var since: Date; var faults: [String] }
-        struct PlaybackEvent: Encodable { var newEntries: Int64 }
+        struct DeviceEvent: Encodable { var id: String; var state: HealthState; var since: Date; var faults: [String]; var reasons: [Fault] }
+        /// New playback lines for a commune, and the items they are of (to refetch their delivery).
+        struct PlaybackEvent: Encodable { var newEntries: Int64; var items: [String] }
         var states: [String: String] = [:], alarms: [Int64: String] = [:]
         var playback: Int64 = 0
         var communeOf: [String: String?] = [:]
@@ -151,7 +152,7 @@ final class LiveFeed: Sendable {
                 guard states.updateValue(key, forKey: id) != key, !first else { continue }
                 if communeOf[id] == nil { communeOf = [:] }  // a new device: re-read the registry next time
                 send(Event(commune: .some(communeOf[id] ?? nil), text: Self.event("device", DeviceEvent(
-                    id: id, state: s.liveness.state, since: s.liveness.since, faults: s.liveness.faults.map(\.text)))))
+                    id: id, state: s.liveness.state, since: s.liveness.since, faults: s.liveness.faults.map(\.text), reasons: s.liveness.faults))))
             }
             for a in (try? AlarmRepository(db).list(limit: 100)) ?? [] {
                 let key = "\(a.status.rawValue)|\(a.detail)"
@@ -162,13 +163,21 @@ final class LiveFeed: Sendable {
             let since = playback
             if first { playback = (try? await db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(id) FROM playback_log") }) ?? 0 }
             let fresh = first ? [] : (try? await db.pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT speaker_id, count(*) AS n, max(id) AS last FROM playback_log WHERE id > ? GROUP BY speaker_id",
-                                 arguments: [since]).map { (speaker: $0["speaker_id"] as String, n: $0["n"] as Int64, last: $0["last"] as Int64) }
+                try Row.fetchAll(db, sql: """
+                    SELECT speaker_id, item_id, count(*) AS n, max(id) AS last FROM playback_log WHERE id > ? GROUP BY speaker_id, item_id
+                    """, arguments: [since]).map {
+                    (speaker: $0["speaker_id"] as String, item: $0["item_id"] as String, n: $0["n"] as Int64, last: $0["last"] as Int64)
+                }
             }) ?? []
             if !first {
-                var perCommune: [String?: Int64] = [:]
-                for f in fresh { perCommune[communeOf[f.speaker] ?? nil, default: 0] += f.n }
-                for (commune, n) in perCommune { send(Event(commune: .some(commune), text: Self.event("playback", PlaybackEvent(newEntries: n)))) }
+                var perCommune: [String?: (n: Int64, items: Set<String>)] = [:]
+                for f in fresh {
+                    perCommune[communeOf[f.speaker] ?? nil, default: (0, [])].n += f.n
+                    perCommune[communeOf[f.speaker] ?? nil, default: (0, [])].items.insert(f.item)
+                }
+                for (commune, p) in perCommune {
+                    send(Event(commune: .some(commune), text: Self.event("playback", PlaybackEvent(newEntries: p.n, items: p.items.sorted()))))
+                }
             }
             playback = max(playback, fresh.map(\.last).max() ?? playback)
             if !first { send(Event(commune: nil, text: ": keep-alive\n\n")) }

@@ -15,6 +15,18 @@ extension OperatorAPI {
     struct Adopt: Decodable { var site: String; var deviceClass: DeviceClass? }
     struct NewUser: Decodable { var name: String; var role: Role; var displayName: String?; var password: String; var communes: [String]? }
     struct NewToken: Decodable { var label: String }
+    struct UserView: Encodable {
+        var name: String
+        var role: Role
+        var displayName: String
+        var createdAt: Date
+        var disabled: Bool
+        var disabledAt: Date?
+        /// Commune ids the user is limited to; absent: every commune.
+        var communes: [String]?
+        /// Each of those communes' name, by id.
+        var communeNames: [String: String]?
+    }
     struct ScheduleBody: Decodable {
         /// Required to schedule; optional in an edit (unchanged when absent).
         var title: String?
@@ -51,6 +63,8 @@ extension OperatorAPI {
         var state: HealthState
         var since: Date?
         var faults: [String]
+        /// The same faults as codes with their figures, for a console that puts them in its own words.
+        var reasons: [Fault]
         var lastHeard: Date?
         var latitude: Double?
         var longitude: Double?
@@ -66,10 +80,10 @@ extension OperatorAPI {
         let id = try call.parameter("id")
         let tree = try self.tree()
         guard let d = try DeviceRepository(database).get(id), !active || d.removedAt == nil else {
-            throw APIError(.notFound, active ? "không có thiết bị đang hoạt động / no active device \(id)" : "không có thiết bị / no device \(id)")
+            throw APIError(.notFound, active ? "không có thiết bị đang hoạt động \(id) / no active device \(id)" : "không có thiết bị \(id) / no device \(id)")
         }
         let commune = tree.ancestor(of: d.siteID, at: .commune)
-        guard call.principal!.covers(commune: commune?.id) else { throw APIError(.notFound, "không có thiết bị / no device \(id)") }
+        guard call.principal!.covers(commune: commune?.id) else { throw APIError(.notFound, "không có thiết bị \(id) / no device \(id)") }
         return (d, commune, tree)
     }
 
@@ -78,7 +92,7 @@ extension OperatorAPI {
         let l = status?.liveness
         return DeviceView(id: d.id, deviceClass: d.deviceClass, site: d.siteID, siteName: site?.name, village: village?.id,
                           villageName: village?.name, commune: tree.ancestor(of: d.siteID, at: .commune)?.id, state: l?.state ?? .unknown,
-                          since: l?.since, faults: (l?.faults ?? []).map(\.text), lastHeard: l?.lastHeard,
+                          since: l?.since, faults: (l?.faults ?? []).map(\.text), reasons: l?.faults ?? [], lastHeard: l?.lastHeard,
                           latitude: (site?.coordinate ?? village?.coordinate)?.latitude, longitude: (site?.coordinate ?? village?.coordinate)?.longitude,
                           removedAt: d.removedAt)
     }
@@ -111,7 +125,7 @@ extension OperatorAPI {
     func requireScope(_ call: Call, communes: Set<String>) throws {
         guard let allowed = call.principal?.communes else { return }
         guard communes.isSubset(of: allowed) else {
-            throw APIError(.forbidden, "ngoài phạm vi xã được giao / outside your communes")
+            throw APIError(.forbidden, "ngoài phạm vi xã được giao / outside your communes", code: "outside_scope")
         }
     }
 
@@ -429,7 +443,12 @@ extension OperatorAPI {
             },
             Route(method: .get, path: "/api/v1/users", permission: .manageUsers) { call in
                 let visible = try self.visibleUsers(call)
-                return try Self.json(try BroadcastRepository(db).users().filter { visible?.contains($0.name) ?? true })
+                let tree = try self.tree()
+                return try Self.json(try AuthRepository(db).accounts().filter { visible?.contains($0.user.name) ?? true }.map { c in
+                    UserView(name: c.user.name, role: c.user.role, displayName: c.user.displayName, createdAt: c.user.createdAt,
+                             disabled: c.disabledAt != nil, disabledAt: c.disabledAt, communes: c.communes?.sorted(),
+                             communeNames: c.communes.map { Dictionary(uniqueKeysWithValues: $0.map { ($0, tree[$0]?.name ?? $0) }) })
+                })
             },
             Route(method: .post, path: "/api/v1/users", permission: .manageUsers) { call in
                 let b = try Self.decode(NewUser.self, call.body, allowed: ["name", "role", "display_name", "password", "communes"])
@@ -455,7 +474,24 @@ extension OperatorAPI {
                 return try Self.json(["token": token, "note": "chỉ hiện một lần / shown once"], status: .created)
             },
             Route(method: .get, path: "/api/v1/audit", permission: .viewAudit) { call in
-                try Self.json(try AuthRepository(db).auditLog(limit: try call.integer("limit", in: 1...10_000) ?? 200, users: try self.visibleUsers(call)))
+                // Newest first, a page at a time: the next page is `before=` the last id of this one
+                // (or `offset=`); a page shorter than `limit` is the last.
+                var q = AuthRepository.AuditQuery(users: try self.visibleUsers(call), limit: try call.integer("limit", in: 1...500) ?? 50)
+                q.user = try call.identifier("user")
+                if let a = call.query("action") {
+                    guard APIInput.matches(a, "^[a-z_]+(\\.[a-z_]+)*(\\.\\*)?$") else { throw APIInput.bad("action", "user.change, broadcast.*") }
+                    q.action = a
+                }
+                let cal = LocalCalendar.vietnam
+                q.from = try call.day("from").flatMap { cal.day(named: $0.description)?.start }
+                q.until = try call.day("to").flatMap { cal.day(named: $0.description)?.end }
+                if let f = q.from, let t = q.until, f >= t { throw APIError(.unprocessableContent, "from trước to / from must come before to") }
+                q.before = try call.integer("before", in: 1...Int.max).map(Int64.init)
+                q.offset = try call.integer("offset", in: 0...1_000_000) ?? 0
+                let page = try AuthRepository(db).auditLog(q)
+                var r = try Self.json(page)
+                if page.count == q.limit, let last = page.last { r.headers[HTTPField.Name("X-Next-Before")!] = String(last.id) }
+                return r
             },
         ]
     }
@@ -475,7 +511,7 @@ extension OperatorAPI {
         let b = try Self.decode(Login.self, call.body, allowed: ["user", "password"])
         let auth = AuthRepository(database)
         let now = clock.now()
-        let wrong = APIError(.unauthorized, "sai tên đăng nhập hoặc mật khẩu / wrong user name or password")
+        let wrong = APIError(.unauthorized, "sai tên đăng nhập hoặc mật khẩu / wrong user name or password", code: "wrong_credentials")
         guard let c = try auth.credentials(b.user), let hash = c.passwordHash else {
             _ = await Self.verifyPassword(b.password, hash: "$2b$11$abcdefghijklmnopqrstuuJ3h2GZ5W9xq0y1Q8iC3nN6fQe6h7eHi")  // same time as a real check
             throw wrong
@@ -491,6 +527,12 @@ extension OperatorAPI {
             throw wrong
         }
         try auth.recordLogin(b.user, failed: 0, lockedUntil: nil)
+        // Said only to someone who knows the password: a disabled account is not probed by name.
+        guard c.disabledAt == nil else {
+            try auth.audit(user: b.user, action: "login.disabled", target: nil, detail: nil, address: call.address, at: now)
+            throw APIError(.forbidden, "tài khoản đã bị vô hiệu hóa, hãy hỏi quản trị viên / the account is disabled, ask an administrator",
+                           code: "user_disabled")
+        }
         let token = Self.randomToken(), csrf = Self.randomToken()
         try auth.createSession(tokenHash: Self.sha256(token), user: b.user, csrf: csrf, at: now, expires: now + sessionLifetime, address: call.address)
         try auth.audit(user: b.user, action: "login", target: nil, detail: nil, address: call.address, at: now)

@@ -54,8 +54,18 @@ extension OperatorAPI {
                 // Both where it plays now and where it would play after the edit must be the user's.
                 try self.requireScope(call, communes: r.communes(of: item.item.target).union(edit.target.map(r.communes(of:)) ?? []))
                 let done = try BroadcastService(db, clock: self.clock).edit(id, edit, by: call.user.name)
-                try self.audit(call, "broadcast.edit", target: id, detail: b.title)
+                try self.audit(call, "broadcast.edit", target: id, detail: b.title, before: ItemState(item), after: ItemState(done))
                 return try Self.json(done)
+            },
+            Route(method: .get, path: "/api/v1/broadcasts/{id}/delivery", permission: .view) { call in
+                // How one play of an item reaches its speakers (n / N), for a console following an
+                // emergency live: refetched on each SSE `playback` event naming the item.
+                let id = try call.parameter("id")
+                let item = try BroadcastRepository(db).get(id)
+                try self.requireVisible(call, communes: try self.resolver().communes(of: item.item.target), BroadcastStoreError.unknownItem(id))
+                // The play's scheduled start in Unix milliseconds (the number after @ in its play id).
+                let start = try call.integer("start", in: 0...253_402_300_799_999).map { Date(timeIntervalSince1970: Double($0) / 1000) }
+                return try Self.json(try DeliveryStatus.build(db, item: item, start: start, communes: call.principal!.communes, now: self.clock.now()))
             },
             Route(method: .get, path: "/api/v1/groups", permission: .view) { call in
                 let r = try self.resolver()
@@ -75,7 +85,8 @@ extension OperatorAPI {
                 }
                 try self.requireScope(call, communes: r.communes(of: BroadcastTarget(speakers: b.speakers)))
                 try BroadcastService(db, clock: self.clock).setGroup(name, speakers: b.speakers, by: call.user.name)
-                try self.audit(call, "group.set", target: name, detail: b.speakers.joined(separator: ","))
+                try self.audit(call, "group.set", target: name, detail: b.speakers.joined(separator: ","),
+                               before: ["speakers": existing.sorted()], after: ["speakers": b.speakers.sorted()])
                 return try Self.json(["group": name, "speakers": b.speakers.joined(separator: ",")])
             },
             Route(method: .get, path: "/api/v1/quiet-hours/{commune}", permission: .view) { call in
@@ -95,8 +106,11 @@ extension OperatorAPI {
                 try APIInput.time(b.from, field: "from")
                 try APIInput.time(b.to, field: "to")
                 guard let f = LocalTime(b.from), let t = LocalTime(b.to) else { throw APIError(.badRequest, "from, to: HH:MM") }
+                let old = try BroadcastRepository(db).quietHours(commune: c)
                 try BroadcastRepository(db).setQuietHours(commune: c, QuietHours(start: f, end: t))
-                try self.audit(call, "quiet_hours.set", target: c, detail: "\(f)–\(t)")
+                try self.audit(call, "quiet_hours.set", target: c, detail: "\(f)–\(t)",
+                               before: ["from": old.map { "\($0.start)" } ?? "", "to": old.map { "\($0.end)" } ?? ""],
+                               after: ["from": "\(f)", "to": "\(t)"])
                 return try Self.json(["commune": c, "from": "\(f)", "to": "\(t)"])
             },
             Route(method: .delete, path: "/api/v1/quiet-hours/{commune}", permission: .approve) { call in
@@ -104,8 +118,10 @@ extension OperatorAPI {
                 guard try self.tree()[c]?.level == .commune, call.principal!.covers(commune: c) else {
                     throw APIError(.notFound, "không có xã / no commune \(c)")
                 }
+                let old = try BroadcastRepository(db).quietHours(commune: c)
                 try BroadcastRepository(db).setQuietHours(commune: c, nil)
-                try self.audit(call, "quiet_hours.remove", target: c)
+                try self.audit(call, "quiet_hours.remove", target: c,
+                               before: ["from": old.map { "\($0.start)" } ?? "", "to": old.map { "\($0.end)" } ?? ""], after: ["from": "", "to": ""])
                 return try Self.json(["commune": c, "from": "", "to": ""])
             },
             Route(method: .post, path: "/api/v1/inbox/{id}/schedule", permission: .schedule) { call in
@@ -131,5 +147,24 @@ extension OperatorAPI {
                 return try Self.json(["dismissed": id])
             },
         ]
+    }
+
+    /// What an edit of a scheduled item can change, as the audit log records it before and after.
+    struct ItemState: Encodable {
+        var title: String
+        var status: BroadcastStatus
+        var recurrence: Recurrence
+        var target: BroadcastTarget
+        var volume: Int?
+        var priorityOrder: Int?
+
+        init(_ b: ScheduledBroadcast) {
+            title = b.item.title
+            status = b.status
+            recurrence = b.item.recurrence
+            target = b.item.target
+            volume = b.item.volume
+            priorityOrder = b.item.priorityOrder
+        }
     }
 }

@@ -61,7 +61,7 @@ extension OperatorAPI {
                                                                              "retention_days", "max_volume", "kiosk_role"])
                 let tree = try self.tree()
                 guard tree[b.site]?.level == .site, let commune = tree.ancestor(of: b.site, at: .commune)?.id else {
-                    throw APIError(.unprocessableContent, "site: không có điểm lắp đặt / no site \(b.site)")
+                    throw APIError(.unprocessableContent, "site: không có điểm lắp đặt \(b.site) / no site \(b.site)", code: "unknown_site")
                 }
                 try self.requireScope(call, communes: [commune])
                 // An id already registered is changed only by someone who has its commune too: a
@@ -78,7 +78,8 @@ extension OperatorAPI {
                                            retentionDays: b.retentionDays, maxVolume: b.maxVolume, kioskRole: b.kioskRole,
                                            over: existing, at: self.clock.now())
                 let (inserted, _) = try DeviceRepository(db).upsert([d])
-                try self.audit(call, inserted == 1 ? "device.register" : "device.update", target: b.id, detail: "site \(b.site)")
+                try self.audit(call, inserted == 1 ? "device.register" : "device.update", target: b.id, detail: "site \(b.site)",
+                               before: existing.map(DeviceState.init), after: DeviceState(d))
                 return try Self.json(["device": b.id, "result": inserted == 1 ? "registered" : "updated"], status: inserted == 1 ? .created : .ok)
             },
             Route(method: .delete, path: "/api/v1/devices/{id}", permission: .manageDevices) { call in
@@ -109,7 +110,7 @@ extension OperatorAPI {
                 let library = try self.requireLibrary()
                 let name = call.query("file_name") ?? "upload.wav"
                 guard let ext = ["wav", "mp3", "ogg"].first(where: { name.lowercased().hasSuffix("." + $0) }) else {
-                    throw APIError(.badRequest, "file_name: .wav, .mp3 hoặc / or .ogg")
+                    throw APIError(.badRequest, "file_name: .wav, .mp3 hoặc .ogg / .wav, .mp3 or .ogg")
                 }
                 guard call.body.readableBytes > 0 else { throw APIError(.unprocessableContent, "tệp trống / the file is empty") }
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-upload-\(UUID().uuidString)")
@@ -164,7 +165,27 @@ extension OperatorAPI {
     /// a site of another commune, everything it says would be refused.
     func requireReportsFrom(_ id: String, commune: String, for call: Call) throws {
         guard let other = try HealthQueries(database).pendingCommune(of: id, ifNot: commune) else { return }
-        let theirs = call.principal!.covers(commune: other) ? other : "khác / another"
-        throw APIError(.unprocessableContent, "thiết bị \(id) báo về xã \(theirs), không phải xã \(commune) của điểm này / device \(id) reports from commune \(theirs), not \(commune), this site's")
+        let known = call.principal!.covers(commune: other)
+        throw APIError(.unprocessableContent, "thiết bị \(id) báo về xã \(known ? other : "khác"), không phải xã \(commune) của điểm này / device \(id) reports from \(known ? "commune " + other : "another commune"), not \(commune), this site's",
+                       code: "reports_from_other_commune")
+    }
+
+    /// A registration as the audit log records it before and after.
+    struct DeviceState: Encodable {
+        var deviceClass: DeviceClass
+        var site: String
+        var model: String
+        var firmware: String
+        var config: DeviceConfig
+        var removedAt: Date?
+
+        init(_ d: Device) {
+            deviceClass = d.deviceClass
+            site = d.siteID
+            model = d.model
+            firmware = d.firmware
+            config = d.config
+            removedAt = d.removedAt
+        }
     }
 }

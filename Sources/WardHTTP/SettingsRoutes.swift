@@ -7,7 +7,39 @@ import WardStorage
 
 /// Alarm rules, KPI targets, notifications, kept reports, and changes to users.
 extension OperatorAPI {
-    struct UserChange: Decodable { var role: Role?; var communes: [String]?; var password: String? }
+    struct UserChange: Decodable {
+        var role: Role?
+        var communes: [String]?
+        var password: String?
+        var displayName: String?
+        var disabled: Bool?
+    }
+
+    /// A user as the audit log records them before and after a change.
+    struct UserState: Encodable, Equatable {
+        var role: Role
+        var displayName: String
+        /// nil: every commune.
+        var communes: [String]?
+        var disabled: Bool
+
+        init(_ c: AuthRepository.Credentials) {
+            role = c.user.role
+            displayName = c.user.displayName
+            communes = c.communes?.sorted()
+            disabled = c.disabledAt != nil
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(role, forKey: .role)
+            try c.encode(displayName, forKey: .displayName)
+            try c.encode(communes, forKey: .communes)  // null: every commune
+            try c.encode(disabled, forKey: .disabled)
+        }
+
+        enum CodingKeys: String, CodingKey { case role, displayName, communes, disabled }
+    }
     struct OwnPassword: Decodable { var current: String; var new: String }
     struct Keep: Decodable { var commune: String? }
 
@@ -23,10 +55,12 @@ extension OperatorAPI {
                                              allowed: ["kind", "device_class", "severity", "threshold", "duration", "tolerance", "enabled"])
                 let settings = SettingsRepository(db)
                 var rules = try settings.alarmRules()
+                let old = rules.sorted
                 let r = try rules.apply(change)
                 try settings.set(SettingsRepository.alarmRules, rules.sorted, by: call.user.name, at: self.clock.now())
                 try self.audit(call, "alarm_rule.set", target: r.key,
-                               detail: "\(r.severity.rawValue) threshold \(r.threshold.map { "\($0)" } ?? "-") duration \(r.duration) tolerance \(r.tolerance) enabled \(r.enabled)")
+                               detail: "\(r.severity.rawValue) threshold \(r.threshold.map { "\($0)" } ?? "-") duration \(r.duration) tolerance \(r.tolerance) enabled \(r.enabled)",
+                               before: old.first { $0.key == r.key }, after: r)
                 return try Self.json(r)
             },
             Route(method: .get, path: "/api/v1/alarms/notifications", permission: .view) { call in
@@ -46,9 +80,12 @@ extension OperatorAPI {
                 let b = try Self.decode([String: Double].self, call.body, allowed: keys)
                 let repo = SettingsRepository(db)
                 var s = try repo.kpiSettings()
+                let old = s.values
                 for (k, v) in b.sorted(by: { $0.key < $1.key }) { try s.set(k, v) }
                 try repo.set(SettingsRepository.kpi, s, by: call.user.name, at: self.clock.now())
-                try self.audit(call, "kpi_targets.set", target: nil, detail: b.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                // Only the targets this request named, as they were and as they are.
+                try self.audit(call, "kpi_targets.set", target: nil, detail: b.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "),
+                               before: old.filter { b[$0.key] != nil }, after: s.values.filter { b[$0.key] != nil })
                 return try Self.json(s.values)
             },
             Route(method: .get, path: "/api/v1/reports", permission: .view) { call in
@@ -81,37 +118,7 @@ extension OperatorAPI {
                 if kind != .json { headers[.contentDisposition] = "attachment; filename=\"bao-cao-\(month)-\(scope == "*" ? "all" : scope)-\(lang).\(format)\"" }
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
             },
-            Route(method: .patch, path: "/api/v1/users/{name}", permission: .manageUsers) { call in
-                let name = try call.parameter("name")
-                let b = try Self.decode(UserChange.self, call.body, allowed: ["role", "communes", "password"])
-                try self.communeIdentifiers(b.communes)
-                _ = try BroadcastRepository(db).user(name)
-                try self.requireVisibleUser(call, name)
-                // Everything checked before anything changes: a refused part leaves the user as they were.
-                // An empty commune list lifts the limit (every commune), for callers without one.
-                let limit = try b.communes.map { try self.checkedLimit(call, $0) }
-                if let password = b.password { try APIInput.password(password, field: "password", user: name) }
-                if let role = b.role, name == call.user.name, role != .admin {
-                    throw APIError(.conflict, "không tự bỏ quyền quản trị / you cannot drop your own admin role")
-                }
-                let auth = AuthRepository(db)
-                var changed: [String] = []
-                if let role = b.role {
-                    try auth.setRole(name, role)
-                    changed.append("role \(role.rawValue)")
-                }
-                if let limit {
-                    try auth.setCommunes(name, limit)
-                    changed.append("communes \(limit?.joined(separator: ",") ?? "*")")
-                }
-                if let password = b.password {
-                    try auth.setPassword(name, hash: try await Self.hashPassword(password))
-                    changed.append("password")
-                }
-                guard !changed.isEmpty else { throw APIError(.badRequest, "role, communes, password: chưa có thay đổi / nothing to change") }
-                try self.audit(call, "user.change", target: name, detail: changed.joined(separator: "; "))
-                return try Self.json(["user": name, "changed": changed.joined(separator: "; ")])
-            },
+            Route(method: .patch, path: "/api/v1/users/{name}", permission: .manageUsers) { call in try await self.changeUser(call) },
             Route(method: .post, path: "/api/v1/me/password", permission: .view) { call in
                 let b = try Self.decode(OwnPassword.self, call.body, allowed: ["current", "new"])
                 let auth = AuthRepository(db)
@@ -124,5 +131,65 @@ extension OperatorAPI {
                 return try Self.json(["changed": "password", "note": "đăng nhập lại / sign in again"])
             },
         ]
+    }
+
+    /// PATCH /users/{name}: role, communes, display name, password, disabled. Everything is checked
+    /// before anything changes: a refused part leaves the user as they were.
+    func changeUser(_ call: Call) async throws -> Response {
+        let db = database
+        let name = try call.parameter("name")
+        let b = try Self.decode(UserChange.self, call.body, allowed: ["role", "communes", "password", "display_name", "disabled"])
+        try self.communeIdentifiers(b.communes)
+        if let d = b.displayName { try APIInput.text(d, field: "display_name", max: 200) }
+        _ = try BroadcastRepository(db).user(name)
+        try self.requireVisibleUser(call, name)
+        let auth = AuthRepository(db)
+        guard let old = try auth.credentials(name) else { throw APIError(.notFound, "không có người dùng / no user \(name)") }
+        // An empty commune list lifts the limit (every commune), for callers without one.
+        let limit = try b.communes.map { try self.checkedLimit(call, $0) }
+        if let password = b.password { try APIInput.password(password, field: "password", user: name) }
+        if let role = b.role, name == call.user.name, role != .admin {
+            throw APIError(.conflict, "không tự bỏ quyền quản trị / you cannot drop your own admin role", code: "own_admin_role")
+        }
+        if b.disabled == true, name == call.user.name {
+            throw APIError(.conflict, "không tự vô hiệu hóa tài khoản của mình / you cannot disable your own account", code: "self_disable")
+        }
+        // The deployment keeps at least one admin who can sign in.
+        let losesAdmin = old.user.role == .admin && old.disabledAt == nil && (b.disabled == true || (b.role.map { $0 != .admin } ?? false))
+        if losesAdmin, try auth.accounts().filter({ $0.user.role == .admin && $0.disabledAt == nil }).count <= 1 {
+            throw APIError(.conflict, "phải còn ít nhất một quản trị viên đang hoạt động / at least one active admin must remain", code: "last_admin")
+        }
+        var changed: [String] = []
+        if let role = b.role, role != old.user.role {
+            try auth.setRole(name, role)
+            changed.append("role \(role.rawValue)")
+        }
+        if let limit {
+            try auth.setCommunes(name, limit)
+            changed.append("communes \(limit?.joined(separator: ",") ?? "*")")
+        }
+        if let d = b.displayName?.trimmingCharacters(in: .whitespacesAndNewlines), d != old.user.displayName {
+            try auth.setDisplayName(name, d)
+            changed.append("display name")
+        }
+        if let disabled = b.disabled, disabled != (old.disabledAt != nil) {
+            try auth.setDisabled(name, disabled, at: self.clock.now())
+            changed.append(disabled ? "disabled" : "enabled")
+        }
+        if let password = b.password {
+            try auth.setPassword(name, hash: try await Self.hashPassword(password))
+            changed.append("password")
+        }
+        guard b.role != nil || b.communes != nil || b.displayName != nil || b.disabled != nil || b.password != nil else {
+            throw APIError(.badRequest, "role, communes, display_name, disabled, password: chưa có thay đổi / nothing to change", code: "nothing_to_change")
+        }
+        let new = try auth.credentials(name).map(UserState.init)
+        let before = UserState(old)
+        if !changed.isEmpty {
+            // The password itself is never recorded, only that it changed.
+            try self.audit(call, b.disabled == true && before.disabled == false ? "user.disable" : b.disabled == false && before.disabled ? "user.enable" : "user.change",
+                           target: name, detail: changed.joined(separator: "; "), before: before, after: new)
+        }
+        return try Self.json(["user": name, "changed": changed.joined(separator: "; ")])
     }
 }

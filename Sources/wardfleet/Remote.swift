@@ -44,6 +44,8 @@ struct RemoteAPI: Sendable {
         r.httpMethod = method
         r.timeoutInterval = 60
         r.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        // The server's messages in both languages, as the CLI prints its own (mul: several languages).
+        r.setValue("mul", forHTTPHeaderField: "Accept-Language")
         if let json {
             r.httpBody = try JSONSerialization.data(withJSONObject: json.compactMapValues { $0 }, options: [.sortedKeys])
             r.setValue("application/json", forHTTPHeaderField: "Content-Type")

@@ -244,7 +244,7 @@ import Yams
                 try record(state)
                 let (st, text) = try await client.execute(uri: "/api/v1/devices/loa-1/commands", method: .post, headers: tech.headers,
                                                           body: Self.body(#"{"command":"ping"}"#)) { ($0.status.code, String(buffer: $0.body)) }
-                #expect(st == 409 && text.contains("device"), "\(state): \(text)")
+                #expect(st == 409 && text.contains("thiết bị") && text.contains(#""code":"conflict""#), "\(state): \(text)")
             }
             #expect(broker.commands.withLock { $0 }.isEmpty)
             try record(.ok)
@@ -273,7 +273,7 @@ import Yams
             }
             // No birth heard: nothing is sent.
             let (unknown, why) = try await send(#"{"command":"ping"}"#)
-            #expect(unknown == 422 && why.contains("capabilities"), "\(why)")
+            #expect(unknown == 422 && why.contains("chưa biết") && why.contains(#""code":"capabilities_unknown""#), "\(why)")
             try born(f.db, capabilities: ["ping"], model: "VNPT iSpeaker 4G", firmware: "2.3.1")
             let (undeclared, why2) = try await send(#"{"command":"reboot"}"#)
             #expect(undeclared == 422 && why2.contains("reboot") && why2.contains("ping"), "\(why2)")
@@ -492,11 +492,14 @@ import Yams
             (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"time":"07:15","repeat":"weekdays"}"#)
             #expect(st == 200 && text.contains(#""weekdays""#) && text.contains(#""first_day":"2026-09-30""#), "\(text)")
 
-            // A start already past: refused, in both languages, nothing stored.
-            (st, text) = try await call(.post, "/api/v1/broadcasts", """
+            // A start already past: refused, in the language asked for (Vietnamese by default), nothing stored.
+            let past = """
                 {"title":"Họp thôn","stream":"http://dai.huyen.vn/live","minutes":10,"day":"2026-09-21","time":"07:00","communes":["an-phu"]}
-                """)
-            #expect(st == 422 && text.contains("2026-09-21 07:00") && text.contains("đã qua") && text.contains("already past"), "\(text)")
+                """
+            (st, text) = try await call(.post, "/api/v1/broadcasts", past)
+            #expect(st == 422 && text.contains("21/09/2026 07:00") && text.contains("đã qua") && !text.contains("already past"), "\(text)")
+            (st, text) = try await call(.post, "/api/v1/broadcasts?lang=en", past)
+            #expect(st == 422 && text.contains("2026-09-21 07:00") && text.contains("already past") && !text.contains("đã qua"), "\(text)")
             #expect(try BroadcastRepository(f.db).list().count == 1)
 
             // A week and a half later the item has been playing: a new title is fine, a first day
@@ -507,7 +510,7 @@ import Yams
             #expect(st == 200 && text.contains("Tin nông nghiệp (mới)"), "\(text)")
             (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"day":"2026-09-29"}"#)
             #expect(st == 422 && text.contains("đã qua"), "\(text)")
-            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"until":"2026-10-01"}"#)
+            (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)?lang=en", #"{"until":"2026-10-01"}"#)
             #expect(st == 422 && text.contains("nothing is left to play"), "\(text)")
             (st, text) = try await call(.patch, "/api/v1/broadcasts/\(id)", #"{"time":"06:30"}"#)
             #expect(st == 200, "\(text)")

@@ -132,7 +132,7 @@ public struct ProgrammeChoice: Sendable {
             guard let library else { throw Self.noLibrary }
             let matches = try (among ?? library.list()).filter { $0.sha256.hasPrefix(m.lowercased()) }
             guard matches.count == 1 else {
-                throw Problem(description: matches.isEmpty ? "không có tệp âm thanh / no media matching '\(m)'"
+                throw Problem(description: matches.isEmpty ? "không có tệp âm thanh '\(m)' / no media matching '\(m)'"
                               : "'\(m)' khớp \(matches.count) tệp, ghi dài hơn / matches \(matches.count) items: give more of the hash")
             }
             return .media(sha256: matches[0].sha256)

@@ -87,13 +87,13 @@ public enum MediaRejection: Refusal, Hashable {
     public var description: String {
         switch self {
         case .notAudio(let why):
-            "không phải tệp âm thanh / not an audio file (\(why)). Chấp nhận / accepted: WAV, MP3, OGG (Opus, Vorbis)"
+            "không phải tệp âm thanh (\(why)). Chấp nhận: WAV, MP3, OGG (Opus, Vorbis) / not an audio file (\(why)). Accepted: WAV, MP3, OGG (Opus, Vorbis)"
         case .unsupported(let c, let codec):
-            "định dạng \(c)\(codec.map { "/\($0)" } ?? "") không được hỗ trợ / unsupported format. Chấp nhận / accepted: WAV, MP3, OGG (Opus, Vorbis)"
+            "định dạng \(c)\(codec.map { "/\($0)" } ?? "") không được hỗ trợ. Chấp nhận: WAV, MP3, OGG (Opus, Vorbis) / unsupported format \(c)\(codec.map { "/\($0)" } ?? ""). Accepted: WAV, MP3, OGG (Opus, Vorbis)"
         case .noDuration: "không xác định được thời lượng / cannot tell the duration"
-        case .tooShort(let d): String(format: "quá ngắn / too short (%.2f s < %.1f s)", d, MediaPolicy.minimumDuration)
-        case .tooLong(let d): String(format: "quá dài / too long (%.0f s > %.0f s)", d, MediaPolicy.maximumDuration)
-        case .corrupt(let why): "tệp hỏng, không giải mã được / corrupt file, cannot be decoded (\(why))"
+        case .tooShort(let d): String(format: "quá ngắn (%.2f s < %.1f s) / too short (%.2f s < %.1f s)", d, MediaPolicy.minimumDuration, d, MediaPolicy.minimumDuration)
+        case .tooLong(let d): String(format: "quá dài (%.0f s > %.0f s) / too long (%.0f s > %.0f s)", d, MediaPolicy.maximumDuration, d, MediaPolicy.maximumDuration)
+        case .corrupt(let why): "tệp hỏng, không giải mã được (\(why)) / corrupt file, cannot be decoded (\(why))"
         case .empty: "tệp rỗng / empty file"
         }
     }
