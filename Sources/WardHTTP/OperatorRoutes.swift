@@ -460,7 +460,8 @@ extension OperatorAPI {
                 let hash = try await Self.hashPassword(b.password)
                 try AuthRepository(db).setPassword(b.name, hash: hash)
                 try AuthRepository(db).setCommunes(b.name, limit)
-                try self.audit(call, "user.add", target: b.name, detail: "role \(b.role.rawValue)")
+                try self.audit(call, "user.add", target: b.name, detail: "role \(b.role.rawValue)",
+                               after: try AuthRepository(db).credentials(b.name).map(UserState.init))
                 return try Self.json(["created": b.name], status: .created)
             },
             Route(method: .post, path: "/api/v1/users/{name}/tokens", permission: .manageUsers) { call in

@@ -205,6 +205,26 @@ import WardStorage
         }
     }
 
+    /// The live stream's playback event names the items whose lines are new, so a console
+    /// following an emergency refetches its delivery.
+    @Test func playbackEventsNameTheirItems() async throws {
+        let f = try await OperatorAPITests().fixture { api in
+            api.eventStreamLifetime = .milliseconds(1_500)
+            api.eventInterval = .milliseconds(100)
+        }
+        let key = PlayKey(item: "khan-cap-1", start: Date(timeIntervalSince1970: 1_790_000_000))
+        try await f.app.test(.live) { client in
+            let admin = try #require(try await OperatorAPITests.login(client, "u-admin"))
+            let writer = Task {
+                try await Task.sleep(for: .milliseconds(400))
+                try PlaybackRepository(f.db).append([PlaybackEntry(key: key, speaker: "loa-1", event: .received, at: key.start)], recordedAt: key.start)
+            }
+            let text = try await client.execute(uri: "/api/v1/events", method: .get, headers: admin.headers) { String(buffer: $0.body) }
+            try await writer.value
+            #expect(text.contains(#"event: playback"#) && text.contains(#""items":["khan-cap-1"]"#) && text.contains(#""new_entries":1"#), "\(text)")
+        }
+    }
+
     /// A browser recording converted to 16-bit PCM mono WAV goes through the same upload and checks.
     @Test func aRecordingUploadedAsWavEntersTheLibrary() async throws {
         let f = try await OperatorAPITests().fixture()
