@@ -6,7 +6,12 @@ must hold on any page, whatever the console's code looks like:
   option labels, SVG titles, attribute values);
 - no JavaScript error (hooks installed before the app runs, and the browser's SEVERE log);
 - no page wider than the window (document.documentElement.scrollWidth > window.innerWidth);
-- no error box (role=alert) on a page just opened, and some content.
+- no error box (role=alert) on a page just opened, and some content;
+- no machine code shown as text (snake_case words such as access_point, or enum values such as "major"
+  or "technician" on a Vietnamese page): every code is put in words;
+- at the phone width, every button, field, menu entry and tap-through line at least 44 px high;
+- axe-core (axe-selenium-python's copy) finds no critical or serious accessibility violation, on every page
+  in the first language at both widths.
 
 Pages are not listed here. They are the hash links (`#/...`) the console's navigation offers the signed-in
 role, plus the hash links found on those pages (detail pages such as a device's), followed once each.
@@ -76,6 +81,23 @@ driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOOKS
 # Text that means a value went missing or an object was printed: "null" and the like only as words of
 # their own ("nullnull" is two of them; "nullable" is none).
 BAD = re.compile(r"\[object |\b(?:null|undefined|NaN|Infinity)+\b")
+# A machine code on screen: snake_case, or an enum value left in English on a Vietnamese page.
+CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+RAW_VI = re.compile(r"\b(?:major|minor|technician|approver|viewer|operator|degraded|pending|approved|cultural|speaker|access point)\b")
+
+import axe_selenium_python  # noqa: E402 - the venv's package; its copy of axe-core is injected into each page
+with open(os.path.join(os.path.dirname(axe_selenium_python.__file__), "node_modules", "axe-core", "axe.min.js")) as f:
+    AXE = f.read()
+TOUCH = r"""
+const small = [];
+for (const el of document.querySelectorAll("header button, nav a, main button, main select, main textarea, main summary, " +
+    "main input:not([type=checkbox]):not([type=radio]):not([type=hidden]), a.line, a.card, a.chip, a.badge-link, .tabs a")) {
+  const r = el.getBoundingClientRect();
+  if (el.offsetParent === null || r.width === 0) continue;
+  if (r.height < 43.5) small.push(`${el.tagName.toLowerCase()} "${(el.innerText || el.getAttribute("aria-label") || el.name || "").trim().slice(0, 30)}" ${Math.round(r.height)} px`);
+}
+return small;
+"""
 
 INSPECT = r"""
 const out = { texts: [], width: document.documentElement.scrollWidth, inner: window.innerWidth,
@@ -157,6 +179,15 @@ def check(where, signed_out=False):
             break
     if info["width"] > info["inner"]:
         fail(where, f"page wider than the window: {info['width']} px in {info['inner']} px")
+    text = info["texts"][0][1] if info["texts"] else ""
+    for m in list(CODE.finditer(text))[:3]:
+        fail(where, f"machine code on screen: {m.group(0)!r}")
+    if driver.execute_script("return document.documentElement.lang") == "vi":
+        for m in list(RAW_VI.finditer(text))[:3]:
+            fail(where, f"English code on a Vietnamese page: {m.group(0)!r}")
+    if info["inner"] < 600 and not signed_out:
+        for s in driver.execute_script(TOUCH)[:3]:
+            fail(where, f"touch target under 44 px: {s}")
     for a in info["alerts"]:
         fail(where, f"error shown on opening: {a[:200]!r}")
     if info["main"] == 0:
@@ -166,6 +197,21 @@ def check(where, signed_out=False):
                if e["level"] == "SEVERE" and not (signed_out and "status of 401" in e["message"])]
     for e in errors:
         fail(where, f"JavaScript/console error: {e[:300]}")
+
+
+def accessibility(where):
+    """axe-core over the page now on screen: no critical or serious violation."""
+    if not driver.execute_script("return !!window.axe"):
+        driver.execute_script(AXE)
+    result = driver.execute_async_script(
+        "const done = arguments[0]; axe.run(document, { resultTypes: ['violations'] }).then((r) => done(r.violations), (e) => done(String(e)))")
+    if isinstance(result, str):
+        fail(where, f"axe could not run: {result}")
+        return
+    for v in result:
+        if v.get("impact") in ("critical", "serious"):
+            nodes = "; ".join(n["target"][0] if n.get("target") else "?" for n in v["nodes"][:3])
+            fail(where, f"accessibility ({v['impact']}): {v['id']} — {v['help']} — at {nodes}")
 
 
 def links(scope):
@@ -187,7 +233,7 @@ def sign_in(user):
     check(f"{user} signing in", signed_out=True)
 
 
-def crawl(label, width, lang_suffix=""):
+def crawl(label, width, lang_suffix="", axe=True):
     """Every page the navigation offers, then every page linked from those, once each."""
     tag = f"{label}{lang_suffix}-{width}"
     nav = list(dict.fromkeys(links("nav")))
@@ -201,6 +247,8 @@ def crawl(label, width, lang_suffix=""):
             fail(where, "page never finished loading")
             continue
         check(where)
+        if axe:
+            accessibility(where)
         screenshot(f"{tag}-{slug(href)}")
         for other in links("main"):
             kind = other[2:].split("/")[0].split("?")[0]
@@ -223,6 +271,7 @@ try:
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "input[autocomplete=username]"))
         settle()
         check(f"signed out-{w} login", signed_out=True)
+        accessibility(f"signed out-{w} login")
         screenshot(f"signed-out-{w}-login")
     for i, u in enumerate(USERS):
         sign_in(u["user"])
@@ -246,7 +295,7 @@ try:
                 settle()
                 for w, h in WIDTHS:
                     set_size(w, h)
-                    crawl(u["label"], w, "-" + driver.execute_script("return document.documentElement.lang"))
+                    crawl(u["label"], w, "-" + driver.execute_script("return document.documentElement.lang"), axe=False)
                 driver.find_element(By.CSS_SELECTOR, '[data-testid="lang-toggle"]').click()
 except Exception as e:  # noqa: BLE001 - report where the crawl itself broke, with a screenshot
     try:

@@ -21,7 +21,9 @@ TODAY = (datetime.date.fromisoformat(DAY) - datetime.timedelta(days=1)).isoforma
 os.makedirs(SHOTS, exist_ok=True)
 
 opts = webdriver.ChromeOptions()
-for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=vi"]:
+for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=vi",
+          # A microphone for recording in the browser: Chromium's fake device (a tone), allowed without asking.
+          "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"]:
     opts.add_argument(a)
 opts.binary_location = "/usr/bin/chromium"
 driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"), options=opts)
@@ -50,9 +52,41 @@ def css(sel):
     return wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, sel)))
 
 
+WIDTHS = [(390, 844), (1366, 900)]
+taps = 0
+
+
+def tap(el):
+    """A person's tap: counted, so a journey can say how many it took."""
+    global taps
+    taps += 1
+    click(el)
+
+
+def size(w, h):
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": w < 600})
+    wait.until(lambda d: d.execute_script("return window.innerWidth") == w)
+
+
+def nav_to(page_id):
+    """Opens a page from the menu as a person does (on a phone: the ☰ button first)."""
+    toggle = driver.find_element(By.ID, "menu-toggle")
+    if toggle.is_displayed():
+        tap(toggle)
+    tap(wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f'[data-nav="{page_id}"]'))))
+
+
+def open_new_form():
+    """A fresh schedule form: through the week view, so the form is drawn anew even when it was open."""
+    go("#/broadcasts/week")
+    css('[data-view="week"]')
+    go("#/broadcasts/new")
+    return css("#schedule-form")
+
+
 def schedule_village_bulletin(title, text, day, time="09:00", repeat=None):
     """Fills the schedule form as an officer would (Thôn Cẩm La) and sends it."""
-    css("#schedule-form")
+    open_new_form()
     driver.find_element(By.ID, "title").send_keys(title)
     driver.find_element(By.ID, "text").send_keys(text)
     driver.execute_script("document.getElementById('day').value = arguments[0]; document.getElementById('time').value = arguments[1]",
@@ -100,9 +134,9 @@ KPI_MATCHES = """
 const [month] = arguments;
 const last = window.__kpi[window.__kpi.length - 1];
 if (!last || last.month !== month || !last.answer) return false;
-const pct = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%");
+const pct = (v) => (v === null || v === undefined ? "—" : new Intl.NumberFormat("vi-VN", { maximumFractionDigits: 1 }).format(v * 100) + " %");
 const want = Object.fromEntries(last.answer.deployment.kpis.map((x) => [x.id, pct(x.value)]));
-const rows = [...document.querySelectorAll('main [data-testid="kpi-table"] tr')].slice(1).map((tr) => [...tr.cells].map((c) => c.innerText.trim()));
+const rows = [...document.querySelectorAll('main [data-testid="kpi-table"] tbody tr')].map((tr) => [tr.dataset.kpi, tr.cells[1].innerText.trim()]);
 return rows.length > 0 && rows.length === Object.keys(want).length && rows.every(([id, value]) => want[id] === value);
 """
 MONTH_FIGURES = """
@@ -131,19 +165,120 @@ def logout():
 
 
 try:
-    step = "log in"
+    step = "first load on a slow link (1.6 Mbit/s, 150 ms)"
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 150,
+                                                                "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 1.6e6 / 8})
     driver.get(URL + "/console")
     css("#login-form")
+    first_load = driver.execute_script("return performance.now()")
+    transferred = driver.execute_script("return performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))"
+                                        ".reduce((n, e) => n + (e.transferSize || 0), 0)")
+    print(f"first load, 1.6 Mbit/s and 150 ms: sign-in form drawn after {first_load:.0f} ms, {transferred} bytes transferred")
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
     assert driver.find_element(By.ID, "login-submit").text == "Đăng nhập", "Vietnamese by default"
     shot("01-login")
+
+    for w, hgt in WIDTHS:
+        size(w, hgt)
+        step = f"{w}: the operator schedules a weekday village bulletin from the landing page"
+        login("vanhoa")
+        taps = 0
+        tap(wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, '[data-testid="quick-schedule"]'))))
+        tap(css("#title"))
+        driver.find_element(By.ID, "title").send_keys(f"Bản tin sáng thôn Cẩm La ({w})")
+        tap(driver.find_element(By.ID, "text"))
+        driver.find_element(By.ID, "text").send_keys("Thông báo lịch tiêm chủng và thu gom rác trong tuần.")
+        Select(driver.find_element(By.ID, "repeat")).select_by_value("weekdays")
+        taps += 1  # choosing in the picker
+        tap(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
+        tap(driver.find_element(By.ID, "schedule-submit"))
+        confirmation = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-confirmation"]'))
+        text_ = confirmation.text
+        assert taps <= 6, f"{taps} taps"
+        assert "Thôn Cẩm La" in text_ and "06:00" in text_ and "ngày làm việc" in text_ and "chờ duyệt" in text_, text_
+        print(f"{w} px: weekday village bulletin scheduled in {taps} taps: {text_}")
+        shot(f"10-{w}-scheduled-confirmation")
+
+        step = f"{w}: a recorded bulletin is scheduled"
+        open_new_form()
+        driver.find_element(By.ID, "title").send_keys(f"Ghi âm thông báo họp ({w})")
+        click(driver.find_element(By.CSS_SELECTOR, 'input[name=source][value="record"]'))
+        click(css('[data-testid="record-start"]'))
+        wait.until(lambda d: "Đang ghi" in d.find_element(By.CSS_SELECTOR, ".recorder").text)
+        WebDriverWait(driver, 10).until(lambda d: "2 giây" in d.find_element(By.CSS_SELECTOR, ".recorder").text
+                                        or "3 giây" in d.find_element(By.CSS_SELECTOR, ".recorder").text)
+        click(driver.find_element(By.CSS_SELECTOR, '[data-testid="record-stop"]'))
+        wait.until(lambda d: d.execute_script(
+            "const a = document.querySelector('[data-testid=recording-player]'); return a && !a.hidden && a.src.startsWith('blob:')"))
+        shot(f"11-{w}-recorded-listen-back")
+        click(driver.find_element(By.CSS_SELECTOR, '[data-testid="record-save"]'))
+        css('[data-testid="recording-saved"]')
+        driver.execute_script("document.getElementById('time').value = '07:30'")
+        click(driver.find_element(By.CSS_SELECTOR, 'input[name=village][value="thon-cam-la"]'))
+        click(driver.find_element(By.ID, "schedule-submit"))
+        confirmation = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-confirmation"]'))
+        assert "Ghi âm thông báo họp" in confirmation.text and "07:30" in confirmation.text, confirmation.text
+        shot(f"12-{w}-recording-scheduled")
+        logout()
+
+        step = f"{w}: the approver approves from the landing page, with a preview"
+        login("chutich")
+        badge = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, '[data-testid="approval-badge"]')))
+        shot(f"13-{w}-approver-landing")
+        click(badge)
+        item = wait.until(lambda d: d.find_element(By.XPATH, f'//li[@data-pending-item][.//h3[contains(., "Bản tin sáng thôn Cẩm La ({w})")]]'))
+        assert "Thôn Cẩm La" in item.text and "vanhoa" in item.text, item.text
+        assert item.find_elements(By.CSS_SELECTOR, "audio"), "no audio preview"
+        shot(f"14-{w}-approval-preview")
+        item_id = item.get_attribute("data-pending-item")
+        click(item.find_element(By.CSS_SELECTOR, "[data-approve]"))
+        wait.until(lambda d: next(b for b in api_get("/api/v1/broadcasts") if b["item"]["id"] == item_id)["status"] == "approved")
+
+        step = f"{w}: an emergency shows its acknowledgements live"
+        go("#/broadcasts")
+        click(css("#emergency-button"))
+        css("#emergency-dialog[open]")
+        driver.find_element(By.ID, "em-title").send_keys(f"Bão số 3 ({w})")
+        driver.find_element(By.ID, "em-text").send_keys("Khẩn cấp: bão số ba đổ bộ, bà con không ra khơi.")
+        shot(f"15-{w}-emergency-dialog")
+        click(driver.find_element(By.ID, "emergency-confirm"))
+        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#emergency-dialog[open]"))
+        acks = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="emergency-acks"]'))
+        WebDriverWait(driver, 60, ignored_exceptions=RETRY).until(lambda d: int(d.find_element(
+            By.CSS_SELECTOR, '[data-testid="emergency-acks"]').get_attribute("data-acked")) >= 1)
+        print(f"{w} px: emergency acknowledgements shown live: {driver.find_element(By.CSS_SELECTOR, '[data-testid=emergency-acks]').text}")
+        shot(f"16-{w}-emergency-acks-live")
+
+        step = f"{w}: the report prints"
+        go("#/kpi")
+        click(css('[data-testid="view-report"]'))
+        frame = css('[data-testid="report-frame"]')
+        driver.switch_to.frame(frame)
+        wait.until(lambda d: "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in d.find_element(By.TAG_NAME, "body").text)
+        html = driver.execute_script("return document.documentElement.outerHTML")
+        driver.switch_to.default_content()
+        shot(f"17-{w}-report-inline")
+        click(driver.find_element(By.CSS_SELECTOR, '[data-testid="print-report"]'))  # opens the browser's print (no dialog headless)
+        logout()
+    # The printed report, as the browser prints it (A4), kept as an artifact.
+    step = "the report as a PDF"
+    driver.execute_script("document.open(); document.write(arguments[0]); document.close();", html)
+    pdf = driver.execute_cdp_cmd("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True})["data"]
+    import base64
+    raw = base64.b64decode(pdf)
+    with open(os.path.join(SHOTS, "18-report.pdf"), "wb") as f:
+        f.write(raw)
+    assert raw.startswith(b"%PDF") and raw.count(b"/Type /Page") >= 1, "report PDF"
+    driver.get(URL + "/console")
+    size(1366, 900)
+
+    step = "technician: device goes offline, seen without reload, found in one tap"
     login("kt-minh")
-
-    step = "device page: telemetry charts"
     go("#/device/LOA-1")
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="charts"] svg[data-chart] polyline'))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="charts"] svg[data-chart]'))
     shot("02a-device-charts")
-
-    step = "device goes offline, seen without reload"
     go("#/devices")
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-device-state="LOA-1"]').get_attribute("data-state") == "ok")
     driver.execute_script("window.__noReload = 'still here'")
@@ -152,26 +287,34 @@ try:
         lambda d: d.find_element(By.CSS_SELECTOR, '[data-device-state="LOA-1"]').get_attribute("data-state") == "offline")
     assert driver.execute_script("return window.__noReload") == "still here", "page was reloaded"
     shot("02-device-offline-live")
+    for w, hgt in WIDTHS:
+        size(w, hgt)
+        go("#/attention")
+        line = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, '[data-broken="LOA-1"] a')))
+        assert "mất kết nối" in line.text and "đã" in line.text and "Thôn Cẩm La" in line.text, line.text
+        shot(f"19-{w}-attention")
+        taps = 0
+        tap(line)
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("LOA-1"))
+        assert taps == 1
+        shot(f"20-{w}-broken-device-in-one-tap")
+    size(1366, 900)
     logout()
 
-    step = "operator schedules a village bulletin"
+    step = "a conflicting bulletin is refused in plain words"
     login("vanhoa")
-    go("#/broadcasts")
     schedule_village_bulletin("Họp thôn Cẩm La", "Mời bà con thôn Cẩm La dự họp tại nhà văn hóa lúc chín giờ sáng mai.", DAY)
     wait.until(lambda d: "chờ duyệt" in d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"]').text)
     shot("03-scheduled-pending")
-
-    step = "a conflicting bulletin is refused in plain words"
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '[data-testid="item-table"] [data-item]')))
-    go("#/overview")
-    go("#/broadcasts")
     schedule_village_bulletin("Tin trùng giờ", "Một bản tin khác cùng giờ.", DAY)
     err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"] [data-testid="error"]'))
     assert "trùng giờ" in err.text and "Họp thôn Cẩm La" in err.text, err.text
+    assert "/ " not in err.text or "conflict" not in err.text, f"one language only: {err.text}"
     shot("04-conflict")
-
     step = "operator edits the item's title"
-    click(wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-edit]"))))
+    go("#/broadcasts/week")
+    item_id = next(b["item"]["id"] for b in api_get("/api/v1/broadcasts") if b["item"]["title"] == "Họp thôn Cẩm La")
+    click(wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f'[data-edit="{item_id}"]'))))
     title = css("#edit-title")
     title.clear()
     title.send_keys("Họp thôn Cẩm La (đổi giờ)")
@@ -179,43 +322,36 @@ try:
     click(driver.find_element(By.ID, "edit-submit"))
     wait.until(lambda d: "chờ duyệt" in d.find_element(By.CSS_SELECTOR, '[data-testid="item-editor"]').text)
     shot("04a-edited")
-    logout()
-
-    step = "approver approves; the item is on the week calendar"
-    login("chutich")
-    go("#/broadcasts")
-    button = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-approve]")))
-    item = button.get_attribute("data-approve")
-    button.click()
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item}"]')
-               and "chờ duyệt" not in d.find_element(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item}"]').text)
-    assert "đổi giờ" in driver.find_element(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item}"]').text
-    shot("05-approved-calendar")
-
     step = "a start already past is refused in plain words"
-    go("#/overview")
-    go("#/broadcasts")
     schedule_village_bulletin("Tin đặt nhầm ngày", "Bản tin này đặt vào ngày đã qua.", YESTERDAY)
     err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"] [data-testid="error"]'))
-    assert "đã qua" in err.text and "already past" in err.text, err.text
+    assert "đã qua" in err.text, err.text
     assert not any(b["item"]["title"] == "Tin đặt nhầm ngày" for b in api_get("/api/v1/broadcasts")), "stored anyway"
     shot("05a-past-start-refused")
-
     step = "a weekday bulletin moved to another day stays on weekdays"
-    go("#/overview")
-    go("#/broadcasts")
-    schedule_village_bulletin("Bản tin sáng ngày làm việc", "Bản tin buổi sáng các ngày làm việc.", DAY, time="06:00", repeat="weekdays")
+    schedule_village_bulletin("Bản tin sáng ngày làm việc", "Bản tin buổi sáng các ngày làm việc.", DAY, time="05:00", repeat="weekdays")
     wait.until(lambda d: "Đã lên lịch" in d.find_element(By.CSS_SELECTOR, '[data-testid="schedule-result"]').text)
     weekday_item = next(b["item"]["id"] for b in api_get("/api/v1/broadcasts") if b["item"]["title"] == "Bản tin sáng ngày làm việc")
+    go("#/broadcasts/week")
     click(wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f'[data-edit="{weekday_item}"]'))))
     css("#edit-form")
     driver.execute_script("document.getElementById('edit-day').value = arguments[0]", DAY_AFTER)
     click(driver.find_element(By.ID, "edit-submit"))
     wait.until(lambda d: "Đã lưu" in d.find_element(By.CSS_SELECTOR, '[data-testid="item-editor"]').text)
     rec = next(b["item"]["recurrence"] for b in api_get("/api/v1/broadcasts") if b["item"]["id"] == weekday_item)
-    assert list(rec["rule"]) == ["weekdays"] and rec["first_day"] == DAY_AFTER and rec["start_time"] == "06:00", rec
+    assert list(rec["rule"]) == ["weekdays"] and rec["first_day"] == DAY_AFTER and rec["start_time"] == "05:00", rec
     shot("05b-weekday-item-moved")
-
+    logout()
+    step = "approver approves; the item is on the week calendar"
+    login("chutich")
+    go("#/broadcasts/approval")
+    button = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f'[data-approve="{item_id}"]')))
+    button.click()
+    go("#/broadcasts/week")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item_id}"]')
+               and "chờ duyệt" not in d.find_element(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item_id}"]').text)
+    assert "đổi giờ" in driver.find_element(By.CSS_SELECTOR, f'[data-testid="week"] [data-slot="{item_id}"]').text
+    shot("05-approved-calendar")
     step = "the KPI page shows the chosen month's figures"
     go("#/overview")
     settled()
@@ -256,22 +392,11 @@ try:
     assert kpi_shows(first), f"the late answer for {other} replaced the figures of {first}"
     shot("05c-kpi-month")
 
-    step = "emergency with a confirmation step"
-    go("#/broadcasts")
-    css("#emergency-button")
-    click(driver.find_element(By.ID, "emergency-button"))
-    css("#emergency-dialog:not([hidden])")
-    driver.find_element(By.ID, "em-title").send_keys("Bão số 3")
-    driver.find_element(By.ID, "em-text").send_keys("Khẩn cấp: bão số ba đổ bộ, bà con không ra khơi.")
-    click(driver.find_element(By.ID, "emergency-confirm"))
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '[data-testid="emergency-sent"]')))
-    shot("06-emergency-sent")
-
     step = "English"
     driver.find_element(By.CSS_SELECTOR, '[data-testid="lang-toggle"]').click()
-    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-nav="broadcasts"]').text == "Broadcasts")
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-nav="broadcasts"]').get_attribute("textContent") == "Broadcasts")
     shot("07-english")
-    driver.set_window_size(412, 915)  # a phone
+    size(412, 915)  # a phone
     go("#/devices")
     css('[data-testid="device-table"]')
     shot("08-phone")

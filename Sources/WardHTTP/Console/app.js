@@ -3,30 +3,25 @@
 import { S, $, h, api, page, errorBox, toast } from "./lib/core.js";
 import { t, word, lang, setLang } from "./lib/i18n.js";
 import { loginPage } from "./pages/login.js";
-import { attentionPage } from "./pages/attention.js";
-import { overviewPage } from "./pages/overview.js";
-import { devicesPage } from "./pages/devices.js";
-import { devicePage } from "./pages/device.js";
-import { mapPage } from "./pages/map.js";
-import { pendingPage } from "./pages/pending.js";
-import { broadcastsPage } from "./pages/broadcasts.js";
-import { alarmsPage } from "./pages/alarms.js";
-import { kpiPage } from "./pages/kpi.js";
-import { placesPage } from "./pages/places.js";
-import { settingsPage } from "./pages/settings.js";
-import { usersPage } from "./pages/users.js";
-import { auditPage } from "./pages/audit.js";
-import { accountPage } from "./pages/account.js";
 import { live, resetLive } from "./lib/live.js";
 
-// [address, permission needed, page, who sees it in the menu (null: everyone with the permission)]
+// A page's module is fetched when it is first opened (the sign-in page needs none of them), and
+// fetched in the background once someone has signed in, so later taps find it at hand.
+const lazy = (file, name) => async (...a) => (await import(`./pages/${file}.js`))[name](...a);
+// [address, permission needed, page]
 const PAGES = [
-  ["attention", "manage_devices", attentionPage], ["overview", "view", overviewPage], ["devices", "view", devicesPage],
-  ["broadcasts", "view", broadcastsPage], ["alarms", "view", alarmsPage], ["map", "view", mapPage],
-  ["pending", "view", pendingPage], ["kpi", "view", kpiPage], ["places", "view", placesPage],
-  ["settings", "configure", settingsPage], ["users", "manage_users", usersPage], ["audit", "view_audit", auditPage],
-  ["account", "view", accountPage],
+  ["attention", "manage_devices", lazy("attention", "attentionPage")], ["overview", "view", lazy("overview",
+    "overviewPage")],
+  ["devices", "view", lazy("devices", "devicesPage")], ["broadcasts", "view", lazy("broadcasts", "broadcastsPage")],
+  ["alarms", "view", lazy("alarms", "alarmsPage")], ["map", "view", lazy("map", "mapPage")],
+  ["pending", "view", lazy("pending", "pendingPage")], ["kpi", "view", lazy("kpi", "kpiPage")],
+  ["places", "view", lazy("places", "placesPage")], ["settings", "configure", lazy("settings", "settingsPage")],
+  ["users", "manage_users", lazy("users", "usersPage")], ["audit", "view_audit", lazy("audit", "auditPage")],
+  ["account", "view", lazy("account", "accountPage")],
 ];
+const devicePage = lazy("device", "devicePage");
+const prefetch = () => ["attention", "overview", "devices", "device", "broadcasts", "alarms", "map", "kpi"]
+  .forEach((f) => import(`./pages/${f}.js`).catch(() => { /* fetched again when opened */ }));
 
 const allowed = () => PAGES.filter(([, p]) => S.me.permissions.includes(p));
 /** Technicians and admins land on what is broken; the others on the overview. */
@@ -41,7 +36,8 @@ function drawNav() {
 }
 
 // On a phone the menu is a drop-down: it opens from the ☰ button and closes after a tap.
-function closeMenu() { document.body.classList.remove("menu-open"); $("#menu-toggle").setAttribute("aria-expanded", "false"); }
+function closeMenu() { document.body.classList.remove("menu-open"); $("#menu-toggle").setAttribute("aria-expanded",
+  "false"); }
 function toggleMenu() {
   const open = document.body.classList.toggle("menu-open");
   $("#menu-toggle").setAttribute("aria-expanded", String(open));
@@ -86,6 +82,7 @@ async function start() {
     S.me = { ...me, permissions: me.permissions.split(",") };
     $("#logout").hidden = false;
     live(route);
+    setTimeout(prefetch, 500);
   } catch { S.me = null; }
 }
 
@@ -99,7 +96,8 @@ async function signOut() {
 }
 
 window.addEventListener("hashchange", () => { closeMenu(); route(); });
-window.addEventListener("unhandledrejection", (e) => { toast(e.reason && e.reason.message ? e.reason.message : t("error")); });
+window.addEventListener("unhandledrejection", (e) => { toast(e.reason &&
+  e.reason.message ? e.reason.message : t("error")); });
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeMenu(); });
 
 $("#lang").addEventListener("click", () => { setLang(lang.current === "vi" ? "en" : "vi"); route(); });

@@ -76,7 +76,8 @@ export function page(title, ...content) {
   $("#main").replaceChildren(h("h1", { tabindex: "-1" }, title), ...nodes(content));
 }
 
-export const errorBox = (e) => h("div", { class: "error", role: "alert", "data-testid": "error" }, e.message || String(e));
+export const errorBox = (e) => h("div", { class: "error", role: "alert", "data-testid": "error" }, e.message ||
+  String(e));
 export const okBox = (msg, attrs = {}) => h("div", { class: "ok-msg", role: "status", ...attrs }, msg);
 
 /** Runs an action, showing its error in `into` (an element) instead of throwing. */

@@ -80,7 +80,8 @@ export function fmtNumber(v, digits = 1) {
 }
 
 /** A fraction as "97,2 %". */
-export const fmtPct = (v) => (v === null || v === undefined || !Number.isFinite(Number(v)) ? "—" : `${fmtNumber(v * 100, 1)} %`);
+export const fmtPct = (v) => (v === null || v === undefined ||
+  !Number.isFinite(Number(v)) ? "—" : `${fmtNumber(v * 100, 1)} %`);
 
 /** A length of time in words: "2 giờ 10 phút", "3 ngày 4 giờ", "45 giây". */
 export function fmtDuration(seconds) {

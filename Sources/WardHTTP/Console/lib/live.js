@@ -36,13 +36,15 @@ export function live() {
     const d = JSON.parse(ev.data);
     each("data-device-state", d.id, (el) => el.replaceWith(stateBadge(d.state, d.id)));
     each("data-device-since", d.id, (el) => { el.textContent = fmtTime(d.since); });
-    each("data-device-faults", d.id, (el) => { el.textContent = (d.reasons || []).map((f) => word("fault", f.code)).join("; "); });
+    each("data-device-faults", d.id, (el) => { el.textContent = (d.reasons || []).map((f) => word("fault",
+      f.code)).join("; "); });
     if (d.state === "offline") toast(`${d.id}: ${word("state", "offline")}`);
     dispatch("device", d);
   });
   es.addEventListener("alarm", (ev) => {
     const a = JSON.parse(ev.data);
-    if (!a.cleared_at) toast(`${word("severity", a.severity)}: ${word("alarm", a.kind)} — ${a.device_id || a.village_id || ""}`);
+    const where = a.device_id || a.village_id || "";
+    if (!a.cleared_at) toast(`${word("severity", a.severity)}: ${word("alarm", a.kind)} — ${where}`);
     dispatch("alarm", a);
   });
   es.addEventListener("playback", (ev) => dispatch("playback", JSON.parse(ev.data || "{}")));

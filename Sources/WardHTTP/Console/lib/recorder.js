@@ -4,11 +4,13 @@
 const RATE = 16000;
 
 export async function startRecording() {
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true,
+    noiseSuppression: true } });
   const recorder = new MediaRecorder(stream);
   const chunks = [];
   recorder.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
-  const stopped = new Promise((resolve) => { recorder.onstop = () => resolve(new Blob(chunks, { type: recorder.mimeType })); });
+  const stopped = new Promise((resolve) => { recorder.onstop = () => resolve(new Blob(chunks,
+    { type: recorder.mimeType })); });
   recorder.start(250);
   return {
     started: Date.now(),
@@ -34,7 +36,8 @@ export async function toWav(blob) {
   const text = (at, s) => { for (let i = 0; i < s.length; i++) out.setUint8(at + i, s.charCodeAt(i)); };
   text(0, "RIFF"); out.setUint32(4, 36 + mono.length * 2, true); text(8, "WAVE");
   text(12, "fmt "); out.setUint32(16, 16, true); out.setUint16(20, 1, true); out.setUint16(22, 1, true);
-  out.setUint32(24, RATE, true); out.setUint32(28, RATE * 2, true); out.setUint16(32, 2, true); out.setUint16(34, 16, true);
+  out.setUint32(24, RATE, true); out.setUint32(28, RATE * 2, true); out.setUint16(32, 2, true); out.setUint16(34, 16,
+    true);
   text(36, "data"); out.setUint32(40, mono.length * 2, true);
   for (let i = 0; i < mono.length; i++) out.setInt16(44 + i * 2, Math.max(-1, Math.min(1, mono[i])) * 0x7fff, true);
   return new Blob([out], { type: "audio/wav" });

@@ -16,7 +16,8 @@ export function stateBadge(state, id) {
  * columns: [{ label, cell: (row) => node|text, class? }]; rowAttrs: (row) => attributes.
  */
 export function table(columns, rows, { testid, rowAttrs, empty } = {}) {
-  if (!rows.length) return h("p", { class: "muted", "data-testid": testid ? `${testid}-empty` : null }, empty ?? t("none"));
+  if (!rows.length) return h("p", { class: "muted", "data-testid": testid ? `${testid}-empty` : null },
+    empty ?? t("none"));
   return h("table", { class: "cards-on-phone", "data-testid": testid || null },
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c.label)))),
     h("tbody", {}, rows.map((r) => h("tr", rowAttrs ? rowAttrs(r) : {},

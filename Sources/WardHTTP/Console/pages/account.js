@@ -6,7 +6,8 @@ import { field } from "../lib/ui.js";
 export function accountPage() {
   const msg = h("div", { role: "status" });
   const current = h("input", { id: "cur-pw", type: "password", autocomplete: "current-password", required: true });
-  const next = h("input", { id: "new-pw", type: "password", autocomplete: "new-password", minlength: 10, required: true });
+  const next = h("input", { id: "new-pw", type: "password", autocomplete: "new-password", minlength: 10,
+    required: true });
   const f = h("form", { class: "panel narrow", onsubmit: async (ev) => {
     ev.preventDefault();
     try {
@@ -16,5 +17,6 @@ export function accountPage() {
     } catch (e) { msg.replaceChildren(errorBox(e)); }
   } }, h("h2", {}, t("changePassword")), field(t("currentPassword"), current), field(t("newPassword"), next),
   h("button", { class: "primary", type: "submit" }, t("save")), msg);
-  page(t("account"), h("p", {}, t("meRole", { name: S.me.display_name, user: S.me.user, role: word("role", S.me.role) })), f);
+  page(t("account"), h("p", {}, t("meRole", { name: S.me.display_name, user: S.me.user, role: word("role",
+    S.me.role) })), f);
 }

@@ -43,7 +43,8 @@ export async function alarmsPage() {
   } : null;
   const filters = [["open", t("alarmsOpen")], ["cleared", t("alarmsCleared")], ["all", t("alarmsAll")]];
   page(t("alarms"), h("nav", { class: "tabs", "aria-label": t("alarms") }, filters.map(([s, label]) =>
-    h("a", { href: `#/alarms?status=${s}`, class: s === status ? "active" : null, "aria-current": s === status ? "page" : null },
+    h("a", { href: `#/alarms?status=${s}`, class: s === status ? "active" : null,
+      "aria-current": s === status ? "page" : null },
       label))), msg, alarmTable(list, devices, places, ack));
   onLive("alarm", redraw);  // a new or cleared alarm: the list is read again
 }

@@ -21,7 +21,8 @@ function brokenLine(d) {
     h("a", { href: `#/device/${encodeURIComponent(d.id)}`, class: `line line-${d.state}` },
       h("span", { class: "line-head" }, h("strong", {}, d.id), " ", stateBadge(d.state, d.id),
         h("span", { class: "line-ago", title: fmtTime(d.since) }, ago(d.since))),
-      h("span", { class: "line-where" }, [word("cls", d.device_class), d.village_name, d.site_name].filter(Boolean).join(" · ")),
+      h("span", { class: "line-where" }, [word("cls", d.device_class), d.village_name,
+        d.site_name].filter(Boolean).join(" · ")),
       h("span", { class: "line-why" }, reasonsText(d) || word("state", d.state))));
 }
 

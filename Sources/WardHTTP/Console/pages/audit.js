@@ -11,7 +11,8 @@ const show = (v) => (v === null || v === undefined ? "—" : typeof v === "strin
 
 function change(a) {
   if (a.before === undefined && a.after === undefined) return a.detail || "—";
-  return h("span", {}, a.detail ? [a.detail, h("br")] : null, h("del", {}, show(a.before)), " → ", h("ins", {}, show(a.after)));
+  return h("span", {}, a.detail ? [a.detail, h("br")] : null, h("del", {}, show(a.before)), " → ", h("ins", {},
+    show(a.after)));
 }
 
 export async function auditPage() {
@@ -22,8 +23,10 @@ export async function auditPage() {
   const r = await api(`/api/v1/audit?${params}`);
   const list = Array.isArray(r) ? r : r.entries || [];
   const user = h("input", { value: q.get("user") || "", autocapitalize: "none" });
-  const action = select([["", t("all")], ...Object.keys(vi.audit).sort().map((k) => [k, word("audit", k)])], q.get("action") || "");
-  const from = h("input", { type: "date", value: q.get("from") || "" }), to = h("input", { type: "date", value: q.get("to") || "" });
+  const action = select([["", t("all")], ...Object.keys(vi.audit).sort().map((k) => [k, word("audit", k)])],
+    q.get("action") || "");
+  const from = h("input", { type: "date", value: q.get("from") || "" }), to = h("input", { type: "date",
+    value: q.get("to") || "" });
   const go = (off) => {
     const p = new URLSearchParams();
     if (user.value) p.set("user", user.value.trim());
@@ -40,11 +43,14 @@ export async function auditPage() {
       h("button", { class: "primary", type: "submit" }, t("filter"))),
     table([
       { label: t("at"), cell: (a) => fmtTime(a.at) }, { label: t("user"), cell: (a) => a.user },
-      { label: t("action"), cell: (a) => word("audit", a.action) }, { label: t("subject"), cell: (a) => a.target || "—" },
+      { label: t("action"), cell: (a) => word("audit", a.action) }, { label: t("subject"), cell: (a) => a.target ||
+        "—" },
       { label: t("detail"), cell: change, class: "muted" }, { label: t("from"), cell: (a) => a.address || "—" },
     ], list, { testid: "audit-table" }),
     h("nav", { class: "pager", "aria-label": t("pageN", { n: offset / PAGE + 1 }) },
-      offset > 0 ? h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); go(Math.max(0, offset - PAGE)); } }, `← ${t("newer")}`) : null,
+      offset > 0 ? h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); go(Math.max(0, offset - PAGE)); } },
+        `← ${t("newer")}`) : null,
       h("span", {}, t("pageN", { n: Math.floor(offset / PAGE) + 1 })),
-      more ? h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); go(offset + PAGE); } }, `${t("older")} →`) : null));
+      more ? h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); go(offset + PAGE); } },
+        `${t("older")} →`) : null));
 }

@@ -47,6 +47,7 @@ export function emergencyButton(c) {
     h("div", { class: "row" }, h("button", { class: "danger", type: "submit", id: "emergency-confirm" }, t("send")),
       h("button", { class: "plain", type: "button", onclick: () => dialog.close() }, t("cancel")))));
   return h("div", { class: "emergency" },
-    h("button", { class: "danger big", id: "emergency-button", onclick: () => { err.replaceChildren(); dialog.showModal(); } },
+    h("button", { class: "danger big", id: "emergency-button",
+      onclick: () => { err.replaceChildren(); dialog.showModal(); } },
       `⚠ ${t("emergencyButton")}`), dialog, out);
 }

@@ -31,10 +31,12 @@ function recorderBox(onSaved, title) {
     try {
       rec = await startRecording();
       startBtn.hidden = true; stopBtn.hidden = false; saveBtn.hidden = true; player.hidden = true;
-      timer = setInterval(() => { status.textContent = t("recording", { d: fmtDuration((Date.now() - rec.started) / 1000) }); }, 500);
+      timer = setInterval(() => { status.textContent = t("recording",
+        { d: fmtDuration((Date.now() - rec.started) / 1000) }); }, 500);
     } catch (e) { status.replaceChildren(errorBox(new Error(t("noMicrophone", { e: e.message })))); }
   } }, `● ${t("startRecording")}`);
-  const stopBtn = h("button", { type: "button", class: "danger", hidden: true, "data-testid": "record-stop", onclick: async () => {
+  const stopBtn = h("button", { type: "button", class: "danger", hidden: true, "data-testid": "record-stop",
+    onclick: async () => {
     clearInterval(timer);
     wav = await rec.stop();
     player.src = URL.createObjectURL(wav);
@@ -42,7 +44,8 @@ function recorderBox(onSaved, title) {
     startBtn.hidden = false; startBtn.textContent = `● ${t("recordAgain")}`;
     status.textContent = t("listenBack");
   } }, `■ ${t("stopRecording")}`);
-  const saveBtn = h("button", { type: "button", class: "primary", hidden: true, "data-testid": "record-save", onclick: () =>
+  const saveBtn = h("button", { type: "button", class: "primary", hidden: true, "data-testid": "record-save",
+    onclick: () =>
     attempt(status, async () => {
       const name = title() || t("record");
       const m = await upload(`/api/v1/media?file_name=ghi-am.wav&title=${encodeURIComponent(name)}`, wav, "audio/wav");
@@ -59,7 +62,8 @@ export function newItemView(c) {
   let recorded = null;
   const title = h("input", { id: "title", name: "title", required: true, maxlength: 200 });
   const text = h("textarea", { id: "text", name: "text", rows: 4 });
-  const voice = select(["northern", "central", "southern"].map((v) => [v, word("voice", v)]), "northern", { id: "voice" });
+  const voice = select(["northern", "central", "southern"].map((v) => [v, word("voice", v)]), "northern",
+    { id: "voice" });
   const media = select(c.media.map((m) => [m.sha256, `${m.title} (${fmtDuration(m.duration)})`]), "", { id: "media" });
   const stream = h("input", { id: "stream", type: "url", placeholder: "https://" });
   const minutes = h("input", { id: "minutes", type: "number", min: 1, max: 360, inputmode: "numeric" });
@@ -82,7 +86,8 @@ export function newItemView(c) {
   const sourceBox = h("div", { class: "source-fields" });
   const showSource = (k) => { sourceBox.replaceChildren(...sources[k]); };
   const sourcePick = h("fieldset", { class: "segmented" }, h("legend", {}, t("source")),
-    Object.keys(sources).map((k) => h("label", {}, h("input", { type: "radio", name: "source", value: k, checked: k === "tts",
+    Object.keys(sources).map((k) => h("label", {}, h("input", { type: "radio", name: "source", value: k,
+      checked: k === "tts",
       onchange: () => showSource(k) }), word("sourceKind", k))));
   showSource("tts");
   const day = h("input", { id: "day", name: "day", type: "date", required: true, value: tomorrow, min: today });

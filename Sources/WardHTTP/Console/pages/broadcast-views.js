@@ -48,7 +48,8 @@ function itemActions(b, holder, msg) {
   const act = (fn) => async () => { try { await fn(); redraw(); } catch (e) { msg.replaceChildren(errorBox(e)); } };
   return [
     b.status === "pending_approval" && can("approve") ? h("button", { class: "primary", "data-approve": b.item.id,
-      onclick: act(() => api(`/api/v1/broadcasts/${enc(b.item.id)}/approve`, { method: "POST", body: {} })) }, t("approve")) : null,
+      onclick: act(() => api(`/api/v1/broadcasts/${enc(b.item.id)}/approve`, { method: "POST", body: {} })) },
+        t("approve")) : null,
     b.status !== "cancelled" && b.item.level !== "emergency" && can("schedule") ? h("button", { class: "plain",
       "data-edit": b.item.id, onclick: () => editor(b, holder) }, t("edit")) : null,
     b.status !== "cancelled" && can("schedule") ? h("button", { class: "plain", "data-cancel": b.item.id,
@@ -63,7 +64,8 @@ export async function weekView(c) {
   const week = h("div", { class: "week", "data-testid": "week" }, days.map((d) => {
     const mine = slots.filter((s) => localDay(s.start) === d);
     return h("section", { class: "day" }, h("h3", {}, fmtDay(d)),
-      mine.length ? mine.map((s) => h("div", { class: `slot ${s.level} ${s.status === "pending_approval" ? "pending" : ""}`,
+      mine.length ? mine.map((s) => h("div",
+        { class: `slot ${s.level} ${s.status === "pending_approval" ? "pending" : ""}`,
         "data-slot": s.item }, h("b", {}, fmtClock(s.start)), " ", s.title,
       s.status === "pending_approval" ? ` (${word("status", s.status)})` : "")) : h("p", { class: "muted" }, "—"));
   }));
@@ -71,7 +73,8 @@ export async function weekView(c) {
   const items = table([
     { label: t("title"), cell: (b) => b.item.title },
     { label: t("level"), cell: (b) => word("level", b.item.level) },
-    { label: t("repeat"), cell: (b) => `${repeatWords(b.item.recurrence)}, ${(b.item.recurrence.start_time || "").slice(0, 5)}` },
+    { label: t("repeat"),
+      cell: (b) => `${repeatWords(b.item.recurrence)}, ${(b.item.recurrence.start_time || "").slice(0, 5)}` },
     { label: t("villages"), cell: (b) => targetWords(b.item.target, c.name) },
     { label: t("status"), cell: (b) => statusWord(b) },
     { label: "", cell: (b) => itemActions(b, holder, msg) },
@@ -99,10 +102,12 @@ export function approvalView(c) {
   return [msg, h("ul", { class: "approvals", "data-testid": "approvals" }, c.pending.map((b) =>
     h("li", { class: "panel", "data-pending-item": b.item.id },
       h("h3", {}, b.item.title, " ", h("span", { class: `pill level-${b.item.level}` }, word("level", b.item.level))),
-      h("p", {}, `${fmtDay(b.item.recurrence.first_day)} ${t("at")} ${(b.item.recurrence.start_time || "").slice(0, 5)} · `
+      h("p", {},
+        `${fmtDay(b.item.recurrence.first_day)} ${t("at")} ${(b.item.recurrence.start_time || "").slice(0, 5)} · `
         + repeatWords(b.item.recurrence)),
       h("p", {}, `${t("villages")}: ${targetWords(b.item.target, c.name)}`),
-      h("p", { class: "muted" }, t("askedBy", { who: b.created_by || "—" }), b.created_at ? ` · ${fmtTime(b.created_at)}` : ""),
+      h("p", { class: "muted" }, t("askedBy", { who: b.created_by || "—" }),
+        b.created_at ? ` · ${fmtTime(b.created_at)}` : ""),
       preview(b, c.media),
       h("div", { class: "row" }, itemActions(b, h("div"), msg)))))];
 }
@@ -120,7 +125,8 @@ function outcomeWords(x) {
 }
 
 export function logView(c) {
-  const date = h("input", { type: "date", value: localDay(Date.now()), max: localDay(Date.now()), "aria-label": t("date") });
+  const date = h("input", { type: "date", value: localDay(Date.now()), max: localDay(Date.now()),
+    "aria-label": t("date") });
   const out = h("div", { "data-testid": "playback-log", "aria-live": "polite" });
   const show = async () => {
     try {
@@ -129,11 +135,15 @@ export function logView(c) {
         h("h3", {}, x.title, " · ", word("level", x.level)),
         h("p", {}, `${t("reach")}: ${x.reach.played}/${x.reach.targeted} ${t("played")} `
           + `(${fmtPct(x.reach.targeted ? x.reach.played / x.reach.targeted : null)})`),
-        h("p", { class: "muted" }, Object.entries(x.by_village || {}).map(([v, rc]) => `${c.name[v] || v}: ${rc.played}/${rc.targeted}`)
+        h("p", { class: "muted" }, Object.entries(x.by_village || {}).map(([v,
+          rc]) => `${c.name[v] || v}: ${rc.played}/${rc.targeted}`)
           .join(" · ")),
-        table([{ label: t("speaker"), cell: (row) => row.speaker }, { label: t("village"), cell: (row) => row.village_name || "—" },
-          { label: t("time"), cell: (row) => fmtClock(row.scheduled_start) }, { label: t("outcome"), cell: outcomeWords }],
-        r.rows.filter((row) => row.item === x.item), { rowAttrs: (row) => ({ "data-play": row.play, "data-speaker": row.speaker }) })))
+        table([{ label: t("speaker"), cell: (row) => row.speaker }, { label: t("village"),
+          cell: (row) => row.village_name || "—" },
+          { label: t("time"), cell: (row) => fmtClock(row.scheduled_start) }, { label: t("outcome"),
+            cell: outcomeWords }],
+        r.rows.filter((row) => row.item === x.item), { rowAttrs: (row) => ({ "data-play": row.play,
+          "data-speaker": row.speaker }) })))
         : [h("p", {}, t("none"))]));
     } catch (e) { out.replaceChildren(errorBox(e)); }
   };
@@ -154,10 +164,12 @@ export async function inboxView() {
     { label: t("status"), cell: (b) => word("inboxStatus", b.status) },
     { label: "", cell: (b) => {
       if (!can("schedule")) return null;
-      const day = h("input", { type: "date", value: localDay(Date.now() + 86400000) }), time = h("input", { type: "time", value: "06:00" });
+      const day = h("input", { type: "date", value: localDay(Date.now() + 86400000) }), time = h("input",
+        { type: "time", value: "06:00" });
       const go = (path, body) => attempt(msg, async () => { await api(path, { method: "POST", body }); redraw(); });
       return [h("div", { class: "row" }, field(t("day"), day), field(t("time"), time)),
-        h("button", { class: "primary", onclick: () => go(`/api/v1/inbox/${b.id}/schedule`, { day: day.value, time: time.value }) },
+        h("button", { class: "primary", onclick: () => go(`/api/v1/inbox/${b.id}/schedule`, { day: day.value,
+          time: time.value }) },
           t("scheduleIt")),
         h("button", { class: "plain", onclick: () => go(`/api/v1/inbox/${b.id}/dismiss`, {}) }, t("dismiss"))];
     } },
@@ -180,7 +192,8 @@ export async function quietView(c) {
       ev.preventDefault();
       await attempt(msg, async () => {
         if (from.value && to.value) {
-          await api(`/api/v1/quiet-hours/${enc(r.commune.id)}`, { method: "PUT", body: { from: from.value, to: to.value } });
+          await api(`/api/v1/quiet-hours/${enc(r.commune.id)}`, { method: "PUT", body: { from: from.value,
+            to: to.value } });
         } else await api(`/api/v1/quiet-hours/${enc(r.commune.id)}`, { method: "DELETE" });
         msg.replaceChildren(okBox(t("saved")));
       });

@@ -9,7 +9,8 @@ import { weekView, approvalView, logView, inboxView, quietView } from "./broadca
 
 /** What every view needs: places, items, media; read once per view. */
 async function context() {
-  const [items, places, media] = await Promise.all([api("/api/v1/broadcasts"), api("/api/v1/places"), api("/api/v1/media")]);
+  const [items, places, media] = await Promise.all([api("/api/v1/broadcasts"), api("/api/v1/places"),
+    api("/api/v1/media")]);
   const name = Object.fromEntries(places.map((p) => [p.id, p.name]));
   return {
     items, places, media, name,

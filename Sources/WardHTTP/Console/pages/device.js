@@ -16,7 +16,8 @@ function identityPanel(d) {
     h("td", { "data-label": t("registered") }, registered || "—"), cell(reported, mismatch));
   return h("section", { class: "panel" }, h("h2", {}, t("identity")),
     h("table", { "data-testid": "device-identity", class: "kv" },
-      h("thead", {}, h("tr", {}, h("td", {}), h("th", { scope: "col" }, t("registered")), h("th", { scope: "col" }, t("reported")))),
+      h("thead", {}, h("tr", {}, h("td", {}), h("th", { scope: "col" }, t("registered")), h("th", { scope: "col" },
+        t("reported")))),
       h("tbody", {}, row(t("model"), d.model, r ? r.model || "—" : null, r && r.model_mismatch),
         row(t("firmware"), d.firmware, r ? r.firmware || "—" : null, r && r.firmware_mismatch))));
 }
@@ -25,12 +26,14 @@ function incidentsPanel(d) {
   const parts = [];
   if (d.incidents && d.incidents.length) {
     parts.push(h("section", { class: "panel", "data-testid": "device-incidents" }, h("h2", {}, t("incidents")),
-      table([{ label: t("received"), cell: (i) => fmtTime(i.received_at) }, { label: t("kind"), cell: (i) => word("event", i.type) },
+      table([{ label: t("received"), cell: (i) => fmtTime(i.received_at) }, { label: t("kind"),
+        cell: (i) => word("event", i.type) },
         { label: t("detail"), cell: (i) => i.detail || "—", class: "muted" }], d.incidents)));
   }
   if (d.rejections && d.rejections.length) {
     parts.push(h("section", { class: "panel", "data-testid": "device-rejections" }, h("h2", {}, t("rejections")),
-      table([{ label: t("at"), cell: (r) => fmtTime(r.at) }, { label: t("reason"), cell: (r) => word("reject", r.reason) },
+      table([{ label: t("at"), cell: (r) => fmtTime(r.at) }, { label: t("reason"), cell: (r) => word("reject",
+        r.reason) },
         { label: t("detail"), cell: (r) => r.detail, class: "muted" }], d.rejections)));
   }
   return parts;
@@ -44,7 +47,8 @@ function commandsPanel(id, d) {
     try {
       const r = await api(`/api/v1/devices/${enc(id)}/commands`, { method: "POST", body });
       const line = t("commandDone", { command: word("command", r.command), result: word("result", r.result) });
-      out.replaceChildren(r.result === "ok" ? okBox(line) : errorBox(new Error(`${line}${r.detail ? " — " + r.detail : ""}`)));
+      const detail = r.detail ? ` — ${r.detail}` : "";
+      out.replaceChildren(r.result === "ok" ? okBox(line) : errorBox(new Error(`${line}${detail}`)));
     } catch (e) { out.replaceChildren(errorBox(e)); }
   };
   const vol = h("input", { type: "number", min: 0, max: 100, value: 70, inputmode: "numeric" });
@@ -53,12 +57,15 @@ function commandsPanel(id, d) {
     !known ? h("p", { class: "muted" }, t("capsUnknown"))
       : !["set_volume", "test_tone", "reboot"].some(accepts) ? h("p", { class: "muted" }, t("noCommands")) : null,
     accepts("set_volume") ? h("div", { class: "row" }, field(t("volume"), vol),
-      h("button", { class: "plain", onclick: () => cmd({ command: "set_volume", volume: Number(vol.value) }) }, t("setVolume")))
+      h("button", { class: "plain", onclick: () => cmd({ command: "set_volume", volume: Number(vol.value) }) },
+        t("setVolume")))
       : null,
     h("div", { class: "row" },
-      accepts("test_tone") ? h("button", { class: "plain", onclick: () => cmd({ command: "test_tone", seconds: 5 }) }, t("testTone"))
+      accepts("test_tone") ? h("button", { class: "plain", onclick: () => cmd({ command: "test_tone", seconds: 5 }) },
+        t("testTone"))
         : null,
-      accepts("reboot") ? h("button", { class: "danger", onclick: () => ask(t("confirmReboot", { id })) && cmd({ command: "reboot" }) },
+      accepts("reboot") ? h("button", { class: "danger", onclick: () => ask(t("confirmReboot", { id })) &&
+        cmd({ command: "reboot" }) },
         t("reboot")) : null),
     out);
 }
@@ -72,14 +79,16 @@ function storagePanel(d) {
   } catch { r = null; }
   if (!r || !r.storage_total_bytes) return null;
   const lines = [];
-  if (r.oldest_recording_ts && r.ts) lines.push(t("daysRetained", { d: fmtNumber((r.ts - r.oldest_recording_ts) / 86400000, 1) }));
+  if (r.oldest_recording_ts && r.ts) lines.push(t("daysRetained",
+    { d: fmtNumber((r.ts - r.oldest_recording_ts) / 86400000, 1) }));
   const free = r.storage_total_bytes - r.storage_used_bytes;
   if (!r.write_rate_bps) lines.push(t("idle"));
   else if (free <= 0) lines.push(t("diskLoops"));
   else lines.push(t("daysUntilFull", { d: fmtNumber(free / r.write_rate_bps / 86400, 1) }));
   return h("section", { class: "panel", "data-testid": "camera-storage" }, h("h2", {}, t("storage")),
     h("ul", {}, lines.map((l) => h("li", {}, l))),
-    h("p", { class: "muted" }, `${fieldName("storage_used_bytes")}: ${fmtPct(r.storage_used_bytes / r.storage_total_bytes)}`));
+    h("p", { class: "muted" },
+      `${fieldName("storage_used_bytes")}: ${fmtPct(r.storage_used_bytes / r.storage_total_bytes)}`));
 }
 
 function dangerZone(id, out) {
@@ -117,9 +126,11 @@ export async function devicePage(id) {
     identityPanel(d), incidentsPanel(d),
     h("h2", {}, t("telemetry")), charts,
     h("h2", {}, t("history")),
-    table([{ label: t("state"), cell: (s) => stateBadge(s.state) }, { label: t("since"), cell: (s) => fmtTime(s.start) },
+    table([{ label: t("state"), cell: (s) => stateBadge(s.state) }, { label: t("since"),
+      cell: (s) => fmtTime(s.start) },
       { label: "→", cell: (s) => (s.end ? fmtTime(s.end) : "…") },
-      { label: t("reason"), cell: (s) => (s.faults || []).map((f) => word("fault", f.code)).join("; ") || "—", class: "muted" }],
+      { label: t("reason"), cell: (s) => (s.faults || []).map((f) => word("fault", f.code)).join("; ") || "—",
+        class: "muted" }],
     d.history, { testid: "state-history" }),
     manage ? dangerZone(id, h("div", { role: "status" })) : null);
   onLive("device", (e) => { if (e.id === id) dev.state = e.state; });

@@ -34,12 +34,14 @@ export async function devicesPage() {
       { label: t("cls"), cell: (d) => word("cls", d.device_class) },
       { label: t("village"), cell: (d) => d.village_name || "—" },
       { label: t("site"), cell: (d) => d.site_name || d.site },
-      { label: t("since"), cell: (d) => h("span", { "data-device-since": d.id, title: ago(d.since) }, fmtTime(d.since)) },
+      { label: t("since"), cell: (d) => h("span", { "data-device-since": d.id, title: ago(d.since) },
+        fmtTime(d.since)) },
       { label: t("reason"), cell: (d) => h("span", { "data-device-faults": d.id }, reasonsText(d)), class: "muted" },
     ], rows, { testid: "device-table", rowAttrs: (d) => ({ "data-device": d.id }) }));
   }
   draw();
-  page(t("devices"), h("div", { class: "panel filters" }, field(t("search"), q), field(t("cls"), cls), field(t("state"), st)),
+  page(t("devices"), h("div", { class: "panel filters" }, field(t("search"), q), field(t("cls"), cls),
+    field(t("state"), st)),
     holder);
   onLive("device", (e) => {
     const d = list.find((x) => x.id === e.id);

@@ -41,7 +41,8 @@ export async function kpiPage() {
       const r = await api(`/api/v1/kpi?month=${encodeURIComponent(m)}`);
       if (n !== asked) return;
       out.replaceChildren(h("h2", { "data-kpi-month": m }, `${t("month")} ${m.slice(5)}/${m.slice(0, 4)}`,
-        m >= thisMonth() ? h("span", { class: "provisional", "data-testid": "provisional" }, ` — ${t("provisional")}`) : null),
+        m >= thisMonth() ? h("span", { class: "provisional", "data-testid": "provisional" },
+          ` — ${t("provisional")}`) : null),
       kpiTable(r.deployment));
     } catch (e) { if (n === asked) out.replaceChildren(errorBox(e)); }
   };
@@ -49,7 +50,8 @@ export async function kpiPage() {
     const kept = await api("/api/v1/reports");
     keptOut.replaceChildren(table([
       { label: t("month"), cell: (r) => r.month }, { label: t("scope"), cell: (r) => r.scope || t("wholeDeployment") },
-      { label: t("format"), cell: (r) => h("a", { href: `/api/v1/reports/${r.month}/kept?format=${r.format}&lang=${r.lang}`
+      { label: t("format"), cell: (r) => h("a",
+        { href: `/api/v1/reports/${r.month}/kept?format=${r.format}&lang=${r.lang}`
         + `&scope=${encodeURIComponent(r.scope)}`, target: "_blank", rel: "noopener" }, r.format.toUpperCase()) },
       { label: t("language"), cell: (r) => (r.lang === "en" ? "English" : "Tiếng Việt") },
       { label: t("at"), cell: (r) => fmtTime(r.generated_at) }, { label: t("by"), cell: (r) => r.generated_by },
@@ -57,7 +59,8 @@ export async function kpiPage() {
   };
   month.addEventListener("change", show);
   const downloads = ["html", "csv", "json"].map((f) => h("a", { class: "button-link", target: "_blank", rel: "noopener",
-    href: "#", onclick: (ev) => { ev.currentTarget.href = `/api/v1/reports/${month.value}?format=${f}&lang=${lang.current}`; } },
+    href: "#",
+      onclick: (ev) => { ev.currentTarget.href = `/api/v1/reports/${month.value}?format=${f}&lang=${lang.current}`; } },
   `${t("download")} ${f.toUpperCase()}`));
   const keep = can("generate_reports") ? h("button", { class: "plain", onclick: async () => {
     try { await api(`/api/v1/reports/${month.value}/keep`, { method: "POST", body: {} }); await showKept(); }
@@ -66,7 +69,8 @@ export async function kpiPage() {
   const view = h("button", { class: "plain", "data-testid": "view-report", onclick: async () => {
     try { await reportView(month.value, reportOut); } catch (e) { reportOut.replaceChildren(errorBox(e)); }
   } }, t("report"));
-  page(t("kpi"), h("div", { class: "panel row" }, month, h("button", { class: "primary", onclick: show }, t("show")), view, keep),
+  page(t("kpi"), h("div", { class: "panel row" }, month, h("button", { class: "primary", onclick: show }, t("show")),
+    view, keep),
     out, reportOut, h("p", {}, downloads), h("h2", {}, t("kept")), keptOut);
   await Promise.all([show(), showKept()]);
 }

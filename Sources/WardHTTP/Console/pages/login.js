@@ -5,7 +5,8 @@ import { field } from "../lib/ui.js";
 
 export function loginPage(start) {
   const err = h("div");
-  const user = h("input", { id: "user", name: "user", autocomplete: "username", required: true, autocapitalize: "none" });
+  const user = h("input", { id: "user", name: "user", autocomplete: "username", required: true,
+    autocapitalize: "none" });
   const password = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password",
     required: true });
   const form = h("form", { class: "panel narrow", id: "login-form", onsubmit: async (ev) => {

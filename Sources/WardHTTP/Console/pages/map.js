@@ -15,7 +15,8 @@ function groupBy(list, key) {
   return m;
 }
 
-const legend = () => h("p", { class: "legend", "aria-label": t("legend") }, ["ok", "degraded", "offline", "unknown"].map((s) =>
+const legend = () => h("p", { class: "legend", "aria-label": t("legend") }, ["ok", "degraded", "offline",
+  "unknown"].map((s) =>
   h("span", {}, h("i", { class: `swatch state-bg-${s}` }), word("state", s))));
 
 /** A site: a dot in its worst state with the count of devices; a tap opens its list. Its name is
@@ -30,7 +31,8 @@ function siteMarker(x, y, devices, name, labelled) {
   h("svg:title", {}, `${name} — ${devices.map((d) => `${d.id}: ${word("state", d.state)}`).join(", ")}`),
   h("svg:circle", { cx: x, cy: y, r: 13, fill: STATE_COLOR[state], stroke: "#fff", "stroke-width": 2 }),
   h("svg:text", { x, y: y + 4, "text-anchor": "middle", class: "marker-count" }, devices.length),
-  bad ? h("svg:circle", { cx: x + 11, cy: y - 11, r: 6, fill: "#fff", stroke: STATE_COLOR[state], "stroke-width": 3 }) : null,
+  bad ? h("svg:circle", { cx: x + 11, cy: y - 11, r: 6, fill: "#fff", stroke: STATE_COLOR[state],
+    "stroke-width": 3 }) : null,
   labelled ? h("svg:text", { x, y: y + 28, "text-anchor": "middle", class: "marker-label" }, name) : null);
 }
 
@@ -54,9 +56,11 @@ function located(devices) {
   const Y = (la) => H - 60 - ((la - la0) / ((la1 - la0) || 1)) * (H - 110);
   const sites = [...groupBy(withCoords, (d) => d.site).values()]
     .sort((a, b) => STATE_RANK[worst(a)] - STATE_RANK[worst(b)]);  // the worst drawn last: on top
-  const points = sites.map((ds) => ({ x: X(ds[0].longitude), y: Y(ds[0].latitude), ds, name: ds[0].site_name || ds[0].site }));
+  const points = sites.map((ds) => ({ x: X(ds[0].longitude), y: Y(ds[0].latitude), ds, name: ds[0].site_name ||
+    ds[0].site }));
   const named = labels([...points].reverse()).reverse();  // the worst chooses its label place first
-  return h("svg:svg", { viewBox: `0 0 ${W} ${H}`, class: "map", "data-testid": "map", role: "group", "aria-label": t("map") },
+  return h("svg:svg", { viewBox: `0 0 ${W} ${H}`, class: "map", "data-testid": "map", role: "group",
+    "aria-label": t("map") },
     points.map((p, i) => siteMarker(p.x, p.y, p.ds, p.name, named[i])));
 }
 

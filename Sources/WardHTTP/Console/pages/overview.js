@@ -1,5 +1,5 @@
 // The overview: the fleet by class, the coverage KPIs of this month, open alarms.
-import { h, api, page } from "../lib/core.js";
+import { h, api, page, can } from "../lib/core.js";
 import { t } from "../lib/i18n.js";
 import { classCards, approvalBadge } from "./attention.js";
 import { kpiTable } from "./kpi.js";
@@ -10,7 +10,10 @@ export async function overviewPage() {
   const [kpi, devices, alarms, badge] = await Promise.all([api("/api/v1/kpi"), api("/api/v1/devices"),
     api("/api/v1/alarms"), approvalBadge()]);
   const cards = h("div", {}, classCards(devices));
-  page(t("overview"), badge, cards, h("h2", {}, t("activeAlarms")), alarmTable(alarms, devices),
+  // The officer's most frequent task, one tap from landing.
+  const quick = can("schedule") ? h("p", {}, h("a", { class: "button-link cta", href: "#/broadcasts/new",
+    "data-testid": "quick-schedule" }, `＋ ${t("newItem")}`)) : null;
+  page(t("overview"), badge, quick, cards, h("h2", {}, t("activeAlarms")), alarmTable(alarms, devices),
     h("h2", {}, t("kpi")), kpiTable(kpi.deployment));
   onLive("device", (e) => {
     const d = devices.find((x) => x.id === e.id);

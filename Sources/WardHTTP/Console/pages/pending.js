@@ -28,7 +28,8 @@ export async function pendingPage() {
     h("button", { class: "primary", onclick: async () => {
       if (!pick.value) { pick.focus(); return; }
       try {
-        await api(`/api/v1/pending/${encodeURIComponent(p.device_id)}/adopt`, { method: "POST", body: { site: pick.value } });
+        await api(`/api/v1/pending/${encodeURIComponent(p.device_id)}/adopt`, { method: "POST",
+          body: { site: pick.value } });
         msg.replaceChildren(okBox(t("adoptedAt", { id: p.device_id, site: siteName[pick.value] })));
         redrawSoon(1200);
       } catch (e) { msg.replaceChildren(errorBox(e)); }
@@ -44,6 +45,7 @@ export async function pendingPage() {
     { label: t("cls"), cell: (p) => (p.device_class ? word("cls", p.device_class) : "—") },
     { label: t("model"), cell: (p) => p.model || "—" },
     { label: t("firstSeen"), cell: (p) => fmtTime(p.first_seen) },
-    ...(manage ? [{ label: t("chooseSite"), cell: (p) => act(p, sitePicker(places, { "data-adopt-site": p.device_id })) }] : []),
+    ...(manage ? [{ label: t("chooseSite"), cell: (p) => act(p, sitePicker(places,
+      { "data-adopt-site": p.device_id })) }] : []),
   ], list, { testid: "pending-table", rowAttrs: (p) => ({ "data-pending": p.device_id }) }));
 }

@@ -40,14 +40,17 @@ function importForm(msg) {
     try {
       const r = await fetch(`/api/v1/places/import?format=yaml${withDevices.checked ? "&with_devices=true" : ""}`, {
         method: "POST", credentials: "same-origin", body: file.value,
-        headers: { "Content-Type": "application/yaml", "X-CSRF-Token": S.csrf, "Accept-Language": document.documentElement.lang } });
+        headers: { "Content-Type": "application/yaml", "X-CSRF-Token": S.csrf,
+          "Accept-Language": document.documentElement.lang } });
       const d = await r.json();
       if (!r.ok) throw new Error(d.error);
-      msg.replaceChildren(okBox(t("imported", { a: d.places_new, b: d.places_updated, c: d.devices_new, d: d.devices_updated })));
+      msg.replaceChildren(okBox(t("imported", { a: d.places_new, b: d.places_updated, c: d.devices_new,
+        d: d.devices_updated })));
       redrawSoon(1500);
     } catch (e) { msg.replaceChildren(errorBox(e)); }
   } }, h("h2", {}, t("importPlaces")), field(t("importPlaces"), file),
-  h("label", { class: "check" }, withDevices, t("withDevices")), h("button", { class: "primary", type: "submit" }, t("save")));
+  h("label", { class: "check" }, withDevices, t("withDevices")), h("button", { class: "primary", type: "submit" },
+    t("save")));
   return form;
 }
 

@@ -39,7 +39,8 @@ function editForm(u, communes, holder, msg) {
   const box = communePicker(communes, u.communes || []);
   const f = h("form", { class: "panel", "data-edit-user": u.name, onsubmit: (ev) => {
     ev.preventDefault();
-    if (role.value !== u.role && !ask(t("confirmRole", { user: u.name, from: word("role", u.role), to: word("role", role.value) }))) {
+    if (role.value !== u.role && !ask(t("confirmRole", { user: u.name, from: word("role", u.role), to: word("role",
+      role.value) }))) {
       return;
     }
     attempt(msg, async () => {
@@ -66,25 +67,32 @@ export async function usersPage() {
     redraw();
   });
   const actions = (u) => [
-    h("button", { class: "plain", "data-edit-user-button": u.name, onclick: () => editForm(u, communes, holder, msg) }, t("edit")),
+    h("button", { class: "plain", "data-edit-user-button": u.name, onclick: () => editForm(u, communes, holder,
+      msg) }, t("edit")),
     u.disabled ? h("button", { class: "plain", onclick: () => patch(u, { disabled: false }) }, t("enable"))
-      : h("button", { class: "danger", onclick: () => ask(t("confirmDisable", { user: u.name })) && patch(u, { disabled: true }) },
+      : h("button", { class: "danger", onclick: () => ask(t("confirmDisable", { user: u.name })) && patch(u,
+        { disabled: true }) },
         t("disable")),
-    h("button", { class: "plain", onclick: () => { const pw = window.prompt(`${t("newPassword")} (${u.name})`); if (pw) patch(u, { password: pw }); } },
+    h("button", { class: "plain",
+      onclick: () => { const pw = window.prompt(`${t("newPassword")} (${u.name})`); if (pw) patch(u,
+        { password: pw }); } },
       t("changePassword")),
     h("button", { class: "plain", onclick: () => {
       const label = window.prompt(t("tokenLabel"));
       if (!label) return;
       attempt(msg, async () => {
         const r = await api(`/api/v1/users/${encodeURIComponent(u.name)}/tokens`, { method: "POST", body: { label } });
-        msg.replaceChildren(okBox([`${u.name}: `, h("code", { "data-testid": "new-token" }, r.token), ` — ${t("tokenNote")}`]));
+        msg.replaceChildren(okBox([`${u.name}: `, h("code", { "data-testid": "new-token" }, r.token),
+          ` — ${t("tokenNote")}`]));
       });
     } }, t("token")),
   ];
   page(t("users"), msg, holder, table([
-    { label: t("user"), cell: (u) => h("strong", {}, u.name) }, { label: t("displayName"), cell: (u) => u.display_name || "—" },
+    { label: t("user"), cell: (u) => h("strong", {}, u.name) }, { label: t("displayName"),
+      cell: (u) => u.display_name || "—" },
     { label: t("role"), cell: (u) => word("role", u.role) },
-    { label: t("communes"), cell: (u) => (u.communes && u.communes.length ? u.communes.map((c) => name[c] || c).join(", ") : t("allCommunes")) },
+    { label: t("communes"), cell: (u) => (u.communes && u.communes.length ? u.communes.map((c) => name[c] ||
+      c).join(", ") : t("allCommunes")) },
     { label: t("status"), cell: (u) => (u.disabled ? h("span", { class: "miss" }, t("disabled")) : t("active")) },
     { label: "", cell: actions },
   ], list, { testid: "user-table", rowAttrs: (u) => ({ "data-user": u.name }) }), addForm(communes, msg));
