@@ -209,19 +209,48 @@ import WardStorage
     /// following an emergency refetches its delivery.
     @Test func playbackEventsNameTheirItems() async throws {
         let f = try await OperatorAPITests().fixture { api in
-            api.eventStreamLifetime = .milliseconds(1_500)
+            api.eventStreamLifetime = .milliseconds(2_500)
             api.eventInterval = .milliseconds(100)
         }
         let key = PlayKey(item: "khan-cap-1", start: Date(timeIntervalSince1970: 1_790_000_000))
         try await f.app.test(.live) { client in
             let admin = try #require(try await OperatorAPITests.login(client, "u-admin"))
+            // New lines keep coming while the stream is open (however late its first look at the log).
+            let done = ManagedFlag()
             let writer = Task {
-                try await Task.sleep(for: .milliseconds(400))
-                try PlaybackRepository(f.db).append([PlaybackEntry(key: key, speaker: "loa-1", event: .received, at: key.start)], recordedAt: key.start)
+                var i = 0.0
+                while !done.isSet {
+                    try await Task.sleep(for: .milliseconds(150))
+                    i += 1
+                    let k = PlayKey(item: key.item, start: key.start + i)
+                    try PlaybackRepository(f.db).append([PlaybackEntry(key: k, speaker: "loa-1", event: .received, at: k.start)], recordedAt: k.start)
+                }
             }
             let text = try await client.execute(uri: "/api/v1/events", method: .get, headers: admin.headers) { String(buffer: $0.body) }
+            done.set()
             try await writer.value
-            #expect(text.contains(#"event: playback"#) && text.contains(#""items":["khan-cap-1"]"#) && text.contains(#""new_entries":1"#), "\(text)")
+            #expect(text.contains(#"event: playback"#) && text.contains(#""items":["khan-cap-1"]"#) && text.contains(#""new_entries":"#), "\(text)")
+        }
+    }
+
+    /// Answers of the API are gzip-compressed when the client takes it (the monthly report here).
+    @Test func apiAnswersAreCompressedWhenAsked() async throws {
+        let f = try await OperatorAPITests().fixture()
+        try await f.app.test(.live) { client in
+            let admin = try #require(try await OperatorAPITests.login(client, "u-admin"))
+            var headers = admin.headers
+            let plain = try await client.execute(uri: "/api/v1/reports/2026-08?format=html", method: .get, headers: headers) { r in
+                #expect(r.headers[.contentEncoding] == nil)
+                return Data(buffer: r.body)
+            }
+            headers[.acceptEncoding] = "gzip, deflate"
+            try await client.execute(uri: "/api/v1/reports/2026-08?format=html", method: .get, headers: headers) { r in
+                #expect(r.status == .ok && r.headers[.contentEncoding] == "gzip" && r.headers[.vary]?.contains("Accept-Encoding") == true)
+                #expect(r.body.readableBytes < plain.count / 2)
+                #expect(Gzip.decompress(Data(buffer: r.body)) == plain)
+            }
+            // Small answers and the live stream are left as they are.
+            try await client.execute(uri: "/api/v1/me", method: .get, headers: headers) { r in #expect(r.headers[.contentEncoding] == nil) }
         }
     }
 
