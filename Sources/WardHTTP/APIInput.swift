@@ -81,13 +81,13 @@ extension OperatorAPI.Call {
 
     func integer(_ k: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let s = query(k) else { return nil }
-        guard let v = Int(s), range.contains(v) else { throw APIInput.bad(k, "số nguyên / an integer \(range.lowerBound)…\(range.upperBound)") }
+        guard let v = Int(s), range.contains(v) else { throw APIInput.bad(k, "số nguyên \(range.lowerBound)…\(range.upperBound) / an integer \(range.lowerBound)…\(range.upperBound)") }
         return v
     }
 
     func number(_ k: String, in range: ClosedRange<Double>) throws -> Double? {
         guard let s = query(k) else { return nil }
-        guard let v = Double(s), range.contains(v) else { throw APIInput.bad(k, "số / a number \(range.lowerBound)…\(range.upperBound)") }
+        guard let v = Double(s), range.contains(v) else { throw APIInput.bad(k, "số \(range.lowerBound)…\(range.upperBound) / a number \(range.lowerBound)…\(range.upperBound)") }
         return v
     }
 

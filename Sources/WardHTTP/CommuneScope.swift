@@ -21,7 +21,7 @@ extension OperatorAPI {
     /// 404 for a user the caller may not see, as for devices of other communes.
     func requireVisibleUser(_ call: Call, _ name: String) throws {
         guard try visibleUsers(call).map({ $0.contains(name) }) ?? true else {
-            throw APIError(.notFound, "không có người dùng / no user \(name)")
+            throw APIError(.notFound, "không có người dùng \(name) / no user \(name)")
         }
     }
 
@@ -49,7 +49,7 @@ extension OperatorAPI {
     /// A commune named in a query or body must be one (422 otherwise, not an empty answer).
     func requireKnownCommune(_ id: String?) throws {
         guard let id, try tree()[id]?.level != .commune else { return }
-        throw APIError(.unprocessableContent, "không có xã / no commune \(id)")
+        throw APIError(.unprocessableContent, "không có xã \(id) / no commune \(id)")
     }
 
     /// Settings that apply to every commune of the deployment (alarm rules, KPI targets) are

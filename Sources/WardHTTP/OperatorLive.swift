@@ -28,7 +28,7 @@ extension OperatorAPI {
         if let v = b.volume, !(0...100).contains(v) { throw APIError(.badRequest, "volume: âm lượng 0…100 / volume 0…100") }
         if let s = b.seconds, !(1...60).contains(s) { throw APIError(.badRequest, "seconds: 1…60") }
         let (device, place, _) = try scopedDevice(call, active: true)
-        guard let commune = place else { throw APIError(.notFound, "không có thiết bị / no device \(id)") }
+        guard let commune = place else { throw APIError(.notFound, "không có thiết bị \(id) / no device \(id)") }
         // Not sent when the device would not execute it (class, or the capabilities of its birth).
         if let refusal = CommandRefusal.check(name, device: id, deviceClass: device.deviceClass,
                                               birth: try HealthQueries(database).statuses(only: id)[id]?.birth) {

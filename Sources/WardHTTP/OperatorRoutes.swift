@@ -273,9 +273,9 @@ extension OperatorAPI {
                 let id = try call.parameter("id")
                 let body = try Self.decode(Adopt.self, call.body, allowed: ["site", "device_class"])
                 guard let p = try HealthQueries(db).pending().first(where: { $0.deviceID == id }) else {
-                    throw APIError(.notFound, "không có thiết bị chờ / no pending device \(id)")
+                    throw APIError(.notFound, "không có thiết bị chờ \(id) / no pending device \(id)")
                 }
-                try self.requireVisible(call, communes: [p.communeID], APIError(.notFound, "không có thiết bị chờ / no pending device \(id)"))
+                try self.requireVisible(call, communes: [p.communeID], APIError(.notFound, "không có thiết bị chờ \(id) / no pending device \(id)"))
                 // The device names its commune in every topic: a site elsewhere would refuse all it says.
                 let siteCommune = try self.tree().ancestor(of: body.site, at: .commune)?.id
                 guard siteCommune == p.communeID else {
@@ -292,9 +292,9 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/pending/{id}/reject", permission: .manageDevices) { call in
                 let id = try call.parameter("id")
                 guard let p = try HealthQueries(db).pending().first(where: { $0.deviceID == id }) else {
-                    throw APIError(.notFound, "không có thiết bị chờ / no pending device \(id)")
+                    throw APIError(.notFound, "không có thiết bị chờ \(id) / no pending device \(id)")
                 }
-                try self.requireVisible(call, communes: [p.communeID], APIError(.notFound, "không có thiết bị chờ / no pending device \(id)"))
+                try self.requireVisible(call, communes: [p.communeID], APIError(.notFound, "không có thiết bị chờ \(id) / no pending device \(id)"))
                 try DeviceRepository(db).dismissPending(id)
                 try self.audit(call, "device.reject", target: id)
                 return try Self.json(["rejected": id])
@@ -398,7 +398,7 @@ extension OperatorAPI {
                 var communes = try call.identifier("commune").map { Set([$0]) }
                 try self.requireKnownCommune(communes?.first)
                 if let c = communes?.first, !call.principal!.covers(commune: c) {
-                    throw APIError(.forbidden, "ngoài phạm vi xã được giao / outside your communes: \(c)")
+                    throw APIError(.forbidden, "ngoài phạm vi xã được giao: \(c) / outside your communes: \(c)")
                 }
                 if let allowed = call.principal!.communes { communes = communes ?? allowed }
                 return try Self.json(try KPIService(db).report(period: period, communes: communes, now: now))
@@ -420,7 +420,7 @@ extension OperatorAPI {
                 guard let id = Int64(try call.parameter("id")) else { throw APIError(.badRequest, "id: số / a number") }
                 let body = call.body.readableBytes == 0 ? Ack() : try Self.decode(Ack.self, call.body, allowed: ["note"])
                 guard let a = try AlarmRepository(db).get(id), call.principal!.covers(commune: a.communeID) else {
-                    throw APIError(.notFound, "không có cảnh báo / no alarm #\(id)")
+                    throw APIError(.notFound, "không có cảnh báo #\(id) / no alarm #\(id)")
                 }
                 let done = try AlarmRepository(db).acknowledge(id, by: call.user.name, at: self.clock.now(), note: body.note)
                 try self.audit(call, "alarm.ack", target: "#\(id)", detail: body.note)
@@ -467,7 +467,7 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/users/{name}/tokens", permission: .manageUsers) { call in
                 let name = try call.parameter("name")
                 let b = try Self.decode(NewToken.self, call.body, allowed: ["label"])
-                guard (try? BroadcastRepository(db).user(name)) != nil else { throw APIError(.notFound, "không có người dùng / no user \(name)") }
+                guard (try? BroadcastRepository(db).user(name)) != nil else { throw APIError(.notFound, "không có người dùng \(name) / no user \(name)") }
                 try self.requireVisibleUser(call, name)
                 let token = Self.randomToken("wft_")
                 try AuthRepository(db).createToken(tokenHash: Self.sha256(token), user: name, label: b.label, at: self.clock.now())

@@ -92,7 +92,7 @@ extension OperatorAPI {
             Route(method: .get, path: "/api/v1/quiet-hours/{commune}", permission: .view) { call in
                 let c = try call.parameter("commune")
                 guard try self.tree()[c]?.level == .commune, call.principal!.covers(commune: c) else {
-                    throw APIError(.notFound, "không có xã / no commune \(c)")
+                    throw APIError(.notFound, "không có xã \(c) / no commune \(c)")
                 }
                 let q = try BroadcastRepository(db).quietHours(commune: c)
                 return try Self.json(["commune": c, "from": q.map { "\($0.start)" } ?? "", "to": q.map { "\($0.end)" } ?? ""])
@@ -100,7 +100,7 @@ extension OperatorAPI {
             Route(method: .put, path: "/api/v1/quiet-hours/{commune}", permission: .approve) { call in
                 let c = try call.parameter("commune")
                 guard try self.tree()[c]?.level == .commune, call.principal!.covers(commune: c) else {
-                    throw APIError(.notFound, "không có xã / no commune \(c)")
+                    throw APIError(.notFound, "không có xã \(c) / no commune \(c)")
                 }
                 let b = try Self.decode(QuietBody.self, call.body, allowed: ["from", "to"])
                 try APIInput.time(b.from, field: "from")
@@ -116,7 +116,7 @@ extension OperatorAPI {
             Route(method: .delete, path: "/api/v1/quiet-hours/{commune}", permission: .approve) { call in
                 let c = try call.parameter("commune")
                 guard try self.tree()[c]?.level == .commune, call.principal!.covers(commune: c) else {
-                    throw APIError(.notFound, "không có xã / no commune \(c)")
+                    throw APIError(.notFound, "không có xã \(c) / no commune \(c)")
                 }
                 let old = try BroadcastRepository(db).quietHours(commune: c)
                 try BroadcastRepository(db).setQuietHours(commune: c, nil)

@@ -144,7 +144,7 @@ extension OperatorAPI {
         _ = try BroadcastRepository(db).user(name)
         try self.requireVisibleUser(call, name)
         let auth = AuthRepository(db)
-        guard let old = try auth.credentials(name) else { throw APIError(.notFound, "không có người dùng / no user \(name)") }
+        guard let old = try auth.credentials(name) else { throw APIError(.notFound, "không có người dùng \(name) / no user \(name)") }
         // An empty commune list lifts the limit (every commune), for callers without one.
         let limit = try b.communes.map { try self.checkedLimit(call, $0) }
         if let password = b.password { try APIInput.password(password, field: "password", user: name) }

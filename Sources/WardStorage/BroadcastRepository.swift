@@ -17,9 +17,9 @@ public enum BroadcastStoreError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unknownUser(let u): "không có người dùng / no user '\(u)' (wardfleet users add)"
-        case .duplicateUser(let u): "người dùng đã có / user '\(u)' already exists"
-        case .unknownItem(let i): "không có bản tin / no broadcast item '\(i)'"
+        case .unknownUser(let u): "không có người dùng '\(u)' / no user '\(u)' (wardfleet users add)"
+        case .duplicateUser(let u): "người dùng '\(u)' đã có / user '\(u)' already exists"
+        case .unknownItem(let i): "không có bản tin '\(i)' / no broadcast item '\(i)'"
         }
     }
 }

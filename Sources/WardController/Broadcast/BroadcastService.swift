@@ -131,7 +131,7 @@ public struct BroadcastService: Sendable {
             duration = m.duration
         case .stream(let url):
             guard Programme.validStreamURL(url) else {
-                throw ScheduleRefusal.invalid("địa chỉ luồng phải là http(s) / the stream address must be http(s): \(url)")
+                throw ScheduleRefusal.invalid("địa chỉ luồng phải là http(s): \(url) / the stream address must be http(s): \(url)")
             }
             guard let d = r.duration, d >= 60, d <= 6 * 3600 else {
                 throw ScheduleRefusal.invalid("tiếp sóng cần thời lượng 1 phút – 6 giờ / a relay needs a duration of 1 min – 6 h")

@@ -98,7 +98,7 @@ public struct UpstreamService: Sendable {
         } catch let e as ScheduleRefusal {
             throw e
         } catch {
-            throw invalid("nội dung không dùng được / unusable content: \(error)")
+            throw invalid("nội dung không dùng được: \(error) / unusable content: \(error)")
         }
         let now = clock.now()
         var (b, isNew) = try repo.receive(UpstreamBulletin(source: r.source, sourceID: r.id, title: title, level: r.level,

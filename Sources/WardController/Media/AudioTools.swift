@@ -81,7 +81,7 @@ public struct FFmpegProber: AudioProber {
 /// The speech engine could not read the text: the asker's to rephrase (API 422), not a server fault.
 public struct TTSFailure: Refusal {
     public var reason: String
-    public var description: String { "không tạo được giọng đọc / text-to-speech failed: \(reason)" }
+    public var description: String { "không tạo được giọng đọc: \(reason) / text-to-speech failed: \(reason)" }
 }
 
 /// espeak-ng with its Vietnamese voices: works offline, on every commune server.

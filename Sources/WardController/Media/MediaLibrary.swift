@@ -37,7 +37,7 @@ public struct MediaLibrary: Sendable {
         case textTooLong(Int)
         public var description: String {
             switch self {
-            case .notFound(let p): "không có tệp / no such file: \(p)"
+            case .notFound(let p): "không có tệp: \(p) / no such file: \(p)"
             case .emptyText: "văn bản trống / the text is empty"
             case .textTooLong(let n): "văn bản quá dài (\(n) ký tự, tối đa 5000) / text too long (\(n) characters, at most 5000)"
             }

@@ -53,7 +53,7 @@ public enum ClaimCodes {
             throw ClaimCodeRefusal(description: "thời hạn 0–2160 giờ / validity must be 0–2160 hours")
         }
         guard try DeviceRepository(db).get(device).map({ $0.removedAt == nil }) == true else {
-            throw ClaimCodeRefusal(description: "không có thiết bị đang hoạt động / no active device '\(device)'")
+            throw ClaimCodeRefusal(description: "không có thiết bị đang hoạt động '\(device)' / no active device '\(device)'")
         }
         let code = ClaimCode.generate()
         let expires = now.addingTimeInterval(hours * 3600)

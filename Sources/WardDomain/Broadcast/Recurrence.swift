@@ -276,7 +276,7 @@ public struct RecurrenceInput: Sendable {
         if let on, !on.isEmpty {
             var days = Set<Weekday>()
             for d in on {
-                guard let w = Weekday.named(d) else { throw Problem(description: "on: không rõ ngày / unknown day '\(d)'") }
+                guard let w = Weekday.named(d) else { throw Problem(description: "on: không rõ ngày '\(d)' / unknown day '\(d)'") }
                 days.insert(w)
             }
             c.weekdays = days
