@@ -7,7 +7,20 @@ import vi from "../i18n/vi.js";
 
 const PAGE = 50;
 
-const show = (v) => (v === null || v === undefined ? "—" : typeof v === "string" ? v : JSON.stringify(v));
+// Before/after come as JSON objects: each field named in words, roles and booleans too.
+const FIELD = { role: "role", communes: "communes", display_name: "displayName", disabled: "disabled", title: "title",
+  severity: "severity", duration: "duration", enabled: "enabled", from: "quietFrom", to: "quietTo", site: "site" };
+function show(v) {
+  if (v === null || v === undefined) return "—";
+  let o = v;
+  try { o = typeof v === "string" ? JSON.parse(v) : v; } catch { return String(v); }
+  if (o === null || typeof o !== "object") return String(o);
+  return Object.entries(o).map(([k, x]) => {
+    const value = k === "role" ? word("role", x) : typeof x === "boolean" ? (x ? "✓" : "✗")
+      : Array.isArray(x) ? x.join(", ") : typeof x === "object" && x !== null ? JSON.stringify(x) : String(x);
+    return `${FIELD[k] ? t(FIELD[k]) : word("kpi", k)}: ${value}`;
+  }).join("; ");
+}
 
 function change(a) {
   if (a.before === undefined && a.after === undefined) return a.detail || "—";
