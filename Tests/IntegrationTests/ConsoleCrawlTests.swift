@@ -164,7 +164,7 @@ extension RealBrokerTests.Browser {
             stdout: .file(h.file("crawl.log")), stderr: .file(h.file("crawl.log")),
             environment: ["WF_URL": "http://127.0.0.1:\(port)", "WF_SHOTS": shots, "WF_PASSWORD": password, "WF_USERS": users,
                           "WF_EXPECT": expect, "PATH": "/usr/bin:/bin", "HOME": FileManager.default.temporaryDirectory.path])
-        let status = await crawl.wait(timeout: .seconds(420))
+        let status = await crawl.wait(timeout: .seconds(600))
         let log = (try? String(contentsOfFile: h.file("crawl.log"), encoding: .utf8)) ?? ""
         #expect(status == 0, "console crawl: \(log.suffix(6000))")
         #expect(log.contains("console crawl passed"))
