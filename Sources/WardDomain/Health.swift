@@ -6,6 +6,16 @@ public enum HealthState: String, Codable, Sendable, CaseIterable {
 
     public var isOnline: Bool { self == .ok || self == .degraded }
 
+    /// Why a command is not sent to a device in this state (it could not acknowledge), or nil.
+    /// Said at once, by the API and the CLI alike, rather than after the acknowledgement timeout.
+    public func commandRefusal(device id: String) -> String? {
+        switch self {
+        case .offline: "thiết bị \(id) đang mất kết nối / \(id) is offline"
+        case .unknown: "thiết bị \(id) chưa kết nối / \(id) has not connected yet"
+        case .ok, .degraded: nil
+        }
+    }
+
     public var vietnamese: String {
         switch self {
         case .unknown: "chưa rõ"

@@ -31,6 +31,14 @@ enum ResponseCompression {
         return out
     }
 
+    /// Every route's answer passes through `apply` (added first to the router, so it wraps them all).
+    struct Middleware: RouterMiddleware {
+        typealias Context = WardRequestContext
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+            try await ResponseCompression.apply(try await next(request, context), to: request)
+        }
+    }
+
     /// Keeps what a response body writes.
     final class Collector: ResponseBodyWriter {
         var buffer = ByteBuffer()

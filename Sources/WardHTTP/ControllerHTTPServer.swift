@@ -47,6 +47,7 @@ public struct ControllerHTTPServer: Sendable {
     /// The routes, behind the guard that answers 405 for a known path asked with another method.
     func router() -> MethodGuard<Router<WardRequestContext>> {
         let router = Router(context: WardRequestContext.self)
+        router.add(middleware: ResponseCompression.Middleware())
         let files = FileIO()
         let library = self.library
         router.get("media/:hash") { request, context -> Response in

@@ -23,9 +23,7 @@ struct MethodGuard<Inner: HTTPResponderBuilder>: HTTPResponderBuilder where Inne
 
         func respond(to request: Request, context: WardRequestContext) async throws -> Response {
             let allowed = table.methods(for: request.uri.path)
-            guard !allowed.isEmpty, !allowed.contains(request.method) else {
-                return try await ResponseCompression.apply(try await inner.respond(to: request, context: context), to: request)
-            }
+            guard !allowed.isEmpty, !allowed.contains(request.method) else { return try await inner.respond(to: request, context: context) }
             let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
             if request.method == .options { return Response(status: .noContent, headers: [.allow: allow]) }
             var r = OperatorAPI.failure(.methodNotAllowed, "phương thức \(request.method.rawValue) không dùng được ở đây (dùng \(allow)) / method not allowed here (use \(allow))",

@@ -40,12 +40,8 @@ extension OperatorAPI {
                 throw APIError(.unprocessableContent, "volume: âm lượng tối đa của thiết bị là \(device.config.maxVolume ?? 100) / at most the device's maximum, \(device.config.maxVolume ?? 100)")
             }
         }
-        // A device that is not connected cannot acknowledge: say so now rather than after 10 s.
-        switch try HealthQueries(database).statuses(only: id)[id]?.liveness.state ?? .unknown {
-        case .offline: throw APIError(.conflict, "thiết bị đang mất kết nối / the device is offline")
-        case .unknown: throw APIError(.conflict, "thiết bị chưa kết nối / the device has not connected yet")
-        case .ok, .degraded: break
-        }
+        let state = try HealthQueries(database).statuses(only: id)[id]?.liveness.state ?? .unknown
+        if let why = state.commandRefusal(device: id) { throw APIError(.conflict, why) }
         let cmdID = "api-" + UUID().uuidString.prefix(12).lowercased()
         let now = clock.now()
         try publisher.publish(topic: TopicAddress(commune: commune.id, device: id, kind: .cmd).topic,

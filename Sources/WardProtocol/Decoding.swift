@@ -123,12 +123,11 @@ public final class ProtocolDecoder {
         guard payload.withUnsafeBytes({ Self.isValidUTF8($0) }) else {
             return .failure(Rejection(.invalidUTF8, "payload is not valid UTF-8"))
         }
-        let depth = payload.withUnsafeBytes { Self.nestingDepth($0, stopAbove: ProtocolLimits.maxNesting) }
-        guard depth <= ProtocolLimits.maxNesting else {
-            return .failure(Rejection(.nestingTooDeep, "more than \(ProtocolLimits.maxNesting) levels of nesting"))
-        }
-        if let problem = payload.withUnsafeBytes({ JSONSyntax.problem($0) }) {
-            return .failure(Rejection(.malformedJSON, problem))
+        // One pass over the bytes for both the syntax and the nesting, before any decoding.
+        switch payload.withUnsafeBytes({ JSONSyntax.problem($0) }) {
+        case .tooDeep?: return .failure(Rejection(.nestingTooDeep, "more than \(ProtocolLimits.maxNesting) levels of nesting"))
+        case .malformed(let problem)?: return .failure(Rejection(.malformedJSON, problem))
+        case nil: break
         }
         let data = payload.withUnsafeBytes { Data($0) }
         do {
@@ -212,28 +211,6 @@ public final class ProtocolDecoder {
             }
         }
         return true
-    }
-
-    /// How deeply objects and arrays nest, brackets inside strings not counted; stops counting
-    /// once above `stopAbove`, so a hostile payload costs one pass and no recursion.
-    public static func nestingDepth(_ bytes: UnsafeRawBufferPointer, stopAbove limit: Int) -> Int {
-        var depth = 0, deepest = 0, inString = false, escaped = false
-        for b in bytes {
-            if inString {
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch b {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
-                deepest = max(deepest, depth)
-                if deepest > limit { return deepest }
-            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
-            default: break
-            }
-        }
-        return deepest
     }
 
     private func parse<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {

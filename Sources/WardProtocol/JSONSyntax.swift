@@ -1,19 +1,61 @@
 /// Strict JSON (RFC 8259) for device payloads: Foundation's parser forgives trailing commas, a
 /// byte-order mark and other slips, and payloads are stored as received, so what it forgave would
-/// be kept as invalid JSON. One pass, no recursion (the nesting is already bounded), duplicate
-/// keys refused (which one counts is not defined by JSON).
+/// be kept as invalid JSON. One pass, no recursion, the nesting bounded as it goes; duplicate keys
+/// refused (which one counts is not defined by JSON).
 public enum JSONSyntax {
-    /// Nil when `bytes` is exactly one JSON object (whitespace around it allowed); otherwise what is wrong.
-    public static func problem(_ bytes: UnsafeRawBufferPointer) -> String? {
-        var p = Parser(bytes: bytes)
-        return p.object()
+    public enum Problem: Equatable, Sendable {
+        /// More than the allowed levels of objects and arrays (counted as they open).
+        case tooDeep
+        /// Not exactly one JSON object: what is wrong, for the rejection's detail.
+        case malformed(String)
+    }
+
+    /// Nil when `bytes` is exactly one JSON object (whitespace around it allowed) nested at most
+    /// `maxNesting` levels; otherwise what is wrong.
+    public static func problem(_ bytes: UnsafeRawBufferPointer, maxNesting: Int = ProtocolLimits.maxNesting) -> Problem? {
+        var p = Parser(bytes: bytes, maxNesting: maxNesting)
+        let found = p.object()
+        // The nesting rule comes before the syntax (docs/protocol.md, "Bad input"): a payload
+        // broken before it gets too deep is still too deep if it is. Only bad input pays this pass.
+        if case .malformed = found, deeper(bytes, than: maxNesting) { return .tooDeep }
+        return found
+    }
+
+    /// Whether brackets outside strings open more than `limit` levels somewhere.
+    static func deeper(_ bytes: UnsafeRawBufferPointer, than limit: Int) -> Bool {
+        var depth = 0, inString = false, escaped = false
+        for b in bytes {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if b == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if b == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                if depth > limit { return true }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            default: break
+            }
+        }
+        return false
     }
 
     private struct Parser {
         let bytes: UnsafeRawBufferPointer
+        let maxNesting: Int
         var i = 0
 
-        init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+        init(bytes: UnsafeRawBufferPointer, maxNesting: Int) {
+            self.bytes = bytes
+            self.maxNesting = maxNesting
+        }
 
         enum Container {
             case object(keys: Set<[UInt8]>)
@@ -21,26 +63,32 @@ public enum JSONSyntax {
         }
 
         mutating func skipSpace() {
-            while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
+            while i < bytes.count {
+                switch bytes[i] {
+                case 0x20, 0x09, 0x0A, 0x0D: i += 1
+                default: return
+                }
+            }
         }
 
         func at(_ c: Character) -> Bool { i < bytes.count && bytes[i] == c.asciiValue! }
 
-        mutating func object() -> String? {
-            if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { return "a byte-order mark before the object" }
+        /// The first thing wrong.
+        mutating func object() -> Problem? {
+            if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { return .malformed("a byte-order mark before the object") }
             skipSpace()
-            guard at("{") else { return "not a JSON object" }
+            guard at("{") else { return .malformed("not a JSON object") }
             var stack: [Container] = []
             var afterValue = false  // false: a value comes next; true: a comma or the container's end
             while true {
                 skipSpace()
-                guard i < bytes.count else { return "the payload ends inside the JSON" }
+                guard i < bytes.count else { return .malformed("the payload ends inside the JSON") }
                 let c = bytes[i]
                 if afterValue {
                     switch (c, stack.last) {
                     case (UInt8(ascii: ","), .object?):
                         i += 1
-                        if let problem = key(&stack) { return problem }
+                        if let problem = key(&stack) { return .malformed(problem) }
                         afterValue = false
                     case (UInt8(ascii: ","), .array?):
                         i += 1
@@ -50,7 +98,7 @@ public enum JSONSyntax {
                         stack.removeLast()
                         if stack.isEmpty { return end() }
                     default:
-                        return "an unexpected '\(Character(UnicodeScalar(c)))' after a value"
+                        return .malformed("an unexpected '\(Character(UnicodeScalar(c)))' after a value")
                     }
                     continue
                 }
@@ -58,6 +106,7 @@ public enum JSONSyntax {
                 case UInt8(ascii: "{"):
                     i += 1
                     stack.append(.object(keys: []))
+                    if stack.count > maxNesting { return .tooDeep }
                     skipSpace()
                     if at("}") {
                         i += 1
@@ -65,12 +114,13 @@ public enum JSONSyntax {
                         if stack.isEmpty { return end() }
                         afterValue = true
                     } else if let problem = key(&stack) {
-                        return problem
+                        return .malformed(problem)
                     }
                     continue
                 case UInt8(ascii: "["):
                     i += 1
                     stack.append(.array)
+                    if stack.count > maxNesting { return .tooDeep }
                     skipSpace()
                     if at("]") {
                         i += 1
@@ -78,13 +128,13 @@ public enum JSONSyntax {
                         afterValue = true
                     }
                     continue
-                case UInt8(ascii: "\""): guard string() != nil else { return "an unfinished string" }
-                case UInt8(ascii: "t"): guard literal("true") else { return "an unknown word" }
-                case UInt8(ascii: "f"): guard literal("false") else { return "an unknown word" }
-                case UInt8(ascii: "n"): guard literal("null") else { return "an unknown word" }
-                case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): guard number() else { return "a malformed number" }
-                case UInt8(ascii: "}"), UInt8(ascii: "]"): return "a value missing before '\(Character(UnicodeScalar(c)))' (a trailing comma?)"
-                default: return "an unexpected '\(Character(UnicodeScalar(c)))'"
+                case UInt8(ascii: "\""): guard string() != nil else { return .malformed("an unfinished string") }
+                case UInt8(ascii: "t"): guard literal("true") else { return .malformed("an unknown word") }
+                case UInt8(ascii: "f"): guard literal("false") else { return .malformed("an unknown word") }
+                case UInt8(ascii: "n"): guard literal("null") else { return .malformed("an unknown word") }
+                case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): guard number() else { return .malformed("a malformed number") }
+                case UInt8(ascii: "}"), UInt8(ascii: "]"): return .malformed("a value missing before '\(Character(UnicodeScalar(c)))' (a trailing comma?)")
+                default: return .malformed("an unexpected '\(Character(UnicodeScalar(c)))'")
                 }
                 afterValue = true
             }
@@ -104,9 +154,9 @@ public enum JSONSyntax {
             return nil
         }
 
-        mutating func end() -> String? {
+        mutating func end() -> Problem? {
             skipSpace()
-            return i == bytes.count ? nil : "something after the object"
+            return i == bytes.count ? nil : .malformed("something after the object")
         }
 
         /// A string's raw bytes (escapes as written), or nil if it does not end properly.

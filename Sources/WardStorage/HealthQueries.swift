@@ -128,7 +128,10 @@ public struct HealthQueries: Sendable {
     /// The commune a pending (unregistered, already heard) device reports from, when it is not
     /// `commune`: registered there, everything it says would be refused (identity_mismatch).
     public func pendingCommune(of id: String, ifNot commune: String) throws -> String? {
-        try pending().first { $0.deviceID == id }.flatMap { $0.communeID == commune ? nil : $0.communeID }
+        try db.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT commune_id FROM pending_devices WHERE device_id = ? AND commune_id <> ?",
+                                arguments: [id, commune])
+        }
     }
 
     public func pending() throws -> [PendingRecord] {

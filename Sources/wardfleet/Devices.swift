@@ -212,12 +212,8 @@ struct Devices: AsyncParsableCommand {
             if name == .testTone, let s = seconds, !(1...60).contains(s) {
                 throw ValidationError("--seconds phải trong / must be in 1…60")
             }
-            // Not connected: it cannot acknowledge; said now, as the API does, not after the timeout.
-            switch try HealthQueries(database).statuses(only: id)[id]?.liveness.state ?? .unknown {
-            case .offline: throw ValidationError("thiết bị \(id) đang mất kết nối / \(id) is offline")
-            case .unknown: throw ValidationError("thiết bị \(id) chưa kết nối / \(id) has not connected yet")
-            case .ok, .degraded: break
-            }
+            let state = try HealthQueries(database).statuses(only: id)[id]?.liveness.state ?? .unknown
+            if let why = state.commandRefusal(device: id) { throw ValidationError(why) }
             let cmdID = "cli-" + UUID().uuidString.prefix(12).lowercased()
             let client = try MQTTClient(try brokerOptions.configuration(clientID: "wardfleet-cli-\(getpid())"))
             let ackTopic = TopicAddress(commune: commune.id, device: id, kind: .ack).topic

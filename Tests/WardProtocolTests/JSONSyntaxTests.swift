@@ -4,8 +4,14 @@ import Testing
 /// Strict JSON: what a vendor's device found Foundation forgiving (trailing commas, a byte-order
 /// mark, `null` as a payload), stored as invalid JSON, is refused as malformed_json.
 @Suite struct JSONSyntaxTests {
-    func problem(_ s: String) -> String? { Array(s.utf8).withUnsafeBytes { JSONSyntax.problem($0) } }
-    func problem(_ b: [UInt8]) -> String? { b.withUnsafeBytes { JSONSyntax.problem($0) } }
+    func problem(_ s: String) -> String? { problem(Array(s.utf8)) }
+    func problem(_ b: [UInt8]) -> String? {
+        switch b.withUnsafeBytes({ JSONSyntax.problem($0) }) {
+        case nil: nil
+        case .tooDeep?: "too deep"
+        case .malformed(let why)?: why
+        }
+    }
 
     @Test func wellFormedObjectsPass() {
         for ok in [#"{}"#, #" {"a":1} "#, "{\n\t\"a\" : [ ] ,\r\n \"b\":{}}", #"{"a":[1,-2.5e+3,0,0.25,1E9,true,false,null,"x"]}"#,
@@ -26,5 +32,12 @@ import Testing
             #expect(p?.contains(why) == true, "\(json): \(p ?? "accepted")")
         }
         #expect(problem([0xEF, 0xBB, 0xBF] + Array(#"{"a":1}"#.utf8))?.contains("byte-order mark") == true)
+    }
+
+    /// The nesting is bounded in the same pass, as the objects and arrays open.
+    @Test func nestingIsCountedAsItOpens() {
+        #expect(problem(#"{"a":[[[[[[[1]]]]]]]}"#) == nil)  // 8 levels
+        #expect(problem(#"{"a":[[[[[[[[1]]]]]]]]}"#) == "too deep")  // 9
+        #expect(problem(#"{"a":"[[[[[[[[[[[["}"#) == nil)  // brackets in a string are text
     }
 }
