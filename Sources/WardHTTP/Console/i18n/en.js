@@ -85,7 +85,6 @@ export default {
     meRole: "{name} — {user} ({role})",
   },
   weekdays: ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"],
-  weekdaysShort: ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"],
   cls: { speaker: "Speaker cluster", camera: "Camera", access_point: "Wi-Fi access point", kiosk: "One-stop kiosk" },
   clsPlural: { speaker: "Speaker clusters", camera: "Security cameras", access_point: "Public Wi-Fi",
     kiosk: "One-stop kiosks" },

@@ -85,7 +85,6 @@ export default {
     meRole: "{name} — {user} ({role})",
   },
   weekdays: ["Chủ nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy"],
-  weekdaysShort: ["CN", "T2", "T3", "T4", "T5", "T6", "T7"],
   cls: { speaker: "Cụm loa", camera: "Camera", access_point: "Điểm Wi-Fi", kiosk: "Kiosk Một cửa" },
   clsPlural: { speaker: "Cụm loa", camera: "Camera an ninh", access_point: "Wi-Fi công cộng", kiosk: "Kiosk Một cửa" },
   state: { ok: "hoạt động tốt", degraded: "suy giảm", offline: "mất kết nối", unknown: "chưa rõ" },

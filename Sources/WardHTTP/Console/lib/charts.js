@@ -2,7 +2,6 @@
 // on/off readings as bands, and a device's state history as a coloured strip.
 import { h } from "./core.js";
 import { t, word, fmtClock, fmtTime, fmtValue, fieldName, fieldIsBool } from "./i18n.js";
-import { STATE_COLOR } from "./ui.js";
 
 const W = 600, PAD_L = 70, PAD_R = 8, PAD_T = 8;
 
@@ -17,7 +16,7 @@ function timeAxis(x0, x1, y, X) {
 }
 
 /** One numeric field over time: line, time axis, the lowest and highest values in their unit. */
-export function lineChart(s) {
+function lineChart(s) {
   const H = 140, bottom = H - 22;
   const xs = s.points.map((p) => new Date(p.at).getTime()), ys = s.points.map((p) => p.value);
   const x0 = Math.min(...xs), x1 = Math.max(...xs, x0 + 1), y0 = Math.min(...ys), y1 = Math.max(...ys);
@@ -40,7 +39,7 @@ export function lineChart(s) {
 }
 
 /** An on/off field as bands: green when on, grey when off, with the time axis. */
-export function bandChart(s) {
+function bandChart(s) {
   const H = 70, bottom = H - 22;
   const xs = s.points.map((p) => new Date(p.at).getTime());
   const x0 = Math.min(...xs), x1 = Math.max(...xs, x0 + 1), end = Date.now();
@@ -70,7 +69,7 @@ export function uptimeStrip(history) {
     h("svg:svg", { viewBox: `0 0 ${W} 30`, class: "chart", role: "img", "aria-label": t("history") },
       history.map((s) => {
         const a = new Date(s.start).getTime(), b = s.end ? new Date(s.end).getTime() : end;
-        return h("svg:rect", { x: X(a), y: 2, height: 26, width: Math.max(1, X(b) - X(a)), fill: STATE_COLOR[s.state] },
+        return h("svg:rect", { x: X(a), y: 2, height: 26, width: Math.max(1, X(b) - X(a)), class: `fill-${s.state}` },
           h("svg:title", {}, `${word("state", s.state)}: ${fmtTime(s.start)} → ${s.end ? fmtTime(s.end) : "…"}`));
       })),
     h("figcaption", { class: "legend" }, ["ok", "degraded", "offline", "unknown"].map((st) =>

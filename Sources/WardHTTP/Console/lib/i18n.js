@@ -28,8 +28,7 @@ export function word(group, code) {
   return w ?? String(code).replace(/[._]+/g, " ");
 }
 
-export const weekdayShort = (isoDay) => cat().weekdaysShort[isoDay % 7];
-export const weekdayLong = (jsDay) => cat().weekdays[jsDay];
+const weekdayLong = (jsDay) => cat().weekdays[jsDay];
 
 // The parts of an instant in Asia/Ho_Chi_Minh, as numbers.
 function parts(d) {

@@ -3,6 +3,7 @@
 import { S, $, toast } from "./core.js";
 import { t, word, fmtTime } from "./i18n.js";
 import { stateBadge } from "./ui.js";
+import { faultWords } from "./fleet.js";
 
 const handlers = [];
 // The page now open: its address without the filters in it.
@@ -36,8 +37,7 @@ export function live() {
     const d = JSON.parse(ev.data);
     each("data-device-state", d.id, (el) => el.replaceWith(stateBadge(d.state, d.id)));
     each("data-device-since", d.id, (el) => { el.textContent = fmtTime(d.since); });
-    each("data-device-faults", d.id, (el) => { el.textContent = (d.reasons || []).map((f) => word("fault",
-      f.code)).join("; "); });
+    each("data-device-faults", d.id, (el) => { el.textContent = faultWords(d.reasons); });
     if (d.state === "offline") toast(`${d.id}: ${word("state", "offline")}`);
     dispatch("device", d);
   });

@@ -23,7 +23,7 @@ export async function startRecording() {
 }
 
 /** Any recording the browser can decode, as a WAV blob (mono, 16 kHz, 16-bit). */
-export async function toWav(blob) {
+async function toWav(blob) {
   const decoded = await new AudioContext().decodeAudioData(await blob.arrayBuffer());
   const frames = Math.max(1, Math.ceil(decoded.duration * RATE));
   const offline = new OfflineAudioContext(1, frames, RATE);

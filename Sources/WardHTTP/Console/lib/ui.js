@@ -2,8 +2,6 @@
 import { h } from "./core.js";
 import { t, word } from "./i18n.js";
 
-export const STATE_COLOR = { ok: "#0a7a32", degraded: "#a15c00", offline: "#b00020", unknown: "#666" };
-export const STATE_RANK = { offline: 3, degraded: 2, unknown: 1, ok: 0 };
 
 export function stateBadge(state, id) {
   return h("span", { class: `state state-${state}`, "data-state": state, "data-device-state": id || null },
@@ -44,3 +42,17 @@ export function tabs(list, current) {
 }
 
 export const muted = (text) => h("span", { class: "muted" }, text);
+
+/** Sites grouped by village, so a phone's native picker shows "Thôn … › Điểm …". */
+export function sitePicker(places, attrs = {}) {
+  const name = Object.fromEntries(places.map((p) => [p.id, p.name]));
+  const groups = new Map();
+  for (const s of places.filter((p) => p.level === "site")) {
+    const g = name[s.parent_id] || "—";
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push(s);
+  }
+  return h("select", attrs, h("option", { value: "" }, `— ${t("chooseSite")} —`),
+    [...groups.entries()].map(([g, ss]) => h("optgroup", { label: g }, ss.map((s) =>
+      h("option", { value: s.id }, `${s.name}${s.site_kind ? ` (${word("site", s.site_kind)})` : ""}`)))));
+}

@@ -2,18 +2,9 @@
 // the longest broken first; the class cards filter the device list; everything updates live.
 import { h, api, page, can } from "../lib/core.js";
 import { t, word, ago, fmtTime } from "../lib/i18n.js";
-import { stateBadge, STATE_RANK } from "../lib/ui.js";
+import { stateBadge } from "../lib/ui.js";
+import { CLASSES, isBroken, worstFirst, faultWords } from "../lib/fleet.js";
 import { onLive } from "../lib/live.js";
-
-export const CLASSES = ["speaker", "camera", "access_point", "kiosk"];
-export const isBroken = (d) => d.state === "offline" || d.state === "degraded";
-
-/** Worst first, then the one broken longest. */
-export function worstFirst(a, b) {
-  return (STATE_RANK[b.state] - STATE_RANK[a.state]) || (new Date(a.since || 0) - new Date(b.since || 0));
-}
-
-export const reasonsText = (d) => (d.reasons || []).map((f) => word("fault", f.code)).join("; ");
 
 /** One broken device as a line a thumb can open. */
 function brokenLine(d) {
@@ -23,7 +14,7 @@ function brokenLine(d) {
         h("span", { class: "line-ago", title: fmtTime(d.since) }, ago(d.since))),
       h("span", { class: "line-where" }, [word("cls", d.device_class), d.village_name,
         d.site_name].filter(Boolean).join(" · ")),
-      h("span", { class: "line-why" }, reasonsText(d) || word("state", d.state))));
+      h("span", { class: "line-why" }, faultWords(d.reasons) || word("state", d.state))));
 }
 
 /** The four class cards: a tap opens the list of that class's broken devices. */

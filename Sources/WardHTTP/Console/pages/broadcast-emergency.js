@@ -8,21 +8,20 @@ import { onLive } from "../lib/live.js";
 function progress(item, into) {
   const draw = async () => {
     try {
-      const r = await api(`/api/v1/playback?item=${encodeURIComponent(item.id)}`);
-      const rows = r.rows.filter((x) => x.item === item.id);
-      const got = rows.filter((x) => x.delivered_at || x.started_at || x.outcome !== "pending").length;
-      const played = rows.filter((x) => x.outcome === "finished" || x.outcome === "playing").length;
+      // The item's delivery, speaker by speaker, with n (acknowledged) of N (targeted) counted by the server.
+      const r = await api(`/api/v1/broadcasts/${encodeURIComponent(item.id)}/delivery`);
+      const { targeted, acknowledged, finished } = r.counts;
       into.replaceChildren(okBox([h("strong", {}, `${t("sent")}: ${item.title}`), " — ",
-        h("span", { "data-testid": "emergency-acks", "data-acked": got, "data-total": rows.length },
-          t("acksLive", { n: got, total: rows.length })), " · ", t("acksDone", { n: played, total: rows.length })],
+        h("span", { "data-testid": "emergency-acks", "data-acked": acknowledged, "data-total": targeted },
+          t("acksLive", { n: acknowledged, total: targeted })), " · ", t("acksDone", { n: finished, total: targeted })],
       { "data-testid": "emergency-sent" }),
-      h("ul", { class: "lines compact" }, rows.map((x) => h("li", {}, `${x.speaker} · ${x.village_name || ""} · `,
-        word("outcome", x.outcome.split(":")[0])))));
+      h("ul", { class: "lines compact" }, r.speakers.map((x) => h("li", {},
+        `${x.device_id}${x.village_name ? ` · ${x.village_name}` : ""} · ${word("outcome", x.outcome)}`
+        + (x.reason ? ` (${word("reason", x.reason)})` : "")))));
     } catch (e) { into.replaceChildren(errorBox(e)); }
   };
   draw();
-  onLive("playback", draw);
-  onLive("device", draw);
+  onLive("playback", (e) => { if (!e.items || e.items.includes(item.id)) draw(); });
 }
 
 export function emergencyButton(c) {

@@ -6,7 +6,7 @@ import { field, select } from "../lib/ui.js";
 import { startRecording } from "../lib/recorder.js";
 
 // ISO weekdays as the API names them (Monday first), and their short names in the catalogue (Sunday = 0).
-export const WEEKDAYS = [["t2", 1], ["t3", 2], ["t4", 3], ["t5", 4], ["t6", 5], ["t7", 6], ["cn", 0]];
+const WEEKDAYS = [["t2", 1], ["t3", 2], ["t4", 3], ["t5", 4], ["t6", 5], ["t7", 6], ["cn", 0]];
 
 /** Where it plays, in names. */
 export function targetWords(target, name) {

@@ -3,8 +3,7 @@ import { h, api, page, can, errorBox, okBox, ask } from "../lib/core.js";
 import { t, word, fmtTime, fmtPct, ago, fmtNumber, fieldName } from "../lib/i18n.js";
 import { stateBadge, table, field } from "../lib/ui.js";
 import { chartFor, uptimeStrip } from "../lib/charts.js";
-import { reasonsText } from "./attention.js";
-import { onLive } from "../lib/live.js";
+import { faultWords } from "../lib/fleet.js";
 
 const enc = encodeURIComponent;
 
@@ -113,7 +112,7 @@ export async function devicePage(id) {
   const charts = h("div", { class: "charts", "data-testid": "charts" }, h("p", { class: "muted" }, t("loading")));
   const status = h("p", { class: "status-line" }, stateBadge(dev.state, dev.id), " ",
     h("span", { "data-device-since": dev.id }, fmtTime(dev.since)), ` (${ago(dev.since)})`, " · ",
-    h("span", { "data-device-faults": dev.id }, reasonsText(dev)));
+    h("span", { "data-device-faults": dev.id }, faultWords(dev.reasons)));
   const manage = can("manage_devices");
   page(`${dev.id} — ${word("cls", dev.device_class)}`,
     h("p", { class: "muted" }, [dev.village_name, dev.site_name].filter(Boolean).join(" · ")),
@@ -129,11 +128,10 @@ export async function devicePage(id) {
     table([{ label: t("state"), cell: (s) => stateBadge(s.state) }, { label: t("since"),
       cell: (s) => fmtTime(s.start) },
       { label: "→", cell: (s) => (s.end ? fmtTime(s.end) : "…") },
-      { label: t("reason"), cell: (s) => (s.faults || []).map((f) => word("fault", f.code)).join("; ") || "—",
+      { label: t("reason"), cell: (s) => faultWords(s.faults) || "—",
         class: "muted" }],
     d.history, { testid: "state-history" }),
     manage ? dangerZone(id, h("div", { role: "status" })) : null);
-  onLive("device", (e) => { if (e.id === id) dev.state = e.state; });
   try {
     const series = await api(`/api/v1/devices/${enc(id)}/telemetry?hours=24`);
     charts.replaceChildren(...(series.length ? series.map(chartFor) : [h("p", { class: "muted" }, t("noData"))]));

@@ -2,7 +2,7 @@
 import { h, api, page, hashQuery } from "../lib/core.js";
 import { t, word, fmtTime, ago } from "../lib/i18n.js";
 import { stateBadge, table, select, field } from "../lib/ui.js";
-import { CLASSES, isBroken, worstFirst, reasonsText } from "./attention.js";
+import { CLASSES, isBroken, worstFirst, faultWords } from "../lib/fleet.js";
 import { onLive } from "../lib/live.js";
 
 const STATES = ["broken", "ok", "degraded", "offline", "unknown"];
@@ -36,7 +36,7 @@ export async function devicesPage() {
       { label: t("site"), cell: (d) => d.site_name || d.site },
       { label: t("since"), cell: (d) => h("span", { "data-device-since": d.id, title: ago(d.since) },
         fmtTime(d.since)) },
-      { label: t("reason"), cell: (d) => h("span", { "data-device-faults": d.id }, reasonsText(d)), class: "muted" },
+      { label: t("reason"), cell: (d) => h("span", { "data-device-faults": d.id }, faultWords(d.reasons)), class: "muted" },
     ], rows, { testid: "device-table", rowAttrs: (d) => ({ "data-device": d.id }) }));
   }
   draw();

@@ -59,9 +59,12 @@ export async function kpiPage() {
   };
   month.addEventListener("change", show);
   const downloads = ["html", "csv", "json"].map((f) => h("a", { class: "button-link", target: "_blank", rel: "noopener",
-    href: "#",
-      onclick: (ev) => { ev.currentTarget.href = `/api/v1/reports/${month.value}?format=${f}&lang=${lang.current}`; } },
-  `${t("download")} ${f.toUpperCase()}`));
+    "data-format": f }, `${t("download")} ${f.toUpperCase()}`));
+  const linkDownloads = () => downloads.forEach((a) => {
+    a.href = `/api/v1/reports/${month.value}?format=${a.dataset.format}&lang=${lang.current}`;
+  });
+  linkDownloads();
+  month.addEventListener("change", linkDownloads);
   const keep = can("generate_reports") ? h("button", { class: "plain", onclick: async () => {
     try { await api(`/api/v1/reports/${month.value}/keep`, { method: "POST", body: {} }); await showKept(); }
     catch (e) { out.replaceChildren(errorBox(e)); }

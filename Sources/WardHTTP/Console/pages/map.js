@@ -3,11 +3,11 @@
 // board of villages. No tile server: the places themselves are the map.
 import { h, api, page, nodes } from "../lib/core.js";
 import { t, word } from "../lib/i18n.js";
-import { STATE_COLOR, STATE_RANK, stateBadge } from "../lib/ui.js";
+import { stateBadge } from "../lib/ui.js";
+import { STATE_RANK, worstState as worst } from "../lib/fleet.js";
 import { onLive } from "../lib/live.js";
 
 const W = 800, H = 520;
-const worst = (ds) => ds.reduce((w, d) => (STATE_RANK[d.state] > STATE_RANK[w] ? d.state : w), "ok");
 
 function groupBy(list, key) {
   const m = new Map();
@@ -29,10 +29,9 @@ function siteMarker(x, y, devices, name, labelled) {
   return h("svg:a", { href, "data-map-site": devices[0].site, "data-map-state": state,
     "aria-label": `${name}: ${devices.length} · ${word("state", state)}` },
   h("svg:title", {}, `${name} — ${devices.map((d) => `${d.id}: ${word("state", d.state)}`).join(", ")}`),
-  h("svg:circle", { cx: x, cy: y, r: 13, fill: STATE_COLOR[state], stroke: "#fff", "stroke-width": 2 }),
+  h("svg:circle", { cx: x, cy: y, r: 13, class: `fill-${state}`, stroke: "#fff", "stroke-width": 2 }),
   h("svg:text", { x, y: y + 4, "text-anchor": "middle", class: "marker-count" }, devices.length),
-  bad ? h("svg:circle", { cx: x + 11, cy: y - 11, r: 6, fill: "#fff", stroke: STATE_COLOR[state],
-    "stroke-width": 3 }) : null,
+  bad ? h("svg:circle", { cx: x + 11, cy: y - 11, r: 6, fill: "#fff", class: `stroke-${state}`, "stroke-width": 3 }) : null,
   labelled ? h("svg:text", { x, y: y + 28, "text-anchor": "middle", class: "marker-label" }, name) : null);
 }
 

@@ -1,22 +1,7 @@
 // Devices that connected without being registered: adopt them at a site, or reject them.
 import { h, api, page, can, errorBox, okBox, redrawSoon } from "../lib/core.js";
 import { t, word, fmtTime } from "../lib/i18n.js";
-import { table, field } from "../lib/ui.js";
-
-/** Sites grouped by village, so a phone's native picker shows "Thôn … › Điểm …". */
-export function sitePicker(places, attrs = {}) {
-  const name = Object.fromEntries(places.map((p) => [p.id, p.name]));
-  const sites = places.filter((p) => p.level === "site");
-  const groups = new Map();
-  for (const s of sites) {
-    const g = name[s.parent_id] || "—";
-    if (!groups.has(g)) groups.set(g, []);
-    groups.get(g).push(s);
-  }
-  return h("select", attrs, h("option", { value: "" }, `— ${t("chooseSite")} —`),
-    [...groups.entries()].map(([g, ss]) => h("optgroup", { label: g }, ss.map((s) =>
-      h("option", { value: s.id }, `${s.name}${s.site_kind ? ` (${word("site", s.site_kind)})` : ""}`)))));
-}
+import { table, field, sitePicker } from "../lib/ui.js";
 
 export async function pendingPage() {
   const [list, places] = await Promise.all([api("/api/v1/pending"), api("/api/v1/places")]);

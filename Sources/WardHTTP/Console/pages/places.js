@@ -1,9 +1,8 @@
 // Places and registration: the commune's tree (villages, sites) and registering devices.
 import { h, api, page, can, errorBox, okBox, S, redrawSoon } from "../lib/core.js";
 import { t, word } from "../lib/i18n.js";
-import { field, select } from "../lib/ui.js";
-import { sitePicker } from "./pending.js";
-import { CLASSES } from "./attention.js";
+import { field, select, sitePicker } from "../lib/ui.js";
+import { CLASSES } from "../lib/fleet.js";
 
 function tree(places) {
   const byParent = {};

@@ -1,6 +1,6 @@
 // Users: add, edit (name, role after confirmation, communes), disable, passwords and API tokens.
 // The commune picker shows names and stores ids.
-import { h, api, page, errorBox, okBox, ask, redraw, attempt } from "../lib/core.js";
+import { h, api, page, okBox, ask, redraw, attempt } from "../lib/core.js";
 import { t, word } from "../lib/i18n.js";
 import { table, field, select } from "../lib/ui.js";
 
