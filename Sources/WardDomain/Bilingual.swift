@@ -38,12 +38,19 @@ public enum MessageLanguage: String, Sendable, CaseIterable {
     }
 
     /// The half of a bilingual message for this language.
+    /// A message of several lines (a heading and a list) is bilingual line by line: each line
+    /// gives its half, its indentation and bullet kept.
     public func pick(_ message: String) -> String {
-        switch self {
-        case .both: message
-        case .vi: Bilingual.split(message).vi
-        case .en: Bilingual.split(message).en
-        }
+        if self == .both { return message }
+        guard message.contains("\n") else { return half(message) }
+        return message.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            let bullet = line.prefix { $0 == " " || $0 == "\t" || $0 == "•" || $0 == "-" }
+            return bullet + half(String(line.dropFirst(bullet.count)))
+        }.joined(separator: "\n")
+    }
+
+    private func half(_ text: String) -> String {
+        self == .en ? Bilingual.split(text).en : Bilingual.split(text).vi
     }
 }
 

@@ -62,9 +62,10 @@ enum ConsoleAssets {
         return types[ext] == nil ? nil : ext
     }
 
-    /// Scripts and styles only from this server; no framing (clickjacking); no referrer leaks.
+    /// Scripts and styles only from this server; audio also from blob: (a recording listened back
+    /// before it is saved); no framing (clickjacking); no referrer leaks.
     static let securityHeaders: HTTPFields = [
-        HTTPField.Name("Content-Security-Policy")!: "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
+        HTTPField.Name("Content-Security-Policy")!: "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
         HTTPField.Name("X-Frame-Options")!: "DENY",
         HTTPField.Name("X-Content-Type-Options")!: "nosniff",
         HTTPField.Name("Referrer-Policy")!: "no-referrer",

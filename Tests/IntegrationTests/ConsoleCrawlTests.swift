@@ -91,7 +91,7 @@ extension RealBrokerTests.Browser {
             ("approver-hai-son", "chutich-hs", .approver, ["hai-son"]),
         ]
         for p in people {
-            try BroadcastRepository(h.db).addUser(User(name: p.user, role: p.role, displayName: "Người dùng \(p.label)", createdAt: Date()))
+            try BroadcastRepository(h.db).addUser(User(name: p.user, role: p.role, displayName: "Người dùng \(p.user)", createdAt: Date()))
             try AuthRepository(h.db).setPassword(p.user, hash: hash)
             try AuthRepository(h.db).setCommunes(p.user, p.communes)
         }

@@ -47,4 +47,12 @@ import WardDomain
         #expect(MessageLanguage.both.pick("a / b") == "a / b")
         #expect(MessageLanguage.en.pick("a / b") == "b")
     }
+
+    /// A heading and a list (a schedule refused for its conflicts) is picked line by line.
+    @Test func severalLinesArePickedLineByLine() {
+        let m = "Không thể lên lịch: / cannot schedule:\n  • A trùng giờ với B lúc 06:00. / A overlaps B at 06:00.\n  • C cần thứ tự. / C needs an order."
+        #expect(MessageLanguage.vi.pick(m) == "Không thể lên lịch:\n  • A trùng giờ với B lúc 06:00.\n  • C cần thứ tự.")
+        #expect(MessageLanguage.en.pick(m) == "cannot schedule:\n  • A overlaps B at 06:00.\n  • C needs an order.")
+        #expect(MessageLanguage.both.pick(m) == m)
+    }
 }

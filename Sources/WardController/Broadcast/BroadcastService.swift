@@ -10,7 +10,7 @@ public enum ScheduleRefusal: Refusal {
     public var description: String {
         switch self {
         case .conflicts(let lines):
-            "Không thể lên lịch / cannot schedule:\n" + lines.map { "  • \($0)" }.joined(separator: "\n")
+            "Không thể lên lịch: / cannot schedule:\n" + lines.map { "  • \($0)" }.joined(separator: "\n")
         case .invalid(let why): why
         }
     }

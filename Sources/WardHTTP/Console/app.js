@@ -51,6 +51,8 @@ function drawHeader() {
   $("#menu-toggle").setAttribute("aria-label", t("menu"));
   $("#who").textContent = S.me ? `${S.me.display_name} · ${word("role", S.me.role)}` : "";
   $("#live").title = $("#live").classList.contains("on") ? t("liveOn") : t("liveOff");
+  $("#live").setAttribute("aria-label", $("#live").title);
+  $("#skip").textContent = t("skip");
 }
 
 // Navigations started and the newest one drawn: a slow page must not draw over a newer one.
@@ -95,7 +97,13 @@ async function signOut() {
   route();
 }
 
-window.addEventListener("hashchange", () => { closeMenu(); route(); });
+// After a navigation the keyboard starts on the new page's heading, not back at the top of the document.
+window.addEventListener("hashchange", async () => {
+  closeMenu();
+  const focused = document.activeElement && document.activeElement.closest("nav");
+  await route();
+  if (focused) { const h1 = $("#main h1"); if (h1) h1.focus({ preventScroll: true }); }
+});
 window.addEventListener("unhandledrejection", (e) => { toast(e.reason &&
   e.reason.message ? e.reason.message : t("error")); });
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeMenu(); });

@@ -76,13 +76,19 @@ export function page(title, ...content) {
   $("#main").replaceChildren(h("h1", { tabindex: "-1" }, title), ...nodes(content));
 }
 
-export const errorBox = (e) => h("div", { class: "error", role: "alert", "data-testid": "error" }, e.message ||
-  String(e));
+export const errorBox = (e) => h("div", { class: "error", role: "alert", "data-testid": "error" },
+  e.message || String(e));
+
+/** Shows an error in `into` and brings it into view (on a phone it may be below the screen). */
+export function showError(into, e) {
+  into.replaceChildren(errorBox(e));
+  into.scrollIntoView({ block: "center", behavior: "smooth" });
+}
 export const okBox = (msg, attrs = {}) => h("div", { class: "ok-msg", role: "status", ...attrs }, msg);
 
 /** Runs an action, showing its error in `into` (an element) instead of throwing. */
 export async function attempt(into, fn) {
-  try { return await fn(); } catch (e) { into.replaceChildren(errorBox(e)); return undefined; }
+  try { return await fn(); } catch (e) { showError(into, e); return undefined; }
 }
 
 /** A dialog that asks before something cannot be undone. */

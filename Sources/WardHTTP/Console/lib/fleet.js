@@ -11,7 +11,8 @@ export function worstFirst(a, b) {
 }
 
 /** The worst state among devices (a group is as bad as its worst member). */
-export const worstState = (devices) => devices.reduce((w, d) => (STATE_RANK[d.state] > STATE_RANK[w] ? d.state : w), "ok");
+export const worstState = (devices) => devices.reduce((w, d) => (STATE_RANK[d.state] > STATE_RANK[w] ? d.state : w),
+  "ok");
 
 /** Faults ({code, detail}) in words, with the figures behind them: "ổ lưu trữ sắp đầy (97%)". */
 export const faultWords = (faults) => (faults || [])

@@ -107,7 +107,7 @@ export function fmtValue(series, v) {
   const unit = (cat().field[field] || [])[1] ?? "";
   if (v === null || v === undefined) return "—";
   switch (unit) {
-    case "bool": return v ? t("on") : t("off");
+    case "bool": case "boolBad": return v ? t("on") : t("off");
     case "bytes": return scaled(v, ["B", "KB", "MB", "GB", "TB", "PB"], 1000);
     case "Bps": return scaled(v, ["B/s", "KB/s", "MB/s", "GB/s"], 1000);
     case "bps": return scaled(v, ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"], 1000);
@@ -121,7 +121,14 @@ export function fmtValue(series, v) {
 // Series are named "class.field" (camera.recording); the catalogue names the field.
 const bare = (series) => String(series).split(".").pop();
 export const fieldName = (series) => word("field", bare(series));
-export const fieldIsBool = (series) => ((cat().field[bare(series)] || [])[1] === "bool");
+const unitOf = (series) => (cat().field[bare(series)] || [])[1];
+/** False for numbers; "bad-when-on" for a flag that reports a fault (paper out), else true. */
+export function fieldIsBool(series) {
+  const unit = unitOf(series);
+  return unit === "bool" ? true : unit === "boolBad" ? "bad-when-on" : false;
+}
+/** A reading that is a moment (the oldest footage), not a level. */
+export const fieldIsMoment = (series) => unitOf(series) === "time";
 
 /** Text the server wrote in both languages ("tiếng Việt / English") shown in the chosen one. */
 export function oneLanguage(text) {

@@ -32,7 +32,9 @@ export function live() {
   const es = new EventSource("/api/v1/events");
   S.events = es;
   const dot = $("#live");
-  es.addEventListener("ready", () => { dot.classList.add("on"); dot.title = t("liveOn"); });
+  const mark = (on) => { dot.classList.toggle("on",
+    on); dot.title = t(on ? "liveOn" : "liveOff"); dot.setAttribute("aria-label", dot.title); };
+  es.addEventListener("ready", () => mark(true));
   es.addEventListener("device", (ev) => {
     const d = JSON.parse(ev.data);
     each("data-device-state", d.id, (el) => el.replaceWith(stateBadge(d.state, d.id)));
@@ -48,5 +50,5 @@ export function live() {
     dispatch("alarm", a);
   });
   es.addEventListener("playback", (ev) => dispatch("playback", JSON.parse(ev.data || "{}")));
-  es.onerror = () => { dot.classList.remove("on"); dot.title = t("liveOff"); };
+  es.onerror = () => mark(false);
 }

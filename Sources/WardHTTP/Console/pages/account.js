@@ -1,5 +1,5 @@
 // One's own account: who one is, and changing one's password.
-import { S, h, api, page, errorBox } from "../lib/core.js";
+import { S, h, api, page, errorBox, showError } from "../lib/core.js";
 import { t, word } from "../lib/i18n.js";
 import { field } from "../lib/ui.js";
 
@@ -14,7 +14,7 @@ export function accountPage() {
       await api("/api/v1/me/password", { method: "POST", body: { current: current.value, new: next.value } });
       S.me = null;
       location.hash = "#/login";
-    } catch (e) { msg.replaceChildren(errorBox(e)); }
+    } catch (e) { showError(msg, e); }
   } }, h("h2", {}, t("changePassword")), field(t("currentPassword"), current), field(t("newPassword"), next),
   h("button", { class: "primary", type: "submit" }, t("save")), msg);
   page(t("account"), h("p", {}, t("meRole", { name: S.me.display_name, user: S.me.user, role: word("role",

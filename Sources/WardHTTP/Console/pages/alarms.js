@@ -1,5 +1,5 @@
 // Alarms: open, cleared or all; what, where, since when, and acknowledging them.
-import { h, api, page, can, hashQuery, errorBox, redraw } from "../lib/core.js";
+import { h, api, page, can, hashQuery, errorBox, redraw, showError } from "../lib/core.js";
 import { t, word, fmtTime, ago, oneLanguage } from "../lib/i18n.js";
 import { table } from "../lib/ui.js";
 import { onLive } from "../lib/live.js";
@@ -39,7 +39,7 @@ export async function alarmsPage() {
   const ack = can("acknowledge_alarms") ? async (a) => {
     const note = window.prompt(t("note")) || undefined;
     try { await api(`/api/v1/alarms/${a.id}/ack`, { method: "POST", body: { note } }); redraw(); }
-    catch (e) { msg.replaceChildren(errorBox(e)); }
+    catch (e) { showError(msg, e); }
   } : null;
   const filters = [["open", t("alarmsOpen")], ["cleared", t("alarmsCleared")], ["all", t("alarmsAll")]];
   page(t("alarms"), h("nav", { class: "tabs", "aria-label": t("alarms") }, filters.map(([s, label]) =>

@@ -11,7 +11,7 @@ function brokenLine(d) {
   return h("li", { "data-broken": d.id },
     h("a", { href: `#/device/${encodeURIComponent(d.id)}`, class: `line line-${d.state}` },
       h("span", { class: "line-head" }, h("strong", {}, d.id), " ", stateBadge(d.state, d.id),
-        h("span", { class: "line-ago", title: fmtTime(d.since) }, ago(d.since))),
+        h("span", { class: "line-ago" }, `${ago(d.since)} · ${t("sinceAt", { at: fmtTime(d.since) })}`)),
       h("span", { class: "line-where" }, [word("cls", d.device_class), d.village_name,
         d.site_name].filter(Boolean).join(" · ")),
       h("span", { class: "line-why" }, faultWords(d.reasons) || word("state", d.state))));
@@ -49,7 +49,7 @@ export async function attentionPage() {
       h("h2", {}, broken.length ? t("brokenCount", { n: broken.length }) : t("allWorking")),
       broken.length ? h("ul", { class: "lines", "data-testid": "attention-list" }, broken.map(brokenLine))
         : h("p", { class: "all-good", "data-testid": "attention-empty" }, "✓ ", t("allWorking")),
-      h("p", {}, h("a", { href: "#/devices?state=broken" }, t("broken"))));
+      h("p", {}, h("a", { class: "button-link", href: "#/devices?state=broken" }, t("broken"))));
   };
   draw();
   page(t("attention"), badge, holder);

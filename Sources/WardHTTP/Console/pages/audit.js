@@ -7,25 +7,31 @@ import vi from "../i18n/vi.js";
 
 const PAGE = 50;
 
-// Before/after come as JSON objects: each field named in words, roles and booleans too.
+// Before/after come as JSON objects: each field named in words, roles, communes and booleans too.
 const FIELD = { role: "role", communes: "communes", display_name: "displayName", disabled: "disabled", title: "title",
   severity: "severity", duration: "duration", enabled: "enabled", from: "quietFrom", to: "quietTo", site: "site" };
-function show(v) {
-  if (v === null || v === undefined) return "—";
+
+function show(v, names) {
+  if (v === null || v === undefined || v === "") return "—";
   let o = v;
   try { o = typeof v === "string" ? JSON.parse(v) : v; } catch { return String(v); }
   if (o === null || typeof o !== "object") return String(o);
-  return Object.entries(o).map(([k, x]) => {
-    const value = k === "role" ? word("role", x) : typeof x === "boolean" ? (x ? "✓" : "✗")
-      : Array.isArray(x) ? x.join(", ") : typeof x === "object" && x !== null ? JSON.stringify(x) : String(x);
-    return `${FIELD[k] ? t(FIELD[k]) : word("kpi", k)}: ${value}`;
-  }).join("; ");
+  const value = (k, x) => {
+    if (x === null || x === undefined || x === "") return "—";
+    if (k === "role") return word("role", x);
+    if (k === "severity") return word("severity", x);
+    if (k === "communes") return x.length ? x.map((c) => names[c] || c).join(", ") : t("allCommunes");
+    if (typeof x === "boolean") return x ? "✓" : "✗";
+    if (Array.isArray(x)) return x.join(", ");
+    return typeof x === "object" ? JSON.stringify(x) : String(x);
+  };
+  return Object.entries(o).map(([k, x]) => `${FIELD[k] ? t(FIELD[k]) : word("kpi", k)}: ${value(k, x)}`).join("; ");
 }
 
-function change(a) {
+/** What changed: before → after when the entry has them, else the detail as written. */
+function change(a, names) {
   if (a.before === undefined && a.after === undefined) return a.detail || "—";
-  return h("span", {}, a.detail ? [a.detail, h("br")] : null, h("del", {}, show(a.before)), " → ", h("ins", {},
-    show(a.after)));
+  return h("span", {}, h("del", {}, show(a.before, names)), " → ", h("ins", {}, show(a.after, names)));
 }
 
 export async function auditPage() {
@@ -33,7 +39,8 @@ export async function auditPage() {
   const offset = Number(q.get("offset") || 0);
   const params = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
   for (const k of ["user", "action", "from", "to"]) if (q.get(k)) params.set(k, q.get(k));
-  const r = await api(`/api/v1/audit?${params}`);
+  const [r, places] = await Promise.all([api(`/api/v1/audit?${params}`), api("/api/v1/places")]);
+  const names = Object.fromEntries(places.map((p) => [p.id, p.name]));
   const list = Array.isArray(r) ? r : r.entries || [];
   const user = h("input", { value: q.get("user") || "", autocapitalize: "none" });
   const action = select([["", t("all")], ...Object.keys(vi.audit).sort().map((k) => [k, word("audit", k)])],
@@ -58,7 +65,8 @@ export async function auditPage() {
       { label: t("at"), cell: (a) => fmtTime(a.at) }, { label: t("user"), cell: (a) => a.user },
       { label: t("action"), cell: (a) => word("audit", a.action) }, { label: t("subject"), cell: (a) => a.target ||
         "—" },
-      { label: t("detail"), cell: change, class: "muted" }, { label: t("from"), cell: (a) => a.address || "—" },
+      { label: t("detail"), cell: (a) => change(a, names), class: "muted" }, { label: t("from"),
+        cell: (a) => a.address || "—" },
     ], list, { testid: "audit-table" }),
     h("nav", { class: "pager", "aria-label": t("pageN", { n: offset / PAGE + 1 }) },
       offset > 0 ? h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); go(Math.max(0, offset - PAGE)); } },

@@ -1,6 +1,6 @@
 // Emergency: a dialog that asks once, sends, closes, and then shows the speakers acknowledging
 // live ("12 / 15 loa đã nhận") from the playback log.
-import { h, api, errorBox, okBox } from "../lib/core.js";
+import { h, api, errorBox, okBox, showError } from "../lib/core.js";
 import { t, word } from "../lib/i18n.js";
 import { field } from "../lib/ui.js";
 import { onLive } from "../lib/live.js";
@@ -38,7 +38,7 @@ export function emergencyButton(c) {
         const item = r.item || r;
         dialog.close();
         progress(item, out);
-      } catch (e) { err.replaceChildren(errorBox(e)); }
+      } catch (e) { showError(err, e); }
     } },
     h("h2", { id: "em-heading" }, t("emergencyTitle")),
     field(t("title"), title), field(t("text"), text),

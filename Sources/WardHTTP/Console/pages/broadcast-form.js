@@ -1,6 +1,6 @@
 // A new item: only the fields of the chosen source, repeat on chosen weekdays, villages or the
 // whole commune, and a confirmation that stays on screen saying when, where and how often.
-import { h, api, upload, errorBox, okBox, attempt } from "../lib/core.js";
+import { h, api, upload, errorBox, okBox, attempt, showError } from "../lib/core.js";
 import { t, word, fmtDay, fmtDuration, localDay } from "../lib/i18n.js";
 import { field, select } from "../lib/ui.js";
 import { startRecording } from "../lib/recorder.js";
@@ -23,43 +23,68 @@ export function repeatWords(rec) {
   return `${word("repeat", "weekly")}: ${days.map((d) => word("weekdaysShortIso", d)).join(", ")}`;
 }
 
-function recorderBox(onSaved, title) {
+/** The first day it really plays: its first day, or the first of its weekdays from then on. */
+export function firstPlay(rec) {
+  const rule = Object.keys((rec && rec.rule) || { once: {} })[0];
+  const isoDays = rule === "weekdays" ? [1, 2, 3, 4, 5] : rule === "weekly" ? rec.rule.weekly._0 || [] : null;
+  let day = new Date(`${rec.first_day}T12:00:00+07:00`);
+  for (let i = 0; isoDays && i < 7 && !isoDays.includes(((day.getUTCDay() + 6) % 7) + 1); i++) {
+    day = new Date(day.getTime() + 86400000);
+  }
+  return localDay(day);
+}
+
+/**
+ * Recording from the microphone: record, listen back, record again. The recording enters the
+ * library when saved here, or when the item is saved (`save()`), whichever comes first.
+ */
+function recorderBox(title) {
   const status = h("div", { role: "status" });
   const player = h("audio", { controls: true, hidden: true, "data-testid": "recording-player" });
-  let rec = null, wav = null, timer = null;
-  const startBtn = h("button", { type: "button", class: "primary", "data-testid": "record-start", onclick: async () => {
+  let rec = null, wav = null, saved = null, timer = null;
+  const show = (...els) => [startBtn, stopBtn, saveBtn, player].forEach((el) => { el.hidden = !els.includes(el); });
+  const start = async () => {
     try {
       rec = await startRecording();
-      startBtn.hidden = true; stopBtn.hidden = false; saveBtn.hidden = true; player.hidden = true;
-      timer = setInterval(() => { status.textContent = t("recording",
-        { d: fmtDuration((Date.now() - rec.started) / 1000) }); }, 500);
-    } catch (e) { status.replaceChildren(errorBox(new Error(t("noMicrophone", { e: e.message })))); }
-  } }, `● ${t("startRecording")}`);
-  const stopBtn = h("button", { type: "button", class: "danger", hidden: true, "data-testid": "record-stop",
-    onclick: async () => {
+      wav = null;
+      saved = null;
+      show(stopBtn);
+      const tick = () => { status.textContent = t("recording",
+        { d: fmtDuration((Date.now() - rec.started) / 1000) }); };
+      timer = setInterval(tick, 500);
+    } catch (e) { showError(status, new Error(t("noMicrophone", { e: e.message }))); }
+  };
+  const stop = async () => {
     clearInterval(timer);
     wav = await rec.stop();
     player.src = URL.createObjectURL(wav);
-    player.hidden = false; stopBtn.hidden = true; saveBtn.hidden = false;
-    startBtn.hidden = false; startBtn.textContent = `● ${t("recordAgain")}`;
+    startBtn.textContent = `● ${t("recordAgain")}`;
+    show(startBtn, saveBtn, player);
     status.textContent = t("listenBack");
-  } }, `■ ${t("stopRecording")}`);
+  };
+  const save = async () => {
+    if (saved) return saved;
+    if (!wav) throw new Error(t("recordFirst"));
+    const name = title() || t("record");
+    saved = await upload(`/api/v1/media?file_name=ghi-am.wav&title=${encodeURIComponent(name)}`, wav, "audio/wav");
+    status.replaceChildren(okBox(t("recordingSaved", { title: saved.title }), { "data-testid": "recording-saved" }));
+    show(startBtn, player);
+    return saved;
+  };
+  const startBtn = h("button", { type: "button", class: "primary", "data-testid": "record-start", onclick: start },
+    `● ${t("startRecording")}`);
+  const stopBtn = h("button", { type: "button", class: "danger", hidden: true, "data-testid": "record-stop",
+    onclick: stop },
+    `■ ${t("stopRecording")}`);
   const saveBtn = h("button", { type: "button", class: "primary", hidden: true, "data-testid": "record-save",
-    onclick: () =>
-    attempt(status, async () => {
-      const name = title() || t("record");
-      const m = await upload(`/api/v1/media?file_name=ghi-am.wav&title=${encodeURIComponent(name)}`, wav, "audio/wav");
-      status.replaceChildren(okBox(t("recordingSaved", { title: m.title }), { "data-testid": "recording-saved" }));
-      saveBtn.hidden = true;
-      onSaved(m);
-    }) }, t("saveRecording"));
-  return h("div", { class: "recorder" }, h("div", { class: "row" }, startBtn, stopBtn), player, saveBtn, status);
+    onclick: () => attempt(status, save) }, t("saveRecording"));
+  return { el: h("div", { class: "recorder" }, h("div", { class: "row" }, startBtn, stopBtn), player, saveBtn,
+    status), save };
 }
 
 export function newItemView(c) {
   const tomorrow = localDay(Date.now() + 86400000), today = localDay(Date.now());
   const msg = h("div", { "data-testid": "schedule-result", role: "status" });
-  let recorded = null;
   const title = h("input", { id: "title", name: "title", required: true, maxlength: 200 });
   const text = h("textarea", { id: "text", name: "text", rows: 4 });
   const voice = select(["northern", "central", "southern"].map((v) => [v, word("voice", v)]), "northern",
@@ -77,10 +102,11 @@ export function newItemView(c) {
     media.append(h("option", { value: m.sha256, selected: true }, `${m.title} (${fmtDuration(m.duration)})`));
     uploadMsg.replaceChildren(okBox(t("uploadDone", { title: m.title, d: fmtDuration(m.duration) })));
   }));
+  const recorder = recorderBox(() => title.value.trim());
   const sources = {
     tts: [field(t("text"), text), field(t("voice"), voice)],
     media: [field(t("mediaFile"), media), field(t("upload"), file), uploadMsg],
-    record: [recorderBox((m) => { recorded = m; }, () => title.value.trim())],
+    record: [recorder.el],
     stream: [field(t("stream"), stream), field(t("minutes"), minutes)],
   };
   const sourceBox = h("div", { class: "source-fields" });
@@ -108,20 +134,21 @@ export function newItemView(c) {
     const body = { title: title.value, level: level.value, day: day.value, time: time.value, repeat: repeat.value };
     if (src === "tts") Object.assign(body, { tts: text.value, voice: voice.value });
     else if (src === "media") body.media = media.value;
-    else if (src === "record") body.media = recorded ? recorded.sha256 : "";
-    else Object.assign(body, { stream: stream.value, minutes: Number(minutes.value) || undefined });
+    else if (src !== "record") Object.assign(body, { stream: stream.value, minutes: Number(minutes.value) ||
+      undefined });
     if (repeat.value === "weekly") body.on = [...onDays.querySelectorAll("input:checked")].map((x) => x.value);
     if (volume.value !== "") body.volume = Number(volume.value);
     const vs = [...villages.querySelectorAll("input:checked")].map((x) => x.value);
     if (vs.length) body.villages = vs; else body.communes = c.communes.map((x) => x.id);
     try {
+      if (src === "record") body.media = (await recorder.save()).sha256;  // saved with the item if not yet
       const r = await api("/api/v1/broadcasts", { method: "POST", body });
-      const when = `${fmtDay(body.day)} ${t("at")} ${body.time}`;
+      const when = `${fmtDay(firstPlay(r.item.recurrence))} ${t("at")} ${body.time}`;
       msg.replaceChildren(okBox([h("strong", {}, `${t("scheduled")}: `), t("confirmation", {
         title: r.item.title, when, where: targetWords(r.item.target, c.name), repeat: repeatWords(r.item.recurrence),
         status: word("status", r.status) })], { "data-testid": "schedule-confirmation" }));
       msg.scrollIntoView({ block: "center" });
-    } catch (e) { msg.replaceChildren(errorBox(e)); }
+    } catch (e) { showError(msg, e); }
   } },
   field(t("title"), title), sourcePick, sourceBox,
   h("div", { class: "row" }, field(t("day"), day), field(t("time"), time)),

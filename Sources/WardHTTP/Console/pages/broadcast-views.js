@@ -1,10 +1,10 @@
 // The radio's views other than the form: the week with its items, approval with a preview,
 // the live playback log, the province's bulletins and quiet hours.
-import { h, api, can, errorBox, okBox, ask, redraw, redrawSoon, attempt } from "../lib/core.js";
+import { h, api, can, errorBox, okBox, ask, redraw, redrawSoon, attempt, showError, toast } from "../lib/core.js";
 import { t, word, fmtDay, fmtClock, fmtTime, fmtPct, localDay, fmtDuration } from "../lib/i18n.js";
 import { table, field, select } from "../lib/ui.js";
 import { onLive } from "../lib/live.js";
-import { targetWords, repeatWords } from "./broadcast-form.js";
+import { targetWords, repeatWords, firstPlay } from "./broadcast-form.js";
 
 const enc = encodeURIComponent;
 const statusWord = (b) => word("status", b.status);
@@ -34,7 +34,10 @@ function editor(b, holder) {
       const done = await api(`/api/v1/broadcasts/${enc(b.item.id)}`, { method: "PATCH", body });
       holder.replaceChildren(okBox(`${t("saved")}: ${done.item.title} — ${statusWord(done)}`));
       redrawSoon(1500);
-    } catch (err) { holder.replaceChildren(f, errorBox(err)); }
+    } catch (err) {
+      holder.replaceChildren(f, errorBox(err));
+      holder.lastChild.scrollIntoView({ block: "center", behavior: "smooth" });
+    }
   } }, h("h3", {}, `${t("edit")}: ${b.item.title}`), field(t("title"), title),
   h("div", { class: "row" }, field(t("day"), day), field(t("time"), time)), field(t("repeat"), repeat),
   field(t("volumeOptional"), volume),
@@ -45,10 +48,13 @@ function editor(b, holder) {
 }
 
 function itemActions(b, holder, msg) {
-  const act = (fn) => async () => { try { await fn(); redraw(); } catch (e) { msg.replaceChildren(errorBox(e)); } };
+  const act = (fn, done) => async () => {
+    try { await fn(); if (done) toast(done); redraw(); } catch (e) { showError(msg, e); }
+  };
   return [
     b.status === "pending_approval" && can("approve") ? h("button", { class: "primary", "data-approve": b.item.id,
-      onclick: act(() => api(`/api/v1/broadcasts/${enc(b.item.id)}/approve`, { method: "POST", body: {} })) },
+      onclick: act(() => api(`/api/v1/broadcasts/${enc(b.item.id)}/approve`, { method: "POST", body: {} }),
+        t("approvedDone", { title: b.item.title })) },
         t("approve")) : null,
     b.status !== "cancelled" && b.item.level !== "emergency" && can("schedule") ? h("button", { class: "plain",
       "data-edit": b.item.id, onclick: () => editor(b, holder) }, t("edit")) : null,
@@ -103,7 +109,7 @@ export function approvalView(c) {
     h("li", { class: "panel", "data-pending-item": b.item.id },
       h("h3", {}, b.item.title, " ", h("span", { class: `pill level-${b.item.level}` }, word("level", b.item.level))),
       h("p", {},
-        `${fmtDay(b.item.recurrence.first_day)} ${t("at")} ${(b.item.recurrence.start_time || "").slice(0, 5)} · `
+        `${fmtDay(firstPlay(b.item.recurrence))} ${t("at")} ${(b.item.recurrence.start_time || "").slice(0, 5)} · `
         + repeatWords(b.item.recurrence)),
       h("p", {}, `${t("villages")}: ${targetWords(b.item.target, c.name)}`),
       h("p", { class: "muted" }, t("askedBy", { who: b.created_by || "—" }),
@@ -196,6 +202,7 @@ export async function quietView(c) {
             to: to.value } });
         } else await api(`/api/v1/quiet-hours/${enc(r.commune.id)}`, { method: "DELETE" });
         msg.replaceChildren(okBox(t("saved")));
+        redrawSoon(1200);  // the form then says what is set
       });
     } }, h("h3", {}, r.commune.name), r.from ? null : h("p", { class: "muted" }, t("quietNone")),
     h("div", { class: "row" }, field(t("quietFrom"), from), field(t("quietTo"), to)),

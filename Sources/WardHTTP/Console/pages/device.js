@@ -1,5 +1,5 @@
 // One device: its state and why, availability, identity, commands, readings, history.
-import { h, api, page, can, errorBox, okBox, ask } from "../lib/core.js";
+import { h, api, page, can, errorBox, okBox, ask, showError } from "../lib/core.js";
 import { t, word, fmtTime, fmtPct, ago, fmtNumber, fieldName } from "../lib/i18n.js";
 import { stateBadge, table, field } from "../lib/ui.js";
 import { chartFor, uptimeStrip } from "../lib/charts.js";
@@ -9,10 +9,11 @@ const enc = encodeURIComponent;
 
 function identityPanel(d) {
   const r = d.reported;
-  const cell = (rep, mismatch) => h("td", { "data-label": t("reported") }, rep ?? t("notReported"),
+  const cell = (rep, mismatch) => h("td", { "data-label": t("reported"), "data-raw": rep ? "" : null },
+    rep ?? t("notReported"),
     mismatch ? h("strong", { class: "miss", "data-testid": "identity-mismatch" }, ` ⚠ ${t("differs")}`) : null);
   const row = (label, registered, reported, mismatch) => h("tr", {}, h("th", { scope: "row" }, label),
-    h("td", { "data-label": t("registered") }, registered || "—"), cell(reported, mismatch));
+    h("td", { "data-label": t("registered"), "data-raw": "" }, registered || "—"), cell(reported, mismatch));
   return h("section", { class: "panel" }, h("h2", {}, t("identity")),
     h("table", { "data-testid": "device-identity", class: "kv" },
       h("thead", {}, h("tr", {}, h("td", {}), h("th", { scope: "col" }, t("registered")), h("th", { scope: "col" },
@@ -27,13 +28,14 @@ function incidentsPanel(d) {
     parts.push(h("section", { class: "panel", "data-testid": "device-incidents" }, h("h2", {}, t("incidents")),
       table([{ label: t("received"), cell: (i) => fmtTime(i.received_at) }, { label: t("kind"),
         cell: (i) => word("event", i.type) },
-        { label: t("detail"), cell: (i) => i.detail || "—", class: "muted" }], d.incidents)));
+        { label: t("detail"), cell: (i) => h("span", { "data-raw": "" }, i.detail || "—"), class: "muted" }],
+          d.incidents)));
   }
   if (d.rejections && d.rejections.length) {
     parts.push(h("section", { class: "panel", "data-testid": "device-rejections" }, h("h2", {}, t("rejections")),
       table([{ label: t("at"), cell: (r) => fmtTime(r.at) }, { label: t("reason"), cell: (r) => word("reject",
         r.reason) },
-        { label: t("detail"), cell: (r) => r.detail, class: "muted" }], d.rejections)));
+        { label: t("detail"), cell: (r) => h("span", { "data-raw": "" }, r.detail), class: "muted" }], d.rejections)));
   }
   return parts;
 }
@@ -48,7 +50,7 @@ function commandsPanel(id, d) {
       const line = t("commandDone", { command: word("command", r.command), result: word("result", r.result) });
       const detail = r.detail ? ` — ${r.detail}` : "";
       out.replaceChildren(r.result === "ok" ? okBox(line) : errorBox(new Error(`${line}${detail}`)));
-    } catch (e) { out.replaceChildren(errorBox(e)); }
+    } catch (e) { showError(out, e); }
   };
   const vol = h("input", { type: "number", min: 0, max: 100, value: 70, inputmode: "numeric" });
   const known = d.commands !== null && d.commands !== undefined;
@@ -97,12 +99,12 @@ function dangerZone(id, out) {
         const r = await api(`/api/v1/devices/${enc(id)}/claim-code`, { method: "POST", body: {} });
         out.replaceChildren(okBox([`${t("claimCode")}: `, h("code", { "data-testid": "claim-code-value" }, r.code),
           ` — ${t("claimCodeNote", { at: fmtTime(r.expires) })}`]));
-      } catch (e) { out.replaceChildren(errorBox(e)); }
+      } catch (e) { showError(out, e); }
     } }, t("claimCode")),
     h("button", { class: "danger", "data-testid": "remove-device", onclick: async () => {
       if (!ask(t("confirmRemove", { id }))) return;
       try { await api(`/api/v1/devices/${enc(id)}`, { method: "DELETE" }); location.hash = "#/devices"; }
-      catch (e) { out.replaceChildren(errorBox(e)); }
+      catch (e) { showError(out, e); }
     } }, t("remove")), out);
 }
 
@@ -111,8 +113,8 @@ export async function devicePage(id) {
   const dev = d.device;
   const charts = h("div", { class: "charts", "data-testid": "charts" }, h("p", { class: "muted" }, t("loading")));
   const status = h("p", { class: "status-line" }, stateBadge(dev.state, dev.id), " ",
-    h("span", { "data-device-since": dev.id }, fmtTime(dev.since)), ` (${ago(dev.since)})`, " · ",
-    h("span", { "data-device-faults": dev.id }, faultWords(dev.reasons)));
+    h("span", { "data-device-since": dev.id }, fmtTime(dev.since)), ` (${ago(dev.since)})`,
+    h("span", { class: "faults", "data-device-faults": dev.id }, faultWords(dev.reasons)));
   const manage = can("manage_devices");
   page(`${dev.id} — ${word("cls", dev.device_class)}`,
     h("p", { class: "muted" }, [dev.village_name, dev.site_name].filter(Boolean).join(" · ")),
@@ -134,6 +136,7 @@ export async function devicePage(id) {
     manage ? dangerZone(id, h("div", { role: "status" })) : null);
   try {
     const series = await api(`/api/v1/devices/${enc(id)}/telemetry?hours=24`);
-    charts.replaceChildren(...(series.length ? series.map(chartFor) : [h("p", { class: "muted" }, t("noData"))]));
+    const drawn = series.map(chartFor).filter(Boolean);
+    charts.replaceChildren(...(drawn.length ? drawn : [h("p", { class: "muted" }, t("noData"))]));
   } catch (e) { charts.replaceChildren(errorBox(e)); }
 }

@@ -5,6 +5,9 @@ import { stateBadge, table, select, field } from "../lib/ui.js";
 import { CLASSES, isBroken, worstFirst, faultWords } from "../lib/fleet.js";
 import { onLive } from "../lib/live.js";
 
+// Searched as typed on any keyboard: without diacritics ("dong mai" finds "Đông Mai").
+const plain = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
+
 const STATES = ["broken", "ok", "degraded", "offline", "unknown"];
 
 export async function devicesPage() {
@@ -17,10 +20,10 @@ export async function devicesPage() {
     q0.get("state") || "", { onchange: () => draw(), "data-filter": "state" });
   const holder = h("div");
   function draw() {
-    const text = q.value.trim().toLowerCase();
+    const text = plain(q.value.trim());
     const rows = list.filter((d) => (!cls.value || d.device_class === cls.value)
       && (!st.value || (st.value === "broken" ? isBroken(d) : d.state === st.value))
-      && (!text || [d.id, d.site_name, d.village_name].join(" ").toLowerCase().includes(text)));
+      && (!text || plain([d.id, d.site_name, d.village_name].join(" ")).includes(text)));
     rows.sort((a, b) => worstFirst(a, b) || a.id.localeCompare(b.id));
     // The filters stay in the address, so a filtered list can be bookmarked or shared.
     const p = new URLSearchParams();
@@ -36,7 +39,8 @@ export async function devicesPage() {
       { label: t("site"), cell: (d) => d.site_name || d.site },
       { label: t("since"), cell: (d) => h("span", { "data-device-since": d.id, title: ago(d.since) },
         fmtTime(d.since)) },
-      { label: t("reason"), cell: (d) => h("span", { "data-device-faults": d.id }, faultWords(d.reasons)), class: "muted" },
+      { label: t("reason"), cell: (d) => h("span", { "data-device-faults": d.id }, faultWords(d.reasons)),
+        class: "muted" },
     ], rows, { testid: "device-table", rowAttrs: (d) => ({ "data-device": d.id }) }));
   }
   draw();

@@ -1,5 +1,5 @@
 // The plans' KPIs for a month, and the monthly report: shown inline, printed, downloaded, kept.
-import { h, api, page, can, errorBox } from "../lib/core.js";
+import { h, api, page, can, errorBox, showError } from "../lib/core.js";
 import { t, word, fmtPct, fmtTime, localDay, oneLanguage, lang } from "../lib/i18n.js";
 import { table } from "../lib/ui.js";
 
@@ -67,7 +67,7 @@ export async function kpiPage() {
   month.addEventListener("change", linkDownloads);
   const keep = can("generate_reports") ? h("button", { class: "plain", onclick: async () => {
     try { await api(`/api/v1/reports/${month.value}/keep`, { method: "POST", body: {} }); await showKept(); }
-    catch (e) { out.replaceChildren(errorBox(e)); }
+    catch (e) { showError(out, e); }
   } }, t("keep")) : null;
   const view = h("button", { class: "plain", "data-testid": "view-report", onclick: async () => {
     try { await reportView(month.value, reportOut); } catch (e) { reportOut.replaceChildren(errorBox(e)); }

@@ -7,7 +7,8 @@ import { stateBadge } from "../lib/ui.js";
 import { STATE_RANK, worstState as worst } from "../lib/fleet.js";
 import { onLive } from "../lib/live.js";
 
-const W = 800, H = 520;
+// A phone gets a narrower drawing, so the same marker is twice as large on its screen.
+const size = () => (window.innerWidth < 600 ? { W: 420, H: 560 } : { W: 800, H: 520 });
 
 function groupBy(list, key) {
   const m = new Map();
@@ -15,9 +16,10 @@ function groupBy(list, key) {
   return m;
 }
 
-const legend = () => h("p", { class: "legend", "aria-label": t("legend") }, ["ok", "degraded", "offline",
-  "unknown"].map((s) =>
-  h("span", {}, h("i", { class: `swatch state-bg-${s}` }), word("state", s))));
+const legend = () => h("p", { class: "legend", "aria-label": t("legend") },
+  ["ok", "degraded", "offline", "unknown"].map((s) => h("span", {}, h("i", { class: `swatch state-bg-${s}` }),
+    word("state", s))),
+  h("span", {}, h("i", { class: "swatch ring" }), t("ringMeans")));
 
 /** A site: a dot in its worst state with the count of devices; a tap opens its list. Its name is
  * written under it unless that would cover another site's name (the title still names it). */
@@ -29,9 +31,11 @@ function siteMarker(x, y, devices, name, labelled) {
   return h("svg:a", { href, "data-map-site": devices[0].site, "data-map-state": state,
     "aria-label": `${name}: ${devices.length} · ${word("state", state)}` },
   h("svg:title", {}, `${name} — ${devices.map((d) => `${d.id}: ${word("state", d.state)}`).join(", ")}`),
+  h("svg:circle", { cx: x, cy: y, r: 22, fill: "transparent" }),  // a larger place to tap than the dot
   h("svg:circle", { cx: x, cy: y, r: 13, class: `fill-${state}`, stroke: "#fff", "stroke-width": 2 }),
   h("svg:text", { x, y: y + 4, "text-anchor": "middle", class: "marker-count" }, devices.length),
-  bad ? h("svg:circle", { cx: x + 11, cy: y - 11, r: 6, fill: "#fff", class: `stroke-${state}`, "stroke-width": 3 }) : null,
+  bad ? h("svg:circle", { cx: x + 11, cy: y - 11, r: 6, fill: "#fff", class: `stroke-${state}`,
+    "stroke-width": 3 }) : null,
   labelled ? h("svg:text", { x, y: y + 28, "text-anchor": "middle", class: "marker-label" }, name) : null);
 }
 
@@ -48,10 +52,11 @@ function labels(points) {
 }
 
 function located(devices) {
+  const { W, H } = size();
   const withCoords = devices.filter((d) => d.latitude !== null && d.latitude !== undefined);
   const lats = withCoords.map((d) => d.latitude), lons = withCoords.map((d) => d.longitude);
   const [la0, la1, lo0, lo1] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
-  const X = (lo) => 120 + ((lo - lo0) / ((lo1 - lo0) || 1)) * (W - 240);
+  const X = (lo) => W * 0.15 + ((lo - lo0) / ((lo1 - lo0) || 1)) * W * 0.7;
   const Y = (la) => H - 60 - ((la - la0) / ((la1 - la0) || 1)) * (H - 110);
   const sites = [...groupBy(withCoords, (d) => d.site).values()]
     .sort((a, b) => STATE_RANK[worst(a)] - STATE_RANK[worst(b)]);  // the worst drawn last: on top
@@ -61,6 +66,18 @@ function located(devices) {
   return h("svg:svg", { viewBox: `0 0 ${W} ${H}`, class: "map", "data-testid": "map", role: "group",
     "aria-label": t("map") },
     points.map((p, i) => siteMarker(p.x, p.y, p.ds, p.name, named[i])));
+}
+
+/** The sites as a list under the map, worst first: what a thumb taps when markers crowd. */
+function siteList(devices) {
+  const sites = [...groupBy(devices, (d) => d.site).values()]
+    .sort((a, b) => STATE_RANK[worst(b)] - STATE_RANK[worst(a)] || (a[0].site_name ||
+      "").localeCompare(b[0].site_name || ""));
+  return h("ul", { class: "lines", "data-testid": "map-sites" }, sites.map((ds) => h("li", {},
+    h("a", { class: `line line-${worst(ds)}`, href: ds.length === 1 ? `#/device/${encodeURIComponent(ds[0].id)}`
+      : `#/devices?q=${encodeURIComponent(ds[0].site_name || "")}` },
+    h("span", { class: "line-head" }, h("strong", {}, ds[0].site_name || ds[0].site), " ", stateBadge(worst(ds))),
+    h("span", { class: "line-where" }, `${ds[0].village_name || ""} · ${t("devicesOf", { n: ds.length })}`)))));
 }
 
 /** Devices without coordinates: one tile per village, its devices as coloured chips, worst first. */
@@ -79,7 +96,7 @@ export async function mapPage() {
   const draw = () => {
     const some = devices.filter((d) => d.latitude !== null && d.latitude !== undefined);
     const rest = devices.filter((d) => d.latitude === null || d.latitude === undefined);
-    holder.replaceChildren(...nodes([legend(), some.length ? located(devices) : null,
+    holder.replaceChildren(...nodes([legend(), some.length ? [located(devices), siteList(some)] : null,
       rest.length ? [h("h2", {}, t("noMap")), villageBoard(rest)] : null]));
   };
   draw();

@@ -1,5 +1,5 @@
 // Devices that connected without being registered: adopt them at a site, or reject them.
-import { h, api, page, can, errorBox, okBox, redrawSoon } from "../lib/core.js";
+import { h, api, page, can, errorBox, okBox, redrawSoon, showError } from "../lib/core.js";
 import { t, word, fmtTime } from "../lib/i18n.js";
 import { table, field, sitePicker } from "../lib/ui.js";
 
@@ -17,13 +17,13 @@ export async function pendingPage() {
           body: { site: pick.value } });
         msg.replaceChildren(okBox(t("adoptedAt", { id: p.device_id, site: siteName[pick.value] })));
         redrawSoon(1200);
-      } catch (e) { msg.replaceChildren(errorBox(e)); }
+      } catch (e) { showError(msg, e); }
     } }, t("adopt")),
     h("button", { class: "danger", onclick: async () => {
       try {
         await api(`/api/v1/pending/${encodeURIComponent(p.device_id)}/reject`, { method: "POST", body: {} });
         redrawSoon(0);
-      } catch (e) { msg.replaceChildren(errorBox(e)); }
+      } catch (e) { showError(msg, e); }
     } }, t("reject"))];
   page(t("pending"), msg, table([
     { label: t("deviceId"), cell: (p) => h("strong", {}, p.device_id) },

@@ -1,5 +1,5 @@
 // Places and registration: the commune's tree (villages, sites) and registering devices.
-import { h, api, page, can, errorBox, okBox, S, redrawSoon } from "../lib/core.js";
+import { h, api, page, can, errorBox, okBox, S, redrawSoon, showError } from "../lib/core.js";
 import { t, word } from "../lib/i18n.js";
 import { field, select, sitePicker } from "../lib/ui.js";
 import { CLASSES } from "../lib/fleet.js";
@@ -25,7 +25,7 @@ function registerForm(places, msg) {
       await api("/api/v1/devices", { method: "POST",
         body: { id: id.value, device_class: cls.value, site: site.value, model: model.value || undefined } });
       location.hash = `#/device/${encodeURIComponent(id.value)}`;
-    } catch (e) { msg.replaceChildren(errorBox(e)); }
+    } catch (e) { showError(msg, e); }
   } }, h("h2", {}, t("register")), field(t("deviceId"), id), field(t("cls"), cls), field(t("site"), site),
   field(t("model"), model), h("button", { class: "primary", type: "submit" }, t("register")));
   return form;
@@ -46,7 +46,7 @@ function importForm(msg) {
       msg.replaceChildren(okBox(t("imported", { a: d.places_new, b: d.places_updated, c: d.devices_new,
         d: d.devices_updated })));
       redrawSoon(1500);
-    } catch (e) { msg.replaceChildren(errorBox(e)); }
+    } catch (e) { showError(msg, e); }
   } }, h("h2", {}, t("importPlaces")), field(t("importPlaces"), file),
   h("label", { class: "check" }, withDevices, t("withDevices")), h("button", { class: "primary", type: "submit" },
     t("save")));
