@@ -166,6 +166,12 @@ public struct LocalCalendar: Sendable {
         days(in: window).map { ($0.key, Uptime.summary(of: intervals, in: $0.interval, monitored: monitored, now: now)) }
     }
 
+    /// A local day as people write it: "21/11/2026".
+    public func displayDay(_ date: Date) -> String {
+        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%02d/%02d/%04d", c.day!, c.month!, c.year!)
+    }
+
     /// Human time for operators: "21/11/2026 14:05:09" in local time.
     public func display(_ date: Date) -> String {
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)

@@ -197,7 +197,7 @@ func at(_ d: String, _ t: String) -> Date { cal.date(day(d), time(t)) }
         #expect(conflict.occurrences.count == 13)
         #expect(conflict.occurrences.first?.start == at("2026-11-23", "06:10"))
         #expect(conflict.message(titles: ["A": "Bản tin sáng", "B": "Thông báo thôn"]).hasPrefix("“Thông báo thôn” trùng giờ với “Bản tin sáng” (A)"))
-        #expect(conflict.message().contains("23/11/2026 06:10:00 và 12 lần khác") && conflict.message().contains("and 12 more times"))
+        #expect(conflict.message().contains("23/11/2026 06:10 và 12 lần khác") && conflict.message().contains("and 12 more times"))
     }
 
     @Test func noConflictWhenSpeakersOrTimesDoNotMeet() {

@@ -39,7 +39,13 @@ public struct ReportRenderer: Sendable {
 
     // MARK: shared wording
 
-    func pct(_ v: Double?) -> String { v.map { String(format: "%.1f%%", $0 * 100) } ?? "—" }
+    /// A share as the report's language writes it: "97,2 %" in Vietnamese, "97.2%" in English (the
+    /// CSV keeps plain fractions).
+    func pct(_ v: Double?) -> String {
+        guard let v else { return "—" }
+        let n = String(format: "%.1f", v * 100)
+        return t(n.replacingOccurrences(of: ".", with: ",") + " %", n + "%")
+    }
 
     func duration(_ s: TimeInterval?) -> String {
         guard let s else { return "—" }
@@ -120,8 +126,8 @@ public struct ReportRenderer: Sendable {
         if r.provisional {
             h += "<p class=\"provisional\">\(esc(t("Số liệu tạm tính — tháng chưa kết thúc", "Provisional — the month is not over")))</p>\n"
         }
-        h += "<div class=\"meta\">\(esc(r.scopeName))<br>\(esc(t("Kỳ báo cáo", "Period"))): \(esc(calendar.display(r.period.start))) – "
-        h += "\(esc(calendar.display(r.period.end.addingTimeInterval(-1)))) (Asia/Ho_Chi_Minh)<br>"
+        h += "<div class=\"meta\">\(esc(r.scopeName))<br>\(esc(t("Kỳ báo cáo", "Period"))): \(esc(calendar.displayDay(r.period.start))) – "
+        h += "\(esc(calendar.displayDay(r.period.end.addingTimeInterval(-1)))) (\(esc(t("giờ Việt Nam", "Vietnam time"))))<br>"
         h += "\(esc(t("Lập lúc", "Generated"))): \(esc(calendar.display(r.generatedAt))) · \(esc(t("Số liệu do thiết bị báo về, không nhập tay", "Figures from what devices reported, not typed by hand")))</div>\n"
 
         // Sections are numbered as they appear (I., II., …): one left out leaves no gap.

@@ -143,7 +143,7 @@ public struct ScheduleConflict: Hashable, Sendable {
     public func message(calendar: LocalCalendar = .vietnam, titles: [String: String] = [:]) -> String {
         let mine = titles[item].map { "“\($0)”" } ?? item
         let theirs = other.map { id in titles[id].map { "“\($0)” (\(id))" } ?? id } ?? "?"
-        let first = occurrences.first.map { calendar.display($0.start) } ?? "?"
+        let first = occurrences.first.map { String(calendar.display($0.start).dropLast(3)) } ?? "?"  // to the minute
         let more = occurrences.count - 1
         let sp = speakers.sorted().prefix(5).joined(separator: ", ") + (speakers.count > 5 ? ", …" : "")
         let moreVi = more > 0 ? " và \(more) lần khác" : ""

@@ -245,7 +245,7 @@ public enum KPICalculator {
                 } else if !covered {
                     row.loudspeakerReason = speakers.contains(where: \.available)
                         ? "loa không phát đủ chương trình của xã / speakers did not play the commune programme"
-                        : "không cụm loa nào sẵn sàng ≥ \(percent(th)) / no speaker available ≥ \(percent(th))"
+                        : "không cụm loa nào sẵn sàng ≥ \(phanTram(th)) thời gian / no speaker available ≥ \(percent(th)) of the time"
                 }
                 if !bulletin {
                     row.bulletinReason = villageTargeted.contains(v.id)
@@ -255,7 +255,7 @@ public enum KPICalculator {
                 if cameras.isEmpty {
                     row.cameraReason = "không có camera / no camera"
                 } else if !cameraOK {
-                    row.cameraReason = "camera không ghi hình hoặc thiếu ngày lưu trữ ≥ \(percent(th)) thời gian / no camera online, recording and keeping enough days"
+                    row.cameraReason = "không camera nào vừa ghi hình vừa đủ ngày lưu trữ ≥ \(phanTram(th)) thời gian / no camera online, recording and keeping enough days ≥ \(percent(th)) of the time"
                 }
                 acc.villages.append(row)
             }
@@ -266,7 +266,7 @@ public enum KPICalculator {
                     acc.wifiWorking += 1
                 } else {
                     acc.wifiMisses.append(KPIMiss(placeID: s.id, name: s.name, reason: sitesWithAP.contains(s.id)
-                        ? "điểm Wi-Fi không hoạt động ≥ \(percent(th)) thời gian / AP not working ≥ \(percent(th)) of the time"
+                        ? "điểm Wi-Fi hoạt động dưới \(phanTram(th)) thời gian / AP working less than \(percent(th)) of the time"
                         : "chưa có điểm Wi-Fi / no access point"))
                 }
             }
@@ -278,7 +278,7 @@ public enum KPICalculator {
                 if f.total > 0, (f.uptime.availability ?? 0) < (settings.target(.availability(f.device.deviceClass))?.value ?? 0) {
                     acc.lowAvailability[f.device.deviceClass, default: []].append(KPIMiss(
                         placeID: f.device.id, name: "\(f.device.id) (\(tree[f.device.siteID]?.name ?? f.device.siteID))",
-                        reason: String(format: "%@ sẵn sàng / available", percent(f.uptime.availability ?? 0))))
+                        reason: "\(phanTram(f.uptime.availability ?? 0)) sẵn sàng / \(percent(f.uptime.availability ?? 0)) available"))
                 }
             }
             // One-stop figures from the commune's kiosks.
@@ -293,7 +293,7 @@ public enum KPICalculator {
                 let siteRatings = k.ratings
                 if let r = KioskFigures.satisfaction(siteRatings), r < (settings.target(.satisfaction)?.value ?? 0) {
                     acc.satisfactionMisses.append(KPIMiss(placeID: f.device.siteID, name: tree[f.device.siteID]?.name ?? f.device.siteID,
-                                                          reason: "\(percent(r)) hài lòng / satisfied (\(f.device.id))"))
+                                                          reason: "\(phanTram(r)) hài lòng (\(f.device.id)) / \(percent(r)) satisfied (\(f.device.id))"))
                 }
             }
             if devicesHere.contains(where: { $0.device.deviceClass == .kiosk }) {
@@ -315,7 +315,9 @@ public enum KPICalculator {
                          deployment: all.scope(id: "*", name: deploymentName, settings: settings), communes: scopes)
     }
 
+    /// A share as each half of a bilingual reason writes it: "97,2 %" in Vietnamese, "97.2%" in English.
     static func percent(_ v: Double) -> String { String(format: "%.1f%%", v * 100) }
+    static func phanTram(_ v: Double) -> String { String(format: "%.1f", v * 100).replacingOccurrences(of: ".", with: ",") + " %" }
 
     /// Sums for one scope; a deployment absorbs its communes'.
     struct Accumulator {

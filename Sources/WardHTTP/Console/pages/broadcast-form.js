@@ -86,12 +86,12 @@ export function newItemView(c) {
   const tomorrow = localDay(Date.now() + 86400000), today = localDay(Date.now());
   const msg = h("div", { "data-testid": "schedule-result", role: "status" });
   const title = h("input", { id: "title", name: "title", required: true, maxlength: 200 });
-  const text = h("textarea", { id: "text", name: "text", rows: 4 });
+  const text = h("textarea", { id: "text", name: "text", rows: 4, required: true, maxlength: 5000 });
   const voice = select(["northern", "central", "southern"].map((v) => [v, word("voice", v)]), "northern",
     { id: "voice" });
   const media = select(c.media.map((m) => [m.sha256, `${m.title} (${fmtDuration(m.duration)})`]), "", { id: "media" });
-  const stream = h("input", { id: "stream", type: "url", placeholder: "https://" });
-  const minutes = h("input", { id: "minutes", type: "number", min: 1, max: 360, inputmode: "numeric" });
+  const stream = h("input", { id: "stream", type: "url", placeholder: "https://", required: true });
+  const minutes = h("input", { id: "minutes", type: "number", min: 1, max: 360, inputmode: "numeric", required: true });
   const file = h("input", { type: "file", accept: ".wav,.mp3,.ogg,audio/*" });
   const uploadMsg = h("div", { role: "status" });
   file.addEventListener("change", () => attempt(uploadMsg, async () => {
