@@ -69,7 +69,7 @@ import WardStorage
         // People: the unlimited admin, a limited admin of A (every permission), one of B's officers.
         let hash = try await OperatorAPI.hashPassword(Self.password)
         for (name, role, communes) in [("admin", Role.admin, nil), ("admin-a", .admin, ["an-phu"]), ("nguoi-bzz", .operator, ["xa-bzz"]),
-                                       ("nguoi-a", .operator, ["an-phu"])] as [(String, Role, [String]?)] {
+                                       ("nguoi-a", .operator, ["an-phu"]), ("ky-thuat-a", .technician, ["an-phu"])] as [(String, Role, [String]?)] {
             try BroadcastRepository(db).addUser(User(name: name, role: role, createdAt: now))
             try AuthRepository(db).setPassword(name, hash: hash)
             try AuthRepository(db).setCommunes(name, communes)
@@ -278,7 +278,7 @@ import WardStorage
             #"{"day":"2026-11-21","time":"07:00","communes":["\#(b["commune"]!)"]}"#,
             #"{"day":"2026-11-21","time":"07:00"}"#,
             #"{"id":"LOA-NEW-BZZ","device_class":"speaker","site":"\#(b["site"]!)"}"#,
-            #"{"site":"\#(b["site"]!)"}"#,
+            #"{"site":"\#(b["site"]!)"}"#, #"{"site":"\#(b["site"]!)","device_class":"speaker"}"#,
             #"{"site":"\#(w.a["site"]!)","device_class":"speaker"}"#,
             #"{"name":"moi-bzz","role":"admin","password":"mat-khau-dai-2026-x","communes":["\#(b["commune"]!)"]}"#,
             #"{"name":"moi-tat-ca","role":"admin","password":"mat-khau-dai-2026-x"}"#,
@@ -305,39 +305,70 @@ import WardStorage
             let limited = try await Self.login(client, "admin-a")
             var walked = 0
             for route in w.api.routes where route.method != .get && !["/api/v1/login", "/api/v1/logout"].contains(route.path) {
-                guard let path = Self.fill(route.path, b) else { continue }
+                guard let pathB = Self.fill(route.path, b), let pathA = Self.fill(route.path, w.a) else { continue }
                 walked += 1
-                var headers = limited
-                let payloads: [String]
-                if route.path == "/api/v1/places/import" {
-                    headers[.contentType] = "text/csv"
-                    // A place's new parent is not all that counts: moving B's village or site into A
-                    // (and its devices with it) changes B.
-                    payloads = ["level,id,name,parent,kind,lat,lon\nvillage,thon-bzz,Thôn Bzz,an-phu,thôn,,\n",
-                                "level,id,name,parent,kind,lat,lon\nsite,cot-bzz,Cột loa Bzz,dong,pole,,\n",
-                                "id,class,site\n\(b["device"]!),speaker,\(w.a["site"]!)\n"]
-                } else {
-                    payloads = bodies
-                }
-                for body in payloads {
-                    let (status, text) = try await client.execute(uri: path + "?commune=\(b["commune"]!)&with_devices=true", method: route.method,
-                                                                   headers: headers, body: ByteBuffer(string: body)) { ($0.status, String(buffer: $0.body)) }
-                    // A path naming B's thing is refused whatever the body; other calls may succeed on
-                    // A's own things (the snapshot below proves B's untouched).
-                    if path != Self.fill(route.path, w.a) {
-                        #expect(status.code >= 400, "\(route.method) \(path) with \(body.prefix(80)) by a user of A: \(status) \(text.prefix(200))")
+                // Both sides of a change: B's thing named in the path (whatever the body), and A's
+                // own thing with a body that would put it into B (a move, an adoption, a retarget).
+                for path in pathA == pathB ? [pathA] : [pathB, pathA] {
+                    var headers = limited
+                    let payloads: [String]
+                    if route.path == "/api/v1/places/import" {
+                        headers[.contentType] = "text/csv"
+                        // A place's new parent is not all that counts: moving B's village or site into A
+                        // (and its devices with it) changes B.
+                        payloads = ["level,id,name,parent,kind,lat,lon\nvillage,thon-bzz,Thôn Bzz,an-phu,thôn,,\n",
+                                    "level,id,name,parent,kind,lat,lon\nsite,cot-bzz,Cột loa Bzz,dong,pole,,\n",
+                                    "id,class,site\n\(b["device"]!),speaker,\(w.a["site"]!)\n"]
+                    } else {
+                        payloads = bodies
                     }
-                    #expect(status != .internalServerError, "\(route.method) \(path): \(text.prefix(200))")
+                    for body in payloads {
+                        let (status, text) = try await client.execute(uri: path + "?commune=\(b["commune"]!)&with_devices=true", method: route.method,
+                                                                       headers: headers, body: ByteBuffer(string: body)) { ($0.status, String(buffer: $0.body)) }
+                        // A path naming B's thing is refused whatever the body; other calls may succeed on
+                        // A's own things (the snapshot below proves B's untouched).
+                        if path != Self.fill(route.path, w.a) {
+                            #expect(status.code >= 400, "\(route.method) \(path) with \(body.prefix(80)) by a user of A: \(status) \(text.prefix(200))")
+                        }
+                        #expect(status != .internalServerError, "\(route.method) \(path): \(text.prefix(200))")
+                    }
                 }
             }
             #expect(walked >= 20)
         }
         let after = try Self.snapshotOfB(w.db)
-        #expect(after == before, "commune B's data changed: \(Set(after).symmetricDifference(before).prefix(5))")
+        let changed = Set(after).symmetricDifference(before)
+        #expect(changed.isEmpty, "commune B's data changed: \(changed.prefix(5))")
         #expect(try DeviceRepository(w.db).get("LOA-BZZ-1")?.siteID == "cot-bzz", "B's device stays where it is")
         #expect(try PlaceRepository(w.db).tree()["thon-bzz"]?.parentID == "xa-bzz", "B's village stays in B")
         // Refusals are in the audit log, so someone probing another commune is seen.
         #expect(try AuthRepository(w.db).auditLog(limit: 10_000).contains { $0.user == "admin-a" && $0.action == "access.denied" })
+    }
+
+    /// The attacks of the second field trial, as a technician of A sent them: each is refused and
+    /// B's device, pending device, alarms and quiet hours stay B's.
+    @Test func aTechnicianOfOneCommuneCannotTakeAnotherCommunesDevices() async throws {
+        let w = try await world()
+        try await w.app.test(.live) { client in
+            let tech = try await Self.login(client, "ky-thuat-a")
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ body: String = "") async throws -> (HTTPResponse.Status, String) {
+                try await client.execute(uri: uri, method: method, headers: tech, body: ByteBuffer(string: body)) { ($0.status, String(buffer: $0.body)) }
+            }
+            // Re-registering B's device on A's site would move it into A.
+            let move = try await call(.post, "/api/v1/devices", #"{"id":"LOA-BZZ-1","device_class":"speaker","site":"cot"}"#)
+            #expect(move.0 == .conflict, "\(move)")
+            #expect(try await call(.delete, "/api/v1/devices/LOA-BZZ-1").0 == .notFound)
+            // Adopting A's pending device into a site of B, and B's pending device anywhere.
+            let adopt = try await call(.post, "/api/v1/pending/PENDING-A/adopt", #"{"site":"cot-bzz","device_class":"speaker"}"#)
+            #expect(adopt.0.code >= 400 && adopt.0 != .internalServerError, "\(adopt)")
+            #expect(try await call(.post, "/api/v1/pending/PENDING-BZZ/adopt", #"{"site":"cot","device_class":"speaker"}"#).0 == .notFound)
+            // B's alarm payloads and quiet hours are not shown.
+            let notes = try await call(.get, "/api/v1/alarms/notifications")
+            #expect(notes.0 == .ok && !notes.1.contains("LOA-BZZ-1"), "\(notes)")
+            #expect(try await call(.get, "/api/v1/quiet-hours/xa-bzz").0 == .notFound)
+        }
+        #expect(try DeviceRepository(w.db).get("LOA-BZZ-1")?.siteID == "cot-bzz")
+        #expect(try DeviceRepository(w.db).get("PENDING-A") == nil)
     }
 
     /// Another commune's things do not exist for a limited user: the same 404 as an id that names
