@@ -77,6 +77,9 @@ public struct OperatorAPI: Sendable {
     public var eventStreamLifetime: Duration = .seconds(900)
     /// Mark cookies Secure (set when served over HTTPS).
     public var secureCookies = false
+    /// The broker's per-device accounts (dynamic security), revoked when a device is removed;
+    /// nil on a broker without accounts.
+    public var deviceAccounts: (any DeviceAccounts)?
     public var sessionLifetime: TimeInterval = 12 * 3600
     public var throttle = LoginThrottle()
     /// Login attempts allowed per client address per minute, whatever the account.

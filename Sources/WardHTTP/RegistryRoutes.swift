@@ -84,10 +84,14 @@ extension OperatorAPI {
             },
             Route(method: .delete, path: "/api/v1/devices/{id}", permission: .manageDevices) { call in
                 let id = try self.scopedDevice(call, active: true).device.id
-                _ = try DeviceRepository(db).remove(id, at: self.clock.now())
-                try ClaimRepository(db).withdraw(device: id)  // an unused claim code goes with it
-                try self.audit(call, "device.remove", target: id)
-                return try Self.json(["removed": id])
+                let revoked: Bool
+                do {
+                    revoked = try await DeviceRemoval(db, accounts: self.deviceAccounts).remove(id, at: self.clock.now())
+                } catch let r as DeviceRemovalRefusal {
+                    throw APIError(r.code == "not_found" ? .notFound : .serviceUnavailable, r.description, code: r.code)
+                }
+                try self.audit(call, "device.remove", target: id, detail: revoked ? "tài khoản MQTT đã thu hồi / broker account revoked" : nil)
+                return try Self.json(["removed": id, "broker_account": revoked ? "revoked" : "none"])
             },
             Route(method: .post, path: "/api/v1/devices/{id}/claim-code", permission: .manageDevices) { call in
                 struct Body: Decodable { var validHours: Double? }

@@ -144,16 +144,16 @@ struct Devices: AsyncParsableCommand {
         func run() async throws {
             if let remote = try db.remote { return try await remote.run("DELETE", RemoteAPI.path("devices", id)) }
             let database = try db.open()
-            guard try DeviceRepository(database).remove(id, at: Date()) else {
-                throw ValidationError("không có thiết bị đang hoạt động / no active device '\(id)'")
-            }
-            try ClaimRepository(database).withdraw(device: id)  // an unused claim code goes with it
-            print("Đã gỡ / removed \(id)")
             // With broker credentials, the device's account goes too: a removed device cannot connect.
-            if broker.username != nil {
-                try await withDynamicSecurity(broker, "remove") { try await $0.revoke(device: id) }
-                print("Đã thu hồi tài khoản MQTT / broker account revoked")
+            let accounts = try broker.username.map { _ in DynamicSecurityAccounts(try broker.configuration(clientID: "wardfleet-remove-\(getpid())")) }
+            do {
+                try await DeviceRemoval(database, accounts: accounts).remove(id, at: Date())
+            } catch let r as DeviceRemovalRefusal {
+                throw ValidationError(r.description)
             }
+            await accounts?.close()
+            print("Đã gỡ / removed \(id)")
+            if accounts != nil { print("Đã thu hồi tài khoản MQTT / broker account revoked") }
         }
     }
 

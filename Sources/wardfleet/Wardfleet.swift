@@ -177,6 +177,11 @@ struct RunCommand: AsyncParsableCommand {
         if let t = token, t.count < 16 { throw ValidationError("--upstream-token: ít nhất 16 ký tự / at least 16 characters") }
         var api = OperatorAPI(database: controller.database, clock: clock, library: library, publisher: controller.client)
         api.secureCookies = secureCookies
+        // The controller's own account may use the dynamic-security control topic: removing a
+        // device from the console revokes its broker account as `devices remove` does.
+        if brokerOptions.username != nil {
+            api.deviceAccounts = DynamicSecurityAccounts(try brokerOptions.configuration(clientID: "\(clientID)-accounts"))
+        }
         let media = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) }, api: api)

@@ -72,7 +72,8 @@ extension RealBrokerTests {
             #expect(perms == 0o600)
 
             // The controller runs with its own account and sees a provisioned device's telemetry.
-            let run = try ChildProcess.spawn(Harness.binary("wardfleet"), ["run", "--db", h.dbPath, "--http-host", "127.0.0.1", "--http-port", "0",
+            let httpPort = try Browser.freePort()
+            let run = try ChildProcess.spawn(Harness.binary("wardfleet"), ["run", "--db", h.dbPath, "--http-host", "127.0.0.1", "--http-port", "\(httpPort)",
                                                                              "--status-interval", "0.5", "--accept-claims"] + ctrl,
                                              stdout: .file(h.file("secure-controller.log")), stderr: .file(h.file("secure-controller.log")))
             defer { run.terminateBlocking(grace: .seconds(5)) }
@@ -179,6 +180,18 @@ extension RealBrokerTests {
             (st, _) = try await h.run("wardfleet", ["devices", "remove", "CAM-1", "--db", h.dbPath] + ctrl)
             #expect(st == 0, "\(h.lastStderr)")
             #expect(await !canConnect(device("CAM-1", newPassword, port: broker.port)))
+
+            // Removing through the API (the console's way) takes the same path: LOA-1, connected
+            // now, is disconnected, cannot come back with its password and is not pending.
+            try BroadcastRepository(h.db).addUser(User(name: "kythuat", role: .technician, createdAt: Date()))
+            let (_, token) = try await h.run("wardfleet", ["users", "token", "kythuat", "--db", h.dbPath])
+            let remote = ["--server", "http://127.0.0.1:\(httpPort)", "--token", token.trimmingCharacters(in: .whitespacesAndNewlines)]
+            (st, out) = try await h.run("wardfleet", ["devices", "remove", "LOA-1"] + remote)
+            #expect(st == 0, "\(out) \(h.lastStderr)")
+            #expect(await !canConnect(device("LOA-1", pw["LOA-1"], port: broker.port)))
+            try await h.waitUntil("LOA-1's connection closed by the broker") { !loa.isConnected }
+            #expect(try HealthQueries(h.db).pending().isEmpty)
+            #expect(try DeviceRepository(h.db).get("LOA-1")?.removedAt != nil)
         }
     }
 }

@@ -28,6 +28,11 @@ import WardStorage
             if failing.withLock({ $0 }) { throw DynamicSecurity.Failure(command: "createClient", error: "broker away") }
             made.withLock { $0.append((device, commune, password)) }
         }
+        let revoked = Mutex<[String]>([])
+        func revoke(device: String) async throws {
+            if failing.withLock({ $0 }) { throw DynamicSecurity.Failure(command: "deleteClient", error: "broker away") }
+            revoked.withLock { $0.append(device) }
+        }
     }
 
     final class Counts: Sendable {
@@ -61,6 +66,27 @@ import WardStorage
             await service.handle(MQTTMessage(topic: Topics.claimRequest(topicDevice ?? device), payload: ProtocolEncoder.encode(r), retained: false))
             return nonce
         }
+    }
+
+    /// One removal path for the CLI and the API: the account first, then the registration and
+    /// its unused code; with the broker away nothing changes (a removed device whose account
+    /// still works would reconnect and land in the pending list).
+    @Test func removingADeviceRevokesItsAccountOrChangesNothing() async throws {
+        let s = try World()
+        _ = try s.issue("LOA-1")
+        s.accounts.failing.withLock { $0 = true }
+        let removal = DeviceRemoval(s.w.db, accounts: s.accounts)
+        await #expect(throws: DeviceRemovalRefusal.self) { try await removal.remove("LOA-1", at: s.w.clock.now()) }
+        #expect(try DeviceRepository(s.w.db).get("LOA-1")?.removedAt == nil)
+        #expect(try ClaimRepository(s.w.db).lookup(device: "LOA-1", at: s.w.clock.now()) != .none)
+        s.accounts.failing.withLock { $0 = false }
+        #expect(try await removal.remove("LOA-1", at: s.w.clock.now()))
+        #expect(s.accounts.revoked.withLock { $0 } == ["LOA-1"])
+        #expect(try DeviceRepository(s.w.db).get("LOA-1")?.removedAt != nil)
+        #expect(try ClaimRepository(s.w.db).lookup(device: "LOA-1", at: s.w.clock.now()) == .none)
+        await #expect(throws: DeviceRemovalRefusal.self) { try await removal.remove("LOA-1", at: s.w.clock.now()) }
+        // Without per-device accounts (an open broker) there is nothing to revoke.
+        #expect(try await !DeviceRemoval(s.w.db, accounts: nil).remove("LOA-2", at: s.w.clock.now()))
     }
 
     @Test func aCodeGivesItsDeviceAnAccountOnceOnly() async throws {

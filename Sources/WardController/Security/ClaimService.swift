@@ -8,6 +8,8 @@ import WardStorage
 /// Where claimed accounts are made: the broker's dynamic-security plugin in production.
 public protocol DeviceAccounts: Sendable {
     func provision(device: String, commune: String, password: String) async throws
+    /// Deletes the device's account (the broker disconnects it if connected).
+    func revoke(device: String) async throws
 }
 
 extension DynamicSecurity: DeviceAccounts {}
@@ -21,16 +23,29 @@ public actor DynamicSecurityAccounts: DeviceAccounts {
     public init(_ configuration: MQTTConfiguration) { self.configuration = configuration }
 
     public func provision(device: String, commune: String, password: String) async throws {
+        try await withSession { try await $0.provision(device: device, commune: commune, password: password) }
+    }
+
+    public func revoke(device: String) async throws {
+        try await withSession { try await $0.revoke(device: device) }
+    }
+
+    public func close() {
+        session?.close()
+        session = nil
+    }
+
+    private func withSession(_ body: (DynamicSecurity) async throws -> Void) async throws {
         let s: DynamicSecurity
         if let session { s = session } else {
             s = try await DynamicSecurity.connect(configuration)
             session = s
         }
         do {
-            try await s.provision(device: device, commune: commune, password: password)
+            try await body(s)
         } catch {
             s.close()
-            session = nil  // the next claim starts a fresh session
+            session = nil  // the next call starts a fresh session
             throw error
         }
     }
