@@ -48,7 +48,7 @@ struct Claim: AsyncParsableCommand {
                       r.nonce == nonce else { continue }
                 switch r.result {
                 case .refused:
-                    throw ClaimRefused(reason: r.reason)
+                    throw ClaimRefused(reason: r.reason, retryAfter: r.retryAfter)
                 case .ok:
                     guard let sealed = r.sealed, let c = ClaimCrypto.open(sealed, secret: secret, device: device, nonce: r.nonce) else {
                         throw ValidationError("câu trả lời không mở được bằng mã này / the answer does not open with this code")
@@ -71,13 +71,15 @@ struct Claim: AsyncParsableCommand {
 
 struct ClaimRefused: Error, CustomStringConvertible {
     var reason: ClaimResponse.Reason?
+    var retryAfter: Int?
     var description: String {
+        let wait = retryAfter.map { " (\($0) s)" } ?? ""
         let why: String = switch reason {
         case .noCode: "thiết bị không có mã / no code was issued for this device"
         case .used: "mã đã được dùng / the code was already used"
         case .expired: "mã đã hết hạn / the code has expired"
-        case .wrongCode: "sai mã / wrong code"
-        case .locked: "mã bị khóa sau nhiều lần sai; xin mã mới / locked after wrong tries: ask for a new code"
+        case .wrongCode: "sai mã / wrong code" + (retryAfter.map { "; lần thử sau chờ \($0) s / the next try waits \($0) s" } ?? "")
+        case .locked: "nhiều lần sai mã liên tiếp: thử lại sau\(wait) / wrong codes in a row: try again later\(wait)"
         case .tryAgain: "máy chủ chưa tạo được tài khoản; thử lại / the server could not make the account yet: try again"
         case nil: "bị từ chối / refused"
         }

@@ -78,7 +78,8 @@ public struct ClaimResponse: Codable, Sendable, Hashable {
         case used, expired
         /// The proof did not match: a wrong code.
         case wrongCode = "wrong_code"
-        /// Too many wrong codes: ask for a new one.
+        /// Wrong codes came in a row: the next proof is looked at after `retry_after_s`
+        /// seconds (the real code then works; a new code starts afresh).
         case locked
         /// The broker could not create the account; the code is still valid.
         case tryAgain = "try_again"
@@ -91,14 +92,22 @@ public struct ClaimResponse: Codable, Sendable, Hashable {
     public var reason: Reason?
     /// AES-GCM box (nonce ‖ ciphertext ‖ tag), base64, of `ClaimCredentials` as JSON.
     public var sealed: String?
+    /// With `locked`: whole seconds until the next proof is looked at.
+    public var retryAfter: Int?
 
-    public init(device: String, nonce: String, result: Result, reason: Reason? = nil, sealed: String? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case v, device, nonce, result, reason, sealed
+        case retryAfter = "retry_after_s"
+    }
+
+    public init(device: String, nonce: String, result: Result, reason: Reason? = nil, sealed: String? = nil, retryAfter: Int? = nil) {
         v = ProtocolLimits.version
         self.device = device
         self.nonce = nonce
         self.result = result
         self.reason = reason
         self.sealed = sealed
+        self.retryAfter = retryAfter
     }
 }
 

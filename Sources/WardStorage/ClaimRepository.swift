@@ -1,18 +1,17 @@
 import Foundation
 import GRDB
+import WardDomain
 
 /// One-time claim codes: issued by an operator, taken once by the device that holds the code.
 public struct ClaimRepository: Sendable {
     let db: WardDatabase
     public init(_ db: WardDatabase) { self.db = db }
 
-    /// Wrong codes allowed before a code is locked (60-bit codes cannot be guessed in so few;
-    /// the lock stops a device id from being used to wear the code down).
-    public static let maxFailures = 5
-
     public enum Lookup: Sendable, Equatable {
         case open(secret: [UInt8])
-        case none, used, expired, locked
+        /// Wrong proofs came in a row: the next is looked at from `until` (`ClaimThrottle`).
+        case delayed(until: Date)
+        case none, used, expired
     }
 
     /// Issues (or replaces) the device's code; its secret is what `ClaimCode.secret` gives.
@@ -21,25 +20,36 @@ public struct ClaimRepository: Sendable {
             try db.execute(sql: """
                 INSERT INTO claim_codes (device_id, secret, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(device_id) DO UPDATE SET secret = excluded.secret, created_by = excluded.created_by,
-                    created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = NULL, failures = 0
+                    created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = NULL, failures = 0,
+                    last_failure_at = NULL
                 """, arguments: [device, Data(secret).base64EncodedString(), user, at.millis, expires.millis])
         }
     }
 
     public func lookup(device: String, at: Date) throws -> Lookup {
         try db.pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT secret, expires_at, used_at, failures FROM claim_codes WHERE device_id = ?",
-                                             arguments: [device]) else { return .none }
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT secret, expires_at, used_at, failures, last_failure_at FROM claim_codes WHERE device_id = ?
+                """, arguments: [device]) else { return .none }
             if row["used_at"] as Int64? != nil { return .used }
-            if (row["failures"] as Int) >= Self.maxFailures { return .locked }
+            if let until = ClaimThrottle.nextAttempt(failures: row["failures"], lastFailure: (row["last_failure_at"] as Int64?).map(Date.init(millis:)),
+                                                     now: at) {
+                return .delayed(until: until)
+            }
             if (row["expires_at"] as Int64) <= at.millis { return .expired }
             guard let secret = Data(base64Encoded: row["secret"] as String) else { return .none }
             return .open(secret: Array(secret))
         }
     }
 
-    public func noteFailure(device: String) throws {
-        try db.pool.write { try $0.execute(sql: "UPDATE claim_codes SET failures = failures + 1 WHERE device_id = ?", arguments: [device]) }
+    /// Counts a wrong proof; returns how many came in a row.
+    @discardableResult
+    public func noteFailure(device: String, at: Date) throws -> Int {
+        try db.pool.write { db in
+            try db.execute(sql: "UPDATE claim_codes SET failures = failures + 1, last_failure_at = ? WHERE device_id = ?",
+                           arguments: [at.millis, device])
+            return try Int.fetchOne(db, sql: "SELECT failures FROM claim_codes WHERE device_id = ?", arguments: [device]) ?? 0
+        }
     }
 
     /// Marks the code used; false if it already was (two requests racing: only one wins).

@@ -478,6 +478,10 @@ public final class WardDatabase: Sendable {
                 CREATE INDEX audit_log_at ON audit_log (at);
                 """)
         }
+        m.registerMigration("v16: claim codes slowed down, not locked") { db in
+            // Wrong proofs in a row and the latest one's time: the next waits (ClaimThrottle).
+            try db.execute(sql: "ALTER TABLE claim_codes ADD COLUMN last_failure_at INTEGER")
+        }
         return m
     }
 }

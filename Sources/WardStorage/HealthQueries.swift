@@ -254,9 +254,15 @@ public struct HealthQueries: Sendable {
         try db.pool.read { db in
             var out: [String: [String: DeviceIncident]] = [:]
             for r in try Row.fetchAll(db, sql: """
-                SELECT device_id, type, occurred_at, received_at, detail FROM device_events
-                WHERE type IN ('tamper', 'storage_full') AND received_at >= ? ORDER BY received_at, id
-                """, arguments: [since.millis]) {
+                SELECT device_id, type, occurred_at, received_at, detail, id FROM device_events
+                WHERE type IN ('tamper', 'storage_full') AND received_at >= ?
+                UNION ALL
+                -- Wrong claim codes in a row (ClaimThrottle.alarmAfter) on a code not yet used.
+                SELECT device_id, 'claim_attempts', last_failure_at, last_failure_at,
+                       failures || ' lần sai mã liên tiếp / wrong codes in a row', 0 FROM claim_codes
+                WHERE failures >= ? AND used_at IS NULL AND last_failure_at >= ?
+                ORDER BY 4, 6
+                """, arguments: [since.millis, ClaimThrottle.alarmAfter, since.millis]) {
                 let i = DeviceIncident(type: r["type"], occurredAt: Date(millis: r["occurred_at"]),
                                        receivedAt: Date(millis: r["received_at"]), detail: r["detail"])
                 out[r["device_id"] as String, default: [:]][i.type] = i

@@ -106,23 +106,60 @@ import WardStorage
         #expect(s.accounts.made.withLock { $0.count } == 1, "no second account, no new password")
     }
 
-    @Test func wrongCodesAreRefusedCountedAndLockTheCode() async throws {
+    @Test func wrongCodesAreRefusedCountedAndDoNotUseTheCodeUp() async throws {
         let s = try World()
         let code = try s.issue("LOA-1")
         await s.ask("LOA-1", ClaimCode.generate())
-        #expect(s.answers.last?.reason == .wrongCode)
+        #expect(s.answers.last?.reason == .wrongCode && s.answers.last?.retryAfter == nil)
         await s.ask("LOA-1", code)
         #expect(s.answers.last?.result == .ok, "a wrong try does not use the code up")
+        #expect(s.count(ClaimCounter.refused(.wrongCode)) == 1 && s.count(ClaimCounter.granted) == 1)
+    }
 
-        let code2 = try s.issue("LOA-2")
-        for _ in 0..<ClaimRepository.maxFailures { await s.ask("LOA-2", ClaimCode.generate()) }
-        await s.ask("LOA-2", code2)
-        #expect(s.answers.last?.reason == .locked, "the right code after five wrong ones: locked")
-        let fresh = try s.issue("LOA-2")
-        await s.ask("LOA-2", fresh)
-        #expect(s.answers.last?.result == .ok, "a new code unlocks")
-        #expect(s.count(ClaimCounter.refused(.wrongCode)) == 6 && s.count(ClaimCounter.refused(.locked)) == 1)
-        #expect(s.count(ClaimCounter.granted) == 2)
+    /// A stranger with the device id from its label and the shared claim password sends five wrong
+    /// proofs. Before, that locked the code for good and the installer's real code was refused as
+    /// `locked`. Now the proofs are slowed down, the technician is alarmed, and the real code works
+    /// once the wait has passed.
+    @Test func aStrangerCannotBurnTheInstallersCode() async throws {
+        let s = try World()
+        let code = try s.issue("LOA-2")
+        for _ in 0..<5 { await s.ask("LOA-2", ClaimCode.generate()) }
+        let answers = s.answers.sent.withLock { $0 }
+        #expect(answers.map(\.reason) == [.wrongCode, .wrongCode, .wrongCode, .locked, .locked])
+        #expect(answers[2].retryAfter == 60 && answers[4].retryAfter == 60, "\(answers.map(\.retryAfter))")
+        #expect(s.count(ClaimCounter.refused(.wrongCode)) == 3, "proofs sent during the wait are not even looked at")
+        // The technician hears of it: an alarm on the device, which clears once the code is used.
+        let incidents = try HealthQueries(s.w.db).latestIncidents(since: s.w.clock.now() - AlarmConditions.eventHold)
+        #expect(incidents["LOA-2"]?["claim_attempts"] != nil)
+        let alarms = AlarmService(database: s.w.db, clock: s.w.clock, configuration: AlarmConfiguration())
+        let seen = [DeviceObservation(deviceID: "LOA-2", deviceClass: .speaker, villageID: nil, communeID: "cam-la", state: .unknown,
+                                      since: s.w.clock.now())]
+        let raised = try await alarms.evaluate(seen)
+        #expect(raised.contains { if case .raised(let a) = $0 { a.kind == .claimAttempts } else { false } }, "\(raised)")
+
+        await s.ask("LOA-2", code)
+        #expect(s.answers.last?.reason == .locked && (s.answers.last?.retryAfter ?? 0) > 0, "the installer is told to wait, not to give up")
+        s.w.clock.advance(by: 60)
+        await s.ask("LOA-2", code)
+        #expect(s.answers.last?.result == .ok, "the real code works once the wait has passed")
+        #expect(try HealthQueries(s.w.db).latestIncidents(since: s.w.clock.now() - 3600)["LOA-2"]?["claim_attempts"] == nil)
+        s.w.clock.advance(by: 60)
+        let cleared = try await alarms.evaluate(seen)
+        #expect(cleared.contains { if case .cleared(let a) = $0 { a.kind == .claimAttempts } else { false } }, "\(cleared)")
+
+        // A stranger who keeps at it waits longer each time, up to an hour; a new code starts afresh.
+        _ = try s.issue("LOA-1")
+        for _ in 0..<3 { await s.ask("LOA-1", ClaimCode.generate()) }
+        var waits: [Int] = []
+        for _ in 0..<8 {
+            s.w.clock.advance(by: TimeInterval(s.answers.last?.retryAfter ?? 0))
+            await s.ask("LOA-1", ClaimCode.generate())
+            waits.append(s.answers.last?.retryAfter ?? 0)
+        }
+        #expect(waits == [120, 240, 480, 960, 1920, 3600, 3600, 3600], "\(waits)")
+        let fresh = try s.issue("LOA-1")
+        await s.ask("LOA-1", fresh)
+        #expect(s.answers.last?.result == .ok, "a new code starts afresh")
     }
 
     @Test func expiredMissingAndRemovedAreRefusedWithTheirReason() async throws {

@@ -122,12 +122,18 @@ public actor ClaimService {
             case .none: return await refuse(r, .noCode)
             case .used: return await refuse(r, .used)
             case .expired: return await refuse(r, .expired)
-            case .locked: return await refuse(r, .locked)
+            case .delayed(let until):
+                // Not looked at: the wait bounds how fast anyone can try codes for this device.
+                return await refuse(r, .locked, retryAfter: Int(until.timeIntervalSince(now).rounded(.up)))
             case .open(let s): secret = s
             }
             guard ClaimCrypto.verify(r, secret: secret) else {
-                try repo.noteFailure(device: device)
-                return await refuse(r, .wrongCode)
+                let failures = try repo.noteFailure(device: device, at: now)
+                if failures == ClaimThrottle.alarmAfter {
+                    logger.warning("claim: wrong codes in a row for this device; its technician is alarmed", metadata: ["device": "\(device)"])
+                }
+                let wait = ClaimThrottle.delay(afterFailures: failures)
+                return await refuse(r, .wrongCode, retryAfter: wait > 0 ? Int(wait.rounded(.up)) : nil)
             }
             guard let d = try DeviceRepository(db).get(device), d.removedAt == nil,
                   let commune = try PlaceRepository(db).tree().ancestor(of: d.siteID, at: .commune)?.id else {
@@ -157,10 +163,10 @@ public actor ClaimService {
         }
     }
 
-    private func refuse(_ r: ClaimRequest, _ reason: ClaimResponse.Reason) async {
+    private func refuse(_ r: ClaimRequest, _ reason: ClaimResponse.Reason, retryAfter: Int? = nil) async {
         await tally(ClaimCounter.refused(reason))
         logger.warning("claim refused", metadata: ["device": "\(r.device)", "reason": "\(reason.rawValue)"])
-        send(ClaimResponse(device: r.device, nonce: r.nonce, result: .refused, reason: reason))
+        send(ClaimResponse(device: r.device, nonce: r.nonce, result: .refused, reason: reason, retryAfter: retryAfter))
     }
 
     private func send(_ response: ClaimResponse) {

@@ -186,7 +186,7 @@ public struct AlarmEngine: Sendable {
                 continue
             }
             // Unknown (e.g. the controller was not listening): nothing is known to have ended.
-            if o.state == .unknown, key.kind != .flooding { continue }
+            if o.state == .unknown, !key.kind.knownWhileUnknown { continue }
             if t.gapSince == nil {
                 t.gapSince = now
                 tracks[key] = t
@@ -234,7 +234,7 @@ public struct AlarmEngine: Sendable {
         let due = tracks.filter { key, t in
             guard !t.raised, t.grouped == nil, t.gapSince == nil,
                   let o = byDevice[String(key.subject.dropFirst("device:".count))], let r = rule(key.kind, o),
-                  o.state != .unknown || key.kind == .flooding else { return false }  // nor known to go on
+                  o.state != .unknown || key.kind.knownWhileUnknown else { return false }  // nor known to go on
             return now.timeIntervalSince(t.onset) >= r.duration
         }.sorted { ($0.value.onset, $0.key.subject) < ($1.value.onset, $1.key.subject) }
         for (key, _) in due {

@@ -34,6 +34,9 @@ public enum AlarmKind: String, Codable, Sendable, CaseIterable {
     case tamper
     /// The camera reported a `storage_full` event: recording may stop or overwrite.
     case storageFull = "storage_full"
+    /// Wrong claim codes came in a row for the device: someone who read its id off the label may
+    /// be trying codes (the claims slow down; the technician should look).
+    case claimAttempts = "claim_attempts"
 
     public var vietnamese: String {
         switch self {
@@ -49,6 +52,7 @@ public enum AlarmKind: String, Codable, Sendable, CaseIterable {
         case .flooding: "thiết bị gửi tin dồn dập (bị giới hạn)"
         case .tamper: "thiết bị bị can thiệp (mở vỏ, xoay hoặc che camera)"
         case .storageFull: "ổ lưu trữ camera đã đầy"
+        case .claimAttempts: "nhiều lần thử sai mã nhận tài khoản"
         }
     }
 
@@ -66,13 +70,19 @@ public enum AlarmKind: String, Codable, Sendable, CaseIterable {
         case .flooding: "device flooding (rate-limited)"
         case .tamper: "device tampered with (opened, moved or covered)"
         case .storageFull: "camera storage full"
+        case .claimAttempts: "wrong claim codes in a row"
         }
     }
+
+    /// Judged from the controller's own records (dropped messages, wrong claim codes), not from
+    /// what the device reports: known even while the device's state is unknown (a device that
+    /// is still claiming its account has never been heard).
+    public var knownWhileUnknown: Bool { self == .flooding || self == .claimAttempts }
 
     /// Device classes the kind applies to.
     public var classes: [DeviceClass] {
         switch self {
-        case .offline, .flooding, .tamper: DeviceClass.allCases
+        case .offline, .flooding, .tamper, .claimAttempts: DeviceClass.allCases
         case .retentionBelowRequired, .diskNearlyFull, .storageFull: [.camera]
         case .amplifierFault, .speakerLineFault, .batteryLow: [.speaker]
         case .uplinkDown: [.accessPoint]
@@ -150,7 +160,8 @@ public struct AlarmRules: Codable, Sendable, Hashable {
       // Events: raised at once, held `AlarmConditions.eventHold` after the latest one. A camera
       // tampered with is blind; a speaker or AP opened is a theft risk but still works.
       + DeviceClass.allCases.map { AlarmRule(.tamper, $0, $0 == .camera ? .major : .minor, duration: 0, tolerance: 0) }
-      + [AlarmRule(.storageFull, .camera, .major, duration: 0, tolerance: 0)])
+      + [AlarmRule(.storageFull, .camera, .major, duration: 0, tolerance: 0)]
+      + DeviceClass.allCases.map { AlarmRule(.claimAttempts, $0, .minor, duration: 0, tolerance: 0) })
 
     public func rule(_ kind: AlarmKind, _ cls: DeviceClass) -> AlarmRule? { rules["\(kind.rawValue)/\(cls.rawValue)"] }
 
@@ -287,7 +298,8 @@ public enum AlarmConditions {
     /// that keeps reporting keeps it open), then clears.
     public static let eventHold: TimeInterval = 3600
     /// The alarm kinds raised by device events, by event type.
-    public static let eventKinds: [String: AlarmKind] = ["tamper": .tamper, "storage_full": .storageFull]
+    public static let eventKinds: [String: AlarmKind] = ["tamper": .tamper, "storage_full": .storageFull,
+                                                         "claim_attempts": .claimAttempts]
 
     /// The conditions holding for a device now, each with the figures behind it.
     /// Class conditions are judged on the last reading only while the device is online: an

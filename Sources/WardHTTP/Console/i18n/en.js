@@ -113,6 +113,7 @@ export default {
     paper_out: "Kiosk out of paper", battery_low: "Battery low on battery power",
     village_outage: "Power or network lost in the village", flooding: "Device flooding (rate-limited)",
     tamper: "Device tampered with (opened, moved or covered)", storage_full: "Camera storage full",
+    claim_attempts: "Wrong claim codes in a row",
   },
   severity: { major: "Major", minor: "Minor", warning: "Warning" },
   fault: {

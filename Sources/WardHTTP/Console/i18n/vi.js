@@ -113,7 +113,7 @@ export default {
     uplink_down: "Mất đường truyền Internet của điểm Wi-Fi", paper_out: "Kiosk hết giấy in phiếu",
     battery_low: "Pin yếu khi đang chạy pin", village_outage: "Mất điện hoặc mất mạng tại thôn",
     flooding: "Thiết bị gửi tin dồn dập (bị giới hạn)", tamper: "Thiết bị bị can thiệp (mở vỏ, xoay hoặc che)",
-    storage_full: "Ổ lưu trữ camera đã đầy",
+    storage_full: "Ổ lưu trữ camera đã đầy", claim_attempts: "Nhiều lần thử sai mã nhận tài khoản",
   },
   severity: { major: "Nghiêm trọng", minor: "Nhẹ", warning: "Lưu ý" },
   fault: {
