@@ -177,6 +177,23 @@ public struct PlaceTree: Sendable {
 
     public subscript(id: String) -> Place? { places[id] }
 
+    /// The place of this level that `text` names when someone typed its name (or an id with
+    /// other case or without diacritics) where an id was asked for: "Thôn Cẩm La", "cam la".
+    public func named(_ text: String, at level: PlaceLevel) -> Place? {
+        let k = Self.nameKey(text)
+        return places.values.filter { $0.level == level && (Self.nameKey($0.name) == k || Self.nameKey($0.id) == k) }
+            .min { $0.id < $1.id }
+    }
+
+    /// A name without diacritics, case, separators or the level word in front ("Xã", "Thôn"…).
+    static func nameKey(_ s: String) -> String {
+        let plain = s.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "vi"))
+            .replacingOccurrences(of: "đ", with: "d").replacingOccurrences(of: "-", with: " ")
+            .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        let words = ["xa ", "phuong ", "thi tran ", "thon ", "ban ", "khu pho ", "to dan pho ", "ap ", "lang ", "xom ", "to "]
+        return words.reduce(plain) { s, p in s.hasPrefix(p) ? String(s.dropFirst(p.count)) : s }
+    }
+
     /// The nearest ancestor (or the place itself) at `level`.
     public func ancestor(of id: String, at level: PlaceLevel) -> Place? {
         var current = places[id]

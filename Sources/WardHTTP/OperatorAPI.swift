@@ -264,6 +264,7 @@ public struct OperatorAPI: Sendable {
         } catch let e as ReportError {
             let code = APIError.code(of: e, fallback: "invalid_request")
             if case .future = e { return Self.failure(.unprocessableContent, e.description, code: "future_month", request: request) }  // well formed, not yet
+            if case .unknownCommune = e { return Self.failure(.unprocessableContent, e.description, code: code, request: request) }
             return Self.failure(.badRequest, e.description, code: code, request: request)
         } catch let e as BroadcastStoreError {
             if case .duplicateUser = e { return Self.failure(.conflict, e.description, code: "duplicate_user", request: request) }

@@ -54,6 +54,27 @@ public struct BroadcastService: Sendable {
 
     var repository: BroadcastRepository { BroadcastRepository(db) }
 
+    /// What to do about each target that matched no speaker: a name typed for an id gets the id,
+    /// a place without speakers says so, anything else where to find the ids.
+    static func nothingToPlayOn(_ unknown: [String], target t: BroadcastTarget, tree: PlaceTree) -> String {
+        let lines = unknown.map { u -> (vi: String, en: String) in
+            let level: PlaceLevel? = t.villages.contains(u) ? .village : t.communes.contains(u) ? .commune : nil
+            guard let level else {
+                return t.groups.contains(u) ? ("'\(u)': không có nhóm loa này", "'\(u)': no such speaker group")
+                    : ("'\(u)': không có cụm loa mã này", "'\(u)': no speaker with this id")
+            }
+            if let p = tree[u], p.level == level {
+                return ("'\(u)' (\(p.name)) chưa có loa nào", "'\(u)' (\(p.name)) has no speakers")
+            }
+            if let p = tree.named(u, at: level) {
+                return ("'\(u)' là tên, không phải mã: dùng mã '\(p.id)' (\(p.name))", "'\(u)' is a name, not an id: use the id '\(p.id)' (\(p.name))")
+            }
+            return ("'\(u)': không có \(level.vietnamese.lowercased()) mã này; xem mã trong danh sách địa điểm (places list)",
+                    "'\(u)': no \(level.rawValue) with this id; see the ids in the places list (places list)")
+        }
+        return "không tìm thấy loa: " + lines.map(\.vi).joined(separator: "; ") + " / nothing to play on: " + lines.map(\.en).joined(separator: "; ")
+    }
+
     func directory() throws -> SpeakerDirectory {
         SpeakerDirectory(tree: try PlaceRepository(db).tree(), devices: try DeviceRepository(db).list(),
                          groups: try repository.groups())
@@ -145,7 +166,7 @@ public struct BroadcastService: Sendable {
         guard !r.target.isEmpty else { throw ScheduleRefusal.invalid("chưa chọn nơi phát / no target chosen") }
         let resolved = directory.resolve(r.target)
         guard resolved.unknown.isEmpty else {
-            throw ScheduleRefusal.invalid("không tìm thấy loa cho / nothing to play on for: " + resolved.unknown.joined(separator: ", "))
+            throw ScheduleRefusal.invalid(Self.nothingToPlayOn(resolved.unknown, target: r.target, tree: try PlaceRepository(db).tree()))
         }
         let item = BroadcastItem(id: id, title: title, level: r.level, duration: duration, recurrence: r.recurrence,
                                  target: r.target, volume: r.volume, priorityOrder: r.priorityOrder)

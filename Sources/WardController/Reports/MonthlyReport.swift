@@ -120,6 +120,12 @@ public struct MonthlyReport: Codable, Sendable {
                              calendar: LocalCalendar = .vietnam) throws -> MonthlyReport {
         guard let period = calendar.month(named: month) else { throw ReportError.badMonth(month) }
         guard period.start < now else { throw ReportError.future(month) }
+        if let commune {
+            let tree = try PlaceRepository(db).tree()
+            guard tree[commune]?.level == .commune else {
+                throw ReportError.unknownCommune(commune, suggestion: tree.named(commune, at: .commune)?.id)
+            }
+        }
         let service = KPIService(db)
         let communes = commune.map { Set([$0]) }
         let loaded = try service.load(period: period, communes: communes, now: now)
@@ -217,9 +223,14 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
     case badMonth(String)
     case future(String)
     case badFormat(String)
+    /// `--commune` names no commune: an empty report for "0 communes" would look like a real one.
+    case unknownCommune(String, suggestion: String?)
 
     public var description: String {
         switch self {
+        case .unknownCommune(let c, let s?): "không có xã/phường mã '\(c)'; có phải '\(s)'? / no commune with id '\(c)'; did you mean '\(s)'?"
+        case .unknownCommune(let c, nil):
+            "không có xã/phường mã '\(c)'; xem mã trong danh sách địa điểm (places list) / no commune with id '\(c)'; see the ids in the places list"
         case .badMonth(let m): "tháng '\(m)' không hợp lệ, cần dạng YYYY-MM / invalid month '\(m)', expected YYYY-MM"
         case .future(let m): "tháng \(m) chưa bắt đầu / month \(m) has not started"
         case .badFormat(let f): "định dạng '\(f)' không hỗ trợ (html, csv, json) / unsupported format '\(f)'"

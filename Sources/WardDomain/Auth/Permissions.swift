@@ -103,18 +103,10 @@ public struct CommuneLimitError: Refusal, Equatable {
 
     /// The limit to store for `ids` (commune ids), or the refusal naming what is not a commune.
     public static func check(_ ids: [String], in tree: PlaceTree) throws(CommuneLimitError) -> [String] {
-        let communes = tree.places.values.filter { $0.level == .commune }
         let unknown = ids.filter { tree[$0]?.level != .commune }
         guard unknown.isEmpty else {
-            func key(_ s: String) -> String {
-                let plain = s.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "vi"))
-                    .replacingOccurrences(of: "đ", with: "d")
-                return ["xa ", "phuong ", "thi tran "].reduce(plain.trimmingCharacters(in: .whitespaces)) { s, p in
-                    s.hasPrefix(p) ? String(s.dropFirst(p.count)) : s
-                }
-            }
             var suggestions: [String: (id: String, name: String)] = [:]
-            for u in unknown { if let c = communes.first(where: { key($0.name) == key(u) || key($0.id) == key(u) }) { suggestions[u] = (c.id, c.name) } }
+            for u in unknown { if let c = tree.named(u, at: .commune) { suggestions[u] = (c.id, c.name) } }
             throw CommuneLimitError(unknown: unknown, suggestions: suggestions)
         }
         return Array(Set(ids)).sorted()

@@ -280,6 +280,10 @@ public struct RecurrenceInput: Sendable {
                 days.insert(w)
             }
             c.weekdays = days
+            // Days chosen with another repetition would be dropped without a word.
+            if let r = c.rule, r != .weekly {
+                throw Problem(description: "on: chọn ngày trong tuần chỉ dùng với lặp hằng tuần (repeat weekly, hoặc bỏ repeat) / on: weekdays go with repeat weekly (or leave repeat out)")
+            }
         }
         if let until {
             if until.isEmpty {
