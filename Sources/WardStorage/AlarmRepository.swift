@@ -359,25 +359,31 @@ public struct KPIQueries: Sendable {
     let db: WardDatabase
     public init(_ db: WardDatabase) { self.db = db }
 
-    /// Per item and speaker: occurrences scheduled and started within [from, to).
+    /// Per item and speaker: occurrences scheduled, started and interrupted within [from, to);
+    /// played counts the started ones that were not interrupted.
     public func playbackTallies(_ window: DateInterval) throws -> [PlaybackTally] {
         try db.pool.read { db in
             var tallies: [String: [String: PlaybackTally]] = [:]
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT item_id, speaker_id, event, count(*) FROM playback_log
-                WHERE event IN ('scheduled', 'started') AND scheduled_start >= ? AND scheduled_start < ?
+                WHERE event IN ('scheduled', 'started', 'interrupted') AND scheduled_start >= ? AND scheduled_start < ?
                 GROUP BY item_id, speaker_id, event
                 """, arguments: [window.start.millis, window.end.millis])
             while let r = try rows.next() {
                 let item: String = r[0], speaker: String = r[1], event: String = r[2], n: Int = r[3]
                 var t = tallies[item]?[speaker] ?? PlaybackTally(item: item, speaker: speaker, targeted: 0, played: 0)
-                if event == "scheduled" { t.targeted += n } else { t.played += n }
+                switch event {
+                case "scheduled": t.targeted += n
+                case "started": t.played += n
+                default: t.interrupted += n
+                }
                 tallies[item, default: [:]][speaker] = t
             }
             // A play started without a "scheduled" line (the controller was down) was still targeted.
             return tallies.values.flatMap(\.values).map { t in
                 var t = t
                 t.targeted = max(t.targeted, t.played)
+                t.played = max(0, t.played - t.interrupted)  // an interrupted play is not a completed one
                 return t
             }
         }

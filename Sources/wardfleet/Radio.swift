@@ -114,15 +114,16 @@ extension BroadcastCommand {
             if report.rows.isEmpty { return print("Không có lần phát nào ngày \(day) / nothing was scheduled to play on \(day)") }
             for i in report.items {
                 let villages = i.byVillage.sorted { $0.key < $1.key }
-                    .map { "\($0.key.isEmpty ? "—" : $0.key) \($0.value.played)/\($0.value.targeted)" }.joined(separator: ", ")
-                print("\(i.title) (\(i.item), \(i.level.vietnamese)): phủ sóng / reach \(i.reach.played)/\(i.reach.targeted) loa / speakers"
-                    + " = \(Render.percent(i.reach.ratio)); theo thôn / by village: \(villages)")
+                    .map { "\(report.villageNames[$0.key] ?? $0.key) \($0.value.played)/\($0.value.targeted)" }.joined(separator: ", ")
+                let cut = i.reach.interrupted > 0 ? ", \(i.reach.interrupted) bị ngắt / interrupted" : ""
+                print("\(i.title) (\(i.item), \(i.level.vietnamese)): phát trọn / played through \(i.reach.played)/\(i.reach.targeted) loa / speakers"
+                    + " = \(Render.percent(i.reach.ratio))\(cut); theo thôn / by village: \(villages)")
             }
             print("")
             Table.print(header: ["Giờ / Scheduled", "Bản tin / Item", "Loa / Speaker", "Thôn / Village", "Kết quả / Outcome",
                                  "Bắt đầu / Started", "Lệch / Offset"],
                         rows: report.rows.map { r in
-                            [cal.display(r.scheduledStart), r.title, r.speaker, r.villageName ?? "—", "\(r.outcomeVietnamese) / \(r.outcome)",
+                            [cal.display(r.scheduledStart), r.title, r.speaker, r.placeName ?? "—", "\(r.outcomeVietnamese) / \(r.outcome)",
                              r.startedAt.map { cal.display($0) } ?? "—", r.startOffset.map { String(format: "%+.2f s", $0) } ?? "—"]
                         })
         }

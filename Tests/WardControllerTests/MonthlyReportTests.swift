@@ -215,6 +215,36 @@ import WardStorage
                 "only 1/11 06:00 so far: \(report.broadcasts)")
     }
 
+    /// A priority item cut a normal bulletin after 4 s of 13 s and the bulletin still counted
+    /// 100 % reach. An interrupted play is not a completed play: the report, the KPI and the
+    /// day's playback log count it as interrupted, not played.
+    @Test func anInterruptedPlayIsNotReach() throws {
+        let db = try Self.makeDatabase()
+        let start = Self.vn("2026-11-01T07:00:00")
+        let key = PlayKey(item: "bi-ngat", start: start)
+        try PlaybackRepository(db).append([
+            PlaybackEntry(key: key, speaker: "loa-1", event: .scheduled, at: start - 600),
+            PlaybackEntry(key: key, speaker: "loa-1", event: .started, at: start),
+            PlaybackEntry(key: key, speaker: "loa-1", event: .interrupted, at: start + 4, reason: .preempted, by: "uu-tien@1"),
+        ], recordedAt: start + 4)
+        let now = Self.vn("2026-11-02T00:00:00")
+        let report = try MonthlyReport.build(db, month: "2026-11", now: now)
+        let line = try #require(report.broadcasts.first { $0.item == "bi-ngat" })
+        #expect((line.targeted, line.played, line.interrupted) == (1, 0, 1), "\(line)")
+        let kpi = try KPIService(db).report(period: DateInterval(start: Self.vn("2026-11-01T00:00:00"), end: now), now: now)
+        let before = try MonthlyReportTests.reachNumerator(try Self.makeDatabase(), now: now)
+        #expect(kpi.deployment.kpi(.broadcastReach)?.numerator == before, "the cut play adds nothing to reach")
+        let day = try PlaybackLogReport.build(db, day: LocalDay("2026-11-01")!)
+        let reach = try #require(day.items.first { $0.item == "bi-ngat" }?.reach)
+        #expect(reach == Reach(targeted: 1, played: 0, interrupted: 1))
+        #expect(day.rows.first { $0.item == "bi-ngat" }?.outcome == "interrupted:preempted")
+        #expect(ReportRenderer().html(report).contains("0 / 1 (1 bị ngắt)"))
+    }
+
+    static func reachNumerator(_ db: WardDatabase, now: Date) throws -> Double? {
+        try KPIService(db).report(period: DateInterval(start: vn("2026-11-01T00:00:00"), end: now), now: now).deployment.kpi(.broadcastReach)?.numerator
+    }
+
     @Test func reportsRenderInBothLanguagesAndFormats() throws {
         let db = try Self.makeDatabase()
         let r = try MonthlyReport.build(db, month: "2026-10", now: Self.vn("2026-11-05T08:00:00"))

@@ -14,6 +14,9 @@ public struct PlaybackLogReport: Sendable, Encodable {
         public var speaker: String
         public var village: String?
         public var villageName: String?
+        /// Where the speaker hangs, in words: its village, or its site for a speaker outside any
+        /// village (the commune office's).
+        public var placeName: String?
         public var outcome: String
         public var outcomeVietnamese: String
         public var deliveredAt: Date?
@@ -37,6 +40,9 @@ public struct PlaybackLogReport: Sendable, Encodable {
     public var day: LocalDay
     public var rows: [Row]
     public var items: [ItemReach]
+    /// The names of the villages `byVillage` counts by id; "" for speakers outside any village.
+    public var villageNames: [String: String] = [:]
+    public static let outsideVillages = "Cấp xã (không thuộc thôn) / commune level (no village)"
 
     /// Builds the report for plays scheduled on `day` (Asia/Ho_Chi_Minh), optionally one item;
     /// `communes`: only the plays of speakers in these communes (nil: all).
@@ -59,6 +65,7 @@ public struct PlaybackLogReport: Sendable, Encodable {
             if case .missed(_, let x) = r.outcome { by = x }
             return Row(play: r.key.id, item: r.key.item, title: b?.item.title ?? r.key.item, level: b?.item.level ?? .normal,
                        scheduledStart: r.key.start, speaker: r.speaker, village: village(r.speaker)?.id, villageName: village(r.speaker)?.name,
+                       placeName: village(r.speaker)?.name ?? devices[r.speaker].flatMap { tree[$0.siteID]?.name },
                        outcome: r.outcome.code, outcomeVietnamese: r.outcome.vietnamese, deliveredAt: r.deliveredAt,
                        mediaReadyAt: r.mediaReadyAt, startedAt: r.startedAt, endedAt: r.endedAt, startOffset: r.startOffset, by: by)
         }
@@ -69,7 +76,9 @@ public struct PlaybackLogReport: Sendable, Encodable {
             items.append(ItemReach(item: id, title: b?.item.title ?? id, level: b?.item.level ?? .normal,
                                    occurrences: Set(group.map(\.key)).count, reach: total, byVillage: byVillage))
         }
-        return PlaybackLogReport(day: day, rows: rows, items: items)
+        var names: [String: String] = [:]
+        for i in items { for v in i.byVillage.keys { names[v] = v.isEmpty ? outsideVillages : tree[v]?.name ?? v } }
+        return PlaybackLogReport(day: day, rows: rows, items: items, villageNames: names)
     }
 
     /// RFC 4180 CSV, UTF-8, times in Asia/Ho_Chi_Minh; headers Vietnamese / English.

@@ -63,7 +63,9 @@ public struct MonthlyReport: Codable, Sendable {
         public var target: String
         public var occurrences: Int
         public var targeted: Int
+        /// Played through (an interrupted play is not counted here but in `interrupted`).
         public var played: Int
+        public var interrupted: Int = 0
         public var reach: Double? { targeted > 0 ? Double(played) / Double(targeted) : nil }
     }
 
@@ -145,10 +147,11 @@ public struct MonthlyReport: Codable, Sendable {
 
         // Broadcasts with occurrences in the month, and their reach.
         let speakersInScope = Set(loaded.input.devices.filter { inScope(tree.ancestor(of: $0.siteID, at: .commune)?.id) }.map(\.id))
-        var byItem: [String: (targeted: Int, played: Int)] = [:]
+        var byItem: [String: (targeted: Int, played: Int, interrupted: Int)] = [:]
         for t in loaded.input.playback where speakersInScope.contains(t.speaker) {
-            byItem[t.item, default: (0, 0)].targeted += t.targeted
-            byItem[t.item, default: (0, 0)].played += t.played
+            byItem[t.item, default: (0, 0, 0)].targeted += t.targeted
+            byItem[t.item, default: (0, 0, 0)].played += t.played
+            byItem[t.item, default: (0, 0, 0)].interrupted += t.interrupted
         }
         let occurrences = try KPIQueries(db).occurrences(period)
         let items = Dictionary(try BroadcastRepository(db).list(includeCancelled: true).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -156,7 +159,7 @@ public struct MonthlyReport: Codable, Sendable {
             let item = items[id]?.item
             return BroadcastLine(item: id, title: item?.title ?? id, level: item?.level ?? .normal,
                                  target: item.map { describe($0.target, tree) } ?? "", occurrences: occurrences[id] ?? 0,
-                                 targeted: n.targeted, played: n.played)
+                                 targeted: n.targeted, played: n.played, interrupted: n.interrupted)
         }.sorted { $0.level != $1.level ? $0.level > $1.level : ($0.title, $0.item) < ($1.title, $1.item) }
 
         // Alarms raised in the month; problems still open at its end.

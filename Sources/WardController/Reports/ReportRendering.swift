@@ -187,7 +187,8 @@ public struct ReportRenderer: Sendable {
             h += "<th>\(esc(t("Số lần", "Times")))</th><th>\(esc(t("Đã phát / được giao", "Played / targeted")))</th><th>\(esc(t("Tỷ lệ", "Reach")))</th></tr></thead><tbody>"
             for b in r.broadcasts {
                 h += "<tr><td>\(esc(b.title))</td><td>\(esc(level(b.level)))</td><td class=\"small\">\(esc(b.target))</td><td class=\"n\">\(b.occurrences)</td>"
-                h += "<td class=\"n\">\(b.played) / \(b.targeted)</td><td class=\"n\">\(esc(pct(b.reach)))</td></tr>"
+                let cut = b.interrupted > 0 ? " " + t("(\(b.interrupted) bị ngắt)", "(\(b.interrupted) interrupted)") : ""
+                h += "<td class=\"n\">\(b.played) / \(b.targeted)\(esc(cut))</td><td class=\"n\">\(esc(pct(b.reach)))</td></tr>"
             }
             h += "</tbody></table>"
         }
@@ -353,7 +354,7 @@ public struct ReportRenderer: Sendable {
         }
         for b in r.broadcasts {
             lines.append(["broadcast", r.scope, b.item, b.title, num(b.reach), "", "",
-                          "level=\(b.level.rawValue); times=\(b.occurrences); played=\(b.played); targeted=\(b.targeted); target=\(b.target)"])
+                          "level=\(b.level.rawValue); times=\(b.occurrences); played=\(b.played); interrupted=\(b.interrupted); targeted=\(b.targeted); target=\(b.target)"])
         }
         let a = r.alarms
         lines.append(["alarms", r.scope, "raised", t("Số cảnh báo", "Alarms raised"), "\(a.raised)", "", "",

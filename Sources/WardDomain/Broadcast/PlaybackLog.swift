@@ -119,10 +119,12 @@ public struct PlaybackRow: Hashable, Sendable {
         case interrupted(PlaybackReason?, by: String?)
         case missed(PlaybackReason?, by: String?)
 
+        /// Counts for reach: playing now or played through. An interrupted play is not a
+        /// completed play: the village heard part of a bulletin.
         public var played: Bool {
             switch self {
-            case .playing, .finished, .interrupted: true
-            case .pending, .missed: false
+            case .playing, .finished: true
+            case .pending, .missed, .interrupted: false
             }
         }
 
@@ -200,11 +202,14 @@ public struct PlaybackRow: Hashable, Sendable {
 public struct Reach: Hashable, Sendable, Codable {
     public var targeted: Int
     public var played: Int
+    /// Started but cut off by a more urgent item: neither played nor missed.
+    public var interrupted: Int
     public var ratio: Double? { targeted == 0 ? nil : Double(played) / Double(targeted) }
 
-    public init(targeted: Int = 0, played: Int = 0) {
+    public init(targeted: Int = 0, played: Int = 0, interrupted: Int = 0) {
         self.targeted = targeted
         self.played = played
+        self.interrupted = interrupted
     }
 
     /// Reach of `rows` as a whole and per village (speakers without a village under "").
@@ -218,6 +223,9 @@ public struct Reach: Hashable, Sendable, Codable {
             if r.outcome.played {
                 total.played += 1
                 byVillage[v, default: Reach()].played += 1
+            } else if case .interrupted = r.outcome {
+                total.interrupted += 1
+                byVillage[v, default: Reach()].interrupted += 1
             }
         }
         return (total, byVillage)

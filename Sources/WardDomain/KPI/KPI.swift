@@ -1,17 +1,20 @@
 import Foundation
 
-/// Playback of one item on one speaker over a period: occurrences it was given, and started.
+/// Playback of one item on one speaker over a period: occurrences it was given, played through,
+/// and cut off by a more urgent item (started but not played through: not reach).
 public struct PlaybackTally: Sendable, Hashable, Codable {
     public var item: String
     public var speaker: String
     public var targeted: Int
     public var played: Int
+    public var interrupted: Int
 
-    public init(item: String, speaker: String, targeted: Int, played: Int) {
+    public init(item: String, speaker: String, targeted: Int, played: Int, interrupted: Int = 0) {
         self.item = item
         self.speaker = speaker
         self.targeted = targeted
         self.played = played
+        self.interrupted = interrupted
     }
 }
 

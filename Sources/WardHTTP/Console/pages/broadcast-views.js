@@ -140,12 +140,13 @@ export function logView(c) {
       out.replaceChildren(...(r.items.length ? r.items.map((x) => h("section", { class: "panel", "data-reach": x.item },
         h("h3", {}, x.title, " · ", word("level", x.level)),
         h("p", {}, `${t("reach")}: ${x.reach.played}/${x.reach.targeted} ${t("played")} `
-          + `(${fmtPct(x.reach.targeted ? x.reach.played / x.reach.targeted : null)})`),
+          + `(${fmtPct(x.reach.targeted ? x.reach.played / x.reach.targeted : null)})`
+          + (x.reach.interrupted ? ` · ${x.reach.interrupted} ${t("interruptedCount")}` : "")),
         h("p", { class: "muted" }, Object.entries(x.by_village || {}).map(([v,
-          rc]) => `${c.name[v] || v}: ${rc.played}/${rc.targeted}`)
+          rc]) => `${v ? c.name[v] || v : t("outsideVillages")}: ${rc.played}/${rc.targeted}`)
           .join(" · ")),
         table([{ label: t("speaker"), cell: (row) => row.speaker }, { label: t("village"),
-          cell: (row) => row.village_name || "—" },
+          cell: (row) => row.place_name || "—" },
           { label: t("time"), cell: (row) => fmtClock(row.scheduled_start) }, { label: t("outcome"),
             cell: outcomeWords }],
         r.rows.filter((row) => row.item === x.item), { rowAttrs: (row) => ({ "data-play": row.play,
