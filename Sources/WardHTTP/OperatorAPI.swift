@@ -199,7 +199,9 @@ public struct OperatorAPI: Sendable {
         let auth = AuthRepository(database)
         if let h = request.headers[.authorization], h.hasPrefix("Bearer ") {
             guard let name = try auth.tokenUser(tokenHash: Self.sha256(String(h.dropFirst(7))), now: now) else {
-                throw APIError(.unauthorized, "mã truy cập không hợp lệ / invalid API token", code: "invalid_token")
+                // Unknown, revoked and expired are one answer: a guesser learns nothing about which.
+                throw APIError(.unauthorized, "mã truy cập không hợp lệ, đã thu hồi hoặc hết hạn / invalid, revoked or expired API token",
+                               code: "invalid_token")
             }
             guard let p = try auth.principal(name) else {
                 throw APIError(.unauthorized, "tài khoản đã bị vô hiệu hóa / the account is disabled", code: "user_disabled")

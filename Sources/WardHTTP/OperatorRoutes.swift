@@ -14,7 +14,6 @@ extension OperatorAPI {
     struct Reason: Decodable { var reason: String? }
     struct Adopt: Decodable { var site: String; var deviceClass: DeviceClass? }
     struct NewUser: Decodable { var name: String; var role: Role; var displayName: String?; var password: String; var communes: [String]? }
-    struct NewToken: Decodable { var label: String }
     struct UserView: Encodable {
         var name: String
         var role: Role
@@ -192,7 +191,7 @@ extension OperatorAPI {
 
     // MARK: the routes
 
-    public var routes: [Route] { coreRoutes + registryRoutes + radioRoutes + settingsRoutes }
+    public var routes: [Route] { coreRoutes + registryRoutes + radioRoutes + settingsRoutes + tokenRoutes }
 
     var coreRoutes: [Route] {
         let db = database
@@ -463,16 +462,6 @@ extension OperatorAPI {
                 try self.audit(call, "user.add", target: b.name, detail: "role \(b.role.rawValue)",
                                after: try AuthRepository(db).credentials(b.name).map(UserState.init))
                 return try Self.json(["created": b.name], status: .created)
-            },
-            Route(method: .post, path: "/api/v1/users/{name}/tokens", permission: .manageUsers) { call in
-                let name = try call.parameter("name")
-                let b = try Self.decode(NewToken.self, call.body, allowed: ["label"])
-                guard (try? BroadcastRepository(db).user(name)) != nil else { throw APIError(.notFound, "không có người dùng \(name) / no user \(name)") }
-                try self.requireVisibleUser(call, name)
-                let token = Self.randomToken("wft_")
-                try AuthRepository(db).createToken(tokenHash: Self.sha256(token), user: name, label: b.label, at: self.clock.now())
-                try self.audit(call, "user.token", target: name, detail: b.label)
-                return try Self.json(["token": token, "note": "chỉ hiện một lần / shown once"], status: .created)
             },
             Route(method: .get, path: "/api/v1/audit", permission: .viewAudit) { call in
                 // Newest first, a page at a time: the next page is `before=` the last id of this one

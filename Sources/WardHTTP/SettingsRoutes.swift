@@ -126,9 +126,10 @@ extension OperatorAPI {
                     throw APIError(.forbidden, "mật khẩu hiện tại sai / the current password is wrong")
                 }
                 try APIInput.password(b.new, field: "new", user: call.user.name)
-                try auth.setPassword(call.user.name, hash: try await Self.hashPassword(b.new))
-                try self.audit(call, "user.password", target: call.user.name)
-                return try Self.json(["changed": "password", "note": "đăng nhập lại / sign in again"])
+                let ended = try auth.setPassword(call.user.name, hash: try await Self.hashPassword(b.new))
+                try self.audit(call, "user.password", target: call.user.name, detail: ended > 0 ? "api tokens revoked: \(ended)" : nil)
+                return try Self.json(["changed": "password",
+                                      "note": "đăng nhập lại; các mã truy cập API cũ đã bị thu hồi / sign in again; your API tokens were revoked"])
             },
         ]
     }
@@ -160,8 +161,10 @@ extension OperatorAPI {
             throw APIError(.conflict, "phải còn ít nhất một quản trị viên đang hoạt động / at least one active admin must remain", code: "last_admin")
         }
         var changed: [String] = []
+        // Sessions and API tokens end with a role change, a disable or a new password.
+        var tokensEnded = 0
         if let role = b.role, role != old.user.role {
-            try auth.setRole(name, role)
+            tokensEnded += try auth.setRole(name, role)
             changed.append("role \(role.rawValue)")
         }
         if let limit {
@@ -173,13 +176,14 @@ extension OperatorAPI {
             changed.append("display name")
         }
         if let disabled = b.disabled, disabled != (old.disabledAt != nil) {
-            try auth.setDisabled(name, disabled, at: self.clock.now())
+            tokensEnded += try auth.setDisabled(name, disabled, at: self.clock.now())
             changed.append(disabled ? "disabled" : "enabled")
         }
         if let password = b.password {
-            try auth.setPassword(name, hash: try await Self.hashPassword(password))
+            tokensEnded += try auth.setPassword(name, hash: try await Self.hashPassword(password))
             changed.append("password")
         }
+        if tokensEnded > 0 { changed.append("api tokens revoked: \(tokensEnded)") }
         guard b.role != nil || b.communes != nil || b.displayName != nil || b.disabled != nil || b.password != nil else {
             throw APIError(.badRequest, "role, communes, display_name, disabled, password: chưa có thay đổi / nothing to change", code: "nothing_to_change")
         }

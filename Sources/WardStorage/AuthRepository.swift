@@ -51,12 +51,15 @@ public struct AuthRepository: Sendable {
         return try names.compactMap { try credentials($0) }
     }
 
-    /// Disables (ending every session at once) or enables a user.
-    public func setDisabled(_ name: String, _ disabled: Bool, at: Date) throws {
+    /// Disables (ending every session and API token at once) or enables a user.
+    /// Returns how many tokens ended: enabling again gives none back.
+    @discardableResult
+    public func setDisabled(_ name: String, _ disabled: Bool, at: Date) throws -> Int {
         try db.pool.write {
             try $0.execute(sql: "UPDATE users SET disabled_at = ? WHERE name = ?", arguments: [disabled ? at.millis : nil, name])
             guard $0.changesCount == 1 else { throw BroadcastStoreError.unknownUser(name) }
-            if disabled { try $0.execute(sql: "DELETE FROM sessions WHERE user_name = ?", arguments: [name]) }
+            guard disabled else { return 0 }
+            return try Self.endAccess($0, name)
         }
     }
 
@@ -67,12 +70,15 @@ public struct AuthRepository: Sendable {
         }
     }
 
-    public func setPassword(_ name: String, hash: String) throws {
+    /// Returns how many API tokens ended with the old password.
+    @discardableResult
+    public func setPassword(_ name: String, hash: String) throws -> Int {
         try db.pool.write {
             try $0.execute(sql: "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE name = ?", arguments: [hash, name])
             guard $0.changesCount == 1 else { throw BroadcastStoreError.unknownUser(name) }
-            // A new password ends every session of the old one.
-            try $0.execute(sql: "DELETE FROM sessions WHERE user_name = ?", arguments: [name])
+            // A new password ends every session and token of the old one: whoever stole either
+            // (the reason passwords are changed) is out with it.
+            return try Self.endAccess($0, name)
         }
     }
 
@@ -82,12 +88,14 @@ public struct AuthRepository: Sendable {
         }
     }
 
-    /// A role change ends the user's sessions, so no page keeps acting with the old rights.
-    public func setRole(_ name: String, _ role: Role) throws {
+    /// A role change ends the user's sessions and API tokens, so no page or script keeps acting
+    /// with the old rights. Returns how many tokens ended.
+    @discardableResult
+    public func setRole(_ name: String, _ role: Role) throws -> Int {
         try db.pool.write {
             try $0.execute(sql: "UPDATE users SET role = ? WHERE name = ?", arguments: [role.rawValue, name])
             guard $0.changesCount == 1 else { throw BroadcastStoreError.unknownUser(name) }
-            try $0.execute(sql: "DELETE FROM sessions WHERE user_name = ?", arguments: [name])
+            return try Self.endAccess($0, name)
         }
     }
 
@@ -129,19 +137,55 @@ public struct AuthRepository: Sendable {
 
     // MARK: API tokens
 
-    public func createToken(tokenHash: String, user: String, label: String, at: Date) throws {
+    /// Stores a new token (its hash only) and returns it as it is listed.
+    @discardableResult
+    public func createToken(tokenHash: String, user: String, label: String, at: Date, expires: Date? = nil) throws -> APIToken {
+        let token = APIToken(id: APIToken.newID(), user: user, name: label.nfc, createdAt: at, expiresAt: expires)
         try db.pool.write {
-            try $0.execute(sql: "INSERT INTO api_tokens (token_hash, user_name, label, created_at) VALUES (?, ?, ?, ?)",
-                           arguments: [tokenHash, user, label.nfc, at.millis])
+            try $0.execute(sql: """
+                INSERT INTO api_tokens (id, token_hash, user_name, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [token.id, tokenHash, user, token.name, at.millis, expires?.millis])
+        }
+        return token
+    }
+
+    /// A user's tokens, oldest first; expired ones included (they are shown as expired until revoked).
+    public func tokens(of user: String) throws -> [APIToken] {
+        try db.pool.read {
+            try Row.fetchAll($0, sql: "SELECT * FROM api_tokens WHERE user_name = ? ORDER BY created_at, id", arguments: [user])
+                .map(Self.token)
         }
     }
 
+    /// Revokes one of `user`'s tokens; false when they have none with this id.
+    @discardableResult
+    public func revokeToken(id: String, of user: String) throws -> Bool {
+        try db.pool.write {
+            try $0.execute(sql: "DELETE FROM api_tokens WHERE id = ? AND user_name = ?", arguments: [id, user])
+            return $0.changesCount == 1
+        }
+    }
+
+    /// The user a live token acts as; nil for an unknown, revoked or expired one.
     public func tokenUser(tokenHash: String, now: Date) throws -> String? {
         try db.pool.write { db in
-            let u = try String.fetchOne(db, sql: "SELECT user_name FROM api_tokens WHERE token_hash = ?", arguments: [tokenHash])
+            let u = try String.fetchOne(db, sql: "SELECT user_name FROM api_tokens WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?)",
+                                        arguments: [tokenHash, now.millis])
             if u != nil { try db.execute(sql: "UPDATE api_tokens SET last_used = ? WHERE token_hash = ?", arguments: [now.millis, tokenHash]) }
             return u
         }
+    }
+
+    static func token(_ r: Row) -> APIToken {
+        APIToken(id: r["id"], user: r["user_name"], name: r["label"], createdAt: Date(millis: r["created_at"]),
+                 lastUsed: (r["last_used"] as Int64?).map(Date.init(millis:)), expiresAt: (r["expires_at"] as Int64?).map(Date.init(millis:)))
+    }
+
+    /// Ends everything that signs `name` in: sessions and API tokens. Returns how many tokens ended.
+    static func endAccess(_ db: Database, _ name: String) throws -> Int {
+        try db.execute(sql: "DELETE FROM sessions WHERE user_name = ?", arguments: [name])
+        try db.execute(sql: "DELETE FROM api_tokens WHERE user_name = ?", arguments: [name])
+        return db.changesCount
     }
 
     // MARK: audit

@@ -478,6 +478,18 @@ public final class WardDatabase: Sendable {
                 CREATE INDEX audit_log_at ON audit_log (at);
                 """)
         }
+        m.registerMigration("v15: API tokens with a public id and an expiry") { db in
+            try db.execute(sql: """
+                -- A token is listed and revoked by a public id (never by its hash, which is as good
+                -- as the secret for whoever reads the list); tokens made before get one now.
+                ALTER TABLE api_tokens ADD COLUMN id TEXT;
+                UPDATE api_tokens SET id = 'tok-' || lower(hex(randomblob(8)));
+                CREATE UNIQUE INDEX api_tokens_id ON api_tokens (id);
+                CREATE INDEX api_tokens_user ON api_tokens (user_name);
+                -- NULL: until revoked.
+                ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
+                """)
+        }
         m.registerMigration("v16: claim codes slowed down, not locked") { db in
             // Wrong proofs in a row and the latest one's time: the next waits (ClaimThrottle).
             try db.execute(sql: "ALTER TABLE claim_codes ADD COLUMN last_failure_at INTEGER")

@@ -12,7 +12,7 @@ extension AlarmSeverity: ExpressibleByArgument {}
 
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "users", abstract: "Người dùng và vai trò / Users and roles.", subcommands: [Add.self, List.self, Password.self, Token.self])
+        commandName: "users", abstract: "Người dùng và vai trò / Users and roles.", subcommands: [Add.self, List.self, Password.self, Token.self, Tokens.self, RevokeToken.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Thêm người dùng / Add a user.")
@@ -65,24 +65,93 @@ struct UsersCommand: AsyncParsableCommand {
             let database = try db.open()
             _ = try BroadcastRepository(database).user(name)
             try AuthRepository(database).setPassword(name, hash: try await OperatorAPI.hashPassword(try UsersCommand.readPassword(for: name)))
-            print("Đã đặt mật khẩu / password set for \(name); các phiên cũ đã đóng / old sessions ended")
+            print("Đã đặt mật khẩu / password set for \(name); các phiên và mã API cũ đã hết / old sessions and API tokens ended")
         }
     }
 
     struct Token: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Tạo mã truy cập API cho script / Make an API token for scripts.")
+        static let configuration = CommandConfiguration(
+            abstract: "Tạo mã truy cập API cho script / Make an API token for scripts.",
+            discussion: "The secret is printed once; the token is listed (users tokens) and revoked (users revoke-token) by its id.")
         @OptionGroup var db: DatabaseOptions
         @Argument(help: "Login name the token acts as.") var name: String
-        @Option(help: "What it is for.") var label = "script"
+        @Option(help: "What it is for (its name in the list).") var label = "script"
+        @Option(help: "Stops working after this many days (1–3650); default: until revoked.") var validDays: Int?
 
         func run() async throws {
-            if let remote = try db.remote { return try await remote.run("POST", RemoteAPI.path("users", name, "tokens"), json: ["label": label]) }
+            if let d = validDays, !APIToken.validDays.contains(d) { throw ValidationError("--valid-days: 1–3650") }
+            if let remote = try db.remote {
+                return try await remote.run("POST", RemoteAPI.path("users", name, "tokens"), json: ["name": label, "valid_days": validDays])
+            }
             let database = try db.open()
             _ = try BroadcastRepository(database).user(name)
             let token = OperatorAPI.randomToken("wft_")
-            try AuthRepository(database).createToken(tokenHash: OperatorAPI.sha256(token), user: name, label: label, at: Date())
+            let now = Clocks.fromEnvironment().now()
+            let made = try AuthRepository(database).createToken(tokenHash: OperatorAPI.sha256(token), user: name, label: label, at: now,
+                                                                expires: validDays.map { now + Double($0) * 86_400 })
             print(token)
-            FileHandle.standardError.write(Data("Chỉ hiện một lần; dùng: Authorization: Bearer … / shown once; use it as a bearer token\n".utf8))
+            FileHandle.standardError.write(Data("""
+                Chỉ hiện một lần; dùng: Authorization: Bearer … / shown once; use it as a bearer token (id \(made.id))
+
+                """.utf8))
+        }
+    }
+
+    struct Tokens: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Các mã truy cập API của một người / A user's API tokens (never their secrets).")
+        @OptionGroup var db: DatabaseOptions
+        @Argument(help: "Login name.") var name: String
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            if let remote = try db.remote { return try await remote.run("GET", RemoteAPI.path("users", name, "tokens")) }
+            let database = try db.open()
+            _ = try BroadcastRepository(database).user(name)
+            let tokens = try AuthRepository(database).tokens(of: name)
+            let cal = LocalCalendar.vietnam, now = Clocks.fromEnvironment().now()
+            if json {
+                // The API's shape (GET /api/v1/users/{name}/tokens), as with --server.
+                let e = JSONEncoder()
+                e.outputFormatting = jsonOutput.outputFormatting
+                e.dateEncodingStrategy = .iso8601
+                e.keyEncodingStrategy = .convertToSnakeCase
+                return print(String(decoding: try e.encode(tokens.map { TokenJSON($0, now: now) }), as: UTF8.self))
+            }
+            Table.print(header: ["Mã / Id", "Tên / Name", "Tạo lúc / Created", "Dùng lần cuối / Last used", "Hết hạn / Expires"],
+                        rows: tokens.map { t in
+                            [t.id, t.name, cal.display(t.createdAt), t.lastUsed.map(cal.display) ?? "chưa dùng / never",
+                             t.expiresAt.map { cal.display($0) + (t.isExpired(at: now) ? " (đã hết hạn / expired)" : "") } ?? "không / never"]
+                        })
+        }
+    }
+
+    struct TokenJSON: Encodable {
+        var id: String, name: String, createdAt: Date, lastUsed: Date?, expiresAt: Date?, expired: Bool
+        init(_ t: APIToken, now: Date) {
+            id = t.id
+            name = t.name
+            createdAt = t.createdAt
+            lastUsed = t.lastUsed
+            expiresAt = t.expiresAt
+            expired = t.isExpired(at: now)
+        }
+    }
+
+    struct RevokeToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revoke-token",
+                                                        abstract: "Thu hồi một mã truy cập API / Revoke an API token (it stops working at once).")
+        @OptionGroup var db: DatabaseOptions
+        @Argument(help: "Login name.") var name: String
+        @Argument(help: "The token's id (users tokens NAME).") var id: String
+
+        func run() async throws {
+            if let remote = try db.remote { return try await remote.run("DELETE", RemoteAPI.path("users", name, "tokens", id)) }
+            let database = try db.open()
+            _ = try BroadcastRepository(database).user(name)
+            guard try AuthRepository(database).revokeToken(id: id, of: name) else {
+                throw ValidationError("\(name) không có mã truy cập \(id) / \(name) has no API token \(id)")
+            }
+            print("Đã thu hồi / revoked \(id)")
         }
     }
 

@@ -87,6 +87,42 @@ final class WebhookReceiver: Sendable {
         }
     }
 
+    /// A receiver that answers 307 towards another address (here a second receiver on loopback)
+    /// does not get the controller to post there: the delivery fails at once, with the reason.
+    @Test func webhookRedirectIsRefusedNotFollowed() async throws {
+        let target = WebhookReceiver(failures: 0)
+        let (targetURL, targetServer) = try await target.start()
+        defer { targetServer.cancel() }
+        let redirects = Mutex(0)
+        let router = Router()
+        router.post("/hook") { _, _ -> Response in
+            redirects.withLock { $0 += 1 }
+            return Response(status: .temporaryRedirect, headers: [.location: targetURL.absoluteString])
+        }
+        let port = Mutex(0)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port ?? 0 } })
+        let server = Task { try await app.runService() }
+        defer { server.cancel() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while port.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+
+        let db = try database()
+        let clock = ManualTimeSource(start)
+        let sink = WebhookSink(url: URL(string: "http://127.0.0.1:\(port.withLock { $0 })/hook")!, secret: secret, clock: clock)
+        let dispatcher = NotificationDispatcher(database: db, sinks: [sink], retry: RetryPolicy(first: 5, cap: 600, maxAttempts: 5), clock: clock)
+        let repo = NotificationRepository(db)
+        try repo.enqueue(alarm: 1, event: "raised", sinks: ["webhook"], payload: #"{"text_vi":"Mất kết nối: loa-1"}"#, at: start)
+        #expect(await dispatcher.deliverDue() == 1)
+        let n = try repo.list()[0]
+        #expect(redirects.withLock { $0 } == 1)
+        #expect(target.received.withLock { $0 }.isEmpty, "the redirect's target got the notification")
+        #expect(n.status == "failed" && n.deliveredAt == nil, "\(n.status)")
+        #expect(n.lastError == "redirect 307 to \(targetURL.absoluteString) refused", "\(n.lastError ?? "-")")
+        #expect(await dispatcher.delivered == 0)
+        #expect(await dispatcher.gaveUp == 1)
+    }
+
     @Test func unreachableSinkGivesUpVisibly() async throws {
         let db = try database()
         let clock = ManualTimeSource(start)

@@ -22,7 +22,7 @@ import WardStorage
     var day: LocalDay { LocalCalendar.vietnam.localDay(of: now) }
     static let month = "2026-11"
     /// Routes whose answers carry no commune's data: settings of the whole deployment and the caller.
-    static let noCommuneData: Set<String> = ["/api/v1/me", "/api/v1/alarms/rules", "/api/v1/kpi/targets"]
+    static let noCommuneData: Set<String> = ["/api/v1/me", "/api/v1/alarms/rules", "/api/v1/kpi/targets", "/api/v1/me/tokens"]
 
     struct World {
         var db: WardDatabase
@@ -122,6 +122,9 @@ import WardStorage
         }
         try ReportScheduler.generate(db, month: Self.month, commune: "xa-bzz", now: now, by: "admin", directory: nil)
         try ReportScheduler.generate(db, month: Self.month, commune: "an-phu", now: now, by: "admin", directory: nil)
+        // An API token of each commune's officer: B's named so that showing it shows B.
+        let tokenA = try AuthRepository(db).createToken(tokenHash: OperatorAPI.sha256("wft_a"), user: "nguoi-a", label: "script a", at: now)
+        let tokenB = try AuthRepository(db).createToken(tokenHash: OperatorAPI.sha256("wft_bzz"), user: "nguoi-bzz", label: "script bzz", at: now)
         try AuthRepository(db).audit(user: "nguoi-bzz", action: "broadcast.schedule", target: itemB.id, detail: "Bản tin Bzz", address: nil, at: now)
         try AuthRepository(db).audit(user: "nguoi-a", action: "broadcast.schedule", target: itemA.id, detail: "Bản tin An Phú", address: nil, at: now)
 
@@ -133,9 +136,10 @@ import WardStorage
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         return World(db: db, api: api, app: app,
                      a: ["device": "LOA-A1", "item": itemA.id, "alarm": "\(alarmIDs["a"]!)", "inbox": "\(inbox["a"]!)", "pending": "PENDING-A",
-                         "commune": "an-phu", "user": "nguoi-a", "group": "nhom-a", "site": "cot"],
+                         "commune": "an-phu", "user": "nguoi-a", "group": "nhom-a", "site": "cot", "token": tokenA.id],
                      b: ["device": "LOA-BZZ-1", "item": itemB.id, "alarm": "\(alarmIDs[Self.marker]!)", "inbox": "\(inbox[Self.marker]!)",
-                         "pending": "PENDING-BZZ", "commune": "xa-bzz", "user": "nguoi-bzz", "group": "nhom-bzz", "site": "cot-bzz"])
+                         "pending": "PENDING-BZZ", "commune": "xa-bzz", "user": "nguoi-bzz", "group": "nhom-bzz", "site": "cot-bzz",
+                         "token": tokenB.id])
     }
 
     /// The thing a path parameter names, from the path segment before it.
@@ -152,6 +156,7 @@ import WardStorage
         case "pending": return "pending"
         case "users": return "user"
         case "groups": return "group"
+        case "tokens": return "token"  // an API token of that commune's user
         default: return nil
         }
     }
@@ -341,6 +346,7 @@ import WardStorage
         #expect(changed.isEmpty, "commune B's data changed: \(changed.prefix(5))")
         #expect(try DeviceRepository(w.db).get("LOA-BZZ-1")?.siteID == "cot-bzz", "B's device stays where it is")
         #expect(try PlaceRepository(w.db).tree()["thon-bzz"]?.parentID == "xa-bzz", "B's village stays in B")
+        #expect(try AuthRepository(w.db).tokens(of: "nguoi-bzz").map(\.id) == [b["token"]!], "B's officer keeps their API token")
         // Refusals are in the audit log, so someone probing another commune is seen.
         #expect(try AuthRepository(w.db).auditLog(limit: 10_000).contains { $0.user == "admin-a" && $0.action == "access.denied" })
     }

@@ -69,6 +69,7 @@ import Yams
     static func concrete(_ path: String) -> String {
         path.replacingOccurrences(of: "{id}", with: "x").replacingOccurrences(of: "{month}", with: "2026-10")
             .replacingOccurrences(of: "{name}", with: "nobody").replacingOccurrences(of: "{commune}", with: "an-phu")
+            .replacingOccurrences(of: "{token}", with: "tok-0")
     }
 
     @Test func roleMatrixEveryRoleCanDoWhatItShouldAndNothingMore() async throws {

@@ -26,7 +26,12 @@ public struct OutgoingNotification: Sendable, Hashable {
 
 public struct SinkError: Error, CustomStringConvertible {
     public var description: String
-    public init(_ d: String) { description = d }
+    /// The far end answered in a way retrying will not change (a redirect): failed at once.
+    public var permanent: Bool
+    public init(_ d: String, permanent: Bool = false) {
+        description = d
+        self.permanent = permanent
+    }
 }
 
 /// POSTs the notification JSON, signed with HMAC-SHA256 over "timestamp.body" so the receiver
@@ -63,12 +68,51 @@ public struct WebhookSink: NotificationSink {
         req.setValue(n.event, forHTTPHeaderField: "X-WardFleet-Event")
         // Same id on every retry: the receiver can drop duplicates.
         req.setValue(String(n.id), forHTTPHeaderField: "X-WardFleet-Delivery")
-        let response: URLResponse
-        do { (_, response) = try await URLSession.shared.data(for: req) } catch {
-            throw SinkError((error as NSError).localizedDescription)
+        let http = try await Self.send(req)
+        // A redirect is never followed: a receiver could otherwise point the controller's signed
+        // POST at any address it can reach (loopback, the office LAN) and have it counted delivered.
+        if (300..<400).contains(http.statusCode) {
+            let to = http.value(forHTTPHeaderField: "Location") ?? "?"
+            throw SinkError("redirect \(http.statusCode) to \(to) refused", permanent: true)
         }
-        guard let http = response as? HTTPURLResponse else { throw SinkError("no HTTP response") }
         guard (200..<300).contains(http.statusCode) else { throw SinkError("HTTP \(http.statusCode)") }
+    }
+
+    /// One request on a session of its own whose delegate refuses redirects, so the 3xx answer
+    /// itself comes back. A delegate-driven task: on Linux, tasks with a completion handler do not
+    /// ask the session's delegate before following a redirect.
+    static func send(_ req: URLRequest) async throws -> HTTPURLResponse {
+        let delegate = NoRedirects()
+        let session = URLSession(configuration: .ephemeral, delegate: delegate, delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        return try await withCheckedThrowingContinuation { c in
+            delegate.continuation = c
+            session.dataTask(with: req).resume()
+        }
+    }
+}
+
+/// Answers a redirect with "do not follow" and hands the task's outcome to one continuation.
+private final class NoRedirects: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    // @unchecked: `continuation` is set before the task starts and then used from the session's
+    // serial delegate queue only.
+    var continuation: CheckedContinuation<HTTPURLResponse, any Error>?
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+        completionHandler(nil)
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        guard let c = continuation else { return }
+        continuation = nil
+        if let error {
+            c.resume(throwing: SinkError((error as NSError).localizedDescription))
+        } else if let http = task.response as? HTTPURLResponse {
+            c.resume(returning: http)
+        } else {
+            c.resume(throwing: SinkError("no HTTP response"))
+        }
     }
 }
 
@@ -134,7 +178,8 @@ public actor NotificationDispatcher {
             } catch {
                 failedAttempts += 1
                 let attempt = n.attempts + 1
-                let next = retry.delay(afterAttempt: attempt).map { clock.now().addingTimeInterval($0) }
+                let permanent = (error as? SinkError)?.permanent ?? false
+                let next = permanent ? nil : retry.delay(afterAttempt: attempt).map { clock.now().addingTimeInterval($0) }
                 try? repository.failed(n.id, at: clock.now(), error: "\(error)", retryAt: next)
                 if next == nil { gaveUp += 1 }
                 logger.warning(next == nil ? "notification given up" : "notification failed, will retry", metadata: [

@@ -1,7 +1,8 @@
-// One's own account: who one is, and changing one's password.
-import { S, h, api, page, errorBox, showError } from "../lib/core.js";
+// One's own account: who one is, changing one's password, and one's own API tokens.
+import { S, h, api, page, showError } from "../lib/core.js";
 import { t, word } from "../lib/i18n.js";
 import { field } from "../lib/ui.js";
+import { tokenPanel } from "../lib/tokens.js";
 
 export function accountPage() {
   const msg = h("div", { role: "status" });
@@ -18,5 +19,5 @@ export function accountPage() {
   } }, h("h2", {}, t("changePassword")), field(t("currentPassword"), current), field(t("newPassword"), next),
   h("button", { class: "primary", type: "submit" }, t("save")), msg);
   page(t("account"), h("p", {}, t("meRole", { name: S.me.display_name, user: S.me.user, role: word("role",
-    S.me.role) })), f);
+    S.me.role) })), f, tokenPanel("/api/v1/me/tokens", S.me.user));
 }

@@ -1,8 +1,9 @@
-// Users: add, edit (name, role after confirmation, communes), disable, passwords and API tokens.
+// Users: add, edit (name, role after confirmation, communes), disable, passwords, API tokens (listed, made, revoked).
 // The commune picker shows names and stores ids.
 import { h, api, page, okBox, ask, redraw, attempt } from "../lib/core.js";
 import { t, word } from "../lib/i18n.js";
 import { table, field, select } from "../lib/ui.js";
+import { tokenPanel } from "../lib/tokens.js";
 
 const ROLES = ["viewer", "operator", "technician", "approver", "admin"];
 
@@ -77,15 +78,12 @@ export async function usersPage() {
       onclick: () => { const pw = window.prompt(`${t("newPassword")} (${u.name})`); if (pw) patch(u,
         { password: pw }); } },
       t("changePassword")),
-    h("button", { class: "plain", onclick: () => {
-      const label = window.prompt(t("tokenLabel"));
-      if (!label) return;
-      attempt(msg, async () => {
-        const r = await api(`/api/v1/users/${encodeURIComponent(u.name)}/tokens`, { method: "POST", body: { label } });
-        msg.replaceChildren(okBox([`${u.name}: `, h("code", { "data-testid": "new-token" }, r.token),
-          ` — ${t("tokenNote")}`]));
-      });
-    } }, t("token")),
+    h("button", { class: "plain", "data-user-tokens": u.name, onclick: () => {
+      holder.replaceChildren(h("div", {},
+        tokenPanel(`/api/v1/users/${encodeURIComponent(u.name)}/tokens`, u.name, `${t("tokens")}: ${u.name}`),
+        h("button", { class: "plain", type: "button", onclick: () => holder.replaceChildren() }, t("close"))));
+      holder.scrollIntoView({ block: "start" });
+    } }, t("tokens")),
   ];
   page(t("users"), msg, holder, table([
     { label: t("user"), cell: (u) => h("strong", {}, u.name) }, { label: t("displayName"),
