@@ -285,8 +285,9 @@ public actor BroadcastDelivery {
             guard let b = broadcasts[key.item], case .stream(let url) = b.programme else { continue }
             Task { [logger] in
                 guard let why = await probe.problem(with: url) else { return }
-                logger.warning("nguồn tiếp sóng của \(b.item.title) lúc \(key.start) không mở được / the relay source of \(key.id) cannot be opened: \(why)",
-                               metadata: ["item": "\(key.item)", "stream": "\(url)"])
+                let text = "nguồn tiếp sóng của \(b.item.title) lúc \(key.start) không mở được"
+                    + " / the relay source of \(key.id) cannot be opened: \(why)"
+                logger.warning("\(text)", metadata: ["item": "\(key.item)", "stream": "\(url)"])
             }
         }
     }
