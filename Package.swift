@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "WardProtocol", dependencies: ["WardDomain", crypto]),
         // Clocks for processes: the system's, or one shifted by a file that tests move.
         .target(name: "WardClock", dependencies: ["WardDomain"]),
+        // An HTTP(S) audio stream opened and read as it comes (relays: speakers play them, the controller checks them).
+        .target(name: "HTTPStream"),
         // SIGINT/SIGTERM for the executables, without libdispatch signal sources.
         .target(name: "ProcessSignals"),
         // Places/devices files (YAML, CSV) -> domain values.
@@ -55,7 +57,8 @@ let package = Package(
         // The controller service: ingest pipeline, health tracking, persistence wiring.
         .target(
             name: "WardController",
-            dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", "WardClock", logging, crypto]
+            dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", "WardClock", "HTTPStream",
+                           logging, crypto]
         ),
         // HTTP: media for devices now; the operators' API and console later.
         .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "FleetFile", "WardDomain", "WardProtocol", "CZlib", hummingbird, httpTypes, logging,
@@ -63,12 +66,15 @@ let package = Package(
                 resources: [.copy("Console")]),
         .executableTarget(
             name: "wardfleet",
-            dependencies: ["WardController", "WardHTTP", "FleetFile", "WardClock", "ProcessSignals", argumentParser, logging, grdb]
+            dependencies: ["WardController", "WardHTTP", "FleetFile", "WardClock", "ProcessSignals", argumentParser, logging, grdb],
+            // The demo commune, built into the binary so `wardfleet demo` runs from any folder. A link to
+            // deploy/sample-commune.yaml, which stays the one copy.
+            resources: [.embedInCode("sample-commune.yaml")]
         ),
         .executableTarget(
             name: "firmware-sim",
-            dependencies: ["WardDomain", "WardProtocol", "MQTTClient", "FleetFile", "WardClock", "ProcessSignals", argumentParser,
-                           logging, crypto],
+            dependencies: ["WardDomain", "WardProtocol", "MQTTClient", "FleetFile", "WardClock", "ProcessSignals", "HTTPStream",
+                           argumentParser, logging, crypto],
             path: "firmware-sim"
         ),
         .testTarget(name: "WardDomainTests", dependencies: ["WardDomain"]),

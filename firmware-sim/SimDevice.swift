@@ -94,7 +94,8 @@ actor SimDevice {
         self.options = options
         self.logger = logger
         var r = SeededRandom(seed: options.seed, stream: device.id)
-        boot = r.hex(8)
+        _ = r.hex(8)  // the seeded boot id of old: still drawn, so the rest of the seeded stream is unchanged
+        boot = Self.freshBoot()
         volume = min(device.config.maxVolume ?? 100, 70)
         rssi = -60 - Int(r.next() % 30)
         power = r.unit() < 0.2 ? .solar : .mains
@@ -102,6 +103,13 @@ actor SimDevice {
         usedFraction = 0.80 + r.unit() * 0.08
         clients = Int(r.next() % 20)
         rng = r
+    }
+
+    /// A new boot id at every start and reboot, from the system's entropy, not the seed: a seeded fleet
+    /// started again must not repeat the boot ids (and so the (boot, seq) of events and reports) of its
+    /// previous run, which the controller holds as replays or history (protocol §3, `boot`).
+    static func freshBoot() -> String {
+        String(UInt64.random(in: .min ... .max), radix: 16).leftPadded(to: 16)
     }
 
     func topic(_ kind: MessageKind) -> String {
@@ -187,7 +195,8 @@ actor SimDevice {
         case .reboot:
             rebootRadio()
             await dropConnection(graceful: true, announce: true)
-            boot = rng.hex(8)
+            _ = rng.hex(8)
+            boot = Self.freshBoot()
             seq = 0
             eventSeq = 0
             await connect()
@@ -329,4 +338,8 @@ actor SimDevice {
         default: ack(cmd.cmdID, .unsupported, "\(cmd.command) not supported by \(device.deviceClass.rawValue)")
         }
     }
+}
+
+extension String {
+    func leftPadded(to n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }

@@ -4,6 +4,7 @@ import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import HTTPStream
 import MQTTClient
 import WardDomain
 import WardProtocol
@@ -18,6 +19,10 @@ struct RadioPlay: Sendable {
     var started: Date?
     /// Reported finished, interrupted or missed: nothing more happens to it.
     var closed = false
+    /// A relay: its stream, once opened (read for as long as the play sounds), or why it could not be.
+    var relay: HTTPStream?
+    var relayOpening = false
+    var relayFailed: String?
 }
 
 /// Downloads media by hash for every speaker of the process, once per file, and verifies it.
@@ -93,6 +98,7 @@ extension SimDevice {
                 report(.interrupted, id, reason: .cancelled)
                 stopCurrent()
             }
+            agenda[id]?.relay?.close()
             agenda[id] = nil
         }
         for p in s.plays {
@@ -162,6 +168,18 @@ extension SimDevice {
                 continue
             }
             guard p.mediaReady else { continue }  // may still arrive before its latest start
+            if let url = p.play.stream {
+                // A relay sounds only what its source sends: open it first; a source that cannot be
+                // opened is a play missed (`stream_failed`), never one reported played.
+                if let why = p.relayFailed {
+                    close(id, .missed, reason: .streamFailed, detail: why)
+                    continue
+                }
+                guard p.relay != nil else {
+                    if !p.relayOpening { openRelay(url, for: id, latestStart: p.latestStart) }
+                    continue
+                }
+            }
             if let c = current, let holder = agenda[c] {
                 if p.play.level > holder.play.level {
                     report(.interrupted, c, reason: .preempted, by: id)
@@ -183,13 +201,52 @@ extension SimDevice {
         reschedulePlayer()
     }
 
-    private func close(_ id: String, _ event: PlaybackEvent, reason: PlaybackReason, by: String? = nil) {
+    private func close(_ id: String, _ event: PlaybackEvent, reason: PlaybackReason, by: String? = nil, detail: String? = nil) {
         agenda[id]?.closed = true
-        report(event, id, reason: reason, by: by)
+        agenda[id]?.relay?.close()
+        report(event, id, reason: reason, by: by, detail: detail)
+    }
+
+    /// Opens a relay's stream (HTTP GET) in the background; the player goes on when it answers.
+    private func openRelay(_ url: String, for id: String, latestStart: Date) {
+        agenda[id]?.relayOpening = true
+        let timeout = min(5, max(1, latestStart.timeIntervalSince(clock.now())))
+        let agent = "WardFleet firmware-sim \(device.id)"
+        Task { [weak self] in
+            let r = await HTTPStream.open(url, timeout: timeout, userAgent: agent) { [weak self] failure in
+                Task { await self?.relayEnded(id, failure) }
+            }
+            await self?.relayOpened(id, r)
+        }
+    }
+
+    private func relayOpened(_ id: String, _ r: Result<HTTPStream, HTTPStream.Failure>) {
+        guard let p = agenda[id], !p.closed else {
+            if case .success(let s) = r { s.close() }
+            return
+        }
+        switch r {
+        case .success(let s): agenda[id]?.relay = s
+        case .failure(let f):
+            agenda[id]?.relayFailed = f.description
+            logger.warning("\(device.id): stream of \(id) cannot be opened: \(f)")
+        }
+        reportingTogether { playerTick() }
+    }
+
+    /// The source stopped sending while the relay sounds: what is left of it is not played.
+    private func relayEnded(_ id: String, _ failure: HTTPStream.Failure?) {
+        guard current == id, let ends = currentEnds, clock.now() < ends else { return }
+        report(.interrupted, id, reason: .streamFailed, detail: failure?.description ?? "the stream ended early")
+        stopCurrent()
+        reschedulePlayer()
     }
 
     private func stopCurrent() {
-        if let c = current { agenda[c]?.closed = true }
+        if let c = current {
+            agenda[c]?.closed = true
+            agenda[c]?.relay?.close()
+        }
         current = nil
         currentEnds = nil
         playingUntil = nil

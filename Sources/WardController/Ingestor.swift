@@ -198,7 +198,7 @@ public actor Ingestor {
             if m.retained {
                 tracker.declare(id, heartbeat: b.heartbeat)
             } else {
-                record(tracker.birth(id, bootID: b.boot, heartbeat: b.heartbeat, at: now), id, now)
+                record(tracker.birth(id, bootID: b.boot, heartbeat: b.heartbeat, at: now, newSession: true), id, now)
             }
         case .state(let s):
             switch s.state {

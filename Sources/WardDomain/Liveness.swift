@@ -109,14 +109,21 @@ public struct LivenessTracker: Sendable {
     public mutating func untrack(_ id: String) { devices[id] = nil }
     public func isTracked(_ id: String) -> Bool { devices[id] != nil }
 
-    /// Birth: the device connected with a (possibly new) boot.
-    public mutating func birth(_ id: String, bootID: String, heartbeat: TimeInterval, at now: Date) -> LivenessOutcome {
+    /// Birth: the device connected with a (possibly new) boot. `newSession` is a live birth (a new
+    /// MQTT connection): it opens a new sequence window even when the boot id is the current one, since
+    /// firmware without a clock or entropy may restart with the same boot id and count from 1 again.
+    /// Without it the device would be refused (`replayed_sequence`) until its counter passed the old one.
+    public mutating func birth(_ id: String, bootID: String, heartbeat: TimeInterval, at now: Date,
+                               newSession: Bool = false) -> LivenessOutcome {
         guard var d = devices[id] else { return .none }
         var outcome = LivenessOutcome.none
         if d.bootID != bootID {
             outcome.reboot = (d.bootID, bootID)
             d.switchBoot(to: bootID)
             d.classFaults = []  // a new boot's faults are unknown until its first telemetry
+        } else if newSession {
+            d.lastSeq = nil
+            d.lastEventSeq = nil
         }
         d.expectedBy = nil
         d.heartbeat = min(max(heartbeat, Self.heartbeatRange.lowerBound), Self.heartbeatRange.upperBound)

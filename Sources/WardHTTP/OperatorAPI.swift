@@ -84,6 +84,8 @@ public struct OperatorAPI: Sendable {
     public var throttle = LoginThrottle()
     /// Login attempts allowed per client address per minute, whatever the account.
     public var loginsPerMinute = 20
+    /// Checks a relay's source when it is scheduled (the answer warns when it does not answer).
+    public var streamProbe: any StreamSourceProbe = HTTPStreamProbe()
     public static let maxBody = 1 << 20
     public static let sessionCookie = "wf_session"
     let attempts = LoginAttempts()

@@ -341,7 +341,8 @@ extension OperatorAPI {
                 r.priorityOrder = b.priorityOrder
                 let item = try BroadcastService(db, clock: self.clock).schedule(r, by: call.user.name)
                 try self.audit(call, "broadcast.schedule", target: item.id, detail: b.title)
-                return try Self.json(item, status: .created)
+                let warnings = await RelayCheck.warnings(for: item, probe: self.streamProbe).map(Self.language(call.request).pick)
+                return try Self.json(ScheduleAnswer(item, warnings: warnings), status: .created)
             },
             Route(method: .post, path: "/api/v1/broadcasts/{id}/approve", permission: .approve) { call in
                 let id = try call.parameter("id")
@@ -379,7 +380,8 @@ extension OperatorAPI {
                 let item = try BroadcastService(db, clock: self.clock).sendEmergency(title: b.title ?? "", programme: programme, duration: duration,
                                                                                       target: target, volume: b.volume, by: call.user.name)
                 try self.audit(call, "broadcast.emergency", target: item.id, detail: b.title)
-                return try Self.json(item, status: .created)
+                let warnings = await RelayCheck.warnings(for: item, probe: self.streamProbe).map(Self.language(call.request).pick)
+                return try Self.json(ScheduleAnswer(item, warnings: warnings), status: .created)
             },
             Route(method: .get, path: "/api/v1/playback", permission: .view) { call in
                 let cal = LocalCalendar.vietnam

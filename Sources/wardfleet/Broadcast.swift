@@ -210,8 +210,14 @@ struct BroadcastCommand: AsyncParsableCommand {
                 title: title, level: level, programme: programme, duration: self.programme.duration,
                 recurrence: recurrence, target: targets.target ?? BroadcastTarget(), volume: volume, priorityOrder: order)
             let b = try BroadcastService(database, clock: Clocks.fromEnvironment()).schedule(request, by: user)
-            if json { return try printJSON(b) }
+            // Checked once it is on the schedule: an unreachable source is a warning, not a refusal.
+            let warnings = await RelayCheck.warnings(for: b, probe: HTTPStreamProbe())
+            if json {
+                printWarnings(warnings)
+                return try printJSON(ScheduleAnswer(b, warnings: warnings))
+            }
             print("\(b.id): \(b.item.title) — \(b.item.level.vietnamese), \(b.status.vietnamese) / \(b.status.rawValue)")
+            printWarnings(warnings)
             if b.status == .pendingApproval { print("Chờ lãnh đạo duyệt / waiting for approval: wardfleet broadcast approve \(b.id) --as …") }
         }
     }
@@ -331,6 +337,11 @@ struct BroadcastCommand: AsyncParsableCommand {
             print("\(commune): \(f)–\(t)")
         }
     }
+}
+
+/// Warnings go to standard error, so a `--json` answer stays one JSON document.
+func printWarnings(_ warnings: [String]) {
+    for w in warnings { FileHandle.standardError.write(Data("Cảnh báo / warning: \(w)\n".utf8)) }
 }
 
 /// When an item plays: --day, --time and how it repeats.

@@ -8,9 +8,11 @@ import WardDomain
 import WardHTTP
 import WardStorage
 
-/// Path of a sibling executable (firmware-sim next to wardfleet in .build/…).
+/// Path of a sibling executable (firmware-sim next to wardfleet in .build/…). From /proc/self/exe: a
+/// `wardfleet` found on PATH has no folder in its argv[0].
 func siblingExecutable(_ name: String) -> String {
-    let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let me = URL(fileURLWithPath: exe).resolvingSymlinksInPath()
     let candidate = me.deletingLastPathComponent().appendingPathComponent(name).path
     return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : name
 }
@@ -21,7 +23,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Xã mẫu với thiết bị mô phỏng / A demo commune with simulated devices, its own broker and database.")
 
     @Option(help: "Folder for the demo database.") var dataDir = "demo-data"
-    @Option(help: "Places/devices file of the demo commune.") var file = "deploy/sample-commune.yaml"
+    @Option(help: "Places/devices file of the demo commune (default: deploy/sample-commune.yaml, built into the binary).")
+    var file: String?
     @Option(help: "Use this broker HOST:PORT instead of starting a private loopback mosquitto.") var broker: String?
     @Option(help: "Device heartbeat in seconds.") var heartbeat: Double = 5
     @Option(help: "Seconds between health printouts.") var every: Double = 5
@@ -33,6 +36,9 @@ struct DemoCommand: AsyncParsableCommand {
         bootstrapLogging(level: .warning)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let dbPath = "\(dataDir)/wardfleet.sqlite"
+        // The built-in sample is written beside the database: the simulator reads it from a file too.
+        let file = self.file ?? "\(dataDir)/sample-commune.yaml"
+        if self.file == nil { try Data(PackageResources.sample_commune_yaml).write(to: URL(fileURLWithPath: file)) }
         let fleet = try FleetFileReader.read(path: file, registeredAt: Date())
         let database = try WardDatabase(path: dbPath)
         try PlaceRepository(database).upsert(fleet.places)
@@ -138,6 +144,9 @@ struct DemoCommand: AsyncParsableCommand {
         }
         controllerTask.cancel()
         try? await controllerTask.value
+        // The devices are gone with the demo and will never report again: plays whose time is over are
+        // closed now (missed, and why), as the controller would close them after its grace.
+        await controller.delivery?.settle()
         if case .failure(let error) = uiResult, !(error is CancellationError) { throw error }
         print("\nĐã dừng demo / demo stopped. Dữ liệu / data: \(dbPath)")
     }

@@ -53,8 +53,10 @@ extension BroadcastCommand {
             let p = try await programme.programme(library.library(database), title: title, by: user)
             let b = try BroadcastService(database, clock: Clocks.fromEnvironment()).sendEmergency(
                 title: title, programme: p, duration: programme.duration, target: target!, volume: volume, by: user)
-            if json { return try printJSON(b) }
+            let warnings = await RelayCheck.warnings(for: b, probe: HTTPStreamProbe())
+            if json { return try printJSON(ScheduleAnswer(b, warnings: warnings)) }
             print("\(b.id): \(b.item.title) — KHẨN CẤP / EMERGENCY, lên sóng ngay / on air now")
+            printWarnings(warnings)
         }
     }
 

@@ -63,6 +63,32 @@ import WardStorage
         #expect(await delivery.openPlays == 0)
     }
 
+    /// Issue 19, item 12: a `--duration` demo ended with the offline speaker's play still pending.
+    /// `settle` (the world stops with the controller) closes at once, by the rules of the close time,
+    /// every open play whose time is over; a play still to come stays open.
+    @Test func settlingClosesWhatIsOverWithoutWaitingForTheGrace() async throws {
+        let w = try BroadcastServiceTests.World()
+        var config = DeliveryConfiguration()
+        config.mediaBaseURL = { "http://10.0.0.2:8080/" }
+        config.streamProbe = nil
+        let delivery = BroadcastDelivery(database: w.db, publisher: Recorder(), clock: w.clock, configuration: config)
+        let day = LocalDay("2026-11-24")!
+        w.clock.set(w.cal.date(day, LocalTime("05:52")!))
+        let over = try w.service.schedule(w.request(time: "06:00", rule: .once, target: BroadcastTarget(speakers: ["LOA-1"])), by: "hung")
+        let later = try w.service.schedule(w.request("Tin trưa", time: "06:15", rule: .once, target: BroadcastTarget(speakers: ["LOA-1"])),
+                                           by: "hung")
+        try await delivery.refresh()
+        await delivery.evaluate()
+        // 10 minutes of media from 06:00: over at 06:10, closed by the controller at 06:12 (the grace).
+        w.clock.set(w.cal.date(day, LocalTime("06:10:30")!))
+        await delivery.evaluate()
+        #expect(PlaybackRow.fold(try PlaybackRepository(w.db).entries(item: over.id)).first?.outcome == .pending)
+        await delivery.settle()
+        #expect(PlaybackRow.fold(try PlaybackRepository(w.db).entries(item: over.id)).first?.outcome == .missed(.offline, by: nil))
+        #expect(try PlaybackRepository(w.db).entries(item: later.id).map(\.event) == [.scheduled], "06:15 is still to come")
+        #expect(await delivery.openPlays == 1)
+    }
+
     @Test func anOperatorsEditGoesBackForApprovalAndIsNotSent() async throws {
         let w = try BroadcastServiceTests.World()
         let b = try w.service.schedule(w.request(time: "09:00", rule: .once), by: "hung")

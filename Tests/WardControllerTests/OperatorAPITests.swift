@@ -42,6 +42,7 @@ import Yams
         let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: db)
         var api = OperatorAPI(database: db, clock: ManualTimeSource(now), library: library, publisher: publisher)
         api.eventStreamLifetime = .zero  // one pass, so requests in tests end
+        api.streamProbe = DeadSourceProbe()  // no network in unit tests: sources named "dead" do not answer
         configure(&api)
         let server = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0, api: api)
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
@@ -435,6 +436,32 @@ import Yams
         }
     }
 
+    /// Issue 19, item 7: a relay of a source where nothing listens went on the schedule without a word.
+    /// The answer now warns, in the caller's language; a source that answers gets no warning.
+    @Test func schedulingARelayWhoseSourceDoesNotAnswerWarns() async throws {
+        let f = try await fixture()
+        try await f.app.test(.live) { client in
+            let s = try #require(try await Self.login(client, "u-approver"))
+            func schedule(_ url: String, _ time: String, lang: String = "vi") async throws -> [String: Any] {
+                try await client.execute(uri: "/api/v1/broadcasts?lang=\(lang)", method: .post, headers: s.headers, body: Self.body("""
+                    {"title":"Tiếp sóng","stream":"\(url)","minutes":10,"day":"2026-09-25","time":"\(time)","communes":["an-phu"]}
+                    """)) { r in
+                    #expect(r.status == .created, "\(String(buffer: r.body))")
+                    return try #require(try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any])
+                }
+            }
+            #expect(try await schedule("http://dai.huyen.vn/live", "07:00")["warnings"] == nil)
+            let vi = try #require(try await schedule("http://dead.huyen.vn/live", "08:00")["warnings"] as? [String])
+            #expect(vi.count == 1 && vi[0].contains("không mở được nguồn tiếp sóng") && !vi[0].contains(" / "), "\(vi)")
+            let en = try #require(try await schedule("http://dead.huyen.vn/live", "09:00", lang: "en")["warnings"] as? [String])
+            #expect(en.count == 1 && en[0].contains("cannot be opened") && en[0].contains("connection refused"), "\(en)")
+            let e = try await client.execute(uri: "/api/v1/emergency", method: .post, headers: s.headers, body: Self.body("""
+                {"title":"Bão số 3","stream":"http://dead.tinh.vn/live","minutes":5,"communes":["an-phu"]}
+                """)) { String(buffer: $0.body) }
+            #expect(e.contains("\"warnings\""), "\(e)")
+        }
+    }
+
     @Test func liveEventsStreamDeviceChanges() async throws {
         let f = try await fixture {
             $0.eventStreamLifetime = .seconds(3)
@@ -683,4 +710,9 @@ import Yams
             #expect(try await call(.post, "/api/v1/broadcasts/\(id)/cancel").0 == 409)
         }
     }
+}
+
+/// A relay source check without network: a source whose address says "dead" does not answer.
+struct DeadSourceProbe: StreamSourceProbe {
+    func problem(with url: String) async -> String? { url.contains("dead") ? "connection refused" : nil }
 }

@@ -61,6 +61,24 @@ func tracker(_ ids: String..., cls: DeviceClass = .speaker) -> LivenessTracker {
         #expect(o?.reboot?.previous == "b1" && o?.reboot?.current == "b2")
     }
 
+    /// Issue 19, item 10: a device that restarts with the same boot id (a seeded simulator, firmware
+    /// without entropy) and counts from 1 again was refused as replayed for good. A live birth opens
+    /// a new sequence window; without one (a retained birth, an `online` state) the window stands.
+    @Test func aLiveBirthWithTheSameBootOpensANewSequenceWindow() {
+        var t = tracker("A")
+        _ = t.birth("A", bootID: "b1", heartbeat: 30, at: t0, newSession: true)
+        #expect((try? t.telemetry("A", bootID: "b1", seq: 50, reading: speaker(), at: t0 + 1).get()) != nil)
+        #expect((try? t.event("A", bootID: "b1", seq: 9, at: t0 + 1).get()) != nil)
+        _ = t.birth("A", bootID: "b1", heartbeat: 30, at: t0 + 2)  // an online state: same session
+        #expect(t.telemetry("A", bootID: "b1", seq: 1, reading: speaker(), at: t0 + 3) == .failure(.replayedSequence))
+        let o = t.birth("A", bootID: "b1", heartbeat: 30, at: t0 + 4, newSession: true)
+        #expect(o.reboot == nil, "the same boot id is not a reboot")
+        #expect((try? t.telemetry("A", bootID: "b1", seq: 1, reading: speaker(), at: t0 + 5).get()) != nil)
+        #expect((try? t.event("A", bootID: "b1", seq: 1, at: t0 + 5).get()) != nil)
+        #expect(t.telemetry("A", bootID: "b1", seq: 1, reading: speaker(), at: t0 + 6) == .failure(.replayedSequence))
+        #expect(t["A"]?.state == .ok)
+    }
+
     @Test func eventsHaveTheirOwnSequence() {
         var t = tracker("K", cls: .kiosk)
         _ = t.birth("K", bootID: "b1", heartbeat: 30, at: t0)

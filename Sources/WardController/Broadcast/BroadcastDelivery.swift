@@ -23,6 +23,8 @@ public struct DeliveryConfiguration: Sendable {
     /// Base URL devices download media from (the controller's HTTP server as they reach it);
     /// nil until the server is listening.
     public var mediaBaseURL: @Sendable () -> String? = { nil }
+    /// Checks a relay's source when its play is first sent (within the lead); nil: not checked.
+    public var streamProbe: (any StreamSourceProbe)? = HTTPStreamProbe()
 
     public init() {}
 }
@@ -193,6 +195,7 @@ public actor BroadcastDelivery {
             return
         }
         if publishAgendas(now: now) > 0 { lastPublishedAt = ContinuousClock.now }
+        checkRelaySources(Set(lines.map(\.key)))
         await close(now: now)
         if logged.count > 100_000 {
             let cutoff = now.addingTimeInterval(-2 * 86_400)
@@ -274,22 +277,45 @@ public actor BroadcastDelivery {
                             durationSeconds: e.duration, latestStart: e.latestStart.unixMillis, volume: e.volume, media: ref, stream: stream)
     }
 
+    /// A relay whose source does not answer shortly before it goes on air is logged as a warning, once
+    /// per play (the officer was warned when scheduling; the source may have gone since).
+    private func checkRelaySources(_ keys: Set<PlayKey>) {
+        guard let probe = configuration.streamProbe else { return }
+        for key in keys {
+            guard let b = broadcasts[key.item], case .stream(let url) = b.programme else { continue }
+            Task { [logger] in
+                guard let why = await probe.problem(with: url) else { return }
+                let text = "nguồn tiếp sóng của \(b.item.title) lúc \(key.start) không mở được"
+                    + " / the relay source of \(key.id) cannot be opened: \(why)"
+                logger.warning("\(text)", metadata: ["item": "\(key.item)", "stream": "\(url)"])
+            }
+        }
+    }
+
     // MARK: closing plays
+
+    /// The world stops with this controller (the demo ends, its simulated speakers with it): nobody
+    /// will report again, so every open play whose time is over is closed now by the same rules as
+    /// at its close time, without waiting for the grace. A controller that only restarts must not:
+    /// its speakers re-send what it missed (`resend_since`), and the next run closes the rest.
+    public func settle() async {
+        await close(now: clock.now(), waiveGrace: true)
+    }
 
     /// Appends a final line for open plays that are over (or will not happen) and that the
     /// speaker did not close itself.
-    private func close(now: Date) async {
+    private func close(now: Date, waiveGrace: Bool = false) async {
         // Due: its time is over; or, earlier, it left the speaker's agenda (cancelled, moved,
         // retargeted) or the rules skip it and its start has come.
         var due: [(pair: Pair, overdue: Bool, context: PlaybackClosure.Context)] = []
-        let holdResumed = now < resumedUntil
+        let holdResumed = now < resumedUntil && !waiveGrace
         if !holdResumed { resumed.removeAll() }
         for (pair, closeAt) in open {
             if holdResumed, resumed.contains(pair) { continue }
             let agenda = agendas[pair.speaker]
             let skippedBy = agenda?.skipped[pair.key]
             let planned = agenda?.plays.contains { $0.key == pair.key } ?? false
-            let overdue = now >= closeAt
+            let overdue = now >= (waiveGrace ? closeAt.addingTimeInterval(-configuration.rules.closeGrace) : closeAt)
             // Off the agenda after its latest start is a play whose time is over, not one withdrawn:
             // it is closed at its close time, as unreported (a speaker offline meanwhile reports on return).
             let timeOver = now >= pair.key.start.addingTimeInterval(configuration.rules.startGrace)

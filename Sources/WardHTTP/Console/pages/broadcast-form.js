@@ -146,7 +146,10 @@ export function newItemView(c) {
       const when = `${fmtDay(firstPlay(r.item.recurrence))} ${t("at")} ${body.time}`;
       msg.replaceChildren(okBox([h("strong", {}, `${t("scheduled")}: `), t("confirmation", {
         title: r.item.title, when, where: targetWords(r.item.target, c.name), repeat: repeatWords(r.item.recurrence),
-        status: word("status", r.status) })], { "data-testid": "schedule-confirmation" }));
+        status: word("status", r.status) }),
+        // The server's words, in the console's language: a relay whose source does not answer now.
+        ...(r.warnings || []).map((w) => h("p", { class: "warning", "data-testid": "schedule-warning" }, w))],
+        { "data-testid": "schedule-confirmation" }));
       msg.scrollIntoView({ block: "center" });
     } catch (e) { showError(msg, e); }
   } },
