@@ -111,7 +111,10 @@ extension OperatorAPI {
                 try self.audit(call, "quiet_hours.set", target: c, detail: "\(f)–\(t)",
                                before: ["from": old.map { "\($0.start)" } ?? "", "to": old.map { "\($0.end)" } ?? ""],
                                after: ["from": "\(f)", "to": "\(t)"])
-                return try Self.json(["commune": c, "from": "\(f)", "to": "\(t)"])
+                // They apply to everything not yet played: the answer says what they now hold back.
+                struct Answer: Encodable { var commune, from, to: String; var blocked: [BroadcastService.QuietHoursBlock] }
+                let blocked = try BroadcastService(db, clock: self.clock).blockedByQuietHours(commune: c, QuietHours(start: f, end: t))
+                return try Self.json(Answer(commune: c, from: "\(f)", to: "\(t)", blocked: blocked))
             },
             Route(method: .delete, path: "/api/v1/quiet-hours/{commune}", permission: .approve) { call in
                 let c = try call.parameter("commune")

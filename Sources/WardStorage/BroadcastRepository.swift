@@ -207,6 +207,21 @@ public struct BroadcastRepository: Sendable {
                 INSERT INTO commune_settings (commune_id, quiet_start, quiet_end) VALUES (?, ?, ?)
                 ON CONFLICT(commune_id) DO UPDATE SET quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end
                 """, arguments: [commune, q?.start.description, q?.end.description])
+            try Self.bumpRevision(db)  // delivery applies them to everything not yet played
+
+        }
+    }
+
+    /// Every commune's quiet hours.
+    public func allQuietHours() throws -> [String: QuietHours] {
+        try db.pool.read { db in
+            var out: [String: QuietHours] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT commune_id, quiet_start, quiet_end FROM commune_settings") {
+                if let s = (r["quiet_start"] as String?).flatMap(LocalTime.init), let e = (r["quiet_end"] as String?).flatMap(LocalTime.init) {
+                    out[r["commune_id"]] = QuietHours(start: s, end: e)
+                }
+            }
+            return out
         }
     }
 

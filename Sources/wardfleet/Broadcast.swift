@@ -327,7 +327,8 @@ struct BroadcastCommand: AsyncParsableCommand {
                 guard let from, let to else { return try await remote.run("GET", RemoteAPI.path("quiet-hours", commune)) }
                 return try await remote.run("PUT", RemoteAPI.path("quiet-hours", commune), json: ["from": RemoteAPI.time(from), "to": RemoteAPI.time(to)])
             }
-            let repo = BroadcastRepository(try db.open())
+            let database = try db.open()
+            let repo = BroadcastRepository(database)
             if off { try repo.setQuietHours(commune: commune, nil); return print("Đã bỏ giờ yên tĩnh / quiet hours removed") }
             guard let f = from.flatMap(LocalTime.init), let t = to.flatMap(LocalTime.init) else {
                 let q = try repo.quietHours(commune: commune)
@@ -335,6 +336,12 @@ struct BroadcastCommand: AsyncParsableCommand {
             }
             try repo.setQuietHours(commune: commune, QuietHours(start: f, end: t))
             print("\(commune): \(f)–\(t)")
+            // They apply to everything not yet played: say what they now hold back.
+            let cal = LocalCalendar.vietnam
+            for b in try BroadcastService(database).blockedByQuietHours(commune: commune, QuietHours(start: f, end: t)) {
+                print("Không phát / held back: \(b.title) (\(b.item)) — \(b.plays) lần / plays trong 30 ngày / in 30 days, "
+                      + "lần gần nhất / next \(cal.display(b.next))")
+            }
         }
     }
 }

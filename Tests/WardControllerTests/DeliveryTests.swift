@@ -89,6 +89,41 @@ import WardStorage
         #expect(await delivery.openPlays == 1)
     }
 
+    /// Quiet hours set after an item was approved did not stop it: it played at 22:58 inside them.
+    /// They apply to everything not yet played, series included: the speaker never gets the play,
+    /// the log says why, and the officer who sets them is told what they hold back.
+    @Test func quietHoursSetAfterApprovalHoldBackWhatIsNotYetPlayed() async throws {
+        let w = try BroadcastServiceTests.World()
+        let rec = Recorder()
+        var config = DeliveryConfiguration()
+        config.mediaBaseURL = { "http://10.0.0.2:8080/" }
+        config.streamProbe = nil
+        let delivery = BroadcastDelivery(database: w.db, publisher: rec, clock: w.clock, configuration: config)
+        let day = LocalDay("2026-11-24")!
+        w.clock.set(w.cal.date(day, LocalTime("20:00")!))
+        let late = try w.service.schedule(w.request("Tin tối", time: "22:58", rule: .daily, target: BroadcastTarget(speakers: ["LOA-1"])),
+                                          by: "hung")
+        let urgent = try w.service.schedule(w.request("Tin ưu tiên", .priority, time: "22:30", rule: .once,
+                                                      target: BroadcastTarget(speakers: ["LOA-1"])), by: "hung")
+        // Set afterwards, as the CLI and the API do; the answer lists what they now hold back.
+        let q = QuietHours(start: LocalTime("22:00")!, end: LocalTime("05:00")!)
+        try BroadcastRepository(w.db).setQuietHours(commune: "cam-la", q)
+        let blocked = try w.service.blockedByQuietHours(commune: "cam-la", q)
+        #expect(blocked.map(\.item) == [late.id] && blocked.first?.plays == 30, "\(blocked.map { ($0.title, $0.plays) })")
+        try await delivery.refresh()
+        w.clock.set(w.cal.date(day, LocalTime("22:25")!))
+        await delivery.evaluate()
+        w.clock.set(w.cal.date(day, LocalTime("22:50")!))
+        await delivery.evaluate()
+        #expect(rec.last("LOA-1")?.plays.contains { $0.play.hasPrefix(late.id) } == false, "never sent to the speaker")
+        w.clock.set(w.cal.date(day, LocalTime("22:58")!))
+        await delivery.evaluate()
+        let rows = PlaybackRow.fold(try PlaybackRepository(w.db).entries(item: late.id))
+        #expect(rows.first?.outcome == .missed(.quietHours, by: nil), "\(rows)")
+        // A priority item is not held back by quiet hours (only normal ones are).
+        #expect(try PlaybackRepository(w.db).entries(item: urgent.id).map(\.event).first == .scheduled)
+    }
+
     @Test func anOperatorsEditGoesBackForApprovalAndIsNotSent() async throws {
         let w = try BroadcastServiceTests.World()
         let b = try w.service.schedule(w.request(time: "09:00", rule: .once), by: "hung")

@@ -50,6 +50,7 @@ public actor BroadcastDelivery {
     private var tree = try! PlaceTree([])
     private var devices: [Device] = []
     private var groups: [String: Set<String>] = [:]
+    private var quietHours: [String: QuietHours] = [:]
     private var broadcasts: [String: ScheduledBroadcast] = [:]
     private var media: [String: MediaItem] = [:]
     private var directory = SpeakerDirectory(tree: try! PlaceTree([]), devices: [])
@@ -149,8 +150,15 @@ public actor BroadcastDelivery {
             if case .media(let sha) = b.programme, media[sha] == nil { media[sha] = try MediaRepository(db).get(sha) }
         }
         groups = try repo.groups()
+        quietHours = try repo.allQuietHours()
         _ = rebuildDirectory()
         recomputeAudiences()
+    }
+
+    /// Each speaker's commune's quiet hours.
+    private func speakerQuietHours() -> [String: QuietHours] {
+        guard !quietHours.isEmpty else { return [:] }
+        return directory.speakers.compactMapValues { quietHours[$0.commune] }
     }
 
     /// True when speakers, their places or the groups changed.
@@ -174,13 +182,14 @@ public actor BroadcastDelivery {
         changed = false
         let now = clock.now()
         let approved = broadcasts.values.filter { $0.status == .approved }.map(\.item)
-        agendas = DeliveryPlanner.agendas(items: approved, audiences: audiences, now: now, settings: configuration.rules)
+        agendas = DeliveryPlanner.agendas(items: approved, audiences: audiences, now: now, settings: configuration.rules,
+                                          quietHours: speakerQuietHours())
         var lines: [PlaybackEntry] = []
         for (speaker, agenda) in agendas {
             for p in agenda.plays where p.start <= now.addingTimeInterval(configuration.rules.lead) {
                 note(Pair(key: p.key, speaker: speaker), plannedStart: p.start, now: now, into: &lines)
             }
-            for (key, _) in agenda.skipped where key.start <= now.addingTimeInterval(configuration.rules.lead) {
+            for key in Array(agenda.skipped.keys) + agenda.quiet where key.start <= now.addingTimeInterval(configuration.rules.lead) {
                 note(Pair(key: key, speaker: speaker), plannedStart: key.start, now: now, into: &lines)
             }
         }
@@ -314,17 +323,18 @@ public actor BroadcastDelivery {
             if holdResumed, resumed.contains(pair) { continue }
             let agenda = agendas[pair.speaker]
             let skippedBy = agenda?.skipped[pair.key]
+            let quiet = agenda?.quiet.contains(pair.key) ?? false
             let planned = agenda?.plays.contains { $0.key == pair.key } ?? false
             let overdue = now >= (waiveGrace ? closeAt.addingTimeInterval(-configuration.rules.closeGrace) : closeAt)
             // Off the agenda after its latest start is a play whose time is over, not one withdrawn:
             // it is closed at its close time, as unreported (a speaker offline meanwhile reports on return).
             let timeOver = now >= pair.key.start.addingTimeInterval(configuration.rules.startGrace)
                 && broadcasts[pair.key.item]?.status == .approved
-            guard overdue || (!planned && !timeOver && (skippedBy == nil || now >= pair.key.start)) else { continue }
+            guard overdue || (!planned && !timeOver && (skippedBy == nil && !quiet || now >= pair.key.start)) else { continue }
             // Past its close time a play has left the agenda because it is over, not withdrawn.
             due.append((pair, overdue, PlaybackClosure.Context(
                 skippedBy: skippedBy?.id, itemCancelled: broadcasts[pair.key.item]?.status == .cancelled,
-                stillPlanned: planned || overdue)))
+                stillPlanned: planned || overdue, quietHours: quiet)))
         }
         guard !due.isEmpty else { return }
         let entries: [PlaybackEntry]

@@ -75,6 +75,30 @@ public struct BroadcastService: Sendable {
         return "không tìm thấy loa: " + lines.map(\.vi).joined(separator: "; ") + " / nothing to play on: " + lines.map(\.en).joined(separator: "; ")
     }
 
+    /// A normal item's plays that a commune's quiet hours hold back (they are logged missed,
+    /// never played), for the officer who sets them to see what they block.
+    public struct QuietHoursBlock: Encodable, Sendable {
+        public var item: String
+        public var title: String
+        /// Plays held back in the next `days` days.
+        public var plays: Int
+        public var next: Date
+    }
+
+    public func blockedByQuietHours(commune: String, _ q: QuietHours, days: Int = 30) throws -> [QuietHoursBlock] {
+        let dir = try directory()
+        let now = clock.now()
+        let horizon = DateInterval(start: now, duration: Double(days) * 86_400)
+        return try repository.list().compactMap { b in
+            guard b.item.level == .normal, !b.item.cancelled,
+                  dir.resolve(b.item.target).speakers.contains(where: { dir.speakers[$0]?.commune == commune }) else { return nil }
+            let held = b.item.recurrence.occurrences(of: b.item.duration, overlapping: horizon, calendar: calendar)
+                .filter { $0.start >= now && q.intersects($0, calendar: calendar) }
+            guard let first = held.first else { return nil }
+            return QuietHoursBlock(item: b.item.id, title: b.item.title, plays: held.count, next: first.start)
+        }.sorted { $0.next < $1.next }
+    }
+
     func directory() throws -> SpeakerDirectory {
         SpeakerDirectory(tree: try PlaceRepository(db).tree(), devices: try DeviceRepository(db).list(),
                          groups: try repository.groups())

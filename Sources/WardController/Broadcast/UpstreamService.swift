@@ -20,6 +20,9 @@ public struct UpstreamRequest: Codable, Sendable {
         case source, id, title, level, communes, text, voice, audioBase64 = "audio_base64", streamURL = "stream_url",
              durationSeconds = "duration_s"
     }
+    /// The body's fields, as it spells them; any other is refused.
+    public static let fields: Set<String> = ["source", "id", "title", "level", "communes", "text", "voice", "audio_base64",
+                                             "stream_url", "duration_s"]
 
     public init(source: String, id: String, title: String, level: BroadcastLevel, communes: [String], text: String? = nil,
                 voice: TTSVoice? = nil, audioBase64: String? = nil, streamURL: String? = nil, durationSeconds: Double? = nil) {

@@ -74,8 +74,20 @@ public struct MediaLibrary: Sendable {
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-tts-\(UUID().uuidString).wav")
         defer { try? FileManager.default.removeItem(at: tmp) }
         try await speech.render(clean, voice: voice, to: tmp.path)
-        return try await add(file: tmp.path, title: title ?? String(clean.prefix(60)), by: user,
+        return try await add(file: tmp.path, title: title ?? Self.defaultTitle(clean), by: user,
                              source: .tts(voice: voice, text: clean))
+    }
+
+    /// The title of a speech item given none: its text on one line, cut after a whole word within
+    /// `limit` characters (a single longer word: at the limit) and marked "…" when cut. NFC kept.
+    public static func defaultTitle(_ text: String, limit: Int = 60) -> String {
+        let line = text.nfc.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        guard line.count > limit else { return line }
+        var cut = line.prefix(limit)
+        // The character after the cut is a space: the cut already ends a word.
+        if line[cut.endIndex] != " ", let space = cut.lastIndex(of: " ") { cut = cut[..<space] }
+        let kept = cut.trimmingCharacters(in: CharacterSet.whitespaces.union(.punctuationCharacters))
+        return (kept.isEmpty ? String(line.prefix(limit)) : kept).nfc + "…"
     }
 
     public func list() throws -> [MediaItem] { try repository.list() }

@@ -62,6 +62,8 @@ public struct SpeakerAgenda: Hashable, Sendable {
     public var plays: [AgendaEntry] = []
     /// Occurrences targeted at it that the rules skip, with the play holding the speaker.
     public var skipped: [PlayKey: PlayKey] = [:]
+    /// Normal occurrences in its commune's quiet hours (set after they were approved): not played.
+    public var quiet: Set<PlayKey> = []
 
     public init(plays: [AgendaEntry] = [], skipped: [PlayKey: PlayKey] = [:]) {
         self.plays = plays
@@ -74,8 +76,9 @@ public struct SpeakerAgenda: Hashable, Sendable {
 public enum DeliveryPlanner {
     /// Agendas of every speaker with something due in [now − longest item − close grace, now + lead].
     /// `audiences` maps item id to the speakers it targets.
+    /// `quietHours`: each speaker's commune's quiet hours; normal items do not play in them.
     public static func agendas(items: [BroadcastItem], audiences: [String: Set<String>], now: Date,
-                               settings: DeliverySettings = DeliverySettings(),
+                               settings: DeliverySettings = DeliverySettings(), quietHours: [String: QuietHours] = [:],
                                calendar: LocalCalendar = .vietnam) -> [String: SpeakerAgenda] {
         let live = items.filter { !$0.cancelled }
         let longest = live.map(\.duration).max() ?? 0
@@ -92,16 +95,27 @@ public enum DeliveryPlanner {
         for id in Set(occurrences.map(\.0.id)) {
             for s in audiences[id] ?? [] { itemsOfSpeaker[s, default: []].insert(id) }
         }
-        var byItemSet: [Set<String>: SpeakerAgenda] = [:]
+        struct Shared: Hashable { var items: Set<String>; var quiet: QuietHours? }
+        var byItemSet: [Shared: SpeakerAgenda] = [:]
         var out: [String: SpeakerAgenda] = [:]
         for (speaker, set) in itemsOfSpeaker {
-            if let a = byItemSet[set] {
+            let shared = Shared(items: set, quiet: quietHours[speaker])
+            if let a = byItemSet[shared] {
                 out[speaker] = a
                 continue
             }
-            let mine = occurrences.filter { set.contains($0.0.id) }
-            let plan = Playout.plan(occurrences: mine)
             var agenda = SpeakerAgenda()
+            var mine = occurrences.filter { set.contains($0.0.id) }
+            // Quiet hours apply to everything not yet played, whenever they were set: a normal
+            // occurrence in them is held back (and logged missed for that reason), not played.
+            if let q = shared.quiet {
+                mine.removeAll { item, iv in
+                    guard item.level == .normal, q.intersects(iv, calendar: calendar) else { return false }
+                    if iv.start <= window.end { agenda.quiet.insert(PlayKey(item: item.id, start: iv.start)) }
+                    return true
+                }
+            }
+            let plan = Playout.plan(occurrences: mine)
             let byID = Dictionary(mine.map { ($0.0.id, $0.0) }, uniquingKeysWith: { a, _ in a })
             for p in plan {
                 let key = PlayKey(item: p.item, start: p.scheduled.start)
@@ -119,7 +133,7 @@ public enum DeliveryPlanner {
                 }
             }
             agenda.plays.sort { ($0.start, $0.key) < ($1.start, $1.key) }
-            byItemSet[set] = agenda
+            byItemSet[shared] = agenda
             out[speaker] = agenda
         }
         return out

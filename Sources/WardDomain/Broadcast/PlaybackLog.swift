@@ -41,6 +41,8 @@ public enum PlaybackReason: String, Codable, Sendable, CaseIterable {
     case withdrawn
     case streamFailed = "stream_failed"
     case error
+    /// Its time fell in the commune's quiet hours, set after it was approved: not played.
+    case quietHours = "quiet_hours"
 
     /// The reasons a speaker may give; the others are the controller's conclusions.
     public static let deviceReported: Set<PlaybackReason> = [.preempted, .cancelled, .late, .downloadFailed, .streamFailed, .error]
@@ -56,6 +58,7 @@ public enum PlaybackReason: String, Codable, Sendable, CaseIterable {
         case .withdrawn: "đã rút khỏi loa này"
         case .streamFailed: "không nhận được luồng"
         case .error: "lỗi thiết bị"
+        case .quietHours: "trong giờ yên tĩnh của xã"
         }
     }
 }
@@ -240,11 +243,14 @@ public enum PlaybackClosure {
         public var itemCancelled: Bool
         /// Still on the speaker's agenda (false: its item was cancelled or retargeted).
         public var stillPlanned: Bool
+        /// Held back by the commune's quiet hours.
+        public var quietHours: Bool
 
-        public init(skippedBy: String? = nil, itemCancelled: Bool = false, stillPlanned: Bool = true) {
+        public init(skippedBy: String? = nil, itemCancelled: Bool = false, stillPlanned: Bool = true, quietHours: Bool = false) {
             self.skippedBy = skippedBy
             self.itemCancelled = itemCancelled
             self.stillPlanned = stillPlanned
+            self.quietHours = quietHours
         }
     }
 
@@ -258,6 +264,7 @@ public enum PlaybackClosure {
         }
         if events.contains(.started) { return line(.interrupted, .noReport) }
         if events.contains(.downloadFailed) { return line(.missed, .downloadFailed) }
+        if c.quietHours { return line(.missed, .quietHours) }
         if let by = c.skippedBy { return line(.missed, .preempted, by: by) }
         if c.itemCancelled { return line(.missed, .cancelled) }
         if !c.stillPlanned { return line(.missed, .withdrawn) }

@@ -64,6 +64,8 @@ export default {
     onTime: "on time", speaker: "Speaker", received: "Received", dismiss: "Dismiss", scheduleIt: "Schedule",
     quietFrom: "From", quietTo: "To", quietNone: "No quiet hours set",
       quietNote: "Only emergencies play during quiet hours.",
+    quietBlocks: "The new quiet hours hold back {n} approved plays in the next 30 days (logged as missed):",
+    quietBlockedPlays: "{n} plays", quietNext: "next",
     upload: "Upload an audio file", uploadDone: "Added to the library: {title} ({d})",
     startRecording: "Start recording", stopRecording: "Stop", recordAgain: "Record again", recording: "Recording… {d}",
     listenBack: "Listen back", saveRecording: "Save the recording to the library",
@@ -138,7 +140,8 @@ export default {
   reason: {
     preempted: "a higher-level item took the speaker", cancelled: "cancelled", offline: "speaker offline",
     download_failed: "could not download the file", late: "too late to start", no_report: "the speaker never reported",
-    withdrawn: "withdrawn from this speaker", stream_failed: "relay stream failed", error: "device error",
+    withdrawn: "withdrawn from this speaker", stream_failed: "relay stream failed",
+      error: "device error", quiet_hours: "in the commune's quiet hours",
   },
   result: { ok: "done", error: "failed", unsupported: "not supported by the device", expired: "expired" },
   command: { set_volume: "Set volume", test_tone: "Test tone", reboot: "Reboot", ping: "Ping" },

@@ -199,9 +199,18 @@ export async function quietView(c) {
       ev.preventDefault();
       await attempt(msg, async () => {
         if (from.value && to.value) {
-          await api(`/api/v1/quiet-hours/${enc(r.commune.id)}`, { method: "PUT", body: { from: from.value,
+          const res = await api(`/api/v1/quiet-hours/${enc(r.commune.id)}`, { method: "PUT", body: { from: from.value,
             to: to.value } });
-        } else await api(`/api/v1/quiet-hours/${enc(r.commune.id)}`, { method: "DELETE" });
+          // They hold back plays already approved too: say which, and leave it on screen.
+          const blocked = res.blocked || [];
+          msg.replaceChildren(okBox(t("saved")), ...(blocked.length ? [h("div", { class: "notice", "data-blocked": "" },
+            h("p", {}, t("quietBlocks", { n: blocked.reduce((a, b) => a + b.plays, 0) })),
+            h("ul", {}, blocked.map((b) => h("li", {}, `${b.title}: ${t("quietBlockedPlays", { n: b.plays })}, `
+              + `${t("quietNext")} ${fmtTime(b.next)}`))))] : []));
+          if (!blocked.length) redrawSoon(1200);
+          return;
+        }
+        await api(`/api/v1/quiet-hours/${enc(r.commune.id)}`, { method: "DELETE" });
         msg.replaceChildren(okBox(t("saved")));
         redrawSoon(1200);  // the form then says what is set
       });
