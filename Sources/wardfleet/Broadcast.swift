@@ -209,9 +209,11 @@ struct BroadcastCommand: AsyncParsableCommand {
             let request = BroadcastService.Request(
                 title: title, level: level, programme: programme, duration: self.programme.duration,
                 recurrence: recurrence, target: targets.target ?? BroadcastTarget(), volume: volume, priorityOrder: order)
-            let b = try BroadcastService(database, clock: Clocks.fromEnvironment()).schedule(request, by: user)
-            // Checked once it is on the schedule: an unreachable source is a warning, not a refusal.
-            let warnings = await RelayCheck.warnings(for: b, probe: HTTPStreamProbe())
+            let service = BroadcastService(database, clock: Clocks.fromEnvironment())
+            let b = try service.schedule(request, by: user)
+            // Checked once it is on the schedule: an unreachable source is a warning, not a refusal;
+            // so is a priority item cutting normal ones (they are named).
+            let warnings = try service.cuts(of: b.item) + (await RelayCheck.warnings(for: b, probe: HTTPStreamProbe()))
             if json {
                 printWarnings(warnings)
                 return try printJSON(ScheduleAnswer(b, warnings: warnings))
@@ -235,20 +237,25 @@ struct BroadcastCommand: AsyncParsableCommand {
             var status: BroadcastStatus
             var start: Date
             var end: Date
+            var target: BroadcastTarget
         }
 
         func run() async throws {
             if let remote = try db.remote { return try await remote.run("GET", "/api/v1/broadcasts/upcoming", query: ["days": String(days)]) }
             let now = Clocks.fromEnvironment().now()
-            let rows = try BroadcastService(db.open(), clock: Clocks.fromEnvironment()).upcoming(in: DateInterval(start: now, duration: Double(days) * 86_400))
+            let database = try db.open()
+            let rows = try BroadcastService(database, clock: Clocks.fromEnvironment())
+                .upcoming(in: DateInterval(start: now, duration: Double(days) * 86_400))
                 .map { Row(item: $0.broadcast.id, title: $0.broadcast.item.title, level: $0.broadcast.item.level,
-                           status: $0.broadcast.status, start: $0.at.start, end: $0.at.end) }
+                           status: $0.broadcast.status, start: $0.at.start, end: $0.at.end, target: $0.broadcast.item.target) }
             if json { return try printJSON(rows) }
             if rows.isEmpty { return print("Không có lịch phát trong \(days) ngày tới / nothing scheduled in the next \(days) days") }
             let cal = LocalCalendar.vietnam
-            Table.print(header: ["Giờ phát / Time", "Đến / Until", "Bản tin / Item", "Mức / Level", "Trạng thái / Status", "Mã / ID"],
+            let tree = try PlaceRepository(database).tree()
+            Table.print(header: ["Giờ phát / Time", "Đến / Until", "Bản tin / Item", "Mức / Level", "Phát tại / Targets",
+                                 "Trạng thái / Status", "Mã / ID"],
                         rows: rows.map { [cal.display($0.start), cal.display($0.end), $0.title, $0.level.vietnamese,
-                                          $0.status.vietnamese, $0.item] })
+                                          MonthlyReport.describe($0.target, tree), $0.status.vietnamese, $0.item] })
         }
     }
 

@@ -148,3 +148,20 @@ import WardStorage
         #expect(try w.service.upcoming(in: monday).map(\.broadcast.item.title) == ["Sáng", "Chiều"])
     }
 }
+
+extension BroadcastServiceTests {
+    /// A priority item that overlaps a normal one was accepted without a word. The officer now
+    /// sees, before confirming (`preview`, the API's `dry_run`) and in the answer, what it cuts.
+    @Test func aPriorityItemNamesTheNormalItemsItCuts() throws {
+        let w = try World()
+        _ = try w.service.schedule(w.request("Bản tin sáng", time: "06:00", rule: .daily), by: "hung")
+        let (_, cuts) = try w.service.preview(w.request("Tin ưu tiên", .priority, time: "06:05", rule: .once))
+        #expect(cuts.count == 1, "\(cuts)")
+        #expect(cuts.first?.contains("'Bản tin sáng' (1 lần, lần đầu 24/11/2026 06:00") == true, "\(cuts)")
+        #expect(try BroadcastRepository(w.db).list().count == 1, "a preview saves nothing")
+        let urgent = try w.service.schedule(w.request("Tin ưu tiên", .priority, time: "06:05", rule: .once), by: "hung")
+        #expect(try w.service.cuts(of: urgent.item) == cuts)
+        // Apart in time, or a normal item: nothing to say.
+        #expect(try w.service.preview(w.request("Tin ưu tiên chiều", .priority, time: "17:00", rule: .once)).cuts.isEmpty)
+    }
+}

@@ -143,6 +143,43 @@ public struct BroadcastService: Sendable {
                        recurrence: .once(calendar.localDay(of: start), at: calendar.localTime(of: start)), target: target, volume: volume)
     }
 
+    /// What scheduling `r` would do, without saving it: the same checks (a refusal is thrown), and
+    /// the normal items a priority item would cut, for the officer to see before confirming.
+    public func preview(_ r: Request) throws -> (item: BroadcastItem, cuts: [String]) {
+        let now = clock.now()
+        let dir = try directory()
+        let (item, _) = try validate(r, id: "BT-preview", directory: dir)
+        if item.level != .emergency {
+            try refusePast(item.recurrence, replacing: nil, now: now)
+            try refuseConflicts(item, existing: try repository.list(), directory: dir, now: now)
+        }
+        return (item, try cuts(of: item, directory: dir))
+    }
+
+    /// The normal items a priority item cuts (over 90 days), in words: a priority item that
+    /// overlaps a normal one on a shared speaker interrupts it or makes it skip.
+    public func cuts(of item: BroadcastItem) throws -> [String] { try cuts(of: item, directory: directory()) }
+
+    func cuts(of item: BroadcastItem, directory dir: SpeakerDirectory) throws -> [String] {
+        guard item.level == .priority else { return [] }
+        let now = clock.now()
+        let horizon = DateInterval(start: now, duration: 90 * 86_400)
+        let mine = item.recurrence.occurrences(of: item.duration, overlapping: horizon, calendar: calendar)
+        let audience = dir.resolve(item.target).speakers
+        var out: [String] = []
+        for other in try repository.list() where other.item.id != item.id && other.item.level == .normal && !other.item.cancelled {
+            let shared = audience.intersection(dir.resolve(other.item.target).speakers)
+            guard !shared.isEmpty else { continue }
+            let cut = other.item.recurrence.occurrences(of: other.item.duration, overlapping: horizon, calendar: calendar)
+                .filter { o in o.end > now && mine.contains { $0.start < o.end && o.start < $0.end } }
+            guard let first = cut.first else { continue }
+            let when = calendar.display(first.start)
+            out.append("sẽ ngắt hoặc làm lỡ bản tin thường '\(other.item.title)' (\(cut.count) lần, lần đầu \(when), trên \(shared.count) loa)"
+                + " / will cut or skip the normal item '\(other.item.title)' (\(cut.count) plays, first \(when), on \(shared.count) speakers)")
+        }
+        return out
+    }
+
     /// Creates an item on behalf of `actor` (a user, or the upstream source system) in `status`.
     func create(_ r: Request, status: BroadcastStatus, actor: String) throws -> ScheduledBroadcast {
         let now = clock.now()

@@ -1,6 +1,6 @@
 // A new item: only the fields of the chosen source, repeat on chosen weekdays, villages or the
 // whole commune, and a confirmation that stays on screen saying when, where and how often.
-import { h, api, upload, errorBox, okBox, attempt, showError } from "../lib/core.js";
+import { h, api, ask, upload, errorBox, okBox, attempt, showError } from "../lib/core.js";
 import { t, word, fmtDay, fmtDuration, localDay } from "../lib/i18n.js";
 import { field, select } from "../lib/ui.js";
 import { startRecording } from "../lib/recorder.js";
@@ -142,6 +142,11 @@ export function newItemView(c) {
     if (vs.length) body.villages = vs; else body.communes = c.communes.map((x) => x.id);
     try {
       if (src === "record") body.media = (await recorder.save()).sha256;  // saved with the item if not yet
+      if (body.level === "priority") {
+        // A priority item cuts the normal ones it overlaps: name them before the officer confirms.
+        const p = await api("/api/v1/broadcasts?dry_run=true", { method: "POST", body });
+        if ((p.warnings || []).length && !ask(`${t("priorityCuts")}\n\n${p.warnings.join("\n")}`)) return;
+      }
       const r = await api("/api/v1/broadcasts", { method: "POST", body });
       const when = `${fmtDay(firstPlay(r.item.recurrence))} ${t("at")} ${body.time}`;
       msg.replaceChildren(okBox([h("strong", {}, `${t("scheduled")}: `), t("confirmation", {
