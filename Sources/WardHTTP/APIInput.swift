@@ -1,5 +1,7 @@
 import Foundation
+import WardController
 import WardDomain
+import WardProtocol
 
 /// Input checks that hold the API to docs/openapi.yaml: what the document declares malformed is
 /// refused here with 400, what it declares well formed passes on to the rules (which may still
@@ -48,6 +50,75 @@ enum APIInput {
         // length rule, so what is left is the user name rule.
         if let problem = PasswordPolicy.problem(p, user: user) { throw APIError(.unprocessableContent, problem) }
     }
+
+    /// A body the decoder refused, in words: the field named (missing, null, of the wrong kind, or a
+    /// value outside its list, with the list), never a Swift type name.
+    /// `snakeCase`: the decoder converted the body's keys, so the type's camelCase names are put back.
+    static func refusal(decoding error: any Error, snakeCase: Bool = false) -> APIError {
+        func path(_ c: [any CodingKey]) -> String {
+            c.map { k in k.intValue.map { "[\($0)]" } ?? (snakeCase ? APIError.snakeCase(k.stringValue) : k.stringValue) }
+                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case DecodingError.keyNotFound(let key, let c):
+            let f = path(c.codingPath + [key])
+            return APIError(.badRequest, "\(f): thiếu trường bắt buộc / \(f): a required field is missing",
+                            code: "missing_field")
+        case DecodingError.valueNotFound(_, let c):
+            let f = path(c.codingPath)
+            return APIError(.badRequest, "\(f): không nhận null, hãy bỏ trường / null is not a value, leave the field out",
+                            code: "null_field")
+        case DecodingError.typeMismatch(let type, let c):
+            let f = path(c.codingPath), (vi, en) = kind(type)
+            return APIError(.badRequest, "\(f): cần \(vi) / \(f): \(en) is expected", code: "invalid_body")
+        case DecodingError.dataCorrupted(let c) where !c.codingPath.isEmpty:
+            let f = path(c.codingPath)
+            if let (typeName, value) = invalidRawValue(c.debugDescription), let list = choices[typeName] {
+                let allowed = list.joined(separator: ", ")
+                return APIError(.badRequest, "\(f): '\(value)' không hợp lệ, chọn một trong: \(allowed)"
+                                + " / \(f): '\(value)' is not allowed, one of: \(allowed)", code: "invalid_value")
+            }
+            return APIError(.badRequest, "\(f): giá trị không hợp lệ / \(f): not a valid value", code: "invalid_value")
+        default:
+            return APIError(.badRequest, "cần một đối tượng JSON / a JSON object is expected", code: "invalid_json")
+        }
+    }
+
+    /// What a JSON value of `type` is called, in both languages.
+    static func kind(_ type: Any.Type) -> (vi: String, en: String) {
+        switch type {
+        case is String.Type: ("chuỗi", "a string")
+        case is Bool.Type: ("true hoặc false", "true or false")
+        case is Int.Type, is Int64.Type, is Double.Type: ("số", "a number")
+        case is [Any].Type: ("danh sách", "a list")
+        case is [String: Any].Type: ("đối tượng", "an object")
+        default:
+            String(describing: type).hasPrefix("Array") ? ("danh sách", "a list")
+                : String(describing: type).hasPrefix("Dictionary") ? ("đối tượng", "an object")
+                : ("giá trị khác", "another kind of value")
+        }
+    }
+
+    /// The type and the value of the standard library's "Cannot initialize T from invalid String value v".
+    static func invalidRawValue(_ s: String) -> (type: String, value: String)? {
+        let prefix = "Cannot initialize "
+        guard s.hasPrefix(prefix), let from = s.range(of: " from invalid "),
+              let value = s.range(of: " value ", range: from.upperBound..<s.endIndex) else { return nil }
+        return (String(s[s.index(s.startIndex, offsetBy: prefix.count)..<from.lowerBound]), String(s[value.upperBound...]))
+    }
+
+    /// The values of the enumerations bodies carry, by type name (names used only to look up, never shown).
+    static let choices: [String: [String]] = {
+        func entry<T: CaseIterable & RawRepresentable>(_ t: T.Type) -> (String, [String]) where T.RawValue == String {
+            (String(describing: t), t.allCases.map(\.rawValue))
+        }
+        return Dictionary([entry(BroadcastLevel.self), entry(TTSVoice.self), entry(DeviceClass.self),
+                           entry(KioskRole.self), entry(Role.self), entry(AlarmSeverity.self), entry(AlarmKind.self),
+                           entry(AlarmStatus.self), entry(ReportFormat.self), entry(ReportLanguage.self),
+                           entry(CommandName.self), entry(HealthState.self), entry(PlaceLevel.self),
+                           entry(AudioFormat.self)],
+                          uniquingKeysWith: { a, _ in a })
+    }()
 
     static func identifiers(_ list: [String]?, field: String) throws {
         if let bad = list?.first(where: { !isIdentifier($0) }) {

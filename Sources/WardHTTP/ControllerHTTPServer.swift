@@ -87,13 +87,12 @@ public struct ControllerHTTPServer: Sendable {
                 return try Self.error(.contentTooLarge, "nội dung quá lớn / body over \(Self.maxUpstreamBody / 1_048_576) MiB",
                                       request: request, context: context)
             }
-            let decoder = JSONDecoder()
+            // The operators' API rules: unknown and null fields refused, a missing or wrong one named.
             let r: UpstreamRequest
             do {
-                r = try decoder.decode(UpstreamRequest.self, from: Data(buffer: body))
-            } catch {
-                let why = Self.explain(error)
-                return try Self.error(.badRequest, "JSON không hợp lệ: \(why) / invalid JSON: \(why)", code: "invalid_body", request: request, context: context)
+                r = try OperatorAPI.decode(UpstreamRequest.self, body, allowed: UpstreamRequest.fields, snakeCase: false)
+            } catch let e as APIError {
+                return try Self.error(e.status, e.description, code: e.code, request: request, context: context)
             }
             do {
                 let (b, isNew) = try await upstream.service.receive(r)
@@ -122,15 +121,6 @@ public struct ControllerHTTPServer: Sendable {
         let x = Array(a.utf8), y = Array(b.utf8)
         guard x.count == y.count else { return false }
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
-    }
-
-    static func explain(_ e: any Error) -> String {
-        switch e {
-        case DecodingError.keyNotFound(let k, _): "missing \(k.stringValue)"
-        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c), DecodingError.dataCorrupted(let c):
-            (c.codingPath.map(\.stringValue).joined(separator: ".") + " " + c.debugDescription).trimmingCharacters(in: .whitespaces)
-        default: "\(e)"
-        }
     }
 
     /// The same error body as the operators' API: a code and the message in the caller's language.

@@ -158,7 +158,9 @@ public struct OperatorAPI: Sendable {
     }
 
     /// Decodes a JSON object, refusing unknown fields and wrong types with a message naming them.
-    static func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer, allowed: Set<String>) throws -> T {
+    /// `snakeCase`: the type's keys are camelCase for the body's snake_case (else its CodingKeys say).
+    static func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer, allowed: Set<String>,
+                                     snakeCase: Bool = true) throws -> T {
         let data = Data(buffer: body)
         guard let object = try? JSONSerialization.jsonObject(with: data), let dict = object as? [String: Any] else {
             throw APIError(.badRequest, "cần một đối tượng JSON / a JSON object is expected", code: "invalid_json")
@@ -173,10 +175,9 @@ public struct OperatorAPI: Sendable {
             throw APIError(.badRequest, "\(k): không nhận null, hãy bỏ trường / null is not a value, leave the field out", code: "null_field")
         }
         let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
+        if snakeCase { d.keyDecodingStrategy = .convertFromSnakeCase }
         do { return try d.decode(T.self, from: data) } catch {
-            let why = ControllerHTTPServer.explain(error)
-            throw APIError(.badRequest, "dữ liệu không hợp lệ: \(why) / invalid body: \(why)", code: "invalid_body")
+            throw APIInput.refusal(decoding: error, snakeCase: snakeCase)
         }
     }
 

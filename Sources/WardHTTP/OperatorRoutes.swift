@@ -309,7 +309,10 @@ extension OperatorAPI {
                 return try Self.json(items)
             },
             Route(method: .get, path: "/api/v1/broadcasts/upcoming", permission: .view) { call in
-                struct Slot: Encodable { var item: String; var title: String; var level: BroadcastLevel; var status: BroadcastStatus; var start: Date; var end: Date }
+                struct Slot: Encodable {
+                    var item: String; var title: String; var level: BroadcastLevel; var status: BroadcastStatus
+                    var start: Date; var end: Date; var target: BroadcastTarget
+                }
                 let now = self.clock.now()
                 let cal = LocalCalendar.vietnam
                 let from = try call.day("from").flatMap { cal.day(named: $0.description)?.start } ?? cal.day(containing: now).start
@@ -318,7 +321,7 @@ extension OperatorAPI {
                 let slots = try BroadcastService(db, clock: self.clock).upcoming(in: DateInterval(start: from, duration: Double(days) * 86_400))
                     .filter { b in call.principal!.communes.map { !r.communes(of: b.broadcast.item.target).isDisjoint(with: $0) } ?? true }
                     .map { Slot(item: $0.broadcast.id, title: $0.broadcast.item.title, level: $0.broadcast.item.level, status: $0.broadcast.status,
-                                start: $0.at.start, end: $0.at.end) }
+                                start: $0.at.start, end: $0.at.end, target: $0.broadcast.item.target) }
                 return try Self.json(slots)
             },
             Route(method: .get, path: "/api/v1/inbox", permission: .view) { call in
@@ -339,9 +342,17 @@ extension OperatorAPI {
                 var r = BroadcastService.Request(title: b.title ?? "", level: b.level ?? .normal, programme: programme, duration: duration,
                                                  recurrence: try Self.recurrence(b), target: Self.target(b), volume: b.volume)
                 r.priorityOrder = b.priorityOrder
-                let item = try BroadcastService(db, clock: self.clock).schedule(r, by: call.user.name)
+                let service = BroadcastService(db, clock: self.clock)
+                let pick = Self.language(call.request).pick
+                // `dry_run`: the same checks and warnings, nothing saved: what the officer confirms.
+                if try call.flag("dry_run") {
+                    struct Preview: Encodable { var dryRun = true; var warnings: [String] }
+                    return try Self.json(Preview(warnings: try service.preview(r).cuts.map(pick)))
+                }
+                let item = try service.schedule(r, by: call.user.name)
                 try self.audit(call, "broadcast.schedule", target: item.id, detail: b.title)
-                let warnings = await RelayCheck.warnings(for: item, probe: self.streamProbe).map(Self.language(call.request).pick)
+                let warnings = try service.cuts(of: item.item).map(pick)
+                    + (await RelayCheck.warnings(for: item, probe: self.streamProbe).map(pick))
                 return try Self.json(ScheduleAnswer(item, warnings: warnings), status: .created)
             },
             Route(method: .post, path: "/api/v1/broadcasts/{id}/approve", permission: .approve) { call in

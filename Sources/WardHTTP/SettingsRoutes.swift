@@ -149,6 +149,13 @@ extension OperatorAPI {
         // An empty commune list lifts the limit (every commune), for callers without one.
         let limit = try b.communes.map { try self.checkedLimit(call, $0) }
         if let password = b.password { try APIInput.password(password, field: "password", user: name) }
+        // One's own password changes only with the current one: a stolen session or token must not
+        // be enough to take the account over.
+        if b.password != nil, name == call.user.name {
+            throw APIError(.unprocessableContent, "đổi mật khẩu của chính mình bằng POST /api/v1/me/password (cần mật khẩu hiện tại)"
+                           + " / change your own password with POST /api/v1/me/password, which asks for the current one",
+                           code: "use_me_password")
+        }
         if let role = b.role, name == call.user.name, role != .admin {
             throw APIError(.conflict, "không tự bỏ quyền quản trị / you cannot drop your own admin role", code: "own_admin_role")
         }

@@ -50,7 +50,7 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/me/tokens", permission: .view) { call in
                 try self.makeToken(call, for: call.user.name)
             },
-            Route(method: .delete, path: "/api/v1/me/tokens/{token}", permission: .view) { call in
+            Route(method: .delete, path: "/api/v1/me/tokens/{id}", permission: .view) { call in
                 try self.revokeToken(call, of: call.user.name)
             },
             Route(method: .get, path: "/api/v1/users/{name}/tokens", permission: .manageUsers) { call in
@@ -59,7 +59,7 @@ extension OperatorAPI {
             Route(method: .post, path: "/api/v1/users/{name}/tokens", permission: .manageUsers) { call in
                 try self.makeToken(call, for: try self.tokenOwner(call))
             },
-            Route(method: .delete, path: "/api/v1/users/{name}/tokens/{token}", permission: .manageUsers) { call in
+            Route(method: .delete, path: "/api/v1/users/{name}/tokens/{id}", permission: .manageUsers) { call in
                 try self.revokeToken(call, of: try self.tokenOwner(call))
             },
         ]
@@ -102,7 +102,7 @@ extension OperatorAPI {
     }
 
     func revokeToken(_ call: Call, of user: String) throws -> Response {
-        let id = try call.parameter("token")
+        let id = try call.parameter("id")
         let auth = AuthRepository(database)
         // Someone else's token id is "no such token" too: ids are not probed across users.
         guard let token = try auth.tokens(of: user).first(where: { $0.id == id }), try auth.revokeToken(id: id, of: user) else {

@@ -155,7 +155,7 @@ public struct UpstreamRepository: Sendable {
             guard let r = try Row.fetchOne(db, sql: "SELECT * FROM upstream_bulletins WHERE id = ?", arguments: [id]) else {
                 throw UpstreamStoreError.unknown(id)
             }
-            return Self.bulletin(r)
+            return try Self.withText(Self.bulletin(r), db)
         }
     }
 
@@ -207,8 +207,18 @@ public struct UpstreamRepository: Sendable {
         try db.pool.read { db in
             try Row.fetchAll(db, sql: all ? "SELECT * FROM upstream_bulletins ORDER BY received_at DESC, id DESC"
                                           : "SELECT * FROM upstream_bulletins WHERE status = 'inbox' ORDER BY received_at DESC, id DESC")
-                .map(Self.bulletin)
+                .map { try Self.withText(Self.bulletin($0), db) }
         }
+    }
+
+    /// `b` with the text it is read from, when it is speech (TTS) of the library.
+    static func withText(_ b: UpstreamBulletin, _ db: Database) throws -> UpstreamBulletin {
+        guard case .media(let sha) = b.programme,
+              let s = try String.fetchOne(db, sql: "SELECT source FROM media WHERE sha256 = ?", arguments: [sha]),
+              case .tts(_, let text)? = JSONText.decode(MediaSource.self, s) else { return b }
+        var out = b
+        out.text = text
+        return out
     }
 
     static func bulletin(_ r: Row) -> UpstreamBulletin {

@@ -153,6 +153,8 @@ extension BroadcastCommand {
                                  "Trạng thái / Status", "Bản tin / Item"],
                         rows: list.map { [String($0.id), cal.display($0.receivedAt), "\($0.source)/\($0.sourceID)", $0.title,
                                           $0.level.vietnamese, $0.communes.joined(separator: ","), $0.status.vietnamese, $0.itemID ?? "—"] })
+            // What a text bulletin says, under the table: too long for a column.
+            for b in list { if let text = b.text { print("\n#\(b.id) \(b.title):\n  \(text)") } }
         }
     }
 

@@ -87,5 +87,20 @@ extension RealBrokerTests {
                 #expect(st2 != 0 && h.lastStderr.contains("no village with this id"), "\(h.lastStderr)")
             }
         }
+
+        /// Issue 19 item 12: `broadcast list` did not say where each item plays.
+        @Test func theListSaysWhereEachItemPlays() async throws {
+            try await withHarness { h in
+                try Self.officer(h)
+                var (st, out) = try await Self.schedule(h, ["--day", Self.day(1), "--villages", "thon-cam-la"])
+                #expect(st == 0, "\(out) \(h.lastStderr)")
+                (st, out) = try await h.run("wardfleet", ["broadcast", "list", "--days", "3", "--db", h.dbPath])
+                #expect(st == 0 && out.contains("Phát tại / Targets") && out.contains("Thôn Cẩm La"), "\(out)")
+                (st, out) = try await h.run("wardfleet", ["broadcast", "list", "--days", "3", "--json", "--db", h.dbPath])
+                let rows = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]]
+                let target = try #require(rows?.first?["target"] as? [String: Any], "\(out)")
+                #expect(target["villages"] as? [String] == ["thon-cam-la"], "\(out)")
+            }
+        }
     }
 }

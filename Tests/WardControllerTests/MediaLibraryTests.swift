@@ -90,7 +90,7 @@ import WardStorage
         let (item, _) = try await w.library.addSpeech(text, voice: voice, by: "can-bo-vh")
         #expect(item.format == .wav && item.duration > 1)
         #expect(item.source == .tts(voice: voice, text: text))
-        #expect(item.title == String(text.prefix(60)))
+        #expect(item.title == MediaLibrary.defaultTitle(text) && item.title.hasSuffix("…"))
         // Playable: it probes and decodes from the stored file.
         let p = try await FFmpegProber().probe(w.library.file(of: item).path)
         #expect(p.audioCodec?.hasPrefix("pcm_") == true)
@@ -105,6 +105,28 @@ import WardStorage
         #expect(item.duration > 0.5)
         #expect(SpeechText.simplified("«-Ủy ban» thông báo: 9 giờ!") == "Ủy ban thông báo: 9 giờ!")
         #expect(SpeechText.simplified("Covid-19\u{0097}") == "Covid 19")
+    }
+
+    /// Issue 19 item 12: a speech item's default title was cut mid-word ("…xã C").
+    @Test func theDefaultTitleOfSpeechEndsOnAWholeWord() {
+        let text = "Thông báo của Ủy ban nhân dân xã Cẩm La: ngày mai tiêm chủng tại Trạm y tế."
+        let title = MediaLibrary.defaultTitle(text)
+        #expect(title.hasSuffix("…") && title.count <= 61, "\(title)")
+        let words = title.dropLast()
+        #expect(text.hasPrefix(words) && text[text.index(text.startIndex, offsetBy: words.count)] == " ", "\(title)")
+        #expect(title == title.precomposedStringWithCanonicalMapping)
+        // Cut exactly where Cẩm would have been split: the word is dropped whole.
+        #expect(MediaLibrary.defaultTitle("Ủy ban nhân dân xã Cẩm La", limit: 20) == "Ủy ban nhân dân xã…")
+        // Decomposed input (NFD) comes out NFC and counted by letters, not code points.
+        let nfd = "Thông báo xã Cẩm La".decomposedStringWithCanonicalMapping
+        #expect(MediaLibrary.defaultTitle(nfd, limit: 60) == "Thông báo xã Cẩm La")
+        #expect(MediaLibrary.defaultTitle(nfd, limit: 60).unicodeScalars.elementsEqual("Thông báo xã Cẩm La".unicodeScalars))
+        // Short text whole, lines joined; a word longer than the limit cut at the limit; trailing punctuation dropped.
+        #expect(MediaLibrary.defaultTitle("  Họp  dân\nlúc 9 giờ  ") == "Họp dân lúc 9 giờ")
+        #expect(MediaLibrary.defaultTitle(String(repeating: "a", count: 80), limit: 10) == String(repeating: "a", count: 10) + "…")
+        #expect(MediaLibrary.defaultTitle("Thông báo: họp dân lúc chín giờ", limit: 12) == "Thông báo…")
+        #expect(MediaLibrary.defaultTitle("Ba mươi chín", limit: 6) == "Ba…")
+        #expect(MediaLibrary.defaultTitle("Ba mươi chín", limit: 7) == "Ba mươi…")
     }
 
     @Test func renderingFailuresAreReportedNotSwallowed() async throws {

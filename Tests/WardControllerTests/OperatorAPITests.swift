@@ -70,7 +70,7 @@ import Yams
     static func concrete(_ path: String) -> String {
         path.replacingOccurrences(of: "{id}", with: "x").replacingOccurrences(of: "{month}", with: "2026-10")
             .replacingOccurrences(of: "{name}", with: "nobody").replacingOccurrences(of: "{commune}", with: "an-phu")
-            .replacingOccurrences(of: "{token}", with: "tok-0")
+            .replacingOccurrences(of: "/tokens/{id}", with: "/tokens/tok-0")
     }
 
     @Test func roleMatrixEveryRoleCanDoWhatItShouldAndNothingMore() async throws {

@@ -155,6 +155,36 @@ import WardStorage
         }
     }
 
+    /// Issue 19 item 12: an admin's session or token alone could set the admin's own password (no
+    /// current password asked), and a fuzzer doing so revoked its own token. Refused with the way.
+    @Test func ownPasswordIsNotChangedThroughUsersPatch() async throws {
+        let f = try await base.fixture()
+        try await f.app.test(.live) { client in
+            let c = Caller(client: client)
+            let admin = try #require(try await OperatorAPITests.login(client, "u-admin"))
+            let (mine, _) = try await c.make(admin)
+            for lang in ["vi", "en"] {
+                let (st, json, text) = try await c.call(.patch, "/api/v1/users/u-admin?lang=\(lang)", admin, #"{"password":"mat-khau-moi-2026-z"}"#)
+                let o = json as? [String: Any]
+                #expect(st == 422 && o?["code"] as? String == "use_me_password", "\(text)")
+                #expect((o?["error"] as? String)?.contains("POST /api/v1/me/password") == true, "\(text)")
+            }
+            // Through one's own bearer token too.
+            let (st, _, text) = try await client.execute(uri: "/api/v1/users/u-admin", method: .patch,
+                                                         headers: [.authorization: "Bearer \(mine)", .contentType: "application/json"],
+                                                         body: ByteBuffer(string: #"{"password":"mat-khau-moi-2026-z","role":"admin"}"#)) {
+                ($0.status.code, TokenTests.json($0), String(buffer: $0.body))
+            }
+            #expect(st == 422 && text.contains("use_me_password"), "\(text)")
+            // Nothing changed: the old password signs in, the token still works.
+            #expect(try await c.me(mine) == 200)
+            #expect(try await OperatorAPITests.login(client, "u-admin") != nil)
+            // Another user's password is still the admin's to set.
+            let (st2, _, text2) = try await c.call(.patch, "/api/v1/users/u-viewer", admin, #"{"password":"mat-khau-moi-2026-z"}"#)
+            #expect(st2 == 200, "\(text2)")
+        }
+    }
+
     @Test func othersTokensNeedManageUsers() async throws {
         let f = try await base.fixture()
         try await f.app.test(.live) { client in

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Testing
 import WardDomain
+import Yams
 import WardStorage
 @testable import WardController
 @testable import WardHTTP
@@ -66,5 +67,125 @@ import WardStorage
         #expect(try await post(#"{"source":"tinh-qn","id":"QN-10","title":"x","level":"loud","communes":["cam-la"],"text":"a"}"#, token: token).0 == 400)
         let (st2, body2) = try await post(#"{"source":"tinh-qn","id":"QN-11","title":"x","level":"normal","communes":["nowhere"],"text":"a"}"#, token: token)
         #expect(st2 == 422 && body2.contains("nowhere"), "\(body2)")
+    }
+
+    /// Issue 19 item 9: the endpoint follows the operators' API rules, and its words name the field, never a Swift type.
+    @Test func aBadBodyIsNamedByFieldWithoutTypeNames() async throws {
+        let w = try BroadcastServiceTests.World()
+        let library = MediaLibrary(root: w.dir.appendingPathComponent("media"), database: w.db, clock: w.clock)
+        let token = "a-long-shared-secret-0123456789"
+        let (base, task) = try await ControllerHTTPServerTests.start(ControllerHTTPServer(
+            library: library, host: "127.0.0.1", port: 0, upstream: (UpstreamService(database: w.db, library: library, clock: w.clock), token)))
+        defer { task.cancel() }
+        func post(_ body: String, lang: String) async throws -> (Int, code: String?, error: String) {
+            var r = URLRequest(url: URL(string: base + "/api/v1/upstream/bulletins?lang=\(lang)")!)
+            r.httpMethod = "POST"
+            r.httpBody = Data(body.utf8)
+            r.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            let (data, resp) = try await URLSession.shared.data(for: r)
+            let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            return ((resp as? HTTPURLResponse)?.statusCode ?? 0, json?["code"] as? String, json?["error"] as? String ?? "")
+        }
+        let fields = #""source":"tinh-qn","id":"QN-20","title":"Tin","communes":["cam-la"],"text":"Bà con chú ý.""#
+        for lang in ["en", "vi"] {
+            // A missing field is named (not "invalid JSON").
+            var (st, code, error) = try await post("{\(fields)}", lang: lang)
+            #expect(st == 400 && code == "missing_field" && error.hasPrefix("level:"), "\(error)")
+            // A level outside the list gives the list, not the type.
+            (st, code, error) = try await post(#"{\#(fields),"level":"loud"}"#, lang: lang)
+            #expect(st == 400 && code == "invalid_value" && error.contains("'loud'") && error.contains("normal, priority, emergency"),
+                    "\(error)")
+            // Unknown fields are refused by name, as the README says.
+            (st, code, error) = try await post(#"{\#(fields),"level":"normal","colour":"red"}"#, lang: lang)
+            #expect(st == 400 && code == "unknown_field" && error.contains("colour"), "\(error)")
+            (st, code, error) = try await post(#"{\#(fields),"level":"normal","voice":null}"#, lang: lang)
+            #expect(st == 400 && code == "null_field" && error.contains("voice"), "\(error)")
+            (st, code, error) = try await post(#"{\#(fields),"level":"normal","duration_s":"long"}"#, lang: lang)
+            #expect(st == 400 && code == "invalid_body" && error.contains("duration_s"), "\(error)")
+            (st, code, _) = try await post("[1]", lang: lang)
+            #expect(st == 400 && code == "invalid_json")
+        }
+        // Each refusal above, in both languages, without the decoder's own words.
+        let noCommunes = #""source":"tinh-qn","id":"QN-21","title":"Tin","level":"normal","text":"Bà con chú ý.""#
+        for body in ["{\(fields)}", #"{\#(fields),"level":"loud"}"#, #"{\#(fields),"level":"normal","voice":"deep"}"#,
+                     #"{\#(noCommunes),"communes":"cam-la"}"#, #"{\#(noCommunes),"communes":[7]}"#] {
+            for lang in ["en", "vi", "both"] {
+                let (st, _, error) = try await post(body, lang: lang)
+                #expect(st == 400, "\(body)")
+                for word in ["Cannot initialize", "BroadcastLevel", "TTSVoice", "UpstreamRequest", "CodingKeys", "Array<", "Swift.",
+                             "keyNotFound", "debugDescription"] {
+                    #expect(!error.contains(word), "\(lang) \(body): \(error)")
+                }
+            }
+        }
+        #expect(try await post(#"{\#(fields),"level":"normal"}"#, lang: "en").0 == 201)
+    }
+
+    /// The document describes the body the endpoint takes, field for field.
+    @Test func theDocumentDescribesTheBody() throws {
+        let doc = try OperatorAPITests.openAPIDocument()
+        let schemas = try #require((doc["components"] as? [String: Any])?["schemas"] as? [String: [String: Any]])
+        let body = try #require(schemas["UpstreamBulletin"])
+        #expect(Set((body["properties"] as? [String: Any] ?? [:]).keys) == UpstreamRequest.fields)
+        #expect(body["additionalProperties"] as? Bool == false)
+        #expect(Set(body["required"] as? [String] ?? []) == ["source", "id", "title", "level", "communes"])
+        #expect(body["example"] != nil)
+        let paths = try #require(doc["paths"] as? [String: Any])
+        let op = try #require((paths["/api/v1/upstream/bulletins"] as? [String: Any])?["post"] as? [String: Any])
+        #expect(Set((op["responses"] as? [String: Any] ?? [:]).keys) == ["200", "201", "400", "401", "404", "413", "422"])
+    }
+
+    /// YAML 1.1 reads on, off, yes, no, y, n as booleans (a schedule's `on` became `true`): none may be
+    /// left unquoted where the document means a name or a value.
+    @Test func theDocumentHasNoKeyOrEnumValueReadAsABoolean() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/openapi.yaml")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let root = try #require(try Yams.load(yaml: text))
+        var problems: [String] = []
+        func walk(_ node: Any, _ path: String) {
+            if let map = node as? [AnyHashable: Any] {
+                for (k, v) in map {
+                    guard let key = k.base as? String else {
+                        problems.append("\(path): key \(k.base) (\(type(of: k.base)))")
+                        continue
+                    }
+                    if key == "enum", let values = v as? [Any], values.contains(where: { $0 is Bool }) {
+                        problems.append("\(path).enum: \(values)")
+                    }
+                    walk(v, path + "." + key)
+                }
+            } else if let list = node as? [Any] {
+                for (i, v) in list.enumerated() { walk(v, "\(path)[\(i)]") }
+            }
+        }
+        walk(root, "")
+        #expect(problems.isEmpty, "\(problems)")
+        // The schedule bodies do have the field `on`, a string key.
+        let schemas = try #require(((root as? [String: Any])?["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let schedule = try #require((schemas["Schedule"] as? [String: Any])?["properties"] as? [String: Any])
+        #expect(schedule["on"] != nil)
+    }
+
+    /// Issue 19 item 12: the inbox shows what a text bulletin says.
+    @Test func theInboxCarriesATextBulletinsText() async throws {
+        let w = try BroadcastServiceTests.World()
+        let library = MediaLibrary(root: w.dir.appendingPathComponent("media"), database: w.db, clock: w.clock)
+        let up = UpstreamService(database: w.db, library: library, clock: w.clock)
+        let said = "Bà con chú ý phòng trừ sâu bệnh cho lúa."
+        let (b, _) = try await up.receive(UpstreamRequest(source: "tinh-qn", id: "QN-T1", title: "Tin nông nghiệp", level: .normal,
+                                                          communes: ["cam-la"], text: said))
+        let (relay, _) = try await up.receive(UpstreamRequest(source: "tinh-qn", id: "QN-T2", title: "Tiếp sóng", level: .normal,
+                                                              communes: ["cam-la"], streamURL: "http://dai.tinh.vn/live", durationSeconds: 600))
+        let repo = UpstreamRepository(w.db)
+        #expect(try repo.get(b.id).text == said)
+        #expect(try repo.get(relay.id).text == nil)
+        let listed = try repo.list()
+        #expect(listed.first { $0.id == b.id }?.text == said && listed.first { $0.id == relay.id }?.text == nil)
+        // As the API answers it.
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let json = try JSONSerialization.jsonObject(with: encoder.encode(listed)) as? [[String: Any]]
+        #expect(json?.contains { $0["text"] as? String == said } == true)
     }
 }

@@ -212,7 +212,8 @@ public struct MonthlyReport: Codable, Sendable {
         return name
     }
 
-    static func describe(_ t: BroadcastTarget, _ tree: PlaceTree) -> String {
+    /// Where an item plays, in words: commune and village names, "nhóm/group NAME", speaker ids.
+    public static func describe(_ t: BroadcastTarget, _ tree: PlaceTree) -> String {
         var parts: [String] = []
         parts += t.communes.map { tree[$0]?.name ?? $0 }
         parts += t.villages.map { tree[$0]?.name ?? $0 }

@@ -58,6 +58,8 @@ public struct UpstreamBulletin: Hashable, Codable, Sendable, Identifiable {
     public var detail: String?
     /// How each commune handled it so far (schedule or dismiss are per commune); nil: none yet.
     public var handling: [String: Handling]?
+    /// What it says, when it is speech (TTS) read from a text; filled in when read, not stored.
+    public var text: String?
 
     public init(id: Int64 = 0, source: String, sourceID: String, title: String, level: BroadcastLevel, communes: [String],
                 programme: Programme, duration: TimeInterval, receivedAt: Date, status: Status = .inbox, itemID: String? = nil,

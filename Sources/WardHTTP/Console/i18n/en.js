@@ -66,6 +66,7 @@ export default {
       quietNote: "Only emergencies play during quiet hours.",
     quietBlocks: "The new quiet hours hold back {n} approved plays in the next 30 days (logged as missed):",
     quietBlockedPlays: "{n} plays", quietNext: "next",
+    priorityCuts: "This priority item cuts into these normal items. Save it anyway?",
     upload: "Upload an audio file", uploadDone: "Added to the library: {title} ({d})",
     startRecording: "Start recording", stopRecording: "Stop", recordAgain: "Record again", recording: "Recording… {d}",
     listenBack: "Listen back", saveRecording: "Save the recording to the library",

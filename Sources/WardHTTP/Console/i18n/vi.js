@@ -68,6 +68,7 @@ export default {
       quietNote: "Trong giờ yên tĩnh chỉ phát bản tin khẩn cấp.",
     quietBlocks: "Giờ yên tĩnh mới sẽ không phát {n} lần phát đã duyệt trong 30 ngày tới (ghi là không phát):",
     quietBlockedPlays: "{n} lần", quietNext: "lần gần nhất",
+    priorityCuts: "Bản tin ưu tiên này sẽ chen vào các bản tin thường sau. Vẫn lưu?",
     upload: "Tải lên tệp âm thanh", uploadDone: "Đã thêm vào thư viện: {title} ({d})",
     startRecording: "Bắt đầu ghi", stopRecording: "Dừng ghi", recordAgain: "Ghi lại", recording: "Đang ghi… {d}",
     listenBack: "Nghe lại bản ghi", saveRecording: "Lưu bản ghi vào thư viện",

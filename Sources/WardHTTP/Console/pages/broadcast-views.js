@@ -167,6 +167,8 @@ export async function inboxView() {
   const msg = h("div");
   return [msg, table([
     { label: t("received"), cell: (b) => fmtTime(b.received_at) }, { label: t("title"), cell: (b) => b.title },
+    // What a text (TTS) bulletin says, to decide on it without hearing it.
+    { label: t("text"), cell: (b) => b.text || "" },
     { label: t("level"), cell: (b) => word("level", b.level) },
     { label: t("status"), cell: (b) => word("inboxStatus", b.status) },
     { label: "", cell: (b) => {
