@@ -30,6 +30,12 @@ public struct FleetFileError: Refusal {
     public var description: String { "\(file): \(message)" }
 }
 
+/// "dòng N: … / line N: …": the line number in each language's half, so either reads whole.
+func atLine(_ n: Int, _ message: String) -> String {
+    let (vi, en) = Bilingual.split(message)
+    return "dòng \(n): \(vi) / line \(n): \(en)"
+}
+
 public enum FleetFileReader {
     /// Reads `path`; the format follows the extension (.yaml/.yml or .csv).
     public static func read(path: String, registeredAt: Date) throws -> FleetFile {
@@ -192,16 +198,15 @@ public enum FleetFileReader {
                     let s = row.fields[i].trimmingCharacters(in: .whitespaces)
                     return s.isEmpty ? nil : s
                 }
-                let at = "dòng / line \(row.line)"
                 guard let levelText = v(li), let level = PlaceLevel(rawValue: levelText.lowercased()) else {
-                    throw FleetFileError(file: file, message: "\(at): level phải là / must be one of "
-                        + PlaceLevel.allCases.map(\.rawValue).joined(separator: ", "))
+                    throw FleetFileError(file: file, message: atLine(row.line, "level phải là / must be one of "
+                        + PlaceLevel.allCases.map(\.rawValue).joined(separator: ", ")))
                 }
                 var siteKind: SiteKind?, label: String?
                 if let k = v(column("kind")) {
                     if level == .site {
                         guard let sk = SiteKind(rawValue: k) else {
-                            throw FleetFileError(file: file, message: "\(at): loại điểm '\(k)' không hợp lệ / unknown site kind")
+                            throw FleetFileError(file: file, message: atLine(row.line, "loại điểm '\(k)' không hợp lệ / unknown site kind"))
                         }
                         siteKind = sk
                     } else { label = k }
@@ -209,7 +214,7 @@ public enum FleetFileReader {
                 var coordinate: Coordinate?
                 if let la = v(column("lat")), let lo = v(column("lon")) {
                     guard let lat = Double(la), let lon = Double(lo) else {
-                        throw FleetFileError(file: file, message: "\(at): tọa độ không phải số / coordinates are not numbers")
+                        throw FleetFileError(file: file, message: atLine(row.line, "tọa độ không phải số / coordinates are not numbers"))
                     }
                     coordinate = Coordinate(latitude: lat, longitude: lon)
                 }
@@ -231,7 +236,7 @@ public enum FleetFileReader {
             func int(_ name: String) throws -> Int? {
                 guard let s = v(column(name)) else { return nil }
                 guard let n = Int(s) else {
-                    throw FleetFileError(file: file, message: "dòng / line \(row.line): \(name) '\(s)' không phải số nguyên / not an integer")
+                    throw FleetFileError(file: file, message: atLine(row.line, "\(name) '\(s)' không phải số nguyên / not an integer"))
                 }
                 return n
             }
@@ -240,7 +245,7 @@ public enum FleetFileReader {
                                   required_retention_days: try int("required_retention_days"),
                                   max_volume: try int("max_volume"), kiosk_role: v(column("kiosk_role")))
             do { devices.append(try device(node, file: file, registeredAt: registeredAt)) } catch let e as FleetFileError {
-                throw FleetFileError(file: file, message: "dòng / line \(row.line): \(e.message)")
+                throw FleetFileError(file: file, message: atLine(row.line, e.message))
             }
         }
         return FleetFile(places: [], devices: devices)
@@ -290,7 +295,7 @@ enum CSV {
             }
             i = it.index(after: i)
         }
-        if inQuotes { throw FleetFileError(file: file, message: "dòng / line \(rowLine): thiếu dấu \" đóng / unterminated quote") }
+        if inQuotes { throw FleetFileError(file: file, message: atLine(rowLine, "thiếu dấu \" đóng / unterminated quote")) }
         if !field.isEmpty || !fields.isEmpty { endRow() }
         return rows
     }

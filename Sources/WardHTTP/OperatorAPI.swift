@@ -238,7 +238,7 @@ public struct OperatorAPI: Sendable {
                 }
                 caller = p.user.name
                 guard p.can(permission) else {
-                    throw APIError(.forbidden, "vai trò \(p.user.role.vietnamese) không được làm việc này / the \(p.user.role.rawValue) role may not do this (\(permission.rawValue))", code: "role_forbidden")
+                    throw APIError(.forbidden, "vai trò \(p.user.role.vietnamese) không được \(permission.vietnamese) / the \(p.user.role.rawValue) role may not \(permission.english)", code: "role_forbidden")
                 }
                 // A session cookie rides along on any request the browser makes; the token in the
                 // header proves the page that sent it was ours.

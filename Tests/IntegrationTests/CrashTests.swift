@@ -179,8 +179,8 @@ extension RealBrokerTests {
                 #expect(bad.isEmpty, "devices whose intervals do not sum to their monitored time: \(bad.prefix(10))")
 
                 // 2. No play counted twice: per play and speaker one start at most, and every play a
-                //    speaker reported starting counts as played (its report beats the controller's
-                //    closure, which may come first when the speaker was offline for a while).
+                //    speaker reported starting counts as played or interrupted, never missed (its report
+                //    beats the controller's closure, which may come first when the speaker was offline).
                 let twice = try Row.fetchAll(db, sql: """
                     SELECT item_id, scheduled_start, speaker_id, count(*) AS n FROM playback_log WHERE event = 'started'
                     GROUP BY item_id, scheduled_start, speaker_id HAVING n > 1
@@ -193,8 +193,13 @@ extension RealBrokerTests {
                                          reason: (r["reason"] as String?).flatMap(PlaybackReason.init))
                 }
                 let rows = PlaybackRow.fold(entries)
-                let startedButNotPlayed = rows.filter { $0.startedAt != nil && !$0.outcome.played }
-                #expect(startedButNotPlayed.isEmpty, "started plays not counted as played: \(startedButNotPlayed.prefix(5))")
+                // (An interrupted play was started but is not reach: issue 19 counts it apart.)
+                let startedButNotPlayed = rows.filter { r in
+                    guard r.startedAt != nil else { return false }
+                    if case .interrupted = r.outcome { return false }
+                    return !r.outcome.played
+                }
+                #expect(startedButNotPlayed.isEmpty, "started plays counted as missed or pending: \(startedButNotPlayed.prefix(5))")
                 let plays = rows.filter(\.outcome.played).count
                 #expect(plays > 0, "the drill played something")
 

@@ -61,7 +61,7 @@ import WardProtocol
     }
 
     @Test func bothLanguagesHaveTheSameKeys() throws {
-        for group in ["ui", "cls", "state", "kpi", "alarm", "severity", "fault", "audit", "field", "reject", "outcome", "site"] {
+        for group in ["ui", "cls", "state", "kpi", "alarm", "severity", "fault", "audit", "field", "reject", "outcome", "site", "param"] {
             #expect(try Self.keys(group, in: "i18n/vi.js") == Self.keys(group, in: "i18n/en.js"), "\(group)")
         }
     }

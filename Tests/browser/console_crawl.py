@@ -11,7 +11,8 @@ must hold on any page, whatever the console's code looks like:
   or "technician" on a Vietnamese page): every code is put in words;
 - at the phone width, every button, field, menu entry and tap-through line at least 44 px high;
 - axe-core (axe-selenium-python's copy) finds no critical or serious accessibility violation, on every page
-  in the first language at both widths.
+  in the first language at both widths;
+- at the laptop width, the Tab key alone reaches every control shown on each page of the navigation.
 
 Pages are not listed here. They are the hash links (`#/...`) the console's navigation offers the signed-in
 role, plus the hash links found on those pages (detail pages such as a device's), followed once each.
@@ -220,6 +221,55 @@ def accessibility(where):
             fail(where, f"accessibility ({v['impact']}): {v['id']} — {v['help']} — at {nodes}")
 
 
+KEYBOARD_TARGETS = """
+    const sel = 'a[href], button, input, select, textarea, summary, [tabindex]';
+    const shown = (e) => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden'
+      && !e.closest('[inert], [aria-hidden="true"], dialog:not([open])');
+    // tabindex=-1 takes a heading out (focus is put there after a page change); a control taken out
+    // of the Tab order that way is one the keyboard cannot reach, so it stays in.
+    const control = (e) => ['A', 'BUTTON', 'INPUT', 'SELECT', 'TEXTAREA', 'SUMMARY'].includes(e.tagName);
+    const all = [...document.querySelectorAll(sel)].filter((e) => !e.disabled && e.type !== 'hidden'
+      && (control(e) || e.getAttribute('tabindex') !== '-1') && shown(e));
+    const want = new Map();
+    all.forEach((e, i) => {
+      // A radio group is one stop: the arrow keys move inside it.
+      const key = e.type === 'radio' ? 'radio:' + e.name : 'k' + i;
+      e.dataset.kbd = key;
+      if (!want.has(key)) want.set(key, (e.tagName + ' ' + (e.getAttribute('aria-label') || e.textContent || e.name || '')).trim().slice(0, 60));
+    });
+    if (document.activeElement) document.activeElement.blur();
+    window.scrollTo(0, 0);
+    return Object.fromEntries(want);
+"""
+
+
+walked = []  # controls per page the Tab walk covered
+
+
+def press_tab():
+    for kind in ("keyDown", "keyUp"):
+        driver.execute_cdp_cmd("Input.dispatchKeyEvent", {"type": kind, "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9})
+
+
+def keyboard(where):
+    """The Tab key alone reaches every control shown (links, buttons, fields, menus): nothing is
+    only for a mouse or a finger. Pages with very many controls are walked over their first 160."""
+    want = driver.execute_script(KEYBOARD_TARGETS)
+    keys = list(want)[:160]
+    reached = set()
+    for _ in range(len(keys) + 15):
+        press_tab()
+        k = driver.execute_script("const a = document.activeElement; return a && a.dataset ? a.dataset.kbd || null : null")
+        if k:
+            reached.add(k)
+        if all(x in reached for x in keys):
+            walked.append(len(keys))
+            return
+    walked.append(len(keys))
+    missing = [want[k] for k in keys if k not in reached]
+    fail(where, f"not reached with the Tab key ({len(missing)}): " + "; ".join(repr(m) for m in missing[:3]))
+
+
 def links(scope):
     return driver.execute_script(
         "return [...document.querySelectorAll(arguments[0])].map((a) => a.getAttribute('href'))", f'{scope} a[href^="#/"]')
@@ -239,8 +289,9 @@ def sign_in(user):
     check(f"{user} signing in", signed_out=True)
 
 
-def crawl(label, width, lang_suffix="", axe=True):
-    """Every page the navigation offers, then every page linked from those, once each."""
+def crawl(label, width, lang_suffix="", axe=True, kbd=False):
+    """Every page the navigation offers, then every page linked from those, once each; with `kbd`,
+    the Tab key is walked over each page of the navigation."""
     tag = f"{label}{lang_suffix}-{width}"
     nav = list(dict.fromkeys(links("nav")))
     queue, seen, per_kind, details = list(nav), set(nav), {}, 0
@@ -256,6 +307,8 @@ def crawl(label, width, lang_suffix="", axe=True):
         if axe:
             accessibility(where)
         screenshot(f"{tag}-{slug(href)}")
+        if kbd and href in nav:
+            keyboard(where)
         for other in links("main"):
             kind = other[2:].split("/")[0].split("?")[0]
             if other in seen or per_kind.get(kind, 0) >= MAX_PER_KIND:
@@ -283,7 +336,8 @@ try:
         sign_in(u["user"])
         for w, h in WIDTHS:
             set_size(w, h)
-            pages, details = crawl(u["label"], w)
+            # The keyboard walk: each role's pages at the laptop width (on a phone the menu folds).
+            pages, details = crawl(u["label"], w, kbd=w >= 1000)
             want = EXPECT.get(u["label"], {})
             if pages < want.get("pages", 1):
                 fail(f"{u['label']}-{w}", f"only {pages} pages in the navigation, expected at least {want.get('pages', 1)}")
@@ -315,6 +369,7 @@ finally:
 with open(os.path.join(SHOTS, "pages.json"), "w") as f:
     json.dump({"visited": visited, "screenshots": shots, "failures": failures}, f, indent=1, ensure_ascii=False)
 print(f"{len(shots)} pages checked in {time.monotonic() - started:.0f} s; {len(failures)} failures")
+print(f"keyboard: {len(walked)} pages walked with the Tab key, {sum(walked)} controls, all reached" if walked and not any("Tab key" in f for f in failures) else f"keyboard: {len(walked)} pages walked")
 if failures:
     sys.exit(1)
 print("console crawl passed")

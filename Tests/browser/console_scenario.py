@@ -285,6 +285,10 @@ try:
         driver.switch_to.frame(frame)
         wait.until(lambda d: "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in d.find_element(By.TAG_NAME, "body").text)
         html = driver.execute_script("return document.documentElement.outerHTML")
+        # Read on a phone, the report never scrolls sideways (a wide table scrolls in itself).
+        sideways = driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert sideways <= 1, f"{w} px: the inline report scrolls sideways by {sideways} px"
         driver.switch_to.default_content()
         shot(f"17-{w}-report-inline")
         press('[data-testid="print-report"]')  # opens the browser's print (no dialog headless)

@@ -113,6 +113,11 @@ public struct ReportRenderer: Sendable {
         .small { font-size: 9pt; color: #333; }
         section { page-break-inside: auto; } h2 { page-break-after: avoid; }
         @media print { a { color: inherit; text-decoration: none; } .noprint { display: none; } }
+        /* On a phone's screen a wide table scrolls in itself; the page never scrolls sideways. */
+        @media screen and (max-width: 600px) {
+          body { font-size: 10pt; overflow-wrap: anywhere; } table:not(.doc-head):not(.sign) { display: block; overflow-x: auto; }
+          .doc-head td, .sign td { display: block; width: auto !important; } td.n { white-space: normal; }
+        }
         """
 
     public func html(_ r: MonthlyReport) -> String {

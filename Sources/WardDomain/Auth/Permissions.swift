@@ -19,6 +19,39 @@ public enum Permission: String, Codable, Sendable, CaseIterable {
     case viewAudit = "view_audit"
 }
 
+extension Permission {
+    /// What it allows, in words, for a refusal a person reads.
+    public var vietnamese: String {
+        switch self {
+        case .view: "xem"
+        case .manageDevices: "quản lý thiết bị"
+        case .schedule: "lập lịch phát"
+        case .approve: "duyệt lịch phát"
+        case .sendEmergency: "phát khẩn cấp"
+        case .acknowledgeAlarms: "xác nhận cảnh báo"
+        case .generateReports: "lập báo cáo"
+        case .configure: "cấu hình cảnh báo và chỉ tiêu"
+        case .manageUsers: "quản lý người dùng"
+        case .viewAudit: "xem nhật ký thao tác"
+        }
+    }
+
+    public var english: String {
+        switch self {
+        case .view: "view"
+        case .manageDevices: "manage devices"
+        case .schedule: "schedule broadcasts"
+        case .approve: "approve broadcasts"
+        case .sendEmergency: "send emergencies"
+        case .acknowledgeAlarms: "acknowledge alarms"
+        case .generateReports: "make reports"
+        case .configure: "configure alarms and targets"
+        case .manageUsers: "manage users"
+        case .viewAudit: "read the audit log"
+        }
+    }
+}
+
 extension Role {
     /// The role matrix (docs/console.md shows it as a table).
     public var permissions: Set<Permission> {

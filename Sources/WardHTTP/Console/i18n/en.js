@@ -185,6 +185,14 @@ export default {
       "alarm_rule.set": "Alarm rule changed",
     "login.disabled": "Sign-in to a disabled account",
   },
+  param: {
+    title: "Title", tts: "Text to read", text: "Text", voice: "Voice", media: "Audio file",
+    stream: "Stream address", minutes: "Minutes", day: "Day", time: "Time", repeat: "Repeat",
+    on: "Weekdays", until: "Until", skip: "Days skipped", volume: "Volume", level: "Level",
+    communes: "Communes", villages: "Villages", speakers: "Speakers", groups: "Speaker groups", from: "From", to: "To",
+    name: "Name", password: "Password", role: "Role", display_name: "Full name", site: "Site",
+    device_class: "Device class", valid_days: "Days valid", note: "Note", reason: "Reason",
+  },
   field: {
     volume: ["Volume", "%"], amp_ok: ["Amplifier", "bool"], line_ok: ["Speaker line", "bool"], playing: ["Playing",
       "bool"],

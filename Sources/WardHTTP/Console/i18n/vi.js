@@ -195,6 +195,15 @@ export default {
       "alarm_rule.set": "Sửa quy tắc cảnh báo",
     "login.disabled": "Đăng nhập bằng tài khoản đã vô hiệu hóa",
   },
+  // Request fields a server message starts with ("tts: …"), as the form labels them.
+  param: {
+    title: "Tiêu đề", tts: "Nội dung đọc", text: "Nội dung", voice: "Giọng đọc", media: "Tệp âm thanh",
+    stream: "Địa chỉ luồng", minutes: "Số phút", day: "Ngày", time: "Giờ", repeat: "Lặp lại",
+    on: "Ngày trong tuần", until: "Đến ngày", skip: "Ngày bỏ qua", volume: "Âm lượng", level: "Mức",
+    communes: "Xã/phường", villages: "Thôn", speakers: "Cụm loa", groups: "Nhóm loa", from: "Từ", to: "Đến",
+    name: "Tên", password: "Mật khẩu", role: "Vai trò", display_name: "Họ tên", site: "Điểm lắp đặt",
+    device_class: "Loại thiết bị", valid_days: "Số ngày hiệu lực", note: "Ghi chú", reason: "Lý do",
+  },
   field: {
     volume: ["Âm lượng", "%"], amp_ok: ["Bộ khuếch đại", "bool"], line_ok: ["Đường dây loa", "bool"],
       playing: ["Đang phát", "bool"],

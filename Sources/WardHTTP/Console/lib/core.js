@@ -1,6 +1,6 @@
 // Shared pieces of every page: building elements, calling the API, the session, messages.
 // Data is only ever put on the page as text (never as HTML), so names and titles stay inert.
-import { t, lang } from "./i18n.js";
+import { t, word, lang } from "./i18n.js";
 
 export const S = { me: null, csrf: sessionStorage.getItem("wf-csrf") || "", events: null };
 export const $ = (sel) => document.querySelector(sel);
@@ -76,8 +76,16 @@ export function page(title, ...content) {
   $("#main").replaceChildren(h("h1", { tabindex: "-1" }, title), ...nodes(content));
 }
 
+/** A server message in words: a leading request field ("tts: …") becomes the form's label. */
+export function inWords(message) {
+  return String(message).replace(/^([a-z_]+)(\[\d+\])?: /, (all, name) => {
+    const label = word("param", name);
+    return label === name.replace(/_/g, " ") ? all : `${label}: `;
+  });
+}
+
 export const errorBox = (e) => h("div", { class: "error", role: "alert", "data-testid": "error" },
-  e.message || String(e));
+  inWords(e.message || String(e)));
 
 /** Shows an error in `into` and brings it into view (on a phone it may be below the screen). */
 export function showError(into, e) {
