@@ -14,24 +14,6 @@ extension OperatorAPI {
         var validDays: Int?
     }
 
-    struct TokenView: Encodable {
-        var id: String
-        var name: String
-        var createdAt: Date
-        var lastUsed: Date?
-        var expiresAt: Date?
-        var expired: Bool
-
-        init(_ t: APIToken, now: Date) {
-            id = t.id
-            name = t.name
-            createdAt = t.createdAt
-            lastUsed = t.lastUsed
-            expiresAt = t.expiresAt
-            expired = t.isExpired(at: now)
-        }
-    }
-
     struct MadeToken: Encodable {
         var id: String
         var name: String
@@ -78,7 +60,7 @@ extension OperatorAPI {
 
     func listTokens(_ user: String) throws -> Response {
         let now = clock.now()
-        return try Self.json(try AuthRepository(database).tokens(of: user).map { TokenView($0, now: now) })
+        return try Self.json(try AuthRepository(database).tokens(of: user).map { $0.listing(at: now) })
     }
 
     func makeToken(_ call: Call, for user: String) throws -> Response {

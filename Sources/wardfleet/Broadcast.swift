@@ -115,25 +115,13 @@ struct UsersCommand: AsyncParsableCommand {
                 e.outputFormatting = jsonOutput.outputFormatting
                 e.dateEncodingStrategy = .iso8601
                 e.keyEncodingStrategy = .convertToSnakeCase
-                return print(String(decoding: try e.encode(tokens.map { TokenJSON($0, now: now) }), as: UTF8.self))
+                return print(String(decoding: try e.encode(tokens.map { $0.listing(at: now) }), as: UTF8.self))
             }
             Table.print(header: ["Mã / Id", "Tên / Name", "Tạo lúc / Created", "Dùng lần cuối / Last used", "Hết hạn / Expires"],
                         rows: tokens.map { t in
                             [t.id, t.name, cal.display(t.createdAt), t.lastUsed.map(cal.display) ?? "chưa dùng / never",
                              t.expiresAt.map { cal.display($0) + (t.isExpired(at: now) ? " (đã hết hạn / expired)" : "") } ?? "không / never"]
                         })
-        }
-    }
-
-    struct TokenJSON: Encodable {
-        var id: String, name: String, createdAt: Date, lastUsed: Date?, expiresAt: Date?, expired: Bool
-        init(_ t: APIToken, now: Date) {
-            id = t.id
-            name = t.name
-            createdAt = t.createdAt
-            lastUsed = t.lastUsed
-            expiresAt = t.expiresAt
-            expired = t.isExpired(at: now)
         }
     }
 

@@ -41,21 +41,7 @@ extension RealBrokerTests {
         }
 
         /// A loopback port where nothing listens: bound, then released.
-        static func deadPort() throws -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            try #require(fd >= 0)
-            defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = 0
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-            }
-            try #require(bound)
-            return Int(UInt16(bigEndian: addr.sin_port))
-        }
+        static func deadPort() throws -> Int { try LocalBroker.freePort() }
 
         static func scheduleRelay(_ h: Harness, _ url: String, at start: Date) async throws -> (id: String, json: String) {
             let (st, out) = try await h.run("wardfleet", ["broadcast", "schedule", "--as", "lan", "--title", "Tiếp sóng Đài tỉnh",

@@ -470,20 +470,28 @@ import Yams
         try await f.app.test(.live) { client in
             let s = try #require(try await Self.login(client, "u-viewer"))
             let db = f.db
-            // While the stream is open, the speaker goes offline (as the controller would record it).
+            // While the stream is open, the speaker goes offline and back (as the controller would
+            // record it), again and again until the stream ends: whenever the stream starts on a
+            // loaded machine, it sees the speaker go offline.
+            let done = ManagedFlag()
             let change = Task {
-                try await Task.sleep(for: .milliseconds(600))
-                var l = DeviceLiveness(deviceClass: .speaker, config: DeviceConfig(), since: Date(timeIntervalSince1970: 1_790_000_100))
-                l.state = .offline
-                l.faults = [Fault(.lastWill)]
-                var batch = IngestBatch()
-                batch.statuses = [DeviceStatusRecord(deviceID: "loa-1", liveness: l)]
-                try IngestRepository(db).write(batch, run: try IngestRepository(db).startRun(at: Date()).0)
+                var round = 0
+                while !done.isSet {
+                    round += 1
+                    var l = DeviceLiveness(deviceClass: .speaker, config: DeviceConfig(), since: Date(timeIntervalSince1970: 1_790_000_100))
+                    l.state = round % 2 == 1 ? .offline : .ok
+                    l.faults = round % 2 == 1 ? [Fault(.lastWill)] : []
+                    var batch = IngestBatch()
+                    batch.statuses = [DeviceStatusRecord(deviceID: "loa-1", liveness: l)]
+                    try IngestRepository(db).write(batch, run: try IngestRepository(db).startRun(at: Date()).0)
+                    try await Task.sleep(for: .milliseconds(250))
+                }
             }
             let text = try await client.execute(uri: "/api/v1/events", method: .get, headers: s.headers) { r in
                 #expect(r.headers[.contentType] == "text/event-stream; charset=utf-8")
                 return String(buffer: r.body)
             }
+            done.set()
             try await change.value
             #expect(text.contains("event: ready"))
             #expect(text.contains("event: device\ndata: {\"faults\":[\"mất kết nối đột ngột"), "\(text)")

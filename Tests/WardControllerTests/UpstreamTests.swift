@@ -50,6 +50,7 @@ import WardStorage
         let url = URL(string: base + "/api/v1/upstream/bulletins")!
         func post(_ body: String, token: String?) async throws -> (Int, String) {
             var r = URLRequest(url: url)
+            r.timeoutInterval = 600  // speech is rendered in the request: slow when every core is busy
             r.httpMethod = "POST"
             r.httpBody = Data(body.utf8)
             r.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -79,6 +80,7 @@ import WardStorage
         defer { task.cancel() }
         func post(_ body: String, lang: String) async throws -> (Int, code: String?, error: String) {
             var r = URLRequest(url: URL(string: base + "/api/v1/upstream/bulletins?lang=\(lang)")!)
+            r.timeoutInterval = 600
             r.httpMethod = "POST"
             r.httpBody = Data(body.utf8)
             r.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")

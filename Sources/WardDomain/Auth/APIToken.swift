@@ -34,4 +34,18 @@ public struct APIToken: Sendable, Hashable, Codable {
         var g = SystemRandomNumberGenerator()
         return "tok-" + String(format: "%016llx", g.next() as UInt64)
     }
+
+    /// A token as it is listed (API and CLI): never its secret, never whose it is beyond the list.
+    public struct Listing: Encodable, Sendable {
+        public var id: String
+        public var name: String
+        public var createdAt: Date
+        public var lastUsed: Date?
+        public var expiresAt: Date?
+        public var expired: Bool
+    }
+
+    public func listing(at now: Date) -> Listing {
+        Listing(id: id, name: name, createdAt: createdAt, lastUsed: lastUsed, expiresAt: expiresAt, expired: isExpired(at: now))
+    }
 }
