@@ -40,53 +40,56 @@ import WardStorage
         }
     }
 
-    @Test func theEndpointWantsTheTokenAndSaysWhatHappened() async throws {
+    static let token = "a-long-shared-secret-0123456789"
+
+    /// The upstream endpoint on a real server over a fresh world (kept alive by the caller: it
+    /// owns the database's folder); its base URL and its task.
+    static func endpoint() async throws -> (String, Task<Void, any Error>, BroadcastServiceTests.World) {
         let w = try BroadcastServiceTests.World()
         let library = MediaLibrary(root: w.dir.appendingPathComponent("media"), database: w.db, clock: w.clock)
-        let token = "a-long-shared-secret-0123456789"
         let (base, task) = try await ControllerHTTPServerTests.start(ControllerHTTPServer(
             library: library, host: "127.0.0.1", port: 0, upstream: (UpstreamService(database: w.db, library: library, clock: w.clock), token)))
-        defer { task.cancel() }
-        let url = URL(string: base + "/api/v1/upstream/bulletins")!
+        return (base, task, w)
+    }
+
+    static func post(_ base: String, _ body: String, token: String?, lang: String? = nil) async throws -> (Int, Data) {
+        var r = URLRequest(url: URL(string: base + "/api/v1/upstream/bulletins" + (lang.map { "?lang=\($0)" } ?? ""))!)
+        r.timeoutInterval = 600  // speech is rendered in the request: slow when every core is busy
+        r.httpMethod = "POST"
+        r.httpBody = Data(body.utf8)
+        r.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let token { r.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, resp) = try await URLSession.shared.data(for: r)
+        return ((resp as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    @Test func theEndpointWantsTheTokenAndSaysWhatHappened() async throws {
+        let (base, task, w) = try await Self.endpoint()
+        defer { task.cancel(); withExtendedLifetime(w) {} }
         func post(_ body: String, token: String?) async throws -> (Int, String) {
-            var r = URLRequest(url: url)
-            r.timeoutInterval = 600  // speech is rendered in the request: slow when every core is busy
-            r.httpMethod = "POST"
-            r.httpBody = Data(body.utf8)
-            r.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            if let token { r.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-            let (data, resp) = try await URLSession.shared.data(for: r)
-            return ((resp as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+            let (st, data) = try await Self.post(base, body, token: token)
+            return (st, String(decoding: data, as: UTF8.self))
         }
         let ok = #"{"source":"tinh-qn","id":"QN-9","title":"Lịch tiếp dân","level":"priority","communes":["cam-la"],"text":"Lịch tiếp công dân tuần tới."}"#
         #expect(try await post(ok, token: nil).0 == 401)
         #expect(try await post(ok, token: "wrong").0 == 401)
-        let (st, body) = try await post(ok, token: token)
+        let (st, body) = try await post(ok, token: Self.token)
         #expect(st == 201 && body.contains("\"status\":\"inbox\""), "\(body)")
-        #expect(try await post(ok, token: token).0 == 200)
-        #expect(try await post("{not json", token: token).0 == 400)
-        #expect(try await post(#"{"source":"tinh-qn","id":"QN-10","title":"x","level":"loud","communes":["cam-la"],"text":"a"}"#, token: token).0 == 400)
-        let (st2, body2) = try await post(#"{"source":"tinh-qn","id":"QN-11","title":"x","level":"normal","communes":["nowhere"],"text":"a"}"#, token: token)
+        #expect(try await post(ok, token: Self.token).0 == 200)
+        #expect(try await post("{not json", token: Self.token).0 == 400)
+        #expect(try await post(#"{"source":"tinh-qn","id":"QN-10","title":"x","level":"loud","communes":["cam-la"],"text":"a"}"#, token: Self.token).0 == 400)
+        let (st2, body2) = try await post(#"{"source":"tinh-qn","id":"QN-11","title":"x","level":"normal","communes":["nowhere"],"text":"a"}"#, token: Self.token)
         #expect(st2 == 422 && body2.contains("nowhere"), "\(body2)")
     }
 
     /// Issue 19 item 9: the endpoint follows the operators' API rules, and its words name the field, never a Swift type.
     @Test func aBadBodyIsNamedByFieldWithoutTypeNames() async throws {
-        let w = try BroadcastServiceTests.World()
-        let library = MediaLibrary(root: w.dir.appendingPathComponent("media"), database: w.db, clock: w.clock)
-        let token = "a-long-shared-secret-0123456789"
-        let (base, task) = try await ControllerHTTPServerTests.start(ControllerHTTPServer(
-            library: library, host: "127.0.0.1", port: 0, upstream: (UpstreamService(database: w.db, library: library, clock: w.clock), token)))
-        defer { task.cancel() }
+        let (base, task, w) = try await Self.endpoint()
+        defer { task.cancel(); withExtendedLifetime(w) {} }
         func post(_ body: String, lang: String) async throws -> (Int, code: String?, error: String) {
-            var r = URLRequest(url: URL(string: base + "/api/v1/upstream/bulletins?lang=\(lang)")!)
-            r.timeoutInterval = 600
-            r.httpMethod = "POST"
-            r.httpBody = Data(body.utf8)
-            r.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-            let (data, resp) = try await URLSession.shared.data(for: r)
+            let (st, data) = try await Self.post(base, body, token: Self.token, lang: lang)
             let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-            return ((resp as? HTTPURLResponse)?.statusCode ?? 0, json?["code"] as? String, json?["error"] as? String ?? "")
+            return (st, json?["code"] as? String, json?["error"] as? String ?? "")
         }
         let fields = #""source":"tinh-qn","id":"QN-20","title":"Tin","communes":["cam-la"],"text":"Bà con chú ý.""#
         for lang in ["en", "vi"] {

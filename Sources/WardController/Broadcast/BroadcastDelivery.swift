@@ -51,6 +51,9 @@ public actor BroadcastDelivery {
     private var devices: [Device] = []
     private var groups: [String: Set<String>] = [:]
     private var quietHours: [String: QuietHours] = [:]
+    /// Each speaker's commune's quiet hours, rebuilt when the schedule or the registry changes
+    /// (not on every tick: thousands of speakers).
+    private var speakerQuietHours: [String: QuietHours] = [:]
     private var broadcasts: [String: ScheduledBroadcast] = [:]
     private var media: [String: MediaItem] = [:]
     private var directory = SpeakerDirectory(tree: try! PlaceTree([]), devices: [])
@@ -155,11 +158,7 @@ public actor BroadcastDelivery {
         recomputeAudiences()
     }
 
-    /// Each speaker's commune's quiet hours.
-    private func speakerQuietHours() -> [String: QuietHours] {
-        guard !quietHours.isEmpty else { return [:] }
-        return directory.speakers.compactMapValues { quietHours[$0.commune] }
-    }
+
 
     /// True when speakers, their places or the groups changed.
     private func rebuildDirectory() -> Bool {
@@ -170,6 +169,7 @@ public actor BroadcastDelivery {
     }
 
     private func recomputeAudiences() {
+        speakerQuietHours = quietHours.isEmpty ? [:] : directory.speakers.compactMapValues { quietHours[$0.commune] }
         audiences = [:]
         for b in broadcasts.values where b.status == .approved { audiences[b.id] = directory.resolve(b.item.target).speakers }
         changed = true
@@ -183,7 +183,7 @@ public actor BroadcastDelivery {
         let now = clock.now()
         let approved = broadcasts.values.filter { $0.status == .approved }.map(\.item)
         agendas = DeliveryPlanner.agendas(items: approved, audiences: audiences, now: now, settings: configuration.rules,
-                                          quietHours: speakerQuietHours())
+                                          quietHours: speakerQuietHours)
         var lines: [PlaybackEntry] = []
         for (speaker, agenda) in agendas {
             for p in agenda.plays where p.start <= now.addingTimeInterval(configuration.rules.lead) {

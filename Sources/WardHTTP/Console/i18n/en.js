@@ -63,7 +63,7 @@ export default {
     interruptedCount: "interrupted", outsideVillages: "Commune level (no village)",
     onTime: "on time", speaker: "Speaker", received: "Received", dismiss: "Dismiss", scheduleIt: "Schedule",
     quietFrom: "From", quietTo: "To", quietNone: "No quiet hours set",
-      quietNote: "Only emergencies play during quiet hours.",
+      quietNote: "Only priority and emergency items play during quiet hours.",
     quietBlocks: "The new quiet hours hold back {n} approved plays in the next 30 days (logged as missed):",
     quietBlockedPlays: "{n} plays", quietNext: "next",
     priorityCuts: "This priority item cuts into these normal items. Save it anyway?",

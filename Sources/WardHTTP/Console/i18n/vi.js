@@ -65,7 +65,7 @@ export default {
       late: "trễ {s} giây",
     onTime: "đúng giờ", speaker: "Loa", received: "Nhận lúc", dismiss: "Bỏ qua", scheduleIt: "Lên lịch",
     quietFrom: "Từ", quietTo: "Đến", quietNone: "Không đặt giờ yên tĩnh",
-      quietNote: "Trong giờ yên tĩnh chỉ phát bản tin khẩn cấp.",
+      quietNote: "Trong giờ yên tĩnh chỉ phát bản tin ưu tiên và khẩn cấp.",
     quietBlocks: "Giờ yên tĩnh mới sẽ không phát {n} lần phát đã duyệt trong 30 ngày tới (ghi là không phát):",
     quietBlockedPlays: "{n} lần", quietNext: "lần gần nhất",
     priorityCuts: "Bản tin ưu tiên này sẽ chen vào các bản tin thường sau. Vẫn lưu?",
