@@ -9,6 +9,9 @@ let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 let bcrypt = Target.Dependency.product(name: "HummingbirdBcrypt", package: "hummingbird-auth")
+let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
+let nio: [Target.Dependency] = [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "NIOSSL", package: "swift-nio-ssl")]
 
 let package = Package(
     name: "WardFleet",
@@ -26,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // libmosquitto from the system (Debian: libmosquitto-dev).
@@ -52,8 +58,8 @@ let package = Package(
         .target(name: "ProcessSignals"),
         // Places/devices files (YAML, CSV) -> domain values.
         .target(name: "FleetFile", dependencies: ["WardDomain", yams]),
-        // SQLite storage behind narrow repository types.
-        .target(name: "WardStorage", dependencies: ["WardDomain", grdb]),
+        // Storage behind narrow repository types: SQLite (GRDB, the embedded default) or PostgreSQL (postgres-nio).
+        .target(name: "WardStorage", dependencies: ["WardDomain", grdb, postgres, logging] + nio),
         // The controller service: ingest pipeline, health tracking, persistence wiring.
         .target(
             name: "WardController",

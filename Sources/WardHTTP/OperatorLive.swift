@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -157,14 +156,17 @@ final class LiveFeed: Sendable {
             }
             // New playback lines, counted per commune of their speakers: each console hears of its own.
             let since = playback
-            if first { playback = (try? await db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(id) FROM playback_log") }) ?? 0 }
-            let fresh = first ? [] : (try? await db.pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT speaker_id, item_id, count(*) AS n, max(id) AS last FROM playback_log WHERE id > ? GROUP BY speaker_id, item_id
-                    """, arguments: [since]).map {
-                    (speaker: $0["speaker_id"] as String, item: $0["item_id"] as String, n: $0["n"] as Int64, last: $0["last"] as Int64)
-                }
-            }) ?? []
+            if first { playback = (try? db.store.read { try Int64.fetchOne($0, sql: "SELECT max(id) FROM playback_log") } ?? 0) ?? 0 }
+            var fresh: [(speaker: String, item: String, n: Int64, last: Int64)] = []
+            if !first {
+                fresh = (try? db.store.read { db in
+                    try SQLRow.fetchAll(db, sql: """
+                        SELECT speaker_id, item_id, count(*) AS n, max(id) AS last FROM playback_log WHERE id > ? GROUP BY speaker_id, item_id
+                        """, arguments: [since]).map {
+                        (speaker: $0["speaker_id"] as String, item: $0["item_id"] as String, n: $0["n"] as Int64, last: $0["last"] as Int64)
+                    }
+                }) ?? []
+            }
             if !first {
                 var perCommune: [String?: (n: Int64, items: Set<String>)] = [:]
                 for f in fresh {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WardDomain
 
 public enum AlarmStoreError: Error, Equatable, CustomStringConvertible {
@@ -28,7 +27,7 @@ public struct AlarmRepository: Sendable {
     public func apply(_ transitions: [AlarmTransition], notifying sinks: [String] = [], at now: Date = Date(),
                       payload: (Alarm, String) -> String = { _, _ in "" }) throws -> [AlarmTransition] {
         guard !transitions.isEmpty else { return [] }
-        return try db.pool.write { db in
+        return try db.store.write { db in
             let stored = try Self.store(db, transitions)
             for t in stored where !sinks.isEmpty {
                 let event: String
@@ -43,7 +42,7 @@ public struct AlarmRepository: Sendable {
         }
     }
 
-    private static func store(_ db: Database, _ transitions: [AlarmTransition]) throws -> [AlarmTransition] {
+    private static func store(_ db: SQLConnection, _ transitions: [AlarmTransition]) throws -> [AlarmTransition] {
         try transitions.map { t in
             var a = t.alarm
             switch t {
@@ -54,7 +53,7 @@ public struct AlarmRepository: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [a.key.subject, a.kind.rawValue, a.severity.rawValue, a.deviceID, a.deviceClass?.rawValue,
                                      a.villageID, a.communeID, JSONText.encode(a.members), a.detail, a.since.millis, a.raisedAt.millis])
-                a.id = db.lastInsertedRowID
+                a.id = try db.lastInsertedRowID
                 return .raised(a)
             case .changed:
                 try db.execute(sql: "UPDATE alarms SET members = ?, detail = ? WHERE subject = ? AND kind = ? AND cleared_at IS NULL",
@@ -78,7 +77,7 @@ public struct AlarmRepository: Sendable {
 
     /// Records who acknowledged an open alarm.
     public func acknowledge(_ id: Int64, by user: String, at: Date, note: String?) throws -> Alarm {
-        try db.pool.write { db in
+        try db.store.write { db in
             guard let a = try Self.get(db, id) else { throw AlarmStoreError.notFound(id) }
             if a.clearedAt != nil { throw AlarmStoreError.alreadyCleared(id) }
             if let by = a.ackedBy { throw AlarmStoreError.alreadyAcknowledged(id, by: by) }
@@ -89,15 +88,15 @@ public struct AlarmRepository: Sendable {
     }
 
     public func markReminded(_ id: Int64, at: Date) throws {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: "UPDATE alarms SET last_reminded_at = ?, reminders = reminders + 1 WHERE id = ?", arguments: [at.millis, id])
         }
     }
 
-    public func get(_ id: Int64) throws -> Alarm? { try db.pool.read { try Self.get($0, id) } }
+    public func get(_ id: Int64) throws -> Alarm? { try db.store.read { try Self.get($0, id) } }
 
     public func open() throws -> [Alarm] {
-        try db.pool.read { try Row.fetchAll($0, sql: "SELECT * FROM alarms WHERE cleared_at IS NULL ORDER BY id").map(Self.alarm) }
+        try db.store.read { try SQLRow.fetchAll($0, sql: "SELECT * FROM alarms WHERE cleared_at IS NULL ORDER BY id").map(Self.alarm) }
     }
 
     /// Alarms raised within `window`, summed per severity, kind and commune by SQLite. Only
@@ -114,8 +113,8 @@ public struct AlarmRepository: Sendable {
     }
 
     public func totals(raisedIn window: DateInterval) throws -> [Totals] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: """
                 SELECT severity, kind, commune_id, count(*),
                        sum(acked_at IS NOT NULL AND acked_at < :end), total(CASE WHEN acked_at < :end THEN acked_at - raised_at END),
                        sum(cleared_at IS NOT NULL AND cleared_at < :end),
@@ -130,9 +129,9 @@ public struct AlarmRepository: Sendable {
 
     /// Alarms open at `moment`: raised before it and not cleared by then.
     public func open(at moment: Date) throws -> [Alarm] {
-        try db.pool.read {
+        try db.store.read {
             // Two index lookups (still open, cleared later) instead of a scan of every alarm ever raised.
-            try Row.fetchAll($0, sql: """
+            try SQLRow.fetchAll($0, sql: """
                 SELECT * FROM alarms WHERE cleared_at IS NULL AND raised_at < :t
                 UNION ALL SELECT * FROM alarms WHERE cleared_at >= :t AND raised_at < :t ORDER BY id
                 """, arguments: ["t": moment.millis]).map(Self.alarm)
@@ -149,23 +148,23 @@ public struct AlarmRepository: Sendable {
         case .cleared?: conditions.append("cleared_at IS NOT NULL")
         }
         if open { conditions.append("cleared_at IS NULL") }
-        var arguments: [any DatabaseValueConvertible] = []
+        var arguments: [any SQLValueConvertible] = []
         if let communes {
             conditions.append("commune_id IN (\(Array(repeating: "?", count: communes.count).joined(separator: ",")))")
-            arguments += communes.sorted() as [any DatabaseValueConvertible]
+            arguments += communes.sorted() as [any SQLValueConvertible]
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         arguments.append(limit)
-        return try db.pool.read {
-            try Row.fetchAll($0, sql: "SELECT * FROM alarms \(filter) ORDER BY id DESC LIMIT ?", arguments: StatementArguments(arguments)).map(Self.alarm)
+        return try db.store.read {
+            try SQLRow.fetchAll($0, sql: "SELECT * FROM alarms \(filter) ORDER BY id DESC LIMIT ?", arguments: SQLArguments(arguments)).map(Self.alarm)
         }
     }
 
-    static func get(_ db: Database, _ id: Int64) throws -> Alarm? {
-        try Row.fetchOne(db, sql: "SELECT * FROM alarms WHERE id = ?", arguments: [id]).map(alarm)
+    static func get(_ db: SQLConnection, _ id: Int64) throws -> Alarm? {
+        try SQLRow.fetchOne(db, sql: "SELECT * FROM alarms WHERE id = ?", arguments: [id]).map(alarm)
     }
 
-    static func alarm(_ r: Row) -> Alarm {
+    static func alarm(_ r: SQLRow) -> Alarm {
         Alarm(id: r["id"], kind: AlarmKind(rawValue: r["kind"]) ?? .offline, severity: AlarmSeverity(rawValue: r["severity"]) ?? .major,
               deviceID: r["device_id"], deviceClass: (r["device_class"] as String?).flatMap(DeviceClass.init(rawValue:)),
               villageID: r["village_id"], communeID: r["commune_id"], members: JSONText.decode([String].self, r["members"]) ?? [],
@@ -185,11 +184,11 @@ public struct SettingsRepository: Sendable {
     public static let kpi = "kpi"
 
     public func get<T: Decodable>(_ key: String, as type: T.Type) throws -> T? {
-        try db.pool.read { JSONText.decode(T.self, try String.fetchOne($0, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key])) }
+        try db.store.read { JSONText.decode(T.self, try String.fetchOne($0, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key])) }
     }
 
     public func set(_ key: String, _ value: some Encodable, by user: String, at: Date) throws {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: """
                 INSERT INTO settings (key, value, updated_by, updated_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by, updated_at = excluded.updated_at
@@ -231,10 +230,10 @@ public struct NotificationRepository: Sendable {
 
     public func enqueue(alarm: Int64?, event: String, sinks: [String], payload: String, at: Date) throws {
         guard !sinks.isEmpty else { return }
-        try db.pool.write { try Self.enqueue($0, alarm: alarm, event: event, sinks: sinks, payload: payload, at: at) }
+        try db.store.write { try Self.enqueue($0, alarm: alarm, event: event, sinks: sinks, payload: payload, at: at) }
     }
 
-    static func enqueue(_ db: Database, alarm: Int64?, event: String, sinks: [String], payload: String, at: Date) throws {
+    static func enqueue(_ db: SQLConnection, alarm: Int64?, event: String, sinks: [String], payload: String, at: Date) throws {
         for s in sinks {
             try db.execute(sql: "INSERT INTO notifications (alarm_id, event, sink, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
                            arguments: [alarm, event, s, payload, at.millis, at.millis])
@@ -242,8 +241,8 @@ public struct NotificationRepository: Sendable {
     }
 
     public func due(at now: Date, limit: Int = 100) throws -> [NotificationRecord] {
-        try db.pool.read {
-            try Row.fetchAll($0, sql: """
+        try db.store.read {
+            try SQLRow.fetchAll($0, sql: """
                 SELECT * FROM notifications WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
                 ORDER BY next_attempt_at, id LIMIT ?
                 """, arguments: [now.millis, limit]).map(Self.record)
@@ -251,7 +250,7 @@ public struct NotificationRepository: Sendable {
     }
 
     public func delivered(_ id: Int64, at: Date) throws {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: "UPDATE notifications SET attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
                            arguments: [at.millis, id])
         }
@@ -259,7 +258,7 @@ public struct NotificationRepository: Sendable {
 
     /// A failed attempt: retried at `retryAt`, or given up when nil.
     public func failed(_ id: Int64, at: Date, error: String, retryAt: Date?) throws {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: """
                 UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at),
                        gave_up_at = CASE WHEN ? IS NULL THEN ? ELSE NULL END
@@ -269,7 +268,7 @@ public struct NotificationRepository: Sendable {
     }
 
     /// `communes`: only notifications of alarms in these communes (nil: all).
-    static func scope(_ communes: Set<String>?) -> (sql: String, arguments: [any DatabaseValueConvertible]) {
+    static func scope(_ communes: Set<String>?) -> (sql: String, arguments: [any SQLValueConvertible]) {
         guard let communes else { return ("1", []) }
         return ("alarm_id IN (SELECT id FROM alarms WHERE commune_id IN (\(Array(repeating: "?", count: communes.count).joined(separator: ","))))",
                 communes.sorted())
@@ -277,26 +276,26 @@ public struct NotificationRepository: Sendable {
 
     public func list(limit: Int = 50, undeliveredOnly: Bool = false, communes: Set<String>? = nil) throws -> [NotificationRecord] {
         let (scope, arguments) = Self.scope(communes)
-        return try db.pool.read {
-            try Row.fetchAll($0, sql: "SELECT * FROM notifications WHERE \(scope) \(undeliveredOnly ? "AND delivered_at IS NULL" : "") ORDER BY id DESC LIMIT ?",
-                             arguments: StatementArguments(arguments + [limit])).map(Self.record)
+        return try db.store.read {
+            try SQLRow.fetchAll($0, sql: "SELECT * FROM notifications WHERE \(scope) \(undeliveredOnly ? "AND delivered_at IS NULL" : "") ORDER BY id DESC LIMIT ?",
+                             arguments: SQLArguments(arguments + [limit])).map(Self.record)
         }
     }
 
     public func counts(communes: Set<String>? = nil) throws -> [String: Int] {
         let (scope, arguments) = Self.scope(communes)
-        return try db.pool.read { db in
+        return try db.store.read { db in
             var out: [String: Int] = [:]
-            for r in try Row.fetchAll(db, sql: """
+            for r in try SQLRow.fetchAll(db, sql: """
                 SELECT CASE WHEN delivered_at IS NOT NULL THEN 'delivered' WHEN gave_up_at IS NOT NULL THEN 'failed'
                             WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END AS s, count(*) AS n
                 FROM notifications WHERE \(scope) GROUP BY s
-                """, arguments: StatementArguments(arguments)) { out[r["s"]] = r["n"] }
+                """, arguments: SQLArguments(arguments)) { out[r["s"]] = r["n"] }
             return out
         }
     }
 
-    static func record(_ r: Row) -> NotificationRecord {
+    static func record(_ r: SQLRow) -> NotificationRecord {
         NotificationRecord(id: r["id"], alarmID: r["alarm_id"], event: r["event"], sink: r["sink"], payload: r["payload"],
                            createdAt: Date(millis: r["created_at"]), attempts: r["attempts"], nextAttemptAt: Date(millis: r["next_attempt_at"]),
                            deliveredAt: (r["delivered_at"] as Int64?).map(Date.init(millis:)),
@@ -320,7 +319,7 @@ public struct ReportRepository: Sendable {
     }
 
     public func save(month: String, scope: String, format: String, lang: String, body: Data, at: Date, by: String) throws {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: """
                 INSERT OR REPLACE INTO monthly_reports (month, scope, format, lang, body, generated_at, generated_by)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -329,21 +328,21 @@ public struct ReportRepository: Sendable {
     }
 
     public func body(month: String, scope: String, format: String, lang: String) throws -> Data? {
-        try db.pool.read {
+        try db.store.read {
             try Data.fetchOne($0, sql: "SELECT body FROM monthly_reports WHERE month = ? AND scope = ? AND format = ? AND lang = ?",
                               arguments: [month, scope, format, lang])
         }
     }
 
     public func has(month: String, scope: String) throws -> Bool {
-        try db.pool.read {
+        try db.store.read {
             try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM monthly_reports WHERE month = ? AND scope = ?)", arguments: [month, scope]) ?? false
         }
     }
 
     public func list() throws -> [Stored] {
-        try db.pool.read {
-            try Row.fetchAll($0, sql: """
+        try db.store.read {
+            try SQLRow.fetchAll($0, sql: """
                 SELECT month, scope, format, lang, length(body) AS size, generated_at, generated_by FROM monthly_reports
                 ORDER BY month DESC, scope, format, lang
                 """).map {
@@ -362,14 +361,14 @@ public struct KPIQueries: Sendable {
     /// Per item and speaker: occurrences scheduled, started and interrupted within [from, to);
     /// played counts the started ones that were not interrupted.
     public func playbackTallies(_ window: DateInterval) throws -> [PlaybackTally] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var tallies: [String: [String: PlaybackTally]] = [:]
-            let rows = try Row.fetchCursor(db, sql: """
+            var rows = try SQLRow.fetchCursor(db, sql: """
                 SELECT item_id, speaker_id, event, count(*) FROM playback_log
                 WHERE event IN ('scheduled', 'started', 'interrupted') AND scheduled_start >= ? AND scheduled_start < ?
                 GROUP BY item_id, speaker_id, event
                 """, arguments: [window.start.millis, window.end.millis])
-            while let r = try rows.next() {
+            while let r = rows.next() {
                 let item: String = r[0], speaker: String = r[1], event: String = r[2], n: Int = r[3]
                 var t = tallies[item]?[speaker] ?? PlaybackTally(item: item, speaker: speaker, targeted: 0, played: 0)
                 switch event {
@@ -391,9 +390,9 @@ public struct KPIQueries: Sendable {
 
     /// Distinct scheduled occurrences per item within the window.
     public func occurrences(_ window: DateInterval) throws -> [String: Int] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var out: [String: Int] = [:]
-            for r in try Row.fetchAll(db, sql: """
+            for r in try SQLRow.fetchAll(db, sql: """
                 SELECT item_id, count(DISTINCT scheduled_start) AS n FROM playback_log
                 WHERE event = 'scheduled' AND scheduled_start >= ? AND scheduled_start < ? GROUP BY item_id
                 """, arguments: [window.start.millis, window.end.millis]) { out[r["item_id"]] = r["n"] }
@@ -402,9 +401,9 @@ public struct KPIQueries: Sendable {
     }
 
     public func itemTargets(_ ids: Set<String>) throws -> [String: BroadcastTarget] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var out: [String: BroadcastTarget] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT id, target FROM broadcast_items") where ids.contains(r["id"] as String) {
+            for r in try SQLRow.fetchAll(db, sql: "SELECT id, target FROM broadcast_items") where ids.contains(r["id"] as String) {
                 if let t = JSONText.decode(BroadcastTarget.self, r["target"]) { out[r["id"]] = t }
             }
             return out

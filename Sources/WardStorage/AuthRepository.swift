@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WardDomain
 
 /// Credentials, sessions, API tokens and the audit log. Secrets arrive here already hashed.
@@ -18,8 +17,8 @@ public struct AuthRepository: Sendable {
     }
 
     public func credentials(_ name: String) throws -> Credentials? {
-        try db.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map { r in
+        try db.store.read { db in
+            try SQLRow.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map { r in
                 Credentials(user: User(name: r["name"], role: Role(rawValue: r["role"]) ?? .viewer, displayName: r["display_name"],
                                        createdAt: Date(millis: r["created_at"])),
                             passwordHash: r["password_hash"], communes: JSONText.decode([String].self, r["communes"]).map(Set.init),
@@ -31,9 +30,9 @@ public struct AuthRepository: Sendable {
 
     /// Every user's commune limit (nil: all communes).
     public func communeLimits() throws -> [String: Set<String>?] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var out: [String: Set<String>?] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT name, communes FROM users") {
+            for r in try SQLRow.fetchAll(db, sql: "SELECT name, communes FROM users") {
                 out[r["name"]] = .some(JSONText.decode([String].self, r["communes"]).map(Set.init))
             }
             return out
@@ -47,7 +46,7 @@ public struct AuthRepository: Sendable {
 
     /// Every user as the users page lists them.
     public func accounts() throws -> [Credentials] {
-        let names = try db.pool.read { try String.fetchAll($0, sql: "SELECT name FROM users ORDER BY name") }
+        let names = try db.store.read { try String.fetchAll($0, sql: "SELECT name FROM users ORDER BY name") }
         return try names.compactMap { try credentials($0) }
     }
 
@@ -55,7 +54,7 @@ public struct AuthRepository: Sendable {
     /// Returns how many tokens ended: enabling again gives none back.
     @discardableResult
     public func setDisabled(_ name: String, _ disabled: Bool, at: Date) throws -> Int {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: "UPDATE users SET disabled_at = ? WHERE name = ?", arguments: [disabled ? at.millis : nil, name])
             guard $0.changesCount == 1 else { throw BroadcastStoreError.unknownUser(name) }
             guard disabled else { return 0 }
@@ -64,7 +63,7 @@ public struct AuthRepository: Sendable {
     }
 
     public func setDisplayName(_ name: String, _ displayName: String) throws {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: "UPDATE users SET display_name = ? WHERE name = ?", arguments: [displayName.nfc, name])
             guard $0.changesCount == 1 else { throw BroadcastStoreError.unknownUser(name) }
         }
@@ -73,7 +72,7 @@ public struct AuthRepository: Sendable {
     /// Returns how many API tokens ended with the old password.
     @discardableResult
     public func setPassword(_ name: String, hash: String) throws -> Int {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE name = ?", arguments: [hash, name])
             guard $0.changesCount == 1 else { throw BroadcastStoreError.unknownUser(name) }
             // A new password ends every session and token of the old one: whoever stole either
@@ -83,7 +82,7 @@ public struct AuthRepository: Sendable {
     }
 
     public func setCommunes(_ name: String, _ communes: [String]?) throws {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: "UPDATE users SET communes = ? WHERE name = ?", arguments: [communes.map { JSONText.encode($0.sorted()) }, name])
         }
     }
@@ -92,7 +91,7 @@ public struct AuthRepository: Sendable {
     /// with the old rights. Returns how many tokens ended.
     @discardableResult
     public func setRole(_ name: String, _ role: Role) throws -> Int {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: "UPDATE users SET role = ? WHERE name = ?", arguments: [role.rawValue, name])
             guard $0.changesCount == 1 else { throw BroadcastStoreError.unknownUser(name) }
             return try Self.endAccess($0, name)
@@ -100,7 +99,7 @@ public struct AuthRepository: Sendable {
     }
 
     public func recordLogin(_ name: String, failed: Int, lockedUntil: Date?) throws {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: "UPDATE users SET failed_logins = ?, locked_until = ? WHERE name = ?",
                            arguments: [failed, lockedUntil?.millis, name])
         }
@@ -115,7 +114,7 @@ public struct AuthRepository: Sendable {
     }
 
     public func createSession(tokenHash: String, user: String, csrf: String, at: Date, expires: Date, address: String?) throws {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: """
                 INSERT INTO sessions (token_hash, user_name, csrf, created_at, expires_at, last_seen, address) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [tokenHash, user, csrf, at.millis, expires.millis, at.millis, address])
@@ -124,15 +123,15 @@ public struct AuthRepository: Sendable {
 
     /// The live session with this token hash; expired ones are removed on the way.
     public func session(tokenHash: String, now: Date) throws -> Session? {
-        try db.pool.write { db in
+        try db.store.write { db in
             try db.execute(sql: "DELETE FROM sessions WHERE expires_at <= ?", arguments: [now.millis])
-            return try Row.fetchOne(db, sql: "SELECT user_name, csrf, expires_at FROM sessions WHERE token_hash = ?", arguments: [tokenHash])
+            return try SQLRow.fetchOne(db, sql: "SELECT user_name, csrf, expires_at FROM sessions WHERE token_hash = ?", arguments: [tokenHash])
                 .map { Session(userName: $0[0], csrf: $0[1], expiresAt: Date(millis: $0[2])) }
         }
     }
 
     public func deleteSession(tokenHash: String) throws {
-        try db.pool.write { try $0.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [tokenHash]) }
+        try db.store.write { try $0.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [tokenHash]) }
     }
 
     // MARK: API tokens
@@ -141,7 +140,7 @@ public struct AuthRepository: Sendable {
     @discardableResult
     public func createToken(tokenHash: String, user: String, label: String, at: Date, expires: Date? = nil) throws -> APIToken {
         let token = APIToken(id: APIToken.newID(), user: user, name: label.nfc, createdAt: at, expiresAt: expires)
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: """
                 INSERT INTO api_tokens (id, token_hash, user_name, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
                 """, arguments: [token.id, tokenHash, user, token.name, at.millis, expires?.millis])
@@ -151,8 +150,8 @@ public struct AuthRepository: Sendable {
 
     /// A user's tokens, oldest first; expired ones included (they are shown as expired until revoked).
     public func tokens(of user: String) throws -> [APIToken] {
-        try db.pool.read {
-            try Row.fetchAll($0, sql: "SELECT * FROM api_tokens WHERE user_name = ? ORDER BY created_at, id", arguments: [user])
+        try db.store.read {
+            try SQLRow.fetchAll($0, sql: "SELECT * FROM api_tokens WHERE user_name = ? ORDER BY created_at, id", arguments: [user])
                 .map(Self.token)
         }
     }
@@ -160,7 +159,7 @@ public struct AuthRepository: Sendable {
     /// Revokes one of `user`'s tokens; false when they have none with this id.
     @discardableResult
     public func revokeToken(id: String, of user: String) throws -> Bool {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: "DELETE FROM api_tokens WHERE id = ? AND user_name = ?", arguments: [id, user])
             return $0.changesCount == 1
         }
@@ -168,7 +167,7 @@ public struct AuthRepository: Sendable {
 
     /// The user a live token acts as; nil for an unknown, revoked or expired one.
     public func tokenUser(tokenHash: String, now: Date) throws -> String? {
-        try db.pool.write { db in
+        try db.store.write { db in
             let u = try String.fetchOne(db, sql: "SELECT user_name FROM api_tokens WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?)",
                                         arguments: [tokenHash, now.millis])
             if u != nil { try db.execute(sql: "UPDATE api_tokens SET last_used = ? WHERE token_hash = ?", arguments: [now.millis, tokenHash]) }
@@ -176,13 +175,13 @@ public struct AuthRepository: Sendable {
         }
     }
 
-    static func token(_ r: Row) -> APIToken {
+    static func token(_ r: SQLRow) -> APIToken {
         APIToken(id: r["id"], user: r["user_name"], name: r["label"], createdAt: Date(millis: r["created_at"]),
                  lastUsed: (r["last_used"] as Int64?).map(Date.init(millis:)), expiresAt: (r["expires_at"] as Int64?).map(Date.init(millis:)))
     }
 
     /// Ends everything that signs `name` in: sessions and API tokens. Returns how many tokens ended.
-    static func endAccess(_ db: Database, _ name: String) throws -> Int {
+    static func endAccess(_ db: SQLConnection, _ name: String) throws -> Int {
         try db.execute(sql: "DELETE FROM sessions WHERE user_name = ?", arguments: [name])
         try db.execute(sql: "DELETE FROM api_tokens WHERE user_name = ?", arguments: [name])
         return db.changesCount
@@ -205,7 +204,7 @@ public struct AuthRepository: Sendable {
 
     public func audit(user: String, action: String, target: String?, detail: String?, address: String?, at: Date,
                       before: String? = nil, after: String? = nil) throws {
-        try db.pool.write {
+        try db.store.write {
             try $0.execute(sql: "INSERT INTO audit_log (at, user_name, action, target, detail, address, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            arguments: [at.millis, user, action, target?.nfc, detail?.nfc, address, before?.nfc, after?.nfc])
         }
@@ -234,10 +233,10 @@ public struct AuthRepository: Sendable {
 
     /// Newest first.
     public func auditLog(_ q: AuditQuery) throws -> [AuditEntry] {
-        var clauses: [String] = [], arguments: [any DatabaseValueConvertible] = []
+        var clauses: [String] = [], arguments: [any SQLValueConvertible] = []
         if let users = q.users {
             clauses.append("user_name IN (\(Array(repeating: "?", count: users.count).joined(separator: ",")))")
-            arguments += users.sorted() as [any DatabaseValueConvertible]
+            arguments += users.sorted() as [any SQLValueConvertible]
         }
         if let u = q.user { clauses.append("user_name = ?"); arguments.append(u) }
         if let a = q.action {
@@ -254,8 +253,8 @@ public struct AuthRepository: Sendable {
         if let b = q.before { clauses.append("id < ?"); arguments.append(b) }
         let scope = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         arguments += [q.limit, q.offset]
-        return try db.pool.read {
-            try Row.fetchAll($0, sql: "SELECT * FROM audit_log \(scope) ORDER BY id DESC LIMIT ? OFFSET ?", arguments: StatementArguments(arguments)).map {
+        return try db.store.read {
+            try SQLRow.fetchAll($0, sql: "SELECT * FROM audit_log \(scope) ORDER BY id DESC LIMIT ? OFFSET ?", arguments: SQLArguments(arguments)).map {
                 AuditEntry(id: $0["id"], at: Date(millis: $0["at"]), user: $0["user_name"], action: $0["action"], target: $0["target"],
                            detail: $0["detail"], address: $0["address"], before: $0["before"], after: $0["after"])
             }

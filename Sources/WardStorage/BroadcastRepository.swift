@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WardDomain
 
 public struct BroadcastAction: Hashable, Codable, Sendable {
@@ -32,7 +31,7 @@ public struct BroadcastRepository: Sendable {
     // MARK: users
 
     public func addUser(_ u: User) throws {
-        try db.pool.write { db in
+        try db.store.write { db in
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [u.name]) == nil else {
                 throw BroadcastStoreError.duplicateUser(u.name)
             }
@@ -42,8 +41,8 @@ public struct BroadcastRepository: Sendable {
     }
 
     public func user(_ name: String) throws -> User {
-        try db.pool.read { db in
-            guard let r = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]) else {
+        try db.store.read { db in
+            guard let r = try SQLRow.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]) else {
                 throw BroadcastStoreError.unknownUser(name)
             }
             return Self.user(r)
@@ -51,10 +50,10 @@ public struct BroadcastRepository: Sendable {
     }
 
     public func users() throws -> [User] {
-        try db.pool.read { try Row.fetchAll($0, sql: "SELECT * FROM users ORDER BY name").map(Self.user) }
+        try db.store.read { try SQLRow.fetchAll($0, sql: "SELECT * FROM users ORDER BY name").map(Self.user) }
     }
 
-    static func user(_ r: Row) -> User {
+    static func user(_ r: SQLRow) -> User {
         User(name: r["name"], role: Role(rawValue: r["role"]) ?? .viewer, displayName: r["display_name"],
              createdAt: Date(millis: r["created_at"]))
     }
@@ -63,7 +62,7 @@ public struct BroadcastRepository: Sendable {
 
     /// Stores a new item and its "created" action in one transaction.
     public func insert(_ b: ScheduledBroadcast, detail: String? = nil) throws {
-        try db.pool.write { db in
+        try db.store.write { db in
             let i = b.item
             try db.execute(sql: """
                 INSERT INTO broadcast_items (id, title, level, programme, duration_s, recurrence, target, volume, priority_order,
@@ -81,7 +80,7 @@ public struct BroadcastRepository: Sendable {
 
     /// Changes an item's status and records who did it, in one transaction.
     public func setStatus(_ id: String, to status: BroadcastStatus, by user: String, at: Date, detail: String? = nil) throws {
-        try db.pool.write { db in
+        try db.store.write { db in
             if status == .approved {
                 try db.execute(sql: "UPDATE broadcast_items SET status = ?, approved_by = ?, approved_at = ? WHERE id = ?",
                                arguments: [status.rawValue, user, at.millis, id])
@@ -101,7 +100,7 @@ public struct BroadcastRepository: Sendable {
 
     /// Replaces an item's timing, target, volume or title (same id); `status` is what it becomes.
     public func update(_ b: ScheduledBroadcast, by user: String, at: Date, detail: String?) throws {
-        try db.pool.write { db in
+        try db.store.write { db in
             let i = b.item
             try db.execute(sql: """
                 UPDATE broadcast_items SET title = ?, duration_s = ?, recurrence = ?, target = ?, volume = ?, priority_order = ?,
@@ -116,18 +115,18 @@ public struct BroadcastRepository: Sendable {
 
     /// Changes with every write that can alter what speakers must play.
     public func revision() throws -> Int64 {
-        try db.pool.read { try Int64.fetchOne($0, sql: "SELECT rev FROM schedule_revision WHERE id = 1") ?? 0 }
+        try db.store.read { try Int64.fetchOne($0, sql: "SELECT rev FROM schedule_revision WHERE id = 1") ?? 0 }
     }
 
-    static func bumpRevision(_ db: Database) throws {
+    static func bumpRevision(_ db: SQLConnection) throws {
         try db.execute(sql: "UPDATE schedule_revision SET rev = rev + 1 WHERE id = 1")
         // Delivery in this process hears of it at once (an emergency must not wait for a poll).
         db.afterNextTransaction(onCommit: { _ in ChangeSignal.schedule.poke() })
     }
 
     public func get(_ id: String) throws -> ScheduledBroadcast {
-        try db.pool.read { db in
-            guard let r = try Row.fetchOne(db, sql: "SELECT * FROM broadcast_items WHERE id = ?", arguments: [id]) else {
+        try db.store.read { db in
+            guard let r = try SQLRow.fetchOne(db, sql: "SELECT * FROM broadcast_items WHERE id = ?", arguments: [id]) else {
                 throw BroadcastStoreError.unknownItem(id)
             }
             return Self.broadcast(r)
@@ -136,28 +135,28 @@ public struct BroadcastRepository: Sendable {
 
     /// Items not cancelled (pending or approved), or all.
     public func list(includeCancelled: Bool = false) throws -> [ScheduledBroadcast] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: includeCancelled
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: includeCancelled
                 ? "SELECT * FROM broadcast_items ORDER BY created_at, id"
                 : "SELECT * FROM broadcast_items WHERE status != 'cancelled' ORDER BY created_at, id").map(Self.broadcast)
         }
     }
 
     public func actions(item id: String) throws -> [BroadcastAction] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM broadcast_actions WHERE item_id = ? ORDER BY at, id", arguments: [id]).map {
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM broadcast_actions WHERE item_id = ? ORDER BY at, id", arguments: [id]).map {
                 BroadcastAction(itemID: $0["item_id"], action: $0["action"], user: $0["user_name"], at: Date(millis: $0["at"]),
                                 detail: $0["detail"])
             }
         }
     }
 
-    static func record(_ db: Database, _ a: BroadcastAction) throws {
+    static func record(_ db: SQLConnection, _ a: BroadcastAction) throws {
         try db.execute(sql: "INSERT INTO broadcast_actions (item_id, action, user_name, at, detail) VALUES (?, ?, ?, ?, ?)",
                        arguments: [a.itemID, a.action, a.user, a.at.millis, a.detail])
     }
 
-    static func broadcast(_ r: Row) -> ScheduledBroadcast {
+    static func broadcast(_ r: SQLRow) -> ScheduledBroadcast {
         let cls = BroadcastLevel(rawValue: r["level"]) ?? .normal
         let status = BroadcastStatus(rawValue: r["status"]) ?? .pendingApproval
         let item = BroadcastItem(
@@ -175,7 +174,7 @@ public struct BroadcastRepository: Sendable {
 
     /// Creates or replaces a group's members.
     public func setGroup(_ name: String, speakers: Set<String>, by user: String, at: Date) throws {
-        try db.pool.write { db in
+        try db.store.write { db in
             try db.execute(sql: """
                 INSERT INTO speaker_groups (name, created_by, created_at) VALUES (?, ?, ?)
                 ON CONFLICT(name) DO NOTHING
@@ -189,10 +188,10 @@ public struct BroadcastRepository: Sendable {
     }
 
     public func groups() throws -> [String: Set<String>] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var out: [String: Set<String>] = [:]
             for name in try String.fetchAll(db, sql: "SELECT name FROM speaker_groups") { out[name] = [] }
-            for r in try Row.fetchAll(db, sql: "SELECT group_name, speaker_id FROM speaker_group_members") {
+            for r in try SQLRow.fetchAll(db, sql: "SELECT group_name, speaker_id FROM speaker_group_members") {
                 out[r["group_name"], default: []].insert(r["speaker_id"])
             }
             return out
@@ -202,7 +201,7 @@ public struct BroadcastRepository: Sendable {
     // MARK: quiet hours
 
     public func setQuietHours(commune: String, _ q: QuietHours?) throws {
-        try db.pool.write { db in
+        try db.store.write { db in
             try db.execute(sql: """
                 INSERT INTO commune_settings (commune_id, quiet_start, quiet_end) VALUES (?, ?, ?)
                 ON CONFLICT(commune_id) DO UPDATE SET quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end
@@ -214,9 +213,9 @@ public struct BroadcastRepository: Sendable {
 
     /// Every commune's quiet hours.
     public func allQuietHours() throws -> [String: QuietHours] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var out: [String: QuietHours] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT commune_id, quiet_start, quiet_end FROM commune_settings") {
+            for r in try SQLRow.fetchAll(db, sql: "SELECT commune_id, quiet_start, quiet_end FROM commune_settings") {
                 if let s = (r["quiet_start"] as String?).flatMap(LocalTime.init), let e = (r["quiet_end"] as String?).flatMap(LocalTime.init) {
                     out[r["commune_id"]] = QuietHours(start: s, end: e)
                 }
@@ -226,8 +225,8 @@ public struct BroadcastRepository: Sendable {
     }
 
     public func quietHours(commune: String) throws -> QuietHours? {
-        try db.pool.read { db in
-            guard let r = try Row.fetchOne(db, sql: "SELECT quiet_start, quiet_end FROM commune_settings WHERE commune_id = ?",
+        try db.store.read { db in
+            guard let r = try SQLRow.fetchOne(db, sql: "SELECT quiet_start, quiet_end FROM commune_settings WHERE commune_id = ?",
                                            arguments: [commune]),
                   let s = (r["quiet_start"] as String?).flatMap(LocalTime.init), let e = (r["quiet_end"] as String?).flatMap(LocalTime.init)
             else { return nil }

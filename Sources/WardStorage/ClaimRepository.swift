@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WardDomain
 
 /// One-time claim codes: issued by an operator, taken once by the device that holds the code.
@@ -16,7 +15,7 @@ public struct ClaimRepository: Sendable {
 
     /// Issues (or replaces) the device's code; its secret is what `ClaimCode.secret` gives.
     public func issue(device: String, secret: [UInt8], by user: String, at: Date, expires: Date) throws {
-        try db.pool.write { db in
+        try db.store.write { db in
             try db.execute(sql: """
                 INSERT INTO claim_codes (device_id, secret, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(device_id) DO UPDATE SET secret = excluded.secret, created_by = excluded.created_by,
@@ -27,8 +26,8 @@ public struct ClaimRepository: Sendable {
     }
 
     public func lookup(device: String, at: Date) throws -> Lookup {
-        try db.pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: """
+        try db.store.read { db in
+            guard let row = try SQLRow.fetchOne(db, sql: """
                 SELECT secret, expires_at, used_at, failures, last_failure_at FROM claim_codes WHERE device_id = ?
                 """, arguments: [device]) else { return .none }
             if row["used_at"] as Int64? != nil { return .used }
@@ -45,7 +44,7 @@ public struct ClaimRepository: Sendable {
     /// Counts a wrong proof; returns how many came in a row.
     @discardableResult
     public func noteFailure(device: String, at: Date) throws -> Int {
-        try db.pool.write { db in
+        try db.store.write { db in
             try db.execute(sql: "UPDATE claim_codes SET failures = failures + 1, last_failure_at = ? WHERE device_id = ?",
                            arguments: [at.millis, device])
             return try Int.fetchOne(db, sql: "SELECT failures FROM claim_codes WHERE device_id = ?", arguments: [device]) ?? 0
@@ -54,7 +53,7 @@ public struct ClaimRepository: Sendable {
 
     /// Marks the code used; false if it already was (two requests racing: only one wins).
     public func take(device: String, at: Date) throws -> Bool {
-        try db.pool.write { db in
+        try db.store.write { db in
             try db.execute(sql: "UPDATE claim_codes SET used_at = ? WHERE device_id = ? AND used_at IS NULL", arguments: [at.millis, device])
             return db.changesCount == 1
         }
@@ -62,11 +61,11 @@ public struct ClaimRepository: Sendable {
 
     /// Undoes `take` when the account could not be made, so the installer can simply retry.
     public func release(device: String) throws {
-        try db.pool.write { try $0.execute(sql: "UPDATE claim_codes SET used_at = NULL WHERE device_id = ?", arguments: [device]) }
+        try db.store.write { try $0.execute(sql: "UPDATE claim_codes SET used_at = NULL WHERE device_id = ?", arguments: [device]) }
     }
 
     /// A removed device's code goes with it.
     public func withdraw(device: String) throws {
-        try db.pool.write { try $0.execute(sql: "DELETE FROM claim_codes WHERE device_id = ?", arguments: [device]) }
+        try db.store.write { try $0.execute(sql: "DELETE FROM claim_codes WHERE device_id = ?", arguments: [device]) }
     }
 }

@@ -2,11 +2,14 @@ import Foundation
 import GRDB
 import WardDomain
 
-/// The SQLite database: one file, WAL, versioned migrations. Repositories hang off it.
+/// The database behind the repositories: one SQLite file (WAL, versioned migrations; the embedded
+/// default) or a PostgreSQL server shared by several controller nodes. Repositories see `store`.
 public final class WardDatabase: Sendable {
-    public let pool: DatabasePool
+    public let store: any SQLStore
+    /// The SQLite file's path, or the PostgreSQL URL without its password.
     public let path: String
 
+    /// A SQLite file.
     public init(path: String) throws {
         self.path = path
         var config = Configuration()
@@ -14,8 +17,32 @@ public final class WardDatabase: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")  // WAL + NORMAL: durable at checkpoints, fast commits
         }
-        pool = try DatabasePool(path: path, configuration: config)
+        let pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
+        store = SQLiteStore(pool: pool)
+    }
+
+    /// A PostgreSQL database; migrations run under an advisory lock, so nodes may start together.
+    public init(postgres location: PostgresLocation, connections: Int = 6) throws {
+        path = location.display
+        let pg = try PostgresStore(location, connections: connections)
+        try PostgresMigrator.migrate(pg)
+        store = pg
+    }
+
+    /// `postgres://…` (or `postgresql://…`) opens PostgreSQL; anything else is a SQLite file path.
+    public static func open(_ location: String) throws -> WardDatabase {
+        if let pg = PostgresLocation(url: location) { return try WardDatabase(postgres: pg) }
+        return try WardDatabase(path: location)
+    }
+    public static func isPostgres(_ location: String) -> Bool { PostgresLocation(url: location) != nil }
+
+    public var dialect: SQLDialect { store.dialect }
+
+    /// The SQLite pool, for SQLite-only tools (benchmarks that build files, tests reading PRAGMAs).
+    public var pool: DatabasePool {
+        guard let s = store as? SQLiteStore else { preconditionFailure("not a SQLite database: \(path)") }
+        return s.pool
     }
 
     public static var migrator: DatabaseMigrator {
@@ -493,6 +520,9 @@ public final class WardDatabase: Sendable {
         m.registerMigration("v16: claim codes slowed down, not locked") { db in
             // Wrong proofs in a row and the latest one's time: the next waits (ClaimThrottle).
             try db.execute(sql: "ALTER TABLE claim_codes ADD COLUMN last_failure_at INTEGER")
+        }
+        for shared in SharedMigrations.all {
+            m.registerMigration(shared.id) { db in try db.execute(sql: shared.sqlite) }
         }
         return m
     }

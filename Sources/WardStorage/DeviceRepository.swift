@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WardDomain
 
 public struct DeviceRepository: Sendable {
@@ -10,7 +9,7 @@ public struct DeviceRepository: Sendable {
     /// tree. A re-registered (previously removed) device becomes active again.
     @discardableResult
     public func upsert(_ devices: [Device]) throws -> (inserted: Int, updated: Int) {
-        try db.pool.write { db in
+        try db.store.write { db in
             let tree = try PlaceTree(PlaceRepository.all(db))
             var seen = Set<String>()
             for d in devices {
@@ -38,12 +37,12 @@ public struct DeviceRepository: Sendable {
 
     /// A technician turns a pending device away: its record goes; if it keeps talking it is recorded again.
     public func dismissPending(_ id: String) throws {
-        try db.pool.write { try $0.execute(sql: "DELETE FROM pending_devices WHERE device_id = ?", arguments: [id]) }
+        try db.store.write { try $0.execute(sql: "DELETE FROM pending_devices WHERE device_id = ?", arguments: [id]) }
     }
 
     /// Retires a device: it leaves the fleet but its history stays for past reports.
     public func remove(_ id: String, at: Date) throws -> Bool {
-        try db.pool.write { db in
+        try db.store.write { db in
             try db.execute(sql: "UPDATE devices SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
                            arguments: [at.millis, id])
             guard db.changesCount > 0 else { return false }
@@ -56,31 +55,31 @@ public struct DeviceRepository: Sendable {
 
     /// Changes with every write to the registry (devices or places), by any process.
     public func revision() throws -> Int64 {
-        try db.pool.read { try Int64.fetchOne($0, sql: "SELECT rev FROM registry_revision WHERE id = 1") ?? 0 }
+        try db.store.read { try Int64.fetchOne($0, sql: "SELECT rev FROM registry_revision WHERE id = 1") ?? 0 }
     }
 
     public func get(_ id: String) throws -> Device? {
-        try db.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE id = ?", arguments: [id]).map(Self.device)
+        try db.store.read { db in
+            try SQLRow.fetchOne(db, sql: "SELECT * FROM devices WHERE id = ?", arguments: [id]).map(Self.device)
         }
     }
 
     public func list(includeRemoved: Bool = false) throws -> [Device] {
-        try db.pool.read { db in
+        try db.store.read { db in
             // Most devices share a handful of configs: decode each distinct one once.
             var configs: [String: DeviceConfig] = [:]
-            return try Row.fetchAll(db, sql: includeRemoved
+            return try SQLRow.fetchAll(db, sql: includeRemoved
                 ? "SELECT * FROM devices ORDER BY id" : "SELECT * FROM devices WHERE removed_at IS NULL ORDER BY id")
                 .map { Self.device($0, configs: &configs) }
         }
     }
 
-    static func device(_ r: Row) -> Device {
+    static func device(_ r: SQLRow) -> Device {
         var none: [String: DeviceConfig] = [:]
         return device(r, configs: &none)
     }
 
-    static func device(_ r: Row, configs: inout [String: DeviceConfig]) -> Device {
+    static func device(_ r: SQLRow, configs: inout [String: DeviceConfig]) -> Device {
         let cls = DeviceClass(rawValue: r["class"]) ?? .speaker
         let installed: Int64? = r["installed_on"], removed: Int64? = r["removed_at"]
         let text: String = r["config"]

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WardDomain
 
 /// The read side: what technicians and reports ask of the stored health history.
@@ -9,13 +8,13 @@ public struct HealthQueries: Sendable {
 
     /// Latest state of every device (`only`: of that one device, without reading the others).
     public func statuses(only id: String? = nil) throws -> [String: DeviceStatusRecord] {
-        try db.pool.read { db in
+        try db.store.read { db in
             let filter = id == nil ? "" : " WHERE id = ?"
-            let devices = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM devices" + filter, arguments: StatementArguments(id.map { [$0] } ?? []))
+            let devices = Dictionary(uniqueKeysWithValues: try SQLRow.fetchAll(db, sql: "SELECT * FROM devices" + filter, arguments: SQLArguments(id.map { [$0] } ?? []))
                 .map { r in (r["id"] as String, DeviceRepository.device(r)) })
             var out: [String: DeviceStatusRecord] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT * FROM device_status" + (id == nil ? "" : " WHERE device_id = ?"),
-                                      arguments: StatementArguments(id.map { [$0] } ?? [])) {
+            for r in try SQLRow.fetchAll(db, sql: "SELECT * FROM device_status" + (id == nil ? "" : " WHERE device_id = ?"),
+                                      arguments: SQLArguments(id.map { [$0] } ?? [])) {
                 let id: String = r["device_id"]
                 guard let d = devices[id] else { continue }
                 var l = DeviceLiveness(deviceClass: d.deviceClass, config: d.config, since: Date(millis: r["since"]),
@@ -36,12 +35,12 @@ public struct HealthQueries: Sendable {
 
     /// State intervals overlapping `window` for the given devices (all when nil).
     public func intervals(devices ids: [String]? = nil, overlapping window: DateInterval) throws -> [String: [StateInterval]] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var sql = """
                 SELECT device_id, state, faults, started_at, ended_at FROM state_intervals
                 WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)
                 """
-            var args: [any DatabaseValueConvertible] = [window.end.millis, window.start.millis]
+            var args: [any SQLValueConvertible] = [window.end.millis, window.start.millis]
             if let ids {
                 sql += " AND device_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
                 args += ids
@@ -51,9 +50,9 @@ public struct HealthQueries: Sendable {
             // Few distinct fault lists exist; decoding each once keeps month-long reads fast.
             var faultCache: [String: [Fault]] = ["[]": []]
             // Columns by position: a month of a province is hundreds of thousands of rows.
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(args))
+            var rows = try SQLRow.fetchCursor(db, sql: sql, arguments: SQLArguments(args))
             var lastDevice = "", current: [StateInterval] = []
-            while let r = try rows.next() {
+            while let r = rows.next() {
                 let device: String = r[0]
                 if device != lastDevice {
                     if !lastDevice.isEmpty { out[lastDevice, default: []] += current }
@@ -77,8 +76,8 @@ public struct HealthQueries: Sendable {
 
     /// The most recent state changes of one device, newest first.
     public func history(device id: String, limit: Int = 20) throws -> [StateInterval] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM state_intervals WHERE device_id = ? ORDER BY started_at DESC, id DESC LIMIT ?",
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM state_intervals WHERE device_id = ? ORDER BY started_at DESC, id DESC LIMIT ?",
                              arguments: [id, limit]).map { r in
                 let end: Int64? = r["ended_at"]
                 return StateInterval(state: HealthState(rawValue: r["state"]) ?? .unknown, start: Date(millis: r["started_at"]),
@@ -88,8 +87,8 @@ public struct HealthQueries: Sendable {
     }
 
     public func reboots(device id: String, limit: Int = 10) throws -> [RebootRecord] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM reboots WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM reboots WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT ?",
                              arguments: [id, limit]).map {
                 RebootRecord(deviceID: $0["device_id"], previousBoot: $0["previous_boot"], boot: $0["boot"], at: Date(millis: $0["at"]))
             }
@@ -97,8 +96,8 @@ public struct HealthQueries: Sendable {
     }
 
     public func samples(device id: String, limit: Int = 10) throws -> [TelemetryRecord] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM telemetry_samples WHERE device_id = ? ORDER BY received_at DESC, id DESC LIMIT ?",
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM telemetry_samples WHERE device_id = ? ORDER BY received_at DESC, id DESC LIMIT ?",
                              arguments: [id, limit]).map {
                 TelemetryRecord(deviceID: $0["device_id"], receivedAt: Date(millis: $0["received_at"]),
                                 deviceTime: Date(millis: $0["device_ts"]), boot: $0["boot"],
@@ -109,8 +108,8 @@ public struct HealthQueries: Sendable {
 
     /// Samples received in `window`, oldest first, at most `limit` (the newest kept).
     public func samples(device id: String, in window: DateInterval, limit: Int = 2000) throws -> [TelemetryRecord] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: """
                 SELECT * FROM (SELECT * FROM telemetry_samples WHERE device_id = ? AND received_at >= ? AND received_at < ?
                                ORDER BY received_at DESC LIMIT ?) ORDER BY received_at
                 """, arguments: [id, window.start.millis, window.end.millis, limit]).map {
@@ -122,21 +121,21 @@ public struct HealthQueries: Sendable {
     }
 
     public func sampleCount() throws -> Int {
-        try db.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM telemetry_samples") ?? 0 }
+        try db.store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM telemetry_samples") ?? 0 }
     }
 
     /// The commune a pending (unregistered, already heard) device reports from, when it is not
     /// `commune`: registered there, everything it says would be refused (identity_mismatch).
     public func pendingCommune(of id: String, ifNot commune: String) throws -> String? {
-        try db.pool.read { db in
+        try db.store.read { db in
             try String.fetchOne(db, sql: "SELECT commune_id FROM pending_devices WHERE device_id = ? AND commune_id <> ?",
                                 arguments: [id, commune])
         }
     }
 
     public func pending() throws -> [PendingRecord] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM pending_devices ORDER BY last_seen DESC").map {
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM pending_devices ORDER BY last_seen DESC").map {
                 PendingRecord(deviceID: $0["device_id"], communeID: $0["commune_id"], deviceClass: $0["class"],
                               model: $0["model"], firmware: $0["firmware"], birth: $0["birth"],
                               firstSeen: Date(millis: $0["first_seen"]), lastSeen: Date(millis: $0["last_seen"]),
@@ -146,9 +145,9 @@ public struct HealthQueries: Sendable {
     }
 
     public func counters() throws -> [String: UInt64] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var out: [String: UInt64] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT name, value FROM ingest_counters") {
+            for r in try SQLRow.fetchAll(db, sql: "SELECT name, value FROM ingest_counters") {
                 out[r["name"]] = UInt64(clamping: r["value"] as Int64)
             }
             return out
@@ -156,8 +155,8 @@ public struct HealthQueries: Sendable {
     }
 
     public func recentRejections(limit: Int = 20) throws -> [RejectionRecord] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM rejections ORDER BY id DESC LIMIT ?", arguments: [limit]).map {
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM rejections ORDER BY id DESC LIMIT ?", arguments: [limit]).map {
                 RejectionRecord(at: Date(millis: $0["at"]), reason: $0["reason"], topic: $0["topic"], detail: $0["detail"])
             }
         }
@@ -166,8 +165,8 @@ public struct HealthQueries: Sendable {
     /// The latest rejections of messages published under this device's id (any commune): why
     /// nothing it says is taken, for the technician and the vendor.
     public func recentRejections(device: String, limit: Int = 10) throws -> [RejectionRecord] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE topic LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?",
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM rejections WHERE topic LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?",
                              arguments: ["wardfleet/v1/%/" + device.replacingOccurrences(of: "_", with: "\\_") + "/%", limit]).map {
                 RejectionRecord(at: Date(millis: $0["at"]), reason: $0["reason"], topic: $0["topic"], detail: $0["detail"])
             }
@@ -177,9 +176,9 @@ public struct HealthQueries: Sendable {
     /// Acknowledgements of a command (only those of `device` when given: another device's
     /// message cannot answer for it).
     public func acks(command cmdID: String, device: String? = nil) throws -> [AckRecord] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM command_acks WHERE cmd_id = ?" + (device == nil ? "" : " AND device_id = ?") + " ORDER BY id",
-                             arguments: StatementArguments([cmdID] + (device.map { [$0] } ?? []))).map {
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM command_acks WHERE cmd_id = ?" + (device == nil ? "" : " AND device_id = ?") + " ORDER BY id",
+                             arguments: SQLArguments([cmdID] + (device.map { [$0] } ?? []))).map {
                 AckRecord(deviceID: $0["device_id"], cmdID: $0["cmd_id"], result: $0["result"], detail: $0["detail"],
                           receivedAt: Date(millis: $0["received_at"]))
             }
@@ -188,20 +187,20 @@ public struct HealthQueries: Sendable {
 
     /// Kiosk activity (tickets, ratings) of the given kiosks within `window`, by device.
     public func kioskActivity(devices ids: [String]? = nil, in window: DateInterval) throws -> [String: [KioskActivity]] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var sql = """
                 SELECT device_id, type, occurred_at, wait_s, rating FROM device_events
                 WHERE occurred_at >= ? AND occurred_at < ?
                   AND type IN ('ticket_issued', 'ticket_served', 'rating_submitted')
                 """
-            var args: [any DatabaseValueConvertible] = [window.start.millis, window.end.millis]
+            var args: [any SQLValueConvertible] = [window.start.millis, window.end.millis]
             if let ids {
                 sql += " AND device_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
                 args += ids
             }
             sql += " ORDER BY occurred_at, id"
             var out: [String: [KioskActivity]] = [:]
-            for r in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) {
+            for r in try SQLRow.fetchAll(db, sql: sql, arguments: SQLArguments(args)) {
                 let at = Date(millis: r["occurred_at"])
                 let a: KioskActivity?
                 switch r["type"] as String {
@@ -220,10 +219,10 @@ public struct HealthQueries: Sendable {
     public func kioskTotals(devices ids: [String], in window: DateInterval) throws -> [String: KioskTotals] {
         guard !ids.isEmpty else { return [:] }
         let wanted = Set(ids)
-        return try db.pool.read { db in
+        return try db.store.read { db in
             var out: [String: KioskTotals] = [:]
-            let args: StatementArguments = [window.start.millis, window.end.millis]
-            for r in try Row.fetchAll(db, sql: """
+            let args: SQLArguments = [window.start.millis, window.end.millis]
+            for r in try SQLRow.fetchAll(db, sql: """
                 SELECT device_id, type, rating, count(*) FROM device_events
                 WHERE type IN ('ticket_issued', 'rating_submitted') AND occurred_at >= ? AND occurred_at < ?
                 GROUP BY device_id, type, rating
@@ -237,10 +236,10 @@ public struct HealthQueries: Sendable {
                     out[id, default: KioskTotals()].ratings[level, default: 0] += n
                 }
             }
-            let rows = try Row.fetchCursor(db, sql: """
+            var rows = try SQLRow.fetchCursor(db, sql: """
                 SELECT device_id, wait_s FROM device_events WHERE type = 'ticket_served' AND occurred_at >= ? AND occurred_at < ?
                 """, arguments: args)
-            while let r = try rows.next() {
+            while let r = rows.next() {
                 let id: String = r[0]
                 guard wanted.contains(id) else { continue }
                 out[id, default: KioskTotals()].waits.append(r[1] ?? 0)
@@ -251,9 +250,9 @@ public struct HealthQueries: Sendable {
 
     /// Tamper and storage-full events: the latest of each device and type received since `since`.
     public func latestIncidents(since: Date) throws -> [String: [String: DeviceIncident]] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var out: [String: [String: DeviceIncident]] = [:]
-            for r in try Row.fetchAll(db, sql: """
+            for r in try SQLRow.fetchAll(db, sql: """
                 SELECT device_id, type, occurred_at, received_at, detail, id FROM device_events
                 WHERE type IN ('tamper', 'storage_full') AND received_at >= ?
                 UNION ALL
@@ -273,8 +272,8 @@ public struct HealthQueries: Sendable {
 
     /// One device's tamper and storage-full events, newest first.
     public func incidents(device id: String, limit: Int = 20) throws -> [DeviceIncident] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: """
                 SELECT type, occurred_at, received_at, detail FROM device_events
                 WHERE device_id = ? AND type IN ('tamper', 'storage_full') ORDER BY received_at DESC, id DESC LIMIT ?
                 """, arguments: [id, limit]).map {
@@ -291,27 +290,27 @@ public struct HealthQueries: Sendable {
     public func kioskCounterSamples(device id: String, in window: DateInterval, calendar: LocalCalendar)
         throws -> (base: TelemetryRecord?, samples: [TelemetryRecord])
     {
-        try db.pool.read { db in
-            func record(_ r: Row) -> TelemetryRecord {
+        try db.store.read { db in
+            func record(_ r: SQLRow) -> TelemetryRecord {
                 TelemetryRecord(deviceID: r["device_id"], receivedAt: Date(millis: r["received_at"]), deviceTime: Date(millis: r["device_ts"]),
                                 boot: r["boot"], seq: UInt64(bitPattern: r["seq"]), payload: r["payload"])
             }
-            let base = try Row.fetchOne(db, sql: """
+            let base = try SQLRow.fetchOne(db, sql: """
                 SELECT * FROM telemetry_samples WHERE device_id = ? AND received_at < ? ORDER BY received_at DESC, id DESC LIMIT 1
                 """, arguments: [id, window.start.millis]).map(record)
             var last: [String: Int64] = [:]
-            let rows = try Row.fetchCursor(db, sql: """
+            var rows = try SQLRow.fetchCursor(db, sql: """
                 SELECT id, boot, device_ts FROM telemetry_samples WHERE device_id = ? AND received_at >= ? AND received_at < ?
                 """, arguments: [id, window.start.millis, window.end.millis])
-            while let r = try rows.next() {
+            while let r = rows.next() {
                 let key = (r[1] as String) + "|" + calendar.dayKey(Date(millis: r[2]))
                 last[key] = max(last[key] ?? .min, r[0])
             }
             var samples: [TelemetryRecord] = []
             let ids = Array(last.values)
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-                samples += try Row.fetchAll(db, sql: "SELECT * FROM telemetry_samples WHERE id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
-                                            arguments: StatementArguments(chunk)).map(record)
+                samples += try SQLRow.fetchAll(db, sql: "SELECT * FROM telemetry_samples WHERE id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
+                                            arguments: SQLArguments(chunk)).map(record)
             }
             samples.sort { ($0.receivedAt, $0.seq) < ($1.receivedAt, $1.seq) }
             return (base, samples)
@@ -321,14 +320,14 @@ public struct HealthQueries: Sendable {
     /// The boots of a kiosk (among `boots`) that sent tickets or ratings as events, by event type.
     public func kioskEventBoots(device id: String, boots: Set<String>) throws -> KioskEventBoots {
         guard !boots.isEmpty else { return KioskEventBoots() }
-        return try db.pool.read { db in
+        return try db.store.read { db in
             var out = KioskEventBoots()
             let list = Array(boots)
-            for r in try Row.fetchAll(db, sql: """
+            for r in try SQLRow.fetchAll(db, sql: """
                 SELECT DISTINCT boot, type FROM device_events WHERE device_id = ?
                   AND type IN ('ticket_issued', 'ticket_served', 'rating_submitted')
                   AND boot IN (\(list.map { _ in "?" }.joined(separator: ",")))
-                """, arguments: StatementArguments([id] + list)) {
+                """, arguments: SQLArguments([id] + list)) {
                 let boot: String = r["boot"]
                 switch r["type"] as String {
                 case "ticket_issued": out.issued.insert(boot)
@@ -341,7 +340,7 @@ public struct HealthQueries: Sendable {
     }
 
     public func eventCount(device id: String, type: String) throws -> Int {
-        try db.pool.read {
+        try db.store.read {
             try Int.fetchOne($0, sql: "SELECT count(*) FROM device_events WHERE device_id = ? AND type = ?",
                              arguments: [id, type]) ?? 0
         }
@@ -371,8 +370,8 @@ public struct ControllerLink: Sendable, Hashable, Codable {
 extension HealthQueries {
     /// Whether the latest controller run is connected to the broker, and since when.
     public func controllerLink() throws -> ControllerLink? {
-        try db.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT broker_connected, broker_changed_at FROM controller_runs ORDER BY id DESC LIMIT 1")
+        try db.store.read { db in
+            try SQLRow.fetchOne(db, sql: "SELECT broker_connected, broker_changed_at FROM controller_runs ORDER BY id DESC LIMIT 1")
                 .map { ControllerLink(connected: $0["broker_connected"], since: ($0["broker_changed_at"] as Int64?).map(Date.init(millis:))) }
         }
     }
@@ -386,8 +385,8 @@ extension HealthQueries {
 
     /// Controller runs, oldest first.
     public func controllerRuns() throws -> [ControllerRun] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM controller_runs ORDER BY id").map {
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM controller_runs ORDER BY id").map {
                 ControllerRun(id: $0["id"], startedAt: Date(millis: $0["started_at"]), lastAlive: Date(millis: $0["last_alive_at"]),
                               stoppedAt: ($0["stopped_at"] as Int64?).map(Date.init(millis:)))
             }
@@ -396,7 +395,7 @@ extension HealthQueries {
 
     /// The latest moment any controller run reported itself alive.
     public func controllerLastAlive() throws -> Date? {
-        try db.pool.read { try Int64.fetchOne($0, sql: "SELECT max(last_alive_at) FROM controller_runs") }
+        try db.store.read { try Int64.fetchOne($0, sql: "SELECT max(last_alive_at) FROM controller_runs") }
             .map(Date.init(millis:))
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WardDomain
 
 public struct DeviceStatusRecord: Sendable, Hashable {
@@ -171,16 +170,16 @@ public struct IngestRepository: Sendable {
     public init(_ db: WardDatabase) { self.db = db }
 
     public func startRun(at: Date) throws -> (run: Int64, previousAlive: Date?) {
-        try db.pool.write { db in
+        try db.store.write { db in
             let prev = try Int64.fetchOne(db, sql: "SELECT max(last_alive_at) FROM controller_runs")
             try db.execute(sql: "INSERT INTO controller_runs (started_at, last_alive_at) VALUES (?, ?)",
                            arguments: [at.millis, at.millis])
-            return (db.lastInsertedRowID, prev.map(Date.init(millis:)))
+            return (try db.lastInsertedRowID, prev.map(Date.init(millis:)))
         }
     }
 
     public func stopRun(_ run: Int64, at: Date) throws {
-        try db.pool.write { db in
+        try db.store.write { db in
             try db.execute(sql: """
                 UPDATE controller_runs SET stopped_at = ?, last_alive_at = ?, broker_connected = 0, broker_changed_at = ?
                 WHERE id = ?
@@ -193,7 +192,7 @@ public struct IngestRepository: Sendable {
     @discardableResult
     public func write(_ b: IngestBatch, run: Int64? = nil) throws -> [PlaybackEntry] {
         guard !b.isEmpty else { return [] }
-        return try db.pool.write { db in
+        return try db.store.write { db in
             let refused = b.playback.isEmpty ? [] : try PlaybackRepository.appendReports(db, b.playback)
             if !b.changes.isEmpty {
                 let close = try db.cachedStatement(sql:

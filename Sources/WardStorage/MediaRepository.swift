@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WardDomain
 
 public struct MediaRepository: Sendable {
@@ -9,8 +8,8 @@ public struct MediaRepository: Sendable {
     /// Adds an item; if the same bytes are already in the library, returns the existing item.
     /// Either way the adder is recorded with their title.
     public func add(_ m: MediaItem) throws -> (item: MediaItem, isNew: Bool) {
-        try db.pool.write { db in
-            let existing = try Row.fetchOne(db, sql: "SELECT * FROM media WHERE sha256 = ?", arguments: [m.sha256])
+        try db.store.write { db in
+            let existing = try SQLRow.fetchOne(db, sql: "SELECT * FROM media WHERE sha256 = ?", arguments: [m.sha256])
             if existing == nil {
                 try db.execute(sql: """
                     INSERT INTO media (sha256, title, format, codec, duration_s, size_bytes, sample_rate, channels, source,
@@ -24,13 +23,13 @@ public struct MediaRepository: Sendable {
             }
             if let existing { return (Self.item(existing), false) }
             // What was stored (times at millisecond precision), so callers see one value either way.
-            let stored = try Row.fetchOne(db, sql: "SELECT * FROM media WHERE sha256 = ?", arguments: [m.sha256])!
+            let stored = try SQLRow.fetchOne(db, sql: "SELECT * FROM media WHERE sha256 = ?", arguments: [m.sha256])!
             return (Self.item(stored), true)
         }
     }
 
     public func get(_ sha256: String) throws -> MediaItem? {
-        try db.pool.read { try Row.fetchOne($0, sql: "SELECT * FROM media WHERE sha256 = ?", arguments: [sha256]).map(Self.item) }
+        try db.store.read { try SQLRow.fetchOne($0, sql: "SELECT * FROM media WHERE sha256 = ?", arguments: [sha256]).map(Self.item) }
     }
 
     public struct Adder: Sendable, Hashable {
@@ -41,9 +40,9 @@ public struct MediaRepository: Sendable {
 
     /// Everyone who added each file, first first.
     public func adders() throws -> [String: [Adder]] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var out: [String: [Adder]] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT * FROM media_adders ORDER BY added_at, user_name") {
+            for r in try SQLRow.fetchAll(db, sql: "SELECT * FROM media_adders ORDER BY added_at, user_name") {
                 out[r["sha256"], default: []].append(Adder(user: r["user_name"], title: r["title"], at: Date(millis: r["added_at"])))
             }
             return out
@@ -51,10 +50,10 @@ public struct MediaRepository: Sendable {
     }
 
     public func list() throws -> [MediaItem] {
-        try db.pool.read { try Row.fetchAll($0, sql: "SELECT * FROM media ORDER BY added_at DESC, sha256").map(Self.item) }
+        try db.store.read { try SQLRow.fetchAll($0, sql: "SELECT * FROM media ORDER BY added_at DESC, sha256").map(Self.item) }
     }
 
-    static func item(_ r: Row) -> MediaItem {
+    static func item(_ r: SQLRow) -> MediaItem {
         MediaItem(sha256: r["sha256"], title: r["title"], format: AudioFormat(rawValue: r["format"]) ?? .wav, codec: r["codec"],
                   duration: r["duration_s"], sizeBytes: r["size_bytes"], sampleRate: r["sample_rate"], channels: r["channels"],
                   source: JSONText.decode(MediaSource.self, r["source"]) ?? .upload(fileName: "?"),

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WardDomain
 
 public struct PlaceRepository: Sendable {
@@ -11,7 +10,7 @@ public struct PlaceRepository: Sendable {
     @discardableResult
     /// The place tree as it would be after `upsert(places)`, without writing anything.
     public func tree(after places: [Place]) throws -> PlaceTree {
-        try db.pool.read { try Self.merged(try Self.all($0), with: places) }
+        try db.store.read { try Self.merged(try Self.all($0), with: places) }
     }
 
     static func merged(_ existing: [Place], with places: [Place]) throws -> PlaceTree {
@@ -25,7 +24,7 @@ public struct PlaceRepository: Sendable {
     }
 
     public func upsert(_ places: [Place]) throws -> (inserted: Int, updated: Int) {
-        try db.pool.write { db in
+        try db.store.write { db in
             let tree = try Self.merged(try Self.all(db), with: places)  // throws on any inconsistency: nothing is written
             let seen = Set(places.map(\.id))
             var inserted = 0, updated = 0
@@ -45,12 +44,12 @@ public struct PlaceRepository: Sendable {
         }
     }
 
-    public func all() throws -> [Place] { try db.pool.read { try Self.all($0) } }
+    public func all() throws -> [Place] { try db.store.read { try Self.all($0) } }
 
     public func tree() throws -> PlaceTree { try PlaceTree(all()) }
 
-    static func all(_ db: Database) throws -> [Place] {
-        try Row.fetchAll(db, sql: "SELECT * FROM places ORDER BY id").map { r in
+    static func all(_ db: SQLConnection) throws -> [Place] {
+        try SQLRow.fetchAll(db, sql: "SELECT * FROM places ORDER BY id").map { r in
             let lat: Double? = r["latitude"], lon: Double? = r["longitude"]
             return Place(
                 id: r["id"], level: PlaceLevel(rawValue: r["level"]) ?? .site, name: r["name"], parentID: r["parent_id"],

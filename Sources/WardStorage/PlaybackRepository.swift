@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WardDomain
 
 /// The append-only playback log (nhật ký phát).
@@ -12,10 +11,10 @@ public struct PlaybackRepository: Sendable {
     @discardableResult
     public func append(_ entries: [PlaybackEntry], recordedAt: Date) throws -> Int {
         guard !entries.isEmpty else { return 0 }
-        return try db.pool.write { try Self.append($0, entries.map { ($0, recordedAt) }) }
+        return try db.store.write { try Self.append($0, entries.map { ($0, recordedAt) }) }
     }
 
-    static func append(_ db: Database, _ entries: [(entry: PlaybackEntry, receivedAt: Date)]) throws -> Int {
+    static func append(_ db: SQLConnection, _ entries: [(entry: PlaybackEntry, receivedAt: Date)]) throws -> Int {
         let st = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO playback_log (item_id, scheduled_start, speaker_id, event, at, reason, by_play, detail, recorded_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -31,7 +30,7 @@ public struct PlaybackRepository: Sendable {
 
     /// Appends speakers' reports, each only for a play sent to that speaker (its `scheduled` line,
     /// written before the agenda goes out, is there); returns the reports refused.
-    static func appendReports(_ db: Database, _ reports: [(entry: PlaybackEntry, receivedAt: Date)]) throws -> [PlaybackEntry] {
+    static func appendReports(_ db: SQLConnection, _ reports: [(entry: PlaybackEntry, receivedAt: Date)]) throws -> [PlaybackEntry] {
         let sent = try db.cachedStatement(sql: """
             SELECT 1 FROM playback_log WHERE item_id = ? AND scheduled_start = ? AND speaker_id = ? AND event = 'scheduled'
             """)
@@ -50,30 +49,30 @@ public struct PlaybackRepository: Sendable {
 
     /// Lines of plays scheduled to start within [from, to), optionally of one item.
     public func entries(scheduledFrom from: Date, to: Date, item: String? = nil) throws -> [PlaybackEntry] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var sql = "SELECT * FROM playback_log WHERE scheduled_start >= ? AND scheduled_start < ?"
-            var args: [any DatabaseValueConvertible] = [from.millis, to.millis]
+            var args: [any SQLValueConvertible] = [from.millis, to.millis]
             if let item {
                 sql += " AND item_id = ?"
                 args.append(item)
             }
-            return try Row.fetchAll(db, sql: sql + " ORDER BY id", arguments: StatementArguments(args)).compactMap(Self.entry)
+            return try SQLRow.fetchAll(db, sql: sql + " ORDER BY id", arguments: SQLArguments(args)).compactMap(Self.entry)
         }
     }
 
     /// Every line of one item, all occurrences.
     public func entries(item: String) throws -> [PlaybackEntry] {
-        try db.pool.read { try Row.fetchAll($0, sql: "SELECT * FROM playback_log WHERE item_id = ? ORDER BY id", arguments: [item]).compactMap(Self.entry) }
+        try db.store.read { try SQLRow.fetchAll($0, sql: "SELECT * FROM playback_log WHERE item_id = ? ORDER BY id", arguments: [item]).compactMap(Self.entry) }
     }
 
     /// Lines of the given plays on the given speakers.
     public func entries(of pairs: [(PlayKey, String)]) throws -> [PlaybackEntry] {
         guard !pairs.isEmpty else { return [] }
-        return try db.pool.read { db in
+        return try db.store.read { db in
             let st = try db.cachedStatement(sql: "SELECT * FROM playback_log WHERE item_id = ? AND scheduled_start = ? AND speaker_id = ?")
             var out: [PlaybackEntry] = []
             for (k, s) in pairs {
-                out += try Row.fetchAll(st, arguments: [k.item, k.startMillis, s]).compactMap(Self.entry)
+                out += try SQLRow.fetchAll(st, arguments: [k.item, k.startMillis, s]).compactMap(Self.entry)
             }
             return out
         }
@@ -81,8 +80,8 @@ public struct PlaybackRepository: Sendable {
 
     /// Plays sent to a speaker (scheduled at or after `since`) with no final line yet.
     public func open(since: Date) throws -> [(PlayKey, String)] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: """
                 SELECT item_id, scheduled_start, speaker_id FROM playback_log p
                 WHERE event = 'scheduled' AND scheduled_start >= ? AND NOT EXISTS (
                     SELECT 1 FROM playback_log q WHERE q.item_id = p.item_id AND q.scheduled_start = p.scheduled_start
@@ -93,7 +92,7 @@ public struct PlaybackRepository: Sendable {
         }
     }
 
-    static func entry(_ r: Row) -> PlaybackEntry? {
+    static func entry(_ r: SQLRow) -> PlaybackEntry? {
         guard let event = PlaybackEvent(rawValue: r["event"]) else { return nil }
         return PlaybackEntry(key: PlayKey(item: r["item_id"], start: Date(millis: r["scheduled_start"])), speaker: r["speaker_id"],
                              event: event, at: Date(millis: r["at"]), reason: (r["reason"] as String?).flatMap(PlaybackReason.init),
@@ -117,8 +116,8 @@ public struct UpstreamRepository: Sendable {
 
     /// Stores a bulletin; returns it with its local id, and false if this source had sent it already.
     public func receive(_ b: UpstreamBulletin) throws -> (UpstreamBulletin, isNew: Bool) {
-        try db.pool.write { db in
-            if let r = try Row.fetchOne(db, sql: "SELECT * FROM upstream_bulletins WHERE source = ? AND source_id = ?",
+        try db.store.write { db in
+            if let r = try SQLRow.fetchOne(db, sql: "SELECT * FROM upstream_bulletins WHERE source = ? AND source_id = ?",
                                         arguments: [b.source, b.sourceID]) {
                 return (Self.bulletin(r), false)
             }
@@ -128,13 +127,13 @@ public struct UpstreamRepository: Sendable {
                 """, arguments: [b.source, b.sourceID, b.title, b.level.rawValue, JSONText.encode(b.communes), JSONText.encode(b.programme),
                                  b.duration, b.receivedAt.millis, b.status.rawValue, b.detail])
             var out = b
-            out.id = db.lastInsertedRowID
+            out.id = try db.lastInsertedRowID
             return (out, true)
         }
     }
 
     public func setStatus(_ id: Int64, _ status: UpstreamBulletin.Status, item: String?, by: String, at: Date, detail: String? = nil) throws {
-        try db.pool.write { db in
+        try db.store.write { db in
             try db.execute(sql: """
                 UPDATE upstream_bulletins SET status = ?, item_id = coalesce(?, item_id), handled_by = ?, handled_at = ?,
                     detail = coalesce(?, detail) WHERE id = ?
@@ -144,15 +143,15 @@ public struct UpstreamRepository: Sendable {
     }
 
     public func find(source: String, sourceID: String) throws -> UpstreamBulletin? {
-        try db.pool.read {
-            try Row.fetchOne($0, sql: "SELECT * FROM upstream_bulletins WHERE source = ? AND source_id = ?", arguments: [source, sourceID])
+        try db.store.read {
+            try SQLRow.fetchOne($0, sql: "SELECT * FROM upstream_bulletins WHERE source = ? AND source_id = ?", arguments: [source, sourceID])
                 .map(Self.bulletin)
         }
     }
 
     public func get(_ id: Int64) throws -> UpstreamBulletin {
-        try db.pool.read { db in
-            guard let r = try Row.fetchOne(db, sql: "SELECT * FROM upstream_bulletins WHERE id = ?", arguments: [id]) else {
+        try db.store.read { db in
+            guard let r = try SQLRow.fetchOne(db, sql: "SELECT * FROM upstream_bulletins WHERE id = ?", arguments: [id]) else {
                 throw UpstreamStoreError.unknown(id)
             }
             return try Self.withText(Self.bulletin(r), db)
@@ -165,10 +164,10 @@ public struct UpstreamRepository: Sendable {
     }
 
     public func handling(of ids: [Int64]? = nil) throws -> [Int64: [String: UpstreamBulletin.Handling]] {
-        try db.pool.read { db in
+        try db.store.read { db in
             var out: [Int64: [String: UpstreamBulletin.Handling]] = [:]
             let sql = "SELECT * FROM upstream_handling" + (ids.map { "WHERE bulletin_id IN (\($0.map(String.init).joined(separator: ",")))" }.map { " " + $0 } ?? "")
-            for r in try Row.fetchAll(db, sql: sql) {
+            for r in try SQLRow.fetchAll(db, sql: sql) {
                 out[r["bulletin_id"], default: [:]][r["commune"]] = UpstreamBulletin.Handling(
                     status: UpstreamBulletin.Status(rawValue: r["status"]) ?? .scheduled, itemID: r["item_id"], by: r["handled_by"],
                     at: Date(millis: r["handled_at"]))
@@ -181,8 +180,8 @@ public struct UpstreamRepository: Sendable {
     /// leaves the inbox (scheduled if any commune scheduled it). Throws if one was handled already.
     public func handle(_ id: Int64, communes: Set<String>, _ status: UpstreamBulletin.Status, item: String?, by: String, at: Date,
                        detail: String? = nil) throws {
-        try db.pool.write { db in
-            guard let r = try Row.fetchOne(db, sql: "SELECT * FROM upstream_bulletins WHERE id = ?", arguments: [id]) else {
+        try db.store.write { db in
+            guard let r = try SQLRow.fetchOne(db, sql: "SELECT * FROM upstream_bulletins WHERE id = ?", arguments: [id]) else {
                 throw UpstreamStoreError.unknown(id)
             }
             let b = Self.bulletin(r)
@@ -191,7 +190,7 @@ public struct UpstreamRepository: Sendable {
                     INSERT INTO upstream_handling (bulletin_id, commune, status, item_id, handled_by, handled_at) VALUES (?, ?, ?, ?, ?, ?)
                     """, arguments: [id, c, status.rawValue, item, by, at.millis])
             }
-            let handled = try Row.fetchAll(db, sql: "SELECT commune, status FROM upstream_handling WHERE bulletin_id = ?", arguments: [id])
+            let handled = try SQLRow.fetchAll(db, sql: "SELECT commune, status FROM upstream_handling WHERE bulletin_id = ?", arguments: [id])
             guard Set(b.communes).isSubset(of: Set(handled.map { $0["commune"] as String })) else { return }
             let overall: UpstreamBulletin.Status = handled.contains { ($0["status"] as String) == UpstreamBulletin.Status.scheduled.rawValue }
                 ? .scheduled : status
@@ -204,15 +203,15 @@ public struct UpstreamRepository: Sendable {
 
     /// Newest first; only those waiting unless `all`.
     public func list(all: Bool = false) throws -> [UpstreamBulletin] {
-        try db.pool.read { db in
-            try Row.fetchAll(db, sql: all ? "SELECT * FROM upstream_bulletins ORDER BY received_at DESC, id DESC"
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: all ? "SELECT * FROM upstream_bulletins ORDER BY received_at DESC, id DESC"
                                           : "SELECT * FROM upstream_bulletins WHERE status = 'inbox' ORDER BY received_at DESC, id DESC")
                 .map { try Self.withText(Self.bulletin($0), db) }
         }
     }
 
     /// `b` with the text it is read from, when it is speech (TTS) of the library.
-    static func withText(_ b: UpstreamBulletin, _ db: Database) throws -> UpstreamBulletin {
+    static func withText(_ b: UpstreamBulletin, _ db: SQLConnection) throws -> UpstreamBulletin {
         guard case .media(let sha) = b.programme,
               let s = try String.fetchOne(db, sql: "SELECT source FROM media WHERE sha256 = ?", arguments: [sha]),
               case .tts(_, let text)? = JSONText.decode(MediaSource.self, s) else { return b }
@@ -221,7 +220,7 @@ public struct UpstreamRepository: Sendable {
         return out
     }
 
-    static func bulletin(_ r: Row) -> UpstreamBulletin {
+    static func bulletin(_ r: SQLRow) -> UpstreamBulletin {
         UpstreamBulletin(id: r["id"], source: r["source"], sourceID: r["source_id"], title: r["title"],
                          level: BroadcastLevel(rawValue: r["level"]) ?? .normal,
                          communes: JSONText.decode([String].self, r["communes"]) ?? [],

@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+
+/// The embedded default: one SQLite file through GRDB (WAL, one writer, many readers).
+public final class SQLiteStore: SQLStore, @unchecked Sendable {
+    public let pool: DatabasePool
+    public var dialect: SQLDialect { .sqlite }
+
+    init(pool: DatabasePool) { self.pool = pool }
+
+    public func read<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+        try pool.read { try body(SQLConnection(dialect: .sqlite, session: GRDBSession($0))) }
+    }
+    public func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+        var connection: SQLConnection?
+        let out = try pool.write { db in
+            let c = SQLConnection(dialect: .sqlite, session: GRDBSession(db))
+            connection = c
+            return try body(c)
+        }
+        connection?.committed()
+        return out
+    }
+    public func writeConcurrently<T>(_ body: (SQLConnection) throws -> T) throws -> T { try write(body) }
+    public func close() { try? pool.close() }
+}
+
+final class GRDBSession: SQLSession {
+    let db: GRDB.Database
+    init(_ db: GRDB.Database) { self.db = db }
+
+    func execute(_ sql: String, _ arguments: SQLArguments) throws {
+        // One statement is prepared once per connection; text with several statements runs as given.
+        let st: GRDB.Statement
+        do { st = try db.cachedStatement(sql: sql) } catch {
+            return try db.execute(sql: sql, arguments: Self.grdb(arguments))
+        }
+        try st.execute(arguments: Self.grdb(arguments))
+    }
+    func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
+        let st = try db.cachedStatement(sql: sql)
+        let columns = st.columnNames
+        return try GRDB.Row.fetchAll(st, arguments: Self.grdb(arguments)).map { r in
+            SQLRow(columns: columns, values: (0..<r.count).map { Self.value(r[$0] as GRDB.DatabaseValue) })
+        }
+    }
+    var changesCount: Int { db.changesCount }
+    func lastInsertedRowID() throws -> Int64 { db.lastInsertedRowID }
+
+    static func grdb(_ a: SQLArguments) -> StatementArguments {
+        if !a.named.isEmpty {
+            return StatementArguments(a.named.mapValues { dbValue($0) as (any GRDB.DatabaseValueConvertible)? })
+        }
+        return StatementArguments(a.values.map(dbValue))
+    }
+    static func dbValue(_ v: SQLValue) -> GRDB.DatabaseValue {
+        switch v {
+        case .null: .null
+        case .int(let i): i.databaseValue
+        case .double(let d): d.databaseValue
+        case .text(let s): s.databaseValue
+        case .blob(let b): Data(b).databaseValue
+        }
+    }
+    static func value(_ d: GRDB.DatabaseValue) -> SQLValue {
+        switch d.storage {
+        case .null: .null
+        case .int64(let i): .int(i)
+        case .double(let x): .double(x)
+        case .string(let s): .text(s)
+        case .blob(let b): .blob([UInt8](b))
+        }
+    }
+}
