@@ -300,3 +300,32 @@ enum CSV {
         return rows
     }
 }
+
+/// The brokers file of a cluster:
+///
+///     brokers:
+///       - {name: bac, address: 10.0.0.11:1883, communes: [xa-1, xa-2]}
+///       - {name: nam, address: 10.0.0.12:1883, communes: [xa-3]}
+///     default: bac
+public enum BrokerMapFile {
+    struct Document: Decodable {
+        var brokers: [BrokerMap.Broker]
+        var `default`: String?
+    }
+
+    public static func read(path: String) throws -> BrokerMap {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw BrokerMapError("không đọc được \(path) / cannot read \(path): \(error.localizedDescription)")
+        }
+        return try parse(text, source: path)
+    }
+
+    public static func parse(_ text: String, source: String = "brokers") throws -> BrokerMap {
+        let doc: Document
+        do { doc = try YAMLDecoder().decode(Document.self, from: text) } catch {
+            throw BrokerMapError("\(source): tệp broker sai cấu trúc / malformed brokers file: \(error)")
+        }
+        return try BrokerMap(brokers: doc.brokers, defaultBroker: doc.default)
+    }
+}

@@ -28,6 +28,12 @@ public struct ControllerConfiguration: Sendable {
     /// Answer one-time claim codes (protocol §7), making accounts through the dynamic-security
     /// plugin over this connection (the controller's own account); nil: claims are not answered.
     public var claims: MQTTConfiguration?
+    /// The communes this controller runs (one commune unit of a cluster node); nil: all of them.
+    public var communes: Set<String>?
+    /// Where device liveness resumes from after the controller was not listening.
+    public var resume: ResumePoint = .lastRun
+    /// The lease this controller's writes are made under (cluster node): a lost lease stops them.
+    public var fence: LeaseFence?
 
     public init(databasePath: String, mqtt: MQTTConfiguration) {
         self.databasePath = databasePath
@@ -35,7 +41,18 @@ public struct ControllerConfiguration: Sendable {
     }
 }
 
-/// The controller service: MQTT in, health in memory, SQLite out.
+/// What the controller knows about the time it was not listening.
+public enum ResumePoint: Sendable, Equatable {
+    /// The single controller: since the last run was last alive (controller_runs).
+    case lastRun
+    /// A commune taken over from a node that died: since that node last renewed its lease.
+    case since(Date)
+    /// A commune handed over cleanly: the previous owner stored everything it heard.
+    case handover
+}
+
+/// The controller service: MQTT in, health in memory, storage out. In a cluster, each node runs
+/// one of these per commune it owns (`communes`), over the node's shared database.
 public final class FleetController: Sendable {
     public let configuration: ControllerConfiguration
     public let ingestor: Ingestor
@@ -50,15 +67,17 @@ public final class FleetController: Sendable {
     private let logger: Logger
     private let writerQueue = DispatchQueue(label: "wardfleet.storage-writer")
 
-    public init(_ configuration: ControllerConfiguration, clock: any TimeSource = SystemTimeSource(),
+    public init(_ configuration: ControllerConfiguration, database shared: WardDatabase? = nil, clock: any TimeSource = SystemTimeSource(),
                 logger: Logger = Logger(label: "wardfleet.controller")) throws {
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
-        database = try WardDatabase(path: configuration.databasePath)
+        database = try shared ?? WardDatabase.open(configuration.databasePath)
         client = try MQTTClient(configuration.mqtt, logger: logger)
         ingestor = Ingestor(clock: clock, settings: configuration.ingest, logger: logger)
         if let d = configuration.delivery {
+            var d = d
+            d.communes = configuration.communes
             delivery = BroadcastDelivery(database: database, publisher: client, clock: clock, configuration: d,
                                          logger: Logger(label: "wardfleet.delivery"))
         } else {
@@ -66,6 +85,7 @@ public final class FleetController: Sendable {
         }
         var alarmConfiguration = configuration.alarms
         alarmConfiguration?.sinks = configuration.notificationSinks.map(\.name)
+        alarmConfiguration?.communes = configuration.communes
         let db = database
         alarms = alarmConfiguration.map { AlarmService(database: db, clock: clock, configuration: $0) }
         dispatcher = NotificationDispatcher(database: db, sinks: configuration.notificationSinks, retry: configuration.notificationRetry,
@@ -81,13 +101,19 @@ public final class FleetController: Sendable {
     public func run(onReady: (@Sendable () -> Void)? = nil) async throws {
         let writer = IngestRepository(database)
         let queries = HealthQueries(database)
-        let (run, lastAlive) = try writer.startRun(at: clock.now())
+        let (run, lastRunAlive) = try writer.startRun(at: clock.now())
+        let lastAlive: Date? = switch configuration.resume {
+        case .lastRun: lastRunAlive
+        case .since(let t): t
+        case .handover: nil
+        }
         let registryRevision = try DeviceRepository(database).revision()  // before the registry is read: no change slips between
+        let (tree, devices) = try registry()
         try await ingestor.restore(
-            tree: PlaceRepository(database).tree(), devices: DeviceRepository(database).list(),
-            statuses: queries.statuses(), counters: queries.counters(), pending: queries.pending(), lastAlive: lastAlive)
+            tree: tree, devices: devices, statuses: queries.statuses(),
+            counters: unit.map { try queries.counters(unit: $0) } ?? queries.counters(), pending: queries.pending(), lastAlive: lastAlive)
         if let lastAlive { await delivery?.resendReports(since: lastAlive) }
-        await alarms?.updateRegistry(tree: try PlaceRepository(database).tree(), devices: try DeviceRepository(database).list())
+        await alarms?.updateRegistry(tree: tree, devices: devices)
         try client.subscribe(configuration.subscription, qos: 1)
         if claims != nil { try client.subscribe(Topics.claimRequests, qos: 1) }
         try await client.connect(timeout: nil)
@@ -143,8 +169,7 @@ public final class FleetController: Sendable {
                     do {
                         let revision = try DeviceRepository(database).revision()
                         guard revision != seen else { continue }
-                        let tree = try PlaceRepository(database).tree()
-                        let devices = try DeviceRepository(database).list()
+                        let (tree, devices) = try registry()
                         await ingestor.updateRegistry(tree: tree, devices: devices)
                         await delivery?.updateRegistry(tree: tree, devices: devices)
                         await alarms?.updateRegistry(tree: tree, devices: devices)
@@ -162,17 +187,36 @@ public final class FleetController: Sendable {
         logger.info("controller stopped")
     }
 
+    /// The places, and the devices this controller runs (its communes' only, in a cluster).
+    private func registry() throws -> (PlaceTree, [Device]) {
+        let tree = try PlaceRepository(database).tree()
+        let devices = try DeviceRepository(database).list()
+        guard let communes = configuration.communes else { return (tree, devices) }
+        return (tree, devices.filter { tree.ancestor(of: $0.siteID, at: .commune).map { communes.contains($0.id) } ?? false })
+    }
+
+    /// A commune unit's counters are kept apart ("name@commune"); nil for the single controller.
+    private var unit: String? {
+        guard let c = configuration.communes, c.count == 1 else { return nil }
+        return c.first
+    }
+
     /// Writes on a dedicated queue so SQLite never blocks the concurrency pool. A failed write is
     /// kept and retried with the next one: nothing learned is lost while the disk recovers.
     private func flush(_ writer: IngestRepository, run: Int64, unwritten: UnwrittenBatch, force: Bool) async {
         var merged = unwritten.take() ?? IngestBatch()
         merged.merge(await ingestor.takeBatch(forceStatus: force))
+        if let unit { merged.counters = Dictionary(uniqueKeysWithValues: merged.counters.map { ("\($0.key)@\(unit)", $0.value) }) }
         let batch = merged
         guard !batch.isEmpty else { return }
+        let fence = configuration.fence
         let result: Result<[PlaybackEntry], any Error> = await withCheckedContinuation { c in
-            writerQueue.async { c.resume(returning: Result { try writer.write(batch, run: run) }) }
+            writerQueue.async { c.resume(returning: Result { try writer.write(batch, run: run, fence: fence) }) }
         }
         switch result {
+        case .failure(let error as FencedOut):
+            // Another node owns the commune now: what this one still held is not its to write.
+            logger.warning("commune taken over: unwritten batch dropped", metadata: ["error": "\(error)", "rows": "\(batch.rowCount)"])
         case .failure(let error):
             logger.error("storage write failed, will retry", metadata: ["error": "\(error)", "rows": "\(batch.rowCount)"])
             unwritten.keep(batch)

@@ -42,7 +42,7 @@ public struct HealthQueries: Sendable {
                 """
             var args: [any SQLValueConvertible] = [window.end.millis, window.start.millis]
             if let ids {
-                sql += " AND device_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
+                sql += " AND " + SQLDialect.isIn("device_id", count: ids.count)
                 args += ids
             }
             sql += " ORDER BY device_id, started_at, id"
@@ -111,7 +111,7 @@ public struct HealthQueries: Sendable {
         try db.store.read { db in
             try SQLRow.fetchAll(db, sql: """
                 SELECT * FROM (SELECT * FROM telemetry_samples WHERE device_id = ? AND received_at >= ? AND received_at < ?
-                               ORDER BY received_at DESC LIMIT ?) ORDER BY received_at
+                               ORDER BY received_at DESC LIMIT ?) AS newest ORDER BY received_at
                 """, arguments: [id, window.start.millis, window.end.millis, limit]).map {
                 TelemetryRecord(deviceID: $0["device_id"], receivedAt: Date(millis: $0["received_at"]),
                                 deviceTime: Date(millis: $0["device_ts"]), boot: $0["boot"],
@@ -148,7 +148,22 @@ public struct HealthQueries: Sendable {
         try db.store.read { db in
             var out: [String: UInt64] = [:]
             for r in try SQLRow.fetchAll(db, sql: "SELECT name, value FROM ingest_counters") {
-                out[r["name"]] = UInt64(clamping: r["value"] as Int64)
+                // A cluster node's commune units count apart ("name@commune"); shown, they add up.
+                let name: String = r["name"]
+                let base = name.split(separator: "@", maxSplits: 1).first.map(String.init) ?? name
+                out[base, default: 0] &+= UInt64(clamping: r["value"] as Int64)
+            }
+            return out
+        }
+    }
+
+    /// The counters one commune unit of a cluster node keeps ("name@unit"), by their base names.
+    public func counters(unit: String) throws -> [String: UInt64] {
+        try db.store.read { db in
+            var out: [String: UInt64] = [:]
+            for r in try SQLRow.fetchAll(db, sql: "SELECT name, value FROM ingest_counters WHERE name LIKE ?", arguments: ["%@" + unit]) {
+                let name: String = r["name"]
+                out[String(name.dropLast(unit.count + 1))] = UInt64(clamping: r["value"] as Int64)
             }
             return out
         }
@@ -166,8 +181,10 @@ public struct HealthQueries: Sendable {
     /// nothing it says is taken, for the technician and the vendor.
     public func recentRejections(device: String, limit: Int = 10) throws -> [RejectionRecord] {
         try db.store.read { db in
-            try SQLRow.fetchAll(db, sql: "SELECT * FROM rejections WHERE topic LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?",
-                             arguments: ["wardfleet/v1/%/" + device.replacingOccurrences(of: "_", with: "\\_") + "/%", limit]).map {
+            // Any commune: wardfleet/v1/<commune>/<device>/…, the device id as given (ids differ by case).
+            let topic = db.dialect.matches("topic", ["wardfleet/v1/", "/" + device + "/", ""])
+            return try SQLRow.fetchAll(db, sql: "SELECT * FROM rejections WHERE \(topic.sql) ORDER BY id DESC LIMIT ?",
+                                       arguments: [topic.pattern, limit]).map {
                 RejectionRecord(at: Date(millis: $0["at"]), reason: $0["reason"], topic: $0["topic"], detail: $0["detail"])
             }
         }
@@ -195,7 +212,7 @@ public struct HealthQueries: Sendable {
                 """
             var args: [any SQLValueConvertible] = [window.start.millis, window.end.millis]
             if let ids {
-                sql += " AND device_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
+                sql += " AND " + SQLDialect.isIn("device_id", count: ids.count)
                 args += ids
             }
             sql += " ORDER BY occurred_at, id"
@@ -309,7 +326,7 @@ public struct HealthQueries: Sendable {
             var samples: [TelemetryRecord] = []
             let ids = Array(last.values)
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-                samples += try SQLRow.fetchAll(db, sql: "SELECT * FROM telemetry_samples WHERE id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
+                samples += try SQLRow.fetchAll(db, sql: "SELECT * FROM telemetry_samples WHERE \(SQLDialect.isIn("id", count: chunk.count))",
                                             arguments: SQLArguments(chunk)).map(record)
             }
             samples.sort { ($0.receivedAt, $0.seq) < ($1.receivedAt, $1.seq) }
@@ -326,7 +343,7 @@ public struct HealthQueries: Sendable {
             for r in try SQLRow.fetchAll(db, sql: """
                 SELECT DISTINCT boot, type FROM device_events WHERE device_id = ?
                   AND type IN ('ticket_issued', 'ticket_served', 'rating_submitted')
-                  AND boot IN (\(list.map { _ in "?" }.joined(separator: ",")))
+                  AND \(SQLDialect.isIn("boot", count: list.count))
                 """, arguments: SQLArguments([id] + list)) {
                 let boot: String = r["boot"]
                 switch r["type"] as String {

@@ -190,9 +190,16 @@ public struct IngestRepository: Sendable {
     /// Writes the batch in one transaction. Returns the playback reports refused because their
     /// play was never sent to that speaker (the caller counts them as rejected).
     @discardableResult
-    public func write(_ b: IngestBatch, run: Int64? = nil) throws -> [PlaybackEntry] {
+    public func write(_ b: IngestBatch, run: Int64? = nil, fence: LeaseFence? = nil) throws -> [PlaybackEntry] {
         guard !b.isEmpty else { return [] }
-        return try db.store.write { db in
+        // A commune's owner writes only its own devices' rows: its flushes need not wait for others'.
+        let transaction: ((SQLConnection) throws -> [PlaybackEntry]) throws -> [PlaybackEntry] =
+            fence == nil ? { try db.store.write($0) } : { try db.store.writeConcurrently($0) }
+        return try transaction { db in
+            // A node that lost the commune (expired lease, taken over) writes nothing more for it.
+            if let fence, try !ClusterRepository.holds(db, scope: fence.scope, node: fence.node, epoch: fence.epoch) {
+                throw FencedOut(fence: fence)
+            }
             let refused = b.playback.isEmpty ? [] : try PlaybackRepository.appendReports(db, b.playback)
             if !b.changes.isEmpty {
                 let close = try db.cachedStatement(sql:
@@ -212,9 +219,9 @@ public struct IngestRepository: Sendable {
                     ON CONFLICT(device_id) DO UPDATE SET state = excluded.state, faults = excluded.faults,
                         since = excluded.since, boot_id = excluded.boot_id, last_seq = excluded.last_seq,
                         event_seq = excluded.event_seq, last_heard = excluded.last_heard,
-                        heartbeat_s = excluded.heartbeat_s, birth = coalesce(excluded.birth, birth),
-                        last_telemetry = coalesce(excluded.last_telemetry, last_telemetry),
-                        last_telemetry_at = coalesce(excluded.last_telemetry_at, last_telemetry_at)
+                        heartbeat_s = excluded.heartbeat_s, birth = coalesce(excluded.birth, device_status.birth),
+                        last_telemetry = coalesce(excluded.last_telemetry, device_status.last_telemetry),
+                        last_telemetry_at = coalesce(excluded.last_telemetry_at, device_status.last_telemetry_at)
                     """)
                 for s in b.statuses {
                     let l = s.liveness
@@ -254,9 +261,10 @@ public struct IngestRepository: Sendable {
                     INSERT INTO pending_devices (device_id, commune_id, class, model, firmware, birth, first_seen,
                         last_seen, messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(device_id) DO UPDATE SET commune_id = excluded.commune_id,
-                        class = coalesce(excluded.class, class), model = coalesce(excluded.model, model),
-                        firmware = coalesce(excluded.firmware, firmware), birth = coalesce(excluded.birth, birth),
-                        last_seen = max(last_seen, excluded.last_seen), messages = messages + excluded.messages
+                        class = coalesce(excluded.class, pending_devices.class), model = coalesce(excluded.model, pending_devices.model),
+                        firmware = coalesce(excluded.firmware, pending_devices.firmware), birth = coalesce(excluded.birth, pending_devices.birth),
+                        last_seen = \(db.dialect.greatest("pending_devices.last_seen", "excluded.last_seen")),
+                        messages = pending_devices.messages + excluded.messages
                     """, arguments: [p.deviceID, p.communeID, p.deviceClass, p.model, p.firmware, p.birth,
                                      p.firstSeen.millis, p.lastSeen.millis, p.messages])
             }

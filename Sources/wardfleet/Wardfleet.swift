@@ -16,11 +16,11 @@ struct Wardfleet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wardfleet",
         abstract: "WardFleet: hạ tầng số cấp xã / digital infrastructure of communes and wards.",
-        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, BrokerCommand.self, DemoCommand.self, Bench.self])
+        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, BrokerCommand.self, NodesCommand.self, DemoCommand.self, Bench.self])
 }
 
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("db"), help: "SQLite database file (default: $WARDFLEET_DB or ./wardfleet.sqlite).")
+    @Option(name: .customLong("db"), help: "SQLite database file, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (default: $WARDFLEET_DB or ./wardfleet.sqlite).")
     var path: String?
 
     @Option(help: "Act through a running server's API instead of the database, e.g. http://127.0.0.1:8080 (or $WARDFLEET_SERVER).")
@@ -42,7 +42,7 @@ struct DatabaseOptions: ParsableArguments {
     /// ($WARDFLEET_SERVER is only a default for those that can.)
     func open() throws -> WardDatabase {
         try requireLocal()
-        return try WardDatabase(path: resolved)
+        return try WardDatabase.open(resolved)
     }
 
     func requireLocal() throws {
@@ -125,6 +125,12 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Mark session cookies Secure: set when the console is served over HTTPS (e.g. behind a reverse proxy).") var secureCookies = false
     @Flag(help: "Answer one-time claim codes (devices claim-code): needs the broker's dynamic-security plugin and the controller's account.")
     var acceptClaims = false
+    @Option(help: "Run as this node of a cluster sharing the communes (needs --db postgres://…); unset: the single controller.")
+    var nodeID: String?
+    @Option(help: "Cluster: YAML file mapping communes to brokers (brokers: [{name, address, communes}], default); unset: --broker serves all.")
+    var brokers: String?
+    @Option(help: "Cluster: this node's API address as others reach it, shown by `wardfleet nodes`.") var apiURL: String?
+    @Option(help: "Cluster: seconds a commune's lease outlives its owner's last renewal.") var leaseSeconds: Double = 6
 
     func run() async throws {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
@@ -166,6 +172,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             config.claims = try brokerOptions.configuration(clientID: "\(clientID)-claims")
         }
+        if let nodeID { return try await runNode(nodeID, unit: config, mediaBase: baseURL) }
         let controller = try FleetController(config, clock: Clocks.fromEnvironment())
         let host = httpHost == "0.0.0.0" || httpHost == "::" ? "127.0.0.1" : httpHost
         if mediaURL == nil, host != httpHost {

@@ -10,6 +10,8 @@ public struct AlarmConfiguration: Sendable {
     public var reminders = ReminderPolicy()
     /// Sinks notifications go to (names of the dispatcher's sinks).
     public var sinks: [String] = []
+    /// The communes whose alarms this service keeps (a cluster node's commune unit); nil: all.
+    public var communes: Set<String>?
 
     public init() {}
 }
@@ -161,7 +163,7 @@ public actor AlarmService {
     public func evaluate(_ observations: [DeviceObservation]) throws -> [AlarmTransition] {
         let now = clock.now()
         if !restored {
-            let open = try alarms.open()
+            let open = try openAlarms()
             engine.restore(open)
             knownAcks = Set(open.filter { $0.ackedAt != nil }.compactMap(\.id))
             restored = true
@@ -193,7 +195,7 @@ public actor AlarmService {
     }
 
     private func acknowledgementsAndReminders(_ now: Date) throws {
-        for a in try alarms.open() {
+        for a in try openAlarms() {
             guard let id = a.id else { continue }
             if a.ackedAt != nil, knownAcks.insert(id).inserted {
                 logger.notice("alarm acknowledged", metadata: meta(a))
@@ -204,6 +206,13 @@ public actor AlarmService {
                 try alarms.markReminded(id, at: now)
             }
         }
+    }
+
+    /// Open alarms of this service's communes (another node's are not ours to clear or remind).
+    private func openAlarms() throws -> [Alarm] {
+        let all = try alarms.open()
+        guard let communes = configuration.communes else { return all }
+        return all.filter { $0.communeID.map(communes.contains) ?? false }
     }
 
     private func notify(_ a: Alarm, _ event: AlarmEvent, _ now: Date) throws {

@@ -25,6 +25,8 @@ public struct DeliveryConfiguration: Sendable {
     public var mediaBaseURL: @Sendable () -> String? = { nil }
     /// Checks a relay's source when its play is first sent (within the lead); nil: not checked.
     public var streamProbe: (any StreamSourceProbe)? = HTTPStreamProbe()
+    /// The communes whose speakers this delivery serves (a cluster node's commune unit); nil: all.
+    public var communes: Set<String>?
 
     public init() {}
 }
@@ -100,7 +102,8 @@ public actor BroadcastDelivery {
             // Plays left open by an earlier run: their speakers get the grace again from now to
             // re-send reports that run may have lost (`resend_since`) before the log closes them.
             resumedUntil = clock.now().addingTimeInterval(configuration.rules.closeGrace)
-            for (k, s) in try PlaybackRepository(db).open(since: clock.now().addingTimeInterval(-7 * 86_400)) {
+            for (k, s) in try PlaybackRepository(db).open(since: clock.now().addingTimeInterval(-7 * 86_400))
+            where configuration.communes == nil || directory.speakers[s] != nil {  // another node's speakers are its to close
                 let pair = Pair(key: k, speaker: s)
                 open[pair] = closeTime(of: pair, plannedStart: k.start)
                 resumed.insert(pair)
@@ -140,7 +143,11 @@ public actor BroadcastDelivery {
     /// The controller's periodic registry read, shared with the ingest side.
     public func updateRegistry(tree: PlaceTree, devices: [Device]) {
         self.tree = tree
-        self.devices = devices
+        if let communes = configuration.communes {
+            self.devices = devices.filter { tree.ancestor(of: $0.siteID, at: .commune).map { communes.contains($0.id) } ?? false }
+        } else {
+            self.devices = devices
+        }
         if rebuildDirectory() { recomputeAudiences() }
     }
 

@@ -22,8 +22,11 @@ public struct MediaLibrary: Sendable {
     }
 
     /// Next to the database by default: `<db folder>/media`.
+    /// Beside the SQLite file; with PostgreSQL (nodes on several machines), ./media, which a
+    /// cluster mounts from shared storage on every node (docs/deployment.md).
     public static func defaultRoot(databasePath: String) -> URL {
-        URL(fileURLWithPath: databasePath).deletingLastPathComponent().appendingPathComponent("media")
+        if WardDatabase.isPostgres(databasePath) { return URL(fileURLWithPath: "media") }
+        return URL(fileURLWithPath: databasePath).deletingLastPathComponent().appendingPathComponent("media")
     }
 
     public func file(of item: MediaItem) -> URL {

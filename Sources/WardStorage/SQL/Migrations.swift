@@ -32,7 +32,9 @@ enum SharedMigrations {
                 epoch BIGINT NOT NULL,
                 acquired_at BIGINT NOT NULL,
                 renewed_at BIGINT NOT NULL,
-                expires_at BIGINT NOT NULL
+                expires_at BIGINT NOT NULL,
+                -- Set when the holder handed it over (drain, shutdown): no gap to account for.
+                released_at BIGINT
             );
             CREATE INDEX leases_node ON leases (node_id);
             -- When a commune had no live owner: history reads these spans as unknown, never offline.

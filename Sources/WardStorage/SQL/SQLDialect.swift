@@ -14,6 +14,32 @@ public enum SQLDialect: String, Sendable {
         self == .sqlite ? "min(\(a), \(b))" : "least(\(a), \(b))"
     }
 
+    /// `expression IN (?, …)` for `count` arguments. SQLite reads an empty list as false;
+    /// PostgreSQL refuses `IN ()`, so an empty list is written as a condition that is false in both.
+    public static func isIn(_ expression: String, count: Int) -> String {
+        count == 0 ? "1 = 0" : "\(expression) IN (\(Array(repeating: "?", count: count).joined(separator: ", ")))"
+    }
+
+    /// A case-sensitive match of `expression` against `pieces` (literal text) with any text between
+    /// them: the condition, with one `?`, and the pattern to bind. SQLite's LIKE ignores ASCII case
+    /// (ids differ by case), its GLOB does not; PostgreSQL's LIKE keeps case.
+    public func matches(_ expression: String, _ pieces: [String]) -> (sql: String, pattern: String) {
+        switch self {
+        case .sqlite:
+            let escaped = pieces.map { p in
+                p.map { "*?[".contains($0) ? "[\($0)]" : String($0) }.joined()
+            }
+            return ("\(expression) GLOB ?", escaped.joined(separator: "*"))
+        case .postgres:
+            let escaped = pieces.map { p in
+                p.map { "\\%_".contains($0) ? "\\\($0)" : String($0) }.joined()
+            }
+            return ("\(expression) LIKE ? ESCAPE '\\'", escaped.joined(separator: "%"))
+        }
+    }
+    /// Locks the rows a SELECT reads until the transaction ends (SQLite's one writer already does).
+    public var forUpdate: String { self == .sqlite ? "" : " FOR UPDATE" }
+
     /// SQL written for SQLite's surface, as PostgreSQL takes it: `?` and `:name` become `$n`
     /// (outside quotes and comments), and `INSERT OR IGNORE` becomes `ON CONFLICT DO NOTHING`.
     /// Returns the text and the order in which the arguments bind.
