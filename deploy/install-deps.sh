@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what WardFleet needs on Debian 12: the mosquitto broker and clients, the C libraries
+# Installs what WardFleet needs on Debian 12: the mosquitto broker and clients, PostgreSQL (tests start a
+# private server of their own; the cluster mode uses one), the C libraries
 # the Swift build links (libmosquitto, SQLite), ffmpeg (probing and checking audio) and espeak-ng
 # (offline Vietnamese text-to-speech). The Swift 6.3 toolchain is expected.
 set -euo pipefail
-packages=(mosquitto mosquitto-clients openssl libmosquitto-dev libsqlite3-dev zlib1g-dev pkg-config ffmpeg espeak-ng libcurl4
+packages=(mosquitto mosquitto-clients openssl libmosquitto-dev libsqlite3-dev zlib1g-dev pkg-config ffmpeg espeak-ng libcurl4 postgresql
           chromium chromium-driver python3-venv)
 missing=()
 for p in "${packages[@]}"; do

@@ -212,10 +212,19 @@ public struct IngestRepository: Sendable {
                 }
             }
             if !b.statuses.isEmpty {
-                let st = try db.cachedStatement(sql: """
+                // One row per device (the latest): an upsert may not touch a row twice in one statement.
+                var latest: [String: Int] = [:]
+                for (i, s) in b.statuses.enumerated() { latest[s.deviceID] = i }
+                let rows: [[SQLValue]] = latest.values.sorted().map { i in
+                    let s = b.statuses[i], l = s.liveness
+                    return [s.deviceID.sqlValue, l.state.rawValue.sqlValue, JSONText.encode(l.faults).sqlValue, l.since.millis.sqlValue,
+                            l.bootID.sql, l.lastSeq.map { Int64(bitPattern: $0) }.sql, l.lastEventSeq.map { Int64(bitPattern: $0) }.sql,
+                            l.lastHeard.map { $0.millis }.sql, l.heartbeat.sqlValue, s.birth.sql, s.lastTelemetry.sql, s.lastTelemetryAt.map { $0.millis }.sql]
+                }
+                try db.insertMany("""
                     INSERT INTO device_status (device_id, state, faults, since, boot_id, last_seq, event_seq, last_heard,
                         heartbeat_s, birth, last_telemetry, last_telemetry_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, columns: 12, rows: rows, tail: """
                     ON CONFLICT(device_id) DO UPDATE SET state = excluded.state, faults = excluded.faults,
                         since = excluded.since, boot_id = excluded.boot_id, last_seq = excluded.last_seq,
                         event_seq = excluded.event_seq, last_heard = excluded.last_heard,
@@ -223,35 +232,18 @@ public struct IngestRepository: Sendable {
                         last_telemetry = coalesce(excluded.last_telemetry, device_status.last_telemetry),
                         last_telemetry_at = coalesce(excluded.last_telemetry_at, device_status.last_telemetry_at)
                     """)
-                for s in b.statuses {
-                    let l = s.liveness
-                    try st.execute(arguments: [
-                        s.deviceID, l.state.rawValue, JSONText.encode(l.faults), l.since.millis, l.bootID,
-                        l.lastSeq.map { Int64(bitPattern: $0) }, l.lastEventSeq.map { Int64(bitPattern: $0) },
-                        l.lastHeard?.millis, l.heartbeat, s.birth, s.lastTelemetry, s.lastTelemetryAt?.millis,
-                    ])
-                }
             }
-            if !b.samples.isEmpty {
-                let st = try db.cachedStatement(sql: """
-                    INSERT INTO telemetry_samples (device_id, received_at, device_ts, boot, seq, payload)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """)
-                for s in b.samples {
-                    try st.execute(arguments: [s.deviceID, s.receivedAt.millis, s.deviceTime.millis, s.boot,
-                                               Int64(bitPattern: s.seq), s.payload])
-                }
-            }
-            if !b.events.isEmpty {
-                let st = try db.cachedStatement(sql: """
-                    INSERT OR IGNORE INTO device_events (device_id, boot, seq, type, occurred_at, received_at, ticket, wait_s,
-                        rating, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                for e in b.events {
-                    try st.execute(arguments: [e.deviceID, e.boot, Int64(bitPattern: e.seq), e.type, e.occurredAt.millis,
-                                               e.receivedAt.millis, e.ticket, e.waitSeconds, e.rating?.rawValue, e.detail])
-                }
-            }
+            try db.insertMany("INSERT INTO telemetry_samples (device_id, received_at, device_ts, boot, seq, payload)", columns: 6,
+                              rows: b.samples.map { s in
+                                  [s.deviceID.sqlValue, s.receivedAt.millis.sqlValue, s.deviceTime.millis.sqlValue, s.boot.sqlValue,
+                                   Int64(bitPattern: s.seq).sqlValue, s.payload.sqlValue]
+                              })
+            try db.insertMany("""
+                INSERT OR IGNORE INTO device_events (device_id, boot, seq, type, occurred_at, received_at, ticket, wait_s, rating, detail)
+                """, columns: 10, rows: b.events.map { e in
+                    [e.deviceID.sqlValue, e.boot.sqlValue, Int64(bitPattern: e.seq).sqlValue, e.type.sqlValue, e.occurredAt.millis.sqlValue,
+                     e.receivedAt.millis.sqlValue, e.ticket.sql, e.waitSeconds.sql, e.rating.map { $0.rawValue }.sql, e.detail.sql]
+                })
             for r in b.reboots {
                 try db.execute(sql: "INSERT INTO reboots (device_id, previous_boot, boot, at) VALUES (?, ?, ?, ?)",
                                arguments: [r.deviceID, r.previousBoot, r.boot, r.at.millis])

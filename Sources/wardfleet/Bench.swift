@@ -6,7 +6,7 @@ import WardDomain
 import WardStorage
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Đo hiệu năng / Benchmarks.", subcommands: [Ingest.self, Radio.self, Report.self])
+    static let configuration = CommandConfiguration(abstract: "Đo hiệu năng / Benchmarks.", subcommands: [Ingest.self, Radio.self, Report.self, Cluster.self])
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -24,6 +24,8 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Controller's stored-sample interval per device, seconds (0: store every message).")
         var sampleInterval: Double = 60
         @Option(help: "Publisher connections.") var connections = 4
+        @Flag(help: "Store in PostgreSQL (a private server started for the benchmark, fsync on) instead of a SQLite file.")
+        var postgres = false
 
         struct RunResult {
             var published: String
@@ -34,33 +36,40 @@ struct Bench: AsyncParsableCommand {
             var ctlRate: Double
             var dropped: UInt64
             var samples: Int
+            /// From stopping the controller until its last flush was stored.
+            var drainSeconds: Double
             var ratio: Double { subRate > 0 ? ctlRate / subRate : 0 }
         }
 
         func run() async throws {
             bootstrapLogging(level: .error)
             guard let sub = ChildProcess.locate("mosquitto_sub") else { throw ValidationError("mosquitto_sub not found (apt-get install mosquitto-clients)") }
-            print("ingest benchmark: \(runs) runs × \(count) msgs, \(devices) devices, target \(rate) msg/s, sample interval \(sampleInterval) s")
+            print("ingest benchmark: \(runs) runs × \(count) msgs, \(devices) devices, target \(rate) msg/s, sample interval \(sampleInterval) s, "
+                  + (postgres ? "PostgreSQL (same machine, fsync on)" : "SQLite"))
+            let server = postgres ? try LocalPostgres(fsync: true) : nil
+            defer { server?.stop() }
             var results: [RunResult] = []
             for i in 1...runs {
-                let r = try await once(sub: sub)
+                let r = try await once(sub: sub, server: server)
                 results.append(r)
-                print(String(format: "run %d: mosquitto_sub %d msgs at %.0f msg/s | controller %llu received, %llu processed at %.0f msg/s, %llu dropped, %d samples stored | ratio %.3f | %@",
-                             i, r.subReceived, r.subRate, r.ctlReceived, r.ctlProcessed, r.ctlRate, r.dropped, r.samples, r.ratio, r.published))
+                print(String(format: "run %d: mosquitto_sub %d msgs at %.0f msg/s | controller %llu received, %llu processed at %.0f msg/s, %llu dropped, %d samples stored (last flush %.2f s) | ratio %.3f | %@",
+                             i, r.subReceived, r.subRate, r.ctlReceived, r.ctlProcessed, r.ctlRate, r.dropped, r.samples, r.drainSeconds, r.ratio,
+                             r.published))
             }
             func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
             print(String(format: "MEDIAN: mosquitto_sub %.0f msg/s, controller %.0f msg/s, ratio %.3f",
                          median(results.map(\.subRate)), median(results.map(\.ctlRate)), median(results.map(\.ratio))))
         }
 
-        func once(sub: String) async throws -> RunResult {
+        func once(sub: String, server: LocalPostgres?) async throws -> RunResult {
             let broker = try await LocalBroker.start()
             defer { broker.stop() }
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-bench-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: dir) }
-            let dbPath = dir.appendingPathComponent("bench.sqlite").path
-            let database = try WardDatabase(path: dbPath)
+            let dbPath = try server.map { $0.url(database: try $0.createDatabase("ingest").database) }
+                ?? dir.appendingPathComponent("bench.sqlite").path
+            let database = try WardDatabase.open(dbPath)
             try PlaceRepository(database).upsert([
                 Place(id: "bench-province", level: .province, name: "Tỉnh Thử Nghiệm"),
                 Place(id: "bench", level: .commune, name: "Xã Thử Nghiệm", parentID: "bench-province"),
@@ -135,8 +144,10 @@ struct Bench: AsyncParsableCommand {
             monitor.cancel()
             await flood.wait()
             await subProc.terminate()
+            let stopping = ContinuousClock.now
             ctlTask.cancel()
             _ = try? await ctlTask.value
+            let drain = (ContinuousClock.now - stopping).inSeconds
 
             func perSecond(_ n: Int, _ a: ContinuousClock.Instant?, _ b: ContinuousClock.Instant?) -> Double {
                 guard let a, let b, b > a, n > 1 else { return 0 }
@@ -150,7 +161,7 @@ struct Bench: AsyncParsableCommand {
                 ctlReceived: counters[IngestCounter.received] ?? 0, ctlProcessed: counters[IngestCounter.processed] ?? 0,
                 ctlRate: perSecond(Int(c.seen), c.first, c.last),
                 dropped: counters["rejected.queue_overflow"] ?? 0,
-                samples: try HealthQueries(database).sampleCount())
+                samples: try HealthQueries(database).sampleCount(), drainSeconds: drain)
         }
     }
 }

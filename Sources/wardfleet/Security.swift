@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetFile
 import Foundation
 import MQTTClient
 import WardController
@@ -22,12 +23,22 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option(help: "Also create the shared claim account (for one-time claim codes) and write its password here (mode 0600).")
         var claimPasswordFile: String?
 
+        @Option(help: "Cluster brokers file: set up every broker it lists, with the same controller password (the nodes use one account).")
+        var brokers: String?
+
         func run() async throws {
             let password = BrokerPolicy.password()
             let claimPassword = BrokerPolicy.password()
-            try await withDynamicSecurity(broker, "setup") { dynsec in
-                try await dynsec.setUpController(password: password)
-                if claimPasswordFile != nil { try await dynsec.setUpClaimAccount(password: claimPassword) }
+            let map: BrokerMap?
+            do { map = try brokers.map { try BrokerMapFile.read(path: $0) } } catch let e as BrokerMapError { throw ValidationError(e.description) }
+            for address in map?.brokers.map(\.address) ?? [nil] {
+                var options = broker
+                if let address { options.broker = address }
+                try await withDynamicSecurity(options, "setup") { dynsec in
+                    try await dynsec.setUpController(password: password)
+                    if claimPasswordFile != nil { try await dynsec.setUpClaimAccount(password: claimPassword) }
+                }
+                if let address { print("Broker \(address): đã thiết lập / set up") }
             }
             try writeSecret(password + "\n", to: passwordFile)
             print("Đã tạo / created \(BrokerPolicy.controllerUser); mật khẩu trong / password in \(passwordFile)")
@@ -62,6 +73,8 @@ extension Devices {
         @Argument(help: "Device ids (default with --all: every registered device).") var ids: [String] = []
         @Flag(help: "Every registered device.") var all = false
         @Option(help: "Write the credentials sheet (CSV, mode 0600) here; without it the passwords are printed.") var sheet: String?
+        @Option(help: "Cluster brokers file: each account is made on the broker of its device's commune (the sheet names it).")
+        var brokers: String?
 
         func run() async throws {
             let database = try db.open()
@@ -72,16 +85,31 @@ extension Devices {
                 return d
             }
             guard !chosen.isEmpty else { throw ValidationError("chọn thiết bị hoặc --all / name devices or --all") }
-            var rows = ["device_id,class,commune,village,site,mqtt_username,mqtt_client_id,mqtt_password,topic_prefix"]
-            try await withDynamicSecurity(broker, "provision") { dynsec in
-                for d in chosen {
-                    guard let commune = tree.ancestor(of: d.siteID, at: .commune)?.id else { continue }
-                    let password = BrokerPolicy.password()
-                    try await dynsec.provision(device: d.id, commune: commune, password: password)
-                    let fields = [d.id, d.deviceClass.rawValue, commune, tree.ancestor(of: d.siteID, at: .village)?.name ?? "", tree[d.siteID]?.name ?? d.siteID,
-                                  d.id, d.id, password, "wardfleet/v1/\(commune)/\(d.id)/"]
-                    rows.append(fields.map(csvField).joined(separator: ","))
-                    if sheet == nil { print("\(d.id)\t\(password)") }
+            let map: BrokerMap?
+            do { map = try brokers.map { try BrokerMapFile.read(path: $0) } } catch let e as BrokerMapError { throw ValidationError(e.description) }
+            var rows = ["device_id,class,commune,village,site,mqtt_username,mqtt_client_id,mqtt_password,topic_prefix" + (map == nil ? "" : ",mqtt_broker")]
+            // Devices grouped by the broker of their commune: one dynamic-security session per broker.
+            var groups: [(address: String?, devices: [(Device, String)])] = []
+            for d in chosen {
+                guard let commune = tree.ancestor(of: d.siteID, at: .commune)?.id else { continue }
+                let address = map?.broker(of: commune).address
+                if let i = groups.firstIndex(where: { $0.address == address }) { groups[i].devices.append((d, commune)) } else {
+                    groups.append((address, [(d, commune)]))
+                }
+            }
+            for group in groups {
+                var options = broker
+                if let a = group.address { options.broker = a }
+                try await withDynamicSecurity(options, "provision") { dynsec in
+                    for (d, commune) in group.devices {
+                        let password = BrokerPolicy.password()
+                        try await dynsec.provision(device: d.id, commune: commune, password: password)
+                        var fields = [d.id, d.deviceClass.rawValue, commune, tree.ancestor(of: d.siteID, at: .village)?.name ?? "",
+                                      tree[d.siteID]?.name ?? d.siteID, d.id, d.id, password, "wardfleet/v1/\(commune)/\(d.id)/"]
+                        if let a = group.address { fields.append(a) }
+                        rows.append(fields.map(csvField).joined(separator: ","))
+                        if sheet == nil { print("\(d.id)\t\(password)\(group.address.map { "\t\($0)" } ?? "")") }
+                    }
                 }
             }
             if let sheet {

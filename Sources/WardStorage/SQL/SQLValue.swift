@@ -139,3 +139,8 @@ public struct SQLRow: Sendable {
         return t
     }
 }
+
+extension Optional where Wrapped: SQLValueConvertible {
+    /// The value, or NULL.
+    public var sql: SQLValue { self?.sqlValue ?? .null }
+}
