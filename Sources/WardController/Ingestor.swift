@@ -77,7 +77,7 @@ public actor Ingestor {
 
     /// Restores what storage knew, then accounts for the time the controller was not listening.
     public func restore(tree: PlaceTree, devices list: [Device], statuses: [String: DeviceStatusRecord],
-                        counters saved: [String: UInt64], pending: [PendingRecord], lastAlive: Date?) {
+                        counters saved: [String: UInt64], pending: [PendingRecord], lastAlive: Date?, judgeSilence: Bool = true) {
         counters = saved
         knownPending = Set(pending.map(\.deviceID))
         let active = Set(list.filter { $0.removedAt == nil }.map(\.id))
@@ -86,7 +86,7 @@ public actor Ingestor {
             births[id] = s.birth
         }
         updateRegistry(tree: tree, devices: list)
-        if let lastAlive { record(tracker.resume(lastAlive: lastAlive, now: clock.now())) }
+        if let lastAlive { record(tracker.resume(lastAlive: lastAlive, now: clock.now(), judgeSilence: judgeSilence)) }
     }
 
     /// Applies the current registry: new devices are tracked from unknown, removed ones dropped.

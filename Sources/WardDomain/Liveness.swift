@@ -200,9 +200,12 @@ public struct LivenessTracker: Sendable {
     /// `lastAlive` and the last time they were heard, so they are unknown from then until heard
     /// again. Every change is dated at or after the device's current interval's start, so the
     /// history stays a partition of time however the crash fell (see `transition`).
-    public mutating func resume(lastAlive: Date, now: Date) -> [StateChange] {
+    /// `judgeSilence`: false when what is known of the devices' last messages may be older than
+    /// the previous listener's knowledge (a commune taken over from a dead node: its status rows
+    /// are written every few seconds); silence is then never judged from them, only from now on.
+    public mutating func resume(lastAlive: Date, now: Date, judgeSilence: Bool = true) -> [StateChange] {
         let lastAlive = min(lastAlive, now)
-        var changes = sweep(now: lastAlive)
+        var changes = judgeSilence ? sweep(now: lastAlive) : []
         for (id, var d) in devices where d.state.isOnline {
             let knownUntil = max(lastAlive, d.lastHeard ?? lastAlive)
             if let c = transition(&d, id, to: .unknown, faults: [], at: knownUntil) { changes.append(c) }

@@ -99,7 +99,7 @@ public struct AlarmRepository: Sendable {
         try db.store.read { try SQLRow.fetchAll($0, sql: "SELECT * FROM alarms WHERE cleared_at IS NULL ORDER BY id").map(Self.alarm) }
     }
 
-    /// Alarms raised within `window`, summed per severity, kind and commune by SQLite. Only
+    /// Alarms raised within `window`, summed per severity, kind and commune by the database. Only
     /// acknowledgements and clears inside the window count, so a kept report never changes.
     public struct Totals: Sendable, Hashable {
         public var severity: AlarmSeverity
@@ -116,9 +116,11 @@ public struct AlarmRepository: Sendable {
         try db.store.read { db in
             try SQLRow.fetchAll(db, sql: """
                 SELECT severity, kind, commune_id, count(*),
-                       sum(acked_at IS NOT NULL AND acked_at < :end), total(CASE WHEN acked_at < :end THEN acked_at - raised_at END),
-                       sum(cleared_at IS NOT NULL AND cleared_at < :end),
-                       total(CASE WHEN cleared_at < :end THEN max(0, cleared_at - raised_at) END)
+                       coalesce(sum(CASE WHEN acked_at < :end THEN 1 ELSE 0 END), 0),
+                       coalesce(sum(CASE WHEN acked_at < :end THEN acked_at - raised_at ELSE 0 END), 0),
+                       coalesce(sum(CASE WHEN cleared_at < :end THEN 1 ELSE 0 END), 0),
+                       -- a clear stamped before the raise (another node's clock) adds no time
+                       coalesce(sum(CASE WHEN cleared_at < :end AND cleared_at > raised_at THEN cleared_at - raised_at ELSE 0 END), 0)
                 FROM alarms WHERE raised_at >= :start AND raised_at < :end GROUP BY severity, kind, commune_id
                 """, arguments: ["start": window.start.millis, "end": window.end.millis]).map { r in
                 Totals(severity: AlarmSeverity(rawValue: r[0]) ?? .major, kind: AlarmKind(rawValue: r[1]) ?? .offline, commune: r[2],
@@ -150,7 +152,7 @@ public struct AlarmRepository: Sendable {
         if open { conditions.append("cleared_at IS NULL") }
         var arguments: [any SQLValueConvertible] = []
         if let communes {
-            conditions.append("commune_id IN (\(Array(repeating: "?", count: communes.count).joined(separator: ",")))")
+            conditions.append(SQLDialect.isIn("commune_id", count: communes.count))
             arguments += communes.sorted() as [any SQLValueConvertible]
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
@@ -261,17 +263,16 @@ public struct NotificationRepository: Sendable {
         try db.store.write {
             try $0.execute(sql: """
                 UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at),
-                       gave_up_at = CASE WHEN ? IS NULL THEN ? ELSE NULL END
+                       gave_up_at = ?
                 WHERE id = ?
-                """, arguments: [String(error.prefix(500)), retryAt?.millis, retryAt?.millis, at.millis, id])
+                """, arguments: [String(error.prefix(500)), retryAt?.millis, retryAt == nil ? at.millis : nil, id])
         }
     }
 
     /// `communes`: only notifications of alarms in these communes (nil: all).
     static func scope(_ communes: Set<String>?) -> (sql: String, arguments: [any SQLValueConvertible]) {
-        guard let communes else { return ("1", []) }
-        return ("alarm_id IN (SELECT id FROM alarms WHERE commune_id IN (\(Array(repeating: "?", count: communes.count).joined(separator: ","))))",
-                communes.sorted())
+        guard let communes else { return ("1 = 1", []) }  // PostgreSQL refuses `WHERE 1`: not a boolean
+        return ("alarm_id IN (SELECT id FROM alarms WHERE \(SQLDialect.isIn("commune_id", count: communes.count)))", communes.sorted())
     }
 
     public func list(limit: Int = 50, undeliveredOnly: Bool = false, communes: Set<String>? = nil) throws -> [NotificationRecord] {
@@ -321,8 +322,10 @@ public struct ReportRepository: Sendable {
     public func save(month: String, scope: String, format: String, lang: String, body: Data, at: Date, by: String) throws {
         try db.store.write {
             try $0.execute(sql: """
-                INSERT OR REPLACE INTO monthly_reports (month, scope, format, lang, body, generated_at, generated_by)
+                INSERT INTO monthly_reports (month, scope, format, lang, body, generated_at, generated_by)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (month, scope, format, lang) DO UPDATE SET body = excluded.body, generated_at = excluded.generated_at,
+                    generated_by = excluded.generated_by
                 """, arguments: [month, scope, format, lang, body, at.millis, by])
         }
     }

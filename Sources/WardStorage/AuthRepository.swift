@@ -235,14 +235,15 @@ public struct AuthRepository: Sendable {
     public func auditLog(_ q: AuditQuery) throws -> [AuditEntry] {
         var clauses: [String] = [], arguments: [any SQLValueConvertible] = []
         if let users = q.users {
-            clauses.append("user_name IN (\(Array(repeating: "?", count: users.count).joined(separator: ",")))")
+            clauses.append(SQLDialect.isIn("user_name", count: users.count))
             arguments += users.sorted() as [any SQLValueConvertible]
         }
         if let u = q.user { clauses.append("user_name = ?"); arguments.append(u) }
         if let a = q.action {
             if a.hasSuffix(".*") {
-                clauses.append("substr(action, 1, ?) = ?")
-                arguments += [a.count - 1, String(a.dropLast())]
+                let prefix = db.dialect.matches("action", [String(a.dropLast()), ""])
+                clauses.append(prefix.sql)
+                arguments.append(prefix.pattern)
             } else {
                 clauses.append("action = ?")
                 arguments.append(a)

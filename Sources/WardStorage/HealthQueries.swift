@@ -161,7 +161,9 @@ public struct HealthQueries: Sendable {
     public func counters(unit: String) throws -> [String: UInt64] {
         try db.store.read { db in
             var out: [String: UInt64] = [:]
-            for r in try SQLRow.fetchAll(db, sql: "SELECT name, value FROM ingest_counters WHERE name LIKE ?", arguments: ["%@" + unit]) {
+            // The unit as given: LIKE would take `_` as a wildcard and, in SQLite, ignore case.
+            let suffix = db.dialect.matches("name", ["", "@" + unit])
+            for r in try SQLRow.fetchAll(db, sql: "SELECT name, value FROM ingest_counters WHERE \(suffix.sql)", arguments: [suffix.pattern]) {
                 let name: String = r["name"]
                 out[String(name.dropLast(unit.count + 1))] = UInt64(clamping: r["value"] as Int64)
             }

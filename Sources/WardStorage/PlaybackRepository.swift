@@ -69,7 +69,7 @@ public struct PlaybackRepository: Sendable {
     public func entries(of pairs: [(PlayKey, String)]) throws -> [PlaybackEntry] {
         guard !pairs.isEmpty else { return [] }
         return try db.store.read { db in
-            let st = try db.cachedStatement(sql: "SELECT * FROM playback_log WHERE item_id = ? AND scheduled_start = ? AND speaker_id = ?")
+            let st = try db.cachedStatement(sql: "SELECT * FROM playback_log WHERE item_id = ? AND scheduled_start = ? AND speaker_id = ? ORDER BY id")
             var out: [PlaybackEntry] = []
             for (k, s) in pairs {
                 out += try SQLRow.fetchAll(st, arguments: [k.item, k.startMillis, s]).compactMap(Self.entry)
@@ -166,8 +166,8 @@ public struct UpstreamRepository: Sendable {
     public func handling(of ids: [Int64]? = nil) throws -> [Int64: [String: UpstreamBulletin.Handling]] {
         try db.store.read { db in
             var out: [Int64: [String: UpstreamBulletin.Handling]] = [:]
-            let sql = "SELECT * FROM upstream_handling" + (ids.map { "WHERE bulletin_id IN (\($0.map(String.init).joined(separator: ",")))" }.map { " " + $0 } ?? "")
-            for r in try SQLRow.fetchAll(db, sql: sql) {
+            let sql = "SELECT * FROM upstream_handling" + (ids.map { " WHERE " + SQLDialect.isIn("bulletin_id", count: $0.count) } ?? "")
+            for r in try SQLRow.fetchAll(db, sql: sql, arguments: SQLArguments(ids ?? [])) {
                 out[r["bulletin_id"], default: [:]][r["commune"]] = UpstreamBulletin.Handling(
                     status: UpstreamBulletin.Status(rawValue: r["status"]) ?? .scheduled, itemID: r["item_id"], by: r["handled_by"],
                     at: Date(millis: r["handled_at"]))

@@ -1,17 +1,10 @@
 import FleetFile
-import GRDB
 import Foundation
 import Testing
 import WardDomain
 @testable import WardStorage
 
 let t0 = Date(timeIntervalSince1970: 1_795_000_000)
-
-func tempDB() throws -> (WardDatabase, URL) {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wf-storage-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return (try WardDatabase(path: dir.appendingPathComponent("t.sqlite").path), dir)
-}
 
 let yaml = """
 province:
@@ -87,9 +80,8 @@ devices:
 }
 
 @Suite struct RepositoryTests {
-    @Test func vietnameseNamesRoundTripThroughSQLite() throws {
-        let (db, dir) = try tempDB()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    @Test(arguments: Backend.allCases) func vietnameseNamesRoundTrip(_ backend: Backend) throws {
+        let db = try backend.open()
         let f = try FleetFileReader.parseYAML(yaml, registeredAt: t0)
         let (ins, upd) = try PlaceRepository(db).upsert(f.places)
         #expect(ins == 7 && upd == 0)
@@ -102,9 +94,8 @@ devices:
         #expect(try PlaceRepository(db).upsert(f.places) == (inserted: 0, updated: 7))
     }
 
-    @Test func invalidImportsWriteNothing() throws {
-        let (db, dir) = try tempDB()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    @Test(arguments: Backend.allCases) func invalidImportsWriteNothing(_ backend: Backend) throws {
+        let db = try backend.open()
         let f = try FleetFileReader.parseYAML(yaml, registeredAt: t0)
         try PlaceRepository(db).upsert(f.places)
         let orphan = Place(id: "x", level: .village, name: "Thôn X", parentID: "nowhere")
@@ -118,9 +109,8 @@ devices:
         #expect(try DeviceRepository(db).list().isEmpty)
     }
 
-    @Test func removalKeepsHistoryAndClosesTheOpenInterval() throws {
-        let (db, dir) = try tempDB()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    @Test(arguments: Backend.allCases) func removalKeepsHistoryAndClosesTheOpenInterval(_ backend: Backend) throws {
+        let db = try backend.open()
         let f = try FleetFileReader.parseYAML(yaml, registeredAt: t0)
         try PlaceRepository(db).upsert(f.places)
         try DeviceRepository(db).upsert(f.devices)
@@ -135,9 +125,8 @@ devices:
         #expect(iv == [StateInterval(state: .ok, start: t0, end: t0 + 60)])
     }
 
-    @Test func ingestBatchesKeepIntervalsContiguousAndStatusRestorable() throws {
-        let (db, dir) = try tempDB()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    @Test(arguments: Backend.allCases) func ingestBatchesKeepIntervalsContiguousAndStatusRestorable(_ backend: Backend) throws {
+        let db = try backend.open()
         let f = try FleetFileReader.parseYAML(yaml, registeredAt: t0)
         try PlaceRepository(db).upsert(f.places)
         try DeviceRepository(db).upsert(f.devices)
@@ -184,19 +173,26 @@ devices:
         #expect(try q.pending().isEmpty)
     }
 
-    @Test func reopeningAnExistingDatabaseKeepsData() throws {
-        let (db, dir) = try tempDB()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    @Test(arguments: Backend.allCases) func reopeningAnExistingDatabaseKeepsData(_ backend: Backend) throws {
+        let db = try backend.open()
         try PlaceRepository(db).upsert([Place(id: "qn", level: .province, name: "Tỉnh Quảng Ninh")])
-        let again = try WardDatabase(path: db.path)
+        let again = try WardDatabase.open(db.path)
         #expect(try PlaceRepository(again).all().map(\.name) == ["Tỉnh Quảng Ninh"])
-        let mode = try again.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
-        #expect(mode == "wal")
+        switch backend {
+        case .sqlite:
+            let mode = try again.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+            #expect(mode == "wal")
+        case .postgres:
+            // Reopening applied no migration twice: the baseline and each shared one, once.
+            let ids = try again.store.read { try String.fetchAll($0, sql: "SELECT id FROM schema_migrations") }
+            #expect(ids.count == 1 + SharedMigrations.all.count && Set(ids).count == ids.count)
+            let encoding = try again.store.read { try String.fetchOne($0, sql: "SHOW server_encoding") }
+            #expect(encoding == "UTF8")
+        }
     }
 
-    @Test func kioskActivityIsReadBack() throws {
-        let (db, dir) = try tempDB()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    @Test(arguments: Backend.allCases) func kioskActivityIsReadBack(_ backend: Backend) throws {
+        let db = try backend.open()
         var b = IngestBatch()
         b.events = [
             EventRecord(deviceID: "K", boot: "b", seq: 1, type: "ticket_issued", occurredAt: t0, receivedAt: t0),
@@ -211,9 +207,8 @@ devices:
 }
 
 @Suite struct PlaybackLogStorageTests {
-    @Test func theLogIsAppendOnlyAndRepeatsAddNothing() throws {
-        let (db, dir) = try tempDB()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    @Test(arguments: Backend.allCases) func theLogIsAppendOnlyAndRepeatsAddNothing(_ backend: Backend) throws {
+        let db = try backend.open()
         let repo = PlaybackRepository(db)
         let k = PlayKey(item: "BT-1", start: t0)
         let lines = [PlaybackEntry(key: k, speaker: "L1", event: .scheduled, at: t0),
@@ -222,15 +217,16 @@ devices:
         #expect(try repo.append(lines, recordedAt: t0) == 0)  // a QoS 1 redelivery
         #expect(try repo.entries(item: "BT-1") == lines)
         #expect(try repo.open(since: t0).map(\.1) == ["L1"])
-        #expect(throws: (any Error).self) { try db.pool.write { try $0.execute(sql: "DELETE FROM playback_log") } }
-        #expect(throws: (any Error).self) { try db.pool.write { try $0.execute(sql: "UPDATE playback_log SET event = 'finished'") } }
+        // SQLite's RAISE(ABORT) triggers and PostgreSQL's plpgsql ones refuse both.
+        #expect(throws: (any Error).self) { try db.store.write { try $0.execute(sql: "DELETE FROM playback_log") } }
+        #expect(throws: (any Error).self) { try db.store.write { try $0.execute(sql: "UPDATE playback_log SET event = 'finished'") } }
+        #expect(try repo.entries(item: "BT-1") == lines)
         try repo.append([PlaybackEntry(key: k, speaker: "L1", event: .finished, at: t0.addingTimeInterval(3))], recordedAt: t0)
         #expect(try repo.open(since: t0).isEmpty)
     }
 
-    @Test func everyScheduleChangeBumpsTheRevision() throws {
-        let (db, dir) = try tempDB()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    @Test(arguments: Backend.allCases) func everyScheduleChangeBumpsTheRevision(_ backend: Backend) throws {
+        let db = try backend.open()
         let repo = BroadcastRepository(db)
         let r0 = try repo.revision()
         try repo.setGroup("Chợ", speakers: ["L1"], by: "lan", at: t0)
@@ -241,8 +237,8 @@ devices:
 @Suite struct EventOnceTests {
     /// A kiosk's QoS 1 event delivered twice (the device re-sent it; after a crash the controller's
     /// stored sequence lagged) is stored once: tickets and ratings are not counted twice.
-    @Test func anEventDeliveredTwiceIsStoredOnce() throws {
-        let (db, _) = try tempDB()
+    @Test(arguments: Backend.allCases) func anEventDeliveredTwiceIsStoredOnce(_ backend: Backend) throws {
+        let db = try backend.open()
         var batch = IngestBatch()
         let e = EventRecord(deviceID: "KIOSK-1", boot: "b1", seq: 7, type: "rating_submitted", occurredAt: t0, receivedAt: t0, rating: .satisfied)
         batch.events = [e, e]
@@ -250,7 +246,7 @@ devices:
         batch.events = [e, EventRecord(deviceID: "KIOSK-1", boot: "b2", seq: 7, type: "rating_submitted", occurredAt: t0, receivedAt: t0,
                                        rating: .satisfied)]
         try IngestRepository(db).write(batch)
-        let n = try db.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM device_events") }
+        let n = try db.store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM device_events") }
         #expect(n == 2, "the same boot and sequence once, another boot's seq 7 is another event")
     }
 }

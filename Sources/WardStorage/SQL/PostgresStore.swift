@@ -230,8 +230,12 @@ final class PostgresSession: SQLSession {
     static func value(_ cell: PostgresCell) -> SQLValue {
         guard cell.bytes != nil else { return .null }
         switch cell.dataType {
-        case .int2, .int4, .int8, .oid:
+        case .int2, .int4, .int8:
             return (try? cell.decode(Int64.self)).map(SQLValue.int) ?? .null
+        case .oid:
+            // postgres-nio decodes no oid as Int64 (it read NULL): its four bytes, unsigned.
+            var bytes = cell.bytes
+            return bytes?.readInteger(as: UInt32.self).map { .int(Int64($0)) } ?? .null
         case .float4, .float8:
             return (try? cell.decode(Double.self)).map(SQLValue.double) ?? .null
         case .numeric:

@@ -106,7 +106,7 @@ public enum SQLDialect: String, Sendable {
         if let r = out.range(of: "INSERT OR IGNORE INTO", options: [.caseInsensitive]) {
             out.replaceSubrange(r, with: "INSERT INTO")
             let trimmed = out.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";")))
-            out = trimmed + " ON CONFLICT DO NOTHING"
+            out = trimmed + "\nON CONFLICT DO NOTHING"  // on its own line: a trailing `--` comment cannot swallow it
         }
         return (out, binds)
     }
