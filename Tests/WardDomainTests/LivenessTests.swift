@@ -178,6 +178,19 @@ func tracker(_ ids: String..., cls: DeviceClass = .speaker) -> LivenessTracker {
         #expect(t["C"]?.state == .unknown)
     }
 
+    /// A commune taken over from a node that died: its stored "last heard" times may be older than
+    /// what that node knew, so the new owner judges no silence from them; the gap is unknown.
+    @Test func aTakeoverJudgesNoSilenceFromStoredTimes() {
+        var t = tracker("A", "B")
+        _ = t.birth("A", bootID: "a", heartbeat: 10, at: t0)       // stored as last heard long before the owner died
+        _ = t.birth("B", bootID: "b", heartbeat: 10, at: t0 + 95)
+        let changes = t.resume(lastAlive: t0 + 100, now: t0 + 110, judgeSilence: false)
+        #expect(changes == [
+            StateChange(deviceID: "A", from: .ok, to: .unknown, faults: [], at: t0 + 100),
+            StateChange(deviceID: "B", from: .ok, to: .unknown, faults: [], at: t0 + 100),
+        ])
+    }
+
     /// A vendor replayed a kiosk's captured reading of an earlier boot after a reboot: it was taken,
     /// switched the boot back and cut the day's ticket count. A replaced boot is history.
     @Test func aReplacedBootCannotComeBack() {
