@@ -37,10 +37,11 @@ extension RunCommand {
         cluster.acceptClaims = acceptClaims
         let host = httpHost == "0.0.0.0" || httpHost == "::" ? "127.0.0.1" : httpHost
         cluster.apiURL = apiURL ?? (noHttp ? nil : "http://\(host):\(httpPort)")
-        let node = ClusterNode(cluster, database: database, clock: clock)
-
         let router = try BrokerRouter(map: map, clientPrefix: "wardfleet-api-\(nodeID)", username: brokerOptions.username,
                                       password: unit.mqtt.password, caFile: brokerOptions.cafile)
+        // The API's own link to each broker counts in the node's broker links (a node with no commune has only those).
+        cluster.brokerLink = { [router] name in router.clients[name]?.isConnected }
+        let node = ClusterNode(cluster, database: database, clock: clock)
         let library = self.library.library(database, clock: clock)
         let token = upstreamToken ?? ProcessInfo.processInfo.environment["WARDFLEET_UPSTREAM_TOKEN"]
         if let t = token, t.count < 16 { throw ValidationError("--upstream-token: ít nhất 16 ký tự / at least 16 characters") }
@@ -88,6 +89,13 @@ struct NodesCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            if let remote = try db.remote {
+                // The same view from the server (only the token user's communes), printed as locally.
+                if json { return try await remote.run("GET", "/api/v1/nodes") }
+                let decoder = JSONDecoder()
+                decoder.dateDecodingStrategy = .iso8601
+                return print(try decoder.decode(ClusterView.self, from: try await remote.call("GET", "/api/v1/nodes")).text())
+            }
             let database = try db.open()
             let view = try ClusterView.read(database, now: Clocks.fromEnvironment().now())
             if json { return try printJSON(view) }
@@ -103,9 +111,14 @@ struct NodesCommand: AsyncParsableCommand {
         @Flag(help: "Take the node back into service.") var undo = false
 
         func run() async throws {
-            let database = try db.open()
-            guard try ClusterRepository(database).setDraining(node: node, !undo) else {
-                throw ValidationError("không có nút '\(node)' / no node '\(node)'")
+            if let remote = try db.remote {
+                // Through the API: an admin's token, and the change lands in the audit log.
+                _ = try await remote.call("POST", RemoteAPI.path("nodes", node, undo ? "undrain" : "drain"))
+            } else {
+                let database = try db.open()
+                guard try ClusterRepository(database).setDraining(node: node, !undo) else {
+                    throw ValidationError("không có nút '\(node)' / no node '\(node)'")
+                }
             }
             print(undo ? "Nút \(node) nhận lại xã / node \(node) takes communes again"
                        : "Nút \(node) đang bàn giao các xã / node \(node) is handing its communes over")

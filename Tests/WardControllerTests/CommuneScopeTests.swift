@@ -128,6 +128,14 @@ import WardStorage
         try AuthRepository(db).audit(user: "nguoi-bzz", action: "broadcast.schedule", target: itemB.id, detail: "Bản tin Bzz", address: nil, at: now)
         try AuthRepository(db).audit(user: "nguoi-a", action: "broadcast.schedule", target: itemA.id, detail: "Bản tin An Phú", address: nil, at: now)
 
+        // Two controller nodes, one owning each commune: B's shows B's commune to the unlimited admin only.
+        let cluster = ClusterRepository(db)
+        for (node, commune) in [("nut-1", "an-phu"), ("nut-2", "xa-bzz")] {
+            try cluster.heartbeat(node: node, apiURL: nil, startedAt: now - 60, brokers: [BrokerLink(name: "main", address: "10.0.0.1:1883",
+                                                                                                     connected: true, communes: 1)], at: now)
+            _ = try cluster.acquire(ClusterRepository.communeScope(commune), node: node, now: now, duration: 3_600)
+        }
+
         let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: db)
         var api = OperatorAPI(database: db, clock: ManualTimeSource(now), library: library)
         api.eventStreamLifetime = .milliseconds(1_500)
@@ -136,10 +144,10 @@ import WardStorage
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         return World(db: db, api: api, app: app,
                      a: ["device": "LOA-A1", "item": itemA.id, "alarm": "\(alarmIDs["a"]!)", "inbox": "\(inbox["a"]!)", "pending": "PENDING-A",
-                         "commune": "an-phu", "user": "nguoi-a", "group": "nhom-a", "site": "cot", "token": tokenA.id],
+                         "commune": "an-phu", "user": "nguoi-a", "group": "nhom-a", "site": "cot", "token": tokenA.id, "node": "nut-1"],
                      b: ["device": "LOA-BZZ-1", "item": itemB.id, "alarm": "\(alarmIDs[Self.marker]!)", "inbox": "\(inbox[Self.marker]!)",
                          "pending": "PENDING-BZZ", "commune": "xa-bzz", "user": "nguoi-bzz", "group": "nhom-bzz", "site": "cot-bzz",
-                         "token": tokenB.id])
+                         "token": tokenB.id, "node": "nut-2"])
     }
 
     /// The thing a path parameter names, from the path segment before it.
@@ -157,6 +165,7 @@ import WardStorage
         case "users": return "user"
         case "groups": return "group"
         case "tokens": return "token"  // an API token of that commune's user
+        case "nodes": return "node"  // a controller node owning that commune
         default: return nil
         }
     }

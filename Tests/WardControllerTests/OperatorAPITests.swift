@@ -556,6 +556,66 @@ import Yams
         }
     }
 
+    /// `GET /nodes`: the cluster as `wardfleet nodes` shows it, a node alive within its lease duration,
+    /// communes limited to the caller's; drain and undrain by an unlimited admin, audited with before and after.
+    @Test func controllerNodesAreShownAndDrainedByAnAdmin() async throws {
+        let f = try await fixture()
+        try await f.app.test(.live) { client in
+            let admin = try #require(try await Self.login(client, "u-admin"))
+            let viewer = try #require(try await Self.login(client, "u-viewer"))
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ s: Session) async throws -> (Int, [String: Any]) {
+                try await client.execute(uri: uri, method: method, headers: s.headers) { r in
+                    (r.status.code, (try? JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any]) ?? [:])
+                }
+            }
+            // A single controller: no node, and no commune called unowned.
+            var (st, view) = try await call(.get, "/api/v1/nodes", viewer)
+            #expect(st == 200 && (view["nodes"] as? [Any])?.isEmpty == true && (view["unowned"] as? [Any])?.isEmpty == true, "\(view)")
+
+            // nut-1 beat 2 s ago and holds an-phu on a 6 s lease; nut-2 beat 8 s ago (more than its lease: down),
+            // and its lease on binh-an has run out.
+            let cluster = ClusterRepository(f.db)
+            let link = BrokerLink(name: "bac", address: "10.0.0.11:1883", connected: true, communes: 1)
+            try cluster.heartbeat(node: "nut-1", apiURL: "http://10.0.0.21:8080", startedAt: now - 600, brokers: [link], at: now - 2)
+            _ = try cluster.acquire(ClusterRepository.communeScope("an-phu"), node: "nut-1", now: now - 2, duration: 6)
+            try cluster.heartbeat(node: "nut-2", apiURL: nil, startedAt: now - 600, brokers: [], at: now - 8)
+            _ = try cluster.acquire(ClusterRepository.communeScope("binh-an"), node: "nut-2", now: now - 8, duration: 6)
+            (st, view) = try await call(.get, "/api/v1/nodes", viewer)
+            #expect(st == 200)
+            let nodes = try #require(view["nodes"] as? [[String: Any]])
+            #expect(nodes.map { $0["id"] as? String } == ["nut-1", "nut-2"])
+            #expect(nodes.map { $0["alive"] as? Bool } == [true, false], "alive within the lease duration, not a fixed 10 s")
+            #expect((nodes[0]["communes"] as? [[String: Any]])?.map { $0["id"] as? String } == ["an-phu"])
+            #expect((nodes[0]["communes"] as? [[String: Any]])?.first?["lease_age_s"] as? Double == 2)
+            #expect((nodes[0]["brokers"] as? [[String: Any]])?.first?["connected"] as? Bool == true)
+            #expect(nodes[0]["api_url"] as? String == "http://10.0.0.21:8080" && nodes[0]["heartbeat_age_s"] as? Double == 2)
+            let unowned = try #require(view["unowned"] as? [[String: Any]])
+            #expect(unowned.map { $0["id"] as? String } == ["binh-an"] && unowned.first?["last_node"] as? String == "nut-2", "\(unowned)")
+            // A user limited to an-phu sees every node but only an-phu.
+            try AuthRepository(f.db).setCommunes("u-viewer", ["an-phu"])
+            (st, view) = try await call(.get, "/api/v1/nodes", viewer)
+            #expect(st == 200 && (view["unowned"] as? [Any])?.isEmpty == true && (view["nodes"] as? [Any])?.count == 2, "\(view)")
+
+            // Drain and undrain: the node's flag, the answer, the audit log.
+            (st, view) = try await call(.post, "/api/v1/nodes/nut-1/drain", admin)
+            #expect(st == 200 && view["id"] as? String == "nut-1" && view["draining"] as? Bool == true, "\(view)")
+            #expect(try cluster.nodes().first { $0.id == "nut-1" }?.draining == true)
+            (st, view) = try await call(.post, "/api/v1/nodes/nut-1/undrain", admin)
+            #expect(st == 200 && view["draining"] as? Bool == false)
+            #expect(try cluster.nodes().first { $0.id == "nut-1" }?.draining == false)
+            #expect(try await call(.post, "/api/v1/nodes/khong-co/drain", admin).0 == 404)
+            #expect(try await call(.post, "/api/v1/nodes/nut-1/drain", viewer).0 == 403)
+            // An admin limited to communes may not move every commune's owner.
+            try AuthRepository(f.db).setCommunes("u-admin", ["an-phu"])
+            #expect(try await call(.post, "/api/v1/nodes/nut-1/drain", admin).0 == 403)
+            #expect(try cluster.nodes().first { $0.id == "nut-1" }?.draining == false)
+        }
+        let audit = try AuthRepository(f.db).auditLog()
+        let drain = try #require(audit.first { $0.action == "node.drain" })
+        #expect(drain.user == "u-admin" && drain.target == "nut-1" && drain.before == #"{"draining":false}"# && drain.after == #"{"draining":true}"#)
+        #expect(audit.contains { $0.action == "node.undrain" && $0.target == "nut-1" })
+    }
+
     static func openAPIDocument() throws -> [String: Any] {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("docs/openapi.yaml")

@@ -22,7 +22,9 @@ a submit button), navigation links a[href^="#/"] inside <nav>, page content insi
 
 Environment: WF_URL (server base), WF_SHOTS (screenshot directory, emptied first), WF_PASSWORD,
 WF_USERS (JSON list of {"label", "user"}; the first is the one also crawled in the second language),
-WF_EXPECT (JSON {label: {"pages": min number of pages, "details": min number of detail pages}}).
+WF_EXPECT (JSON {label: {"pages": min number of pages, "details": min number of detail pages}}), and optionally
+WF_CONTENT (JSON {label: {href: {"has": [texts], "lacks": [texts]}}}: what a page must and must not show in the
+first language, at both widths; each such page must be reached).
 Prints every failure and exits non-zero if there is any.
 """
 import base64
@@ -41,6 +43,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 URL, SHOTS, PASSWORD = os.environ["WF_URL"], os.environ["WF_SHOTS"], os.environ["WF_PASSWORD"]
 USERS = json.loads(os.environ["WF_USERS"])
 EXPECT = json.loads(os.environ.get("WF_EXPECT", "{}"))
+CONTENT = json.loads(os.environ.get("WF_CONTENT", "{}"))
 WIDTHS = [(390, 844), (1366, 900)]
 # The same route kind (first path segment) is followed at most this often: a list of 500 devices
 # needs a few of its detail pages opened, not all.
@@ -304,6 +307,15 @@ def crawl(label, width, lang_suffix="", axe=True, kbd=False):
             fail(where, "page never finished loading")
             continue
         check(where)
+        want = CONTENT.get(label, {}).get(href) if not lang_suffix else None
+        if want is not None:
+            shown = driver.execute_script("return document.querySelector('main').innerText")
+            for text in want.get("has", []):
+                if text not in shown:
+                    fail(where, f"does not show {text!r}")
+            for text in want.get("lacks", []):
+                if text in shown:
+                    fail(where, f"shows {text!r}")
         if axe:
             accessibility(where)
         screenshot(f"{tag}-{slug(href)}")
@@ -318,6 +330,10 @@ def crawl(label, width, lang_suffix="", axe=True, kbd=False):
             queue.append(other)
             details += 1
     visited[tag] = sorted(seen)
+    if not lang_suffix:
+        for href in CONTENT.get(label, {}):
+            if href not in seen:
+                fail(tag, f"{href} was never reached, so what it must show was not checked")
     return len(nav), details
 
 

@@ -55,21 +55,32 @@ public struct ClusterView: Sendable, Codable {
         case generatedAt = "generated_at"
     }
 
-    /// `scope`: the communes a user may see (nil: all).
-    public static func read(_ db: WardDatabase, now: Date, scope: Set<String>? = nil, liveWithin: TimeInterval = 10) throws -> ClusterView {
+    /// The lease duration assumed when no lease shows one (`wardfleet run --lease-seconds` default).
+    public static let defaultLeaseSeconds: TimeInterval = 6
+
+    /// `scope`: the communes a user may see (nil: all). A node is alive when it beat within
+    /// `liveWithin`, by default within its lease duration as its leases show it (expiry − last
+    /// renewal), as the lease planner counts it; a node holding no lease is judged by the longest
+    /// lease of the cluster, else `defaultLeaseSeconds`. With no node at all (a single controller
+    /// runs the database) no commune is listed as unowned.
+    public static func read(_ db: WardDatabase, now: Date, scope: Set<String>? = nil, liveWithin: TimeInterval? = nil) throws -> ClusterView {
         let repo = ClusterRepository(db)
         let tree = try PlaceRepository(db).tree()
         let communes = tree.places.values.filter { $0.level == .commune && (scope?.contains($0.id) ?? true) }.sorted { $0.id < $1.id }
         let leases = Dictionary(uniqueKeysWithValues: try repo.leases().map { ($0.scope, $0) })
         let records = try repo.nodes()
+        let durations = leases.values.filter { $0.releasedAt == nil }.map { ($0.node, $0.expiresAt.timeIntervalSince($0.renewedAt)) }
+        let leaseOf = Dictionary(durations, uniquingKeysWith: max)
+        let clusterLease = durations.map(\.1).max() ?? defaultLeaseSeconds
         var nodes = records.map { r in
-            Node(id: r.id, apiURL: r.apiURL, alive: r.stoppedAt == nil && now.timeIntervalSince(r.heartbeatAt) < liveWithin,
+            Node(id: r.id, apiURL: r.apiURL,
+                 alive: r.stoppedAt == nil && now.timeIntervalSince(r.heartbeatAt) < (liveWithin ?? leaseOf[r.id] ?? clusterLease),
                  draining: r.draining, startedAt: r.startedAt, heartbeatAgeS: max(0, now.timeIntervalSince(r.heartbeatAt)).rounded(toPlaces: 1),
                  leader: leases[ClusterRepository.leaderScope].map { $0.node == r.id && $0.isHeld(at: now) } ?? false,
                  communes: [], brokers: r.brokers)
         }
         var unowned: [Unowned] = []
-        for c in communes {
+        for c in communes where !records.isEmpty {
             let lease = leases[ClusterRepository.communeScope(c.id)]
             if let l = lease, l.isHeld(at: now), let i = nodes.firstIndex(where: { $0.id == l.node }) {
                 nodes[i].communes.append(Commune(id: c.id, name: c.name, leaseAgeS: max(0, now.timeIntervalSince(l.renewedAt)).rounded(toPlaces: 1),

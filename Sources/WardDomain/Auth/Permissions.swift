@@ -13,7 +13,7 @@ public enum Permission: String, Codable, Sendable, CaseIterable {
     case acknowledgeAlarms = "acknowledge_alarms"
     /// Generate and keep monthly reports.
     case generateReports = "generate_reports"
-    /// Alarm rules, KPI targets.
+    /// Alarm rules, KPI targets, controller nodes (drain).
     case configure
     case manageUsers = "manage_users"
     case viewAudit = "view_audit"
@@ -30,7 +30,7 @@ extension Permission {
         case .sendEmergency: "phát khẩn cấp"
         case .acknowledgeAlarms: "xác nhận cảnh báo"
         case .generateReports: "lập báo cáo"
-        case .configure: "cấu hình cảnh báo và chỉ tiêu"
+        case .configure: "cấu hình cảnh báo, chỉ tiêu và nút điều khiển"
         case .manageUsers: "quản lý người dùng"
         case .viewAudit: "xem nhật ký thao tác"
         }
@@ -45,7 +45,7 @@ extension Permission {
         case .sendEmergency: "send emergencies"
         case .acknowledgeAlarms: "acknowledge alarms"
         case .generateReports: "make reports"
-        case .configure: "configure alarms and targets"
+        case .configure: "configure alarms, targets and controller nodes"
         case .manageUsers: "manage users"
         case .viewAudit: "read the audit log"
         }
