@@ -45,9 +45,10 @@ public struct ControllerConfiguration: Sendable {
 public enum ResumePoint: Sendable, Equatable {
     /// The single controller: since the last run was last alive (controller_runs).
     case lastRun
-    /// A commune taken over from a node that died: since that node last renewed its lease.
+    /// A commune nobody listened to for a while: taken over from a node that died (since its last
+    /// renewal), or released long before this node took it (since the release).
     case since(Date)
-    /// A commune handed over cleanly: the previous owner stored everything it heard.
+    /// A commune handed over cleanly just now: the previous owner stored everything it heard.
     case handover
 }
 
@@ -109,9 +110,11 @@ public final class FleetController: Sendable {
         }
         let registryRevision = try DeviceRepository(database).revision()  // before the registry is read: no change slips between
         let (tree, devices) = try registry()
+        let statuses = try queries.statuses()
         try await ingestor.restore(
-            tree: tree, devices: devices, statuses: queries.statuses(),
-            counters: unit.map { try queries.counters(unit: $0) } ?? queries.counters(), pending: queries.pending(), lastAlive: lastAlive)
+            tree: tree, devices: devices, statuses: statuses,
+            counters: unit.map { try queries.counters(unit: $0) } ?? queries.counters(), pending: queries.pending(), lastAlive: lastAlive,
+            judgeSilence: configuration.resume == .lastRun)
         if let lastAlive { await delivery?.resendReports(since: lastAlive) }
         await alarms?.updateRegistry(tree: tree, devices: devices)
         try client.subscribe(configuration.subscription, qos: 1)
@@ -121,6 +124,14 @@ public final class FleetController: Sendable {
             "broker": "\(configuration.mqtt.host):\(configuration.mqtt.port)", "database": "\(configuration.databasePath)",
         ])
         onReady?()
+        // After a hand-over, the telemetry (QoS 0: not kept in the commune's session) that devices
+        // sent between the previous owner's disconnect and this connect reached no one. A device is
+        // judged silent only once it has had 1.5 heartbeats to be heard here, as after a restart;
+        // otherwise one lost reading would blink a healthy device offline at every hand-over.
+        let listening = clock.now()
+        let handoverGrace: [String: Date] = configuration.resume != .handover ? [:] : Dictionary(uniqueKeysWithValues: devices.compactMap { d in
+            statuses[d.id].flatMap { $0.liveness.state.isOnline ? (d.id, listening.addingTimeInterval($0.liveness.heartbeat * LivenessTracker.silenceFactor)) : nil }
+        })
 
         let unwritten = UnwrittenBatch()
         await withDiscardingTaskGroup { group in
@@ -153,9 +164,12 @@ public final class FleetController: Sendable {
                 }
             }
             group.addTask { [self] in
+                var grace = handoverGrace
                 while !Task.isCancelled {
                     try? await Task.sleep(for: configuration.flushInterval)
-                    await ingestor.sweep(queue: client.messages)
+                    let now = clock.now()
+                    grace = grace.filter { $0.value > now }
+                    if await !sweepWaits(for: grace, at: now) { await ingestor.sweep(queue: client.messages) }
                     await flush(writer, run: run, unwritten: unwritten, force: false)
                 }
             }
@@ -185,6 +199,16 @@ public final class FleetController: Sendable {
         await flush(writer, run: run, unwritten: unwritten, force: true)
         try? writer.stopRun(run, at: clock.now())
         logger.info("controller stopped")
+    }
+
+    /// Whether a sweep now would mark silent a device still in its hand-over grace (the sweep then
+    /// waits: a device still silent after its grace is marked offline, dated at its deadline).
+    private func sweepWaits(for grace: [String: Date], at now: Date) async -> Bool {
+        for id in grace.keys {
+            // A second of margin: the sweep reads the clock again a moment later.
+            if let deadline = await ingestor.liveness(id)?.silenceDeadline, deadline <= now.addingTimeInterval(1) { return true }
+        }
+        return false
     }
 
     /// The places, and the devices this controller runs (its communes' only, in a cluster).

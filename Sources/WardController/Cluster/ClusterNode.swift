@@ -27,6 +27,10 @@ public struct ClusterConfiguration: Sendable {
     public var notificationRetry = RetryPolicy()
     public var reports: ReportScheduleConfiguration?
     public var acceptClaims = false
+    /// The node's own links to each broker besides its commune units' (the API's publishers, by
+    /// broker name: `BrokerRouter.isConnected`); nil: none. A node reports a broker connected when
+    /// every link it has to it is up, so a node without communes still reports its links.
+    public var brokerLink: (@Sendable (String) -> Bool?)?
 
     public init(nodeID: String, brokers: BrokerMap, unit: ControllerConfiguration) {
         self.nodeID = nodeID
@@ -106,9 +110,10 @@ public actor ClusterNode {
         let now = clock.now()
         let id = configuration.nodeID
         let links = configuration.brokers.brokers.map { b in
-            BrokerLink(name: b.name, address: b.address,
-                       connected: units.values.contains { $0.controller.client.isConnected && configuration.brokers.broker(of: unitCommune($0)).name == b.name },
-                       communes: units.keys.filter { configuration.brokers.broker(of: $0).name == b.name }.count)
+            let up = units.values.filter { configuration.brokers.broker(of: unitCommune($0)).name == b.name }.map(\.controller.client.isConnected)
+                + [configuration.brokerLink?(b.name)].compactMap { $0 }
+            return BrokerLink(name: b.name, address: b.address, connected: !up.isEmpty && !up.contains(false),
+                              communes: units.keys.filter { configuration.brokers.broker(of: $0).name == b.name }.count)
         }
         draining = try repository.heartbeat(node: id, apiURL: configuration.apiURL, startedAt: startedAt, brokers: links, at: now)
             || stopWhenDrained
@@ -159,16 +164,21 @@ public actor ClusterNode {
                                                  duration: configuration.leaseDuration) else { return }
         var resume = ResumePoint.lastRun
         if let previous = grant.previous {
-            if previous.releasedAt != nil {
+            if let released = previous.releasedAt, now.timeIntervalSince(released) <= configuration.leaseDuration {
                 resume = .handover
             } else {
-                // The previous owner died: from its last renewal the commune had no one listening.
-                resume = .since(previous.renewedAt)
-                let gap = OwnershipGap(communeID: commune, start: previous.renewedAt, end: now, previousNode: previous.node, nextNode: id)
+                // From the previous owner's release (flushed: it stored everything it heard) or, when
+                // it died, from its last renewal the commune had no one listening. A release long ago
+                // (the whole cluster stopped, a drain with no other node) is no hand-over: nobody heard
+                // the devices in between. (Within a lease duration it is one: the next node's renewal.)
+                let start = previous.releasedAt ?? previous.renewedAt
+                resume = .since(start)
+                let gap = OwnershipGap(communeID: commune, start: start, end: now, previousNode: previous.node, nextNode: id)
                 try? repository.recordGap(gap)
                 takeovers.append(gap)
                 logger.notice("commune taken over", metadata: [
-                    "commune": "\(commune)", "from": "\(previous.node)", "silent_s": "\(now.timeIntervalSince(previous.renewedAt))",
+                    "commune": "\(commune)", "from": "\(previous.node)", "silent_s": "\(now.timeIntervalSince(start))",
+                    "released": "\(previous.releasedAt != nil)",
                 ])
             }
         }
