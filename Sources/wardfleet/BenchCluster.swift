@@ -34,17 +34,19 @@ extension Bench {
             let server = try LocalPostgres(fsync: true)
             defer { server.stop() }
             if !costOnly {
-                var times: [Double] = []
+                var times: [Double] = [], owned: [Double] = []
                 try await withCluster(server, nodes: 3) { env in
                     for i in 1...runs {
-                        let t = try await env.failover()
+                        let (o, t) = try await env.failover()
                         times.append(t)
-                        print(String(format: "failover run %d: %.2f s from SIGKILL to every commune owned and its devices ok", i, t))
+                        owned.append(o)
+                        print(String(format: "failover run %d: every commune owned again %.2f s after SIGKILL, its devices ok after %.2f s", i, o, t))
                     }
                 }
-                let sorted = times.sorted()
-                print(String(format: "MEDIAN failover: %.2f s (min %.2f, max %.2f, %d runs, lease %.0f s)",
-                             sorted[sorted.count / 2], sorted.first ?? 0, sorted.last ?? 0, sorted.count, leaseSeconds))
+                let sorted = times.sorted(), ownedSorted = owned.sorted()
+                print(String(format: "MEDIAN failover: owned again %.2f s (min %.2f, max %.2f); devices ok %.2f s (min %.2f, max %.2f); %d runs, lease %.0f s, heartbeat %.0f s",
+                             ownedSorted[ownedSorted.count / 2], ownedSorted.first ?? 0, ownedSorted.last ?? 0,
+                             sorted[sorted.count / 2], sorted.first ?? 0, sorted.last ?? 0, sorted.count, leaseSeconds, heartbeat))
             }
             if !failoverOnly {
                 for n in [1, 2] {
@@ -154,8 +156,8 @@ final class ClusterEnv: @unchecked Sendable {
         return ids.allSatisfy(ok.contains)
     }
 
-    /// Kills the node owning the most communes; seconds until its communes are owned again and their devices ok.
-    func failover() async throws -> Double {
+    /// Kills the node owning the most communes; seconds until its communes are owned again, and until their devices are ok.
+    func failover() async throws -> (owned: Double, ok: Double) {
         let owners = try owners()
         let victim = Dictionary(grouping: owners.keys, by: { owners[$0]! }).max { $0.value.count < $1.value.count }!
         let theirs = Set(victim.value)
@@ -168,6 +170,7 @@ final class ClusterEnv: @unchecked Sendable {
             let o = try self.owners()
             return theirs.allSatisfy { o[$0] != nil && o[$0] != victim.key }
         }
+        let ownedAfter = (ContinuousClock.now - killedAt).inSeconds
         try await waitUntil(timeout: 120) { try self.devicesOK(of: theirs, since: killedAtWall) }
         let seconds = (ContinuousClock.now - killedAt).inSeconds
         // Back to full strength for the next run: restart the node and let the communes spread again.
@@ -177,7 +180,7 @@ final class ClusterEnv: @unchecked Sendable {
             let ok = try self.devicesOK(of: Set(self.communes))
             return Set(o.keys) == Set(self.communes) && Set(o.values).count == self.nodes.count && ok
         }
-        return seconds
+        return (ownedAfter, seconds)
     }
 
     /// CPU seconds per second and RSS (MB) summed over the node processes, over `window` seconds.
