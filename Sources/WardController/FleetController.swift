@@ -34,6 +34,8 @@ public struct ControllerConfiguration: Sendable {
     public var resume: ResumePoint = .lastRun
     /// The lease this controller's writes are made under (cluster node): a lost lease stops them.
     public var fence: LeaseFence?
+    /// Where the registry's revision is polled (a node's units share one read); nil: from the database.
+    public var registryRevision: (@Sendable () throws -> Int64)?
 
     public init(databasePath: String, mqtt: MQTTConfiguration) {
         self.databasePath = databasePath
@@ -181,7 +183,7 @@ public final class FleetController: Sendable {
                     try? await Task.sleep(for: configuration.registryRefresh)
                     guard !Task.isCancelled else { break }
                     do {
-                        let revision = try DeviceRepository(database).revision()
+                        let revision = try configuration.registryRevision?() ?? DeviceRepository(database).revision()
                         guard revision != seen else { continue }
                         let (tree, devices) = try registry()
                         await ingestor.updateRegistry(tree: tree, devices: devices)

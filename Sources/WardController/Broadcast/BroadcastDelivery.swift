@@ -27,6 +27,8 @@ public struct DeliveryConfiguration: Sendable {
     public var streamProbe: (any StreamSourceProbe)? = HTTPStreamProbe()
     /// The communes whose speakers this delivery serves (a cluster node's commune unit); nil: all.
     public var communes: Set<String>?
+    /// Where the schedule's revision is read (a node's units share one read); nil: from the database.
+    public var revision: (@Sendable () throws -> Int64)?
 
     public init() {}
 }
@@ -115,7 +117,7 @@ public actor BroadcastDelivery {
         var lastTick = ContinuousClock.now - configuration.tick
         while !Task.isCancelled {
             do {
-                let rev = try BroadcastRepository(db).revision()
+                let rev = try configuration.revision?() ?? BroadcastRepository(db).revision()
                 if rev != revision {
                     try reloadSchedule()
                     revision = rev

@@ -61,6 +61,7 @@ public actor ClusterNode {
     private let logger: Logger
     private let startedAt: Date
     private var units: [String: Unit] = [:]
+    private let revisions: SharedRevisions
     private var leader: (epoch: Int64, task: Task<Void, Never>)?
     private var draining = false
     /// Set when the node should hand everything over and stop (SIGTERM, `drain`).
@@ -72,6 +73,7 @@ public actor ClusterNode {
         self.configuration = configuration
         self.database = database
         repository = ClusterRepository(database)
+        revisions = SharedRevisions(database: database)
         self.clock = clock
         self.logger = logger
         startedAt = clock.now()
@@ -233,6 +235,9 @@ public actor ClusterNode {
         c.notificationSinks = []
         c.reports = nil
         c.claims = nil
+        let revisions = self.revisions
+        c.registryRevision = { try revisions.registry() }
+        c.delivery?.revision = { try revisions.schedule() }
         return try FleetController(c, database: database, clock: clock, logger: Logger(label: "wardfleet.unit.\(commune)"))
     }
 
