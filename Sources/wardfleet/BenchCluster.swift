@@ -161,7 +161,7 @@ final class ClusterEnv: @unchecked Sendable {
         let owners = try owners()
         let victim = Dictionary(grouping: owners.keys, by: { owners[$0]! }).max { $0.value.count < $1.value.count }!
         let theirs = Set(victim.value)
-        // Their devices must first be seen to leave ok (unknown after the takeover), so a stale row does not end the clock.
+        // Devices count as ok again only in an interval begun after the kill: a stale row does not end the clock.
         let killedAt = ContinuousClock.now
         let killedAtWall = Date()
         nodes[victim.key]?.send(SIGKILL)

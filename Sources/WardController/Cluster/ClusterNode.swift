@@ -66,7 +66,6 @@ public actor ClusterNode {
     private var draining = false
     /// Set when the node should hand everything over and stop (SIGTERM, `drain`).
     private var stopWhenDrained = false
-    public private(set) var takeovers: [OwnershipGap] = []
 
     public init(_ configuration: ClusterConfiguration, database: WardDatabase, clock: any TimeSource = SystemTimeSource(),
                 logger: Logger = Logger(label: "wardfleet.node")) {
@@ -136,7 +135,7 @@ public actor ClusterNode {
             }
         }
 
-        let communes = try PlaceRepository(database).tree().places.values.filter { $0.level == .commune }.map(\.id).sorted()
+        let communes = try communeIDs()
         let leases = Dictionary(uniqueKeysWithValues: try repository.leases().map { ($0.scope, $0) })
         let alive = try repository.nodes().filter {
             $0.stoppedAt == nil && $0.heartbeatAt > now.addingTimeInterval(-configuration.leaseDuration)
@@ -177,7 +176,6 @@ public actor ClusterNode {
                 resume = .since(start)
                 let gap = OwnershipGap(communeID: commune, start: start, end: now, previousNode: previous.node, nextNode: id)
                 try? repository.recordGap(gap)
-                takeovers.append(gap)
                 logger.notice("commune taken over", metadata: [
                     "commune": "\(commune)", "from": "\(previous.node)", "silent_s": "\(now.timeIntervalSince(start))",
                     "released": "\(previous.releasedAt != nil)",
@@ -292,6 +290,16 @@ public actor ClusterNode {
         } catch {
             logger.error("claims on broker \(broker.name): \(error)")
         }
+    }
+
+    /// The communes to share out: the place tree is read again only when the registry changed.
+    private var communeCache: (revision: Int64, ids: [String])?
+    private func communeIDs() throws -> [String] {
+        let revision = try revisions.registry()
+        if let c = communeCache, c.revision == revision { return c.ids }
+        let ids = try PlaceRepository(database).tree().places.values.filter { $0.level == .commune }.map(\.id).sorted()
+        communeCache = (revision, ids)
+        return ids
     }
 
     private func commune(of scope: String) -> String? {

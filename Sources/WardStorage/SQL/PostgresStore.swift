@@ -15,10 +15,8 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
     public var dialect: SQLDialect { .postgres }
     public let location: PostgresLocation
     private let logger: Logger
-    private let capacity: Int
     private let lock = NSLock()
     private var idle: [PostgresConnection] = []
-    private var open = 0
     private let slots: DispatchSemaphore
     private let writeLock = NSLock()
     private var nextID = 0
@@ -26,7 +24,6 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
 
     public init(_ location: PostgresLocation, connections: Int = 6, logger: Logger = Logger(label: "wardfleet.postgres")) throws {
         self.location = location
-        self.capacity = max(2, connections)
         self.slots = DispatchSemaphore(value: max(2, connections))
         var l = logger
         l.logLevel = .warning
@@ -90,7 +87,7 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
             return out
         } catch {
             // A broken connection is dropped; a statement error leaves it usable (rolled back above).
-            if c.isClosed { drop() } else { checkin(c) }
+            if !c.isClosed { checkin(c) }
             throw error
         }
     }
@@ -100,10 +97,8 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
         if let c = idle.popLast() {
             lock.unlock()
             if !c.isClosed { return c }
-            drop()
             return try checkout()
         }
-        open += 1
         nextID += 1
         let id = nextID
         lock.unlock()
@@ -111,7 +106,6 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
             return try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(),
                                                   configuration: location.configuration, id: id, logger: logger).wait()
         } catch {
-            drop()
             throw SQLStoreError.connection("PostgreSQL at \(location.display): \(String(reflecting: error))")
         }
     }
@@ -119,11 +113,6 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
         lock.lock()
         if closed { lock.unlock(); let f: EventLoopFuture<Void> = c.close(); _ = f; return }
         idle.append(c)
-        lock.unlock()
-    }
-    private func drop() {
-        lock.lock()
-        open -= 1
         lock.unlock()
     }
 }
