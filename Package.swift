@@ -10,6 +10,7 @@ let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummi
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 let bcrypt = Target.Dependency.product(name: "HummingbirdBcrypt", package: "hummingbird-auth")
 let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
+let metrics: [Target.Dependency] = [.product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")]
 let nio: [Target.Dependency] = [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOSSL", package: "swift-nio-ssl")]
 
@@ -32,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libmosquitto from the system (Debian: libmosquitto-dev).
@@ -64,7 +67,7 @@ let package = Package(
         .target(
             name: "WardController",
             dependencies: ["WardDomain", "WardProtocol", "WardStorage", "MQTTClient", "FleetFile", "WardClock", "HTTPStream",
-                           logging, crypto]
+                           logging, crypto] + metrics
         ),
         // HTTP: media for devices now; the operators' API and console later.
         .target(name: "WardHTTP", dependencies: ["WardController", "WardStorage", "FleetFile", "WardDomain", "WardProtocol", "CZlib", hummingbird, httpTypes, logging,

@@ -2,10 +2,10 @@
 # Installs what WardFleet needs on Debian 12: the mosquitto broker and clients, PostgreSQL (tests start a
 # private server of their own; the cluster mode uses one), the C libraries
 # the Swift build links (libmosquitto, SQLite), ffmpeg (probing and checking audio) and espeak-ng
-# (offline Vietnamese text-to-speech). The Swift 6.3 toolchain is expected.
+# (offline Vietnamese text-to-speech), prometheus (its promtool checks deploy/prometheus/). The Swift 6.3 toolchain is expected.
 set -euo pipefail
 packages=(mosquitto mosquitto-clients openssl libmosquitto-dev libsqlite3-dev zlib1g-dev pkg-config ffmpeg espeak-ng libcurl4 postgresql
-          chromium chromium-driver python3-venv)
+          chromium chromium-driver python3-venv prometheus)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

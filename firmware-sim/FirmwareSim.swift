@@ -85,6 +85,8 @@ struct Run: AsyncParsableCommand {
     var exitWithParent = false
     @Option(help: "Append a JSON line per playback report the broker acknowledged to this file (for tests).")
     var journal: String?
+    @Flag(help: "Speakers as older firmware: no commune emergency topic (emergencies come in their agenda only).")
+    var noEmergencyTopic = false
 
     func run() async throws {
         let parent = getppid()  // now, before a script that started us in the background can end
@@ -105,7 +107,7 @@ struct Run: AsyncParsableCommand {
         if randomFaults > 0 { planned += randomBehaviours(devices, horizon: duration ?? 86_400) }
         let options = SimOptions(host: host, port: port, heartbeat: heartbeat, seed: seed, lastWill: !noWill,
                                  kioskInterval: kioskInterval, alwaysOpen: alwaysOpen, clock: Clocks.fromEnvironment(),
-                                 journal: try journal.map(ReportJournal.init(path:)))
+                                 journal: try journal.map(ReportJournal.init(path:)), emergencyTopic: !noEmergencyTopic)
         logger.info("simulating \(devices.count) devices against \(host):\(port), heartbeat \(heartbeat) s, seed \(seed)")
 
         let sims = devices.map { d in

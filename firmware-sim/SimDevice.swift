@@ -19,6 +19,8 @@ struct SimOptions: Sendable {
     var clock: any TimeSource = SystemTimeSource()
     /// Where acknowledged playback reports are noted (tests compare it with the playback log).
     var journal: ReportJournal?
+    /// Speakers subscribe to their commune's emergency topic and say so in their birth.
+    var emergencyTopic = true
 }
 
 /// A line per playback report the broker acknowledged (PUBACK): what a speaker may count as
@@ -63,6 +65,9 @@ actor SimDevice {
     var agenda: [String: RadioPlay] = [:]
     var seenPlays = Set<String>()
     var lastScheduleRev: Int64 = 0
+    /// Plays heard on the commune's emergency topic, with that message's `ts`: an agenda older
+    /// than it does not take them away.
+    var heardOnCommuneTopic: [String: Int64] = [:]
     var current: String?
     var currentEnds: Date?
     var outbox: [PlaybackReport] = []
@@ -118,7 +123,7 @@ actor SimDevice {
 
     private var capabilities: [String] {
         switch device.deviceClass {
-        case .speaker: ["set_volume", "test_tone", "reboot", "ping"]
+        case .speaker: ["set_volume", "test_tone", "reboot", "ping"] + (options.emergencyTopic ? [Topics.emergencyCapability] : [])
         default: ["reboot", "ping"]
         }
     }
@@ -148,6 +153,8 @@ actor SimDevice {
             ])
             try c.subscribe(topic(.cmd), qos: 1)
             if device.deviceClass == .speaker { try c.subscribe(topic(.schedule), qos: 1) }
+            let emergencyTopic = Topics.emergency(commune: commune)
+            if device.deviceClass == .speaker, options.emergencyTopic { try c.subscribe(emergencyTopic, qos: 1) }
             try await c.connect(timeout: nil)
             client = c
             connected = true
@@ -155,7 +162,13 @@ actor SimDevice {
             let scheduleTopic = topic(.schedule)
             commandTask = Task { [weak self] in
                 for await m in c.messages {
-                    if m.topic == scheduleTopic { await self?.handleSchedule(m) } else { await self?.handleCommand(m) }
+                    if m.topic == scheduleTopic {
+                        await self?.handleSchedule(m)
+                    } else if m.topic == emergencyTopic {
+                        await self?.handleEmergency(m)
+                    } else {
+                        await self?.handleCommand(m)
+                    }
                 }
             }
         } catch {

@@ -94,6 +94,9 @@ extension SimDevice {
         // Gone from the agenda: cancelled or withdrawn. A sounding one stops.
         // Gone and not sounding: the controller logs why; nothing to report.
         for id in agenda.keys where !ids.contains(id) {
+            // Heard on the commune topic after this agenda was made: the next agenda lists it.
+            if let heard = heardOnCommuneTopic[id], s.ts < heard { continue }
+            heardOnCommuneTopic[id] = nil
             if current == id {
                 report(.interrupted, id, reason: .cancelled)
                 stopCurrent()
@@ -107,23 +110,66 @@ extension SimDevice {
                 agenda[p.play] = known
                 continue
             }
-            guard !seenPlays.contains(p.play) else { continue }
-            seenPlays.insert(p.play)
-            let end = Date(unixMillis: max(p.latestStart, p.start + Int64(p.durationSeconds * 1000)))
-            guard end > now else { continue }  // over before we heard of it
-            report(.received, p.play)
-            let have = p.media.map { MediaFetcher.shared.cached($0.sha256) != nil } ?? true
-            agenda[p.play] = RadioPlay(play: p, mediaReady: have)
-            if have {
-                if p.media != nil { report(.mediaReady, p.play) }
-                if p.start <= now.unixMillis { dueNow = true }
-            } else if let ref = p.media {
-                fetch(ref, for: p.play)
-            }
+            if adopt(p, now: now) { dueNow = true }
         }
         // Due already (an emergency) and ready: start in this turn, as a speaker would, rather
         // than through a timer.
         if dueNow { playerTick() } else { reschedulePlayer() }
+    }
+
+    /// A play heard of for the first time (in an agenda or on the commune's emergency topic): report
+    /// it received, get its media. Returns whether it is due now and ready.
+    private func adopt(_ p: SchedulePlay, now: Date) -> Bool {
+        guard !seenPlays.contains(p.play) else { return false }
+        seenPlays.insert(p.play)
+        let end = Date(unixMillis: max(p.latestStart, p.start + Int64(p.durationSeconds * 1000)))
+        guard end > now else { return false }  // over before we heard of it
+        report(.received, p.play)
+        let have = p.media.map { MediaFetcher.shared.cached($0.sha256) != nil } ?? true
+        agenda[p.play] = RadioPlay(play: p, mediaReady: have)
+        if have {
+            if p.media != nil { report(.mediaReady, p.play) }
+            return p.start <= now.unixMillis
+        } else if let ref = p.media {
+            fetch(ref, for: p.play)
+        }
+        return false
+    }
+
+    /// The commune's emergency topic (protocol §4, `emergency`): an emergency for this speaker joins
+    /// its agenda at once, as if its agenda had listed it (same play, same rules); a cancelled one
+    /// stops. Its own agenda, sent right after, lists the same play and so changes nothing.
+    func handleEmergency(_ m: MQTTMessage) {
+        reportingTogether { applyEmergency(m) }
+    }
+
+    private func applyEmergency(_ m: MQTTMessage) {
+        let e: EmergencyMessage
+        do {
+            e = try EmergencyMessage.read(m.payload, topic: m.topic)
+        } catch {
+            return logger.warning("\(device.id): emergency message ignored: \(error)")
+        }
+        guard e.commune == commune, e.concerns(device.id) else { return }
+        let now = clock.now()
+        switch e.action {
+        case .play:
+            guard let p = e.entry, agenda[p.play] == nil else { return }
+            if !seenPlays.contains(p.play) { heardOnCommuneTopic[p.play] = e.ts }
+            if adopt(p, now: now) { playerTick() } else { reschedulePlayer() }
+        case .cancel:
+            // Also one not heard of yet: an older agenda arriving late must not start it.
+            seenPlays.insert(e.play)
+            heardOnCommuneTopic[e.play] = nil
+            guard agenda[e.play] != nil else { return }
+            if current == e.play {
+                report(.interrupted, e.play, reason: .cancelled)
+                stopCurrent()
+            }
+            agenda[e.play]?.relay?.close()
+            agenda[e.play] = nil
+            reschedulePlayer()
+        }
     }
 
     private func fetch(_ ref: MediaReference, for id: String) {

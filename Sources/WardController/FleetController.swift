@@ -23,8 +23,12 @@ public struct ControllerConfiguration: Sendable {
     public var alarms: AlarmConfiguration? = AlarmConfiguration()
     public var notificationSinks: [any NotificationSink] = []
     public var notificationRetry = RetryPolicy()
+    /// Alarms texted through an HTTP SMS gateway (contacts, escalation, rate limits); nil: no SMS.
+    public var sms: SMSConfiguration?
     /// Monthly reports made automatically; nil: not on this node.
     public var reports: ReportScheduleConfiguration? = ReportScheduleConfiguration()
+    /// Telemetry roll-ups and retention (`LifecycleService`); nil: not on this node (`wardfleet run` sets it).
+    public var lifecycle: LifecycleConfiguration?
     /// Answer one-time claim codes (protocol §7), making accounts through the dynamic-security
     /// plugin over this connection (the controller's own account); nil: claims are not answered.
     public var claims: MQTTConfiguration?
@@ -36,6 +40,8 @@ public struct ControllerConfiguration: Sendable {
     public var fence: LeaseFence?
     /// Where the registry's revision is polled (a node's units share one read); nil: from the database.
     public var registryRevision: (@Sendable () throws -> Int64)?
+    /// The process's metrics (`GET /metrics`); nil: not counted.
+    public var metrics: WardMetrics?
 
     public init(databasePath: String, mqtt: MQTTConfiguration) {
         self.databasePath = databasePath
@@ -64,7 +70,9 @@ public final class FleetController: Sendable {
     public let delivery: BroadcastDelivery?
     public let alarms: AlarmService?
     public let dispatcher: NotificationDispatcher
+    public let sms: SMSNotifier?
     public let reports: ReportScheduler?
+    public let lifecycle: LifecycleService?
     public let claims: ClaimService?
     private let clock: any TimeSource
     private let logger: Logger
@@ -77,10 +85,16 @@ public final class FleetController: Sendable {
         self.logger = logger
         database = try shared ?? WardDatabase.open(configuration.databasePath)
         client = try MQTTClient(configuration.mqtt, logger: logger)
-        ingestor = Ingestor(clock: clock, settings: configuration.ingest, logger: logger)
+        var ingest = configuration.ingest
+        if let metrics = configuration.metrics { ingest.counted = { metrics.countIngest($0, by: $1) } }
+        let ingestor = Ingestor(clock: clock, settings: ingest, logger: logger)
+        self.ingestor = ingestor
         if let d = configuration.delivery {
             var d = d
             d.communes = configuration.communes
+            // Who takes the commune emergency topic: the ingest hears every birth live.
+            d.capableSpeakers = d.capableSpeakers ?? { await ingestor.emergencyTopicSpeakers }
+            d.metrics = configuration.metrics
             delivery = BroadcastDelivery(database: database, publisher: client, clock: clock, configuration: d,
                                          logger: Logger(label: "wardfleet.delivery"))
         } else {
@@ -91,9 +105,15 @@ public final class FleetController: Sendable {
         alarmConfiguration?.communes = configuration.communes
         let db = database
         alarms = alarmConfiguration.map { AlarmService(database: db, clock: clock, configuration: $0) }
-        dispatcher = NotificationDispatcher(database: db, sinks: configuration.notificationSinks, retry: configuration.notificationRetry,
-                                            clock: clock)
+        sms = configuration.sms.map { c in
+            var c = c
+            c.communes = configuration.communes
+            return SMSNotifier(database: db, clock: clock, configuration: c)
+        }
+        dispatcher = NotificationDispatcher(database: db, sinks: configuration.notificationSinks + (sms.map { [$0.sink] } ?? []), retry: configuration.notificationRetry,
+                                            clock: clock, metrics: configuration.metrics)
         reports = configuration.reports.map { ReportScheduler(database: db, clock: clock, configuration: $0) }
+        lifecycle = configuration.lifecycle.map { LifecycleService(database: db, clock: clock, configuration: $0) }
         claims = configuration.claims.map { [client, ingestor] in
             ClaimService(database: db, publisher: client, accounts: DynamicSecurityAccounts($0), clock: clock,
                          tally: { await ingestor.count($0) })
@@ -125,6 +145,8 @@ public final class FleetController: Sendable {
         logger.info("controller started", metadata: [
             "broker": "\(configuration.mqtt.host):\(configuration.mqtt.port)", "database": "\(configuration.databasePath)",
         ])
+        configuration.metrics?.attach(self)
+        defer { configuration.metrics?.detach(self) }
         onReady?()
         // After a hand-over, the telemetry (QoS 0: not kept in the commune's session) that devices
         // sent between the previous owner's disconnect and this connect reached no one. A device is
@@ -139,8 +161,10 @@ public final class FleetController: Sendable {
         await withDiscardingTaskGroup { group in
             if let delivery { group.addTask { await delivery.run() } }
             if let alarms { group.addTask { [ingestor] in await alarms.run { await ingestor.observations() } } }
-            if !configuration.notificationSinks.isEmpty { group.addTask { [dispatcher] in await dispatcher.run() } }
+            if !configuration.notificationSinks.isEmpty || sms != nil { group.addTask { [dispatcher] in await dispatcher.run() } }
+            if let sms { group.addTask { await sms.run() } }
             if let reports { group.addTask { await reports.run() } }
+            if let lifecycle { group.addTask { await lifecycle.run() } }
             group.addTask { [ingestor, client, claims] in
                 while var messages = await client.messages.nextBatch() {
                     if let claims {
@@ -167,12 +191,17 @@ public final class FleetController: Sendable {
             }
             group.addTask { [self] in
                 var grace = handoverGrace
+                var trimmed = ContinuousClock.now  // housekeeping of the process, not a time of the domain
                 while !Task.isCancelled {
                     try? await Task.sleep(for: configuration.flushInterval)
                     let now = clock.now()
                     grace = grace.filter { $0.value > now }
                     if await !sweepWaits(for: grace, at: now) { await ingestor.sweep(queue: client.messages) }
                     await flush(writer, run: run, unwritten: unwritten, force: false)
+                    if ContinuousClock.now - trimmed >= HeapTrim.interval {
+                        HeapTrim.release()
+                        trimmed = .now
+                    }
                 }
             }
             group.addTask { [self] in
@@ -236,8 +265,13 @@ public final class FleetController: Sendable {
         let batch = merged
         guard !batch.isEmpty else { return }
         let fence = configuration.fence
+        let started = ContinuousClock.now  // a duration for the flush-latency histogram, not a time of the domain
         let result: Result<[PlaybackEntry], any Error> = await withCheckedContinuation { c in
             writerQueue.async { c.resume(returning: Result { try writer.write(batch, run: run, fence: fence) }) }
+        }
+        if let metrics = configuration.metrics {
+            let ok = if case .success = result { true } else { false }
+            metrics.flushed(duration: ContinuousClock.now - started, ok: ok, playback: batch.playback)
         }
         switch result {
         case .failure(let error as FencedOut):

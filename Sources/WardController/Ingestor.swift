@@ -17,6 +17,8 @@ public struct IngestSettings: Sendable {
     /// dropped unread, counted as `rejected.rate_limited`, and the device gets a flooding alarm.
     public var messagesPerSecond: Double = 20
     public var messageBurst: Double = 200
+    /// Told of every counter move (the process's metrics, `WardMetrics.countIngest`); nil: none.
+    public var counted: (@Sendable (String, UInt64) -> Void)?
 
     public init() {}
 }
@@ -43,13 +45,10 @@ public actor Ingestor {
     private let logger: Logger
 
     private var tracker = LivenessTracker()
-    private var devices: [String: Device] = [:]
-    private var communeOf: [String: String] = [:]
-    private var villageOf: [String: String] = [:]
-    private var latestReading: [String: Reading] = [:]
-    private var lastSampleAt: [String: Date] = [:]
-    private var latestTelemetry: [String: (payload: [UInt8], at: Date)] = [:]
-    private var births: [String: String] = [:]
+    /// The monitored devices: registry fields read here, place, latest reading (dense: a province's fleet in one array).
+    private var devices = DeviceTable<MonitoredDevice>()
+    /// Births and telemetry not yet in their status rows; the rows keep them, memory does not.
+    private var unwritten: [String: UnwrittenPayloads] = [:]
     private var dirty = Set<String>()
     private var lastStatusFlush: Date
     private var counters: [String: UInt64] = [:]
@@ -64,6 +63,8 @@ public actor Ingestor {
     private var rejectionsSinceFlush: [RejectReason: Int] = [:]
     private var reportedQueueDrops: UInt64 = 0
     private var budget: MessageBudget
+    /// Speakers whose latest birth (live or retained) announces the commune emergency topic.
+    public private(set) var emergencyTopicSpeakers = Set<String>()
 
     public init(clock: any TimeSource, settings: IngestSettings = IngestSettings(), logger: Logger) {
         self.clock = clock
@@ -82,8 +83,7 @@ public actor Ingestor {
         knownPending = Set(pending.map(\.deviceID))
         let active = Set(list.filter { $0.removedAt == nil }.map(\.id))
         for (id, s) in statuses where active.contains(id) {  // a removed device's history stays as it was
-            tracker.track(id, s.liveness)
-            births[id] = s.birth
+            tracker.track(id, s.liveness)  // its birth stays in its status row (a status written without one keeps it)
         }
         updateRegistry(tree: tree, devices: list)
         if let lastAlive { record(tracker.resume(lastAlive: lastAlive, now: clock.now(), judgeSilence: judgeSilence)) }
@@ -92,16 +92,23 @@ public actor Ingestor {
     /// Applies the current registry: new devices are tracked from unknown, removed ones dropped.
     public func updateRegistry(tree: PlaceTree, devices list: [Device]) {
         let now = clock.now()
-        let fresh = Dictionary(uniqueKeysWithValues: list.filter { $0.removedAt == nil }.map { ($0.id, $0) })
-        for id in devices.keys where fresh[id] == nil {
+        var fresh = Set<String>(minimumCapacity: list.count)
+        for d in list where d.removedAt == nil { fresh.insert(d.id) }
+        devices.removeAll { id, _ in
+            guard !fresh.contains(id) else { return false }
             tracker.untrack(id)
-            latestTelemetry[id] = nil
-            latestReading[id] = nil
-            lastSampleAt[id] = nil
+            unwritten[id] = nil
+            return true
         }
-        for (id, d) in fresh {
-            communeOf[id] = tree.ancestor(of: d.siteID, at: .commune)?.id
-            villageOf[id] = tree.ancestor(of: d.siteID, at: .village)?.id
+        for d in list where d.removedAt == nil {
+            let id = d.id
+            let commune = tree.ancestor(of: d.siteID, at: .commune)?.id, village = tree.ancestor(of: d.siteID, at: .village)?.id
+            var m = devices[id] ?? MonitoredDevice(id: id, deviceClass: d.deviceClass, config: d.config)
+            m.deviceClass = d.deviceClass
+            m.config = d.config
+            m.communeID = commune
+            m.villageID = village
+            devices[id] = m
             if var l = tracker[id] {
                 l.config = d.config
                 l.deviceClass = d.deviceClass
@@ -114,9 +121,8 @@ public actor Ingestor {
                 if knownPending.remove(id) != nil { batch.settledPending.append(id) }
             }
         }
-        devices = fresh
         // What newly registered devices said while pending, in the order they say it on connect.
-        for id in fresh.keys {
+        for id in Array(pendingHeard.keys) where devices.contains(id) {
             guard let heard = pendingHeard.removeValue(forKey: id) else { continue }
             for m in [heard.birth, heard.state].compactMap({ $0 }) {
                 if case .success(let d) = decoder.decode(topic: m.topic, payload: m.payload, now: now) { handle(d, m, now: now) }
@@ -129,14 +135,23 @@ public actor Ingestor {
     /// Every monitored device as the alarm engine sees it now.
     public func observations() -> [DeviceObservation] {
         let drops = budget.recentDrops(at: clock.now())
-        return devices.values.compactMap { d in
+        return devices.compactMap { _, d in
             guard let l = tracker[d.id] else { return nil }
-            var o = DeviceObservation(deviceID: d.id, deviceClass: d.deviceClass, villageID: villageOf[d.id], communeID: communeOf[d.id],
-                                      state: l.state, since: l.since, faults: l.faults, reading: latestReading[d.id],
+            var o = DeviceObservation(deviceID: d.id, deviceClass: d.deviceClass, villageID: d.villageID, communeID: d.communeID,
+                                      state: l.state, since: l.since, faults: l.faults, reading: d.latestReading,
                                       requiredRetentionDays: d.config.requiredRetentionDays ?? 30)
             o.recentDrops = drops[d.id] ?? 0
             return o
         }
+    }
+    /// How many monitored devices are in each state, by class (the metrics' devices gauge).
+    public func stateCounts() -> [DeviceClass: [HealthState: Int]] {
+        var out: [DeviceClass: [HealthState: Int]] = [:]
+        for d in devices.values {
+            guard let l = tracker[d.id] else { continue }
+            out[d.deviceClass, default: [:]][l.state, default: 0] += 1
+        }
+        return out
     }
     public func counter(_ name: String) -> UInt64 { counters[name] ?? 0 }
     public var allCounters: [String: UInt64] { counters }
@@ -154,6 +169,7 @@ public actor Ingestor {
     private func bump(_ name: String, _ by: UInt64 = 1) {
         counters[name, default: 0] &+= by
         countersChanged = true
+        settings.counted?(name, by)
     }
 
     private func apply(_ m: MQTTMessage, now: Date) {
@@ -161,6 +177,8 @@ public actor Ingestor {
         // Over budget: dropped before any decoding, counted (not listed one by one: a flood
         // would fill the rejection list), summarised in the log at the next flush.
         let address = Topics.parse(m.topic)
+        // The controller's own commune-wide emergency messages, heard back on the tree: not for it.
+        if address == nil, Topics.emergencyCommune(m.topic) != nil { return bump(IngestCounter.commandEchoes) }
         if let a = address, a.kind.fromDevice, !budget.allow(a.device, at: now) {
             bump(IngestCounter.rejected(.rateLimited))
             rejectionsSinceFlush[.rateLimited, default: 0] += 1
@@ -179,8 +197,8 @@ public actor Ingestor {
     private func handle(_ decoded: DecodedMessage, _ m: MQTTMessage, now: Date) {
         let id = decoded.address.device
         guard let device = devices[id] else { return recordPending(decoded, m, now: now) }
-        guard communeOf[id] == decoded.address.commune else {
-            return reject(Rejection(.identityMismatch, "\(id) belongs to commune \(communeOf[id] ?? "?"), not \(decoded.address.commune)"),
+        guard device.communeID == decoded.address.commune else {
+            return reject(Rejection(.identityMismatch, "\(id) belongs to commune \(device.communeID ?? "?"), not \(decoded.address.commune)"),
                           topic: m.topic, now: now)
         }
         switch decoded.inbound {
@@ -192,7 +210,12 @@ public actor Ingestor {
             if tracker.isEarlierBoot(id, b.boot) {
                 return reject(Rejection(.staleBoot, "birth of replaced boot \(b.boot)"), topic: m.topic, now: now)
             }
-            births[id] = String(decoding: m.payload, as: UTF8.self)
+            if b.capabilities.contains(Topics.emergencyCapability) {
+                emergencyTopicSpeakers.insert(id)
+            } else {
+                emergencyTopicSpeakers.remove(id)
+            }
+            unwritten[id, default: UnwrittenPayloads()].birth = String(decoding: m.payload, as: UTF8.self)
             dirty.insert(id)
             // A retained birth is history, not a sign of life.
             if m.retained {
@@ -229,14 +252,18 @@ public actor Ingestor {
                 return reject(Rejection(RejectReason(r), "seq \(t.seq) boot \(t.boot)"), topic: m.topic, now: now)
             case .success(let o):
                 record(o, id, now)
-                latestTelemetry[id] = (m.payload, now)
+                unwritten[id, default: UnwrittenPayloads()].telemetry = (m.payload, now)
                 // A kiosk's counters are its figures when it sends no events: every reading
                 // that moves them is kept, so no increase is lost between samples.
-                let countersMoved = Self.kioskCounters(t.reading) != latestReading[id].flatMap(Self.kioskCounters)
-                latestReading[id] = t.reading
+                let countersMoved = Self.kioskCounters(t.reading) != device.latestReading.flatMap(Self.kioskCounters)
                 dirty.insert(id)
-                if o.change != nil || countersMoved || lastSampleAt[id].map({ now.timeIntervalSince($0) >= settings.sampleInterval }) ?? true {
-                    lastSampleAt[id] = now
+                let sampleDue = o.change != nil || countersMoved
+                    || device.lastSampleAt.map({ now.timeIntervalSince($0) >= settings.sampleInterval }) ?? true
+                devices.modify(id) { m in
+                    m.latestReading = t.reading
+                    if sampleDue { m.lastSampleAt = now }
+                }
+                if sampleDue {
                     batch.samples.append(TelemetryRecord(deviceID: id, receivedAt: now, deviceTime: t.deviceTime,
                                                          boot: t.boot, seq: t.seq,
                                                          payload: String(decoding: m.payload, as: UTF8.self)))
@@ -344,7 +371,7 @@ public actor Ingestor {
     public func refuse(_ reports: [PlaybackEntry]) {
         let now = clock.now()
         for r in reports {
-            let topic = TopicAddress(commune: communeOf[r.speaker] ?? "?", device: r.speaker, kind: .playback).topic
+            let topic = TopicAddress(commune: devices[r.speaker]?.communeID ?? "?", device: r.speaker, kind: .playback).topic
             reject(Rejection(.unknownPlay, "\(r.key.id) \(r.event.rawValue): không được gửi cho loa này / never sent to this speaker"),
                    topic: topic, now: now)
         }
@@ -391,10 +418,10 @@ public actor Ingestor {
         let ids = statusDue ? dirty : dirty.intersection(changed)
         for id in ids {
             guard let l = tracker[id] else { continue }
-            let t = latestTelemetry[id]
-            b.statuses.append(DeviceStatusRecord(deviceID: id, liveness: l, birth: births[id],
-                                                 lastTelemetry: t.map { String(decoding: $0.payload, as: UTF8.self) },
-                                                 lastTelemetryAt: t?.at))
+            let p = unwritten.removeValue(forKey: id)  // handed to storage: its status row keeps them
+            b.statuses.append(DeviceStatusRecord(deviceID: id, liveness: l, birth: p?.birth,
+                                                 lastTelemetry: p?.telemetry.map { String(decoding: $0.payload, as: UTF8.self) },
+                                                 lastTelemetryAt: p?.telemetry?.at))
         }
         dirty.subtract(ids)
         if statusDue {

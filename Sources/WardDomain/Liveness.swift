@@ -98,16 +98,21 @@ public struct LivenessTracker: Sendable {
     public static let defaultHeartbeat: TimeInterval = 30
     public static let heartbeatRange: ClosedRange<TimeInterval> = 1...3600
 
-    public private(set) var devices: [String: DeviceLiveness] = [:]
+    /// Dense per-device storage: a province's fleet is held in one array, not a hash table of values.
+    private var table = DeviceTable<DeviceLiveness>()
 
     public init() {}
 
-    public subscript(id: String) -> DeviceLiveness? { devices[id] }
+    /// Every tracked device (a copy, as a dictionary: for tests and whole-fleet views).
+    public var devices: [String: DeviceLiveness] { table.dictionary }
+    public var count: Int { table.count }
+
+    public subscript(id: String) -> DeviceLiveness? { table[id] }
 
     /// Adds a registered device (or restores one from storage).
-    public mutating func track(_ id: String, _ liveness: DeviceLiveness) { devices[id] = liveness }
-    public mutating func untrack(_ id: String) { devices[id] = nil }
-    public func isTracked(_ id: String) -> Bool { devices[id] != nil }
+    public mutating func track(_ id: String, _ liveness: DeviceLiveness) { table[id] = liveness }
+    public mutating func untrack(_ id: String) { table[id] = nil }
+    public func isTracked(_ id: String) -> Bool { table.contains(id) }
 
     /// Birth: the device connected with a (possibly new) boot. `newSession` is a live birth (a new
     /// MQTT connection): it opens a new sequence window even when the boot id is the current one, since
@@ -115,7 +120,7 @@ public struct LivenessTracker: Sendable {
     /// Without it the device would be refused (`replayed_sequence`) until its counter passed the old one.
     public mutating func birth(_ id: String, bootID: String, heartbeat: TimeInterval, at now: Date,
                                newSession: Bool = false) -> LivenessOutcome {
-        guard var d = devices[id] else { return .none }
+        guard var d = table[id] else { return .none }
         var outcome = LivenessOutcome.none
         if d.bootID != bootID {
             outcome.reboot = (d.bootID, bootID)
@@ -128,24 +133,24 @@ public struct LivenessTracker: Sendable {
         d.expectedBy = nil
         d.heartbeat = min(max(heartbeat, Self.heartbeatRange.lowerBound), Self.heartbeatRange.upperBound)
         d.lastHeard = now
-        outcome.change = transition(&d, id, to: d.classFaults.isEmpty ? .ok : .degraded, faults: d.classFaults, at: now)
-        devices[id] = d
+        outcome.change = Self.transition(&d, id, to: d.classFaults.isEmpty ? .ok : .degraded, faults: d.classFaults, at: now)
+        table[id] = d
         return outcome
     }
 
     /// A birth seen as history (retained at the broker): it proves nothing about now, but the
     /// heartbeat it declares is still the contract the silence deadline is measured against.
     public mutating func declare(_ id: String, heartbeat: TimeInterval) {
-        guard var d = devices[id] else { return }
+        guard var d = table[id] else { return }
         d.heartbeat = min(max(heartbeat, Self.heartbeatRange.lowerBound), Self.heartbeatRange.upperBound)
-        devices[id] = d
+        table[id] = d
     }
 
     /// Telemetry: proves the device alive and carries its class faults.
     public mutating func telemetry(_ id: String, bootID: String, seq: UInt64, reading: Reading, at now: Date)
         -> Result<LivenessOutcome, LivenessRejection>
     {
-        guard var d = devices[id] else { return .success(.none) }
+        guard var d = table[id] else { return .success(.none) }
         guard reading.deviceClass == d.deviceClass else { return .failure(.classMismatch) }
         var outcome = LivenessOutcome.none
         if d.earlierBoots.contains(bootID) {
@@ -162,15 +167,15 @@ public struct LivenessTracker: Sendable {
         d.lastHeard = now
         let faults = HealthRules.faults(of: reading, config: d.config, now: now)
         d.classFaults = faults
-        outcome.change = transition(&d, id, to: faults.isEmpty ? .ok : .degraded, faults: faults, at: now)
-        devices[id] = d
+        outcome.change = Self.transition(&d, id, to: faults.isEmpty ? .ok : .degraded, faults: faults, at: now)
+        table[id] = d
         return .success(outcome)
     }
 
     /// An event: checked against replay (a QoS 1 redelivery repeats its sequence number) and
     /// taken as a sign of life from the current boot.
     public mutating func event(_ id: String, bootID: String, seq: UInt64, at now: Date) -> Result<Void, LivenessRejection> {
-        guard var d = devices[id] else { return .success(()) }
+        guard var d = table[id] else { return .success(()) }
         // An event of a replaced boot (kept by the device and sent late) is stored as of that
         // boot, and switches nothing; a repeat of it is caught by storage (boot and seq are unique).
         if d.earlierBoots.contains(bootID) { return .success(()) }
@@ -181,15 +186,15 @@ public struct LivenessTracker: Sendable {
             d.lastEventSeq = seq
             if d.state.isOnline { d.lastHeard = max(d.lastHeard ?? now, now) }
         }
-        devices[id] = d
+        table[id] = d
         return .success(())
     }
 
     /// Any other message that proves the device alive (acknowledgements).
     public mutating func heard(_ id: String, bootID: String, at now: Date) {
-        guard var d = devices[id], d.bootID == bootID, d.state.isOnline else { return }
+        guard var d = table[id], d.bootID == bootID, d.state.isOnline else { return }
         d.lastHeard = max(d.lastHeard ?? now, now)
-        devices[id] = d
+        table[id] = d
     }
 
     /// The controller itself stopped listening and starts again now. What storage holds was
@@ -206,11 +211,11 @@ public struct LivenessTracker: Sendable {
     public mutating func resume(lastAlive: Date, now: Date, judgeSilence: Bool = true) -> [StateChange] {
         let lastAlive = min(lastAlive, now)
         var changes = judgeSilence ? sweep(now: lastAlive) : []
-        for (id, var d) in devices where d.state.isOnline {
+        table.updateEach { id, d in
+            guard d.state.isOnline else { return }
             let knownUntil = max(lastAlive, d.lastHeard ?? lastAlive)
-            if let c = transition(&d, id, to: .unknown, faults: [], at: knownUntil) { changes.append(c) }
+            if let c = Self.transition(&d, id, to: .unknown, faults: [], at: knownUntil) { changes.append(c) }
             d.expectedBy = max(now, d.since).addingTimeInterval(d.heartbeat * Self.silenceFactor)
-            devices[id] = d
         }
         return changes.sorted { ($0.at, $0.deviceID) < ($1.at, $1.deviceID) }
     }
@@ -221,13 +226,13 @@ public struct LivenessTracker: Sendable {
     public mutating func offline(_ id: String, bootID: String?, reason: FaultCode, at now: Date)
         -> Result<LivenessOutcome, LivenessRejection>
     {
-        guard var d = devices[id] else { return .success(.none) }
+        guard var d = table[id] else { return .success(.none) }
         if let bootID, let current = d.bootID, bootID != current { return .failure(.staleBoot) }
         // Already offline: the first reason and its onset stand. A Will that follows silence
         // (the broker noticing later what the controller noticed first) changes nothing.
         guard d.state != .offline else { return .success(.none) }
-        let change = transition(&d, id, to: .offline, faults: [Fault(reason)], at: now)
-        devices[id] = d
+        let change = Self.transition(&d, id, to: .offline, faults: [Fault(reason)], at: now)
+        table[id] = d
         return .success(LivenessOutcome(change: change, reboot: nil))
     }
 
@@ -235,16 +240,15 @@ public struct LivenessTracker: Sendable {
     /// so availability does not depend on how often the sweep runs.
     public mutating func sweep(now: Date) -> [StateChange] {
         var changes: [StateChange] = []
-        for (id, var d) in devices {
-            guard let deadline = d.silenceDeadline, deadline <= now else { continue }
+        table.updateEach { id, d in
+            guard let deadline = d.silenceDeadline, deadline <= now else { return }
             // Unknown after a restart: silent for 1.5 heartbeats since the controller listens again.
             let silentFor = d.state == .unknown ? d.heartbeat * Self.silenceFactor : deadline.timeIntervalSince(d.lastHeard ?? d.since)
             d.expectedBy = nil
-            if let c = transition(&d, id, to: .offline,
-                                  faults: [Fault(.silent, "> \(Self.seconds(silentFor)) s")], at: deadline) {
+            if let c = Self.transition(&d, id, to: .offline,
+                                       faults: [Fault(.silent, "> \(Self.seconds(silentFor)) s")], at: deadline) {
                 changes.append(c)
             }
-            devices[id] = d
         }
         return changes.sorted { ($0.at, $0.deviceID) < ($1.at, $1.deviceID) }
     }
@@ -255,12 +259,12 @@ public struct LivenessTracker: Sendable {
     }
 
     /// Whether `boot` is one this device has already left behind.
-    public func isEarlierBoot(_ id: String, _ boot: String) -> Bool { devices[id]?.earlierBoots.contains(boot) ?? false }
+    public func isEarlierBoot(_ id: String, _ boot: String) -> Bool { table[id]?.earlierBoots.contains(boot) ?? false }
 
     /// The earliest moment a sweep could find something: lets a scheduler sleep exactly.
-    public var nextDeadline: Date? { devices.values.compactMap(\.silenceDeadline).min() }
+    public var nextDeadline: Date? { table.compactMap(\.value.silenceDeadline).min() }
 
-    private func transition(_ d: inout DeviceLiveness, _ id: String, to state: HealthState, faults: [Fault], at now: Date)
+    private static func transition(_ d: inout DeviceLiveness, _ id: String, to state: HealthState, faults: [Fault], at now: Date)
         -> StateChange?
     {
         let sameFaults = d.faults.map(\.code) == faults.map(\.code)

@@ -9,7 +9,10 @@ public struct MessageBudget: Sendable {
     public var burst: Double
     /// How long drops keep counting towards the flooding alarm.
     public var window: TimeInterval = 60
+    /// Only buckets not yet full again: a device absent here has its whole burst (pruned as
+    /// they refill, so a fleet sending one reading a minute keeps a few entries, not one per device).
     private var buckets: [String: (tokens: Double, at: Date)] = [:]
+    private var pruneAt = 1024
     /// Drops per device per whole second: bounded by the window, however hard a device floods.
     private var drops: [String: [Int: Int]] = [:]
 
@@ -26,7 +29,17 @@ public struct MessageBudget: Sendable {
         let ok = b.tokens >= 1
         if ok { b.tokens -= 1 } else { drops[device, default: [:]][Int(now.timeIntervalSince1970.rounded(.down)), default: 0] += 1 }
         buckets[device] = b
+        if buckets.count >= pruneAt { prune(at: now) }
         return ok
+    }
+
+    /// Devices whose bucket is held (not yet seen full again).
+    var heldBuckets: Int { buckets.count }
+
+    /// Forgets the buckets that are full by `now`: the same as absent.
+    mutating func prune(at now: Date) {
+        buckets = buckets.filter { $0.value.tokens + max(0, now.timeIntervalSince($0.value.at)) * perSecond < burst }
+        pruneAt = max(1024, buckets.count * 2)
     }
 
     /// Drops per device within the window before `now`; forgets older ones.

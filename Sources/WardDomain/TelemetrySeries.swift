@@ -5,9 +5,14 @@ public struct TelemetrySeries: Sendable, Hashable, Codable {
     public struct Point: Sendable, Hashable, Codable {
         public var at: Date
         public var value: Double
-        public init(at: Date, value: Double) {
+        /// The bucket's extremes, when the point stands for a roll-up (hour, day); `value` is its mean.
+        public var min: Double?
+        public var max: Double?
+        public init(at: Date, value: Double, min: Double? = nil, max: Double? = nil) {
             self.at = at
             self.value = value
+            self.min = min
+            self.max = max
         }
     }
 

@@ -55,39 +55,25 @@ public struct UptimeSummary: Sendable, Hashable, Codable {
 public enum Uptime {
     /// Time per state inside `window`, clipped to the span the device was monitored
     /// (`monitored`, e.g. installation to removal) and to `now`. Gaps count as unknown.
+    /// Counted in whole milliseconds (stored times are), so parts of a window add up exactly.
     public static func summary(
         of intervals: [StateInterval], in window: DateInterval, monitored: DateInterval? = nil, now: Date
     ) -> UptimeSummary {
-        var s = UptimeSummary()
-        guard let (lower, upper) = bounds(window, monitored, now) else { return s }
-        var covered: TimeInterval = 0
-        for iv in intervals {
-            let d = clipped(iv, lower, upper, now)
-            guard d > 0 else { continue }
-            s.add(iv.state, d)
-            covered += d
-        }
         // Intervals never overlap (each change closes the previous one); what they leave
         // uncovered is time the controller knew nothing.
-        s.unknown += max(0, upper.timeIntervalSince(lower) - covered)
-        return s
+        DeviceUptime.of(intervals, in: window, monitored: monitored, now: now).summary
     }
 
     /// Seconds inside `window` (clipped as in `summary`) spent in intervals matching `ok`.
     public static func seconds(of intervals: [StateInterval], in window: DateInterval, monitored: DateInterval? = nil, now: Date,
                                where ok: (StateInterval) -> Bool) -> TimeInterval {
-        guard let (lower, upper) = bounds(window, monitored, now) else { return 0 }
-        return intervals.reduce(0) { ok($1) ? $0 + clipped($1, lower, upper, now) : $0 }
-    }
-
-    static func bounds(_ window: DateInterval, _ monitored: DateInterval?, _ now: Date) -> (Date, Date)? {
-        let lower = max(window.start, monitored?.start ?? window.start)
-        let upper = min(window.end, now, monitored?.end ?? window.end)
-        return upper > lower ? (lower, upper) : nil
-    }
-
-    static func clipped(_ iv: StateInterval, _ lower: Date, _ upper: Date, _ now: Date) -> TimeInterval {
-        max(0, min(iv.end ?? now, upper).timeIntervalSince(max(iv.start, lower)))
+        guard let (lower, upper) = DeviceUptime.bounds(window, monitored: monitored, now: now) else { return 0 }
+        let nowMs = UptimeMillis.ms(now)
+        let ms = intervals.reduce(Int64(0)) {
+            ok($1) ? $0 + UptimeMillis.clipped(start: UptimeMillis.ms($1.start), end: $1.end.map(UptimeMillis.ms) ?? nowMs,
+                                               lower: lower, upper: upper) : $0
+        }
+        return Double(ms) / 1000
     }
 }
 

@@ -17,6 +17,8 @@ public struct ControllerHTTPServer: Sendable {
     public let upstream: (service: UpstreamService, token: String)?
     /// The operators' API (`/api/v1/...`); nil: not served.
     public let api: OperatorAPI?
+    /// `/metrics`, `/readyz` and request counts; nil: `/metrics` off and `/readyz` 503.
+    public var observability: Observability?
     let logger: Logger
     public static let maxUpstreamBody = 20 * 1024 * 1024
 
@@ -108,7 +110,8 @@ public struct ControllerHTTPServer: Sendable {
             }
         }
         var table: [(path: String, method: HTTPRequest.Method)] = [("/healthz", .get), ("/media/{hash}", .get),
-                                                                   ("/api/v1/upstream/bulletins", .post)]
+                                                                   ("/api/v1/upstream/bulletins", .post)] + Observability.routes
+        (observability ?? Observability(metrics: WardMetrics(), access: .off, readiness: nil)).register(on: router)
         if let api {
             api.register(on: router)
             ConsoleAssets.register(on: router)
@@ -132,7 +135,7 @@ public struct ControllerHTTPServer: Sendable {
     /// Runs until the surrounding task is cancelled. `onListening` receives the bound port.
     public func run(onListening: (@Sendable (Int) -> Void)? = nil) async throws {
         let app = Application(
-            router: router(),
+            router: observedRouter(),
             configuration: .init(address: .hostname(host, port: port), serverName: "WardFleet"),
             onServerRunning: { channel in onListening?(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -105,10 +105,10 @@ extension OperatorAPI {
             Route(method: .get, path: "/api/v1/devices/{id}/telemetry", permission: .view) { call in
                 let (d, _, _) = try self.scopedDevice(call, active: false)
                 let id = d.id
-                let hours = try call.number("hours", in: 1...(24 * 31)) ?? 24
+                let hours = try call.number("hours", in: 1...(24 * 366)) ?? 24
                 let now = self.clock.now()
-                let samples = try HealthQueries(db).samples(device: id, in: DateInterval(start: now - hours * 3600, end: now + 1), limit: 20_000)
-                return try Self.json(TelemetrySeries.build(samples.map { ($0.receivedAt, $0.payload) }))
+                // Up to 3 days from raw samples, up to 45 days from hourly roll-ups, beyond from daily ones.
+                return try Self.json(try LifecycleRepository(db).series(device: id, window: DateInterval(start: now - hours * 3600, end: now + 1)))
             },
             Route(method: .post, path: "/api/v1/media", permission: .schedule, bodyLimit: Self.mediaBodyLimit) { call in
                 let library = try self.requireLibrary()

@@ -46,8 +46,7 @@ public struct DeviceRepository: Sendable {
             try db.execute(sql: "UPDATE devices SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
                            arguments: [at.millis, id])
             guard db.changesCount > 0 else { return false }
-            try db.execute(sql: "UPDATE state_intervals SET ended_at = ? WHERE device_id = ? AND ended_at IS NULL",
-                           arguments: [at.millis, id])
+            try ReportRollups.closeOpenIntervals(db, device: id, at: at.millis)
             try db.execute(sql: "DELETE FROM device_status WHERE device_id = ?", arguments: [id])
             return true
         }

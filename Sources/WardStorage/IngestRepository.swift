@@ -202,21 +202,32 @@ public struct IngestRepository: Sendable {
             }
             let refused = b.playback.isEmpty ? [] : try PlaybackRepository.appendReports(db, b.playback)
             if !b.changes.isEmpty {
-                let close = try db.cachedStatement(sql:
-                    "UPDATE state_intervals SET ended_at = ? WHERE device_id = ? AND ended_at IS NULL")
                 let open = try db.cachedStatement(sql:
                     "INSERT INTO state_intervals (device_id, state, faults, started_at) VALUES (?, ?, ?, ?)")
                 for c in b.changes {
-                    try close.execute(arguments: [c.at.millis, c.deviceID])
+                    // Closed, it goes into the monthly report's roll-ups in this transaction.
+                    try ReportRollups.closeOpenIntervals(db, device: c.deviceID, at: c.at.millis)
                     try open.execute(arguments: [c.deviceID, c.to.rawValue, JSONText.encode(c.faults), c.at.millis])
                 }
             }
             if !b.statuses.isEmpty {
                 // One row per device (the latest): an upsert may not touch a row twice in one statement.
+                // A status carries its birth and telemetry only once (the controller does not keep
+                // them): an earlier one's (a retried batch) go with the latest.
                 var latest: [String: Int] = [:]
-                for (i, s) in b.statuses.enumerated() { latest[s.deviceID] = i }
+                var statuses = b.statuses
+                for (i, s) in statuses.enumerated() {
+                    if let j = latest[s.deviceID] {
+                        statuses[i].birth = s.birth ?? statuses[j].birth
+                        if s.lastTelemetry == nil {
+                            statuses[i].lastTelemetry = statuses[j].lastTelemetry
+                            statuses[i].lastTelemetryAt = statuses[j].lastTelemetryAt
+                        }
+                    }
+                    latest[s.deviceID] = i
+                }
                 let rows: [[SQLValue]] = latest.values.sorted().map { i in
-                    let s = b.statuses[i], l = s.liveness
+                    let s = statuses[i], l = s.liveness
                     return [s.deviceID.sqlValue, l.state.rawValue.sqlValue, JSONText.encode(l.faults).sqlValue, l.since.millis.sqlValue,
                             l.bootID.sql, l.lastSeq.map { Int64(bitPattern: $0) }.sql, l.lastEventSeq.map { Int64(bitPattern: $0) }.sql,
                             l.lastHeard.map { $0.millis }.sql, l.heartbeat.sqlValue, s.birth.sql, s.lastTelemetry.sql, s.lastTelemetryAt.map { $0.millis }.sql]
@@ -238,12 +249,14 @@ public struct IngestRepository: Sendable {
                                   [s.deviceID.sqlValue, s.receivedAt.millis.sqlValue, s.deviceTime.millis.sqlValue, s.boot.sqlValue,
                                    Int64(bitPattern: s.seq).sqlValue, s.payload.sqlValue]
                               })
+            let kioskActivity = try ReportRollups.newKioskActivity(db, b.events)  // before the insert: what it will add
             try db.insertMany("""
                 INSERT OR IGNORE INTO device_events (device_id, boot, seq, type, occurred_at, received_at, ticket, wait_s, rating, detail)
                 """, columns: 10, rows: b.events.map { e in
                     [e.deviceID.sqlValue, e.boot.sqlValue, Int64(bitPattern: e.seq).sqlValue, e.type.sqlValue, e.occurredAt.millis.sqlValue,
                      e.receivedAt.millis.sqlValue, e.ticket.sql, e.waitSeconds.sql, e.rating.map { $0.rawValue }.sql, e.detail.sql]
                 })
+            try ReportRollups.addKioskActivity(db, kioskActivity)
             for r in b.reboots {
                 try db.execute(sql: "INSERT INTO reboots (device_id, previous_boot, boot, at) VALUES (?, ?, ?, ?)",
                                arguments: [r.deviceID, r.previousBoot, r.boot, r.at.millis])

@@ -23,7 +23,9 @@ public struct PlaybackRepository: Sendable {
         for (e, recordedAt) in entries {
             try st.execute(arguments: [e.key.item, e.key.startMillis, e.speaker, e.event.rawValue, e.at.millis, e.reason?.rawValue,
                                        e.by, e.detail, recordedAt.millis])
-            added += db.changesCount
+            guard db.changesCount > 0 else { continue }
+            added += 1
+            try ReportRollups.addPlayback(db, item: e.key.item, scheduledStart: e.key.startMillis, speaker: e.speaker, event: e.event.rawValue)
         }
         return added
     }

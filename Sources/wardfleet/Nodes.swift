@@ -12,7 +12,7 @@ import WardStorage
 
 extension RunCommand {
     /// One node of a cluster: commune units for the communes it owns, the API and console for all.
-    func runNode(_ nodeID: String, unit: ControllerConfiguration, mediaBase: SharedValue<String?>) async throws {
+    func runNode(_ nodeID: String, unit: ControllerConfiguration, mediaBase: SharedValue<String?>, metrics: WardMetrics) async throws {
         guard Identifier.isValid(nodeID) else { throw ValidationError("--node-id: chữ, số, '-', '_' / letters, digits, '-', '_'") }
         let location = library.db.resolved
         guard WardDatabase.isPostgres(location) else {
@@ -34,6 +34,7 @@ extension RunCommand {
         cluster.renewInterval = .milliseconds(Int(max(0.2, leaseSeconds / 6) * 1000))
         cluster.notificationSinks = unit.notificationSinks
         cluster.reports = unit.reports
+        cluster.lifecycle = unit.lifecycle
         cluster.acceptClaims = acceptClaims
         let host = httpHost == "0.0.0.0" || httpHost == "::" ? "127.0.0.1" : httpHost
         cluster.apiURL = apiURL ?? (noHttp ? nil : "http://\(host):\(httpPort)")
@@ -57,9 +58,17 @@ extension RunCommand {
                 return c
             }
         }
-        let http = ControllerHTTPServer(
+        var server = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: database, library: library, clock: clock), $0) }, api: api)
+        // Ready: the database takes a write, and every link of this node (its units' and its API's) is up.
+        metrics.observe(database: database)
+        metrics.observeLinks { [router] in map.brokers.map { ($0.address, router.clients[$0.name]?.isConnected ?? false) } }
+        server.observability = Observability(metrics: metrics, access: try observability.access, readiness: Readiness(
+            database: database, links: { [router] in
+                await node.unitLinks + map.brokers.map { ($0.name, router.clients[$0.name]?.isConnected ?? false) }
+            }))
+        let http = server
         let serveHTTP = !noHttp
         let task = Task {
             try await router.connect()

@@ -141,7 +141,7 @@ struct KPICommand: AsyncParsableCommand {
 struct AlarmsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alarms", abstract: "Cảnh báo / Alarms: list, acknowledge, rules, notifications.",
-        subcommands: [List.self, Ack.self, Rules.self, Notifications.self], defaultSubcommand: List.self)
+        subcommands: [List.self, Ack.self, Rules.self, Notifications.self, Contacts.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Danh sách cảnh báo / List alarms (open by default).")

@@ -16,7 +16,7 @@ struct Wardfleet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wardfleet",
         abstract: "WardFleet: hạ tầng số cấp xã / digital infrastructure of communes and wards.",
-        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, BrokerCommand.self, NodesCommand.self, DemoCommand.self, Bench.self])
+        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, BrokerCommand.self, NodesCommand.self, BackupCommand.self, RestoreCommand.self, DemoCommand.self, Bench.self])
 }
 
 struct DatabaseOptions: ParsableArguments {
@@ -102,6 +102,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var library: MediaCommand.LibraryOptions
     @OptionGroup var brokerOptions: BrokerOptions
+    @OptionGroup var sms: SMSOptions
     @Option(help: "MQTT client id of this controller.") var clientID = "wardfleet-controller"
     @Option(help: "Seconds between stored telemetry samples per device.") var sampleInterval: Double = 60
     @Option(help: "Seconds between write-backs of each device's latest status.") var statusInterval: Double = 5
@@ -131,15 +132,19 @@ struct RunCommand: AsyncParsableCommand {
     var brokers: String?
     @Option(help: "Cluster: this node's API address as others reach it, shown by `wardfleet nodes`.") var apiURL: String?
     @Option(help: "Cluster: seconds a commune's lease outlives its owner's last renewal.") var leaseSeconds: Double = 6
+    @OptionGroup var observability: ObservabilityOptions
+    @OptionGroup var retention: RetentionOptions
 
     func run() async throws {
-        bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
+        try observability.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, clock: Clocks.fromEnvironment())
         try library.db.requireLocal()
+        let metrics = WardMetrics(now: { Clocks.fromEnvironment().now() })
         var config = ControllerConfiguration(databasePath: library.db.resolved,
                                              mqtt: try brokerOptions.configuration(clientID: clientID))
         config.mqtt.cleanSession = false  // QoS 1 messages wait at the broker while we restart
         config.ingest.sampleInterval = sampleInterval
         config.ingest.statusInterval = statusInterval
+        config.metrics = metrics
         var delivery = DeliveryConfiguration()
         delivery.rules.lead = leadMinutes * 60
         delivery.rules.closeGrace = closeGrace
@@ -166,13 +171,18 @@ struct RunCommand: AsyncParsableCommand {
         reports.day = reportDay
         reports.directory = reportsDir
         config.reports = reports
+        config.lifecycle = try retention.configuration()
         if acceptClaims {
             guard brokerOptions.username != nil else {
                 throw ValidationError("--accept-claims cần tài khoản bộ điều khiển (--username) / needs the controller's broker account (--username)")
             }
             config.claims = try brokerOptions.configuration(clientID: "\(clientID)-claims")
         }
-        if let nodeID { return try await runNode(nodeID, unit: config, mediaBase: baseURL) }
+        config.sms = try sms.configuration()
+        if nodeID != nil, config.sms != nil {
+            throw ValidationError("--sms-gateway: chưa dùng được với --node-id (cụm) / not available with --node-id (cluster) yet")
+        }
+        if let nodeID { return try await runNode(nodeID, unit: config, mediaBase: baseURL, metrics: metrics) }
         let controller = try FleetController(config, clock: Clocks.fromEnvironment())
         let host = httpHost == "0.0.0.0" || httpHost == "::" ? "127.0.0.1" : httpHost
         if mediaURL == nil, host != httpHost {
@@ -189,9 +199,14 @@ struct RunCommand: AsyncParsableCommand {
         if brokerOptions.username != nil {
             api.deviceAccounts = DynamicSecurityAccounts(try brokerOptions.configuration(clientID: "\(clientID)-accounts"))
         }
-        let media = ControllerHTTPServer(
+        var server = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) }, api: api)
+        metrics.observe(database: controller.database)
+        let brokerAddress = "\(config.mqtt.host):\(config.mqtt.port)"
+        server.observability = Observability(metrics: metrics, access: try observability.access, readiness: Readiness(
+            database: controller.database, links: { [(brokerAddress, controller.client.isConnected)] }))
+        let media = server
         let serveHTTP = !noHttp
         let task = Task {
             // Either service ending (or failing) ends the process: a half-running controller helps no one.

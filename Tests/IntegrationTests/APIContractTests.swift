@@ -5,7 +5,7 @@ import WardDomain
 import WardHTTP
 import WardStorage
 
-extension RealBrokerTests {
+extension OutsideToolTests {
     /// The API contract checked by an outside tool: schemathesis (PyPI, in .build/browser-venv)
     /// generates requests from docs/openapi.yaml, valid and invalid, and runs every check it has
     /// (`--checks all`) against a real `wardfleet run` with a seeded database, live simulated
@@ -70,7 +70,7 @@ extension RealBrokerTests {
                 print("schemathesis (\(ContinuousClock.now - started)): \(summary.joined(separator: " | "))")
                 #expect(status == 0, "schemathesis failed (exit \(status.map(String.init) ?? "timeout")):\n\(output.suffix(6000))")
                 // Exit 0 alone could also mean nothing ran: every operation must have been tested.
-                let operations = OperatorAPI(database: h.db).routes.count + 3  // and /healthz, /media/{hash}, upstream bulletins
+                let operations = OperatorAPI(database: h.db).routes.count + 5  // and /healthz, /readyz, /metrics, /media/{hash}, upstream bulletins
                 #expect(output.contains("Selected: \(operations)/\(operations)") && output.contains("Tested: \(operations)"), "\(output.prefix(3000))")
                 #expect(!output.contains("Server error") && !output.contains("Network Error"), "\(output.suffix(6000))")
             }

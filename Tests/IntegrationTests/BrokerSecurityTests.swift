@@ -72,7 +72,7 @@ extension RealBrokerTests {
             #expect(perms == 0o600)
 
             // The controller runs with its own account and sees a provisioned device's telemetry.
-            let httpPort = try Browser.freePort()
+            let httpPort = try OutsideToolTests.Browser.freePort()
             let run = try ChildProcess.spawn(Harness.binary("wardfleet"), ["run", "--db", h.dbPath, "--http-host", "127.0.0.1", "--http-port", "\(httpPort)",
                                                                              "--status-interval", "0.5", "--accept-claims"] + ctrl,
                                              stdout: .file(h.file("secure-controller.log")), stderr: .file(h.file("secure-controller.log")))

@@ -5,7 +5,7 @@ import WardDomain
 import WardHTTP
 import WardStorage
 
-extension RealBrokerTests {
+extension OutsideToolTests {
     /// The web console in a real headless Chromium (Tests/browser/console_scenario.py, Selenium), the
     /// journeys at a phone width (390 px) and a desktop width (1366 px): the operator schedules a
     /// weekday village bulletin from the landing page in at most 6 taps and a confirmation says when,

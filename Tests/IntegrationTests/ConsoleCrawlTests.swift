@@ -8,7 +8,7 @@ import WardDomain
 import WardHTTP
 import WardStorage
 
-extension RealBrokerTests.Browser {
+extension OutsideToolTests.Browser {
     /// Two communes, so one user can be limited to one of them; sites with and without coordinates.
     static let crawlFleet = """
         province:

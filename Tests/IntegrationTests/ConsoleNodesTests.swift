@@ -5,7 +5,7 @@ import WardDomain
 import WardHTTP
 import WardStorage
 
-extension RealBrokerTests.Browser {
+extension OutsideToolTests.Browser {
     /// Controller nodes in the console, over the crawl's two communes with two nodes on the database:
     /// nut-1 alive, owning Cẩm La, the leader; nut-2 stopped, the last owner of Hải Sơn. The overview
     /// and the landing page warn that Hải Sơn has no node, by name; the overview lists the nodes with

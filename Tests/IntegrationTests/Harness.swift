@@ -9,6 +9,11 @@ import WardStorage
 /// Every test that starts brokers and processes, one at a time: they load both cores.
 @Suite(.serialized) enum RealBrokerTests {}
 
+/// The outside tools (Chromium driven by Selenium, schemathesis), one at a time, in a second lane beside
+/// RealBrokerTests: much of their time is spent waiting on a browser or on HTTP round trips, so the two lanes
+/// overlap on two cores instead of adding up (the suite's wall time was the sum, over 17 minutes).
+@Suite(.serialized) enum OutsideToolTests {}
+
 /// One isolated world per test: its own mosquitto on a free loopback port, its own SQLite file,
 /// the real `wardfleet` and `firmware-sim` binaries as child processes.
 final class Harness: @unchecked Sendable {

@@ -14,7 +14,7 @@ extension RealBrokerTests {
                 try BroadcastRepository(h.db).addUser(User(name: "vanhoa", role: .operator, displayName: "Cán bộ văn hóa", createdAt: Date()))
                 let (ts, token) = try await h.run("wardfleet", ["users", "token", "vanhoa", "--label", "máy tính xách tay", "--db", h.dbPath])
                 #expect(ts == 0)
-                let port = try Browser.freePort()
+                let port = try OutsideToolTests.Browser.freePort()
                 try await h.startController(["--http-port", "\(port)"])
                 try h.startSim(["--only", "LOA-1"])
                 try await h.waitUntil("LOA-1 online") { try h.state("LOA-1") == .ok }
@@ -75,7 +75,7 @@ extension RealBrokerTests {
                 try cluster.heartbeat(node: "nut-1", apiURL: "http://10.0.0.21:8080", startedAt: now - 60,
                                       brokers: [BrokerLink(name: "bac", address: "10.0.0.11:1883", connected: true, communes: 1)], at: now)
                 _ = try cluster.acquire(ClusterRepository.communeScope("cam-la"), node: "nut-1", now: now, duration: 3_600)
-                let port = try Browser.freePort()
+                let port = try OutsideToolTests.Browser.freePort()
                 try await h.startController(["--http-port", "\(port)"])
                 func remote(_ token: String) -> [String] {
                     ["--server", "http://127.0.0.1:\(port)", "--token", token.trimmingCharacters(in: .whitespacesAndNewlines)]

@@ -37,8 +37,10 @@ final class WebhookReceiver: Sendable {
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port ?? 0 } })
         let task = Task { try await app.runService() }
-        let deadline = ContinuousClock.now + .seconds(20)
+        // A loaded test process (many tests blocking the pool) can take a while to run the server's task.
+        let deadline = ContinuousClock.now + .seconds(90)
         while port.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try #require(port.withLock { $0 } != 0, "the stand-in server did not start")
         return (URL(string: "http://127.0.0.1:\(port.withLock { $0 })/hook")!, task)
     }
 }
@@ -104,8 +106,10 @@ final class WebhookReceiver: Sendable {
                               onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port ?? 0 } })
         let server = Task { try await app.runService() }
         defer { server.cancel() }
-        let deadline = ContinuousClock.now + .seconds(20)
+        // A loaded test process (many tests blocking the pool) can take a while to run the server's task.
+        let deadline = ContinuousClock.now + .seconds(90)
         while port.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try #require(port.withLock { $0 } != 0, "the stand-in server did not start")
 
         let db = try database()
         let clock = ManualTimeSource(start)

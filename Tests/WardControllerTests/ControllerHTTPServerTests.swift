@@ -45,8 +45,10 @@ import WardStorage
     static func start(_ server: ControllerHTTPServer) async throws -> (base: String, task: Task<Void, any Error>) {
         let port = Mutex(0)
         let task = Task { try await server.run(onListening: { p in port.withLock { $0 = p } }) }
-        let deadline = ContinuousClock.now + .seconds(20)
+        // A loaded test process (many tests blocking the pool) can take a while to run the server's task.
+        let deadline = ContinuousClock.now + .seconds(90)
         while port.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try #require(port.withLock { $0 } != 0, "the stand-in server did not start")
         guard port.withLock({ $0 }) != 0 else {
             task.cancel()
             throw CancellationError()  // the server did not start

@@ -18,7 +18,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             return try WardDatabase(path: dir.appendingPathComponent("t.sqlite").path)
         case .postgres:
-            return try WardDatabase(postgres: try Self.server.get().createDatabase("storage"))
+            return try WardDatabase(postgres: try Self.server.get().createMigratedDatabase("storage"))
         }
     }
 }

@@ -24,11 +24,16 @@ public enum AlarmEvent: String, Sendable, Codable {
 /// Alarm texts operators read: Vietnamese first, English second, names not ids.
 public struct AlarmWording: Sendable {
     public var tree: PlaceTree?
-    public var devices: [String: Device]
+    /// Each device's site: all the wording needs of the registry (not whole devices, kept for the whole run).
+    public var sites: [String: String]
+
+    public init(tree: PlaceTree?, sites: [String: String]) {
+        self.tree = tree
+        self.sites = sites
+    }
 
     public init(tree: PlaceTree?, devices: [String: Device]) {
-        self.tree = tree
-        self.devices = devices
+        self.init(tree: tree, sites: devices.mapValues(\.siteID))
     }
 
     func name(_ id: String?) -> String? { id.flatMap { tree?[$0]?.name } }
@@ -36,7 +41,7 @@ public struct AlarmWording: Sendable {
     /// "Loa Đầu làng, Thôn Đông, Xã Duy Phước"
     public func whereabouts(_ a: Alarm) -> String {
         var parts: [String] = []
-        if let d = a.deviceID.flatMap({ devices[$0] }), let site = name(d.siteID) { parts.append(site) }
+        if let site = name(a.deviceID.flatMap { sites[$0] }) { parts.append(site) }
         if let v = name(a.villageID) { parts.append(v) }
         if let c = name(a.communeID) { parts.append(c) }
         return parts.joined(separator: ", ")
@@ -115,7 +120,7 @@ public struct AlarmWording: Sendable {
         let (vi, en) = text(a, event: event)
         let p = Payload(event: event.rawValue, alarm: Body(
             id: a.id, kind: a.kind.rawValue, severity: a.severity.rawValue, status: a.status.rawValue, device: a.deviceID,
-            deviceClass: a.deviceClass?.rawValue, site: a.deviceID.flatMap { devices[$0]?.siteID }, village: a.villageID,
+            deviceClass: a.deviceClass?.rawValue, site: a.deviceID.flatMap { sites[$0] }, village: a.villageID,
             villageName: name(a.villageID), commune: a.communeID, communeName: name(a.communeID), members: a.members, detail: a.detail,
             since: iso.string(from: a.since), raisedAt: iso.string(from: a.raisedAt), ackedBy: a.ackedBy,
             ackedAt: a.ackedAt.map(iso.string(from:)), clearedAt: a.clearedAt.map(iso.string(from:)), reminders: a.reminders),
@@ -137,7 +142,7 @@ public actor AlarmService {
     private let configuration: AlarmConfiguration
     private let logger: Logger
     private var engine: AlarmEngine
-    private var wording = AlarmWording(tree: nil, devices: [:])
+    private var wording = AlarmWording(tree: nil, sites: [:])
     private var knownAcks = Set<Int64>()
     private var restored = false
 
@@ -154,7 +159,7 @@ public actor AlarmService {
     }
 
     public func updateRegistry(tree: PlaceTree, devices: [Device]) {
-        wording = AlarmWording(tree: tree, devices: Dictionary(devices.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
+        wording = AlarmWording(tree: tree, sites: Dictionary(devices.map { ($0.id, $0.siteID) }, uniquingKeysWith: { a, _ in a }))
     }
 
     /// One evaluation: rules re-read (so a change applies without restart), transitions stored

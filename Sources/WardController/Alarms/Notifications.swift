@@ -146,9 +146,11 @@ public actor NotificationDispatcher {
     public private(set) var delivered = 0
     public private(set) var failedAttempts = 0
     public private(set) var gaveUp = 0
+    private let metrics: WardMetrics?
 
     public init(database: WardDatabase, sinks: [any NotificationSink], retry: RetryPolicy = RetryPolicy(),
-                clock: any TimeSource = SystemTimeSource(), logger: Logger = Logger(label: "wardfleet.notify")) {
+                clock: any TimeSource = SystemTimeSource(), logger: Logger = Logger(label: "wardfleet.notify"), metrics: WardMetrics? = nil) {
+        self.metrics = metrics
         repository = NotificationRepository(database)
         self.sinks = Dictionary(sinks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.retry = retry
@@ -169,12 +171,14 @@ public actor NotificationDispatcher {
             guard let sink = sinks[n.sink] else {
                 try? repository.failed(n.id, at: now, error: "sink '\(n.sink)' is not configured", retryAt: nil)
                 gaveUp += 1
+                metrics?.countNotification(.gaveUp)
                 continue
             }
             do {
                 try await sink.deliver(OutgoingNotification(id: n.id, event: n.event, payload: n.payload, attempt: n.attempts + 1))
                 try repository.delivered(n.id, at: clock.now())
                 delivered += 1
+                metrics?.countNotification(.delivered)
             } catch {
                 failedAttempts += 1
                 let attempt = n.attempts + 1
@@ -182,6 +186,7 @@ public actor NotificationDispatcher {
                 let next = permanent ? nil : retry.delay(afterAttempt: attempt).map { clock.now().addingTimeInterval($0) }
                 try? repository.failed(n.id, at: clock.now(), error: "\(error)", retryAt: next)
                 if next == nil { gaveUp += 1 }
+                metrics?.countNotification(next == nil ? .gaveUp : .failed)
                 logger.warning(next == nil ? "notification given up" : "notification failed, will retry", metadata: [
                     "id": "\(n.id)", "sink": "\(n.sink)", "attempt": "\(attempt)", "error": "\(error)",
                     "retry_at": "\(next.map { LocalCalendar.vietnam.display($0) } ?? "-")",

@@ -29,6 +29,18 @@ public struct DeliveryConfiguration: Sendable {
     public var communes: Set<String>?
     /// Where the schedule's revision is read (a node's units share one read); nil: from the database.
     public var revision: (@Sendable () throws -> Int64)?
+    /// A new emergency goes out first as one publish per commune on its emergency topic, for the
+    /// speakers whose birth announces the capability (protocol §4, `emergency`); their agendas follow.
+    /// False: every speaker gets it through its own agenda only.
+    public var fanout = true
+    /// Which speakers announce the commune topic in their latest birth, asked when an emergency is
+    /// called (the controller's ingest knows it live); nil: read from their stored births then.
+    public var capableSpeakers: (@Sendable () async throws -> Set<String>)?
+    /// How long after the commune message the agendas of the speakers it reached follow: they
+    /// already play it, and 5,000 agendas at once would only hold up their reports at the broker.
+    public var fanoutAgendaDelay: TimeInterval = 2
+    /// Counts agendas published and failed (`WardMetrics`); nil: not counted.
+    public var metrics: WardMetrics?
 
     public init() {}
 }
@@ -80,6 +92,14 @@ public actor BroadcastDelivery {
     private var resumed = Set<Pair>()
     private var resumedUntil = Date.distantPast
     public private(set) var publishFailures = 0
+    /// Reads the stored births when no live source is configured.
+    private var capabilityReader = CapabilityReader()
+    /// Speakers reached on their commune's topic, whose agenda waits until then (`fanoutAgendaDelay`).
+    private var agendaHeld: [String: Date] = [:]
+    /// Emergency plays sent on a commune topic, with those communes and when to forget them.
+    private var fannedOut: [PlayKey: (communes: Set<String>, until: Date)] = [:]
+    /// Commune-wide emergency messages sent (plays and cancellations).
+    public private(set) var fanouts = 0
     /// When the last evaluation that sent something finished handing schedules to the broker client.
     public private(set) var lastPublishedAt: ContinuousClock.Instant?
 
@@ -145,10 +165,12 @@ public actor BroadcastDelivery {
     /// The controller's periodic registry read, shared with the ingest side.
     public func updateRegistry(tree: PlaceTree, devices: [Device]) {
         self.tree = tree
+        // Only what the speaker directory reads is kept: not a whole province's fleet for the run.
+        let speakers = devices.filter { $0.deviceClass == .speaker && $0.removedAt == nil }
         if let communes = configuration.communes {
-            self.devices = devices.filter { tree.ancestor(of: $0.siteID, at: .commune).map { communes.contains($0.id) } ?? false }
+            self.devices = speakers.filter { tree.ancestor(of: $0.siteID, at: .commune).map { communes.contains($0.id) } ?? false }
         } else {
-            self.devices = devices
+            self.devices = speakers
         }
         if rebuildDirectory() { recomputeAudiences() }
     }
@@ -194,9 +216,13 @@ public actor BroadcastDelivery {
         agendas = DeliveryPlanner.agendas(items: approved, audiences: audiences, now: now, settings: configuration.rules,
                                           quietHours: speakerQuietHours)
         var lines: [PlaybackEntry] = []
+        /// Emergency plays sent for the first time, by speaker: candidates for the commune topic.
+        var fresh: [String: [AgendaEntry]] = [:]
         for (speaker, agenda) in agendas {
             for p in agenda.plays where p.start <= now.addingTimeInterval(configuration.rules.lead) {
-                note(Pair(key: p.key, speaker: speaker), plannedStart: p.start, now: now, into: &lines)
+                if note(Pair(key: p.key, speaker: speaker), plannedStart: p.start, now: now, into: &lines), p.level == .emergency {
+                    fresh[speaker, default: []].append(p)
+                }
             }
             for key in Array(agenda.skipped.keys) + agenda.quiet where key.start <= now.addingTimeInterval(configuration.rules.lead) {
                 note(Pair(key: key, speaker: speaker), plannedStart: key.start, now: now, into: &lines)
@@ -212,7 +238,8 @@ public actor BroadcastDelivery {
             changed = true  // try again at the next evaluation
             return
         }
-        if publishAgendas(now: now) > 0 { lastPublishedAt = ContinuousClock.now }
+        let capable = fresh.isEmpty || !configuration.fanout ? [] : await capableSpeakers()
+        if publishAgendas(now: now, fresh: fresh, capable: capable) > 0 { lastPublishedAt = ContinuousClock.now }
         checkRelaySources(Set(lines.map(\.key)))
         await close(now: now)
         if logged.count > 100_000 {
@@ -221,11 +248,13 @@ public actor BroadcastDelivery {
         }
     }
 
-    private func note(_ pair: Pair, plannedStart: Date, now: Date, into lines: inout [PlaybackEntry]) {
-        guard logged.insert(pair).inserted else { return }
+    @discardableResult
+    private func note(_ pair: Pair, plannedStart: Date, now: Date, into lines: inout [PlaybackEntry]) -> Bool {
+        guard logged.insert(pair).inserted else { return false }
         open[pair] = closeTime(of: pair, plannedStart: plannedStart)
         lines.append(PlaybackEntry(key: pair.key, speaker: pair.speaker, event: .scheduled, at: now,
                                    detail: plannedStart != pair.key.start ? "start \(plannedStart.unixMillis)" : nil))
+        return true
     }
 
     private func closeTime(of pair: Pair, plannedStart: Date) -> Date {
@@ -233,8 +262,9 @@ public actor BroadcastDelivery {
         return max(plannedStart, pair.key.start).addingTimeInterval(duration + configuration.rules.closeGrace)
     }
 
-    /// Returns how many schedules it sent.
-    private func publishAgendas(now: Date) -> Int {
+    /// Returns how many schedules it sent. `fresh`: emergency plays sent for the first time, which
+    /// go out on their commune's topic first; the agendas of the speakers reached that way go last.
+    private func publishAgendas(now: Date, fresh: [String: [AgendaEntry]] = [:], capable: Set<String> = []) -> Int {
         var speakers = Set(agendas.keys)
         if everyoneSent {
             speakers.formUnion(published.filter { !$0.value.isEmpty }.keys)
@@ -250,7 +280,16 @@ public actor BroadcastDelivery {
         }
         var failed = false
         var sent = 0
-        for speaker in speakers {
+        cancelFannedOut(now: now)
+        let reached = fresh.isEmpty ? [] : fanOut(fresh, capable: capable, base: base, now: now)
+        for s in reached { agendaHeld[s] = now.addingTimeInterval(configuration.fanoutAgendaDelay) }
+        // Speakers the commune topic did not reach first: theirs is the only way the emergency comes.
+        let ordered = reached.isEmpty ? Array(speakers) : speakers.filter { !reached.contains($0) } + speakers.filter { reached.contains($0) }
+        for speaker in ordered {
+            if !agendaHeld.isEmpty, let until = agendaHeld[speaker] {
+                guard now >= until else { continue }  // sent at a later evaluation (every tick)
+                agendaHeld[speaker] = nil
+            }
             guard let commune = directory.speakers[speaker]?.commune else { continue }
             let plays = (agendas[speaker]?.plays ?? []).compactMap { schedulePlay($0, base: base) }
             // Also when a play has ended: the retained agenda must not keep it, or a speaker that
@@ -270,8 +309,10 @@ public actor BroadcastDelivery {
                 lastRev[speaker] = rev
                 if !resend.isEmpty { askedToResend.insert(speaker) }
                 sent += 1
+                configuration.metrics?.countAgenda(published: true)
             } catch {
                 publishFailures += 1
+                configuration.metrics?.countAgenda(published: false)
                 failed = true
                 published[speaker] = nil  // try again next evaluation
             }
@@ -279,6 +320,74 @@ public actor BroadcastDelivery {
         if failed { logger.warning("some schedules could not be sent (broker link down?): will retry") }
         everyoneSent = everyoneSent || !failed
         return sent
+    }
+
+    // MARK: the commune's emergency topic
+
+    /// Speakers whose latest birth announces the commune topic; none when that cannot be known
+    /// (every speaker then gets the emergency through its agenda, as before).
+    private func capableSpeakers() async -> Set<String> {
+        if let live = configuration.capableSpeakers {
+            do { return try await live() } catch {
+                logger.warning("cannot tell which speakers take the commune emergency topic: \(error)")
+                return []
+            }
+        }
+        return capabilityReader.read(db, logger: logger) ?? []
+    }
+
+    /// Sends each new emergency play once per commune to the speakers that announce the topic;
+    /// returns the speakers expected to have it that way. Their agendas (with the same entry)
+    /// follow; one that misses the message loses only time.
+    private func fanOut(_ fresh: [String: [AgendaEntry]], capable: Set<String>, base: String, now: Date) -> Set<String> {
+        guard configuration.fanout, !capable.isEmpty else { return [] }
+        let communeOf = directory.speakers.mapValues(\.commune)
+        var reached = Set<String>()
+        for plan in EmergencyFanout.plan(new: fresh, communeOf: communeOf, capable: capable) {
+            guard let play = schedulePlay(plan.entry, base: base) else { continue }
+            let payload = ProtocolEncoder.encode(EmergencyMessage.play(play, commune: plan.commune, ts: now.unixMillis, audience: plan.audience))
+            // Speakers' buffers are sized for the protocol's messages: a longer list goes per speaker.
+            guard payload.count <= ProtocolLimits.maxPayloadBytes else {
+                logger.info("emergency \(plan.key.id) in \(plan.commune): \(plan.audience.listed) speakers to list, sent per speaker")
+                continue
+            }
+            do {
+                try publisher.publish(topic: Topics.emergency(commune: plan.commune), payload: payload, qos: 1, retain: false)
+                fanouts += 1
+                reached.formUnion(plan.reached)
+                let until = max(plan.entry.latestStart, plan.entry.start.addingTimeInterval(plan.entry.duration))
+                    .addingTimeInterval(configuration.rules.closeGrace)
+                fannedOut[plan.key, default: ([], until)].communes.insert(plan.commune)
+            } catch {
+                publishFailures += 1  // its agendas still carry it
+            }
+        }
+        return reached
+    }
+
+    /// An emergency sent on a commune topic and cancelled since stops there too, at once (the
+    /// agendas that follow drop it as well, for speakers that were not listening).
+    private func cancelFannedOut(now: Date) {
+        for (key, sent) in fannedOut {
+            let status = broadcasts[key.item]?.status
+            guard now < sent.until else {
+                fannedOut[key] = nil
+                continue
+            }
+            guard status == .cancelled || status == nil else { continue }
+            var left = sent.communes
+            for commune in sent.communes.sorted() {
+                let payload = ProtocolEncoder.encode(EmergencyMessage.cancel(key.id, commune: commune, ts: now.unixMillis))
+                do {
+                    try publisher.publish(topic: Topics.emergency(commune: commune), payload: payload, qos: 1, retain: false)
+                    fanouts += 1
+                    left.remove(commune)
+                } catch {
+                    publishFailures += 1  // tried again next evaluation; the agendas drop it meanwhile
+                }
+            }
+            fannedOut[key] = left.isEmpty ? nil : (left, sent.until)
+        }
     }
 
     private func schedulePlay(_ e: AgendaEntry, base: String) -> SchedulePlay? {
@@ -388,6 +497,7 @@ public actor BroadcastDelivery {
     // MARK: inspection
 
     public func agenda(of speaker: String) -> SpeakerAgenda? { agendas[speaker] }
+
     public var openPlays: Int { open.count }
 }
 

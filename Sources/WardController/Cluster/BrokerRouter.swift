@@ -33,7 +33,7 @@ public final class BrokerRouter: SchedulePublisher, Sendable {
     }
 
     public func client(for topic: String) -> MQTTClient {
-        let broker = Topics.parse(topic).map { map.broker(of: $0.commune) } ?? map.broker(named: map.defaultBroker)!
+        let broker = Topics.commune(of: topic).map { map.broker(of: $0) } ?? map.broker(named: map.defaultBroker)!
         return clients[broker.name]!
     }
 

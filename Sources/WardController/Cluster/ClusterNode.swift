@@ -26,6 +26,7 @@ public struct ClusterConfiguration: Sendable {
     public var notificationSinks: [any NotificationSink] = []
     public var notificationRetry = RetryPolicy()
     public var reports: ReportScheduleConfiguration?
+    public var lifecycle: LifecycleConfiguration?
     public var acceptClaims = false
     /// The node's own links to each broker besides its commune units' (the API's publishers, by
     /// broker name: `BrokerRouter.isConnected`); nil: none. A node reports a broker connected when
@@ -79,6 +80,10 @@ public actor ClusterNode {
     }
 
     public var ownedCommunes: [String] { units.keys.sorted() }
+    /// This node's commune units' broker links (one per commune it owns), for its readiness.
+    public var unitLinks: [(name: String, connected: Bool)] {
+        units.map { (configuration.brokers.broker(of: unitCommune($0.value)).name, $0.value.controller.client.isConnected) }
+    }
     public var isLeader: Bool { leader != nil }
 
     /// Runs until cancelled (then stops at once, like a crash but flushing) or until drained after
@@ -232,6 +237,7 @@ public actor ClusterNode {
         c.fence = LeaseFence(scope: ClusterRepository.communeScope(commune), node: configuration.nodeID, epoch: epoch)
         c.notificationSinks = []
         c.reports = nil
+        c.lifecycle = nil
         c.claims = nil
         let revisions = self.revisions
         c.registryRevision = { try revisions.registry() }
@@ -245,12 +251,14 @@ public actor ClusterNode {
         let configuration = self.configuration
         let logger = self.logger
         let dispatcher = NotificationDispatcher(database: db, sinks: configuration.notificationSinks, retry: configuration.notificationRetry,
-                                                clock: clock)
+                                                clock: clock, metrics: configuration.unit.metrics)
         let reports = configuration.reports.map { ReportScheduler(database: db, clock: clock, configuration: $0) }
+        let lifecycle = configuration.lifecycle.map { LifecycleService(database: db, clock: clock, configuration: $0) }
         let task = Task {
             await withDiscardingTaskGroup { group in
                 if !configuration.notificationSinks.isEmpty { group.addTask { await dispatcher.run() } }
                 if let reports { group.addTask { await reports.run() } }
+                if let lifecycle { group.addTask { await lifecycle.run() } }
                 if configuration.acceptClaims {
                     for broker in configuration.brokers.brokers {
                         group.addTask { await Self.answerClaims(broker, configuration, db, clock, logger) }
@@ -260,7 +268,7 @@ public actor ClusterNode {
             }
         }
         leader = (epoch, task)
-        logger.notice("leader lease taken: notifications, monthly reports and claims run here")
+        logger.notice("leader lease taken: notifications, monthly reports, data lifecycle and claims run here")
     }
 
     /// Claim requests of one broker's devices, answered with accounts made on that broker.

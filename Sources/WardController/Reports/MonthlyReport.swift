@@ -10,6 +10,9 @@ public struct KPIService: Sendable {
     public struct Loaded: Sendable {
         public var input: KPIInput
         public var settings: KPISettings
+        /// Each device's state at the end of the period (or now), when read from roll-ups;
+        /// nil: found in `input.intervals`.
+        public var endStates: [String: HealthState]? = nil
     }
 
     public func load(period: DateInterval, communes: Set<String>? = nil, now: Date) throws -> Loaded {
@@ -118,8 +121,12 @@ public struct MonthlyReport: Codable, Sendable {
     /// The month is not over: its figures will still change.
     public var provisional: Bool { generatedAt < period.end }
 
+    /// Where a report's figures are read from: the monthly roll-ups (a month's are built from
+    /// the raw tables the first time it is asked for), or the raw tables (the reference).
+    public enum Source: Sendable { case rollups, raw }
+
     public static func build(_ db: WardDatabase, month: String, commune: String? = nil, now: Date,
-                             calendar: LocalCalendar = .vietnam) throws -> MonthlyReport {
+                             calendar: LocalCalendar = .vietnam, source: Source = .rollups) throws -> MonthlyReport {
         guard let period = calendar.month(named: month) else { throw ReportError.badMonth(month) }
         guard period.start < now else { throw ReportError.future(month) }
         if let commune {
@@ -130,7 +137,8 @@ public struct MonthlyReport: Codable, Sendable {
         }
         let service = KPIService(db)
         let communes = commune.map { Set([$0]) }
-        let loaded = try service.load(period: period, communes: communes, now: now)
+        let loaded = source == .rollups ? try service.loadMonth(period, communes: communes, now: now)
+            : try service.load(period: period, communes: communes, now: now)
         let kpis = KPICalculator.compute(loaded.input, settings: loaded.settings)
         let tree = loaded.input.tree
         let inScope: (String?) -> Bool = { c in communes.map { s in c.map(s.contains) ?? false } ?? true }
@@ -141,7 +149,8 @@ public struct MonthlyReport: Codable, Sendable {
         for d in loaded.input.devices where d.removedAt.map({ $0 >= end }) ?? true {
             guard inScope(tree.ancestor(of: d.siteID, at: .commune)?.id) else { continue }
             let at = end.addingTimeInterval(-0.001)
-            let state = loaded.input.intervals[d.id]?.last { $0.start <= at && ($0.end.map { $0 > at } ?? true) }?.state ?? .unknown
+            let state = loaded.endStates.map { $0[d.id] ?? .unknown }
+                ?? loaded.input.intervals[d.id]?.last { $0.start <= at && ($0.end.map { $0 > at } ?? true) }?.state ?? .unknown
             states[d.deviceClass, default: StateCounts()].add(state)
         }
 
@@ -153,7 +162,7 @@ public struct MonthlyReport: Codable, Sendable {
             byItem[t.item, default: (0, 0, 0)].played += t.played
             byItem[t.item, default: (0, 0, 0)].interrupted += t.interrupted
         }
-        let occurrences = try KPIQueries(db).occurrences(period)
+        let occurrences = source == .rollups ? try ReportRollups(db).occurrences(period) : try KPIQueries(db).occurrences(period)
         let items = Dictionary(try BroadcastRepository(db).list(includeCancelled: true).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let broadcasts = byItem.map { id, n in
             let item = items[id]?.item

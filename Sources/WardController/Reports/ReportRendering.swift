@@ -440,8 +440,18 @@ public actor ReportScheduler {
         }
     }
 
+    /// Keeps this month's and last month's report roll-ups built: a month's build at its start
+    /// reads next to nothing; the first time after an upgrade it is the backfill (once per month).
+    public func prepareRollups() throws {
+        let now = clock.now()
+        guard let this = calendar.month(named: String(calendar.dayKey(now).prefix(7))) else { return }
+        let last = calendar.month(named: String(calendar.dayKey(this.start.addingTimeInterval(-1)).prefix(7)))
+        for month in [this, last].compactMap({ $0 }) { try ReportRollups(database).build(month: month, now: now) }
+    }
+
     public func run() async {
         while !Task.isCancelled {
+            try? prepareRollups()
             _ = try? generateIfDue()
             try? await Task.sleep(for: configuration.check)
         }

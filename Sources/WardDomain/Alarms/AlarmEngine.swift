@@ -149,11 +149,16 @@ public struct AlarmEngine: Sendable {
     public mutating func evaluate(_ observations: [DeviceObservation], now: Date) -> [AlarmTransition] {
         var out: [AlarmTransition] = []
         var seen = Set<AlarmKey>()
+        // Only the devices with a condition or a track are looked up again: a fleet of healthy
+        // devices costs no per-device table (a province's would be tens of MB every evaluation).
+        let trackedDevices = Set(tracks.keys.map(Self.device))
         var byDevice: [String: DeviceObservation] = [:]
         for o in observations {
-            byDevice[o.deviceID] = o
-            if let v = o.villageID { villageOf[o.deviceID] = v }
             let conditions = AlarmConditions.of(o, rules: rules, now: now)
+            if !conditions.isEmpty || trackedDevices.contains(o.deviceID) {
+                byDevice[o.deviceID] = o
+                if let v = o.villageID { villageOf[o.deviceID] = v }
+            }
             for (kind, detail) in conditions {
                 let key = AlarmKey.device(o.deviceID, kind)
                 seen.insert(key)
@@ -197,8 +202,15 @@ public struct AlarmEngine: Sendable {
             }
         }
         raiseDue(byDevice, now: now, into: &out)
+        // Villages are read only for tracked devices (storm grouping): forget the others'.
+        if villageOf.count > 2 * tracks.count + 1024 {
+            let keep = Set(tracks.keys.map(Self.device))
+            villageOf = villageOf.filter { keep.contains($0.key) }
+        }
         return out
     }
+
+    static func device(_ key: AlarmKey) -> String { String(key.subject.dropFirst("device:".count)) }
 
     private func rule(_ kind: AlarmKind, _ o: DeviceObservation) -> AlarmRule? { rules.rule(kind, o.deviceClass) }
 

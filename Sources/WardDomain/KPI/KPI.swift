@@ -46,10 +46,13 @@ public struct KPIInput: Sendable {
     public var kiosk: [String: KioskTotals]
     /// Only these communes (all when nil).
     public var communes: Set<String>?
+    /// Each device's figures over the period, when read from roll-ups; nil: computed from `intervals`.
+    public var uptime: [String: DeviceUptime]?
 
     public init(tree: PlaceTree, devices: [Device], period: DateInterval, now: Date, intervals: [String: [StateInterval]],
                 playback: [PlaybackTally] = [], itemTargets: [String: BroadcastTarget] = [:], kiosk: [String: KioskTotals] = [:],
-                communes: Set<String>? = nil) {
+                communes: Set<String>? = nil, uptime: [String: DeviceUptime]? = nil) {
+        self.uptime = uptime
         self.tree = tree
         self.devices = devices
         self.period = period
@@ -159,16 +162,14 @@ public enum KPICalculator {
             guard let commune = tree.ancestor(of: d.siteID, at: .commune)?.id,
                   input.communes?.contains(commune) ?? true else { continue }
             let m = monitored(d)
-            let ivs = input.intervals[d.id] ?? []
-            let up = Uptime.summary(of: ivs, in: period, monitored: m, now: input.now)
+            // In whole milliseconds, from roll-ups or from the intervals: the same figures either way.
+            let figures = input.uptime.map { $0[d.id] ?? DeviceUptime(millis: UptimeMillis(), span: 0) }
+                ?? DeviceUptime.of(input.intervals[d.id] ?? [], in: period, monitored: m, now: input.now)
+            let up = figures.summary
             guard up.total > 0 else { continue }
             let available = (up.availability ?? 0) >= th - 1e-12
             // Cameras and APs also need their class function: recording with retention, uplink up.
-            let failing: Set<FaultCode> = d.deviceClass == .camera ? recordingFaults : d.deviceClass == .accessPoint ? [.uplinkDown] : []
-            let working = failing.isEmpty ? available
-                : Uptime.seconds(of: ivs, in: period, monitored: m, now: input.now) {
-                    $0.state.isOnline && !$0.faults.contains { failing.contains($0.code) }
-                } / up.total >= th - 1e-12
+            let working = figures.workingSeconds(d.deviceClass).map { $0 / up.total >= th - 1e-12 } ?? available
             facts[d.id] = DeviceFacts(device: d, commune: commune, village: tree.ancestor(of: d.siteID, at: .village)?.id, uptime: up,
                                       available: available, working: working, total: up.total)
         }
@@ -226,7 +227,8 @@ public enum KPICalculator {
         for c in communes {
             var acc = Accumulator()
             let villages = (villagesOf[c.id] ?? []).sorted { $0.id < $1.id }
-            let devicesHere = factsOf[c.id] ?? []
+            // In id order: sums of seconds then come out the same in every run.
+            let devicesHere = (factsOf[c.id] ?? []).sorted { $0.device.id < $1.device.id }
             let byVillage = Dictionary(grouping: devicesHere, by: { $0.village ?? "" })
             let anyProgramme = devicesHere.contains { (programme[$0.device.id]?.targeted ?? 0) > 0 }
             for v in villages {
@@ -388,7 +390,7 @@ public enum KPICalculator {
             var one = oneStop
             if days > 0 { one.ticketsPerDay = Double(one.ticketsIssued) / days }
             if !waits.isEmpty {
-                one.meanWaitSeconds = waits.reduce(0, +) / Double(waits.count)
+                one.meanWaitSeconds = waits.sorted().reduce(0, +) / Double(waits.count)  // sorted: the same sum in any order
                 one.p90WaitSeconds = KioskFigures.percentile(waits, 0.9)
             }
             return ScopeKPIs(id: id, name: name, kpis: kpis, villages: villages, oneStop: one, uptimeByClass: uptime,

@@ -23,12 +23,14 @@ public enum BrokerPolicy {
 
     public static func deviceRoleName(_ device: String) -> String { "device-\(device)" }
 
-    /// A device speaks only as itself: its own publish topics, its own `cmd` and `schedule`.
+    /// A device speaks only as itself: its own publish topics, its own `cmd` and `schedule`, and
+    /// its own commune's emergency topic (read only: it may subscribe, never publish there).
     /// Its broker username and client id are both its device id, bound by the plugin.
     public static func deviceACLs(device: String, commune: String) -> [BrokerACL] {
         let base = "wardfleet/v1/\(commune)/\(device)/"
         return deviceKinds.map { BrokerACL(.publishClientSend, base + $0) }
-            + [BrokerACL(.subscribeLiteral, base + "cmd"), BrokerACL(.subscribeLiteral, base + "schedule")]
+            + [BrokerACL(.subscribeLiteral, base + "cmd"), BrokerACL(.subscribeLiteral, base + "schedule"),
+               BrokerACL(.subscribeLiteral, "wardfleet/v1/\(commune)/emergency")]
     }
 
     public static let controllerUser = "wardfleet-controller"
@@ -41,6 +43,7 @@ public enum BrokerPolicy {
         BrokerACL(.subscribePattern, "wardfleet/v1/#"),
         BrokerACL(.publishClientSend, "wardfleet/v1/+/+/cmd"),
         BrokerACL(.publishClientSend, "wardfleet/v1/+/+/schedule"),
+        BrokerACL(.publishClientSend, "wardfleet/v1/+/emergency"),
         BrokerACL(.publishClientSend, "$CONTROL/dynamic-security/v1"),
         BrokerACL(.subscribePattern, "$CONTROL/dynamic-security/v1/response"),
         // `$` topics are outside the default "receive allowed": grant it explicitly.

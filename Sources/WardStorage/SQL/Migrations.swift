@@ -47,6 +47,9 @@ enum SharedMigrations {
                 PRIMARY KEY (commune_id, started_at)
             );
             """),
+        LifecycleSchema.v18,  // telemetry roll-ups, lifecycle marks, retention deletes of the append-only logs
+        ReportRollupSchema.v19,  // the monthly report's roll-ups
+        SMSSchema.v20,  // SMS contacts and what each text covered (SMSRepository.swift)
     ]
 }
 

@@ -115,6 +115,18 @@ export async function devicePage(id) {
   const status = h("p", { class: "status-line" }, stateBadge(dev.state, dev.id), " ",
     h("span", { "data-device-since": dev.id }, fmtTime(dev.since)), ` (${ago(dev.since)})`,
     h("span", { class: "faults", "data-device-faults": dev.id }, faultWords(dev.reasons)));
+  // A day from raw samples; a month and a year from the hourly and daily roll-ups.
+  const loadCharts = async (hours) => {
+    for (const b of ranges.children) b.setAttribute("aria-pressed", String(Number(b.dataset.hours) === hours));
+    try {
+      const series = await api(`/api/v1/devices/${enc(id)}/telemetry?hours=${hours}`);
+      const drawn = series.map(chartFor).filter(Boolean);
+      charts.replaceChildren(...(drawn.length ? drawn : [h("p", { class: "muted" }, t("noData"))]));
+    } catch (e) { charts.replaceChildren(errorBox(e)); }
+  };
+  const ranges = h("div", { class: "chart-ranges", role: "group", "data-testid": "chart-ranges" },
+    ...[[24, "last24h"], [720, "last30d"], [8784, "last1y"]].map(([hours, key]) =>
+      h("button", { type: "button", "data-hours": String(hours), onclick: () => loadCharts(hours) }, t(key))));
   const manage = can("manage_devices");
   page(`${dev.id} — ${word("cls", dev.device_class)}`,
     h("p", { class: "muted" }, [dev.village_name, dev.site_name].filter(Boolean).join(" · ")),
@@ -125,7 +137,7 @@ export async function devicePage(id) {
     storagePanel(d),
     manage ? commandsPanel(id, d) : null,
     identityPanel(d), incidentsPanel(d),
-    h("h2", {}, t("telemetry")), charts,
+    h("h2", {}, t("telemetry")), ranges, charts,
     h("h2", {}, t("history")),
     table([{ label: t("state"), cell: (s) => stateBadge(s.state) }, { label: t("since"),
       cell: (s) => fmtTime(s.start) },
@@ -134,9 +146,5 @@ export async function devicePage(id) {
         class: "muted" }],
     d.history, { testid: "state-history" }),
     manage ? dangerZone(id, h("div", { role: "status" })) : null);
-  try {
-    const series = await api(`/api/v1/devices/${enc(id)}/telemetry?hours=24`);
-    const drawn = series.map(chartFor).filter(Boolean);
-    charts.replaceChildren(...(drawn.length ? drawn : [h("p", { class: "muted" }, t("noData"))]));
-  } catch (e) { charts.replaceChildren(errorBox(e)); }
+  await loadCharts(24);
 }

@@ -1,0 +1,204 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import WardController
+import WardDomain
+import WardStorage
+
+/// `wardfleet run`'s retention settings (the data lifecycle).
+struct RetentionOptions: ParsableArguments {
+    @Option(help: "Days raw telemetry samples are kept, then only their hourly and daily roll-ups (0: keep all; at least 7).")
+    var keepTelemetryDays = 90
+    @Option(help: "Days hourly telemetry roll-ups are kept (0: keep, the default; at least 46). Daily roll-ups are always kept.")
+    var keepHourlyDays = 0
+    @Option(help: "Days state history is kept (0: keep, the default; at least 93). Whole intervals only.")
+    var keepStateDays = 0
+    @Option(help: "Days the playback log is kept (0: keep, the default; at least 93).") var keepPlaybackDays = 0
+    @Option(help: "Days cleared alarms are kept (0: keep, the default; at least 93).") var keepAlarmDays = 0
+    @Option(help: "Days the audit log is kept (0: keep, the default; at least 93).") var keepAuditDays = 0
+
+    func configuration() throws -> LifecycleConfiguration {
+        var c = LifecycleConfiguration()
+        c.telemetryDays = keepTelemetryDays
+        c.hourlyDays = keepHourlyDays
+        c.stateDays = keepStateDays
+        c.playbackDays = keepPlaybackDays
+        c.alarmDays = keepAlarmDays
+        c.auditDays = keepAuditDays
+        if let p = c.problem() { throw ValidationError(p) }
+        return c
+    }
+}
+
+extension Bench {
+    struct Lifecycle: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "lifecycle",
+            abstract: "Data lifecycle: database size after a year of telemetry with roll-ups and retention, and the time to draw a year's chart.",
+            discussion: """
+                Builds a SQLite database with DEVICES devices as `bench report` does (communes of 60; outages, playback log, \
+                kiosk events and alarms over DAYS days), then writes DAYS days of telemetry, one sample per device per \
+                SAMPLE-SECONDS, a day at a time, running after each day what the controller's lifecycle runs (roll-ups of the \
+                completed hours and days, then pruning past --keep-telemetry-days). Reports the file size (after a checkpoint), \
+                bytes per row of each table (dbstat), and what those give for a province (computed, labelled so). Then times, \
+                RUNS times, a year's chart of one speaker through the API's query path, beside the baseline of the same run: \
+                a chart drawn from raw samples (the retained days, no roll-ups).
+                """)
+
+        @Option(help: "Devices.") var devices = 60
+        @Option(help: "Days of history.") var days = 365
+        @Option(help: "Seconds between stored samples of a device (the controller's --sample-interval).") var sampleSeconds = 60
+        @Option(help: "Raw telemetry retention, days.") var keepTelemetryDays = 90
+        @Option(help: "Chart runs; median and range reported.") var runs = 7
+        @Option(help: "Devices of the province the sizes are computed for.") var provinceDevices = 20_000
+        @Option(help: "Database file (default: a new temporary file).") var db: String?
+
+        func run() async throws {
+            let path = db ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("wardfleet-bench-lifecycle-\(devices)-\(days)-\(UUID().uuidString.prefix(6)).sqlite").path
+            guard !FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) exists; pass a new --db") }
+            let database = try WardDatabase(path: path)
+            let end = Date(timeIntervalSince1970: 1_793_491_200)  // 2026-11-01 00:00 UTC
+            let start = end.addingTimeInterval(-Double(days) * 86_400)
+            let t0 = ContinuousClock.now
+            // ProvinceHistory numbers every kiosk event 0, which device_events_once refuses: write them, then number them.
+            try await database.pool.write { try $0.execute(sql: "DROP INDEX device_events_once") }
+            try ProvinceHistory(devices: devices, days: days, end: end).write(database)
+            try await database.pool.write { db in
+                try db.execute(sql: "UPDATE device_events SET seq = id")
+                try db.execute(sql: "CREATE UNIQUE INDEX device_events_once ON device_events (device_id, boot, seq)")
+            }
+            print(String(format: "evidence (as bench report) for %d devices, %d days: %.1f s", devices, days, (ContinuousClock.now - t0).inSeconds))
+
+            var lifecycle = LifecycleConfiguration()
+            lifecycle.telemetryDays = keepTelemetryDays
+            let work = LifecycleWork(database: database, configuration: lifecycle)
+            let fleet = try await database.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, class FROM devices ORDER BY id").map { ($0[0] as String, DeviceClass(rawValue: $0[1]) ?? .speaker) }
+            }
+            var insertTime = 0.0, rollTime = 0.0, pruneTime = 0.0, written = 0, batches = 0, pruned = 0
+            let perDay = 86_400 / max(1, sampleSeconds)
+            for d in 0..<days {
+                let dayStart = start.addingTimeInterval(Double(d) * 86_400)
+                let i0 = ContinuousClock.now
+                try await database.pool.write { db in
+                    let st = try db.makeStatement(sql: """
+                        INSERT INTO telemetry_samples (device_id, received_at, device_ts, boot, seq, payload) VALUES (?, ?, ?, 'b', ?, ?)
+                        """)
+                    var rng = SeededRandom(seed: UInt64(16 + d))
+                    for (k, (id, cls)) in fleet.enumerated() {
+                        for s in 0..<perDay {
+                            let at = Int64((dayStart.timeIntervalSince1970 + Double(s * sampleSeconds) + Double(k % 57)) * 1000)
+                            let seq = d * perDay + s
+                            try st.execute(arguments: [id, at, at, seq, Self.payload(id, cls, seq: seq, ts: at, &rng)])
+                        }
+                    }
+                }
+                written += fleet.count * perDay
+                let r0 = ContinuousClock.now
+                let now = dayStart.addingTimeInterval(86_400 + lifecycle.settle + 1)
+                while try work.rollUpBatch(now: now) { batches += 1 }
+                let p0 = ContinuousClock.now
+                pruned += try work.prunePass(now: now).total
+                let p1 = ContinuousClock.now
+                insertTime += (r0 - i0).inSeconds
+                rollTime += (p0 - r0).inSeconds
+                pruneTime += (p1 - p0).inSeconds
+                if (d + 1) % 30 == 0 || d == days - 1 {
+                    print(String(format: "day %d: %d samples written (%.1f s), %d roll-up batches (%.1f s), %d pruned (%.1f s)",
+                                 d + 1, written, insertTime, batches, rollTime, pruned, pruneTime))
+                }
+            }
+            print(String(format: "roll-up: %.0f samples/s; pruning: %.0f rows/s", Double(written) / max(rollTime, 1e-9),
+                         Double(pruned) / max(pruneTime, 1e-9)))
+            try await database.pool.write { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            let fileBytes = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+            let sizes = try await database.pool.read { db -> [(table: String, rows: Int, bytes: Int64)] in
+                let byTable = try Row.fetchAll(db, sql: """
+                    SELECT coalesce(m.tbl_name, s.name) AS t, sum(s.pgsize) AS bytes FROM dbstat s LEFT JOIN sqlite_master m ON m.name = s.name
+                    GROUP BY t ORDER BY bytes DESC
+                    """)
+                return try byTable.map { r in
+                    let t: String = r["t"]
+                    let rows = t.hasPrefix("sqlite_") ? 0 : (try Int.fetchOne(db, sql: "SELECT count(*) FROM \"\(t)\"") ?? 0)
+                    return (t, rows, r["bytes"])
+                }
+            }
+            let free = try await database.pool.read { db in
+                (try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0) * (try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096)
+            }
+            print(String(format: "\nSQLite file after %d days, %d devices: %.1f MB (%.1f MB of it free pages, reused by new rows)",
+                         days, devices, Double(fileBytes) / 1e6, Double(free) / 1e6))
+            var perRow: [String: Double] = [:]
+            for s in sizes where s.bytes > 0 {
+                perRow[s.table] = s.rows > 0 ? Double(s.bytes) / Double(s.rows) : 0
+                print(String(format: "  %-22@ %10d rows %10.1f MB  %6.1f B/row (table + indexes)", s.table as NSString, s.rows, Double(s.bytes) / 1e6,
+                             perRow[s.table]!))
+            }
+            // Computed sizes, from the bytes per row measured above.
+            let raw = perRow["telemetry_samples"] ?? 0, hourly = perRow["telemetry_hourly"] ?? 0, daily = perRow["telemetry_daily"] ?? 0
+            let samplesPerDay = Double(perDay)
+            let telemetryTables: Set<String> = ["telemetry_samples", "telemetry_hourly", "telemetry_daily", "lifecycle_marks"]
+            let evidence = sizes.filter { !telemetryTables.contains($0.table) }.reduce(0.0) { $0 + Double($1.bytes) } / Double(max(devices, 1))
+            func size(_ n: Int, rawDays: Int?) -> Double {
+                let keptRawDays = Double(rawDays ?? 365)
+                let rawBytes = Double(n) * samplesPerDay * keptRawDays * raw
+                let rollups = rawDays == nil ? 0 : Double(n) * (8_760 * hourly + 365 * daily)
+                return rawBytes + rollups + Double(n) * evidence * 365 / Double(days)
+            }
+            print("\ncomputed from the measured bytes per row (one year; evidence scaled per device):")
+            for n in [devices, provinceDevices] {
+                print(String(format: "  %6d devices: %.2f GB with %d days raw + a year of roll-ups; %.2f GB keeping every raw sample",
+                             n, size(n, rawDays: keepTelemetryDays) / 1e9, keepTelemetryDays, size(n, rawDays: nil) / 1e9))
+            }
+
+            // The year chart, as GET /api/v1/devices/{id}/telemetry?hours=8784 draws it.
+            let speaker = fleet.first { $0.1 == .speaker }?.0 ?? fleet[0].0
+            let year = DateInterval(start: end.addingTimeInterval(-366 * 86_400), end: end.addingTimeInterval(1))
+            let month = DateInterval(start: end.addingTimeInterval(-31 * 86_400), end: end.addingTimeInterval(1))
+            let retained = DateInterval(start: end.addingTimeInterval(-Double(keepTelemetryDays) * 86_400), end: end.addingTimeInterval(1))
+            let repo = LifecycleRepository(database), q = HealthQueries(database)
+            func timed(_ body: () throws -> [TelemetrySeries]) rethrows -> (Double, Int) {
+                let c0 = ContinuousClock.now
+                let s = try body()
+                return ((ContinuousClock.now - c0).inSeconds * 1000, s.first?.points.count ?? 0)
+            }
+            var yearMs: [Double] = [], monthMs: [Double] = [], rawMs: [Double] = []
+            var points = (0, 0, 0)
+            for i in 1...runs {
+                let (y, yp) = try timed { try repo.series(device: speaker, window: year) }
+                let (m, mp) = try timed { try repo.series(device: speaker, window: month) }
+                let (r, rp) = try timed {
+                    let s = try q.samples(device: speaker, in: retained, limit: Int.max / 2)
+                    return TelemetrySeries.build(s.map { ($0.receivedAt, $0.payload) })
+                }
+                yearMs.append(y); monthMs.append(m); rawMs.append(r)
+                points = (yp, mp, rp)
+                print(String(format: "run %d: year from roll-ups %.1f ms (%d points), month from hourly %.1f ms (%d points); "
+                             + "baseline %d days from raw samples %.1f ms (%d points)", i, y, yp, m, mp, keepTelemetryDays, r, rp))
+            }
+            func stat(_ xs: [Double]) -> String {
+                let s = xs.sorted()
+                return String(format: "%.1f ms (%.1f–%.1f)", s[s.count / 2], s.first!, s.last!)
+            }
+            _ = points
+            print("median of \(runs): year chart \(stat(yearMs)); month chart \(stat(monthMs)); baseline \(keepTelemetryDays) days raw \(stat(rawMs))")
+            print("database: \(path)")
+        }
+
+        /// A reading like the simulator's, varying a little.
+        static func payload(_ id: String, _ cls: DeviceClass, seq: Int, ts: Int64, _ rng: inout SeededRandom) -> String {
+            let head = #"{"boot":"b","device":"\#(id)","seq":\#(seq),"ts":\#(ts),"v":1,"#
+            switch cls {
+            case .speaker:
+                return head + #""speaker":{"amp_ok":true,"battery_pct":null,"line_ok":true,"playing":\#(seq % 1440 < 30),"power":"mains","rssi":\#(-60 - Int(rng.next() % 30)),"volume":70}}"#
+            case .camera:
+                return head + #""camera":{"oldest_recording_ts":\#(ts - 2_592_000_000),"recording":true,"storage_total_bytes":2000000000000,"storage_used_bytes":\#(1_700_000_000_000 + Int(rng.next() % 1_000_000_000)),"stream_ok":true,"write_rate_bps":\#(300_000 + Int(rng.next() % 100_000))}}"#
+            case .accessPoint:
+                return head + #""access_point":{"clients":\#(rng.next() % 40),"cpu_pct":\#(Double(rng.next() % 1000) / 10),"mem_pct":41,"rx_bps":\#(rng.next() % 10_000_000),"tx_bps":\#(rng.next() % 2_000_000),"uplink_ok":true}}"#
+            case .kiosk:
+                return head + #""kiosk":{"paper_low":false,"paper_out":false,"printer_ok":true,"ratings":{"satisfied":\#(seq / 100),"very_satisfied":\#(seq / 60)},"tickets_issued":\#(seq / 30),"tickets_served":\#(seq / 31)}}"#
+            }
+        }
+    }
+}
