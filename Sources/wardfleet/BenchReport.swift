@@ -55,7 +55,7 @@ extension Bench {
             } else {
                 print("month's roll-ups already built")
             }
-            try await database.pool.write { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try await database.pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
 
             func timed(_ body: () throws -> MonthlyReport) rethrows -> (Double, MonthlyReport) {
                 let t0 = ContinuousClock.now
@@ -165,12 +165,13 @@ struct ProvinceHistory {
                 INSERT INTO playback_log (item_id, scheduled_start, speaker_id, event, at, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
                 """)
             let ev = try db.makeStatement(sql: """
-                INSERT INTO device_events (device_id, boot, seq, type, occurred_at, received_at, wait_s, rating) VALUES (?, 'b', 0, ?, ?, ?, ?, ?)
+                INSERT INTO device_events (device_id, boot, seq, type, occurred_at, received_at, wait_s, rating) VALUES (?, 'b', ?, ?, ?, ?, ?, ?)
                 """)
             let alarm = try db.makeStatement(sql: """
                 INSERT INTO alarms (subject, kind, severity, device_id, device_class, village_id, commune_id, since, raised_at, acked_by, acked_at, cleared_at)
                 VALUES (?, 'offline', 'major', ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            var seq = 0  // each kiosk event its own sequence number (device_events_once)
             for d in fleet.prefix(devices) {
                 // Outages: on average one every five days, 5 min to 4 h; a third of camera faults are "not recording".
                 var t = start
@@ -213,8 +214,8 @@ struct ProvinceHistory {
                     for day in 0..<days {
                         for n in 0..<40 {
                             let at = start.addingTimeInterval(Double(day) * 86_400 + 7.5 * 3600 + Double(n) * 600)
-                            try ev.execute(arguments: [d.id, "ticket_issued", ms(at), ms(at), nil, nil])
-                            try ev.execute(arguments: [d.id, "ticket_served", ms(at) + 900_000, ms(at) + 900_000, Double(rng.next() % 1800), nil])
+                            seq += 1; try ev.execute(arguments: [d.id, seq, "ticket_issued", ms(at), ms(at), nil, nil])
+                            seq += 1; try ev.execute(arguments: [d.id, seq, "ticket_served", ms(at) + 900_000, ms(at) + 900_000, Double(rng.next() % 1800), nil])
                         }
                     }
                 case .kiosk:
@@ -223,7 +224,7 @@ struct ProvinceHistory {
                     for day in 0..<days {
                         for n in 0..<10 {
                             let at = start.addingTimeInterval(Double(day) * 86_400 + 8 * 3600 + Double(n) * 1800)
-                            try ev.execute(arguments: [d.id, "rating_submitted", ms(at), ms(at), nil, levels[Int(rng.next() % 10)]])
+                            seq += 1; try ev.execute(arguments: [d.id, seq, "rating_submitted", ms(at), ms(at), nil, levels[Int(rng.next() % 10)]])
                         }
                     }
                 default: break

@@ -61,13 +61,7 @@ extension Bench {
             let end = Date(timeIntervalSince1970: 1_793_491_200)  // 2026-11-01 00:00 UTC
             let start = end.addingTimeInterval(-Double(days) * 86_400)
             let t0 = ContinuousClock.now
-            // ProvinceHistory numbers every kiosk event 0, which device_events_once refuses: write them, then number them.
-            try await database.pool.write { try $0.execute(sql: "DROP INDEX device_events_once") }
             try ProvinceHistory(devices: devices, days: days, end: end).write(database)
-            try await database.pool.write { db in
-                try db.execute(sql: "UPDATE device_events SET seq = id")
-                try db.execute(sql: "CREATE UNIQUE INDEX device_events_once ON device_events (device_id, boot, seq)")
-            }
             print(String(format: "evidence (as bench report) for %d devices, %d days: %.1f s", devices, days, (ContinuousClock.now - t0).inSeconds))
 
             var lifecycle = LifecycleConfiguration()
