@@ -105,7 +105,7 @@ extension Bench {
             }
             print(String(format: "roll-up: %.0f samples/s; pruning: %.0f rows/s", Double(written) / max(rollTime, 1e-9),
                          Double(pruned) / max(pruneTime, 1e-9)))
-            try await database.pool.write { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try await database.pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
             let fileBytes = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
             let sizes = try await database.pool.read { db -> [(table: String, rows: Int, bytes: Int64)] in
                 let byTable = try Row.fetchAll(db, sql: """
