@@ -126,7 +126,8 @@ export async function devicePage(id) {
   };
   const ranges = h("div", { class: "chart-ranges", role: "group", "data-testid": "chart-ranges" },
     ...[[24, "last24h"], [720, "last30d"], [8784, "last1y"]].map(([hours, key]) =>
-      h("button", { type: "button", class: "plain", "data-hours": String(hours), onclick: () => loadCharts(hours) }, t(key))));
+      h("button", { type: "button", class: "plain", "data-hours": String(hours), onclick: () => loadCharts(hours) },
+        t(key))));
   const manage = can("manage_devices");
   page(`${dev.id} — ${word("cls", dev.device_class)}`,
     h("p", { class: "muted" }, [dev.village_name, dev.site_name].filter(Boolean).join(" · ")),
