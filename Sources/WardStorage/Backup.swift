@@ -67,12 +67,7 @@ public enum DatabaseBackup {
         guard fm.fileExists(atPath: source) else {
             throw BackupError("không có cơ sở dữ liệu \(source)", "no database at \(source)")
         }
-        guard !fm.fileExists(atPath: file) else {
-            throw BackupError("tệp \(file) đã có, không ghi đè", "\(file) exists; not overwritten")
-        }
-        let partial = file + ".partial"
-        try? fm.removeItem(atPath: partial)
-        do {
+        return try writeOnce(file, started: started, now: now) { partial in
             var config = Configuration()
             config.readonly = true
             config.busyMode = .timeout(30)
@@ -85,7 +80,22 @@ public enum DatabaseBackup {
                 try db.execute(sql: "VACUUM INTO ?", arguments: [partial])
             }
             try reader.close()
-            var summary = try checkSQLite(partial, making: true)
+            return try checkSQLite(partial, making: true)
+        }
+    }
+
+    /// The one way a backup file is made: never over an existing file; written as FILE.partial by `make`
+    /// (which checks it and returns its summary), synced, then renamed; the partial file removed on failure.
+    private static func writeOnce(_ file: String, started: Date, now: Date,
+                                  _ make: (_ partial: String) throws -> BackupSummary) throws -> BackupSummary {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: file) else {
+            throw BackupError("tệp \(file) đã có, không ghi đè", "\(file) exists; not overwritten")
+        }
+        let partial = file + ".partial"
+        try? fm.removeItem(atPath: partial)
+        do {
+            var summary = try make(partial)
             summary.file = file
             summary.takenAt = now
             try syncFile(partial)
@@ -276,30 +286,15 @@ public enum DatabaseBackup {
 
     public static func backupPostgres(_ location: PostgresLocation, to file: String, now: Date) throws -> BackupSummary {
         let started = Date()
-        let fm = FileManager.default
-        guard !fm.fileExists(atPath: file) else {
-            throw BackupError("tệp \(file) đã có, không ghi đè", "\(file) exists; not overwritten")
-        }
         guard let pgDump = LocalPostgres.binary("pg_dump") else {
             throw BackupError("không tìm thấy pg_dump (Debian: apt install postgresql-client)", "pg_dump not found (Debian: apt install postgresql-client)")
         }
-        let partial = file + ".partial"
-        try? fm.removeItem(atPath: partial)
-        do {
+        return try writeOnce(file, started: started, now: now) { partial in
             // One repeatable-read snapshot of the whole database, in the custom (compressed) format.
             _ = try runTool(pgDump, ["--format=custom", "--no-owner", "--no-privileges", "--file=\(partial)",
                                      "--dbname=\(connectionString(location))"], location: location)
             chmod(partial, 0o600)
-            var summary = try checkPostgresDump(partial)
-            summary.file = file
-            summary.takenAt = now
-            try syncFile(partial)
-            guard rename(partial, file) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-            summary.seconds = Date().timeIntervalSince(started)
-            return summary
-        } catch {
-            try? fm.removeItem(atPath: partial)
-            throw error
+            return try checkPostgresDump(partial)
         }
     }
 
