@@ -7,6 +7,19 @@ import WardDomain
 import WardStorage
 @testable import WardController
 
+/// Runs `router` on a free loopback port and answers the URL of `path` once it listens: the stand-in servers'
+/// one start-up (a loaded test process can take a while to run the server's task, hence the generous deadline).
+func serveOnLoopback(_ router: Router<BasicRequestContext>, path: String) async throws -> (url: URL, task: Task<Void, any Error>) {
+    let port = Mutex(0)
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                          onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port ?? 0 } })
+    let task = Task { try await app.runService() }
+    let deadline = ContinuousClock.now + .seconds(90)
+    while port.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    try #require(port.withLock { $0 } != 0, "the stand-in server did not start")
+    return (URL(string: "http://127.0.0.1:\(port.withLock { $0 })\(path)")!, task)
+}
+
 /// A webhook receiver on a free loopback port that fails its first `failures` requests.
 final class WebhookReceiver: Sendable {
     struct Received: Sendable {
@@ -33,15 +46,7 @@ final class WebhookReceiver: Sendable {
             }
             return Response(status: n <= failures ? .serviceUnavailable : .noContent)
         }
-        let port = Mutex(0)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port ?? 0 } })
-        let task = Task { try await app.runService() }
-        // A loaded test process (many tests blocking the pool) can take a while to run the server's task.
-        let deadline = ContinuousClock.now + .seconds(90)
-        while port.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        try #require(port.withLock { $0 } != 0, "the stand-in server did not start")
-        return (URL(string: "http://127.0.0.1:\(port.withLock { $0 })/hook")!, task)
+        return try await serveOnLoopback(router, path: "/hook")
     }
 }
 

@@ -31,15 +31,7 @@ final class SMSGatewayStandIn: Sendable {
             let answer = n <= failures ? #"{"CodeResult":"99","ErrorMessage":"Brandname not active"}"# : #"{"CodeResult":"100","SMSID":"\#(n)"}"#
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer)))
         }
-        let port = Mutex(0)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port ?? 0 } })
-        let task = Task { try await app.runService() }
-        // A loaded test process can take a while to run the server's task: a generous deadline, then a clear failure.
-        let deadline = ContinuousClock.now + .seconds(90)
-        while port.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        try #require(port.withLock { $0 } != 0, "the stand-in gateway did not start")
-        return (URL(string: "http://127.0.0.1:\(port.withLock { $0 })/sms/send")!, task)
+        return try await serveOnLoopback(router, path: "/sms/send")
     }
 
     var bodies: [String] { received.withLock { $0.map(\.body) } }
