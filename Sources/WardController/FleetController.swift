@@ -123,7 +123,6 @@ public final class FleetController: Sendable {
     /// Runs until the surrounding task is cancelled, then flushes everything and disconnects.
     public func run(onReady: (@Sendable () -> Void)? = nil) async throws {
         let writer = IngestRepository(database)
-        let queries = HealthQueries(database)
         let (run, lastRunAlive) = try writer.startRun(at: clock.now())
         let lastAlive: Date? = switch configuration.resume {
         case .lastRun: lastRunAlive
@@ -131,14 +130,7 @@ public final class FleetController: Sendable {
         case .handover: nil
         }
         let registryRevision = try DeviceRepository(database).revision()  // before the registry is read: no change slips between
-        let (tree, devices) = try registry()
-        let statuses = try queries.statuses()
-        try await ingestor.restore(
-            tree: tree, devices: devices, statuses: statuses,
-            counters: unit.map { try queries.counters(unit: $0) } ?? queries.counters(), pending: queries.pending(), lastAlive: lastAlive,
-            judgeSilence: configuration.resume == .lastRun)
-        if let lastAlive { await delivery?.resendReports(since: lastAlive) }
-        await alarms?.updateRegistry(tree: tree, devices: devices)
+        let storedOnline = try await restore(lastAlive: lastAlive)
         try client.subscribe(configuration.subscription, qos: 1)
         if claims != nil { try client.subscribe(Topics.claimRequests, qos: 1) }
         try await client.connect(timeout: nil)
@@ -153,14 +145,12 @@ public final class FleetController: Sendable {
         // judged silent only once it has had 1.5 heartbeats to be heard here, as after a restart;
         // otherwise one lost reading would blink a healthy device offline at every hand-over.
         let listening = clock.now()
-        let handoverGrace: [String: Date] = configuration.resume != .handover ? [:] : Dictionary(uniqueKeysWithValues: devices.compactMap { d in
-            statuses[d.id].flatMap { $0.liveness.state.isOnline ? (d.id, listening.addingTimeInterval($0.liveness.heartbeat * LivenessTracker.silenceFactor)) : nil }
-        })
+        let handoverGrace = storedOnline.mapValues { listening.addingTimeInterval($0 * LivenessTracker.silenceFactor) }
 
         let unwritten = UnwrittenBatch()
         await withDiscardingTaskGroup { group in
             if let delivery { group.addTask { await delivery.run() } }
-            if let alarms { group.addTask { [ingestor] in await alarms.run { await ingestor.observations() } } }
+            if let alarms { group.addTask { [ingestor] in await alarms.run { await ingestor.observations(for: $0) } } }
             if !configuration.notificationSinks.isEmpty || sms != nil { group.addTask { [dispatcher] in await dispatcher.run() } }
             if let sms { group.addTask { await sms.run() } }
             if let reports { group.addTask { await reports.run() } }
@@ -230,6 +220,27 @@ public final class FleetController: Sendable {
         await flush(writer, run: run, unwritten: unwritten, force: true)
         try? writer.stopRun(run, at: clock.now())
         logger.info("controller stopped")
+    }
+
+    /// Restores the ingest from storage and hands the registry to every service: one read, which
+    /// none keeps a copy of beyond what it needs. Returns the heartbeat of each device stored
+    /// online, for a hand-over's grace (none otherwise). The start-up reads (a province's places,
+    /// devices and statuses) end with this call instead of living as long as `run`.
+    private func restore(lastAlive: Date?) async throws -> [String: TimeInterval] {
+        let queries = HealthQueries(database)
+        let (tree, devices) = try registry()
+        let statuses = try queries.statuses(payloads: false)  // the liveness only: births stay in their rows
+        try await ingestor.restore(
+            tree: tree, devices: devices, statuses: statuses,
+            counters: unit.map { try queries.counters(unit: $0) } ?? queries.counters(), pending: queries.pending(), lastAlive: lastAlive,
+            judgeSilence: configuration.resume == .lastRun)
+        if let lastAlive { await delivery?.resendReports(since: lastAlive) }
+        await delivery?.updateRegistry(tree: tree, devices: devices)
+        await alarms?.updateRegistry(tree: tree, devices: devices)
+        guard configuration.resume == .handover else { return [:] }
+        return Dictionary(uniqueKeysWithValues: devices.compactMap { d in
+            statuses[d.id].flatMap { $0.liveness.state.isOnline ? (d.id, $0.liveness.heartbeat) : nil }
+        })
     }
 
     /// Whether a sweep now would mark silent a device still in its hand-over grace (the sweep then

@@ -17,6 +17,10 @@ public struct IngestSettings: Sendable {
     /// dropped unread, counted as `rejected.rate_limited`, and the device gets a flooding alarm.
     public var messagesPerSecond: Double = 20
     public var messageBurst: Double = 200
+    /// At most this many status rows in one batch (all of them when forced): the first flush of a
+    /// province (every device dirty at once) goes out in slices over a few flushes, not as one
+    /// write of 100,000 rows held in memory at once.
+    public var statusesPerBatch = 5_000
     /// Told of every counter move (the process's metrics, `WardMetrics.countIngest`); nil: none.
     public var counted: (@Sendable (String, UInt64) -> Void)?
 
@@ -50,6 +54,8 @@ public actor Ingestor {
     /// Births and telemetry not yet in their status rows; the rows keep them, memory does not.
     private var unwritten: [String: UnwrittenPayloads] = [:]
     private var dirty = Set<String>()
+    /// Dirty devices whose state changed: their status rows go first, in the next batch.
+    private var changedDirty = Set<String>()
     private var lastStatusFlush: Date
     private var counters: [String: UInt64] = [:]
     private var countersChanged = false
@@ -100,12 +106,13 @@ public actor Ingestor {
             unwritten[id] = nil
             return true
         }
+        devices.reserveCapacity(fresh.count)  // exactly the fleet: not grown by doubling past it
+        tracker.reserveCapacity(fresh.count)
         for d in list where d.removedAt == nil {
             let id = d.id
             let commune = tree.ancestor(of: d.siteID, at: .commune)?.id, village = tree.ancestor(of: d.siteID, at: .village)?.id
-            var m = devices[id] ?? MonitoredDevice(id: id, deviceClass: d.deviceClass, config: d.config)
+            var m = devices[id] ?? MonitoredDevice(deviceClass: d.deviceClass)
             m.deviceClass = d.deviceClass
-            m.config = d.config
             m.communeID = commune
             m.villageID = village
             devices[id] = m
@@ -132,23 +139,24 @@ public actor Ingestor {
 
     public func liveness(_ id: String) -> DeviceLiveness? { tracker[id] }
 
-    /// Every monitored device as the alarm engine sees it now.
-    public func observations() -> [DeviceObservation] {
+    /// Every monitored device as the alarm engine sees it now; with a filter, only those it wants
+    /// (a fleet of healthy devices then costs no array of a province's observations).
+    public func observations(for filter: ObservationFilter? = nil) -> [DeviceObservation] {
         let drops = budget.recentDrops(at: clock.now())
-        return devices.compactMap { _, d in
-            guard let l = tracker[d.id] else { return nil }
-            var o = DeviceObservation(deviceID: d.id, deviceClass: d.deviceClass, villageID: d.villageID, communeID: d.communeID,
+        return devices.compactMap { id, d in
+            guard let l = tracker[id] else { return nil }
+            var o = DeviceObservation(deviceID: id, deviceClass: d.deviceClass, villageID: d.villageID, communeID: d.communeID,
                                       state: l.state, since: l.since, faults: l.faults, reading: d.latestReading,
-                                      requiredRetentionDays: d.config.requiredRetentionDays ?? 30)
-            o.recentDrops = drops[d.id] ?? 0
-            return o
+                                      requiredRetentionDays: l.config.requiredRetentionDays ?? 30)
+            o.recentDrops = drops[id] ?? 0
+            return filter.map { $0.wants(o) } ?? true ? o : nil
         }
     }
     /// How many monitored devices are in each state, by class (the metrics' devices gauge).
     public func stateCounts() -> [DeviceClass: [HealthState: Int]] {
         var out: [DeviceClass: [HealthState: Int]] = [:]
-        for d in devices.values {
-            guard let l = tracker[d.id] else { continue }
+        for (id, d) in devices {
+            guard let l = tracker[id] else { continue }
             out[d.deviceClass, default: [:]][l.state, default: 0] += 1
         }
         return out
@@ -324,6 +332,19 @@ public actor Ingestor {
         }
     }
 
+    /// Hash tables never shrink as entries go: after the birth wave of a province (every device at
+    /// once) these would keep buckets for 100,000 devices while holding a few thousand.
+    private static func shrink<K, V>(_ d: inout [K: V]) {
+        guard d.capacity > 4 * d.count + 4_096 else { return }
+        d = Dictionary(minimumCapacity: d.count).merging(d) { a, _ in a }
+    }
+    private static func shrink<E>(_ s: inout Set<E>) {
+        guard s.capacity > 4 * s.count + 4_096 else { return }
+        var fresh = Set<E>(minimumCapacity: s.count)
+        fresh.formUnion(s)
+        s = fresh
+    }
+
     private static func kioskCounters(_ r: Reading) -> KioskCounterReading? {
         guard case .kiosk(let k) = r else { return nil }
         return KioskCounterReading(boot: "", at: .distantPast, issued: k.ticketsIssued, served: k.ticketsServed, ratings: k.ratings)
@@ -413,9 +434,14 @@ public actor Ingestor {
         let now = clock.now()
         var b = batch
         batch = IngestBatch()
-        let changed = Set(b.changes.map(\.deviceID))
+        for c in b.changes where dirty.contains(c.deviceID) { changedDirty.insert(c.deviceID) }
         let statusDue = forceStatus || now.timeIntervalSince(lastStatusFlush) >= settings.statusInterval
-        let ids = statusDue ? dirty : dirty.intersection(changed)
+        let limit = forceStatus ? Int.max : max(1, settings.statusesPerBatch)
+        // Changed devices first; the other dirty ones when due. Past the limit they stay dirty for the next batch.
+        var ids = Array(changedDirty.prefix(limit))
+        if statusDue, ids.count < limit {
+            ids += dirty.lazy.filter { !self.changedDirty.contains($0) }.prefix(limit - ids.count)
+        }
         for id in ids {
             guard let l = tracker[id] else { continue }
             let p = unwritten.removeValue(forKey: id)  // handed to storage: its status row keeps them
@@ -424,8 +450,13 @@ public actor Ingestor {
                                                  lastTelemetryAt: p?.telemetry?.at))
         }
         dirty.subtract(ids)
+        changedDirty.subtract(ids)
+        Self.shrink(&unwritten)
+        Self.shrink(&dirty)
+        Self.shrink(&changedDirty)
         if statusDue {
-            lastStatusFlush = now
+            // Still due while a slice remains: the next flush takes the next one.
+            if dirty.isEmpty { lastStatusFlush = now }
             if countersChanged { b.counters = counters }
             countersChanged = false
             b.aliveAt = now

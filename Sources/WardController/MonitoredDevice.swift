@@ -1,12 +1,11 @@
 import Foundation
 import WardDomain
 
-/// What the ingestor keeps of one monitored device: the few registry fields it reads, where the
-/// device is, and its latest reading. Held densely (`DeviceTable`): one small value per device.
+/// What the ingestor keeps of one monitored device: its class, where it is, and its latest
+/// reading. Held densely (`DeviceTable`): one small value per device. Its id is the table's key
+/// and its configuration is in its liveness (`DeviceLiveness.config`): neither is kept twice.
 struct MonitoredDevice: Sendable {
-    var id: String
     var deviceClass: DeviceClass
-    var config: DeviceConfig
     var communeID: String?
     var villageID: String?
     var latestReading: Reading?

@@ -17,6 +17,46 @@ public struct StateChange: Sendable, Hashable {
     }
 }
 
+/// A boot id without a heap allocation in its usual form, 16 lowercase hex digits (protocol §3):
+/// a Swift string of more than 15 bytes is an object of its own, and a province's fleet keeps one
+/// per device for the whole run, scattered over the heap pages the birth wave's messages used.
+/// Any other text is kept as it is; `text` gives back exactly what was given.
+struct BootID: Sendable, Hashable, Codable {
+    private enum Storage: Sendable, Hashable {
+        case hex(UInt64)
+        case other(String)
+    }
+    private let storage: Storage
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    init(_ text: String) {
+        let utf8 = text.utf8
+        if utf8.count == 16, utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
+           let value = UInt64(text, radix: 16) {
+            storage = .hex(value)
+        } else {
+            storage = .other(text)
+        }
+    }
+
+    var text: String {
+        switch storage {
+        case .hex(let v):
+            return String(unsafeUninitializedCapacity: 16) { buf in
+                for i in 0..<16 { buf[i] = Self.digits[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
+                return 16
+            }
+        case .other(let s): return s
+        }
+    }
+
+    init(from decoder: any Decoder) throws { self.init(try decoder.singleValueContainer().decode(String.self)) }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(text)
+    }
+}
+
 /// What the tracker knows about one registered device.
 public struct DeviceLiveness: Sendable, Hashable, Codable {
     public var state: HealthState
@@ -25,7 +65,12 @@ public struct DeviceLiveness: Sendable, Hashable, Codable {
     /// Class faults of this boot's latest telemetry, kept while offline so a reconnect restores them.
     public var classFaults: [Fault] = []
     public var since: Date
-    public var bootID: String?
+    /// The current boot, as the device wrote it (held as `BootID`: most need no allocation).
+    public var bootID: String? {
+        get { boot?.text }
+        set { boot = newValue.map(BootID.init) }
+    }
+    private var boot: BootID?
     public var lastSeq: UInt64?
     /// Events count their own sequence: they travel at QoS 1 on another topic than telemetry.
     public var lastEventSeq: UInt64?
@@ -40,6 +85,11 @@ public struct DeviceLiveness: Sendable, Hashable, Codable {
     /// After a controller restart, a device that was online is unknown until heard; if it is not
     /// heard by this moment (1.5 heartbeats after the restart) it is offline, silent.
     public var expectedBy: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case state, faults, classFaults, since, boot = "bootID", lastSeq, lastEventSeq, lastHeard, heartbeat, deviceClass, config
+        case earlierBoots, expectedBy
+    }
 
     public init(deviceClass: DeviceClass, config: DeviceConfig, since: Date,
                 heartbeat: TimeInterval = LivenessTracker.defaultHeartbeat) {
@@ -112,6 +162,8 @@ public struct LivenessTracker: Sendable {
     /// Adds a registered device (or restores one from storage).
     public mutating func track(_ id: String, _ liveness: DeviceLiveness) { table[id] = liveness }
     public mutating func untrack(_ id: String) { table[id] = nil }
+    /// Room for a fleet of `n` devices at once (`DeviceTable.reserveCapacity`).
+    public mutating func reserveCapacity(_ n: Int) { table.reserveCapacity(n) }
     public func isTracked(_ id: String) -> Bool { table.contains(id) }
 
     /// Birth: the device connected with a (possibly new) boot. `newSession` is a live birth (a new

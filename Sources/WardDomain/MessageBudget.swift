@@ -13,6 +13,10 @@ public struct MessageBudget: Sendable {
     /// they refill, so a fleet sending one reading a minute keeps a few entries, not one per device).
     private var buckets: [String: (tokens: Double, at: Date)] = [:]
     private var pruneAt = 1024
+    /// Also pruned once per refill time: after a burst of the whole fleet (its births), `pruneAt`
+    /// is twice the fleet, so the count alone would never prune again and every device would keep
+    /// a bucket (8 MB of hash table for 100,000 devices).
+    private var nextPrune = Date.distantPast
     /// Drops per device per whole second: bounded by the window, however hard a device floods.
     private var drops: [String: [Int: Int]] = [:]
 
@@ -29,7 +33,7 @@ public struct MessageBudget: Sendable {
         let ok = b.tokens >= 1
         if ok { b.tokens -= 1 } else { drops[device, default: [:]][Int(now.timeIntervalSince1970.rounded(.down)), default: 0] += 1 }
         buckets[device] = b
-        if buckets.count >= pruneAt { prune(at: now) }
+        if buckets.count >= pruneAt || now >= nextPrune { prune(at: now) }
         return ok
     }
 
@@ -40,6 +44,7 @@ public struct MessageBudget: Sendable {
     mutating func prune(at now: Date) {
         buckets = buckets.filter { $0.value.tokens + max(0, now.timeIntervalSince($0.value.at)) * perSecond < burst }
         pruneAt = max(1024, buckets.count * 2)
+        nextPrune = now.addingTimeInterval(perSecond > 0 ? max(1, burst / perSecond) : 60)
     }
 
     /// Drops per device within the window before `now`; forgets older ones.

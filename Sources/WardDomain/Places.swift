@@ -3,7 +3,15 @@ import Foundation
 /// Vietnamese text is data: every name entering the domain is normalised to NFC so that the
 /// same name typed on different keyboards compares and stores identically.
 extension String {
-    public var nfc: String { precomposedStringWithCanonicalMapping }
+    public var nfc: String { isSurelyNFC ? self : precomposedStringWithCanonicalMapping }
+
+    /// True when every scalar is below U+0300 or in Latin Extended Additional (U+1E00–U+1EFF):
+    /// those all have NFC_Quick_Check = Yes, so the text is NFC as it is. Vietnamese written
+    /// with precomposed letters is all there; normalising it anyway cost a third of loading a
+    /// province's registry. Anything else (combining marks, other scripts) takes the full path.
+    var isSurelyNFC: Bool {
+        unicodeScalars.allSatisfy { $0.value < 0x300 || ($0.value >= 0x1E00 && $0.value < 0x1F00) }
+    }
 }
 
 /// Levels of the administrative tree. Districts were abolished in 2025 and stay optional.
@@ -156,7 +164,7 @@ public struct PlaceTree: Sendable {
         for p in list {
             guard !p.id.isEmpty else { throw .emptyID }
             guard Identifier.isValid(p.id) else { throw .invalidID(p.id) }
-            guard !p.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw .emptyName(id: p.id) }
+            guard p.name.unicodeScalars.contains(where: { !CharacterSet.whitespaces.contains($0) }) else { throw .emptyName(id: p.id) }
             guard byID[p.id] == nil else { throw .duplicateID(p.id) }
             if p.level == .site && p.siteKind == nil { throw .siteWithoutKind(id: p.id) }
             if let c = p.coordinate, !c.isValid { throw .invalidCoordinate(id: p.id) }

@@ -406,8 +406,9 @@ public struct KPIQueries: Sendable {
     public func itemTargets(_ ids: Set<String>) throws -> [String: BroadcastTarget] {
         try db.store.read { db in
             var out: [String: BroadcastTarget] = [:]
+            var targets = JSONText.Memo<BroadcastTarget>()
             for r in try SQLRow.fetchAll(db, sql: "SELECT id, target FROM broadcast_items") where ids.contains(r["id"] as String) {
-                if let t = JSONText.decode(BroadcastTarget.self, r["target"]) { out[r["id"]] = t }
+                if let t = targets.decode(r["target"]) { out[r["id"]] = t }
             }
             return out
         }

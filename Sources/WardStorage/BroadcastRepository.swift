@@ -136,9 +136,22 @@ public struct BroadcastRepository: Sendable {
     /// Items not cancelled (pending or approved), or all.
     public func list(includeCancelled: Bool = false) throws -> [ScheduledBroadcast] {
         try db.store.read { db in
-            try SQLRow.fetchAll(db, sql: includeCancelled
+            var memo = DecodeMemo()
+            return try SQLRow.fetchAll(db, sql: includeCancelled
                 ? "SELECT * FROM broadcast_items ORDER BY created_at, id"
-                : "SELECT * FROM broadcast_items WHERE status != 'cancelled' ORDER BY created_at, id").map(Self.broadcast)
+                : "SELECT * FROM broadcast_items WHERE status != 'cancelled' ORDER BY created_at, id").map { Self.broadcast($0, &memo) }
+        }
+    }
+
+    /// Every item's title and level, cancelled ones too: what a report names its lines by,
+    /// without decoding each item's recurrence, target and programme.
+    public func labels() throws -> [String: (title: String, level: BroadcastLevel)] {
+        try db.store.read { db in
+            var out: [String: (title: String, level: BroadcastLevel)] = [:]
+            for r in try SQLRow.fetchAll(db, sql: "SELECT id, title, level FROM broadcast_items") {
+                out[r[0]] = (r[1], BroadcastLevel(rawValue: r[2]) ?? .normal)
+            }
+            return out
         }
     }
 
@@ -156,16 +169,28 @@ public struct BroadcastRepository: Sendable {
                        arguments: [a.itemID, a.action, a.user, a.at.millis, a.detail])
     }
 
+    /// The JSON columns of many items, each distinct text decoded once.
+    struct DecodeMemo {
+        var recurrences = JSONText.Memo<Recurrence>()
+        var targets = JSONText.Memo<BroadcastTarget>()
+        var programmes = JSONText.Memo<Programme>()
+    }
+
     static func broadcast(_ r: SQLRow) -> ScheduledBroadcast {
+        var memo = DecodeMemo()
+        return broadcast(r, &memo)
+    }
+
+    static func broadcast(_ r: SQLRow, _ memo: inout DecodeMemo) -> ScheduledBroadcast {
         let cls = BroadcastLevel(rawValue: r["level"]) ?? .normal
         let status = BroadcastStatus(rawValue: r["status"]) ?? .pendingApproval
         let item = BroadcastItem(
             id: r["id"], title: r["title"], level: cls, duration: r["duration_s"],
-            recurrence: JSONText.decode(Recurrence.self, r["recurrence"])
+            recurrence: memo.recurrences.decode(r["recurrence"])
                 ?? Recurrence(rule: .once, firstDay: LocalDay(year: 1970, month: 1, day: 1), startTime: LocalTime(hour: 0, minute: 0)),
-            target: JSONText.decode(BroadcastTarget.self, r["target"]) ?? BroadcastTarget(),
+            target: memo.targets.decode(r["target"]) ?? BroadcastTarget(),
             volume: r["volume"], priorityOrder: r["priority_order"], cancelled: status == .cancelled)
-        return ScheduledBroadcast(item: item, programme: JSONText.decode(Programme.self, r["programme"]) ?? .media(sha256: ""),
+        return ScheduledBroadcast(item: item, programme: memo.programmes.decode(r["programme"]) ?? .media(sha256: ""),
                                   status: status, createdBy: r["created_by"], createdAt: Date(millis: r["created_at"]),
                                   approvedBy: r["approved_by"], approvedAt: (r["approved_at"] as Int64?).map(Date.init(millis:)))
     }

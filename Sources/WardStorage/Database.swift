@@ -550,4 +550,17 @@ enum JSONText {
         guard let s else { return nil }
         return try? decoder.decode(T.self, from: Data(s.utf8))
     }
+
+    /// Decodes each distinct text once: lists of many rows repeat a few documents (targets,
+    /// recurrences, programmes), and JSONDecoder dominated reading them.
+    struct Memo<T: Decodable> {
+        private var seen: [String: T?] = [:]
+        mutating func decode(_ s: String?) -> T? {
+            guard let s else { return nil }
+            if let hit = seen[s] { return hit }
+            let v = JSONText.decode(T.self, s)
+            seen[s] = v
+            return v
+        }
+    }
 }

@@ -7,13 +7,16 @@ public struct HealthQueries: Sendable {
     public init(_ db: WardDatabase) { self.db = db }
 
     /// Latest state of every device (`only`: of that one device, without reading the others).
-    public func statuses(only id: String? = nil) throws -> [String: DeviceStatusRecord] {
+    /// Without `payloads`, the births and last telemetry are left out (nil): the controller's
+    /// restart needs only the liveness, and a province's stored payloads are tens of MB.
+    public func statuses(only id: String? = nil, payloads: Bool = true) throws -> [String: DeviceStatusRecord] {
         try db.store.read { db in
             let filter = id == nil ? "" : " WHERE id = ?"
             let devices = Dictionary(uniqueKeysWithValues: try SQLRow.fetchAll(db, sql: "SELECT * FROM devices" + filter, arguments: SQLArguments(id.map { [$0] } ?? []))
                 .map { r in (r["id"] as String, DeviceRepository.device(r)) })
             var out: [String: DeviceStatusRecord] = [:]
-            for r in try SQLRow.fetchAll(db, sql: "SELECT * FROM device_status" + (id == nil ? "" : " WHERE device_id = ?"),
+            let columns = payloads ? "*" : "device_id, state, faults, since, boot_id, last_seq, event_seq, last_heard, heartbeat_s, last_telemetry_at"
+            for r in try SQLRow.fetchAll(db, sql: "SELECT \(columns) FROM device_status" + (id == nil ? "" : " WHERE device_id = ?"),
                                       arguments: SQLArguments(id.map { [$0] } ?? [])) {
                 let id: String = r["device_id"]
                 guard let d = devices[id] else { continue }
@@ -26,7 +29,8 @@ public struct HealthQueries: Sendable {
                 l.lastSeq = (r["last_seq"] as Int64?).map { UInt64(bitPattern: $0) }
                 l.lastEventSeq = (r["event_seq"] as Int64?).map { UInt64(bitPattern: $0) }
                 l.lastHeard = (r["last_heard"] as Int64?).map(Date.init(millis:))
-                out[id] = DeviceStatusRecord(deviceID: id, liveness: l, birth: r["birth"], lastTelemetry: r["last_telemetry"],
+                out[id] = DeviceStatusRecord(deviceID: id, liveness: l, birth: payloads ? r["birth"] : nil,
+                                             lastTelemetry: payloads ? r["last_telemetry"] : nil,
                                              lastTelemetryAt: (r["last_telemetry_at"] as Int64?).map(Date.init(millis:)))
             }
             return out

@@ -218,7 +218,27 @@ public struct ReportRollups: Sendable {
 
     static func encodeWaits(_ waits: [Double]) -> String { waits.map { ";\($0)" }.joined() }
     static func decodeWaits(_ text: String, into out: inout [Double]) {
-        for part in text.split(separator: ";") { if let d = Double(part) { out.append(d) } }
+        // strtod over the C string (the C locale's '.' as Swift writes it): a month of a province's
+        // waits is hundreds of thousands of numbers, and splitting into substrings first cost more
+        // than the rest of the kiosk figures.
+        let semi = CChar(bitPattern: UInt8(ascii: ";"))
+        text.withCString { start in
+            var p = start
+            while p.pointee != 0 {
+                if p.pointee == semi { p += 1; continue }
+                var end: UnsafeMutablePointer<CChar>?
+                let d = strtod(p, &end)
+                guard var end, end != UnsafeMutablePointer(mutating: p) else {
+                    // Not a number: skip to the next separator, as the old parser dropped it.
+                    while p.pointee != 0 && p.pointee != semi { p += 1 }
+                    continue
+                }
+                if end.pointee == 0 || end.pointee == semi { out.append(d) } else {
+                    while end.pointee != 0 && end.pointee != semi { end += 1 }  // "12abc": dropped, as Double("12abc")
+                }
+                p = UnsafePointer(end)
+            }
+        }
     }
 
     static func upsertKiosk(_ db: SQLConnection, month: Int64, device: String, _ t: KioskTotals) throws {

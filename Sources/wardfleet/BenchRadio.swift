@@ -188,7 +188,20 @@ extension Bench {
                              r, acks[acks.count / 2], pct(acks, 0.99), acks.last!, stored.inSeconds * 1000, published * 1000, pings[pings.count / 2], pct(pings, 0.99), pings.last!))
                 _ = try await arrived("\(eKey.id)|started", count: ids.count)
                 _ = try service.cancel(e.id, by: "bench", reason: "benchmark run over")
-                _ = try await arrived("\(eKey.id)|interrupted", count: ids.count)
+                // Each speaker ends it: interrupted by the cancellation, or finished first (a short
+                // message under load), before the next run starts.
+                let deadline = ContinuousClock.now + .seconds(60)
+                while true {
+                    let ended = try ["interrupted", "finished"].reduce(into: Set<String>()) { set, event in
+                        let key = "\(eKey.id)|\(event)"
+                        set.formUnion((measureAt == .listener ? arrivals.get()[key] ?? [:] : try stamped(key, database, atLeast: 0)).keys)
+                    }
+                    if ended.count >= ids.count { break }
+                    guard ContinuousClock.now < deadline else {
+                        throw ValidationError("\(eKey.id): only \(ended.count)/\(ids.count) ended (interrupted or finished) within 60 s")
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
             }
             func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
             print(String(format: "MEDIAN over %d runs: emergency → all %d acknowledged: p50 %.0f ms, p99 %.0f ms, last %.0f ms | ping baseline: p50 %.0f ms, p99 %.0f ms, last %.0f ms",

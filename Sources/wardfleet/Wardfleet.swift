@@ -136,6 +136,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var retention: RetentionOptions
 
     func run() async throws {
+        HeapTrim.configure()  // before the controller's threads allocate (issue 16, item 4: memory)
         try observability.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, clock: Clocks.fromEnvironment())
         try library.db.requireLocal()
         let metrics = WardMetrics(now: { Clocks.fromEnvironment().now() })

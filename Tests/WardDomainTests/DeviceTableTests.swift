@@ -89,3 +89,34 @@ import Testing
         #expect(b.heldBuckets < reference.count)
     }
 }
+
+/// Issue 16 (4): the compact forms of long-lived per-device and per-place values give back exactly what they were given.
+@Suite struct CompactValueTests {
+    @Test func sortedTableAnswersAsTheDictionaryItReplaces() {
+        var rng = SeededRandom(seed: 4)
+        var entries: [(String, Int)] = []
+        for i in 0..<2_000 { entries.append(("xa\(rng.next() % 700)-t\(rng.next() % 10)", i)) }
+        let table = SortedTable(entries)
+        let model = Dictionary(entries, uniquingKeysWith: { a, _ in a })  // the first of a repeated id wins
+        #expect(table.count == model.count)
+        for (k, v) in model { #expect(table[k] == v) }
+        for k in ["", "xa", "xa1000-t1", "zz", "Thôn Cẩm La"] { #expect(table[k] == model[k]) }
+        #expect(SortedTable<Int>()["a"] == nil)
+    }
+
+    @Test func bootIDsRoundTrip() throws {
+        for text in ["00000000000000ff", "9e3779b97f4a7c15", "ffffffffffffffff", "0000000000000000",
+                     "9E3779B97F4A7C15", "boot-1", "", "9e3779b97f4a7c1", "9e3779b97f4a7c155", "+e3779b97f4a7c15", "Thôn"] {
+            #expect(BootID(text).text == text)
+            #expect(BootID(text) == BootID(text))
+        }
+        #expect(BootID("00000000000000ff") != BootID("00000000000000FF"))
+        var l = DeviceLiveness(deviceClass: .speaker, config: .defaults(for: .speaker), since: Date(timeIntervalSince1970: 0))
+        l.bootID = "9e3779b97f4a7c15"
+        let json = try JSONEncoder().encode(l)
+        #expect(String(decoding: json, as: UTF8.self).contains("\"bootID\":\"9e3779b97f4a7c15\""))
+        #expect(try JSONDecoder().decode(DeviceLiveness.self, from: json) == l)
+        l.bootID = nil
+        #expect(l.bootID == nil)
+    }
+}

@@ -23,20 +23,25 @@ public enum AlarmEvent: String, Sendable, Codable {
 
 /// Alarm texts operators read: Vietnamese first, English second, names not ids.
 public struct AlarmWording: Sendable {
-    public var tree: PlaceTree?
-    /// Each device's site: all the wording needs of the registry (not whole devices, kept for the whole run).
-    public var sites: [String: String]
+    /// All the wording needs of the registry, kept for the whole run: each place's name and each
+    /// device's site, in compact sorted tables (not the place tree, not whole devices).
+    private let names: SortedTable<String>
+    private let sites: SortedTable<String>
+
+    public init<Sites: Sequence>(tree: PlaceTree?, sites: Sites) where Sites.Element == (String, String) {
+        names = SortedTable(tree.map { $0.places.lazy.map { ($0.key, $0.value.name) } } ?? [])
+        self.sites = SortedTable(sites)
+    }
 
     public init(tree: PlaceTree?, sites: [String: String]) {
-        self.tree = tree
-        self.sites = sites
+        self.init(tree: tree, sites: sites.lazy.map { ($0.key, $0.value) })
     }
 
     public init(tree: PlaceTree?, devices: [String: Device]) {
-        self.init(tree: tree, sites: devices.mapValues(\.siteID))
+        self.init(tree: tree, sites: devices.lazy.map { ($0.key, $0.value.siteID) })
     }
 
-    func name(_ id: String?) -> String? { id.flatMap { tree?[$0]?.name } }
+    func name(_ id: String?) -> String? { id.flatMap { names[$0] } }
 
     /// "Loa Đầu làng, Thôn Đông, Xã Duy Phước"
     public func whereabouts(_ a: Alarm) -> String {
@@ -142,7 +147,7 @@ public actor AlarmService {
     private let configuration: AlarmConfiguration
     private let logger: Logger
     private var engine: AlarmEngine
-    private var wording = AlarmWording(tree: nil, sites: [:])
+    private var wording = AlarmWording(tree: nil, sites: [String: String]())
     private var knownAcks = Set<Int64>()
     private var restored = false
 
@@ -159,7 +164,7 @@ public actor AlarmService {
     }
 
     public func updateRegistry(tree: PlaceTree, devices: [Device]) {
-        wording = AlarmWording(tree: tree, sites: Dictionary(devices.map { ($0.id, $0.siteID) }, uniquingKeysWith: { a, _ in a }))
+        wording = AlarmWording(tree: tree, sites: devices.lazy.map { ($0.id, $0.siteID) })  // first of a repeated id wins
     }
 
     /// One evaluation: rules re-read (so a change applies without restart), transitions stored
@@ -167,6 +172,21 @@ public actor AlarmService {
     @discardableResult
     public func evaluate(_ observations: [DeviceObservation]) throws -> [AlarmTransition] {
         let now = clock.now()
+        return try apply(observations, incidents: try prepare(now), now: now)
+    }
+
+    /// One evaluation of the observations `observe` gives for a filter: only the devices that can
+    /// change an alarm are handed over (`ObservationFilter`), not the whole fleet every time.
+    @discardableResult
+    public func evaluate(observe: @Sendable (ObservationFilter) async -> [DeviceObservation]) async throws -> [AlarmTransition] {
+        let now = clock.now()
+        let incidents = try prepare(now)
+        let filter = ObservationFilter(rules: engine.rules, now: now, keep: engine.trackedDevices.union(incidents.keys))
+        return try apply(await observe(filter), incidents: incidents, now: now)
+    }
+
+    /// Open alarms restored (once), rules re-read; the stored incidents still holding.
+    private func prepare(_ now: Date) throws -> [String: [String: DeviceIncident]] {
         if !restored {
             let open = try openAlarms()
             engine.restore(open)
@@ -176,7 +196,10 @@ public actor AlarmService {
         engine.rules = try settings.alarmRules()
         // Tamper and storage-full events are stored, not held in memory: read back, they hold
         // their alarms across a controller restart too.
-        let incidents = try queries.latestIncidents(since: now.addingTimeInterval(-AlarmConditions.eventHold))
+        return try queries.latestIncidents(since: now.addingTimeInterval(-AlarmConditions.eventHold))
+    }
+
+    private func apply(_ observations: [DeviceObservation], incidents: [String: [String: DeviceIncident]], now: Date) throws -> [AlarmTransition] {
         var observations = observations
         for i in observations.indices {
             for (type, e) in incidents[observations[i].deviceID] ?? [:] {
@@ -230,11 +253,12 @@ public actor AlarmService {
          "subject": "\(a.deviceID ?? a.villageID ?? "")", "text": "\(wording.text(a, event: .raised).vi)"]
     }
 
-    public func run(observe: @Sendable () async -> [DeviceObservation]) async {
+    /// Evaluates every `interval` what `observe` returns for the filter (it may return more).
+    public func run(observe: @Sendable @escaping (ObservationFilter) async -> [DeviceObservation]) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.interval)
             guard !Task.isCancelled else { break }
-            do { try evaluate(await observe()) } catch { logger.error("alarm evaluation failed: \(error)") }
+            do { try await evaluate(observe: observe) } catch { logger.error("alarm evaluation failed: \(error)") }
         }
     }
 }

@@ -63,8 +63,11 @@ public actor BroadcastDelivery {
     private var revision: Int64 = -1
     /// Something the agendas depend on changed since the last evaluation.
     private var changed = true
-    private var tree = try! PlaceTree([])
-    private var devices: [Device] = []
+    /// Where each served speaker is: all the delivery needs of the registry (not the place tree
+    /// nor whole devices, a province's of which would be held again here for the whole run).
+    private var locations: [String: SpeakerDirectory.Location] = [:]
+    /// The controller hands the registry in before `run` (`updateRegistry`): then it is not read again.
+    private var registryGiven = false
     private var groups: [String: Set<String>] = [:]
     private var quietHours: [String: QuietHours] = [:]
     /// Each speaker's commune's quiet hours, rebuilt when the schedule or the registry changes
@@ -72,7 +75,7 @@ public actor BroadcastDelivery {
     private var speakerQuietHours: [String: QuietHours] = [:]
     private var broadcasts: [String: ScheduledBroadcast] = [:]
     private var media: [String: MediaItem] = [:]
-    private var directory = SpeakerDirectory(tree: try! PlaceTree([]), devices: [])
+    private var directory = SpeakerDirectory(speakers: [:])
     private var audiences: [String: Set<String>] = [:]
     private var agendas: [String: SpeakerAgenda] = [:]
     /// What each speaker was last sent; nil until sent once by this run (then everything is sent).
@@ -120,7 +123,12 @@ public actor BroadcastDelivery {
     /// the schedule or the registry (handed in by `updateRegistry`) changed.
     public func run() async {
         do {
-            try refresh()
+            if registryGiven {
+                try reloadSchedule()
+                revision = try BroadcastRepository(db).revision()
+            } else {
+                try refresh()
+            }
             // Plays left open by an earlier run: their speakers get the grace again from now to
             // re-send reports that run may have lost (`resend_since`) before the log closes them.
             resumedUntil = clock.now().addingTimeInterval(configuration.rules.closeGrace)
@@ -164,14 +172,10 @@ public actor BroadcastDelivery {
 
     /// The controller's periodic registry read, shared with the ingest side.
     public func updateRegistry(tree: PlaceTree, devices: [Device]) {
-        self.tree = tree
-        // Only what the speaker directory reads is kept: not a whole province's fleet for the run.
-        let speakers = devices.filter { $0.deviceClass == .speaker && $0.removedAt == nil }
-        if let communes = configuration.communes {
-            self.devices = speakers.filter { tree.ancestor(of: $0.siteID, at: .commune).map { communes.contains($0.id) } ?? false }
-        } else {
-            self.devices = speakers
-        }
+        registryGiven = true
+        var located = SpeakerDirectory.locations(tree: tree, devices: devices)
+        if let communes = configuration.communes { located = located.filter { communes.contains($0.value.commune) } }
+        locations = located
         if rebuildDirectory() { recomputeAudiences() }
     }
 
@@ -193,7 +197,7 @@ public actor BroadcastDelivery {
 
     /// True when speakers, their places or the groups changed.
     private func rebuildDirectory() -> Bool {
-        let fresh = SpeakerDirectory(tree: tree, devices: devices, groups: groups)
+        let fresh = SpeakerDirectory(speakers: locations, groups: groups)
         guard fresh.speakers != directory.speakers || fresh.groups != directory.groups else { return false }
         directory = fresh
         return true
@@ -472,7 +476,12 @@ public actor BroadcastDelivery {
                 continue
             }
             // Started, then taken off the agenda: the speaker reports how it ended; wait for that.
-            if !overdue, mine.contains(where: { $0.event == .started }) { continue }
+            // So too when it had the play and its start has come: it may have started already, its
+            // report still on the way (under load a 5,000-speaker emergency cancelled seconds after
+            // its start was logged "withdrawn" and then "finished" by the same speakers).
+            let mayHaveStarted = mine.contains { $0.event == .started }
+                || (now >= pair.key.start && mine.contains { $0.event == .received || $0.event == .mediaReady })
+            if !overdue, mayHaveStarted { continue }
             if let line = PlaybackClosure.close(mine, key: pair.key, speaker: pair.speaker, context: context, at: now) { lines.append(line) }
             open[pair] = nil
         }

@@ -139,12 +139,18 @@ public struct MonthlyReport: Codable, Sendable {
         let communes = commune.map { Set([$0]) }
         let loaded = source == .rollups ? try service.loadMonth(period, communes: communes, now: now)
             : try service.load(period: period, communes: communes, now: now)
-        let kpis = KPICalculator.compute(loaded.input, settings: loaded.settings)
+        let end = min(period.end, now)
+        // The KPIs are pure computation and the rest is reading: the two overlap.
+        let (kpis, rest) = try inParallel({ KPICalculator.compute(loaded.input, settings: loaded.settings) }, {
+            (occurrences: source == .rollups ? try ReportRollups(db).occurrences(period) : try KPIQueries(db).occurrences(period),
+             labels: try BroadcastRepository(db).labels(),
+             totals: try AlarmRepository(db).totals(raisedIn: period),
+             open: try AlarmRepository(db).open(at: end))
+        })
         let tree = loaded.input.tree
         let inScope: (String?) -> Bool = { c in communes.map { s in c.map(s.contains) ?? false } ?? true }
 
         // Device states at the end of the period.
-        let end = min(period.end, now)
         var states: [DeviceClass: StateCounts] = [:]
         for d in loaded.input.devices where d.removedAt.map({ $0 >= end }) ?? true {
             guard inScope(tree.ancestor(of: d.siteID, at: .commune)?.id) else { continue }
@@ -162,19 +168,20 @@ public struct MonthlyReport: Codable, Sendable {
             byItem[t.item, default: (0, 0, 0)].played += t.played
             byItem[t.item, default: (0, 0, 0)].interrupted += t.interrupted
         }
-        let occurrences = source == .rollups ? try ReportRollups(db).occurrences(period) : try KPIQueries(db).occurrences(period)
-        let items = Dictionary(try BroadcastRepository(db).list(includeCancelled: true).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let occurrences = rest.occurrences
+        // Targets as the KPIs read them (every item with playback in the month has one).
         let broadcasts = byItem.map { id, n in
-            let item = items[id]?.item
-            return BroadcastLine(item: id, title: item?.title ?? id, level: item?.level ?? .normal,
-                                 target: item.map { describe($0.target, tree) } ?? "", occurrences: occurrences[id] ?? 0,
+            let label = rest.labels[id]
+            return BroadcastLine(item: id, title: label?.title ?? id, level: label?.level ?? .normal,
+                                 target: label == nil ? "" : describe(loaded.input.itemTargets[id] ?? BroadcastTarget(), tree),
+                                 occurrences: occurrences[id] ?? 0,
                                  targeted: n.targeted, played: n.played, interrupted: n.interrupted)
         }.sorted { $0.level != $1.level ? $0.level > $1.level : ($0.title, $0.item) < ($1.title, $1.item) }
 
         // Alarms raised in the month; problems still open at its end.
         var figures = AlarmFigures()
         var ackSeconds = 0.0, clearSeconds = 0.0
-        for t in try AlarmRepository(db).totals(raisedIn: period) where inScope(t.commune) {
+        for t in rest.totals where inScope(t.commune) {
             figures.raised += t.raised
             figures.bySeverity[t.severity.rawValue, default: 0] += t.raised
             figures.byKind[t.kind.rawValue, default: 0] += t.raised
@@ -186,7 +193,7 @@ public struct MonthlyReport: Codable, Sendable {
         figures.meanTimeToAcknowledge = figures.acknowledged > 0 ? ackSeconds / Double(figures.acknowledged) : nil
         figures.meanTimeToClear = figures.cleared > 0 ? clearSeconds / Double(figures.cleared) : nil
         let wording = AlarmWording(tree: tree, devices: Dictionary(loaded.input.devices.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
-        var problems = try AlarmRepository(db).open(at: end).filter { inScope($0.communeID) }.map { a in
+        var problems = rest.open.filter { inScope($0.communeID) }.map { a in
             Problem(alarm: a.id, severity: a.severity, kind: a.kind, subject: a.deviceID ?? a.villageID ?? "", place: wording.whereabouts(a),
                     detail: a.detail, since: a.since, acknowledgedBy: (a.ackedAt.map { $0 < end } ?? false) ? a.ackedBy : nil)
         }
@@ -199,8 +206,8 @@ public struct MonthlyReport: Codable, Sendable {
 
     /// The commune for its report; for the deployment's, its province (the only one, or the first).
     static func issuer(_ commune: String?, _ tree: PlaceTree, fallback: String) -> Issuer {
-        let places = tree.topologicalOrder
-        let body: Place? = commune.flatMap { tree[$0] } ?? places.first { $0.level == .province }
+        // The first province by id (as in topological order), without sorting every place.
+        let body: Place? = commune.flatMap { tree[$0] } ?? tree.places.values.filter { $0.level == .province }.min { $0.id < $1.id }
         guard let body else { return Issuer(body: fallback, parent: nil, place: fallback) }
         let parent = body.level == .commune ? (tree.ancestor(of: body.id, at: .district) ?? tree.ancestor(of: body.id, at: .province)) : nil
         return Issuer(body: titled(body), parent: parent.map(titled), place: placeName(body.name))

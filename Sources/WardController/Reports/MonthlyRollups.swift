@@ -15,14 +15,15 @@ extension KPIService {
               month == period else { return try load(period: period, communes: communes, now: now) }
         try rollups.build(month: month, now: now)
 
-        let tree = try PlaceRepository(db).tree()
-        let devices = try DeviceRepository(db).list(includeRemoved: true)
-            .filter { ($0.removedAt.map { $0 > period.start } ?? true) && $0.monitoredFrom < period.end }
         let window = DateInterval(start: period.start, end: max(period.start, min(period.end, now)))
-        let kioskIDs = devices.filter { $0.deviceClass == .kiosk }.map(\.id)
-        let ((rows, open), (tallies, kioskEvents)) = try inParallel({
-            (try rollups.uptime(month: month), try rollups.openIntervals(startedBefore: window.end))
-        }, { (try rollups.playbackTallies(month: month, due: window.end), try rollups.kioskTotals(devices: kioskIDs, month: month, before: window.end)) })
+        // The registry and the month's rows are independent reads: two connections at once.
+        let ((tree, devices, rows), (open, tallies)) = try inParallel({
+            (try PlaceRepository(db).tree(),
+             try DeviceRepository(db).list(includeRemoved: true)
+                .filter { ($0.removedAt.map { $0 > period.start } ?? true) && $0.monitoredFrom < period.end },
+             try rollups.uptime(month: month))
+        }, { (try rollups.openIntervals(startedBefore: window.end), try rollups.playbackTallies(month: month, due: window.end)) })
+        let kioskEvents = try rollups.kioskTotals(devices: devices.filter { $0.deviceClass == .kiosk }.map(\.id), month: month, before: window.end)
 
         // Each device's time in the month, and its state at the end.
         let nowMs = UptimeMillis.ms(now)

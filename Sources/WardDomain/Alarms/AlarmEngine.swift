@@ -126,6 +126,9 @@ public struct AlarmEngine: Sendable {
     }
 
     public var openAlarms: [Alarm] { Array(open.values) }
+    /// The devices with a condition being tracked (raised or not): their observations are needed
+    /// even once the condition is gone, to clear it.
+    public var trackedDevices: Set<String> { Set(tracks.keys.map(Self.device)) }
     public func alarm(_ key: AlarmKey) -> Alarm? { open[key] }
 
     /// Picks up alarms left open by an earlier run, so they clear instead of being raised again.

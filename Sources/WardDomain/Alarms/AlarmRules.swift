@@ -293,6 +293,26 @@ public struct DeviceObservation: Sendable, Hashable {
     }
 }
 
+/// Which observations an evaluation needs: a device with a condition now, or one the engine
+/// tracks or holds an incident of. The others change nothing in `AlarmEngine.evaluate`, so the
+/// fleet's observer may leave them out instead of handing over a province's worth every time.
+public struct ObservationFilter: Sendable {
+    public var rules: AlarmRules
+    public var now: Date
+    /// Wanted whatever their state: tracked devices, and those with a recent stored incident.
+    public var keep: Set<String>
+
+    public init(rules: AlarmRules, now: Date, keep: Set<String>) {
+        self.rules = rules
+        self.now = now
+        self.keep = keep
+    }
+
+    public func wants(_ o: DeviceObservation) -> Bool {
+        keep.contains(o.deviceID) || !AlarmConditions.of(o, rules: rules, now: now).isEmpty
+    }
+}
+
 public enum AlarmConditions {
     /// An event has no end: its alarm holds this long after the latest such event (a device
     /// that keeps reporting keeps it open), then clears.

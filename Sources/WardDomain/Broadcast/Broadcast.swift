@@ -43,17 +43,33 @@ public struct SpeakerDirectory: Sendable {
     public struct Location: Hashable, Sendable {
         public var commune: String
         public var village: String?
+        public init(commune: String, village: String?) {
+            self.commune = commune
+            self.village = village
+        }
     }
     public private(set) var speakers: [String: Location] = [:]
     /// Named groups of speakers (e.g. "Chợ và bến xe").
     public var groups: [String: Set<String>]
 
     public init(tree: PlaceTree, devices: [Device], groups: [String: Set<String>] = [:]) {
+        self.init(speakers: Self.locations(tree: tree, devices: devices), groups: groups)
+    }
+
+    /// From speakers already placed (`locations`): a holder of the directory need not keep the tree.
+    public init(speakers: [String: Location], groups: [String: Set<String>] = [:]) {
+        self.speakers = speakers
+        self.groups = groups
+    }
+
+    /// Where each registered (not removed) speaker is: its commune and village.
+    public static func locations(tree: PlaceTree, devices: [Device]) -> [String: Location] {
+        var out: [String: Location] = [:]
         for d in devices where d.deviceClass == .speaker && d.removedAt == nil {
             guard let commune = tree.ancestor(of: d.siteID, at: .commune) else { continue }
-            speakers[d.id] = Location(commune: commune.id, village: tree.ancestor(of: d.siteID, at: .village)?.id)
+            out[d.id] = Location(commune: commune.id, village: tree.ancestor(of: d.siteID, at: .village)?.id)
         }
-        self.groups = groups
+        return out
     }
 
     public struct Resolution: Hashable, Sendable {

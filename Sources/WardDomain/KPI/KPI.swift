@@ -156,11 +156,23 @@ public enum KPICalculator {
         let tree = input.tree
         let period = input.period
         let th = settings.availabilityThreshold
+        let (thVi, thEn) = percents(th)  // the same in every reason below
         // Devices in scope that served some of the period.
+        // Each device's commune and village, walked up the tree once (many devices share a site).
+        var location: [String: (commune: String, village: String?)] = [:]
+        var siteLocation: [String: (commune: String, village: String?)?] = [:]
+        for d in input.devices {
+            let l: (commune: String, village: String?)?
+            if let known = siteLocation[d.siteID] { l = known } else {
+                l = tree.ancestor(of: d.siteID, at: .commune).map { ($0.id, tree.ancestor(of: d.siteID, at: .village)?.id) }
+                siteLocation[d.siteID] = l
+            }
+            if let l { location[d.id] = l }
+        }
         var facts: [String: DeviceFacts] = [:]
         for d in input.devices {
-            guard let commune = tree.ancestor(of: d.siteID, at: .commune)?.id,
-                  input.communes?.contains(commune) ?? true else { continue }
+            guard let here = location[d.id], input.communes?.contains(here.commune) ?? true else { continue }
+            let commune = here.commune
             let m = monitored(d)
             // In whole milliseconds, from roll-ups or from the intervals: the same figures either way.
             let figures = input.uptime.map { $0[d.id] ?? DeviceUptime(millis: UptimeMillis(), span: 0) }
@@ -170,7 +182,7 @@ public enum KPICalculator {
             let available = (up.availability ?? 0) >= th - 1e-12
             // Cameras and APs also need their class function: recording with retention, uplink up.
             let working = figures.workingSeconds(d.deviceClass).map { $0 / up.total >= th - 1e-12 } ?? available
-            facts[d.id] = DeviceFacts(device: d, commune: commune, village: tree.ancestor(of: d.siteID, at: .village)?.id, uptime: up,
+            facts[d.id] = DeviceFacts(device: d, commune: commune, village: here.village, uptime: up,
                                       available: available, working: working, total: up.total)
         }
 
@@ -179,12 +191,6 @@ public enum KPICalculator {
         var villagePlayed = Set<String>()
         var villageTargeted = Set<String>()
         var reach: [String: (targeted: Int, played: Int)] = [:]  // by commune
-        var location: [String: (commune: String, village: String?)] = [:]
-        for d in input.devices {
-            if let c = tree.ancestor(of: d.siteID, at: .commune)?.id {
-                location[d.id] = (c, tree.ancestor(of: d.siteID, at: .village)?.id)
-            }
-        }
         for t in input.playback {
             guard let f = location[t.speaker], input.communes?.contains(f.commune) ?? true else { continue }
             reach[f.commune, default: (0, 0)].targeted += t.targeted
@@ -250,7 +256,7 @@ public enum KPICalculator {
                 } else if !covered {
                     row.loudspeakerReason = speakers.contains(where: \.available)
                         ? "loa không phát đủ chương trình của xã / speakers did not play the commune programme"
-                        : "không cụm loa nào sẵn sàng ≥ \(phanTram(th)) thời gian / no speaker available ≥ \(percent(th)) of the time"
+                        : "không cụm loa nào sẵn sàng ≥ \(thVi) thời gian / no speaker available ≥ \(thEn) of the time"
                 }
                 if !bulletin {
                     row.bulletinReason = villageTargeted.contains(v.id)
@@ -260,7 +266,7 @@ public enum KPICalculator {
                 if cameras.isEmpty {
                     row.cameraReason = "không có camera / no camera"
                 } else if !cameraOK {
-                    row.cameraReason = "không camera nào vừa ghi hình vừa đủ ngày lưu trữ ≥ \(phanTram(th)) thời gian / no camera online, recording and keeping enough days ≥ \(percent(th)) of the time"
+                    row.cameraReason = "không camera nào vừa ghi hình vừa đủ ngày lưu trữ ≥ \(thVi) thời gian / no camera online, recording and keeping enough days ≥ \(thEn) of the time"
                 }
                 acc.villages.append(row)
             }
@@ -271,7 +277,7 @@ public enum KPICalculator {
                     acc.wifiWorking += 1
                 } else {
                     acc.wifiMisses.append(KPIMiss(placeID: s.id, name: s.name, reason: sitesWithAP.contains(s.id)
-                        ? "điểm Wi-Fi hoạt động dưới \(phanTram(th)) thời gian / AP working less than \(percent(th)) of the time"
+                        ? "điểm Wi-Fi hoạt động dưới \(thVi) thời gian / AP working less than \(thEn) of the time"
                         : "chưa có điểm Wi-Fi / no access point"))
                 }
             }
@@ -283,7 +289,7 @@ public enum KPICalculator {
                 if f.total > 0, (f.uptime.availability ?? 0) < (settings.target(.availability(f.device.deviceClass))?.value ?? 0) {
                     acc.lowAvailability[f.device.deviceClass, default: []].append(KPIMiss(
                         placeID: f.device.id, name: "\(f.device.id) (\(tree[f.device.siteID]?.name ?? f.device.siteID))",
-                        reason: "\(phanTram(f.uptime.availability ?? 0)) sẵn sàng / \(percent(f.uptime.availability ?? 0)) available"))
+                        reason: { let p = percents(f.uptime.availability ?? 0); return "\(p.vi) sẵn sàng / \(p.en) available" }()))
                 }
             }
             // One-stop figures from the commune's kiosks.
@@ -298,7 +304,7 @@ public enum KPICalculator {
                 let siteRatings = k.ratings
                 if let r = KioskFigures.satisfaction(siteRatings), r < (settings.target(.satisfaction)?.value ?? 0) {
                     acc.satisfactionMisses.append(KPIMiss(placeID: f.device.siteID, name: tree[f.device.siteID]?.name ?? f.device.siteID,
-                                                          reason: "\(phanTram(r)) hài lòng (\(f.device.id)) / \(percent(r)) satisfied (\(f.device.id))"))
+                                                          reason: { let p = percents(r); return "\(p.vi) hài lòng (\(f.device.id)) / \(p.en) satisfied (\(f.device.id))" }()))
                 }
             }
             if devicesHere.contains(where: { $0.device.deviceClass == .kiosk }) {
@@ -322,7 +328,13 @@ public enum KPICalculator {
 
     /// A share as each half of a bilingual reason writes it: "97,2 %" in Vietnamese, "97.2%" in English.
     static func percent(_ v: Double) -> String { String(format: "%.1f%%", v * 100) }
-    static func phanTram(_ v: Double) -> String { String(format: "%.1f", v * 100).replacingOccurrences(of: ".", with: ",") + " %" }
+    static func phanTram(_ v: Double) -> String { vietnamese(String(format: "%.1f", v * 100)) }
+    /// Both halves from one formatting: a province's report writes tens of thousands of them.
+    static func percents(_ v: Double) -> (vi: String, en: String) {
+        let s = String(format: "%.1f", v * 100)
+        return (vietnamese(s), s + "%")
+    }
+    private static func vietnamese(_ s: String) -> String { String(s.map { $0 == "." ? "," : $0 }) + " %" }
 
     /// Sums for one scope; a deployment absorbs its communes'.
     struct Accumulator {
@@ -390,8 +402,9 @@ public enum KPICalculator {
             var one = oneStop
             if days > 0 { one.ticketsPerDay = Double(one.ticketsIssued) / days }
             if !waits.isEmpty {
-                one.meanWaitSeconds = waits.sorted().reduce(0, +) / Double(waits.count)  // sorted: the same sum in any order
-                one.p90WaitSeconds = KioskFigures.percentile(waits, 0.9)
+                let sorted = KioskFigures.ascending(waits)  // sorted: the same sum in any order
+                one.meanWaitSeconds = sorted.reduce(0, +) / Double(sorted.count)
+                one.p90WaitSeconds = KioskFigures.percentile(sorted: sorted, 0.9)
             }
             return ScopeKPIs(id: id, name: name, kpis: kpis, villages: villages, oneStop: one, uptimeByClass: uptime,
                              devicesByClass: devices)

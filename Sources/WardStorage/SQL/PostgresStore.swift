@@ -184,8 +184,8 @@ final class PostgresSession: SQLSession {
     func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
         let result = try run(sql, arguments)
         guard let first = result.first else { return [] }
-        let columns = first.map(\.columnName)
-        return result.map { row in SQLRow(columns: columns, values: row.map(Self.value)) }
+        let layout = SQLRow.SQLColumns(first.map(\.columnName))
+        return result.map { row in SQLRow(layout: layout, values: row.map(Self.value)) }
     }
 
     func lastInsertedRowID() throws -> Int64 {

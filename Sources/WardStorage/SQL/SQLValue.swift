@@ -111,22 +111,40 @@ public struct SQLArguments: Sendable, ExpressibleByArrayLiteral, ExpressibleByDi
 
 /// One result row: read by column name (case-insensitive) or position, as any convertible type.
 public struct SQLRow: Sendable {
-    public let columns: [String]
     public let values: [SQLValue]
-    private let index: [String: Int]
+    private let layout: SQLColumns
+    public var columns: [String] { layout.names }
+
+    /// The column names of one result, and their lower-cased index: built once per query and
+    /// shared by its rows (a dictionary per row cost more than the rows' values on large reads).
+    public final class SQLColumns: Sendable {
+        let names: [String]
+        let index: [String: Int]
+        public init(_ names: [String]) {
+            self.names = names
+            var index: [String: Int] = [:]
+            for (i, c) in names.enumerated() where index[c.lowercased()] == nil { index[c.lowercased()] = i }
+            self.index = index
+        }
+    }
 
     public init(columns: [String], values: [SQLValue]) {
-        self.columns = columns
+        self.init(layout: SQLColumns(columns), values: values)
+    }
+
+    public init(layout: SQLColumns, values: [SQLValue]) {
+        self.layout = layout
         self.values = values
-        var index: [String: Int] = [:]
-        for (i, c) in columns.enumerated() where index[c.lowercased()] == nil { index[c.lowercased()] = i }
-        self.index = index
     }
 
     public var count: Int { values.count }
     public func value(at i: Int) -> SQLValue { i < values.count ? values[i] : .null }
-    public func value(named name: String) -> SQLValue { index[name.lowercased()].map { values[$0] } ?? .null }
-    public func hasColumn(_ name: String) -> Bool { index[name.lowercased()] != nil }
+    public func value(named name: String) -> SQLValue {
+        // Exact names first: callers name columns as the query does, so most lookups skip lower-casing.
+        if let i = layout.index[name] ?? layout.index[name.lowercased()] { return values[i] }
+        return .null
+    }
+    public func hasColumn(_ name: String) -> Bool { layout.index[name.lowercased()] != nil }
 
     public subscript<T: SQLValueConvertible>(_ i: Int) -> T { Self.required(value(at: i), "#\(i)") }
     public subscript<T: SQLValueConvertible>(_ i: Int) -> T? { T.fromSQL(value(at: i)) }

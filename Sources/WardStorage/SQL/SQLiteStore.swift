@@ -32,17 +32,38 @@ final class GRDBSession: SQLSession {
     func execute(_ sql: String, _ arguments: SQLArguments) throws {
         // One statement is prepared once per connection; text with several statements runs as given.
         let st: GRDB.Statement
-        do { st = try db.cachedStatement(sql: sql) } catch {
+        do { st = try statement(sql, arguments) } catch {
             return try db.execute(sql: sql, arguments: Self.grdb(arguments))
         }
         try st.execute(arguments: Self.grdb(arguments))
     }
+
+    /// Statements with more parameters than this are prepared for one use, not cached.
+    static let cachedParameterLimit = 100
+
+    /// The connection's cached statement for `sql`, unless it has many parameters: those are the
+    /// multi-row inserts (`insertMany`) and long IN lists, whose text differs with their row
+    /// count. Cached, every size met would stay prepared for the connection's life, each with its
+    /// thousands of bound values: 140 MB after a few minutes of a 50,000-device fleet's flushes.
+    private func statement(_ sql: String, _ arguments: SQLArguments) throws -> GRDB.Statement {
+        arguments.values.count + arguments.named.count <= Self.cachedParameterLimit
+            ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+    }
+
     func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
-        let st = try db.cachedStatement(sql: sql)
-        let columns = st.columnNames
-        return try GRDB.Row.fetchAll(st, arguments: Self.grdb(arguments)).map { r in
-            SQLRow(columns: columns, values: (0..<r.count).map { Self.value(r[$0] as GRDB.DatabaseValue) })
+        let st = try statement(sql, arguments)
+        let layout = SQLRow.SQLColumns(st.columnNames)
+        let width = layout.names.count
+        // A cursor reads each row in place (no GRDB row copy per row); the values are copied out once.
+        let cursor = try GRDB.Row.fetchCursor(st, arguments: Self.grdb(arguments))
+        var out: [SQLRow] = []
+        while let r = try cursor.next() {
+            var values: [SQLValue] = []
+            values.reserveCapacity(width)
+            for i in 0..<width { values.append(Self.value(r[i] as GRDB.DatabaseValue)) }
+            out.append(SQLRow(layout: layout, values: values))
         }
+        return out
     }
     var changesCount: Int { db.changesCount }
     func lastInsertedRowID() throws -> Int64 { db.lastInsertedRowID }
