@@ -22,6 +22,8 @@ struct Behaviour: Sendable, Hashable {
         case tamper
         /// One `storage_full` event (cameras).
         case storageFull = "storage-full"
+        /// Configuration documents are rejected while it lasts (a failing flash write).
+        case rejectConfig = "reject-config"
     }
 
     var device: String

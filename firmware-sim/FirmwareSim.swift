@@ -54,6 +54,26 @@ func stopWhenOrphaned(_ task: Task<Void, Never>, parent: pid_t) -> Task<Void, Ne
 }
 
 struct Run: AsyncParsableCommand {
+    func otaOptions() throws -> SimOTAOptions {
+        var o = SimOTAOptions()
+        o.enabled = !noOta
+        if let k = firmwareKey {
+            let text = FileManager.default.fileExists(atPath: k) ? try String(contentsOfFile: k, encoding: .utf8) : k
+            guard let key = FirmwareSigning.publicKey(base64: text) else {
+                throw ValidationError("--firmware-key: not an Ed25519 public key (base64 of 32 bytes, as `wardfleet firmware key` prints it)")
+            }
+            o.publicKey = key.rawRepresentation
+        }
+        for r in [otaDownloadFailures, otaInstallFailures, otaBootLoops] where !(0...1).contains(r) {
+            throw ValidationError("--ota-*-failures, --ota-boot-loops: a fraction 0…1")
+        }
+        o.downloadFailures = otaDownloadFailures
+        o.installFailures = otaInstallFailures
+        o.bootLoops = otaBootLoops
+        o.installSeconds = otaInstallSeconds
+        return o
+    }
+
     static let configuration = CommandConfiguration(
         abstract: "Chạy các thiết bị trong tệp địa điểm/thiết bị / Run the devices of a places/devices file.")
 
@@ -87,6 +107,20 @@ struct Run: AsyncParsableCommand {
     var journal: String?
     @Flag(help: "Speakers as older firmware: no commune emergency topic (emergencies come in their agenda only).")
     var noEmergencyTopic = false
+    @Option(help: "State file (JSON, device id → broker password, rotated password pending, applied configuration): devices connect with their password (username = device id) and keep rotations and configuration in it.")
+    var state: String?
+    @Option(help: "The fleet's firmware signing public key (base64, as `wardfleet firmware key` prints it), or a file holding it: update images are verified with it; without it every image is refused (bad_signature).")
+    var firmwareKey: String?
+    @Flag(help: "Devices as older firmware: no `ota` capability, update orders ignored.")
+    var noOta = false
+    @Option(help: "Fraction of devices (the same ones every run, by id) whose firmware download fails.")
+    var otaDownloadFailures: Double = 0
+    @Option(help: "Fraction of devices whose firmware install fails.")
+    var otaInstallFailures: Double = 0
+    @Option(help: "Fraction of devices whose new firmware boot-loops: they come back on the old version and report rolled_back.")
+    var otaBootLoops: Double = 0
+    @Option(help: "Seconds a firmware install takes.")
+    var otaInstallSeconds: Double = 1
 
     func run() async throws {
         let parent = getppid()  // now, before a script that started us in the background can end
@@ -105,9 +139,12 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("behaviour for unknown device \(b.device)")
         }
         if randomFaults > 0 { planned += randomBehaviours(devices, horizon: duration ?? 86_400) }
-        let options = SimOptions(host: host, port: port, heartbeat: heartbeat, seed: seed, lastWill: !noWill,
+        var simOptions = SimOptions(host: host, port: port, heartbeat: heartbeat, seed: seed, lastWill: !noWill,
                                  kioskInterval: kioskInterval, alwaysOpen: alwaysOpen, clock: Clocks.fromEnvironment(),
-                                 journal: try journal.map(ReportJournal.init(path:)), emergencyTopic: !noEmergencyTopic)
+                                 journal: try journal.map(ReportJournal.init(path:)), emergencyTopic: !noEmergencyTopic,
+                                 state: state.map(SimStateFile.init(path:)))
+        simOptions.ota = try otaOptions()
+        let options = simOptions
         logger.info("simulating \(devices.count) devices against \(host):\(port), heartbeat \(heartbeat) s, seed \(seed)")
 
         let sims = devices.map { d in
@@ -172,7 +209,6 @@ func drive(_ sim: SimDevice, behaviours: [Behaviour], start: ContinuousClock.Ins
         timeline.append((start + .seconds(b.at), .begin(b)))
         if let d = b.duration { timeline.append((start + .seconds(b.at + d), .end(b))) }
     }
-    let hb = Duration.seconds(sim.options.heartbeat)
     var nextTelemetry = ContinuousClock.now + .seconds(jitter)
     var nextCustomer = sim.device.deviceClass == .kiosk ? ContinuousClock.now + .seconds(sim.options.kioskInterval / 2) : nil
     while !Task.isCancelled {
@@ -196,6 +232,7 @@ func drive(_ sim: SimDevice, behaviours: [Behaviour], start: ContinuousClock.Ins
         }
         if nextTelemetry <= now {
             await sim.publishTelemetry()
+            let hb = Duration.seconds(await sim.heartbeat)  // a configuration may change it
             nextTelemetry += hb
             if nextTelemetry < now { nextTelemetry = now + hb }
         }

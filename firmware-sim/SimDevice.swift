@@ -21,6 +21,10 @@ struct SimOptions: Sendable {
     var journal: ReportJournal?
     /// Speakers subscribe to their commune's emergency topic and say so in their birth.
     var emergencyTopic = true
+    /// Broker passwords and applied configuration, per device (`--state FILE`); nil: anonymous, nothing kept.
+    var state: SimStateFile?
+    /// Firmware updates (SimOTA.swift).
+    var ota = SimOTAOptions()
 }
 
 /// A line per playback report the broker acknowledged (PUBACK): what a speaker may count as
@@ -56,7 +60,7 @@ actor SimDevice {
     private var seq: UInt64 = 0
     private var eventSeq: UInt64 = 0
     var client: MQTTClient?
-    private var commandTask: Task<Void, Never>?
+    var commandTask: Task<Void, Never>?
 
     // Class state
     var volume: Int
@@ -92,6 +96,17 @@ actor SimDevice {
     private var active = Set<Behaviour.Kind>()
     private var hung = false
     var connected = false
+    // Remote configuration and credentials (SimConfig.swift)
+    var heartbeat: Double
+    var settings = DeviceSettings()
+    var configVersion: Int64 = 0
+    var password: String?
+    var pendingPassword: (rotation: String, password: String)?
+    var linkTask: Task<Void, Never>?
+    var switchingPassword = false
+    var activeFaults: Set<Behaviour.Kind> { active }
+    // Firmware updates (SimOTA.swift)
+    var ota = SimOTAState()
 
     init(device: Device, commune: String, options: SimOptions, logger: Logger) {
         self.device = device
@@ -102,6 +117,7 @@ actor SimDevice {
         _ = r.hex(8)  // the seeded boot id of old: still drawn, so the rest of the seeded stream is unchanged
         boot = Self.freshBoot()
         volume = min(device.config.maxVolume ?? 100, 70)
+        heartbeat = options.heartbeat
         rssi = -60 - Int(r.next() % 30)
         power = r.unit() < 0.2 ? .solar : .mains
         battery = power == .solar ? 60 + Int(r.next() % 40) : nil
@@ -123,16 +139,36 @@ actor SimDevice {
 
     private var capabilities: [String] {
         switch device.deviceClass {
-        case .speaker: ["set_volume", "test_tone", "reboot", "ping"] + (options.emergencyTopic ? [Topics.emergencyCapability] : [])
-        default: ["reboot", "ping"]
+        case .speaker: ["set_volume", "test_tone", "reboot", "ping"] + (options.emergencyTopic ? [Topics.emergencyCapability] : []) + fleetCapabilities + otaCapabilities
+        default: ["reboot", "ping"] + fleetCapabilities + otaCapabilities
         }
+    }
+
+    /// The birth this device announces now (its applied heartbeat and configuration version).
+    func currentBirth() -> Birth {
+        var b = Birth(device: device.id, deviceClass: device.deviceClass, model: modelName,
+                      firmware: runningFirmware, capabilities: capabilities,
+                      heartbeatSeconds: heartbeat, boot: boot, ts: clock.now().unixMillis)
+        b.configVersion = configVersion > 0 ? configVersion : nil
+        return b
     }
 
     // MARK: connection
 
     func connect() async {
+        loadState()
+        await connect(password: password)
+    }
+
+    /// Connects with this password (nil: anonymous); false when the broker refused it within `timeout`.
+    @discardableResult
+    func connect(password: String?, timeout: Duration? = nil) async -> Bool {
         var cfg = MQTTConfiguration(host: options.host, port: options.port, clientID: device.id)
-        cfg.keepAlive = Int32(max(5, min(60, options.heartbeat * 2)))
+        if let password {
+            cfg.username = device.id
+            cfg.password = password
+        }
+        cfg.keepAlive = Int32(max(5, min(60, heartbeat * 2)))
         cfg.reconnectDelay = 1...30
         cfg.inboundCapacity = 1_000
         cfg.sharedNetworkLoop = true  // thousands of devices in one process
@@ -144,25 +180,38 @@ actor SimDevice {
             let c = try MQTTClient(cfg, logger: logger)
             let now = clock.now()
             c.setConnectMessages([
-                MQTTMessage(topic: topic(.birth), payload: ProtocolEncoder.encode(Birth(
-                    device: device.id, deviceClass: device.deviceClass, model: device.model.isEmpty ? "WF-SIM-\(device.deviceClass.rawValue)" : device.model,
-                    firmware: device.firmware.isEmpty ? "sim-1.0.0" : device.firmware, capabilities: capabilities,
-                    heartbeatSeconds: options.heartbeat, boot: boot, ts: now.unixMillis)), qos: 1, retained: true),
+                MQTTMessage(topic: topic(.birth), payload: ProtocolEncoder.encode(currentBirth()), qos: 1, retained: true),
                 MQTTMessage(topic: topic(.state), payload: ProtocolEncoder.encode(StateMessage(
                     device: device.id, state: .online, boot: boot, reason: nil, ts: now.unixMillis)), qos: 1, retained: true),
             ])
             try c.subscribe(topic(.cmd), qos: 1)
+            try c.subscribe(topic(.config), qos: 1)
+            try c.subscribe(topic(.credentials), qos: 1)
+            if options.ota.enabled { try c.subscribe(topic(.ota), qos: 1) }
             if device.deviceClass == .speaker { try c.subscribe(topic(.schedule), qos: 1) }
             let emergencyTopic = Topics.emergency(commune: commune)
             if device.deviceClass == .speaker, options.emergencyTopic { try c.subscribe(emergencyTopic, qos: 1) }
-            try await c.connect(timeout: nil)
+            do {
+                try await c.connect(timeout: timeout)
+            } catch {
+                await c.close(abrupt: true)
+                return false
+            }
             client = c
             connected = true
             flushOutbox()
-            let scheduleTopic = topic(.schedule)
+            otaConnected()
+            watchLink(c)
+            let scheduleTopic = topic(.schedule), configTopic = topic(.config), credentialsTopic = topic(.credentials), otaTopic = topic(.ota)
             commandTask = Task { [weak self] in
                 for await m in c.messages {
-                    if m.topic == scheduleTopic {
+                    if m.topic == otaTopic {
+                        await self?.handleOTA(m)
+                    } else if m.topic == configTopic {
+                        await self?.handleConfig(m)
+                    } else if m.topic == credentialsTopic {
+                        await self?.handleCredentials(m)
+                    } else if m.topic == scheduleTopic {
                         await self?.handleSchedule(m)
                     } else if m.topic == emergencyTopic {
                         await self?.handleEmergency(m)
@@ -174,6 +223,7 @@ actor SimDevice {
         } catch {
             logger.error("\(device.id): cannot start MQTT client: \(error)")
         }
+        return true
     }
 
     private func dropConnection(graceful: Bool, announce: Bool) async {
@@ -181,6 +231,7 @@ actor SimDevice {
         client = nil
         connected = false
         commandTask?.cancel()
+        linkTask?.cancel()
         if announce {
             try? c.publish(topic: topic(.state), payload: ProtocolEncoder.encode(StateMessage(
                 device: device.id, state: .offline, boot: boot, reason: .shutdown, ts: clock.now().unixMillis)), qos: 1, retain: true)
@@ -333,8 +384,8 @@ actor SimDevice {
         switch CommandName(rawValue: cmd.command) {
         case .ping: ack(cmd.cmdID, .ok, "pong")
         case .setVolume where device.deviceClass == .speaker:
-            guard let v = cmd.volume, (0...(device.config.maxVolume ?? 100)).contains(v) else {
-                return ack(cmd.cmdID, .error, "volume must be 0…\(device.config.maxVolume ?? 100)")
+            guard let v = cmd.volume, (0...maxVolume).contains(v) else {
+                return ack(cmd.cmdID, .error, "volume must be 0…\(maxVolume)")
             }
             volume = v
             ack(cmd.cmdID, .ok, "volume \(v)")

@@ -32,6 +32,8 @@ public struct ControllerConfiguration: Sendable {
     /// Answer one-time claim codes (protocol §7), making accounts through the dynamic-security
     /// plugin over this connection (the controller's own account); nil: claims are not answered.
     public var claims: MQTTConfiguration?
+    /// Remote configuration and credential rotation (protocol §10, §11); nil: not on this node.
+    public var fleetConfig: FleetConfigConfiguration? = FleetConfigConfiguration()
     /// The communes this controller runs (one commune unit of a cluster node); nil: all of them.
     public var communes: Set<String>?
     /// Where device liveness resumes from after the controller was not listening.
@@ -42,6 +44,9 @@ public struct ControllerConfiguration: Sendable {
     public var registryRevision: (@Sendable () throws -> Int64)?
     /// The process's metrics (`GET /metrics`); nil: not counted.
     public var metrics: WardMetrics?
+    /// Firmware campaigns driven by this controller (`CampaignRunner`); nil: not on this node. Only the single
+    /// controller (no `communes`) runs them.
+    public var firmware: FirmwareConfiguration? = FirmwareConfiguration()
 
     public init(databasePath: String, mqtt: MQTTConfiguration) {
         self.databasePath = databasePath
@@ -74,6 +79,9 @@ public final class FleetController: Sendable {
     public let reports: ReportScheduler?
     public let lifecycle: LifecycleService?
     public let claims: ClaimService?
+    public let fleetConfig: FleetConfigService?
+    /// Drives firmware campaigns (nil: not on this node).
+    public let firmware: CampaignRunner?
     private let clock: any TimeSource
     private let logger: Logger
     private let writerQueue = DispatchQueue(label: "wardfleet.storage-writer")
@@ -86,6 +94,8 @@ public final class FleetController: Sendable {
         database = try shared ?? WardDatabase.open(configuration.databasePath)
         client = try MQTTClient(configuration.mqtt, logger: logger)
         var ingest = configuration.ingest
+        let runsFirmware = configuration.firmware != nil && configuration.communes == nil
+        ingest.collectFirmwareSignals = runsFirmware
         if let metrics = configuration.metrics { ingest.counted = { metrics.countIngest($0, by: $1) } }
         let ingestor = Ingestor(clock: clock, settings: ingest, logger: logger)
         self.ingestor = ingestor
@@ -114,9 +124,22 @@ public final class FleetController: Sendable {
                                             clock: clock, metrics: configuration.metrics)
         reports = configuration.reports.map { ReportScheduler(database: db, clock: clock, configuration: $0) }
         lifecycle = configuration.lifecycle.map { LifecycleService(database: db, clock: clock, configuration: $0) }
+        fleetConfig = configuration.fleetConfig.map { [client] c in
+            var c = c
+            c.communes = c.communes ?? configuration.communes
+            return FleetConfigService(database: db, publisher: client, clock: clock, configuration: c)
+        }
+        if runsFirmware, var f = configuration.firmware {
+            f.signals = f.signals ?? { await ingestor.takeFirmwareSignals() }
+            f.online = f.online ?? { await ingestor.online($0) }
+            if f.busy == nil, let delivery { f.busy = { await delivery.busyWindows(of: $0) } }
+            firmware = CampaignRunner(database: database, publisher: client, clock: clock, configuration: f)
+        } else {
+            firmware = nil
+        }
         claims = configuration.claims.map { [client, ingestor] in
             ClaimService(database: db, publisher: client, accounts: DynamicSecurityAccounts($0), clock: clock,
-                         tally: { await ingestor.count($0) })
+                         secrets: configuration.fleetConfig?.secrets, tally: { await ingestor.count($0) })
         }
     }
 
@@ -155,6 +178,8 @@ public final class FleetController: Sendable {
             if let sms { group.addTask { await sms.run() } }
             if let reports { group.addTask { await reports.run() } }
             if let lifecycle { group.addTask { await lifecycle.run() } }
+            if let firmware { group.addTask { await firmware.run() } }
+            if let fleetConfig { group.addTask { await fleetConfig.run() } }
             group.addTask { [ingestor, client, claims] in
                 while var messages = await client.messages.nextBatch() {
                     if let claims {
@@ -208,6 +233,7 @@ public final class FleetController: Sendable {
                         await ingestor.updateRegistry(tree: tree, devices: devices)
                         await delivery?.updateRegistry(tree: tree, devices: devices)
                         await alarms?.updateRegistry(tree: tree, devices: devices)
+                        await firmware?.updateRegistry(tree: tree, devices: devices)
                         seen = revision
                     } catch {
                         logger.error("registry refresh failed: \(error)")

@@ -23,6 +23,8 @@ public struct IngestSettings: Sendable {
     public var statusesPerBatch = 5_000
     /// Told of every counter move (the process's metrics, `WardMetrics.countIngest`); nil: none.
     public var counted: (@Sendable (String, UInt64) -> Void)?
+    /// Keep live births, offline states and `ota_report`s for the firmware campaigns (`takeFirmwareSignals`).
+    public var collectFirmwareSignals = false
 
     public init() {}
 }
@@ -65,6 +67,8 @@ public actor Ingestor {
     private var pendingHeard: [String: (birth: MQTTMessage?, state: MQTTMessage?)] = [:]
     static let pendingHeardLimit = 10_000
     private var batch = IngestBatch()
+    /// What firmware campaigns need to hear, until `takeFirmwareSignals` (only with `collectFirmwareSignals`).
+    private var firmwareSignals: [FirmwareSignal] = []
     private var rejectionsLoggedThisFlush = 0
     private var rejectionsSinceFlush: [RejectReason: Int] = [:]
     private var reportedQueueDrops: UInt64 = 0
@@ -138,6 +142,17 @@ public actor Ingestor {
     }
 
     public func liveness(_ id: String) -> DeviceLiveness? { tracker[id] }
+
+    /// Births, offline states and `ota_report`s heard since the last call, in order (firmware campaigns).
+    public func takeFirmwareSignals() -> [FirmwareSignal] {
+        defer { firmwareSignals = [] }
+        return firmwareSignals
+    }
+
+    /// Which of these devices are online now.
+    public func online(_ ids: some Sequence<String>) -> Set<String> {
+        Set(ids.filter { tracker[$0]?.state.isOnline ?? false })
+    }
 
     /// Every monitored device as the alarm engine sees it now; with a filter, only those it wants
     /// (a fleet of healthy devices then costs no array of a province's observations).
@@ -230,6 +245,9 @@ public actor Ingestor {
                 tracker.declare(id, heartbeat: b.heartbeat)
             } else {
                 record(tracker.birth(id, bootID: b.boot, heartbeat: b.heartbeat, at: now, newSession: true), id, now)
+                if settings.collectFirmwareSignals {
+                    firmwareSignals.append(.birth(device: id, firmware: b.firmware, capabilities: b.capabilities, at: now))
+                }
             }
         case .state(let s):
             switch s.state {
@@ -241,7 +259,9 @@ public actor Ingestor {
                     if r == .staleBoot { bump(IngestCounter.rejected(.staleBoot)) } else {
                         return reject(Rejection(RejectReason(r), "state"), topic: m.topic, now: now)
                     }
-                case .success(let o): record(o, id, now)
+                case .success(let o):
+                    record(o, id, now)
+                    if settings.collectFirmwareSignals { firmwareSignals.append(.offline(device: id, at: now)) }
                 }
             case .online:
                 if tracker.isEarlierBoot(id, s.boot) {
@@ -306,8 +326,21 @@ public actor Ingestor {
             }
             tracker.heard(id, bootID: boot, at: now)
             for p in reports { batch.playback.append((p, now)) }
+        case .otaReport(let r):
+            tracker.heard(id, bootID: r.boot, at: now)
+            if settings.collectFirmwareSignals {
+                firmwareSignals.append(.report(device: id, job: r.job, state: r.state, reason: r.reason, at: now))
+            }
         case .command:
             break
+        case .configReport(let r):
+            tracker.heard(id, bootID: r.boot, at: now)
+            batch.configReports.append(ConfigReportRecord(deviceID: id, version: r.version, result: r.result, detail: r.detail,
+                                                          reported: r.reported, receivedAt: now))
+        case .credentialsReport(let r):
+            tracker.heard(id, bootID: r.boot, at: now)
+            batch.credentialsReports.append(CredentialsReportRecord(deviceID: id, rotation: r.rotation, stored: r.stored,
+                                                                    reason: r.reason, receivedAt: now))
         }
         bump(IngestCounter.processed)
     }

@@ -19,6 +19,8 @@ public struct ControllerHTTPServer: Sendable {
     public let api: OperatorAPI?
     /// `/metrics`, `/readyz` and request counts; nil: `/metrics` off and `/readyz` 503.
     public var observability: Observability?
+    /// Firmware images for devices (`GET /firmware/{sha256}`); nil: none served (404).
+    public var firmware: FirmwareLibrary?
     let logger: Logger
     public static let maxUpstreamBody = 20 * 1024 * 1024
 
@@ -70,6 +72,25 @@ public struct ControllerHTTPServer: Sendable {
             headers[HTTPField.Name("X-Content-SHA256")!] = item.sha256
             return Response(status: .ok, headers: headers, body: body)
         }
+        let firmware = self.firmware
+        router.get("firmware/:hash") { request, context -> Response in
+            let hash = try context.parameters.require("hash").lowercased()
+            guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else {
+                return try Self.error(.badRequest, "mã tệp phải là SHA-256 (64 ký tự hex) / the id must be a SHA-256 (64 hex digits)", code: "invalid_hash",
+                                      request: request, context: context)
+            }
+            guard let firmware, let image = try firmware.get(hash) else {
+                return try Self.error(.notFound, "không có bản firmware / no such firmware image", request: request, context: context)
+            }
+            let body = try await files.loadFile(path: firmware.file(of: image.sha256).path, context: context)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/octet-stream"
+            headers[.contentLength] = String(image.size)
+            headers[.eTag] = "\"\(image.sha256)\""
+            headers[.cacheControl] = "public, max-age=31536000, immutable"
+            headers[HTTPField.Name("X-Content-SHA256")!] = image.sha256
+            return Response(status: .ok, headers: headers, body: body)
+        }
         router.get("healthz") { _, _ in "ok" }
         let upstream = self.upstream
         let logger = self.logger
@@ -109,7 +130,7 @@ public struct ControllerHTTPServer: Sendable {
                                       context: context)
             }
         }
-        var table: [(path: String, method: HTTPRequest.Method)] = [("/healthz", .get), ("/media/{hash}", .get),
+        var table: [(path: String, method: HTTPRequest.Method)] = [("/healthz", .get), ("/media/{hash}", .get), ("/firmware/{hash}", .get),
                                                                    ("/api/v1/upstream/bulletins", .post)] + Observability.routes
         (observability ?? Observability(metrics: WardMetrics(), access: .off, readiness: nil)).register(on: router)
         if let api {

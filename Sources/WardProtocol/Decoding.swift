@@ -87,6 +87,12 @@ public enum Inbound: Sendable, Hashable {
     case playback([PlaybackEntry], boot: String)
     /// A controller → device message (command, schedule) seen on the shared tree; not for the controller.
     case command
+    /// What a device made of a configuration version (protocol §10).
+    case configReport(ConfigReportInfo)
+    /// Whether a device stored a rotated password (protocol §11).
+    case credentialsReport(CredentialsReportInfo)
+    /// Progress of a firmware update order (protocol §9).
+    case otaReport(OTAReportInfo)
 }
 
 public struct DecodedMessage: Sendable, Hashable {
@@ -151,7 +157,11 @@ public final class ProtocolDecoder {
                     entries.append(try playback(m, address, now))
                 }
                 inbound = .playback(entries, boot: r.boot)
-            case .cmd, .schedule: inbound = .command
+            case .configReport: inbound = .configReport(try configReport(try parse(ConfigReport.self, data), address, now))
+            case .credentialsReport:
+                inbound = .credentialsReport(try credentialsReport(try parse(CredentialsReport.self, data), address, now))
+            case .otaReport: inbound = .otaReport(try otaReport(try parse(OTAReport.self, data), address, now))
+            case .cmd, .schedule, .config, .credentials, .ota: inbound = .command
             }
             return .success(DecodedMessage(address: address, inbound: inbound))
         } catch let r as Rejection {
@@ -241,7 +251,7 @@ public final class ProtocolDecoder {
         keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }
 
-    private func checkHeader(version: Int, device: String, boot: String?, _ address: TopicAddress) throws {
+    func checkHeader(version: Int, device: String, boot: String?, _ address: TopicAddress) throws {
         guard version == ProtocolLimits.version else {
             throw Rejection(.unsupportedVersion, "v=\(version), this controller speaks v1")
         }
@@ -253,7 +263,7 @@ public final class ProtocolDecoder {
         }
     }
 
-    private func deviceTime(_ ts: Int64, now: Date) throws -> Date {
+    func deviceTime(_ ts: Int64, now: Date) throws -> Date {
         let t = Date(unixMillis: ts)
         guard t >= Self.earliestValidTime, t <= now.addingTimeInterval(maxClockAheadSeconds) else {
             throw Rejection(.outOfRange, "ts \(ts) is not a plausible time (clock not synchronised?)")
@@ -280,6 +290,7 @@ public final class ProtocolDecoder {
         guard b.model.utf8.count <= 128, b.firmware.utf8.count <= 64, b.capabilities.count <= 64 else {
             throw Rejection(.outOfRange, "model ≤ 128 B, firmware ≤ 64 B, ≤ 64 capabilities")
         }
+        if let cv = b.configVersion, cv < 0 { throw Rejection(.outOfRange, "config_version=\(cv) ∉ 0…") }
         return BirthInfo(device: b.device, deviceClass: cls, model: b.model.nfc, firmware: b.firmware,
                          capabilities: b.capabilities, heartbeat: b.heartbeatSeconds, boot: b.boot, raw: b)
     }

@@ -7,8 +7,19 @@ public enum MessageKind: String, Sendable, CaseIterable, Codable {
     case birth, state, telemetry, event, ack, playback
     /// controller → device
     case cmd, schedule
+    /// Remote configuration (protocol §10): the desired document (retained) and the device's answer.
+    case config, configReport = "config_report"
+    /// Credential rotation (protocol §11): a new password sealed for the device (retained) and its answer.
+    case credentials, credentialsReport = "credentials_report"
+    /// Firmware updates (protocol §9): the device's current update order (retained) and its progress.
+    case ota, otaReport = "ota_report"
 
-    public var fromDevice: Bool { self != .cmd && self != .schedule }
+    public var fromDevice: Bool {
+        switch self {
+        case .cmd, .schedule, .config, .credentials, .ota: false
+        default: true
+        }
+    }
 }
 
 public struct TopicAddress: Sendable, Hashable {

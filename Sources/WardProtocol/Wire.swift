@@ -25,9 +25,12 @@ public struct Birth: Codable, Sendable, Hashable {
     public var heartbeatSeconds: Double
     public var boot: String
     public var ts: Int64?
+    /// The configuration version the device runs (protocol §10); nil from devices without `config`.
+    public var configVersion: Int64?
 
     enum CodingKeys: String, CodingKey {
         case v, device, deviceClass = "class", model, firmware, capabilities, heartbeatSeconds = "heartbeat_s", boot, ts
+        case configVersion = "config_version"
     }
 
     public init(device: String, deviceClass: DeviceClass, model: String, firmware: String, capabilities: [String],

@@ -18,6 +18,9 @@ public final class ChangeSignal: Sendable {
     public static let schedule = ChangeSignal()
     /// Command acknowledgements stored by this process's controller.
     public static let acks = ChangeSignal()
+    /// Configuration reports and credential reports stored by this process's controller, and
+    /// configuration sets and rotations made in this process.
+    public static let fleetConfig = ChangeSignal()
 
     public func poke() {
         let woken = state.withLock { s in

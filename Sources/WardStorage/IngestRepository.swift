@@ -140,6 +140,9 @@ public struct IngestBatch: Sendable {
     /// Pending devices since registered: their rows go, after `pending` is applied.
     public var settledPending: [String] = []
     public var acks: [AckRecord] = []
+    /// `config_report` and `credentials_report` messages (FleetConfigRepository).
+    public var configReports: [ConfigReportRecord] = []
+    public var credentialsReports: [CredentialsReportRecord] = []
     /// Speakers' playback reports, for the append-only playback log.
     public var playback: [(entry: PlaybackEntry, receivedAt: Date)] = []
     public var rejections: [RejectionRecord] = []
@@ -153,12 +156,13 @@ public struct IngestBatch: Sendable {
 
     public var isEmpty: Bool {
         changes.isEmpty && statuses.isEmpty && samples.isEmpty && events.isEmpty && reboots.isEmpty
-            && pending.isEmpty && settledPending.isEmpty && acks.isEmpty && playback.isEmpty && rejections.isEmpty && counters.isEmpty
+            && pending.isEmpty && settledPending.isEmpty && acks.isEmpty && configReports.isEmpty && credentialsReports.isEmpty && playback.isEmpty && rejections.isEmpty && counters.isEmpty
             && aliveAt == nil && brokerLink == nil
     }
 
     public var rowCount: Int {
         changes.count + statuses.count + samples.count + events.count + reboots.count + pending.count + acks.count
+            + configReports.count + credentialsReports.count
             + playback.count + rejections.count + counters.count
     }
 }
@@ -283,6 +287,7 @@ public struct IngestRepository: Sendable {
             }
             // An API call waiting for one of these hears of it at once.
             if !b.acks.isEmpty { db.afterNextTransaction(onCommit: { _ in ChangeSignal.acks.poke() }) }
+            try FleetConfigRepository.write(db, config: b.configReports, credentials: b.credentialsReports)
             if !b.rejections.isEmpty {
                 for r in b.rejections.suffix(Self.keptRejections) {
                     try db.execute(sql: "INSERT INTO rejections (at, reason, topic, detail) VALUES (?, ?, ?, ?)",
@@ -322,6 +327,8 @@ extension IngestBatch {
         pending += later.pending
         settledPending += later.settledPending
         acks += later.acks
+        configReports += later.configReports
+        credentialsReports += later.credentialsReports
         playback += later.playback
         rejections += later.rejections
         counters.merge(later.counters) { $1 }

@@ -13,7 +13,7 @@ extension KioskRole: ExpressibleByArgument {}
 struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Thiết bị: loa, camera, Wi-Fi, kiosk / Devices: speakers, cameras, Wi-Fi APs, kiosks.",
-        subcommands: [Add.self, Import.self, List.self, Show.self, Remove.self, Pending.self, Command.self, Provision.self, IssueClaimCodes.self, Rotate.self, Revoke.self])
+        subcommands: [Add.self, Import.self, List.self, Show.self, Remove.self, Pending.self, Command.self, Provision.self, IssueClaimCodes.self, Rotate.self, Revoke.self, Config.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Đăng ký một thiết bị / Register one device.")
@@ -125,11 +125,17 @@ struct Devices: AsyncParsableCommand {
 
         func run() async throws {
             if let remote = try db.remote { return try await remote.run("GET", RemoteAPI.path("devices", id)) }
-            guard let d = try DeviceDetail.build(db.open(), id: id, now: Date()) else {
+            let database = try db.open()
+            guard let d = try DeviceDetail.build(database, id: id, now: Date()) else {
                 throw ValidationError("không có thiết bị / no device '\(id)'")
             }
             if json { return try printJSON(d) }
             Render.detail(d)
+            // Remote configuration (`devices config get` has the whole of it).
+            if let c = try FleetConfigRepository(database).get(id), c.version > 0 {
+                print("Cấu hình từ xa / Remote configuration: phiên bản / version \(c.version) — \(c.drift.text)")
+            }
+            try CampaignCommand.history(database, device: id)  // firmware updates (Firmware.swift)
         }
     }
 

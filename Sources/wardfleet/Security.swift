@@ -75,9 +75,12 @@ extension Devices {
         @Option(help: "Write the credentials sheet (CSV, mode 0600) here; without it the passwords are printed.") var sheet: String?
         @Option(help: "Cluster brokers file: each account is made on the broker of its device's commune (the sheet names it).")
         var brokers: String?
+        @OptionGroup var secretsKey: SecretsKeyOptions
 
         func run() async throws {
             let database = try db.open()
+            // The controller keeps each password sealed with this key, to seal rotations for the device (docs/security.md).
+            let secrets = try secretsKey.load(db: db, create: true)
             let tree = try PlaceRepository(database).tree()
             let registered = try DeviceRepository(database).list()
             let chosen = all ? registered : try ids.map { id in
@@ -104,6 +107,7 @@ extension Devices {
                     for (d, commune) in group.devices {
                         let password = BrokerPolicy.password()
                         try await dynsec.provision(device: d.id, commune: commune, password: password)
+                        try FleetConfigRepository(database).storeSecret(device: d.id, sealed: try secrets.seal(password, for: d.id), at: Date())
                         var fields = [d.id, d.deviceClass.rawValue, commune, tree.ancestor(of: d.siteID, at: .village)?.name ?? "",
                                       tree[d.siteID]?.name ?? d.siteID, d.id, d.id, password, "wardfleet/v1/\(commune)/\(d.id)/"]
                         if let a = group.address { fields.append(a) }
@@ -149,18 +153,6 @@ extension Devices {
                 try writeSecret(rows.joined(separator: "\r\n") + "\r\n", to: sheet)
                 print("Đã tạo / issued \(ids.count) mã / codes → \(sheet)")
             }
-        }
-    }
-
-    struct Rotate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Đổi mật khẩu MQTT của thiết bị / Replace a device's broker password.")
-        @OptionGroup var broker: BrokerOptions
-        @Argument var id: String
-
-        func run() async throws {
-            let password = BrokerPolicy.password()
-            try await withDynamicSecurity(broker, "rotate") { try await $0.setPassword(id, password) }
-            print("\(id)\t\(password)")
         }
     }
 

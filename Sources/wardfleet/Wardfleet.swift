@@ -16,7 +16,7 @@ struct Wardfleet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wardfleet",
         abstract: "WardFleet: hạ tầng số cấp xã / digital infrastructure of communes and wards.",
-        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, BrokerCommand.self, NodesCommand.self, BackupCommand.self, RestoreCommand.self, DemoCommand.self, Bench.self])
+        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, FirmwareCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, BrokerCommand.self, NodesCommand.self, BackupCommand.self, RestoreCommand.self, DemoCommand.self, Bench.self])
 }
 
 struct DatabaseOptions: ParsableArguments {
@@ -134,6 +134,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Cluster: seconds a commune's lease outlives its owner's last renewal.") var leaseSeconds: Double = 6
     @OptionGroup var observability: ObservabilityOptions
     @OptionGroup var retention: RetentionOptions
+    @OptionGroup var firmwareOptions: FirmwareRunOptions
+    @OptionGroup var secretsKey: SecretsKeyOptions
 
     func run() async throws {
         HeapTrim.configure()  // before the controller's threads allocate (issue 16, item 4: memory)
@@ -152,6 +154,9 @@ struct RunCommand: AsyncParsableCommand {
         let baseURL = SharedValue<String?>(mediaURL)
         delivery.mediaBaseURL = { baseURL.get() }
         config.delivery = delivery
+        var firmware = FirmwareConfiguration()
+        firmware.baseURL = { baseURL.get() }
+        config.firmware = firmware
         var alarms = AlarmConfiguration()
         alarms.reminders.after = remindAfter > 0 ? remindAfter * 60 : nil
         alarms.reminders.every = max(remindAfter, 1) * 60
@@ -179,6 +184,16 @@ struct RunCommand: AsyncParsableCommand {
             }
             config.claims = try brokerOptions.configuration(clientID: "\(clientID)-claims")
         }
+        // Remote configuration always; credential rotation with the secrets key (device passwords
+        // sealed at rest) and the controller's account (which may change passwords on the broker).
+        var fleetConfig = FleetConfigConfiguration()
+        if FileManager.default.fileExists(atPath: secretsKey.path(db: library.db)) {
+            fleetConfig.secrets = try secretsKey.load(db: library.db, create: false)
+        }
+        if brokerOptions.username != nil {
+            fleetConfig.passwords = DynamicSecurityAccounts(try brokerOptions.configuration(clientID: "\(clientID)-rotate"))
+        }
+        config.fleetConfig = fleetConfig
         config.sms = try sms.configuration()
         if nodeID != nil, config.sms != nil {
             throw ValidationError("--sms-gateway: chưa dùng được với --node-id (cụm) / not available with --node-id (cluster) yet")
@@ -203,6 +218,7 @@ struct RunCommand: AsyncParsableCommand {
         var server = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) }, api: api)
+        server.firmware = firmwareOptions.library(controller.database, clock: clock)
         metrics.observe(database: controller.database)
         let brokerAddress = "\(config.mqtt.host):\(config.mqtt.port)"
         server.observability = Observability(metrics: metrics, access: try observability.access, readiness: Readiness(

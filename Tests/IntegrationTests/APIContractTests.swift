@@ -70,7 +70,7 @@ extension OutsideToolTests {
                 print("schemathesis (\(ContinuousClock.now - started)): \(summary.joined(separator: " | "))")
                 #expect(status == 0, "schemathesis failed (exit \(status.map(String.init) ?? "timeout")):\n\(output.suffix(6000))")
                 // Exit 0 alone could also mean nothing ran: every operation must have been tested.
-                let operations = OperatorAPI(database: h.db).routes.count + 5  // and /healthz, /readyz, /metrics, /media/{hash}, upstream bulletins
+                let operations = OperatorAPI(database: h.db).routes.count + 6  // and /healthz, /readyz, /metrics, /media/{hash}, /firmware/{hash}, upstream bulletins
                 #expect(output.contains("Selected: \(operations)/\(operations)") && output.contains("Tested: \(operations)"), "\(output.prefix(3000))")
                 #expect(!output.contains("Server error") && !output.contains("Network Error"), "\(output.suffix(6000))")
             }

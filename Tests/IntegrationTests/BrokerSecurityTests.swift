@@ -170,7 +170,7 @@ extension RealBrokerTests {
             #expect(await !canConnect(device("CAM-1", pw["CAM-1"], port: tlsPort!, caFile: dir.appendingPathComponent("other-pki/ca.crt").path)))
 
             // Rotation: the new password works, the old one does not.
-            (st, out) = try await h.run("wardfleet", ["devices", "rotate", "CAM-1"] + ctrl)
+            (st, out) = try await h.run("wardfleet", ["devices", "rotate", "CAM-1", "--immediate", "--db", h.dbPath] + ctrl)
             #expect(st == 0, "\(h.lastStderr)")
             let newPassword = String(out.split(separator: "\t").last ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(await !canConnect(device("CAM-1", pw["CAM-1"], port: broker.port)))

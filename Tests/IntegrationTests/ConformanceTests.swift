@@ -53,7 +53,9 @@ enum ProtocolDoc {
     static let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("docs/protocol.md")
     /// Written by the controller, not read by it: the radio tests check what the controller sends.
-    static let notCovered: Set<String> = ["schedule", "emergency"]
+    static let notCovered: Set<String> = Set(["schedule", "emergency"])
+        .union(["config", "config.config", "credentials"])  // remote configuration and rotation: FleetConfigTests check them
+        .union(["ota"])  // firmware orders: FirmwareCampaignTests check them
 
     /// Tables of §4 and §5 by name: a field table by its message ("birth"; "telemetry.speaker" for
     /// the class object named in the line before it), any other by heading and first column
@@ -287,7 +289,7 @@ final class CaseDevice: @unchecked Sendable {
         let t = "wardfleet/v1/\(commune)/\(id)-F\(w.nextFence())/event"
         try sendBytes(t, Array("{".utf8))
         try await w.until("fence \(t)") { ($0.rejections[t] ?? []).count == 1 }
-        for kind in ["birth", "state", "telemetry", "event", "ack", "playback"] {
+        for kind in ["birth", "state", "telemetry", "event", "ack", "playback"] + ["config_report", "credentials_report"] + ["ota_report"] {
             let got = w.state.rejections[topic(kind)] ?? []
             let want = expected[topic(kind)] ?? []
             guard got == want else { throw ConformanceFailure("\(topic(kind)): refused as \(got), expected \(want)") }
@@ -450,5 +452,5 @@ enum Conformance {
     }
 
     static let cases: [ConformanceCase] = birthCases + stateCases + telemetryCases + classCases + eventCases + commandCases + ackCases
-        + playbackCases + faultCases + reasonCases + ignoredCases
+        + playbackCases + faultCases + reasonCases + ignoredCases + fleetConfigCases + firmwareCases
 }

@@ -73,7 +73,7 @@ import WardProtocol
         for case let url as URL in files where url.pathExtension == "swift" {
             let s = try String(contentsOf: url, encoding: .utf8)
             for line in s.split(separator: "\n") where line.contains("audit") || line.contains("action:") {
-                for m in line.matches(of: /"((?:access|alarm|alarm_rule|broadcast|device|group|inbox|kpi_targets|login|media|node|places|quiet_hours|report|user)\.[a-z_]+)"/) {
+                for m in line.matches(of: /"((?:access|alarm|alarm_rule|broadcast|device|firmware|group|inbox|kpi_targets|login|media|node|places|quiet_hours|report|user)\.[a-z_]+)"/) {
                     actions.insert(String(m.1))
                 }
             }

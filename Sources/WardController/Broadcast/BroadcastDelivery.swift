@@ -507,6 +507,16 @@ public actor BroadcastDelivery {
 
     public func agenda(of speaker: String) -> SpeakerAgenda? { agendas[speaker] }
 
+    /// When each of these speakers plays (its current agenda: start to end of every play), for firmware campaigns.
+    public func busyWindows(of speakers: some Sequence<String>) -> [String: [DateInterval]] {
+        var out: [String: [DateInterval]] = [:]
+        for s in speakers {
+            guard let a = agendas[s], !a.plays.isEmpty else { continue }
+            out[s] = a.plays.map { DateInterval(start: $0.start, duration: max(0, $0.duration)) }
+        }
+        return out
+    }
+
     public var openPlays: Int { open.count }
 }
 

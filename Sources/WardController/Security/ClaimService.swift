@@ -30,6 +30,11 @@ public actor DynamicSecurityAccounts: DeviceAccounts {
         try await withSession { try await $0.revoke(device: device) }
     }
 
+    /// Replaces a device's password (credential rotation, once the device has stored the new one).
+    public func setPassword(device: String, password: String) async throws {
+        try await withSession { try await $0.setPassword(device, password) }
+    }
+
     public func close() {
         session?.close()
         session = nil
@@ -94,10 +99,13 @@ public actor ClaimService {
     private let logger: Logger
     /// Counts each outcome (`ClaimCounter` names); the controller adds them to its ingest counters.
     private let tally: @Sendable (String) async -> Void
+    /// Seals the claimed password at rest, so the device's password can later be rotated (nil: not kept).
+    private let secrets: ServerSecrets?
 
     public init(database: WardDatabase, publisher: any SchedulePublisher, accounts: any DeviceAccounts, clock: any TimeSource,
-                logger: Logger = Logger(label: "wardfleet.claims"), tally: @escaping @Sendable (String) async -> Void) {
+                logger: Logger = Logger(label: "wardfleet.claims"), secrets: ServerSecrets? = nil, tally: @escaping @Sendable (String) async -> Void) {
         db = database
+        self.secrets = secrets
         self.publisher = publisher
         self.accounts = accounts
         self.clock = clock
@@ -148,6 +156,9 @@ public actor ClaimService {
                 logger.error("claim: the broker could not make the account; the code stays valid", metadata: [
                     "device": "\(device)", "error": "\(error)"])
                 return await refuse(r, .tryAgain)
+            }
+            if let secrets {
+                try FleetConfigRepository(db).storeSecret(device: device, sealed: try secrets.seal(password, for: device), at: now)
             }
             let credentials = ClaimCredentials(username: device, password: password, clientID: device,
                                                topicPrefix: "\(Topics.root)/\(commune)/\(device)/")

@@ -40,6 +40,7 @@ public struct DeviceRemoval: Sendable {
         }
         _ = try DeviceRepository(db).remove(id, at: now)
         try ClaimRepository(db).withdraw(device: id)
+        try FleetConfigRepository(db).deleteSecret(device: id)  // its sealed password (rotations) goes too
         return accounts != nil
     }
 }

@@ -20,6 +20,12 @@ public struct BrokerACL: Codable, Sendable, Hashable {
 public enum BrokerPolicy {
     /// Topics a device publishes to: its own, one per message kind it sends.
     static let deviceKinds = ["birth", "state", "telemetry", "event", "ack", "playback"]
+        + ["config_report", "credentials_report"]  // remote configuration and credential rotation (protocol §10, §11)
+        + ["ota_report"]  // firmware updates (protocol §9)
+    /// Controller → device kinds a device subscribes to on its own topic.
+    static let deviceSubscriptions = ["cmd", "schedule"]
+        + ["config", "credentials"]
+        + ["ota"]
 
     public static func deviceRoleName(_ device: String) -> String { "device-\(device)" }
 
@@ -29,8 +35,8 @@ public enum BrokerPolicy {
     public static func deviceACLs(device: String, commune: String) -> [BrokerACL] {
         let base = "wardfleet/v1/\(commune)/\(device)/"
         return deviceKinds.map { BrokerACL(.publishClientSend, base + $0) }
-            + [BrokerACL(.subscribeLiteral, base + "cmd"), BrokerACL(.subscribeLiteral, base + "schedule"),
-               BrokerACL(.subscribeLiteral, "wardfleet/v1/\(commune)/emergency")]
+            + deviceSubscriptions.map { BrokerACL(.subscribeLiteral, base + $0) }
+            + [BrokerACL(.subscribeLiteral, "wardfleet/v1/\(commune)/emergency")]
     }
 
     public static let controllerUser = "wardfleet-controller"
@@ -43,6 +49,9 @@ public enum BrokerPolicy {
         BrokerACL(.subscribePattern, "wardfleet/v1/#"),
         BrokerACL(.publishClientSend, "wardfleet/v1/+/+/cmd"),
         BrokerACL(.publishClientSend, "wardfleet/v1/+/+/schedule"),
+        BrokerACL(.publishClientSend, "wardfleet/v1/+/+/config"),
+        BrokerACL(.publishClientSend, "wardfleet/v1/+/+/credentials"),
+        BrokerACL(.publishClientSend, "wardfleet/v1/+/+/ota"),
         BrokerACL(.publishClientSend, "wardfleet/v1/+/emergency"),
         BrokerACL(.publishClientSend, "$CONTROL/dynamic-security/v1"),
         BrokerACL(.subscribePattern, "$CONTROL/dynamic-security/v1/response"),

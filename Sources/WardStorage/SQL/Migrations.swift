@@ -50,6 +50,8 @@ enum SharedMigrations {
         LifecycleSchema.v18,  // telemetry roll-ups, lifecycle marks, retention deletes of the append-only logs
         ReportRollupSchema.v19,  // the monthly report's roll-ups
         SMSSchema.v20,  // SMS contacts and what each text covered (SMSRepository.swift)
+        FirmwareSchema.v21,  // firmware images, campaigns and jobs (FirmwareRepository.swift)
+        FleetConfigSchema.v22,  // device configuration, device secrets, credential rotations (FleetConfigRepository.swift)
     ]
 }
 

@@ -176,6 +176,12 @@ export default {
     storage_full: "Storage full", tamper: "Tampered with (opened, moved or covered)",
   },
   audit: {
+    "firmware.add": "Firmware added", "firmware.campaign_create": "Update campaign created",
+    "firmware.campaign_approve": "Update campaign approved", "firmware.campaign_pause": "Update campaign paused",
+    "firmware.campaign_resume": "Update campaign resumed", "firmware.campaign_cancel": "Update campaign cancelled",
+    "device.config": "Device configuration changed", "device.rotate": "Password rotation started",
+    "device.rotate_sent": "New password sent to the device", "device.rotate_applied": "Password rotation applied",
+    "device.rotate_refused": "Password rotation refused by the device",
     "access.denied": "Access refused", "alarm.ack": "Alarm acknowledged", "broadcast.approve": "Item approved",
     "broadcast.cancel": "Item cancelled", "broadcast.edit": "Item edited", "broadcast.emergency": "Emergency broadcast",
     "broadcast.schedule": "Item scheduled", "device.adopt": "Device adopted",

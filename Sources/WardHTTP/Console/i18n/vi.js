@@ -185,6 +185,13 @@ export default {
     storage_full: "Ổ lưu trữ đầy", tamper: "Bị can thiệp (mở vỏ, xoay hoặc che)",
   },
   audit: {
+    "firmware.add": "Thêm bản firmware", "firmware.campaign_create": "Tạo chiến dịch cập nhật",
+    "firmware.campaign_approve": "Duyệt chiến dịch cập nhật", "firmware.campaign_pause": "Tạm dừng chiến dịch cập nhật",
+    "firmware.campaign_resume": "Tiếp tục chiến dịch cập nhật", "firmware.campaign_cancel": "Hủy chiến dịch cập nhật",
+    "device.config": "Đổi cấu hình thiết bị", "device.rotate": "Bắt đầu đổi mật khẩu thiết bị",
+    "device.rotate_sent": "Đã gửi mật khẩu mới tới thiết bị",
+    "device.rotate_applied": "Đã áp dụng mật khẩu mới",
+    "device.rotate_refused": "Thiết bị từ chối mật khẩu mới",
     "access.denied": "Bị từ chối truy cập", "alarm.ack": "Xác nhận cảnh báo", "broadcast.approve": "Duyệt bản tin",
     "broadcast.cancel": "Hủy bản tin", "broadcast.edit": "Sửa bản tin", "broadcast.emergency": "Phát khẩn cấp",
     "broadcast.schedule": "Lên lịch bản tin", "device.adopt": "Nhận thiết bị",
