@@ -131,15 +131,5 @@ public struct FirmwareLibrary: Sendable {
     public func list() throws -> [FirmwareImage] { try repository.images() }
     public func get(_ sha256: String) throws -> FirmwareImage? { try repository.image(sha256) }
 
-    private func store(_ path: String, as target: URL) throws {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: target.path) { return }
-        try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let tmp = target.appendingPathExtension("partial-\(UUID().uuidString.prefix(8))")
-        try fm.copyItem(at: URL(fileURLWithPath: path), to: tmp)
-        if rename(tmp.path, target.path) != 0 {
-            try? fm.removeItem(at: tmp)
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        }
-    }
+    private func store(_ path: String, as target: URL) throws { try storeContentAddressed(path, as: target) }
 }

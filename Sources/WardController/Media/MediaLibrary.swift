@@ -96,19 +96,7 @@ public struct MediaLibrary: Sendable {
     public func list() throws -> [MediaItem] { try repository.list() }
     public func get(_ sha256: String) throws -> MediaItem? { try repository.get(sha256) }
 
-    /// Copies into the store through a temporary name, so a crash never leaves a half file
-    /// under a hash it does not match.
-    private func store(_ path: String, as target: URL) throws {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: target.path) { return }
-        try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let tmp = target.appendingPathExtension("partial-\(UUID().uuidString.prefix(8))")
-        try fm.copyItem(at: URL(fileURLWithPath: path), to: tmp)
-        if rename(tmp.path, target.path) != 0 {
-            try? fm.removeItem(at: tmp)
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        }
-    }
+    private func store(_ path: String, as target: URL) throws { try storeContentAddressed(path, as: target) }
 
     public static func sha256(of path: String) throws -> String {
         guard let h = FileHandle(forReadingAtPath: path) else { throw AddError.notFound(path) }
@@ -157,5 +145,19 @@ public struct ProgrammeChoice: Sendable {
         case (nil, nil, let s?): return .stream(url: s)
         default: throw Problem(description: "chọn đúng một: media, tts hoặc stream / give exactly one of media, tts, stream")
         }
+    }
+}
+
+/// Copies a file into a content-addressed store (media, firmware) through a temporary name, so
+/// a crash never leaves a half file under a hash it does not match; an existing file is kept.
+func storeContentAddressed(_ path: String, as target: URL) throws {
+    let fm = FileManager.default
+    if fm.fileExists(atPath: target.path) { return }
+    try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let tmp = target.appendingPathExtension("partial-\(UUID().uuidString.prefix(8))")
+    try fm.copyItem(at: URL(fileURLWithPath: path), to: tmp)
+    if rename(tmp.path, target.path) != 0 {
+        try? fm.removeItem(at: tmp)
+        throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
     }
 }
