@@ -63,6 +63,46 @@ import WardStorage
         #expect(await delivery.openPlays == 0)
     }
 
+    /// A cancellation that comes after a play's start, while the speaker's reports are still on
+    /// their way (under load a 5,000-speaker emergency was logged "withdrawn" and then "finished"
+    /// by the same speakers): a speaker that had the play is waited for, and its own ending is
+    /// the only one logged.
+    @Test func aPlayCancelledAfterItsStartWaitsForTheSpeakersOwnEnding() async throws {
+        let w = try BroadcastServiceTests.World()
+        var config = DeliveryConfiguration()
+        config.mediaBaseURL = { "http://10.0.0.2:8080/" }
+        config.streamProbe = nil
+        let delivery = BroadcastDelivery(database: w.db, publisher: Recorder(), clock: w.clock, configuration: config)
+        let day = LocalDay("2026-11-24")!
+        w.clock.set(w.cal.date(day, LocalTime("05:52")!))
+        let b = try w.service.schedule(w.request(time: "06:00", rule: .once, target: BroadcastTarget(speakers: ["LOA-1", "LOA-2"])), by: "hung")
+        try await delivery.refresh()
+        await delivery.evaluate()
+        let key = PlayKey(item: b.id, start: w.cal.date(day, LocalTime("06:00")!))
+        // LOA-1 has the play (its report is stored); LOA-2 never answered.
+        _ = try PlaybackRepository(w.db).append([PlaybackEntry(key: key, speaker: "LOA-1", event: .received, at: w.clock.now())],
+                                              recordedAt: w.clock.now())
+        w.clock.set(w.cal.date(day, LocalTime("06:00")!).addingTimeInterval(5))
+        _ = try w.service.cancel(b.id, by: "hung", reason: "nhầm bản tin")
+        try await delivery.refresh()
+        await delivery.evaluate()
+        func outcome(_ speaker: String) throws -> PlaybackRow.Outcome? {
+            PlaybackRow.fold(try PlaybackRepository(w.db).entries(item: b.id)).first { $0.speaker == speaker }?.outcome
+        }
+        #expect(try outcome("LOA-2") == .missed(.cancelled, by: nil))  // never had it: closed at once
+        #expect(try outcome("LOA-1") == .pending)                        // had it: its report is awaited
+        // Its report arrives: interrupted by the cancellation, and nothing else is added.
+        _ = try PlaybackRepository(w.db).append([
+            PlaybackEntry(key: key, speaker: "LOA-1", event: .started, at: w.clock.now().addingTimeInterval(-5)),
+            PlaybackEntry(key: key, speaker: "LOA-1", event: .interrupted, at: w.clock.now(), reason: .cancelled),
+        ], recordedAt: w.clock.now())
+        w.clock.set(w.clock.now().addingTimeInterval(2))
+        await delivery.evaluate()
+        let lines = try PlaybackRepository(w.db).entries(item: b.id).filter { $0.speaker == "LOA-1" && $0.event.isTerminal }
+        #expect(lines.map(\.event) == [.interrupted])
+        #expect(await delivery.openPlays == 0)
+    }
+
     /// Issue 19, item 12: a `--duration` demo ended with the offline speaker's play still pending.
     /// `settle` (the world stops with the controller) closes at once, by the rules of the close time,
     /// every open play whose time is over; a play still to come stays open.
