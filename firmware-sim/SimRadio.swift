@@ -146,7 +146,7 @@ extension SimDevice {
     private func applyEmergency(_ m: MQTTMessage) {
         let e: EmergencyMessage
         do {
-            e = try EmergencyMessage.read(m.payload, topic: m.topic)
+            e = try EmergencyReader.shared.read(m)
         } catch {
             return logger.warning("\(device.id): emergency message ignored: \(error)")
         }
@@ -374,6 +374,24 @@ extension SimDevice {
             report(.interrupted, c, reason: .error, detail: "reboot")
             stopCurrent()
         }
+    }
+}
+
+/// The commune's emergency message reaches every co-simulated speaker of the commune with the
+/// same bytes: it is decoded and checked once per process, not once per speaker (5,000 decodes
+/// of one message were most of the simulator's work in an emergency, which real speakers each
+/// do on their own processor). What each speaker does with it is unchanged.
+final class EmergencyReader: Sendable {
+    static let shared = EmergencyReader()
+    private let last = Mutex<(topic: String, payload: [UInt8], result: Result<EmergencyMessage, any Error>)?>(nil)
+
+    func read(_ m: MQTTMessage) throws -> EmergencyMessage {
+        if let hit = last.withLock({ l in l.flatMap { $0.topic == m.topic && $0.payload == m.payload ? $0.result : nil } }) {
+            return try hit.get()
+        }
+        let result = Result { try EmergencyMessage.read(m.payload, topic: m.topic) }
+        last.withLock { $0 = (m.topic, Array(m.payload), result) }
+        return try result.get()
     }
 }
 

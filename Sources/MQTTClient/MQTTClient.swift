@@ -34,6 +34,9 @@ public struct MQTTConfiguration: Sendable {
     /// Served by one process-wide epoll thread instead of a thread of its own: for processes
     /// with hundreds or thousands of connections (libmosquitto's own loop stops at fd 1024).
     public var sharedNetworkLoop = false
+    /// Called on the network thread as each message arrives, before it is queued: where a
+    /// benchmark's listener stamps arrival times, not when its task next gets a thread.
+    public var onArrival: (@Sendable (MQTTMessage) -> Void)?
 
     /// Parses "HOST:PORT" (the last colon separates the port).
     public static func parseAddress(_ s: String) -> (host: String, port: Int)? {
@@ -160,7 +163,9 @@ public final class MQTTClient: @unchecked Sendable {
             let payload = m.payloadlen > 0
                 ? Array(UnsafeRawBufferPointer(start: m.payload, count: Int(m.payloadlen))) : []
             let client = MQTTClient.client(obj)
-            if !client.messages.offer(MQTTMessage(topic: String(cString: topic), payload: payload, qos: m.qos, retained: m.retain)) {
+            let message = MQTTMessage(topic: String(cString: topic), payload: payload, qos: m.qos, retained: m.retain)
+            client.configuration.onArrival?(message)
+            if !client.messages.offer(message) {
                 client.noteDrop()
             }
         }

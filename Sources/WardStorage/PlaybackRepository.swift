@@ -1,10 +1,90 @@
 import Foundation
 import WardDomain
 
+/// An emergency about to go out on a commune's topic: the one line logged before it is sent, in
+/// place of its speakers' `scheduled` lines (written right after it, or from it on recovery).
+public struct EmergencyDispatch: Sendable, Equatable {
+    public var key: PlayKey
+    public var commune: String
+    public var at: Date
+    /// Every speaker the message may reach (the play's audience there), sorted.
+    public var speakers: [String]
+    /// The `scheduled` lines' detail (a start moved from the play's own).
+    public var detail: String?
+    public init(key: PlayKey, commune: String, at: Date, speakers: [String], detail: String?) {
+        self.key = key
+        self.commune = commune
+        self.at = at
+        self.speakers = speakers
+        self.detail = detail
+    }
+
+    /// Its speakers' `scheduled` lines.
+    public var lines: [PlaybackEntry] {
+        speakers.map { PlaybackEntry(key: key, speaker: $0, event: .scheduled, at: at, detail: detail) }
+    }
+}
+
 /// The append-only playback log (nhật ký phát).
 public struct PlaybackRepository: Sendable {
     let db: WardDatabase
     public init(_ db: WardDatabase) { self.db = db }
+
+    static let v24 = SharedMigration("v24: emergency dispatches", both: """
+        -- A play is logged before it is sent (a speaker's report counts only for a play sent to it).
+        -- An emergency on a commune's topic is logged first as one row here, with its speakers;
+        -- their 5,000 `scheduled` lines follow it (complete = 1 once written, in the same
+        -- transaction), so writing them is not between the call and the speakers.
+        CREATE TABLE emergency_dispatches (
+            item_id TEXT NOT NULL,
+            scheduled_start BIGINT NOT NULL,
+            commune_id TEXT NOT NULL,
+            at BIGINT NOT NULL,
+            speakers TEXT NOT NULL,
+            detail TEXT,
+            complete INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (item_id, scheduled_start, commune_id)
+        );
+        CREATE INDEX emergency_dispatches_incomplete ON emergency_dispatches (complete, at);
+        """)
+
+    /// Logs `lines` and announces `dispatches` (one transaction): what must be stored before
+    /// anything of it is sent.
+    public func dispatch(_ lines: [PlaybackEntry], announcing dispatches: [EmergencyDispatch], recordedAt: Date) throws {
+        try db.store.write { db in
+            _ = try Self.append(db, lines.map { ($0, recordedAt) })
+            try db.insertMany("INSERT INTO emergency_dispatches (item_id, scheduled_start, commune_id, at, speakers, detail)", columns: 6,
+                              rows: dispatches.map { d in
+                                  [.text(d.key.item), .int(d.key.startMillis), .text(d.commune), .int(d.at.millis),
+                                   .text(d.speakers.joined(separator: "\n")), d.detail.map(SQLValue.text) ?? .null]
+                              }, tail: "ON CONFLICT DO NOTHING")
+        }
+    }
+
+    /// Writes the dispatches' `scheduled` lines and marks them complete (one transaction).
+    public func complete(_ dispatches: [EmergencyDispatch], recordedAt: Date) throws {
+        guard !dispatches.isEmpty else { return }
+        try db.store.write { db in
+            _ = try Self.append(db, dispatches.flatMap(\.lines).map { ($0, recordedAt) })
+            let st = try db.cachedStatement(sql: "UPDATE emergency_dispatches SET complete = 1 WHERE item_id = ? AND scheduled_start = ? AND commune_id = ?")
+            for d in dispatches { try st.execute(arguments: [d.key.item, d.key.startMillis, d.commune]) }
+        }
+    }
+
+    /// Dispatches whose lines were not written (the controller stopped in between), optionally of
+    /// some communes only; `complete` them to repair the log.
+    public func incompleteDispatches(communes: Set<String>? = nil) throws -> [EmergencyDispatch] {
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM emergency_dispatches WHERE complete = 0 ORDER BY at").map(Self.dispatch)
+                .filter { communes?.contains($0.commune) ?? true }
+        }
+    }
+
+    static func dispatch(_ r: SQLRow) -> EmergencyDispatch {
+        EmergencyDispatch(key: PlayKey(item: r["item_id"], start: Date(millis: r["scheduled_start"])), commune: r["commune_id"],
+                          at: Date(millis: r["at"]), speakers: (r["speakers"] as String).split(separator: "\n").map(String.init),
+                          detail: r["detail"])
+    }
 
     /// Appends lines; a line already logged (same play, speaker and event) is ignored.
     /// Returns how many were new.
@@ -15,19 +95,32 @@ public struct PlaybackRepository: Sendable {
     }
 
     static func append(_ db: SQLConnection, _ entries: [(entry: PlaybackEntry, receivedAt: Date)]) throws -> Int {
-        let st = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO playback_log (item_id, scheduled_start, speaker_id, event, at, reason, by_play, detail, recorded_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        var added = 0
-        for (e, recordedAt) in entries {
-            try st.execute(arguments: [e.key.item, e.key.startMillis, e.speaker, e.event.rawValue, e.at.millis, e.reason?.rawValue,
-                                       e.by, e.detail, recordedAt.millis])
-            guard db.changesCount > 0 else { continue }
-            added += 1
-            try ReportRollups.addPlayback(db, item: e.key.item, scheduledStart: e.key.startMillis, speaker: e.speaker, event: e.event.rawValue)
+        // Multi-row inserts that hand back the lines actually added (a line already logged is
+        // skipped, and must not count twice in the roll-ups): an emergency's 5,000 `scheduled`
+        // lines are written before it goes out, so this is on its critical path.
+        let columns = 9
+        let perStatement = 30_000 / columns
+        var added: [(item: String, start: Int64, speaker: String, event: String)] = []
+        var from = 0
+        while from < entries.count {
+            let chunk = entries[from..<min(from + perStatement, entries.count)]
+            var arguments = SQLArguments()
+            arguments.values.reserveCapacity(chunk.count * columns)
+            for (e, recordedAt) in chunk {
+                arguments.values += [.text(e.key.item), .int(e.key.startMillis), .text(e.speaker), .text(e.event.rawValue), .int(e.at.millis),
+                                     e.reason.map { .text($0.rawValue) } ?? .null, e.by.map(SQLValue.text) ?? .null,
+                                     e.detail.map(SQLValue.text) ?? .null, .int(recordedAt.millis)]
+            }
+            let rows = try SQLRow.fetchAll(db, sql: """
+                INSERT INTO playback_log (item_id, scheduled_start, speaker_id, event, at, reason, by_play, detail, recorded_at)
+                VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                ON CONFLICT DO NOTHING RETURNING item_id, scheduled_start, speaker_id, event
+                """, arguments: arguments)
+            for r in rows { added.append((r[0], r[1], r[2], r[3])) }
+            from += chunk.count
         }
-        return added
+        try ReportRollups.addPlayback(db, added)
+        return added.count
     }
 
     /// Appends speakers' reports, each only for a play sent to that speaker (its `scheduled` line,
@@ -36,11 +129,39 @@ public struct PlaybackRepository: Sendable {
         let sent = try db.cachedStatement(sql: """
             SELECT 1 FROM playback_log WHERE item_id = ? AND scheduled_start = ? AND speaker_id = ? AND event = 'scheduled'
             """)
+        // Many reports of one play (an emergency's 5,000 speakers answering at once): read the
+        // speakers it was sent to in one query rather than one query per report.
+        var speakersOf: [PlayKey: Set<String>] = [:]
+        for (play, n) in Dictionary(reports.map { ($0.entry.key, 1) }, uniquingKeysWith: +) where n >= 50 {
+            speakersOf[play] = Set(try SQLRow.fetchAll(db, sql: """
+                SELECT speaker_id FROM playback_log WHERE event = 'scheduled' AND item_id = ? AND scheduled_start = ?
+                """, arguments: [play.item, play.startMillis]).map { $0[0] as String })
+        }
         var known: [(PlaybackEntry, Date)] = []
         var refused: [PlaybackEntry] = []
+        /// Emergencies announced on a commune topic whose `scheduled` lines are not written yet.
+        var dispatched: [PlayKey: [String: EmergencyDispatch]] = [:]
+        let dispatchesOf = try db.cachedStatement(sql: "SELECT * FROM emergency_dispatches WHERE item_id = ? AND scheduled_start = ? AND complete = 0")
         for (e, at) in reports {
-            if try Bool.fetchOne(sent, arguments: [e.key.item, e.key.startMillis, e.speaker]) == true {
+            let wasSent = try speakersOf[e.key].map { $0.contains(e.speaker) }
+                ?? (Bool.fetchOne(sent, arguments: [e.key.item, e.key.startMillis, e.speaker]) == true)
+            if wasSent {
                 known.append((e, at))
+                continue
+            }
+            // A report may overtake the lines of an emergency logged by its dispatch: the line
+            // comes from the dispatch, then the report.
+            if dispatched[e.key] == nil {
+                var bySpeaker: [String: EmergencyDispatch] = [:]
+                for d in try SQLRow.fetchAll(dispatchesOf, arguments: [e.key.item, e.key.startMillis]).map(dispatch) {
+                    for s in d.speakers { bySpeaker[s] = d }
+                }
+                dispatched[e.key] = bySpeaker
+            }
+            if let d = dispatched[e.key]?[e.speaker] {
+                known.append((PlaybackEntry(key: e.key, speaker: e.speaker, event: .scheduled, at: d.at, detail: d.detail), at))
+                known.append((e, at))
+                speakersOf[e.key]?.insert(e.speaker)
             } else {
                 refused.append(e)
             }

@@ -163,25 +163,49 @@ public struct ReportRollups: Sendable {
                              c.end?.0, c.end?.1, c.end?.2])
     }
 
-    /// A playback line just logged (not one ignored as already there).
-    static func addPlayback(_ db: SQLConnection, item: String, scheduledStart: Int64, speaker: String, event: String) throws {
-        let column: String
-        switch event {
-        case "scheduled": column = "scheduled"
-        case "started": column = "started"
-        case "interrupted": column = "interrupted"
-        default: return
+    /// Playback lines just logged (not those ignored as already there), in a few statements.
+    static func addPlayback(_ db: SQLConnection, _ lines: [(item: String, start: Int64, speaker: String, event: String)]) throws {
+        struct Key: Hashable { var month: Int64, item: String, speaker: String }
+        var counts: [Key: (scheduled: Int64, started: Int64, interrupted: Int64)] = [:]
+        var order: [Key] = []
+        var occurrences: [PlayOccurrence] = []
+        var seenOccurrences = Set<PlayOccurrence>()
+        var months: [Int64: Int64] = [:]  // a batch's lines mostly share their start
+        for l in lines {
+            var delta: (scheduled: Int64, started: Int64, interrupted: Int64) = (0, 0, 0)
+            switch l.event {
+            case "scheduled": delta.scheduled = 1
+            case "started": delta.started = 1
+            case "interrupted": delta.interrupted = 1
+            default: continue
+            }
+            let month: Int64
+            if let m = months[l.start] { month = m } else { month = self.month(containing: l.start).start; months[l.start] = month }
+            let key = Key(month: month, item: l.item, speaker: l.speaker)
+            if let c = counts[key] {
+                counts[key] = (c.scheduled + delta.scheduled, c.started + delta.started, c.interrupted + delta.interrupted)
+            } else {
+                counts[key] = delta
+                order.append(key)
+            }
+            if delta.scheduled > 0, seenOccurrences.insert(PlayOccurrence(item: l.item, start: l.start)).inserted {
+                occurrences.append(PlayOccurrence(item: l.item, start: l.start))
+            }
         }
-        try db.execute(sql: """
-            INSERT INTO playback_months (month, item_id, speaker_id, scheduled, started, interrupted) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (month, item_id, speaker_id) DO UPDATE SET \(column) = playback_months.\(column) + 1
-            """, arguments: [month(containing: scheduledStart).start, item, speaker, column == "scheduled" ? 1 : 0, column == "started" ? 1 : 0,
-                             column == "interrupted" ? 1 : 0])
-        if column == "scheduled" {
-            try db.execute(sql: "INSERT INTO playback_occurrences (item_id, scheduled_start) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                           arguments: [item, scheduledStart])
-        }
+        // One row per key in a statement: PostgreSQL refuses to update a row twice in one upsert.
+        try db.insertMany("INSERT INTO playback_months (month, item_id, speaker_id, scheduled, started, interrupted)", columns: 6,
+                          rows: order.map { k in
+                              let c = counts[k]!
+                              return [.int(k.month), .text(k.item), .text(k.speaker), .int(c.scheduled), .int(c.started), .int(c.interrupted)]
+                          }, tail: """
+                          ON CONFLICT (month, item_id, speaker_id) DO UPDATE SET scheduled = playback_months.scheduled + excluded.scheduled,
+                              started = playback_months.started + excluded.started, interrupted = playback_months.interrupted + excluded.interrupted
+                          """)
+        try db.insertMany("INSERT INTO playback_occurrences (item_id, scheduled_start)", columns: 2,
+                          rows: occurrences.map { [.text($0.item), .int($0.start)] }, tail: "ON CONFLICT DO NOTHING")
     }
+
+    private struct PlayOccurrence: Hashable { var item: String, start: Int64 }
 
     static let kioskTypes: Set<String> = ["ticket_issued", "ticket_served", "rating_submitted"]
 

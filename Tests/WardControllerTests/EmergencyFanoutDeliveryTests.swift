@@ -15,8 +15,11 @@ import WardStorage
     final class Wire: SchedulePublisher {
         struct Sent { var topic: String; var payload: [UInt8]; var retain: Bool }
         let sent = Mutex<[Sent]>([])
+        /// Called with each topic before it counts as sent.
+        let beforeSend = Mutex<(@Sendable (String) -> Void)?>(nil)
         func publish(topic: String, payload: [UInt8], qos: Int32, retain: Bool) throws {
             #expect(qos == 1)
+            beforeSend.withLock { $0 }?(topic)
             sent.withLock { $0.append(Sent(topic: topic, payload: payload, retain: retain)) }
         }
         func drain() -> [Sent] { sent.withLock { s in defer { s = [] }; return s } }
@@ -95,6 +98,50 @@ import WardStorage
         await delivery.evaluate()
         #expect(wire.drain().isEmpty, "cancelled once")
         #expect(await delivery.fanouts == 2)
+    }
+
+    /// Logged before it is sent: the commune message goes out once its dispatch row is stored (the
+    /// speakers' lines follow it); a controller stopped in between writes those lines at its next start.
+    @Test func theDispatchIsStoredBeforeTheCommuneMessageAndRepairedAfterACrash() async throws {
+        let (w, wire, delivery) = try await Self.world()
+        let seenAtSend = Mutex<[EmergencyDispatch]?>(nil)
+        let db = w.db
+        wire.beforeSend.withLock {
+            $0 = { topic in
+                guard topic == Topics.emergency(commune: "cam-la") else { return }
+                let stored = try? PlaybackRepository(db).incompleteDispatches()
+                seenAtSend.withLock { if $0 == nil { $0 = stored } }
+            }
+        }
+        let e = try w.service.sendEmergency(title: "Cảnh báo sạt lở", programme: .media(sha256: String(repeating: "a", count: 64)),
+                                            target: BroadcastTarget(communes: ["cam-la"]), by: "hung")
+        try await delivery.refresh()
+        await delivery.evaluate()
+        let key = PlayKey(item: e.id, start: w.cal.date(e.item.recurrence.firstDay, e.item.recurrence.startTime))
+        let dispatch = try #require(seenAtSend.withLock { $0 }?.first, "a dispatch row was stored when the message went out")
+        #expect(dispatch.key == key && dispatch.commune == "cam-la" && dispatch.speakers == ["LOA-1", "LOA-2", "LOA-3"])
+        // Then the lines: complete before the evaluation ends.
+        #expect(try PlaybackRepository(w.db).incompleteDispatches().isEmpty)
+        let lines = try PlaybackRepository(w.db).entries(item: e.id).filter { $0.event == .scheduled }
+        #expect(lines.map(\.speaker).sorted() == ["LOA-1", "LOA-2", "LOA-3"])
+
+        // A controller killed after the message and before the lines: only the dispatch is stored.
+        let other = PlayKey(item: "KC-9", start: w.clock.now())
+        try PlaybackRepository(w.db).dispatch([], announcing: [EmergencyDispatch(key: other, commune: "cam-la", at: w.clock.now(),
+                                                                                 speakers: ["LOA-1", "LOA-3"], detail: nil)],
+                                             recordedAt: w.clock.now())
+        var config = DeliveryConfiguration()
+        config.mediaBaseURL = { "http://10.0.0.2:8080" }
+        config.streamProbe = nil
+        let restarted = BroadcastDelivery(database: w.db, publisher: Wire(), clock: w.clock, configuration: config)
+        let run = Task { await restarted.run() }
+        defer { run.cancel() }
+        try await ObservabilityTests.waitUntil("the restarted delivery wrote the dispatch's lines") {
+            try PlaybackRepository(w.db).incompleteDispatches().isEmpty
+        }
+        #expect(try PlaybackRepository(w.db).entries(item: "KC-9").map(\.speaker).sorted() == ["LOA-1", "LOA-3"])
+        try await ObservabilityTests.waitUntil("those plays are open, to be closed by the log") { await restarted.openPlays >= 2 }
+        _ = delivery
     }
 
     @Test func aVillageEmergencyNamesWhomItIsFor() async throws {

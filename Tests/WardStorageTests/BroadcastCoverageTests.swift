@@ -119,6 +119,53 @@ import WardDomain
         #expect(try repo.open(since: at(250)).map(\.0) == [k3])
     }
 
+    /// An emergency on a commune topic is logged by one dispatch row before it goes out; its
+    /// speakers' `scheduled` lines come after. A report overtaking them is still accepted, each line
+    /// is stored once, and the month's roll-up counts each play once.
+    @Test(arguments: Backend.allCases) func emergencyDispatchesStandForTheirLinesUntilWritten(_ backend: Backend) throws {
+        let db = try backend.open()
+        let repo = PlaybackRepository(db)
+        let k = PlayKey(item: "KC-1", start: at(100))
+        let speakers = (1...60).map { String(format: "LOA-%02d", $0) }
+        let d = EmergencyDispatch(key: k, commune: "cam-la", at: at(99), speakers: speakers, detail: nil)
+        let other = PlaybackEntry(key: PlayKey(item: "BT-7", start: at(50)), speaker: "LOA-01", event: .scheduled, at: at(40))
+        try repo.dispatch([other], announcing: [d], recordedAt: at(99))
+        #expect(try repo.incompleteDispatches() == [d])
+        #expect(try repo.incompleteDispatches(communes: ["yen-giang"]).isEmpty)
+        #expect(try repo.entries(item: "KC-1").isEmpty)
+
+        // Reports of one speaker (one query per report) and of 55 (one query for the play), and
+        // one from a speaker the emergency was never sent to.
+        var b = IngestBatch()
+        b.playback = [PlaybackEntry(key: k, speaker: "LOA-01", event: .received, at: at(99.5)),
+                      PlaybackEntry(key: k, speaker: "LOA-01", event: .started, at: at(100.1)),
+                      PlaybackEntry(key: k, speaker: "LOA-99", event: .received, at: at(99.5))].map { ($0, at(100.2)) }
+        #expect(try IngestRepository(db).write(b).map(\.speaker) == ["LOA-99"])
+        var many = IngestBatch()
+        many.playback = speakers[1...55].map { (PlaybackEntry(key: k, speaker: $0, event: .started, at: at(100.2)), at(100.3)) }
+        #expect(try IngestRepository(db).write(many).isEmpty)
+        #expect(try repo.entries(of: [(k, "LOA-01")]).map(\.event) == [.scheduled, .received, .started])
+        #expect(try repo.entries(of: [(k, "LOA-01")]).first?.at == at(99))
+
+        // The delivery writes the lines: each speaker has one, and the dispatch is complete.
+        try repo.complete([d], recordedAt: at(101))
+        #expect(try repo.incompleteDispatches().isEmpty)
+        let lines = try repo.entries(item: "KC-1")
+        #expect(lines.filter { $0.event == .scheduled }.map(\.speaker).sorted() == speakers)
+        #expect(lines.filter { $0.event == .started }.count == 56)
+        let months = try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT speaker_id, scheduled, started FROM playback_months WHERE item_id = 'KC-1'")
+        }
+        #expect(months.count == 60)
+        #expect(months.allSatisfy { ($0["scheduled"] as Int64) == 1 })
+        #expect(months.reduce(0) { $0 + ($1["started"] as Int64) } == 56)
+        #expect(try db.store.read { try Int64.fetchOne($0, sql: "SELECT count(*) FROM playback_occurrences WHERE item_id = 'KC-1'") } == 1)
+        // Written again (a retry after a failed write, a repair at start): nothing doubles.
+        try repo.complete([d], recordedAt: at(102))
+        #expect(try repo.append(lines, recordedAt: at(103)) == 0)
+        #expect(try repo.entries(item: "KC-1") == lines)
+    }
+
     @Test(arguments: Backend.allCases) func upstreamBulletinsHandledPerCommune(_ backend: Backend) throws {
         let db = try backend.open()
         let media = MediaItem(sha256: String(repeating: "b", count: 64), title: "Thông báo tiêm chủng", format: .mp3, codec: "mp3",

@@ -101,6 +101,8 @@ public actor BroadcastDelivery {
     private var agendaHeld: [String: Date] = [:]
     /// Emergency plays sent on a commune topic, with those communes and when to forget them.
     private var fannedOut: [PlayKey: (communes: Set<String>, until: Date)] = [:]
+    /// Emergencies sent on a commune topic whose speakers' `scheduled` lines are still to write.
+    private var undispatched: [EmergencyDispatch] = []
     /// Commune-wide emergency messages sent (plays and cancellations).
     public private(set) var fanouts = 0
     /// When the last evaluation that sent something finished handing schedules to the broker client.
@@ -128,6 +130,13 @@ public actor BroadcastDelivery {
                 revision = try BroadcastRepository(db).revision()
             } else {
                 try refresh()
+            }
+            // An emergency dispatched on a commune topic by an earlier run that stopped before
+            // writing its speakers' lines: written now, so those plays are open like the others.
+            let repaired = try PlaybackRepository(db).incompleteDispatches(communes: configuration.communes)
+            if !repaired.isEmpty {
+                try PlaybackRepository(db).complete(repaired, recordedAt: clock.now())
+                logger.notice("wrote the scheduled lines of \(repaired.count) emergency dispatches left incomplete by the last run")
             }
             // Plays left open by an earlier run: their speakers get the grace again from now to
             // re-send reports that run may have lost (`resend_since`) before the log closes them.
@@ -233,8 +242,14 @@ public actor BroadcastDelivery {
             }
         }
         // Logged before it is sent: a speaker's report is accepted only for a play logged as sent to
-        // it, so a play must never reach a speaker without its `scheduled` line, crash or not.
-        guard await write(lines) else {
+        // it, so a play must never reach a speaker without its `scheduled` line, crash or not. An
+        // emergency on a commune's topic is logged by one dispatch row; its speakers' lines follow.
+        let capable = fresh.isEmpty || !configuration.fanout ? [] : await capableSpeakers()
+        let base = configuration.mediaBaseURL()
+        let fanout = base.map { prepareFanout(fresh, capable: capable, base: $0, now: now) } ?? []
+        let dispatches = fanout.map(\.dispatch)
+        let covered = Set(dispatches.flatMap { d in d.speakers.map { Pair(key: d.key, speaker: $0) } })
+        guard await write(lines.filter { !covered.contains(Pair(key: $0.key, speaker: $0.speaker)) }, dispatches: dispatches) else {
             for l in lines {
                 logged.remove(Pair(key: l.key, speaker: l.speaker))
                 open[Pair(key: l.key, speaker: l.speaker)] = nil
@@ -242,8 +257,10 @@ public actor BroadcastDelivery {
             changed = true  // try again at the next evaluation
             return
         }
-        let capable = fresh.isEmpty || !configuration.fanout ? [] : await capableSpeakers()
-        if publishAgendas(now: now, fresh: fresh, capable: capable) > 0 { lastPublishedAt = ContinuousClock.now }
+        let reached = publishFanout(fanout, now: now)
+        undispatched += dispatches
+        await completeDispatches()
+        if publishAgendas(now: now, reached: reached) > 0 { lastPublishedAt = ContinuousClock.now }
         checkRelaySources(Set(lines.map(\.key)))
         await close(now: now)
         if logged.count > 100_000 {
@@ -266,9 +283,9 @@ public actor BroadcastDelivery {
         return max(plannedStart, pair.key.start).addingTimeInterval(duration + configuration.rules.closeGrace)
     }
 
-    /// Returns how many schedules it sent. `fresh`: emergency plays sent for the first time, which
-    /// go out on their commune's topic first; the agendas of the speakers reached that way go last.
-    private func publishAgendas(now: Date, fresh: [String: [AgendaEntry]] = [:], capable: Set<String> = []) -> Int {
+    /// Returns how many schedules it sent. `reached`: speakers just sent an emergency on their
+    /// commune's topic, whose agendas wait (`fanoutAgendaDelay`).
+    private func publishAgendas(now: Date, reached: Set<String> = []) -> Int {
         var speakers = Set(agendas.keys)
         if everyoneSent {
             speakers.formUnion(published.filter { !$0.value.isEmpty }.keys)
@@ -285,7 +302,6 @@ public actor BroadcastDelivery {
         var failed = false
         var sent = 0
         cancelFannedOut(now: now)
-        let reached = fresh.isEmpty ? [] : fanOut(fresh, capable: capable, base: base, now: now)
         for s in reached { agendaHeld[s] = now.addingTimeInterval(configuration.fanoutAgendaDelay) }
         // Speakers the commune topic did not reach first: theirs is the only way the emergency comes.
         let ordered = reached.isEmpty ? Array(speakers) : speakers.filter { !reached.contains($0) } + speakers.filter { reached.contains($0) }
@@ -340,13 +356,18 @@ public actor BroadcastDelivery {
         return capabilityReader.read(db, logger: logger) ?? []
     }
 
-    /// Sends each new emergency play once per commune to the speakers that announce the topic;
-    /// returns the speakers expected to have it that way. Their agendas (with the same entry)
-    /// follow; one that misses the message loses only time.
-    private func fanOut(_ fresh: [String: [AgendaEntry]], capable: Set<String>, base: String, now: Date) -> Set<String> {
+    /// An emergency message for one commune's topic, ready to send, with its dispatch row.
+    struct PreparedFanout {
+        var plan: FanoutPlan
+        var payload: [UInt8]
+        var dispatch: EmergencyDispatch
+    }
+
+    /// Each new emergency play once per commune, for the speakers that announce the topic.
+    private func prepareFanout(_ fresh: [String: [AgendaEntry]], capable: Set<String>, base: String, now: Date) -> [PreparedFanout] {
         guard configuration.fanout, !capable.isEmpty else { return [] }
         let communeOf = directory.speakers.mapValues(\.commune)
-        var reached = Set<String>()
+        var out: [PreparedFanout] = []
         for plan in EmergencyFanout.plan(new: fresh, communeOf: communeOf, capable: capable) {
             guard let play = schedulePlay(plan.entry, base: base) else { continue }
             let payload = ProtocolEncoder.encode(EmergencyMessage.play(play, commune: plan.commune, ts: now.unixMillis, audience: plan.audience))
@@ -355,13 +376,28 @@ public actor BroadcastDelivery {
                 logger.info("emergency \(plan.key.id) in \(plan.commune): \(plan.audience.listed) speakers to list, sent per speaker")
                 continue
             }
+            // Everyone the message may reach: the commune's speakers given this very entry (the
+            // audience leaves out the others), whether or not their birth announced the topic.
+            let speakers = fresh.compactMap { s, entries in communeOf[s] == plan.commune && entries.contains(plan.entry) ? s : nil }
+            out.append(PreparedFanout(plan: plan, payload: payload, dispatch: EmergencyDispatch(
+                key: plan.key, commune: plan.commune, at: now, speakers: speakers.sorted(),
+                detail: plan.entry.start != plan.key.start ? "start \(plan.entry.start.unixMillis)" : nil)))
+        }
+        return out
+    }
+
+    /// Sends the prepared messages; returns the speakers expected to have the emergency that
+    /// way. Their agendas (with the same entry) follow; one that misses the message loses only time.
+    private func publishFanout(_ prepared: [PreparedFanout], now: Date) -> Set<String> {
+        var reached = Set<String>()
+        for f in prepared {
             do {
-                try publisher.publish(topic: Topics.emergency(commune: plan.commune), payload: payload, qos: 1, retain: false)
+                try publisher.publish(topic: Topics.emergency(commune: f.plan.commune), payload: f.payload, qos: 1, retain: false)
                 fanouts += 1
-                reached.formUnion(plan.reached)
-                let until = max(plan.entry.latestStart, plan.entry.start.addingTimeInterval(plan.entry.duration))
+                reached.formUnion(f.plan.reached)
+                let until = max(f.plan.entry.latestStart, f.plan.entry.start.addingTimeInterval(f.plan.entry.duration))
                     .addingTimeInterval(configuration.rules.closeGrace)
-                fannedOut[plan.key, default: ([], until)].communes.insert(plan.commune)
+                fannedOut[f.plan.key, default: ([], until)].communes.insert(f.plan.commune)
             } catch {
                 publishFailures += 1  // its agendas still carry it
             }
@@ -489,18 +525,34 @@ public actor BroadcastDelivery {
     }
 
     @discardableResult
-    private func write(_ lines: [PlaybackEntry]) async -> Bool {
-        guard !lines.isEmpty else { return true }
+    private func write(_ lines: [PlaybackEntry], dispatches: [EmergencyDispatch] = []) async -> Bool {
+        guard !lines.isEmpty || !dispatches.isEmpty else { return true }
         let repo = PlaybackRepository(db)
         let now = clock.now()
-        let result: Result<Int, any Error> = await withCheckedContinuation { c in
-            writer.async { c.resume(returning: Result { try repo.append(lines, recordedAt: now) }) }
+        let result: Result<Void, any Error> = await withCheckedContinuation { c in
+            writer.async { c.resume(returning: Result { try repo.dispatch(lines, announcing: dispatches, recordedAt: now) }) }
         }
         if case .failure(let e) = result {
-            logger.error("playback log write failed: \(e)", metadata: ["lines": "\(lines.count)"])
+            logger.error("playback log write failed: \(e)", metadata: ["lines": "\(lines.count)", "dispatches": "\(dispatches.count)"])
             return false
         }
         return true
+    }
+
+    /// Writes the `scheduled` lines of dispatched emergencies (kept for the next evaluation if
+    /// that fails: the dispatch rows hold them meanwhile, and reports are accepted through them).
+    private func completeDispatches() async {
+        guard !undispatched.isEmpty else { return }
+        let repo = PlaybackRepository(db)
+        let now = clock.now()
+        let pending = undispatched
+        let result: Result<Void, any Error> = await withCheckedContinuation { c in
+            writer.async { c.resume(returning: Result { try repo.complete(pending, recordedAt: now) }) }
+        }
+        switch result {
+        case .success: undispatched.removeFirst(pending.count)
+        case .failure(let e): logger.error("playback log write failed: \(e)", metadata: ["dispatches": "\(pending.count)"])
+        }
     }
 
     // MARK: inspection
