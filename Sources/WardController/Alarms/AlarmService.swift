@@ -29,7 +29,13 @@ public struct AlarmWording: Sendable {
     private let sites: SortedTable<String>
 
     public init<Sites: Sequence>(tree: PlaceTree?, sites: Sites) where Sites.Element == (String, String) {
-        names = SortedTable(tree.map { $0.places.lazy.map { ($0.key, $0.value.name) } } ?? [])
+        self.init(names: tree.map { $0.places.lazy.map { ($0.key, $0.value.name) } } ?? [], sites: sites)
+    }
+
+    /// Only the names and sites given (a report's few open problems need few of the registry's).
+    public init<Names: Sequence, Sites: Sequence>(names: Names, sites: Sites)
+    where Names.Element == (String, String), Sites.Element == (String, String) {
+        self.names = SortedTable(names)
         self.sites = SortedTable(sites)
     }
 

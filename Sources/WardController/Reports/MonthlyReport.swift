@@ -149,11 +149,13 @@ public struct MonthlyReport: Codable, Sendable {
         })
         let tree = loaded.input.tree
         let inScope: (String?) -> Bool = { c in communes.map { s in c.map(s.contains) ?? false } ?? true }
+        // A device's commune, looked up only when the report is a commune's (the deployment's has them all).
+        let deviceInScope: (Device) -> Bool = { d in communes == nil || inScope(tree.ancestor(of: d.siteID, at: .commune)?.id) }
 
         // Device states at the end of the period.
         var states: [DeviceClass: StateCounts] = [:]
         for d in loaded.input.devices where d.removedAt.map({ $0 >= end }) ?? true {
-            guard inScope(tree.ancestor(of: d.siteID, at: .commune)?.id) else { continue }
+            guard deviceInScope(d) else { continue }
             let at = end.addingTimeInterval(-0.001)
             let state = loaded.endStates.map { $0[d.id] ?? .unknown }
                 ?? loaded.input.intervals[d.id]?.last { $0.start <= at && ($0.end.map { $0 > at } ?? true) }?.state ?? .unknown
@@ -161,7 +163,7 @@ public struct MonthlyReport: Codable, Sendable {
         }
 
         // Broadcasts with occurrences in the month, and their reach.
-        let speakersInScope = Set(loaded.input.devices.filter { inScope(tree.ancestor(of: $0.siteID, at: .commune)?.id) }.map(\.id))
+        let speakersInScope = Set(loaded.input.devices.filter(deviceInScope).map(\.id))
         var byItem: [String: (targeted: Int, played: Int, interrupted: Int)] = [:]
         for t in loaded.input.playback where speakersInScope.contains(t.speaker) {
             byItem[t.item, default: (0, 0, 0)].targeted += t.targeted
@@ -192,8 +194,15 @@ public struct MonthlyReport: Codable, Sendable {
         }
         figures.meanTimeToAcknowledge = figures.acknowledged > 0 ? ackSeconds / Double(figures.acknowledged) : nil
         figures.meanTimeToClear = figures.cleared > 0 ? clearSeconds / Double(figures.cleared) : nil
-        let wording = AlarmWording(tree: tree, devices: Dictionary(loaded.input.devices.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
-        var problems = rest.open.filter { inScope($0.communeID) }.map { a in
+        let open = rest.open.filter { inScope($0.communeID) }
+        // Worded with the names and sites of these problems only, not a table of the whole registry.
+        let concerned = Set(open.compactMap(\.deviceID))
+        var sites: [(String, String)] = []
+        var seen = Set<String>()
+        for d in loaded.input.devices where concerned.contains(d.id) && seen.insert(d.id).inserted { sites.append((d.id, d.siteID)) }
+        let placeIDs = Set(sites.map(\.1) + open.compactMap(\.villageID) + open.compactMap(\.communeID))
+        let wording = AlarmWording(names: placeIDs.compactMap { id in tree[id].map { (id, $0.name) } }, sites: sites)
+        var problems = open.map { a in
             Problem(alarm: a.id, severity: a.severity, kind: a.kind, subject: a.deviceID ?? a.villageID ?? "", place: wording.whereabouts(a),
                     detail: a.detail, since: a.since, acknowledgedBy: (a.ackedAt.map { $0 < end } ?? false) ? a.ackedBy : nil)
         }
