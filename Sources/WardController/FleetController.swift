@@ -22,6 +22,9 @@ public struct ControllerConfiguration: Sendable {
     /// Alarms and their notifications; nil: this node does not raise alarms.
     public var alarms: AlarmConfiguration? = AlarmConfiguration()
     public var notificationSinks: [any NotificationSink] = []
+    /// The sinks its alarms are queued for when another process delivers them (a cluster's
+    /// leader); nil: its own `notificationSinks`.
+    public var notifies: [String]?
     public var notificationRetry = RetryPolicy()
     /// Alarms texted through an HTTP SMS gateway (contacts, escalation, rate limits); nil: no SMS.
     public var sms: SMSConfiguration?
@@ -111,7 +114,7 @@ public final class FleetController: Sendable {
             delivery = nil
         }
         var alarmConfiguration = configuration.alarms
-        alarmConfiguration?.sinks = configuration.notificationSinks.map(\.name)
+        alarmConfiguration?.sinks = configuration.notifies ?? configuration.notificationSinks.map(\.name)
         alarmConfiguration?.communes = configuration.communes
         let db = database
         alarms = alarmConfiguration.map { AlarmService(database: db, clock: clock, configuration: $0) }

@@ -33,6 +33,7 @@ extension RunCommand {
         cluster.leaseDuration = leaseSeconds
         cluster.renewInterval = .milliseconds(Int(max(0.2, leaseSeconds / 6) * 1000))
         cluster.notificationSinks = unit.notificationSinks
+        cluster.sms = unit.sms
         cluster.reports = unit.reports
         cluster.lifecycle = unit.lifecycle
         cluster.acceptClaims = acceptClaims

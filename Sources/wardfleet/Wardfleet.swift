@@ -195,9 +195,6 @@ struct RunCommand: AsyncParsableCommand {
         }
         config.fleetConfig = fleetConfig
         config.sms = try sms.configuration()
-        if nodeID != nil, config.sms != nil {
-            throw ValidationError("--sms-gateway: chưa dùng được với --node-id (cụm) / not available with --node-id (cluster) yet")
-        }
         if let nodeID { return try await runNode(nodeID, unit: config, mediaBase: baseURL, metrics: metrics) }
         let controller = try FleetController(config, clock: Clocks.fromEnvironment())
         let host = httpHost == "0.0.0.0" || httpHost == "::" ? "127.0.0.1" : httpHost

@@ -349,13 +349,13 @@ final class ClusterWorld: @unchecked Sendable {
     }
 
     /// `wardfleet run --node-id ID` on its own HTTP port (the same one when it starts again).
-    func startNode(_ id: String) throws {
+    func startNode(_ id: String, _ extra: [String] = []) throws {
         let port = try ports[id] ?? LoopbackPort.free()
         ports[id] = port
         nodes[id] = try ChildProcess.spawn(
             Harness.binary("wardfleet"),
             ["run", "--node-id", id, "--db", url, "--brokers", file("brokers.yaml"), "--http-host", "127.0.0.1", "--http-port", "\(port)",
-             "--media-dir", mediaDir] + RealBrokerTests.ClusterTests.nodeArgs,
+             "--media-dir", mediaDir] + RealBrokerTests.ClusterTests.nodeArgs + extra,
             stdout: .file(file("node-\(id).log")), stderr: .file(file("node-\(id).log")))
     }
 

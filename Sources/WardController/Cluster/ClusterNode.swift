@@ -25,6 +25,8 @@ public struct ClusterConfiguration: Sendable {
     /// The leader's singletons.
     public var notificationSinks: [any NotificationSink] = []
     public var notificationRetry = RetryPolicy()
+    /// Alarms texted through an HTTP SMS gateway, by the leader, for every commune; nil: no SMS.
+    public var sms: SMSConfiguration?
     public var reports: ReportScheduleConfiguration?
     public var lifecycle: LifecycleConfiguration?
     public var acceptClaims = false
@@ -235,7 +237,10 @@ public actor ClusterNode {
         c.communes = [commune]
         c.resume = resume
         c.fence = LeaseFence(scope: ClusterRepository.communeScope(commune), node: configuration.nodeID, epoch: epoch)
+        // The leader delivers notifications; a commune's alarms are queued for its sinks.
+        c.notifies = configuration.notificationSinks.map(\.name)
         c.notificationSinks = []
+        c.sms = nil
         c.reports = nil
         c.lifecycle = nil
         c.claims = nil
@@ -250,13 +255,16 @@ public actor ClusterNode {
         let clock = self.clock
         let configuration = self.configuration
         let logger = self.logger
-        let dispatcher = NotificationDispatcher(database: db, sinks: configuration.notificationSinks, retry: configuration.notificationRetry,
+        let sms = configuration.sms.map { SMSNotifier(database: db, clock: clock, configuration: $0) }
+        let sinks = configuration.notificationSinks + (sms.map { [$0.sink] } ?? [])
+        let dispatcher = NotificationDispatcher(database: db, sinks: sinks, retry: configuration.notificationRetry,
                                                 clock: clock, metrics: configuration.unit.metrics)
         let reports = configuration.reports.map { ReportScheduler(database: db, clock: clock, configuration: $0) }
         let lifecycle = configuration.lifecycle.map { LifecycleService(database: db, clock: clock, configuration: $0) }
         let task = Task {
             await withDiscardingTaskGroup { group in
-                if !configuration.notificationSinks.isEmpty { group.addTask { await dispatcher.run() } }
+                if !sinks.isEmpty { group.addTask { await dispatcher.run() } }
+                if let sms { group.addTask { await sms.run() } }
                 if let reports { group.addTask { await reports.run() } }
                 if let lifecycle { group.addTask { await lifecycle.run() } }
                 if configuration.acceptClaims {
@@ -268,7 +276,7 @@ public actor ClusterNode {
             }
         }
         leader = (epoch, task)
-        logger.notice("leader lease taken: notifications, monthly reports, data lifecycle and claims run here")
+        logger.notice("leader lease taken: notifications (and SMS), monthly reports, data lifecycle and claims run here")
     }
 
     /// Claim requests of one broker's devices, answered with accounts made on that broker.
