@@ -135,6 +135,7 @@ public final class FleetController: Sendable {
         if runsFirmware, var f = configuration.firmware {
             f.signals = f.signals ?? { await ingestor.takeFirmwareSignals() }
             f.online = f.online ?? { await ingestor.online($0) }
+            f.refuse = f.refuse ?? { await ingestor.refuse(otaReports: $0) }
             if f.busy == nil, let delivery { f.busy = { await delivery.busyWindows(of: $0) } }
             firmware = CampaignRunner(database: database, publisher: client, clock: clock, configuration: f)
         } else {

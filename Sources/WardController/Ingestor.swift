@@ -431,6 +431,17 @@ public actor Ingestor {
         }
     }
 
+    /// `ota_report`s for an order never sent to that device (the firmware campaigns' verdict): counted and
+    /// listed like any rejected message (in the next batch).
+    public func refuse(otaReports: [FirmwareReportRef]) {
+        let now = clock.now()
+        for r in otaReports {
+            let topic = TopicAddress(commune: devices[r.device]?.communeID ?? "?", device: r.device, kind: .otaReport).topic
+            reject(Rejection(.unknownJob, "\(r.job.prefix(64)): không có lệnh cập nhật này cho thiết bị / no such update order for this device"),
+                   topic: topic, now: now)
+        }
+    }
+
     /// The controller's own link to the broker went up or down.
     public func brokerLink(connected: Bool) {
         let now = clock.now()

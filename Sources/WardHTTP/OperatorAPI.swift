@@ -86,6 +86,8 @@ public struct OperatorAPI: Sendable {
     public var loginsPerMinute = 20
     /// Checks a relay's source when it is scheduled (the answer warns when it does not answer).
     public var streamProbe: any StreamSourceProbe = HTTPStreamProbe()
+    /// The firmware library images are uploaded to; nil: uploads answer 503 (the rest of the firmware routes work).
+    public var firmware: FirmwareLibrary?
     public static let maxBody = 1 << 20
     public static let sessionCookie = "wf_session"
     let attempts = LoginAttempts()

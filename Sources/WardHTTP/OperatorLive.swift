@@ -136,6 +136,7 @@ final class LiveFeed: Sendable {
         var playback: Int64 = 0
         var communeOf: [String: String?] = [:]
         var first = true
+        var firmware = FirmwareWatch()
         while !Task.isCancelled {
             if first || communeOf.isEmpty {
                 let tree = try? PlaceRepository(db).tree()
@@ -178,9 +179,67 @@ final class LiveFeed: Sendable {
                 }
             }
             playback = max(playback, fresh.map(\.last).max() ?? playback)
+            if let changed = try? firmware.changes(db), !first {
+                for id in changed {
+                    for commune in (try? firmware.communes(of: id, db, communeOf: communeOf)) ?? [] {
+                        send(Event(commune: .some(commune), text: Self.event("firmware", ["campaign": id])))
+                    }
+                }
+            }
             if !first { send(Event(commune: nil, text: ": keep-alive\n\n")) }
             first = false
             try? await Task.sleep(for: interval)
         }
+    }
+}
+
+
+/// Which firmware campaigns changed (state, or any job's state) since the last look: those not over, those
+/// with orders still out, and those that were one of these last time (so their last change is seen).
+struct FirmwareWatch {
+    private var keys: [Int64: String] = [:]
+    private var followed: Set<Int64> = []
+    private var devices: [Int64: [String]] = [:]
+
+    mutating func changes(_ db: WardDatabase) throws -> [Int64] {
+        let rows = try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: """
+                SELECT id, state, updated_at FROM firmware_campaigns WHERE state IN ('awaiting_approval', 'running', 'paused')
+                    OR id IN (SELECT campaign_id FROM firmware_jobs WHERE state IN ('notified', 'downloading', 'verifying', 'installing', 'rebooting'))
+                """).map { ($0["id"] as Int64, "\($0["state"] as String)|\($0["updated_at"] as Int64)") }
+        }
+        var watch = Dictionary(rows, uniquingKeysWith: { a, _ in a })
+        let extra = followed.subtracting(watch.keys)
+        if !extra.isEmpty {
+            let list = extra.map(String.init).joined(separator: ",")
+            for (id, key) in try db.store.read({ db in
+                try SQLRow.fetchAll(db, sql: "SELECT id, state, updated_at FROM firmware_campaigns WHERE id IN (\(list))")
+                    .map { ($0["id"] as Int64, "\($0["state"] as String)|\($0["updated_at"] as Int64)") }
+            }) { watch[id] = key }
+        }
+        guard !watch.isEmpty else {
+            followed = []
+            return []
+        }
+        let list = watch.keys.map(String.init).joined(separator: ",")
+        let jobs = try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: """
+                SELECT campaign_id, state, count(*) AS n, max(updated_at) AS u FROM firmware_jobs WHERE campaign_id IN (\(list))
+                GROUP BY campaign_id, state ORDER BY campaign_id, state
+                """).map { ($0["campaign_id"] as Int64, "\($0["state"] as String)=\($0["n"] as Int64)@\($0["u"] as Int64)") }
+        }
+        for (id, part) in jobs { watch[id, default: ""] += ";" + part }
+        var changed: [Int64] = []
+        for (id, key) in watch.sorted(by: { $0.key < $1.key }) where keys.updateValue(key, forKey: id) != key { changed.append(id) }
+        followed = Set(watch.keys)
+        return changed
+    }
+
+    /// The communes of a campaign's devices (nil for a device outside any commune).
+    mutating func communes(of id: Int64, _ db: WardDatabase, communeOf: [String: String?]) throws -> Set<String?> {
+        if devices[id] == nil {
+            devices[id] = try db.store.read { try String.fetchAll($0, sql: "SELECT device_id FROM firmware_jobs WHERE campaign_id = ?", arguments: [id]) }
+        }
+        return Set((devices[id] ?? []).map { communeOf[$0] ?? nil })
     }
 }

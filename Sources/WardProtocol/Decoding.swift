@@ -21,6 +21,8 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable, Comparable {
     case rateLimited = "rate_limited"
     /// A playback report for a play the controller never sent to that speaker.
     case unknownPlay = "unknown_play"
+    /// An `ota_report` for an update order the controller never sent to that device.
+    case unknownJob = "unknown_job"
 
     public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
 

@@ -137,16 +137,24 @@ public struct FirmwareRepository: Sendable {
     }
 
     /// Campaigns the controller drives: running or paused (a paused one still follows the orders it sent), and
-    /// cancelled or aborted ones with orders still out (taken back, or followed to their end).
-    public func active() throws -> [Campaign] {
-        try db.store.read { db in
+    /// cancelled or aborted ones with orders still out (taken back, or followed to their end). `settled`: campaigns
+    /// over and known to have no order out, not looked at again (their jobs are not read); each other cancelled or
+    /// aborted campaign is looked up by its own jobs (the primary key's campaign prefix), never the whole table.
+    public func active(skipping settled: Set<Int64> = []) throws -> [Campaign] {
+        let skip = settled.isEmpty ? "" : " AND id NOT IN (\(settled.sorted().map(String.init).joined(separator: ",")))"
+        return try db.store.read { db in
             try String.fetchAll(db, sql: """
                 SELECT body FROM firmware_campaigns WHERE state IN ('running', 'paused')
-                    OR (state IN ('cancelled', 'aborted') AND id IN (SELECT campaign_id FROM firmware_jobs
-                        WHERE state IN ('notified', 'downloading', 'verifying', 'installing', 'rebooting')))
+                    OR (state IN ('cancelled', 'aborted')\(skip) AND EXISTS (SELECT 1 FROM firmware_jobs j WHERE j.campaign_id = firmware_campaigns.id
+                        AND j.state IN ('notified', 'downloading', 'verifying', 'installing', 'rebooting')))
                 ORDER BY id
                 """).compactMap { JSONText.decode(Campaign.self, $0) }
         }
+    }
+
+    /// Campaigns that are over (completed, cancelled or aborted), whether or not orders are still out.
+    public func overIDs() throws -> Set<Int64> {
+        try db.store.read { Set(try Int64.fetchAll($0, sql: "SELECT id FROM firmware_campaigns WHERE state IN ('completed', 'cancelled', 'aborted')")) }
     }
 
     /// Changes a campaign under the write lock: `body` sees the stored campaign and its jobs and returns what to store
@@ -185,6 +193,20 @@ public struct FirmwareRepository: Sendable {
     public func history(device: String) throws -> [FirmwareJob] {
         try db.store.read {
             try SQLRow.fetchAll($0, sql: "SELECT * FROM firmware_jobs WHERE device_id = ? ORDER BY campaign_id DESC", arguments: [device]).map(Self.job)
+        }
+    }
+
+    /// The reports among these that name no order sent to their device: an unparsable job id, a campaign or job
+    /// that does not exist, or an attempt never made. One read for all of them (primary-key lookups).
+    public func unknownJobs(_ reports: [FirmwareReportRef]) throws -> [FirmwareReportRef] {
+        guard !reports.isEmpty else { return [] }
+        return try db.store.read { db in
+            try reports.filter { r in
+                guard let (campaign, attempt) = FirmwareJob.parse(jobID: r.job), attempt >= 1,
+                      let attempts = try Int.fetchOne(db, sql: "SELECT attempts FROM firmware_jobs WHERE campaign_id = ? AND device_id = ?",
+                                                      arguments: [campaign, r.device]) else { return true }
+                return attempt > attempts
+            }
         }
     }
 

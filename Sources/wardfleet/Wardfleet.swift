@@ -207,6 +207,7 @@ struct RunCommand: AsyncParsableCommand {
         if let t = token, t.count < 16 { throw ValidationError("--upstream-token: ít nhất 16 ký tự / at least 16 characters") }
         var api = OperatorAPI(database: controller.database, clock: clock, library: library, publisher: controller.client)
         api.secureCookies = secureCookies
+        api.firmware = firmwareOptions.library(controller.database, clock: clock)
         // The controller's own account may use the dynamic-security control topic: removing a
         // device from the console revokes its broker account as `devices remove` does.
         if brokerOptions.username != nil {

@@ -61,10 +61,31 @@ extension Conformance {
             try d.send("ota_report", otaReport(job: "7"))
             try await d.rejected("invalid_field", on: "ota_report")
             let (campaign, job) = try openJob(d)
-            // A report of another job (an earlier attempt) moves nothing; this job's does.
+            // A report of an attempt never made is refused (unknown_job) and moves nothing; this job's does.
             try d.send("ota_report", otaReport(job: "\"\(campaign).9\"", state: #""installing""#))
+            try await d.rejected("unknown_job", on: "ota_report")
             try d.send("ota_report", otaReport(job: "\"\(job)\"", state: #""verifying""#))
             try await jobState(d, campaign, .verifying)
+            try await d.settled()
+        },
+        ConformanceCase(table: "Bad input / Reason", row: "unknown_job", cls: .speaker) { d in
+            // No campaign of that number: refused, counted and listed, like any bad input.
+            try d.send("ota_report", otaReport(job: #""987654.1""#))
+            try await d.rejected("unknown_job", on: "ota_report")
+            // A campaign that exists, but no job of it for this device.
+            let (campaign, _) = try openJob(d)
+            let repo = FirmwareRepository(d.w.h.db)
+            guard let sha = try repo.campaign(campaign)?.image, let image = try repo.image(sha) else {
+                throw ConformanceFailure("the campaign just made is not stored")
+            }
+            let other = try repo.create(Campaign(id: 0, name: "another device's", image: image,
+                target: CampaignTarget(deviceClass: .speaker, model: "M-1", devices: ["CF-SOMEONE-ELSE"]), waves: [.rest],
+                policy: CampaignPolicy(), createdBy: nil, createdAt: Date())) { id in
+                [FirmwareJob(campaignID: id, deviceID: "CF-SOMEONE-ELSE", wave: 0, at: Date())]
+            }
+            try d.send("ota_report", otaReport(job: "\"\(other.id).1\"", state: #""downloading""#))
+            try await d.rejected("unknown_job", on: "ota_report")
+            try d.check(try FirmwareRepository(d.w.h.db).jobs(campaign).first?.state == .notified, "a refused report moved this device's job")
             try await d.settled()
         },
         ConformanceCase(table: "ota_report", row: "state", cls: .speaker) { d in

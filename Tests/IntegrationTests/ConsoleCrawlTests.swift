@@ -6,6 +6,7 @@ import Testing
 import WardController
 import WardDomain
 import WardHTTP
+import WardProtocol
 import WardStorage
 
 extension OutsideToolTests.Browser {
@@ -155,10 +156,23 @@ extension OutsideToolTests.Browser {
         let month = String(cal.localDay(of: h.clock.now()).description.prefix(7))
         _ = try await cli(["report", "--month", month, "--keep", "--output", h.file("report.html")])
 
+        // Firmware: an image, a campaign running in Cẩm La and one of Hải Sơn awaiting approval; LOA-1 given a configuration.
+        let model = try #require(Birth.stored(try h.status("LOA-1")?.birth)?.model)
+        let image = h.file("loa-2.0.0.bin")
+        try Data("firmware 2.0.0".utf8).write(to: URL(fileURLWithPath: image))
+        _ = try await cli(["firmware", "add", image, "--class", "speaker", "--model", model, "--version", "2.0.0", "--notes", "Sửa lỗi âm lượng",
+                           "--by", "quantri"])
+        for (commune, name) in [("cam-la", "Cập nhật loa Cẩm La"), ("hai-son", "Cập nhật loa Hải Sơn")] {
+            _ = try await cli(["firmware", "campaign", "create", "--image", "2.0.0", "--class", "speaker", "--model", model, "--commune", commune,
+                               "--name", name, "--waves", "1,rest", "--by", "kythuat"])
+        }
+        _ = try await cli(["firmware", "campaign", "approve", "1", "--by", "quantri"])
+        _ = try await cli(["devices", "config", "set", "LOA-1", "--heartbeat", "30", "--max-volume", "80", "--user", "kythuat"])
+
         let shots = Self.repo.appendingPathComponent(".build/test-artifacts/console-crawl").path
         let users = try String(decoding: JSONSerialization.data(withJSONObject: people.map { ["label": $0.label, "user": $0.user] }), as: UTF8.self)
         // What the seeded world must show at least: the pages of each role's navigation, and detail pages.
-        let expect = #"{"admin":{"pages":12,"details":8},"technician":{"pages":9,"details":8},"viewer":{"pages":9,"details":8},"approver-hai-son":{"pages":9,"details":2}}"#
+        let expect = #"{"admin":{"pages":13,"details":9},"technician":{"pages":10,"details":9},"viewer":{"pages":10,"details":9},"approver-hai-son":{"pages":10,"details":3}}"#
         let crawl = try ChildProcess.spawn(
             python, [Self.repo.appendingPathComponent("Tests/browser/console_crawl.py").path],
             stdout: .file(h.file("crawl.log")), stderr: .file(h.file("crawl.log")),

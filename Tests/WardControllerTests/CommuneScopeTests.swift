@@ -22,7 +22,8 @@ import WardStorage
     var day: LocalDay { LocalCalendar.vietnam.localDay(of: now) }
     static let month = "2026-11"
     /// Routes whose answers carry no commune's data: settings of the whole deployment and the caller.
-    static let noCommuneData: Set<String> = ["/api/v1/me", "/api/v1/alarms/rules", "/api/v1/kpi/targets", "/api/v1/me/tokens"]
+    static let noCommuneData: Set<String> = ["/api/v1/me", "/api/v1/alarms/rules", "/api/v1/kpi/targets", "/api/v1/me/tokens",
+                                              "/api/v1/firmware/images"]
 
     struct World {
         var db: WardDatabase
@@ -136,6 +137,20 @@ import WardStorage
             _ = try cluster.acquire(ClusterRepository.communeScope(commune), node: node, now: now, duration: 3_600)
         }
 
+        // A firmware image (the library is deployment-wide), a campaign in each commune, a configuration for each device.
+        let image = FirmwareImage(sha256: String(repeating: "f", count: 64), deviceClass: .speaker, model: "LOA-X", version: "2.0.0", size: 10,
+                                  notes: "bản chung", uploadedBy: "admin", uploadedAt: now, signature: "c2ln", keyFingerprint: "ab12")
+        _ = try FirmwareRepository(db).add(image)
+        var campaignIDs: [String: String] = [:]
+        for (c, commune, device) in [("a", "an-phu", "LOA-A1"), (Self.marker, "xa-bzz", "LOA-BZZ-1")] {
+            let campaign = try FirmwareRepository(db).create(Campaign(id: 0, name: "Cập nhật loa \(c)", image: image,
+                                                                      target: CampaignTarget(deviceClass: .speaker, model: "LOA-X", communes: [commune]),
+                                                                      waves: [.rest], policy: CampaignPolicy(), createdBy: "admin", createdAt: now)) { id in
+                CampaignPlanner.jobs(campaign: id, devices: [device], waves: [.rest], at: now)
+            }
+            campaignIDs[c] = "\(campaign.id)"
+            _ = try FleetConfigRepository(db).set(device: device, change: DeviceSettings(heartbeatSeconds: 60), by: "admin", at: now)
+        }
         let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: db)
         var api = OperatorAPI(database: db, clock: ManualTimeSource(now), library: library)
         api.eventStreamLifetime = .milliseconds(1_500)
@@ -144,10 +159,10 @@ import WardStorage
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         return World(db: db, api: api, app: app,
                      a: ["device": "LOA-A1", "item": itemA.id, "alarm": "\(alarmIDs["a"]!)", "inbox": "\(inbox["a"]!)", "pending": "PENDING-A",
-                         "commune": "an-phu", "user": "nguoi-a", "group": "nhom-a", "site": "cot", "token": tokenA.id, "node": "nut-1"],
+                         "commune": "an-phu", "user": "nguoi-a", "group": "nhom-a", "site": "cot", "token": tokenA.id, "node": "nut-1", "campaign": campaignIDs["a"]!],
                      b: ["device": "LOA-BZZ-1", "item": itemB.id, "alarm": "\(alarmIDs[Self.marker]!)", "inbox": "\(inbox[Self.marker]!)",
                          "pending": "PENDING-BZZ", "commune": "xa-bzz", "user": "nguoi-bzz", "group": "nhom-bzz", "site": "cot-bzz",
-                         "token": tokenB.id, "node": "nut-2"])
+                         "token": tokenB.id, "node": "nut-2", "campaign": campaignIDs[Self.marker]!])
     }
 
     /// The thing a path parameter names, from the path segment before it.
@@ -166,6 +181,7 @@ import WardStorage
         case "groups": return "group"
         case "tokens": return "token"  // an API token of that commune's user
         case "nodes": return "node"  // a controller node owning that commune
+        case "campaigns": return "campaign"  // a firmware campaign of that commune's devices
         default: return nil
         }
     }

@@ -50,6 +50,9 @@ import WardProtocol
         ("role", Role.allCases.map(\.rawValue)), ("level", BroadcastLevel.allCases.map(\.rawValue)),
         ("status", BroadcastStatus.allCases.map(\.rawValue)), ("site", SiteKind.allCases.map(\.rawValue)),
         ("event", EventType.allCases.map(\.rawValue)), ("reject", RejectReason.allCases.map(\.rawValue)),
+        ("campaignState", CampaignState.allCases.map(\.rawValue)), ("jobState", JobState.allCases.map(\.rawValue)),
+        ("jobFailure", JobFailure.allCases.map(\.rawValue)), ("drift", ["unset", "in_sync", "pending", "rejected", "differs"]),
+        ("configField", DeviceSettings.fieldNames),
     ]
 
     @Test(arguments: ["i18n/vi.js", "i18n/en.js"])
@@ -61,7 +64,8 @@ import WardProtocol
     }
 
     @Test func bothLanguagesHaveTheSameKeys() throws {
-        for group in ["ui", "cls", "state", "kpi", "alarm", "severity", "fault", "audit", "field", "reject", "outcome", "site", "param"] {
+        for group in ["ui", "cls", "state", "kpi", "alarm", "severity", "fault", "audit", "field", "reject", "outcome", "site", "param",
+                      "campaignState", "jobState", "jobFailure", "drift", "configField"] {
             #expect(try Self.keys(group, in: "i18n/vi.js") == Self.keys(group, in: "i18n/en.js"), "\(group)")
         }
     }

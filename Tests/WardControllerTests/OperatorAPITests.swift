@@ -685,6 +685,9 @@ import Yams
         #expect(values("Language") == all(ReportLanguage.self))
         #expect(values("CommandName") == all(CommandName.self))
         #expect(values("HealthState") == all(HealthState.self))
+        #expect(values("CampaignState") == all(CampaignState.self))
+        #expect(values("JobState") == all(JobState.self))
+        #expect(values("JobFailure") == all(JobFailure.self))
         #expect(values("RepeatRule") == APIInput.repeatRules)
         #expect(values("Weekday") == APIInput.weekdays)
         #expect(APIInput.weekdays.allSatisfy { Weekday.named($0) != nil })
@@ -693,10 +696,13 @@ import Yams
         // Request bodies refuse unknown fields, as the server does.
         for name in ["Login", "OwnPassword", "NewDevice", "Command", "ClaimCodeRequest", "Adopt", "Speech", "Reason", "Ack", "Schedule",
                      "Emergency", "Edit", "InboxSchedule", "Group", "QuietHours", "AlarmRule", "KPITargets", "Keep", "NewUser", "UserChange",
-                     "NewToken"] {
+                     "NewToken", "CampaignTarget", "NewCampaign", "DeviceSettings"] {
             #expect(schemas[name]?["additionalProperties"] as? Bool == false, "\(name)")
         }
         #expect(Set((schemas["Schedule"]?["properties"] as? [String: Any] ?? [:]).keys) == OperatorAPI.scheduleKeys)
+        #expect(Set((schemas["CampaignTarget"]?["properties"] as? [String: Any] ?? [:]).keys) == OperatorAPI.previewKeys)
+        #expect(Set((schemas["NewCampaign"]?["properties"] as? [String: Any] ?? [:]).keys) == OperatorAPI.campaignKeys)
+        #expect(Set((schemas["DeviceSettings"]?["properties"] as? [String: Any] ?? [:]).keys) == Set(DeviceSettings.fieldNames))
         #expect(Set((schemas["Emergency"]?["properties"] as? [String: Any] ?? [:]).keys) == OperatorAPI.scheduleKeys)
         #expect(Set((schemas["Edit"]?["properties"] as? [String: Any] ?? [:]).keys) == OperatorAPI.editKeys)
         #expect(Set((schemas["InboxSchedule"]?["properties"] as? [String: Any] ?? [:]).keys) == OperatorAPI.editKeys.subtracting(["title", "priority_order"]))

@@ -104,7 +104,7 @@ public struct FirmwareCampaigns: Sendable {
                                                createdBy: r.by, createdAt: now)) { id in
             CampaignPlanner.jobs(campaign: id, devices: devices, waves: r.waves, at: now)
         }
-        audit("firmware.campaign_create", c, by: r.by, "\(image.model) \(image.version), \(devices.count) thiết bị / devices, đợt / waves "
+        audit("firmware.campaign_create", c, by: r.by, "\(devices.count) thiết bị / devices, đợt / waves "
               + r.waves.map(\.description).joined(separator: ","))
         return try show(c.id)
     }
@@ -166,7 +166,7 @@ public struct FirmwareCampaigns: Sendable {
 
     /// The audit log (who did what to which campaign); a failed audit write does not undo the change.
     private func audit(_ action: String, _ c: Campaign, by: String?, _ detail: String?) {
-        try? AuthRepository(db).audit(user: by ?? "cli", action: action, target: "campaign \(c.id): \(c.name)", detail: detail,
+        try? AuthRepository(db).audit(user: by ?? "cli", action: action, target: "campaign \(c.id): \(c.name) (\(c.model) \(c.version))", detail: detail,
                                       address: nil, at: clock.now())
     }
 
@@ -184,6 +184,8 @@ public struct FirmwareConfiguration: Sendable {
     public var signals: (@Sendable () async -> [FirmwareSignal])?
     /// Which of these devices are online now (the ingest); set by FleetController.
     public var online: (@Sendable ([String]) async -> Set<String>)?
+    /// Refuses `ota_report`s for orders never sent (counted and listed as rejected, `unknown_job`); set by FleetController.
+    public var refuse: (@Sendable ([FirmwareReportRef]) async -> Void)?
     /// When each speaker plays (the broadcast delivery's agendas); set by FleetController.
     public var busy: (@Sendable ([String]) async -> [String: [DateInterval]])?
 
@@ -209,6 +211,8 @@ public actor CampaignRunner {
     private var communes: [String: String] = [:]
     private var images: [String: FirmwareImage] = [:]
     private var registryLoaded = false
+    /// Campaigns over with no order out: not looked at again.
+    private var settled: Set<Int64> = []
     /// Orders published, cleared (counts for tests and the benchmark).
     public private(set) var published = 0
     public private(set) var cleared = 0
@@ -251,10 +255,17 @@ public actor CampaignRunner {
                 births = b
             }
             let signals = await configuration.signals?() ?? []
+            var reports: [FirmwareReportRef] = []
             for s in signals {
                 if case .birth(let d, let f, let caps, _) = s { births?[d] = (f, caps) }
+                if case .report(let d, let job, _, _, _) = s { reports.append(FirmwareReportRef(device: d, job: job)) }
             }
-            let active = try repository.active()
+            // A report of an order never sent to that device is refused as the ingest refuses bad input: counted, listed.
+            let unknown = try repository.unknownJobs(reports)
+            if !unknown.isEmpty { await configuration.refuse?(unknown) }
+            let active = try repository.active(skipping: settled)
+            // A campaign over and not active has no order out, and never will again: its jobs are not read again.
+            settled.formUnion(try repository.overIDs().subtracting(active.map(\.id)))
             guard !active.isEmpty else { return }
             let bySignalDevice = Dictionary(grouping: signals, by: \.device)
             for c in active { try await step(c.id, signals: bySignalDevice) }

@@ -58,9 +58,16 @@ public actor FleetConfigService {
         }
         guard !change.isEmpty else { throw FleetConfigRefusal(description: "không có gì để đổi / nothing to change (give at least one setting)") }
         if let p = change.problem(for: d.deviceClass) { throw FleetConfigRefusal(description: p) }
+        let before = try FleetConfigRepository(db).get(device)?.desired
         let r = try FleetConfigRepository(db).set(device: device, change: change, by: user, at: now)
+        // Before and after as JSON objects of the wire names, as the audit log keeps changes (the console puts them in words).
+        func json(_ s: DeviceSettings?) -> String? {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return s.flatMap { try? e.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        }
         try AuthRepository(db).audit(user: user, action: "device.config", target: device, detail: "phiên bản / version \(r.version)",
-                                     address: nil, at: now, after: r.desired.fields.map { "\($0.name)=\($0.value)" }.joined(separator: " "))
+                                     address: nil, at: now, before: json(before) ?? "{}", after: json(r.desired))
         ChangeSignal.fleetConfig.poke()
         return r
     }

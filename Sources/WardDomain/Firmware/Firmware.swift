@@ -107,6 +107,16 @@ public enum FirmwareSignal: Sendable, Hashable {
     }
 }
 
+/// An `ota_report` as the firmware campaigns check it: which device, which job id.
+public struct FirmwareReportRef: Sendable, Hashable {
+    public var device: String
+    public var job: String
+    public init(device: String, job: String) {
+        self.device = device
+        self.job = job
+    }
+}
+
 /// The capability a device's birth lists when it applies update orders.
 public enum OTACapability {
     public static let name = "ota"

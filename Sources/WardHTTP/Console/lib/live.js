@@ -50,5 +50,6 @@ export function live() {
     dispatch("alarm", a);
   });
   es.addEventListener("playback", (ev) => dispatch("playback", JSON.parse(ev.data || "{}")));
+  es.addEventListener("firmware", (ev) => dispatch("firmware", JSON.parse(ev.data || "{}")));
   es.onerror = () => mark(false);
 }

@@ -11,6 +11,8 @@ const PAGE = 50;
 const FIELD = { role: "role", communes: "communes", display_name: "displayName", disabled: "disabled", title: "title",
   severity: "severity", duration: "duration", enabled: "enabled", from: "quietFrom", to: "quietTo", site: "site" };
 
+const CONFIG = ["heartbeat_s", "max_volume", "retention_days", "media_base_url", "ntp"];
+
 function show(v, names) {
   if (v === null || v === undefined || v === "") return "—";
   let o = v;
@@ -25,7 +27,9 @@ function show(v, names) {
     if (Array.isArray(x)) return x.join(", ");
     return typeof x === "object" ? JSON.stringify(x) : String(x);
   };
-  return Object.entries(o).map(([k, x]) => `${FIELD[k] ? t(FIELD[k]) : word("kpi", k)}: ${value(k, x)}`).join("; ");
+  // A device's remote configuration (device.config) names its settings as the protocol does.
+  const label = (k) => (FIELD[k] ? t(FIELD[k]) : CONFIG.includes(k) ? word("configField", k) : word("kpi", k));
+  return Object.entries(o).map(([k, x]) => `${label(k)}: ${value(k, x)}`).join("; ");
 }
 
 /** What changed: before → after when the entry has them, else the detail as written. */
@@ -63,8 +67,8 @@ export async function auditPage() {
       h("button", { class: "primary", type: "submit" }, t("filter"))),
     table([
       { label: t("at"), cell: (a) => fmtTime(a.at) }, { label: t("user"), cell: (a) => a.user },
-      { label: t("action"), cell: (a) => word("audit", a.action) }, { label: t("subject"), cell: (a) => a.target ||
-        "—" },
+      { label: t("action"), cell: (a) => word("audit", a.action) }, { label: t("subject"),
+        cell: (a) => h("span", { "data-raw": "" }, a.target || "—") },  // what it names: ids, names, models
       { label: t("detail"), cell: (a) => change(a, names), class: "muted" }, { label: t("from"),
         cell: (a) => a.address || "—" },
     ], list, { testid: "audit-table" }),

@@ -4,6 +4,7 @@ import { t, word, fmtTime, fmtPct, ago, fmtNumber, fieldName } from "../lib/i18n
 import { stateBadge, table, field } from "../lib/ui.js";
 import { chartFor, uptimeStrip } from "../lib/charts.js";
 import { faultWords } from "../lib/fleet.js";
+import { firmwareHistoryPanel, configPanel } from "./firmware.js";
 
 const enc = encodeURIComponent;
 
@@ -109,7 +110,10 @@ function dangerZone(id, out) {
 }
 
 export async function devicePage(id) {
-  const d = await api(`/api/v1/devices/${enc(id)}`);
+  // The firmware history and configuration are panels of their own: one failing does not hide the device.
+  const [d, fw, config] = await Promise.all([api(`/api/v1/devices/${enc(id)}`),
+    api(`/api/v1/devices/${enc(id)}/firmware`).catch(() => null),
+    api(`/api/v1/devices/${enc(id)}/config`).catch(() => null)]);
   const dev = d.device;
   const charts = h("div", { class: "charts", "data-testid": "charts" }, h("p", { class: "muted" }, t("loading")));
   const status = h("p", { class: "status-line" }, stateBadge(dev.state, dev.id), " ",
@@ -137,7 +141,7 @@ export async function devicePage(id) {
     uptimeStrip(d.history),
     storagePanel(d),
     manage ? commandsPanel(id, d) : null,
-    identityPanel(d), incidentsPanel(d),
+    identityPanel(d), config ? configPanel(config) : null, fw ? firmwareHistoryPanel(fw) : null, incidentsPanel(d),
     h("h2", {}, t("telemetry")), ranges, charts,
     h("h2", {}, t("history")),
     table([{ label: t("state"), cell: (s) => stateBadge(s.state) }, { label: t("since"),
