@@ -191,7 +191,7 @@ extension OperatorAPI {
 
     // MARK: the routes
 
-    public var routes: [Route] { coreRoutes + registryRoutes + radioRoutes + settingsRoutes + tokenRoutes + nodeRoutes }
+    public var routes: [Route] { coreRoutes + registryRoutes + radioRoutes + settingsRoutes + tokenRoutes + nodeRoutes + warningRoutes }
 
     var coreRoutes: [Route] {
         let db = database
