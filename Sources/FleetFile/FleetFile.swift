@@ -73,16 +73,25 @@ public enum FleetFileReader {
         var devices: [DeviceNode]?
     }
     struct VillageNode: Decodable {
-        var id: String; var name: String; var kind: String?; var lat: Double?; var lon: Double?
+        var id: String; var name: String; var kind: String?; var lat: Double?; var lon: Double?; var code: AdminCode?
         var sites: [SiteNode]?
     }
     struct CommuneNode: Decodable {
-        var id: String; var name: String; var kind: String?; var lat: Double?; var lon: Double?
+        var id: String; var name: String; var kind: String?; var lat: Double?; var lon: Double?; var code: AdminCode?
         var villages: [VillageNode]?; var sites: [SiteNode]?
     }
     struct DistrictNode: Decodable { var id: String; var name: String; var communes: [CommuneNode]? }
     struct ProvinceNode: Decodable {
-        var id: String; var name: String; var districts: [DistrictNode]?; var communes: [CommuneNode]?
+        var id: String; var name: String; var code: AdminCode?; var districts: [DistrictNode]?; var communes: [CommuneNode]?
+    }
+    /// An administrative unit code (mã đơn vị hành chính): YAML reads `code: 22` as a number and `code: "00022"`
+    /// as text; both are kept as written (leading zeros matter, so quote codes that have them).
+    struct AdminCode: Decodable {
+        var text: String
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let s = try? c.decode(String.self) { text = s } else { text = String(try c.decode(Int.self)) }
+        }
     }
     struct Root: Decodable { var province: ProvinceNode?; var devices: [DeviceNode]? }
 
@@ -96,6 +105,11 @@ public enum FleetFileReader {
         func coord(_ lat: Double?, _ lon: Double?) -> Coordinate? {
             guard let lat, let lon else { return nil }
             return Coordinate(latitude: lat, longitude: lon)
+        }
+        func code(_ c: AdminCode?, _ id: String) throws -> String? {
+            guard let c else { return nil }
+            guard let valid = Self.adminCode(c.text) else { throw FleetFileError(file: file, message: Self.badCode(id: id, c.text)) }
+            return valid
         }
         func sites(_ list: [SiteNode]?, parent: String) throws {
             for s in list ?? [] {
@@ -114,17 +128,17 @@ public enum FleetFileReader {
         func communes(_ list: [CommuneNode]?, parent: String) throws {
             for c in list ?? [] {
                 places.append(Place(id: c.id, level: .commune, name: c.name, parentID: parent, kindLabel: c.kind,
-                                    coordinate: coord(c.lat, c.lon)))
+                                    coordinate: coord(c.lat, c.lon), code: try code(c.code, c.id)))
                 for v in c.villages ?? [] {
                     places.append(Place(id: v.id, level: .village, name: v.name, parentID: c.id, kindLabel: v.kind,
-                                        coordinate: coord(v.lat, v.lon)))
+                                        coordinate: coord(v.lat, v.lon), code: try code(v.code, v.id)))
                     try sites(v.sites, parent: v.id)
                 }
                 try sites(c.sites, parent: c.id)
             }
         }
         if let p = root.province {
-            places.append(Place(id: p.id, level: .province, name: p.name))
+            places.append(Place(id: p.id, level: .province, name: p.name, code: try code(p.code, p.id)))
             for d in p.districts ?? [] {
                 places.append(Place(id: d.id, level: .district, name: d.name, parentID: p.id))
                 try communes(d.communes, parent: d.id)
@@ -179,7 +193,21 @@ public enum FleetFileReader {
 
     // MARK: CSV
 
-    /// Places CSV: `level,id,name,parent,kind,lat,lon`. Devices CSV:
+    /// An administrative unit code: 1–16 ASCII digits or letters (the national codes are digits: 2 for a
+    /// province, 5 for a commune; villages have local ones). Nil when it is not one.
+    static func adminCode(_ s: String) -> String? {
+        let t = s.trimmingCharacters(in: .whitespaces)
+        guard (1...16).contains(t.utf8.count), t.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) })
+        else { return nil }
+        return t
+    }
+
+    static func badCode(id: String, _ code: String) -> String {
+        "\(id): mã đơn vị hành chính '\(code.prefix(20))' không hợp lệ (1–16 chữ số hoặc chữ cái, chỉ cho tỉnh, xã, thôn) / "
+            + "invalid administrative unit code (1–16 digits or letters; provinces, communes and villages only)"
+    }
+
+    /// Places CSV: `level,id,name,parent,kind,lat,lon[,code]`. Devices CSV:
     /// `id,class,site,model,firmware,installed,required_retention_days,max_volume,kiosk_role`.
     public static func parseCSV(_ text: String, file: String = "<csv>", registeredAt: Date) throws -> FleetFile {
         let rows = try CSV.parse(text, file: file)
@@ -218,8 +246,15 @@ public enum FleetFileReader {
                     }
                     coordinate = Coordinate(latitude: lat, longitude: lon)
                 }
+                var code: String?
+                if let c = v(column("code")) {
+                    guard level != .site, level != .district, let valid = Self.adminCode(c) else {
+                        throw FleetFileError(file: file, message: atLine(row.line, Self.badCode(id: v(ii) ?? "", c)))
+                    }
+                    code = valid
+                }
                 places.append(Place(id: v(ii) ?? "", level: level, name: v(ni) ?? "", parentID: v(column("parent")),
-                                    siteKind: siteKind, kindLabel: label, coordinate: coordinate))
+                                    siteKind: siteKind, kindLabel: label, coordinate: coordinate, code: code))
             }
             return FleetFile(places: places, devices: [])
         }

@@ -102,10 +102,13 @@ public struct Place: Codable, Sendable, Hashable, Identifiable {
     public var siteKind: SiteKind?
     public var kindLabel: String?
     public var coordinate: Coordinate?
+    /// Administrative unit code (mã đơn vị hành chính) of a province, commune or village, when the places
+    /// file gives one: CAP `geocode`s are matched against it.
+    public var code: String?
 
     public init(
         id: String, level: PlaceLevel, name: String, parentID: String? = nil,
-        siteKind: SiteKind? = nil, kindLabel: String? = nil, coordinate: Coordinate? = nil
+        siteKind: SiteKind? = nil, kindLabel: String? = nil, coordinate: Coordinate? = nil, code: String? = nil
     ) {
         self.id = id
         self.level = level
@@ -114,6 +117,7 @@ public struct Place: Codable, Sendable, Hashable, Identifiable {
         self.siteKind = siteKind
         self.kindLabel = kindLabel?.nfc
         self.coordinate = coordinate
+        self.code = code?.trimmingCharacters(in: .whitespaces).nfc
     }
 }
 

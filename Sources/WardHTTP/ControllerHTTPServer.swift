@@ -21,6 +21,8 @@ public struct ControllerHTTPServer: Sendable {
     public var observability: Observability?
     /// Firmware images for devices (`GET /firmware/{sha256}`); nil: none served (404).
     public var firmware: FirmwareLibrary?
+    /// CAP alerts from warning sources (`POST /api/v1/warnings/cap`); nil: endpoint off (404).
+    public var warnings: WarningService?
     let logger: Logger
     public static let maxUpstreamBody = 20 * 1024 * 1024
 
@@ -130,8 +132,10 @@ public struct ControllerHTTPServer: Sendable {
                                       context: context)
             }
         }
+        WarningRoutes.register(on: router, service: warnings, logger: logger)
         var table: [(path: String, method: HTTPRequest.Method)] = [("/healthz", .get), ("/media/{hash}", .get), ("/firmware/{hash}", .get),
-                                                                   ("/api/v1/upstream/bulletins", .post)] + Observability.routes
+                                                                   ("/api/v1/upstream/bulletins", .post), (WarningRoutes.path, .post)]
+            + Observability.routes
         (observability ?? Observability(metrics: WardMetrics(), access: .off, readiness: nil)).register(on: router)
         if let api {
             api.register(on: router)

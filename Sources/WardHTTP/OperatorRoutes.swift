@@ -191,7 +191,9 @@ extension OperatorAPI {
 
     // MARK: the routes
 
-    public var routes: [Route] { coreRoutes + registryRoutes + radioRoutes + settingsRoutes + tokenRoutes + nodeRoutes + firmwareRoutes }
+    public var routes: [Route] {
+        coreRoutes + registryRoutes + radioRoutes + settingsRoutes + tokenRoutes + nodeRoutes + firmwareRoutes + warningRoutes
+    }
 
     var coreRoutes: [Route] {
         let db = database

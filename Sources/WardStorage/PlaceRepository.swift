@@ -31,13 +31,13 @@ public struct PlaceRepository: Sendable {
             for p in tree.topologicalOrder where seen.contains(p.id) {
                 let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM places WHERE id = ?", arguments: [p.id]) ?? false
                 try db.execute(sql: """
-                    INSERT INTO places (id, level, name, parent_id, site_kind, kind_label, latitude, longitude)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO places (id, level, name, parent_id, site_kind, kind_label, latitude, longitude, code)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET level = excluded.level, name = excluded.name,
                         parent_id = excluded.parent_id, site_kind = excluded.site_kind, kind_label = excluded.kind_label,
-                        latitude = excluded.latitude, longitude = excluded.longitude
+                        latitude = excluded.latitude, longitude = excluded.longitude, code = excluded.code
                     """, arguments: [p.id, p.level.rawValue, p.name, p.parentID, p.siteKind?.rawValue, p.kindLabel,
-                                     p.coordinate?.latitude, p.coordinate?.longitude])
+                                     p.coordinate?.latitude, p.coordinate?.longitude, p.code])
                 if exists { updated += 1 } else { inserted += 1 }
             }
             return (inserted, updated)
@@ -54,7 +54,7 @@ public struct PlaceRepository: Sendable {
             return Place(
                 id: r["id"], level: PlaceLevel(rawValue: r["level"]) ?? .site, name: r["name"], parentID: r["parent_id"],
                 siteKind: (r["site_kind"] as String?).flatMap(SiteKind.init(rawValue:)), kindLabel: r["kind_label"],
-                coordinate: lat.flatMap { la in lon.map { Coordinate(latitude: la, longitude: $0) } })
+                coordinate: lat.flatMap { la in lon.map { Coordinate(latitude: la, longitude: $0) } }, code: r["code"])
         }
     }
 }

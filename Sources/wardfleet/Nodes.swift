@@ -62,6 +62,7 @@ extension RunCommand {
         var server = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: database, library: library, clock: clock), $0) }, api: api)
+        server.warnings = WarningService(database: database, library: library, clock: clock, tally: metrics.countWarning)
         // Ready: the database takes a write, and every link of this node (its units' and its API's) is up.
         metrics.observe(database: database)
         metrics.observeLinks { [router] in map.brokers.map { ($0.address, router.clients[$0.name]?.isConnected ?? false) } }

@@ -16,7 +16,7 @@ struct Wardfleet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wardfleet",
         abstract: "WardFleet: hạ tầng số cấp xã / digital infrastructure of communes and wards.",
-        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, FirmwareCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, BrokerCommand.self, NodesCommand.self, BackupCommand.self, RestoreCommand.self, DemoCommand.self, Bench.self])
+        subcommands: [RunCommand.self, Places.self, Devices.self, HealthCommand.self, MediaCommand.self, FirmwareCommand.self, BroadcastCommand.self, UsersCommand.self, AlarmsCommand.self, KPICommand.self, ReportCommand.self, BrokerCommand.self, NodesCommand.self, BackupCommand.self, RestoreCommand.self, DemoCommand.self, WarningsCommand.self, Bench.self])
 }
 
 struct DatabaseOptions: ParsableArguments {
@@ -217,6 +217,7 @@ struct RunCommand: AsyncParsableCommand {
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) }, api: api)
         server.firmware = firmwareOptions.library(controller.database, clock: clock)
+        server.warnings = WarningService(database: controller.database, library: library, clock: clock, tally: metrics.countWarning)
         metrics.observe(database: controller.database)
         let brokerAddress = "\(config.mqtt.host):\(config.mqtt.port)"
         server.observability = Observability(metrics: metrics, access: try observability.access, readiness: Readiness(

@@ -33,6 +33,11 @@ extension OutsideToolTests {
                 try #require(ts == 0, "\(h.lastStderr)")
                 let token = out.trimmingCharacters(in: .whitespacesAndNewlines)
                 let upstreamToken = "upstream-token-for-the-contract-test"
+                // A disaster-warning source and its token, as `wardfleet warnings sources add` makes them.
+                let (ws, wout) = try await h.run("wardfleet", ["warnings", "sources", "add", "kttv", "--name", "Đài KTTV",
+                                                               "--sender", "canhbao@kttv.example", "--db", h.dbPath])
+                try #require(ws == 0, "\(h.lastStderr)")
+                let warningToken = try #require(wout.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("wfw_") }.map(String.init))
 
                 let port = try Browser.freePort()
                 try await h.startController(["--http-port", "\(port)", "--upstream-token", upstreamToken])
@@ -57,7 +62,7 @@ extension OutsideToolTests {
                     "--request-timeout", "15",
                     "--generation-database", "none", "--no-color",
                 ], stdout: .file(log), stderr: .file(log), environment: [
-                    "WF_TOKEN": token, "WF_UPSTREAM_TOKEN": upstreamToken, "HOME": h.dir.path, "COLUMNS": "120",
+                    "WF_TOKEN": token, "WF_UPSTREAM_TOKEN": upstreamToken, "WF_WARNING_TOKEN": warningToken, "HOME": h.dir.path, "COLUMNS": "120",
                 ])
                 h.children.append(run)
                 let status = await run.wait(timeout: .seconds(600))
@@ -70,7 +75,7 @@ extension OutsideToolTests {
                 print("schemathesis (\(ContinuousClock.now - started)): \(summary.joined(separator: " | "))")
                 #expect(status == 0, "schemathesis failed (exit \(status.map(String.init) ?? "timeout")):\n\(output.suffix(6000))")
                 // Exit 0 alone could also mean nothing ran: every operation must have been tested.
-                let operations = OperatorAPI(database: h.db).routes.count + 6  // and /healthz, /readyz, /metrics, /media/{hash}, /firmware/{hash}, upstream bulletins
+                let operations = OperatorAPI(database: h.db).routes.count + 7  // and /healthz, /readyz, /metrics, /media/{hash}, /firmware/{hash}, upstream bulletins, CAP warnings
                 #expect(output.contains("Selected: \(operations)/\(operations)") && output.contains("Tested: \(operations)"), "\(output.prefix(3000))")
                 #expect(!output.contains("Server error") && !output.contains("Network Error"), "\(output.suffix(6000))")
             }

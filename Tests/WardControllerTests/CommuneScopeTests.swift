@@ -129,6 +129,16 @@ import WardStorage
         try AuthRepository(db).audit(user: "nguoi-bzz", action: "broadcast.schedule", target: itemB.id, detail: "Bản tin Bzz", address: nil, at: now)
         try AuthRepository(db).audit(user: "nguoi-a", action: "broadcast.schedule", target: itemA.id, detail: "Bản tin An Phú", address: nil, at: now)
 
+        // A CAP warning targeting each commune (B's village named so that showing it shows B).
+        var warnings: [String: Int64] = [:]
+        for (c, commune, village) in [("a", "an-phu", "dong"), (Self.marker, "xa-bzz", "thon-bzz")] {
+            warnings[c] = try WarningRepository(db).record(WarningRecord(
+                sender: "kttv@qn", identifier: "W-\(c)", sent: now, sourceUser: "kttv", status: .actual, msgType: .alert, event: "Lũ quét \(c)",
+                level: .priority, risk: .three, mode: .live, expiresAt: now + 3_600, state: .active, receivedAt: now,
+                targets: WarningTargets(communes: [commune], wholeCommunes: [], villages: [village], sites: [], untargetable: [])),
+                document: "<alert/>").0.id
+        }
+
         // Two controller nodes, one owning each commune: B's shows B's commune to the unlimited admin only.
         let cluster = ClusterRepository(db)
         for (node, commune) in [("nut-1", "an-phu"), ("nut-2", "xa-bzz")] {
@@ -159,10 +169,11 @@ import WardStorage
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         return World(db: db, api: api, app: app,
                      a: ["device": "LOA-A1", "item": itemA.id, "alarm": "\(alarmIDs["a"]!)", "inbox": "\(inbox["a"]!)", "pending": "PENDING-A",
-                         "commune": "an-phu", "user": "nguoi-a", "group": "nhom-a", "site": "cot", "token": tokenA.id, "node": "nut-1", "campaign": campaignIDs["a"]!],
+                         "commune": "an-phu", "user": "nguoi-a", "group": "nhom-a", "site": "cot", "token": tokenA.id, "node": "nut-1",
+                         "campaign": campaignIDs["a"]!, "warning": "\(warnings["a"]!)"],
                      b: ["device": "LOA-BZZ-1", "item": itemB.id, "alarm": "\(alarmIDs[Self.marker]!)", "inbox": "\(inbox[Self.marker]!)",
                          "pending": "PENDING-BZZ", "commune": "xa-bzz", "user": "nguoi-bzz", "group": "nhom-bzz", "site": "cot-bzz",
-                         "token": tokenB.id, "node": "nut-2", "campaign": campaignIDs[Self.marker]!])
+                         "token": tokenB.id, "node": "nut-2", "campaign": campaignIDs[Self.marker]!, "warning": "\(warnings[Self.marker]!)"])
     }
 
     /// The thing a path parameter names, from the path segment before it.
@@ -182,6 +193,7 @@ import WardStorage
         case "tokens": return "token"  // an API token of that commune's user
         case "nodes": return "node"  // a controller node owning that commune
         case "campaigns": return "campaign"  // a firmware campaign of that commune's devices
+        case "warnings": return "warning"  // a CAP alert targeting that commune
         default: return nil
         }
     }

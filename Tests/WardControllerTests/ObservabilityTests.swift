@@ -212,6 +212,8 @@ import WardStorage
             for outcome in WardMetrics.NotificationOutcome.allCases { #expect(Self.value(s, N.notifications, ["outcome": outcome.rawValue]) == 0) }
             #expect(Self.value(s, N.agendasPublished) != nil && Self.value(s, N.agendaPublishFailures) == 0)
             #expect(Set(s.filter { $0.name == N.playbackReports }.compactMap { $0.labels["event"] }) == Set(PlaybackEvent.allCases.map(\.rawValue)))
+            // CAP warnings received and refused: present from the start.
+            #expect(Self.value(s, N.warningsReceived, ["status": "actual"]) == 0 && Self.value(s, N.warningsRefused, ["reason": "doctype"]) == 0)
             // A single controller: no commune without an owner.
             #expect(Self.value(s, N.communesUnowned) == 0)
             // HTTP by route template, method and status, with latency; never a raw path.

@@ -62,6 +62,10 @@ public final class WardMetrics: Sendable {
         }
         for outcome in NotificationOutcome.allCases { _ = counter(Names.notifications, [("outcome", outcome.rawValue)]) }
         for reason in RejectReason.allCases { _ = counter(Names.rejected, [("reason", reason.rawValue)]) }
+        for reason in CAPError.Reason.allCases { _ = counter(Names.warningsRefused, [("reason", reason.rawValue)]) }
+        for status in CAPStatus.allCases.map({ $0.rawValue.lowercased() }) + ["duplicate"] {
+            _ = counter(Names.warningsReceived, [("status", status)])
+        }
         for event in PlaybackEvent.allCases { _ = counter(Names.playbackReports, [("event", event.rawValue)]) }
         for name in [IngestCounter.ignoredUnknownEvent, IngestCounter.ignoredDuplicateEvent, IngestCounter.pendingMessages,
                      IngestCounter.commandEchoes] {
@@ -90,11 +94,13 @@ public final class WardMetrics: Sendable {
         public static let communesUnowned = "wardfleet_communes_unowned"
         public static let httpRequests = "wardfleet_http_requests_total"
         public static let httpDuration = "wardfleet_http_request_duration_seconds"
+        public static let warningsReceived = "wardfleet_warnings_received_total"
+        public static let warningsRefused = "wardfleet_warnings_refused_total"
         /// Every family this process can expose (the rules in deploy/prometheus may name only these).
         public static let all: Set<String> = [
             received, processed, rejected, ignored, otherIngest, queueDepth, queueCapacity, queueDropped, flushDuration, flushFailures,
             devices, brokerConnected, alarmsOpen, notifications, agendasPublished, agendaPublishFailures, playbackReports,
-            communesUnowned, httpRequests, httpDuration,
+            communesUnowned, httpRequests, httpDuration, warningsReceived, warningsRefused,
         ]
     }
 
@@ -152,6 +158,17 @@ public final class WardMetrics: Sendable {
             }
         }
         if n > 0 { c.increment(by: Int64(clamping: n)) }
+    }
+
+    /// A CAP intake tally (`WarningService`): `received.<status>`, `duplicate`, `refused.<reason>`.
+    public func countWarning(_ name: String) {
+        if name.hasPrefix("refused.") {
+            counter(Names.warningsRefused, [("reason", String(name.dropFirst("refused.".count)))]).increment()
+        } else if name.hasPrefix("received.") {
+            counter(Names.warningsReceived, [("status", String(name.dropFirst("received.".count)))]).increment()
+        } else {
+            counter(Names.warningsReceived, [("status", name)]).increment()
+        }
     }
 
     public func countNotification(_ outcome: NotificationOutcome) {

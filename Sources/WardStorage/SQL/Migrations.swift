@@ -52,6 +52,7 @@ enum SharedMigrations {
         SMSSchema.v20,  // SMS contacts and what each text covered (SMSRepository.swift)
         FirmwareSchema.v21,  // firmware images, campaigns and jobs (FirmwareRepository.swift)
         FleetConfigSchema.v22,  // device configuration, device secrets, credential rotations (FleetConfigRepository.swift)
+        WarningSchema.v23,  // place codes, warning sources, CAP alerts and their targets (WarningRepository.swift)
         PlaybackRepository.v24,  // emergency dispatches: logged before a commune-wide emergency goes out (PlaybackRepository.swift)
     ]
 }

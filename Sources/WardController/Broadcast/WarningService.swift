@@ -1,0 +1,173 @@
+import Foundation
+import WardDomain
+import WardStorage
+
+/// Why a CAP post was refused: what the source did wrong, with the HTTP status an adapter answers
+/// and the reason it is counted by. A refused alert changes nothing.
+public struct WarningRefusal: Refusal, Equatable {
+    public enum Kind: Equatable, Sendable {
+        /// The caller is not a warning source.
+        case notASource(String)
+        /// The alert's `sender` is not one this source may use.
+        case senderNotAllowed(String)
+        /// The document or the alert (CAP rules, or what WardFleet acts on).
+        case invalid(CAPError)
+        /// A Cancel referencing nothing known.
+        case unknownReference(String)
+    }
+
+    public var kind: Kind
+
+    public init(_ kind: Kind) { self.kind = kind }
+
+    /// The metrics label.
+    public var reason: String {
+        switch kind {
+        case .notASource: "not_a_source"
+        case .senderNotAllowed: "sender_not_allowed"
+        case .invalid(let e): e.reason.rawValue
+        case .unknownReference: "unknown_reference"
+        }
+    }
+
+    /// 403 for who may not post, 413 for too large, 400 for what is not XML, 422 for what CAP or WardFleet refuses.
+    public var httpStatus: Int {
+        switch kind {
+        case .notASource, .senderNotAllowed: 403
+        case .invalid(let e):
+            switch e.reason {
+            case .tooLarge: 413
+            case .malformed, .doctype: 400
+            default: 422
+            }
+        case .unknownReference: 422
+        }
+    }
+
+    public var description: String {
+        switch kind {
+        case .notASource(let u): "\(u) không phải nguồn cảnh báo / \(u) is not a warning source"
+        case .senderNotAllowed(let s): "alert/sender: nguồn này không được dùng sender '\(s)' / this source may not use sender '\(s)'"
+        case .invalid(let e): e.description
+        case .unknownReference(let r): "alert/references: không có cảnh báo được tham chiếu / no referenced alert is known: \(r)"
+        }
+    }
+}
+
+/// CAP 1.2 intake: a document posted by a warning source becomes a stored alert and, when it is Actual,
+/// an upstream bulletin of the policy's TT39 level to the places its area targets — an emergency on air at
+/// once through the emergency path (speakers of the targeted villages and commune sites only), a priority one
+/// in the communes' inbox. Exercise, Test, System and Draft are stored, never on air.
+public struct WarningService: Sendable {
+    let db: WardDatabase
+    let library: MediaLibrary
+    let clock: any TimeSource
+    let policy: WarningPolicy
+    let tally: @Sendable (String) -> Void
+
+    /// `tally` counts: `received.<status>` per accepted alert, `refused.<reason>` per refusal, `duplicate`.
+    public init(database: WardDatabase, library: MediaLibrary, clock: any TimeSource = SystemTimeSource(),
+                policy: WarningPolicy = .standard, tally: @escaping @Sendable (String) -> Void = { _ in }) {
+        db = database
+        self.library = library
+        self.clock = clock
+        self.policy = policy
+        self.tally = tally
+    }
+
+    /// The source whose bearer token hashes (SHA-256, hex) to `tokenHash`.
+    public func source(tokenHash: String) throws -> WarningSource? { try WarningRepository(db).source(tokenHash: tokenHash) }
+
+    /// Counts a refusal made before the service saw the document (authentication, media type, size).
+    public func count(refused reason: String) { tally("refused.\(reason)") }
+
+    /// The broadcast's creator in the broadcast log and the media library.
+    static func actor(_ user: String) -> String { "cap:\(user)" }
+    /// Upstream bulletins made from CAP alerts carry this source.
+    public static let bulletinSource = "cap"
+
+    /// Receives a CAP document from `user`. Returns the stored alert and whether it is new (false: the
+    /// same sender and identifier came before; nothing else happens).
+    public func receive(_ document: Data, from user: String) async throws -> (WarningRecord, isNew: Bool) {
+        do {
+            let out = try await accept(document, from: user)
+            tally(out.isNew ? "received.\(out.0.status.rawValue.lowercased())" : "duplicate")
+            return out
+        } catch let r as WarningRefusal {
+            tally("refused.\(r.reason)")
+            throw r
+        }
+    }
+
+    func accept(_ document: Data, from user: String) async throws -> (WarningRecord, isNew: Bool) {
+        let repo = WarningRepository(db)
+        guard let source = try repo.source(user: user) else { throw WarningRefusal(.notASource(user)) }
+        let alert: CAPAlert
+        do { alert = try CAPXML.alert(from: document) } catch { throw WarningRefusal(.invalid(error)) }
+        guard source.mayUse(sender: alert.sender) else { throw WarningRefusal(.senderNotAllowed(alert.sender)) }
+        if let existing = try repo.find(sender: alert.sender, identifier: alert.identifier) { return (existing, false) }
+        let text = String(decoding: document, as: UTF8.self)
+        let now = clock.now()
+
+        // Earlier alerts this one acts on: only this source's own senders' ones.
+        let referenced = try alert.references.compactMap { r in
+            source.mayUse(sender: r.sender) ? try repo.find(sender: r.sender, identifier: r.identifier) : nil
+        }
+        if alert.msgType == .cancel {
+            guard !referenced.isEmpty else {
+                throw WarningRefusal(.unknownReference(alert.references.map { "\($0.sender),\($0.identifier)" }.joined(separator: " ")))
+            }
+            let record = WarningRecord(sender: alert.sender, identifier: alert.identifier, sent: alert.sent.date, sourceUser: user,
+                                       status: alert.status, msgType: .cancel, references: alert.references,
+                                       event: alert.vietnameseInfo?.event, headline: alert.vietnameseInfo?.headline,
+                                       state: .recorded, receivedAt: now)
+            let (stored, _) = try repo.record(record, document: text)
+            if alert.status == .actual || alert.status == .exercise {
+                for r in referenced where r.state == .active && r.status == alert.status { try repo.setState(r.id, .cancelled) }
+            }
+            return (try repo.get(stored.id), true)
+        }
+
+        let plan: WarningPlan
+        do {
+            plan = try WarningAssessment.plan(alert, policy: policy, tree: try PlaceRepository(db).tree(), now: now)
+        } catch let e as CAPError {
+            throw WarningRefusal(.invalid(e))
+        }
+        var (stored, _) = try repo.record(WarningRecord(plan: plan, sourceUser: user, receivedAt: now), document: text)
+        if alert.msgType == .update {
+            for r in referenced where r.state == .active && r.status == alert.status { try repo.setState(r.id, .replaced, replacedBy: stored.id) }
+        }
+        if plan.goesOnAir {
+            let bulletin = try await broadcast(plan, record: stored, user: user, now: now)
+            try repo.setState(stored.id, .active, bulletin: bulletin)
+            stored = try repo.get(stored.id)
+        }
+        return (stored, true)
+    }
+
+    /// The alert's upstream bulletin: spoken text rendered once, stored in the inbox, and for an emergency
+    /// put on air at once on the targeted villages' and sites' speakers.
+    func broadcast(_ plan: WarningPlan, record: WarningRecord, user: String, now: Date) async throws -> Int64 {
+        let actor = Self.actor(user)
+        let title = "Cảnh báo \(plan.risk.rawValue)/5: \(plan.info.event)".nfc
+        let speech = try await library.addSpeech(plan.speech, voice: .northern, title: title, by: actor).item
+        let programme = Programme.media(sha256: speech.sha256)
+        let upstream = UpstreamRepository(db)
+        var (b, _) = try upstream.receive(UpstreamBulletin(
+            source: Self.bulletinSource, sourceID: "\(record.sender)/\(record.identifier)", title: title, level: plan.level,
+            communes: plan.targets.communes, programme: programme, duration: speech.duration, receivedAt: now))
+        guard plan.level == .emergency else { return b.id }
+        do {
+            let service = BroadcastService(db, clock: clock)
+            let target = plan.targets.broadcastTarget(devices: try DeviceRepository(db).list())
+            let request = service.emergencyRequest(title: title, programme: programme, duration: speech.duration, target: target, volume: nil)
+            let item = try service.create(request, status: .approved, actor: actor)
+            try upstream.setStatus(b.id, .onAir, item: item.id, by: actor, at: now)
+        } catch {
+            try upstream.setStatus(b.id, .failed, item: nil, by: actor, at: now, detail: "\(error)")
+        }
+        b = try upstream.get(b.id)
+        return b.id
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Synchronization
+import Testing
+import WardDomain
+import WardStorage
+@testable import WardController
+@testable import WardHTTP
+
+/// Issue 20: CAP intake as a service over a real SQLite store and the real media library (TTS): who
+/// may post, refusals counted and changing nothing, one alert per identifier, Actual on air on the
+/// targeted villages only, priority to the inbox, Test and Exercise never on air, Update and Cancel.
+@Suite struct WarningServiceTests {
+    static let token = "kttv-token-0123456789abcdef0123456789"
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/cap")
+
+    /// A fixture moved to the test world's days (2026-11-23, 08:00 in Vietnam).
+    static func fixture(_ name: String) -> Data {
+        let text = (try? String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8)) ?? ""
+        return Data(text.replacingOccurrences(of: "2026-09-06", with: "2026-11-23").replacingOccurrences(of: "2026-09-07", with: "2026-11-24")
+            .utf8)
+    }
+
+    final class Tally: Sendable {
+        let names = Mutex<[String: Int]>([:])
+        subscript(_ n: String) -> Int { names.withLock { $0[n] ?? 0 } }
+    }
+
+    struct World {
+        let w: BroadcastServiceTests.World
+        let tally = Tally()
+        let service: WarningService
+
+        init() throws {
+            w = try BroadcastServiceTests.World()
+            // Thôn Cẩm La's site inside the fixtures' polygon; Yên Giang's inside their circle.
+            _ = try PlaceRepository(w.db).upsert([
+                Place(id: "s1", level: .site, name: "Nhà văn hóa", parentID: "thon-cam-la", siteKind: .culturalHouse,
+                      coordinate: Coordinate(latitude: 21.01, longitude: 107.30)),
+                Place(id: "s2", level: .site, name: "Chợ Yên Giang", parentID: "yen-giang", siteKind: .market,
+                      coordinate: Coordinate(latitude: 21.105, longitude: 107.401)),
+            ])
+            try WarningRepository(w.db).saveSource(WarningSource(user: "kttv", name: "Đài KTTV tỉnh Quảng Ninh",
+                                                                 senders: ["canhbao@kttv-quangninh.gov.vn"], createdAt: w.clock.now(),
+                                                                 updatedAt: w.clock.now()),
+                                                   tokenHash: OperatorAPI.sha256(WarningServiceTests.token))
+            let library = MediaLibrary(root: w.dir.appendingPathComponent("media"), database: w.db, clock: w.clock)
+            let tally = self.tally
+            service = WarningService(database: w.db, library: library, clock: w.clock,
+                                     tally: { n in tally.names.withLock { $0[n, default: 0] += 1 } })
+        }
+
+        func refusal(_ data: Data, from user: String = "kttv") async -> WarningRefusal? {
+            do {
+                _ = try await service.receive(data, from: user)
+                return nil
+            } catch { return error as? WarningRefusal }
+        }
+    }
+
+    @Test func refusalsAreCountedByReasonAndChangeNothing() async throws {
+        let x = try World()
+        let polygon = Self.fixture("alert-polygon.xml")
+        #expect(await x.refusal(polygon, from: "lan")?.kind == .notASource("lan"))
+        let other = await x.refusal(Self.fixture("other-sender.xml"))
+        #expect(other?.kind == .senderNotAllowed("someone@elsewhere.example") && other?.httpStatus == 403)
+        let missing = await x.refusal(Self.fixture("missing-urgency.xml"))
+        #expect(missing?.httpStatus == 422 && missing?.description.contains("alert/info[1]/urgency") == true)
+        #expect(await x.refusal(Self.fixture("bad-severity.xml"))?.reason == "bad_enumeration")
+        #expect(await x.refusal(Self.fixture("bad-sent.xml"))?.reason == "bad_time")
+        let laughs = await x.refusal(Self.fixture("entity-expansion.xml"))
+        #expect(laughs?.reason == "doctype" && laughs?.httpStatus == 400)
+        #expect(await x.refusal(Self.fixture("external-entity.xml"))?.reason == "doctype")
+        let huge = await x.refusal(Data(repeating: 0x20, count: CAPXML.defaultMaxBytes + 1))
+        #expect(huge?.reason == "too_large" && huge?.httpStatus == 413)
+        // Expired on arrival: the fixture's own September dates, now in November.
+        let expired = await x.refusal(Self.fixture("expired.xml"))
+        #expect(expired?.httpStatus == 422 && expired?.description.contains("alert/info[1]/expires") == true)
+        let cancelUnknown = await x.refusal(Self.fixture("cancel.xml"))
+        #expect(cancelUnknown?.reason == "unknown_reference")
+
+        #expect(x.tally["refused.not_a_source"] == 1 && x.tally["refused.sender_not_allowed"] == 1 && x.tally["refused.missing_element"] == 1)
+        #expect(x.tally["refused.doctype"] == 2 && x.tally["refused.too_large"] == 1 && x.tally["refused.bad_value"] == 1)
+        #expect(try WarningRepository(x.w.db).list().isEmpty)
+        #expect(try UpstreamRepository(x.w.db).list(all: true).isEmpty)
+        #expect(try BroadcastRepository(x.w.db).list().isEmpty)
+    }
+
+    /// The polygon covers Thôn Cẩm La alone: Extreme and Immediate, so an emergency on air at once on
+    /// LOA-1 and not LOA-2, spoken from the Vietnamese info; posting it again is the same alert.
+    @Test func anActualExtremeAlertGoesOnAirOnTheTargetedVillageOnly() async throws {
+        let x = try World()
+        let (alert, isNew) = try await x.service.receive(Self.fixture("alert-polygon.xml"), from: "kttv")
+        #expect(isNew && alert.state == .active && alert.level == .emergency && alert.risk == .five && alert.mode == .live)
+        #expect(alert.targets.villages == ["thon-cam-la"] && alert.targets.communes == ["cam-la"])
+        let bulletin = try UpstreamRepository(x.w.db).get(try #require(alert.bulletinID))
+        #expect(bulletin.status == .onAir && bulletin.level == .emergency && bulletin.source == "cap")
+        #expect(bulletin.sourceID == "canhbao@kttv-quangninh.gov.vn/KTTV-QN-2026-0906-001" && bulletin.communes == ["cam-la"])
+        let item = try BroadcastRepository(x.w.db).get(try #require(bulletin.itemID))
+        #expect(item.item.level == .emergency && item.status == .approved && item.createdBy == "cap:kttv")
+        #expect(item.item.target == BroadcastTarget(villages: ["thon-cam-la"]))
+        let speakers = try BroadcastService(x.w.db, clock: x.w.clock).directory().resolve(item.item.target).speakers
+        #expect(speakers == ["LOA-1"])
+        if case .media(let sha) = bulletin.programme {
+            let media = try #require(try MediaRepository(x.w.db).get(sha))
+            if case .tts(_, let text) = media.source {
+                #expect(text.hasPrefix("Bão số 3. Cấp độ rủi ro thiên tai 5. Bão số 3 đổ bộ vào Quảng Ninh"))
+            } else { Issue.record("not speech: \(media.source)") }
+        } else { Issue.record("not media") }
+
+        let (again, againNew) = try await x.service.receive(Self.fixture("alert-polygon.xml"), from: "kttv")
+        #expect(!againNew && again.id == alert.id && x.tally["duplicate"] == 1 && x.tally["received.actual"] == 1)
+        #expect(try BroadcastRepository(x.w.db).list().count == 1 && UpstreamRepository(x.w.db).list(all: true).count == 1)
+
+        // The Update replaces it (and goes on air itself); the Cancel ends the update.
+        let (update, _) = try await x.service.receive(Self.fixture("update.xml"), from: "kttv")
+        #expect(update.msgType == .update && update.state == .active && update.bulletinID != nil)
+        #expect(try WarningRepository(x.w.db).get(alert.id).state == .replaced && WarningRepository(x.w.db).get(alert.id).replacedBy == update.id)
+        let (cancel, _) = try await x.service.receive(Self.fixture("cancel.xml"), from: "kttv")
+        #expect(cancel.msgType == .cancel && cancel.state == .recorded)
+        #expect(try WarningRepository(x.w.db).get(update.id).state == .cancelled)
+        #expect(try WarningRepository(x.w.db).get(alert.id).state == .replaced)
+    }
+
+    @Test func moderateGoesToTheInboxAndTestOrExerciseNeverOnAir() async throws {
+        let x = try World()
+        let (circle, _) = try await x.service.receive(Self.fixture("alert-circle.xml"), from: "kttv")
+        #expect(circle.level == .priority && circle.targets.villages == ["yen-giang"])
+        let inbox = try UpstreamRepository(x.w.db).get(try #require(circle.bulletinID))
+        #expect(inbox.status == .inbox && inbox.level == .priority && inbox.communes == ["cam-la"])
+
+        let (test, _) = try await x.service.receive(Self.fixture("status-test.xml"), from: "kttv")
+        #expect(test.state == .recorded && test.mode == .recordOnly && test.bulletinID == nil)
+        let (drill, _) = try await x.service.receive(Self.fixture("status-exercise.xml"), from: "kttv")
+        #expect(drill.state == .active && drill.mode == .drill && drill.bulletinID == nil)
+        #expect(try UpstreamRepository(x.w.db).list(all: true).count == 1 && BroadcastRepository(x.w.db).list().isEmpty)
+        #expect(x.tally["received.test"] == 1 && x.tally["received.exercise"] == 1)
+    }
+
+    /// Over real HTTP: the source's own token, the media type, the status and code of each refusal, the receipt.
+    @Test func theEndpointAuthenticatesTheSourceAndAnswersWhatHappened() async throws {
+        let x = try World()
+        var server = ControllerHTTPServer(library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db, clock: x.w.clock),
+                                          host: "127.0.0.1", port: 0)
+        server.warnings = x.service
+        let (base, task) = try await ControllerHTTPServerTests.start(server)
+        defer { task.cancel() }
+        func post(_ body: Data, token: String? = WarningServiceTests.token, type: String = "application/cap+xml") async throws -> (Int, [String: Any]) {
+            var r = URLRequest(url: URL(string: base + "/api/v1/warnings/cap")!)
+            r.timeoutInterval = 600  // speech is rendered in the request
+            r.httpMethod = "POST"
+            r.httpBody = body
+            r.setValue(type, forHTTPHeaderField: "Content-Type")
+            if let token { r.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            let (data, resp) = try await URLSession.shared.data(for: r)
+            return ((resp as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+        }
+        let polygon = Self.fixture("alert-polygon.xml")
+        #expect(try await post(polygon, token: nil).0 == 401)
+        #expect(try await post(polygon, token: "not-a-source-token").0 == 401)
+        #expect(try await post(polygon, type: "application/json").0 == 415)
+        let (missingStatus, missing) = try await post(Self.fixture("missing-urgency.xml"))
+        #expect(missingStatus == 422 && missing["code"] as? String == "missing_element")
+        #expect((missing["error"] as? String)?.contains("alert/info[1]/urgency") == true, "\(missing)")
+        let (laughsStatus, laughs) = try await post(Self.fixture("entity-expansion.xml"), type: "application/xml; charset=utf-8")
+        #expect(laughsStatus == 400 && laughs["code"] as? String == "doctype")
+        #expect(try await post(Data(repeating: 0x20, count: CAPXML.defaultMaxBytes + 10)).0 == 413)
+        #expect(try await post(Self.fixture("other-sender.xml")).0 == 403)
+        #expect(try WarningRepository(x.w.db).list().isEmpty)
+        #expect(x.tally["refused.unauthorised"] == 2 && x.tally["refused.media_type"] == 1 && x.tally["refused.too_large"] == 1)
+
+        let (created, receipt) = try await post(polygon)
+        #expect(created == 201 && receipt["state"] as? String == "active" && receipt["level"] as? String == "emergency")
+        #expect(receipt["risk_level"] as? Int == 5 && receipt["risk_colour"] as? String == "#7B1FA2")
+        #expect(receipt["villages"] as? [String] == ["thon-cam-la"] && receipt["msg_type"] as? String == "Alert")
+        let (again, same) = try await post(polygon)
+        #expect(again == 200 && same["id"] as? Int == receipt["id"] as? Int)
+    }
+}

@@ -1,0 +1,129 @@
+import FleetFile
+import Foundation
+import Testing
+import WardDomain
+@testable import WardStorage
+
+/// Issue 20: administrative unit codes in the places file and the store; warning sources, CAP alerts
+/// (one per sender and identifier) and their targets, on both engines.
+@Suite struct WarningRepositoryTests {
+    let t0 = Date(timeIntervalSince1970: 1_788_656_400)
+
+    static let yaml = """
+        province:
+          id: qn
+          name: Tỉnh Quảng Ninh
+          code: "22"
+          communes:
+            - id: xa-a
+              name: Xã A
+              code: "06733"
+              villages:
+                - id: thon-1
+                  name: Thôn Một
+                  code: 0673301
+                  sites:
+                    - {id: s-1, name: Cột loa thôn Một, kind: pole, lat: 21.01, lon: 107.30}
+                - id: thon-2
+                  name: Thôn Hai
+            - id: xa-b
+              name: Xã B
+        """
+
+    @Test func placesFilesCarryOptionalCodes() throws {
+        let f = try FleetFileReader.parseYAML(Self.yaml, registeredAt: t0)
+        let byID = Dictionary(uniqueKeysWithValues: f.places.map { ($0.id, $0) })
+        #expect(byID["qn"]?.code == "22" && byID["xa-a"]?.code == "06733" && byID["thon-1"]?.code == "0673301")
+        #expect(byID["thon-2"]?.code == nil && byID["xa-b"]?.code == nil && byID["s-1"]?.code == nil)
+        let csv = """
+            level,id,name,parent,kind,lat,lon,code
+            province,qn,Tỉnh Quảng Ninh,,,,,22
+            commune,xa-a,Xã A,qn,xã,,,06733
+            village,thon-2,Thôn Hai,xa-a,,,,
+            """
+        let c = try FleetFileReader.parseCSV(csv, registeredAt: t0)
+        #expect(c.places.map(\.code) == ["22", "06733", nil])
+        // Old files, without the column, stay valid.
+        let old = try FleetFileReader.parseCSV("level,id,name,parent\nprovince,qn,Quảng Ninh,\n", registeredAt: t0)
+        #expect(old.places.first?.code == nil)
+        #expect(throws: FleetFileError.self) {
+            try FleetFileReader.parseCSV("level,id,name,parent,kind,code\nprovince,qn,Q,,,22 33\n", registeredAt: t0)
+        }
+        #expect(throws: FleetFileError.self) {
+            try FleetFileReader.parseCSV("level,id,name,parent,kind,code\nprovince,qn,Q,,,\nsite,s,S,qn,pole,123\n", registeredAt: t0)
+        }
+        #expect(throws: FleetFileError.self) {
+            try FleetFileReader.parseYAML("province: {id: qn, name: Q, code: \"mã-22\"}", registeredAt: t0)
+        }
+    }
+
+    @Test(arguments: Backend.allCases) func codesAreStoredAndClearedOnReimport(_ backend: Backend) throws {
+        let db = try backend.open()
+        let repo = PlaceRepository(db)
+        _ = try repo.upsert(try FleetFileReader.parseYAML(Self.yaml, registeredAt: t0).places)
+        #expect(try repo.tree()["xa-a"]?.code == "06733" && repo.tree()["thon-1"]?.code == "0673301")
+        _ = try repo.upsert([Place(id: "xa-a", level: .commune, name: "Xã A", parentID: "qn")])
+        #expect(try repo.tree()["xa-a"]?.code == nil)
+    }
+
+    func record(_ identifier: String, sender: String = "kttv@qn", at: Date, targets: WarningTargets = .none) -> WarningRecord {
+        WarningRecord(sender: sender, identifier: identifier, sent: at, sourceUser: "kttv", status: .actual, msgType: .alert,
+                      event: "Bão số 3", headline: "Bão đổ bộ", level: .emergency, risk: .five, mode: .live, expiresAt: at + 3600,
+                      state: .active, receivedAt: at, targets: targets)
+    }
+
+    @Test(arguments: Backend.allCases) func alertsAreOnePerSenderAndIdentifierWithTheirTargets(_ backend: Backend) throws {
+        let db = try backend.open()
+        _ = try PlaceRepository(db).upsert(try FleetFileReader.parseYAML(Self.yaml, registeredAt: t0).places)
+        let repo = WarningRepository(db)
+        let targets = WarningTargets(communes: ["xa-a"], wholeCommunes: [], villages: ["thon-1"], sites: [],
+                                     untargetable: [.init(placeID: "thon-2", level: .village, commune: "xa-a", reason: .noCoordinates),
+                                                    .init(placeID: "xa-b", level: .commune, commune: "xa-b", reason: .noCode)])
+        let (first, isNew) = try repo.record(record("A-1", at: t0, targets: targets), document: "<alert>Bão số 3</alert>")
+        #expect(isNew && first.id > 0)
+        let (again, isNewAgain) = try repo.record(record("A-1", at: t0 + 60), document: "<alert/>")
+        #expect(!isNewAgain && again.id == first.id && again.receivedAt == t0)
+        #expect(try repo.document(first.id) == "<alert>Bão số 3</alert>")
+        // Another sender may use the same identifier.
+        let (other, otherNew) = try repo.record(record("A-1", sender: "pcttt@qn", at: t0 + 120), document: "<alert/>")
+        #expect(otherNew && other.id != first.id)
+
+        let got = try repo.get(first.id)
+        #expect(got == first)
+        #expect(got.targets == targets && got.risk == .five && got.level == .emergency && got.event == "Bão số 3")
+        #expect(try repo.find(sender: "kttv@qn", identifier: "A-1")?.id == first.id)
+        #expect(try repo.list().map(\.id) == [other.id, first.id])
+        #expect(try repo.list(communes: ["xa-a"]).map(\.id) == [first.id])
+        #expect(try repo.list(communes: ["xa-b"]).isEmpty)
+
+        var update = record("A-1-U", at: t0 + 300)
+        update.msgType = .update
+        update.references = [CAPReference(sender: "kttv@qn", identifier: "A-1", sent: CAPTime(date: t0, offset: 25_200))]
+        let (u, _) = try repo.record(update, document: "<alert/>")
+        try repo.setState(first.id, .replaced, replacedBy: u.id)
+        try repo.setState(u.id, .active, bulletin: 42)
+        #expect(try repo.get(first.id).state == .replaced && repo.get(first.id).replacedBy == u.id)
+        #expect(try repo.get(u.id).bulletinID == 42 && repo.get(u.id).references == update.references)
+        #expect(throws: WarningStoreError.unknown(999)) { try repo.setState(999, .cancelled) }
+        #expect(throws: WarningStoreError.unknown(999)) { try repo.get(999) }
+    }
+
+    @Test(arguments: Backend.allCases) func sourcesKeepTheirSenders(_ backend: Backend) throws {
+        let db = try backend.open()
+        let repo = WarningRepository(db)
+        try repo.saveSource(WarningSource(user: "kttv", name: "Đài KTTV Quảng Ninh", senders: ["kttv@qn"], createdAt: t0, updatedAt: t0),
+                            tokenHash: "h1")
+        try repo.saveSource(WarningSource(user: "kttv", name: "Đài KTTV tỉnh Quảng Ninh", senders: ["kttv@qn", "kttv2@qn"], createdAt: t0 + 5,
+                                          updatedAt: t0 + 10), tokenHash: "h2")
+        let s = try #require(try repo.source(user: "kttv"))
+        #expect(try repo.source(tokenHash: "h2") == s && repo.source(tokenHash: "h1") == nil)
+        #expect(s.name == "Đài KTTV tỉnh Quảng Ninh" && s.senders == ["kttv@qn", "kttv2@qn"] && s.createdAt == t0 && s.updatedAt == t0 + 10)
+        #expect(s.mayUse(sender: "kttv2@qn") && !s.mayUse(sender: "other@x"))
+        #expect(throws: WarningStoreError.noSenders) {
+            try repo.saveSource(WarningSource(user: "x", name: "X", senders: [], createdAt: t0, updatedAt: t0), tokenHash: "h3")
+        }
+        #expect(try repo.sources().map(\.user) == ["kttv"])
+        try repo.deleteSource(user: "kttv")
+        #expect(try repo.source(user: "kttv") == nil)
+    }
+}
