@@ -243,7 +243,8 @@ extension OperatorAPI {
 
     static func waves(_ b: CampaignBody) throws -> [WaveSize] {
         guard let w = WaveSize.parse(b.waves ?? "1%,10%,rest") else {
-            throw APIInput.bad("waves", "ví dụ 1%,10%,rest hoặc 20,100,rest / e.g. 1%,10%,rest or 20,100,rest")
+            // 422: a rule (sizes, `rest` last) the document's string cannot express.
+            throw APIError(.unprocessableContent, "waves: ví dụ 1%,10%,rest hoặc 20,100,rest / e.g. 1%,10%,rest or 20,100,rest")
         }
         return w
     }
@@ -251,7 +252,9 @@ extension OperatorAPI {
     static func policy(_ b: CampaignBody) throws -> CampaignPolicy {
         var p = CampaignPolicy()
         if let w = b.window {
-            guard let window = MaintenanceWindow(w) else { throw APIInput.bad("window", "HH:MM-HH:MM, ví dụ / e.g. 22:00-05:00") }
+            guard let window = MaintenanceWindow(w) else {
+                throw APIError(.unprocessableContent, "window: HH:MM-HH:MM, ví dụ / e.g. 22:00-05:00")
+            }
             p.window = window
         }
         func check<T: Comparable>(_ v: T?, _ field: String, _ range: ClosedRange<T>) throws -> T? {

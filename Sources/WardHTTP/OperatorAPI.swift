@@ -92,6 +92,7 @@ public struct OperatorAPI: Sendable {
     public static let sessionCookie = "wf_session"
     let attempts = LoginAttempts()
     let feed = LiveFeed()
+    let restarts = AwaitedRestarts()
     let logger = Logger(label: "wardfleet.api")
 
     public init(database: WardDatabase, clock: any TimeSource = SystemTimeSource(), library: MediaLibrary? = nil,

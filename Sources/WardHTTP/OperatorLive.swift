@@ -8,6 +8,28 @@ import WardDomain
 import WardProtocol
 import WardStorage
 
+/// Devices told to reboot (acknowledged) that have not come back with a new boot: a command to one
+/// would wait its 10 s for nothing. Kept in this process, for two minutes at most.
+final class AwaitedRestarts: Sendable {
+    private let waiting = Mutex<[String: (boot: String?, until: ContinuousClock.Instant)]>([:])
+
+    func expect(_ device: String, boot: String?) {
+        waiting.withLock { $0[device] = (boot, .now + .seconds(120)) }
+    }
+
+    /// Whether `device`, now on `boot`, is still the one told to reboot.
+    func awaited(_ device: String, boot: String?) -> Bool {
+        waiting.withLock { w in
+            guard let r = w[device] else { return false }
+            guard r.boot == boot, ContinuousClock.now < r.until else {
+                w[device] = nil
+                return false
+            }
+            return true
+        }
+    }
+}
+
 extension OperatorAPI {
     struct CommandBody: Decodable {
         var command: String
@@ -39,8 +61,12 @@ extension OperatorAPI {
                 throw APIError(.unprocessableContent, "volume: âm lượng tối đa của thiết bị là \(device.config.maxVolume ?? 100) / at most the device's maximum, \(device.config.maxVolume ?? 100)")
             }
         }
-        let state = try HealthQueries(database).statuses(only: id)[id]?.liveness.state ?? .unknown
-        if let why = state.commandRefusal(device: id) { throw APIError(.conflict, why) }
+        let liveness = try HealthQueries(database).statuses(only: id)[id]?.liveness
+        if let why = (liveness?.state ?? .unknown).commandRefusal(device: id) { throw APIError(.conflict, why) }
+        // Told to reboot and not back with a new boot yet: its stored state is still the old one.
+        if restarts.awaited(id, boot: liveness?.bootID) {
+            throw APIError(.conflict, "\(id) đang khởi động lại; thử lại khi thiết bị kết nối lại / \(id) is restarting; try again once it is back")
+        }
         let cmdID = "api-" + UUID().uuidString.prefix(12).lowercased()
         let now = clock.now()
         try publisher.publish(topic: TopicAddress(commune: commune.id, device: id, kind: .cmd).topic,
@@ -51,6 +77,7 @@ extension OperatorAPI {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let ack = try HealthQueries(database).acks(command: cmdID, device: id).first {
+                if name == .reboot { restarts.expect(id, boot: liveness?.bootID) }
                 return try Self.json(["command": name.rawValue, "result": ack.result, "detail": ack.detail ?? ""])
             }
             await ChangeSignal.acks.wait(upTo: .milliseconds(100))  // the poll covers a controller in another process

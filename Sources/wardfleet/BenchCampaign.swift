@@ -242,18 +242,6 @@ extension Bench {
 
         static let model = "WF-LOA-BENCH"
 
-        func fleetYAML() -> String {
-            var y = "province:\n  id: bench-province\n  name: Tỉnh Thử Nghiệm\n  communes:\n    - id: bench\n      name: Xã Thử Nghiệm\n      villages:\n"
-            let per = (speakers + villages - 1) / villages
-            var n = 0
-            for v in 0..<villages where n < speakers {
-                y += "        - id: thon-\(v)\n          name: Thôn \(v)\n          sites:\n            - id: cot-\(v)\n              name: Cụm loa thôn \(v)\n              kind: pole\n              devices:\n"
-                for _ in 0..<per where n < speakers {
-                    y += "                - {id: \(String(format: "LOA-%05d", n)), class: speaker, model: \(Self.model), firmware: 1.0.0}\n"
-                    n += 1
-                }
-            }
-            return y
-        }
+        func fleetYAML() -> String { benchSpeakerFleet(speakers: speakers, villages: villages, attributes: ", model: \(Self.model), firmware: 1.0.0") }
     }
 }

@@ -253,19 +253,7 @@ extension Bench {
             return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
         }
 
-        func fleetYAML() -> String {
-            var y = "province:\n  id: bench-province\n  name: Tỉnh Thử Nghiệm\n  communes:\n    - id: bench\n      name: Xã Thử Nghiệm\n      villages:\n"
-            let per = (speakers + villages - 1) / villages
-            var n = 0
-            for v in 0..<villages where n < speakers {
-                y += "        - id: thon-\(v)\n          name: Thôn \(v)\n          sites:\n            - id: cot-\(v)\n              name: Cụm loa thôn \(v)\n              kind: pole\n              devices:\n"
-                for _ in 0..<per where n < speakers {
-                    y += "                - {id: \(String(format: "LOA-%05d", n)), class: speaker}\n"
-                    n += 1
-                }
-            }
-            return y
-        }
+        func fleetYAML() -> String { benchSpeakerFleet(speakers: speakers, villages: villages) }
     }
 }
 
@@ -274,3 +262,19 @@ extension Recurrence {
     func firstDayStart(calendar: LocalCalendar) -> Date { calendar.date(firstDay, startTime) }
 }
 
+
+/// The benches' one commune of speakers (`LOA-00000`…) spread over villages, one pole each, as a
+/// fleet file; `attributes` adds to each device's line.
+func benchSpeakerFleet(speakers: Int, villages: Int, attributes: String = "") -> String {
+    var y = "province:\n  id: bench-province\n  name: Tỉnh Thử Nghiệm\n  communes:\n    - id: bench\n      name: Xã Thử Nghiệm\n      villages:\n"
+    let per = (speakers + villages - 1) / villages
+    var n = 0
+    for v in 0..<villages where n < speakers {
+        y += "        - id: thon-\(v)\n          name: Thôn \(v)\n          sites:\n            - id: cot-\(v)\n              name: Cụm loa thôn \(v)\n              kind: pole\n              devices:\n"
+        for _ in 0..<per where n < speakers {
+            y += "                - {id: \(String(format: "LOA-%05d", n)), class: speaker\(attributes)}\n"
+            n += 1
+        }
+    }
+    return y
+}
