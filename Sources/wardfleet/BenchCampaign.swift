@@ -168,15 +168,8 @@ extension Bench {
             }
             do {
                 let ids = fleet.devices.map(\.id)
-                let onlineStart = ContinuousClock.now
-                while true {
-                    var online = 0
-                    for id in ids where await controller.ingestor.liveness(id)?.state.isOnline == true { online += 1 }
-                    if online == ids.count { break }
-                    if ContinuousClock.now - onlineStart > .seconds(300) { throw ValidationError("only \(online)/\(ids.count) speakers online after 300 s") }
-                    try await Task.sleep(for: .milliseconds(500))
-                }
-                print(String(format: "all %d online after %.1f s; creating the campaign", ids.count, (ContinuousClock.now - onlineStart).inSeconds))
+                let took = try await benchAwaitOnline(ids, controller)
+                print(String(format: "all %d online after %.1f s; creating the campaign", ids.count, took))
                 var policy = CampaignPolicy()
                 policy.ratePerMinute = rate
                 policy.maxFailuresPercent = 50

@@ -136,15 +136,8 @@ extension Bench {
                      speech: MediaItem, alarm: MediaItem) async throws {
             let ids = fleet.devices.map(\.id)
             print("radio benchmark: \(speakers) speakers in \(villages) villages, one simulator process; waiting for them to come online…")
-            let onlineStart = ContinuousClock.now
-            while true {
-                var online = 0
-                for id in ids where await controller.ingestor.liveness(id)?.state.isOnline == true { online += 1 }
-                if online == ids.count { break }
-                if ContinuousClock.now - onlineStart > .seconds(300) { throw ValidationError("only \(online)/\(ids.count) speakers online after 300 s") }
-                try await Task.sleep(for: .milliseconds(500))
-            }
-            print(String(format: "all %d online after %.1f s", ids.count, (ContinuousClock.now - onlineStart).inSeconds))
+            let took = try await benchAwaitOnline(ids, controller)
+            print(String(format: "all %d online after %.1f s", ids.count, took))
 
             let service = BroadcastService(database)
             /// Unix seconds at which each device's report counted (see --measure-at); throws if not all arrive in time.
@@ -277,4 +270,16 @@ func benchSpeakerFleet(speakers: Int, villages: Int, attributes: String = "") ->
         }
     }
     return y
+}
+
+/// Waits (up to 300 s) until the controller sees every one of `ids` online; returns the seconds it took.
+func benchAwaitOnline(_ ids: [String], _ controller: FleetController) async throws -> Double {
+    let start = ContinuousClock.now
+    while true {
+        var online = 0
+        for id in ids where await controller.ingestor.liveness(id)?.state.isOnline == true { online += 1 }
+        if online == ids.count { return (ContinuousClock.now - start).inSeconds }
+        if ContinuousClock.now - start > .seconds(300) { throw ValidationError("only \(online)/\(ids.count) speakers online after 300 s") }
+        try await Task.sleep(for: .milliseconds(500))
+    }
 }

@@ -261,6 +261,38 @@ import Yams
         }
     }
 
+    /// A device that acknowledged a reboot restarts: a command sent before it is back with a new
+    /// boot is refused at once (409), not left to wait 10 s for an answer that cannot come.
+    @Test func aRestartingDeviceIsRefusedUntilItIsBackWithANewBoot() async throws {
+        let broker = AcknowledgingBroker()
+        let f = try await fixture(publisher: broker)
+        broker.db.withLock { $0 = f.db }
+        try born(f.db, capabilities: ["reboot", "ping"])
+        let db = f.db, now = self.now
+        @Sendable func record(boot: String) throws {
+            var l = DeviceLiveness(deviceClass: .speaker, config: DeviceConfig(), since: now)
+            l.state = .ok
+            l.bootID = boot
+            var batch = IngestBatch()
+            batch.statuses = [DeviceStatusRecord(deviceID: "loa-1", liveness: l)]
+            try IngestRepository(db).write(batch, run: try IngestRepository(db).startRun(at: now).0)
+        }
+        try record(boot: "b-1")
+        try await f.app.test(.live) { client in
+            let tech = try #require(try await Self.login(client, "u-technician"))
+            func send(_ command: String) async throws -> (Int, String) {
+                try await client.execute(uri: "/api/v1/devices/loa-1/commands", method: .post, headers: tech.headers,
+                                         body: Self.body(#"{"command":"\#(command)"}"#)) { (Int($0.status.code), String(buffer: $0.body)) }
+            }
+            #expect(try await send("reboot").0 == 200)
+            let (st, text) = try await send("ping")
+            #expect(st == 409 && text.contains("khởi động lại"), "\(text)")
+            #expect(broker.commands.withLock { $0.count } == 1, "nothing sent to a restarting device")
+            try record(boot: "b-2")
+            #expect(try await send("ping").0 == 200, "back with a new boot")
+        }
+    }
+
     /// Issue 13 (3i, 3h): a command the device did not declare is refused with 422 and not sent;
     /// the device page shows what the device reports beside what was registered.
     @Test func commandsOutsideTheCapabilitiesAreRefusedAndTheBirthIsShown() async throws {

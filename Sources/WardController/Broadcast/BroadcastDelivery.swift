@@ -367,8 +367,19 @@ public actor BroadcastDelivery {
     private func prepareFanout(_ fresh: [String: [AgendaEntry]], capable: Set<String>, base: String, now: Date) -> [PreparedFanout] {
         guard configuration.fanout, !capable.isEmpty else { return [] }
         let communeOf = directory.speakers.mapValues(\.commune)
+        let plans = EmergencyFanout.plan(new: fresh, communeOf: communeOf, capable: capable)
+        guard !plans.isEmpty else { return [] }
+        // Everyone a commune's message may reach: its speakers given that very entry (the audience
+        // leaves out the others), whether or not their birth announced the topic. Grouped once:
+        // a province-wide emergency has a plan per commune.
+        struct Group: Hashable { var commune: String; var entry: AgendaEntry }
+        var given: [Group: [String]] = [:]
+        for (s, entries) in fresh {
+            guard let c = communeOf[s] else { continue }
+            for e in entries where e.level == .emergency { given[Group(commune: c, entry: e), default: []].append(s) }
+        }
         var out: [PreparedFanout] = []
-        for plan in EmergencyFanout.plan(new: fresh, communeOf: communeOf, capable: capable) {
+        for plan in plans {
             guard let play = schedulePlay(plan.entry, base: base) else { continue }
             let payload = ProtocolEncoder.encode(EmergencyMessage.play(play, commune: plan.commune, ts: now.unixMillis, audience: plan.audience))
             // Speakers' buffers are sized for the protocol's messages: a longer list goes per speaker.
@@ -376,9 +387,7 @@ public actor BroadcastDelivery {
                 logger.info("emergency \(plan.key.id) in \(plan.commune): \(plan.audience.listed) speakers to list, sent per speaker")
                 continue
             }
-            // Everyone the message may reach: the commune's speakers given this very entry (the
-            // audience leaves out the others), whether or not their birth announced the topic.
-            let speakers = fresh.compactMap { s, entries in communeOf[s] == plan.commune && entries.contains(plan.entry) ? s : nil }
+            let speakers = given[Group(commune: plan.commune, entry: plan.entry)] ?? []
             out.append(PreparedFanout(plan: plan, payload: payload, dispatch: EmergencyDispatch(
                 key: plan.key, commune: plan.commune, at: now, speakers: speakers.sorted(),
                 detail: plan.entry.start != plan.key.start ? "start \(plan.entry.start.unixMillis)" : nil)))
