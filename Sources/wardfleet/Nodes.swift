@@ -59,10 +59,12 @@ extension RunCommand {
                 return c
             }
         }
+        let warnings = WarningService(database: database, library: library, clock: clock, policy: try warningPolicy(), tally: metrics.countWarning)
+        api.warnings = warnings
         var server = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: database, library: library, clock: clock), $0) }, api: api)
-        server.warnings = WarningService(database: database, library: library, clock: clock, tally: metrics.countWarning)
+        server.warnings = warnings
         // Ready: the database takes a write, and every link of this node (its units' and its API's) is up.
         metrics.observe(database: database)
         metrics.observeLinks { [router] in map.brokers.map { ($0.address, router.clients[$0.name]?.isConnected ?? false) } }

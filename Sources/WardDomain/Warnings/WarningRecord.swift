@@ -65,11 +65,16 @@ public struct WarningRecord: Sendable, Hashable, Codable, Identifiable {
     public var bulletinID: Int64?
     public var receivedAt: Date
     public var targets: WarningTargets
+    /// When it plays (an emergency on air): the first play at the anchor, repeats until `until` or a Cancel.
+    public var plan: RepetitionPlan?
+    /// Who cancelled it from WardFleet (an approver, `wardfleet warnings cancel`); nil for a CAP Cancel.
+    public var cancelledBy: String?
 
     public init(id: Int64 = 0, sender: String, identifier: String, sent: Date, sourceUser: String, status: CAPStatus, msgType: CAPMsgType,
                 references: [CAPReference] = [], event: String? = nil, headline: String? = nil, level: BroadcastLevel? = nil,
                 risk: RiskLevel? = nil, mode: WarningPlan.Mode? = nil, expiresAt: Date? = nil, state: State, replacedBy: Int64? = nil,
-                bulletinID: Int64? = nil, receivedAt: Date, targets: WarningTargets = .none) {
+                bulletinID: Int64? = nil, receivedAt: Date, targets: WarningTargets = .none, plan: RepetitionPlan? = nil,
+                cancelledBy: String? = nil) {
         self.id = id
         self.sender = sender
         self.identifier = identifier
@@ -89,6 +94,8 @@ public struct WarningRecord: Sendable, Hashable, Codable, Identifiable {
         self.bulletinID = bulletinID
         self.receivedAt = receivedAt
         self.targets = targets
+        self.plan = plan
+        self.cancelledBy = cancelledBy
     }
 
     /// The record of an assessed Alert or Update, before it is stored.
