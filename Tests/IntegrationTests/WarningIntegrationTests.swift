@@ -135,7 +135,7 @@ extension RealBrokerTests {
             try #require(st == 0, "\(h.lastStderr)")
             let token = try #require(out.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("wfw_") }.map(String.init))
             let port = try OutsideToolTests.Browser.freePort()
-            try await h.startController(["--http-port", "\(port)", "--warning-all-clear"])
+            let controller = try await h.startController(["--http-port", "\(port)", "--warning-all-clear"])
             try h.startSim([])
             try await h.waitUntil("every speaker online") { try Self.all.allSatisfy { try h.state($0)?.isOnline == true } }
             let repo = WarningRepository(h.db)
@@ -160,18 +160,28 @@ extension RealBrokerTests {
             try h.setClock(to: planA.anchor.addingTimeInterval(1800 + 1))
             try await h.waitUntil("repeat 2 finished", timeout: .seconds(90)) { try play(a, 2).map { try finishedEverywhere($0.itemID) } == true }
 
+            // The controller stops; slot 3 passes while it is down. The restarted one plays it once (late),
+            // from the stored plan and plays alone.
+            await controller.terminate()
+            try h.setClock(to: planA.anchor.addingTimeInterval(3600 + 5))
+            try await h.startController(["--http-port", "\(port)", "--warning-all-clear"])
+            try await h.waitUntil("repeat 3 finished after the restart", timeout: .seconds(90)) {
+                try play(a, 3).map { try finishedEverywhere($0.itemID) } == true
+            }
+            #expect(try repo.plays(a).map(\.number) == [1, 2, 3])
+
             // The Update: on air at once; the alert it replaces makes no more plays.
             let updated = try await Self.post(h, port: port, token: token, try Self.fixture("update.xml", now: h.clock.now()))
             let u = Int64(try #require(updated["id"] as? Int))
             #expect(try repo.get(a).state == .replaced)
             try await h.waitUntil("the update finished", timeout: .seconds(90)) { try play(u, 1).map { try finishedEverywhere($0.itemID) } == true }
             let planU = try #require(try repo.get(u).plan)
-            // Past both the old plan's next slot and the update's: only the update repeats.
+            // Past both the old plan's next slot (4) and the update's: only the update repeats.
             try h.setClock(to: planU.anchor.addingTimeInterval(1800 + 1))
             try await h.waitUntil("the update's repeat finished", timeout: .seconds(90)) {
                 try play(u, 2).map { try finishedEverywhere($0.itemID) } == true
             }
-            #expect(try repo.plays(a).map(\.number) == [1, 2])
+            #expect(try repo.plays(a).map(\.number) == [1, 2, 3])
 
             // The Cancel: no more repeats, the all-clear on the same speakers.
             _ = try await Self.post(h, port: port, token: token, try Self.fixture("cancel.xml", now: h.clock.now()))
@@ -184,7 +194,7 @@ extension RealBrokerTests {
             try await h.waitUntil("the controller ran past the cancelled slot") {
                 (try HealthQueries(h.db).controllerLastAlive() ?? .distantPast) > next.addingTimeInterval(4)
             }
-            #expect(try repo.plays(u).map(\.number) == [0, 1, 2] && repo.plays(a).map(\.number) == [1, 2])
+            #expect(try repo.plays(u).map(\.number) == [0, 1, 2] && repo.plays(a).map(\.number) == [1, 2, 3])
             // Nothing of it anywhere else.
             for p in try repo.plays(a) + repo.plays(u) {
                 #expect(Set(try log.entries(item: p.itemID).map(\.speaker)) == targeted)
