@@ -73,6 +73,8 @@ enum WarningPlaySchema {
         ALTER TABLE warning_alerts ADD COLUMN plan_until BIGINT;
         ALTER TABLE warning_alerts ADD COLUMN plan_cancelled_at BIGINT;
         ALTER TABLE warning_alerts ADD COLUMN cancelled_by TEXT;
+        -- Where a source takes CAP Ack messages with the reach of each play (optional).
+        ALTER TABLE warning_sources ADD COLUMN ack_url TEXT;
         -- Every play an alert put on air: number 1 the first, 2… its repeats, 0 the all-clear of its
         -- Cancel; each one emergency broadcast item, whose playback log lines are its reach.
         CREATE TABLE warning_plays (
@@ -82,6 +84,8 @@ enum WarningPlaySchema {
             item_id TEXT NOT NULL,
             due_at BIGINT NOT NULL,
             made_at BIGINT NOT NULL,
+            -- when its reach went back to the source as a CAP Ack
+            acked_at BIGINT,
             PRIMARY KEY (alert_id, number)
         );
         CREATE INDEX warning_plays_item ON warning_plays (item_id);
@@ -112,10 +116,10 @@ public struct WarningRepository: Sendable {
         guard !s.senders.isEmpty else { throw WarningStoreError.noSenders }
         try db.store.write { db in
             try db.execute(sql: """
-                INSERT INTO warning_sources (user_id, token_hash, name, senders, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO warning_sources (user_id, token_hash, name, senders, created_at, updated_at, ack_url) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(user_id) DO UPDATE SET token_hash = excluded.token_hash, name = excluded.name, senders = excluded.senders,
-                    updated_at = excluded.updated_at
-                """, arguments: [s.user, tokenHash, s.name, JSONText.encode(s.senders), s.createdAt.millis, s.updatedAt.millis])
+                    updated_at = excluded.updated_at, ack_url = excluded.ack_url
+                """, arguments: [s.user, tokenHash, s.name, JSONText.encode(s.senders), s.createdAt.millis, s.updatedAt.millis, s.ackURL])
         }
     }
 
@@ -140,7 +144,7 @@ public struct WarningRepository: Sendable {
 
     static func source(_ r: SQLRow) -> WarningSource {
         WarningSource(user: r["user_id"], name: r["name"], senders: JSONText.decode([String].self, r["senders"]) ?? [],
-                      createdAt: Date(millis: r["created_at"]), updatedAt: Date(millis: r["updated_at"]))
+                      createdAt: Date(millis: r["created_at"]), updatedAt: Date(millis: r["updated_at"]), ackURL: r["ack_url"])
     }
 
     // MARK: alerts
@@ -281,6 +285,24 @@ public struct WarningRepository: Sendable {
     static func play(_ r: SQLRow) -> WarningPlay {
         WarningPlay(alertID: r["alert_id"], number: Int(r["number"] as Int64), kind: WarningPlay.Kind(rawValue: r["kind"]) ?? .play,
                     itemID: r["item_id"], dueAt: Date(millis: r["due_at"]), madeAt: Date(millis: r["made_at"]))
+    }
+
+    /// Plays whose reach has not gone back to their source yet, of sources that take CAP Acks, with the URL.
+    public func unacknowledged(limit: Int = 100) throws -> [(WarningPlay, ackURL: String)] {
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: """
+                SELECT p.*, s.ack_url FROM warning_plays p JOIN warning_alerts a ON a.id = p.alert_id
+                    JOIN warning_sources s ON s.user_id = a.source_user
+                WHERE p.acked_at IS NULL AND s.ack_url IS NOT NULL ORDER BY p.made_at LIMIT ?
+                """, arguments: [Int64(limit)]).map { (Self.play($0), $0["ack_url"] as String) }
+        }
+    }
+
+    public func markAcknowledged(_ p: WarningPlay, at: Date) throws {
+        try db.store.write {
+            try $0.execute(sql: "UPDATE warning_plays SET acked_at = ? WHERE alert_id = ? AND number = ?",
+                           arguments: [at.millis, p.alertID, Int64(p.number)])
+        }
     }
 
     /// Alerts in force with a plan (emergencies on air), each with the numbers of the plays made.

@@ -159,7 +159,8 @@ struct WarningsCommand: AsyncParsableCommand {
             func run() async throws {
                 let list = try WarningRepository(try db.open()).sources()
                 if json { return try printJSON(list) }
-                Table.print(header: ["Mã / Id", "Tên / Name", "Sender CAP"], rows: list.map { [$0.user, $0.name, $0.senders.joined(separator: " ")] })
+                Table.print(header: ["Mã / Id", "Tên / Name", "Sender CAP", "CAP Ack"],
+                            rows: list.map { [$0.user, $0.name, $0.senders.joined(separator: " "), $0.ackURL ?? "—"] })
             }
         }
 
@@ -171,7 +172,13 @@ struct WarningsCommand: AsyncParsableCommand {
             @Argument(help: "Mã nguồn / source id, e.g. kttv-quang-ninh.") var id: String
             @Option(help: "Tên / name, e.g. 'Đài KTTV tỉnh Quảng Ninh'.") var name: String
             @Option(help: "A CAP <sender> value this source may use (repeatable).") var sender: [String] = []
+            @Option(help: "Where the source takes CAP Ack messages with the reach of each play (http or https URL).") var ackUrl: String?
             func run() async throws {
+                if let u = ackUrl {
+                    guard let url = URL(string: u), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                        throw ValidationError("--ack-url: cần URL http(s) / needs an http(s) URL")
+                    }
+                }
                 guard Identifier.isValid(id) else { throw ValidationError("mã '\(id)' chỉ dùng chữ, số, '-', '_', '.' / id may only use letters, digits, '-', '_', '.'") }
                 let name = name.nfc.trimmingCharacters(in: .whitespaces)
                 guard !name.isEmpty else { throw ValidationError("--name: cần tên / a name is needed") }
@@ -183,7 +190,7 @@ struct WarningsCommand: AsyncParsableCommand {
                 let now = Clocks.fromEnvironment().now()
                 let created = try repo.source(user: id)?.createdAt ?? now
                 let token = OperatorAPI.randomToken("wfw_")
-                try repo.saveSource(WarningSource(user: id, name: name, senders: sender, createdAt: created, updatedAt: now),
+                try repo.saveSource(WarningSource(user: id, name: name, senders: sender, createdAt: created, updatedAt: now, ackURL: ackUrl),
                                     tokenHash: OperatorAPI.sha256(token))
                 print("Đã lưu / Saved: \(id) (\(sender.joined(separator: ", ")))")
                 print("Mã truy cập, chỉ hiện một lần / Bearer token, shown once: \(token)")

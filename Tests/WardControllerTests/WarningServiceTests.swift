@@ -335,4 +335,44 @@ import WardStorage
         #expect(try AuthRepository(x.w.db).auditLog().contains { $0.action == "warning.cancel" && $0.user == "hung" })
     }
 
+
+    /// The reach of each play goes back to a source with an Ack URL as a CAP 1.2 Ack (to a local stand-in),
+    /// once every speaker's outcome is known, once.
+    @Test func aCAPAckCarriesTheReachBackToTheSource() async throws {
+        let x = try World()
+        let received = Mutex<[Data]>([])
+        let router = Router()
+        router.post("/cap-ack") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            received.withLock { $0.append(Data(buffer: body)) }
+            return Response(status: .ok)
+        }
+        let (url, task) = try await serveOnLoopback(router, path: "/cap-ack")
+        defer { task.cancel() }
+        let repo = WarningRepository(x.w.db)
+        var source = try #require(try repo.source(user: "kttv"))
+        source.ackURL = url.absoluteString
+        try repo.saveSource(source, tokenHash: OperatorAPI.sha256(Self.token))
+        #expect(try repo.source(user: "kttv")?.ackURL == url.absoluteString)
+
+        let (alert, _) = try await x.service.receive(Self.fixture("alert-polygon.xml"), from: "kttv")
+        let acks = WarningAcknowledger(database: x.w.db, clock: x.w.clock)
+        #expect(await acks.sendDue() == 0)  // nothing sent to a speaker yet: nothing to report
+        let item = try repo.plays(alert.id)[0].itemID
+        let key = PlayKey(item: item, start: x.w.clock.now() + 1)
+        _ = try PlaybackRepository(x.w.db).append([PlaybackEntry(key: key, speaker: "LOA-1", event: .scheduled, at: x.w.clock.now()),
+                                                   PlaybackEntry(key: key, speaker: "LOA-1", event: .started, at: key.start)],
+                                                  recordedAt: x.w.clock.now())
+        #expect(await acks.sendDue() == 0)  // still playing
+        _ = try PlaybackRepository(x.w.db).append([PlaybackEntry(key: key, speaker: "LOA-1", event: .finished, at: key.start + 20)],
+                                                  recordedAt: x.w.clock.now())
+        #expect(await acks.sendDue() == 1)
+        #expect(await acks.sendDue() == 0)
+        let body = try #require(received.withLock { $0.first })
+        let ack = try CAPXML.alert(from: body)
+        #expect(ack.msgType == .ack && ack.status == .actual && ack.sender == WarningAcknowledger.sender)
+        #expect(ack.references.map(\.identifier) == ["KTTV-QN-2026-0906-001"] && ack.references.first?.sender == "canhbao@kttv-quangninh.gov.vn")
+        #expect(ack.note == "Lần 1: 1/1 loa phát trọn", "\(ack.note ?? "")")
+    }
+
 }

@@ -6,6 +6,8 @@ import WardStorage
 public struct WarningRepeatConfiguration: Sendable {
     /// How often the plans are looked at (the injected clock decides what is due).
     public var check: Duration = .seconds(1)
+    /// How often plays whose reach is known are sent back to sources that take CAP Acks (and failed ones retried).
+    public var ackEvery: Duration = .seconds(15)
 
     public init() {}
 }
@@ -36,8 +38,14 @@ public actor WarningRepeater {
     }
 
     public func run() async {
+        let acks = WarningAcknowledger(database: db, clock: clock, logger: logger)
+        var lastAcks = ContinuousClock.now - configuration.ackEvery
         while !Task.isCancelled {
             do { try tick() } catch { logger.error("warning repeats: \(error)") }
+            if ContinuousClock.now - lastAcks >= configuration.ackEvery {
+                lastAcks = .now
+                await acks.sendDue()
+            }
             try? await Task.sleep(for: configuration.check)
         }
     }

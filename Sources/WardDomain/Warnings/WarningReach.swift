@@ -236,3 +236,28 @@ extension WarningSpeech {
         return parts.joined(separator: " ").nfc
     }
 }
+
+/// A CAP 1.2 `Ack` (§3.2.1 msgType): WardFleet's answer to a source, naming the alert in `references`
+/// and carrying the reach of a play in `note`. Elements in the order the CAP schema gives them.
+public enum CAPAck {
+    public static func xml(sender: String, identifier: String, sent: CAPTime, references: [CAPReference], note: String) -> String {
+        func e(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        let refs = references.map { "\($0.sender),\($0.identifier),\($0.sent.text)" }.joined(separator: " ")
+        return """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+              <identifier>\(e(identifier))</identifier>
+              <sender>\(e(sender))</sender>
+              <sent>\(sent.text)</sent>
+              <status>Actual</status>
+              <msgType>Ack</msgType>
+              <scope>Public</scope>
+              <note>\(e(note.nfc))</note>
+              <references>\(e(refs))</references>
+            </alert>
+
+            """
+    }
+}

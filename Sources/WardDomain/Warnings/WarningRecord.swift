@@ -8,13 +8,16 @@ public struct WarningSource: Sendable, Hashable, Codable {
     public var senders: [String]
     public var createdAt: Date
     public var updatedAt: Date
+    /// Where it takes CAP `Ack` messages with the reach of each play (http or https); nil: none sent.
+    public var ackURL: String?
 
-    public init(user: String, name: String, senders: [String], createdAt: Date, updatedAt: Date) {
+    public init(user: String, name: String, senders: [String], createdAt: Date, updatedAt: Date, ackURL: String? = nil) {
         self.user = user
         self.name = name.nfc
         self.senders = senders
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.ackURL = ackURL
     }
 
     public func mayUse(sender: String) -> Bool { senders.contains(sender) }
