@@ -2,6 +2,8 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Hummingbird
+import Synchronization
 import Testing
 import WardController
 import WardDomain
@@ -98,9 +100,23 @@ extension RealBrokerTests {
 
         @Test("an Extreme alert repeats, an Update replaces its repeats, a Cancel stops them with an all-clear; reach equals the log")
         func repeatsUpdateCancelAndReach() async throws {
+            // The source's stand-in: it takes the CAP Acks with the reach of each play.
+            let acks = Mutex<[Data]>([])
+            let router = Router()
+            router.post("/cap-ack") { request, _ -> Response in
+                let body = Data(buffer: try await request.body.collect(upTo: 1 << 20))
+                acks.withLock { $0.append(body) }
+                return Response(status: .ok)
+            }
+            let port = Mutex(0)
+            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                  onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port ?? 0 } })
+            let server = Task { try await app.runService() }
+            defer { server.cancel() }
             let h = try await Harness(fleet: Self.fleet)
             do {
-                try await Self.inForce(h)
+                try await h.waitUntil("the source's stand-in listening") { port.withLock { $0 } != 0 }
+                try await Self.inForce(h, ackURL: "http://127.0.0.1:\(port.withLock { $0 })/cap-ack", acks: { acks.withLock { $0 } })
             } catch {
                 await h.stop()
                 throw error
@@ -129,9 +145,9 @@ extension RealBrokerTests {
             return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         }
 
-        static func inForce(_ h: Harness) async throws {
+        static func inForce(_ h: Harness, ackURL: String, acks: () -> [Data]) async throws {
             let (st, out) = try await h.run("wardfleet", ["warnings", "sources", "add", "kttv-qn", "--name", "Đài KTTV tỉnh Quảng Ninh",
-                                                          "--sender", "canhbao@kttv-quangninh.gov.vn", "--db", h.dbPath])
+                                                          "--sender", "canhbao@kttv-quangninh.gov.vn", "--ack-url", ackURL, "--db", h.dbPath])
             try #require(st == 0, "\(h.lastStderr)")
             let token = try #require(out.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("wfw_") }.map(String.init))
             let port = try OutsideToolTests.Browser.freePort()
@@ -230,6 +246,15 @@ extension RealBrokerTests {
                     #expect(Set(seen.keys) == targeted && seen.values.allSatisfy { $0 == "played" })
                 }
             }
+            // Sent back: one CAP Ack per play (the alert's three, the update's two and its all-clear), each naming
+            // its alert and carrying that play's reach.
+            try await h.waitUntil("a CAP Ack for every play", timeout: .seconds(60)) { acks().count == 6 }
+            let received = try acks().map { try CAPXML.alert(from: $0) }
+            #expect(received.allSatisfy { $0.msgType == .ack && $0.references.count == 1 })
+            #expect(Set(received.map(\.identifier)).count == 6)
+            #expect(received.filter { $0.references[0].identifier == "KTTV-QN-2026-0906-001" }.count == 3)
+            #expect(received.allSatisfy { $0.note?.contains("3/3 loa phát trọn") == true }, "\(received.map(\.note))")
+
             let (ls, list) = try await h.run("wardfleet", ["warnings", "list", "--db", h.dbPath])
             #expect(ls == 0 && list.contains("đã hủy") && list.contains("đã được cập nhật"), "\(list)")
             let page = h.file("reach.html")
