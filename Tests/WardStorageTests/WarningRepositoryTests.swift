@@ -156,6 +156,16 @@ import WardDomain
         #expect(try repo.recordPlay(WarningPlay(alertID: a.id, number: 0, kind: .allClear, itemID: "BT-a0", dueAt: t0 + 2000, madeAt: t0 + 2001)))
         #expect(try repo.plays(a.id).map(\.kind) == [.allClear, .play, .play])
         #expect(try repo.repeating().map(\.0.id) == [b.id])
+
+        // CAP Acks: only plays of sources with an Ack URL, until acknowledged.
+        #expect(try repo.unacknowledged().isEmpty)
+        try repo.saveSource(WarningSource(user: "kttv", name: "Đài KTTV", senders: ["kttv@qn"], createdAt: t0, updatedAt: t0,
+                                          ackURL: "https://kttv.example/cap/ack"), tokenHash: "h")
+        #expect(try repo.source(user: "kttv")?.ackURL == "https://kttv.example/cap/ack")
+        let due = try repo.unacknowledged()
+        #expect(due.map(\.0.number) == [1, 2, 0] && due.allSatisfy { $0.ackURL == "https://kttv.example/cap/ack" })
+        try repo.markAcknowledged(due[0].0, at: t0 + 3000)
+        #expect(try repo.unacknowledged().map(\.0.number) == [2, 0])
     }
 
 }
