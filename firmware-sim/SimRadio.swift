@@ -335,7 +335,7 @@ extension SimDevice {
             for i in group.indices { group[i].boot = boot }
             var first = group[0]
             if group.count > 1 { first.more = Array(group.dropFirst()) }
-            let message = MQTTMessage(topic: topic(.playback), payload: ProtocolEncoder.encode(first), qos: 1, retained: false)
+            let message = MQTTMessage(topic: topic(.playback), payload: first.encoded(), qos: 1, retained: false)
             do {
                 if let journal = options.journal {
                     try c.publish(message) { [group] in journal.note(group) }

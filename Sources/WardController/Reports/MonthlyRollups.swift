@@ -18,10 +18,9 @@ extension KPIService {
         let window = DateInterval(start: period.start, end: max(period.start, min(period.end, now)))
         // The registry and the month's rows are independent reads: two connections at once.
         let ((tree, devices, rows), (open, tallies)) = try inParallel({
-            (try PlaceRepository(db).tree(),
-             try DeviceRepository(db).list(includeRemoved: true)
-                .filter { ($0.removedAt.map { $0 > period.start } ?? true) && $0.monitoredFrom < period.end },
-             try rollups.uptime(month: month))
+            let registry = try db.registry()
+            return (registry.tree, registry.devices.filter { ($0.removedAt.map { $0 > period.start } ?? true) && $0.monitoredFrom < period.end },
+                    try rollups.uptime(month: month))
         }, { (try rollups.openIntervals(startedBefore: window.end), try rollups.playbackTallies(month: month, due: window.end)) })
         let kioskEvents = try rollups.kioskTotals(devices: devices.filter { $0.deviceClass == .kiosk }.map(\.id), month: month, before: window.end)
 
