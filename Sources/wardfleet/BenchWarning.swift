@@ -23,7 +23,8 @@ extension Bench {
                 alert whose area is the commune's geocode (so it goes on air at once), over HTTP with a warning \
                 source's token: its text is new each run, so text-to-speech is part of the time, as for a real alert. \
                 Times are from just before the POST to each speaker's `started` report as stamped by the controller's \
-                ingest. Baseline in the same run: a `ping` command published to every speaker and its `ack`.
+                ingest; an emergency starts at the next whole second after it is stored (protocol §4a: speakers start at \
+                `start`), so up to one second of each figure is that wait. Baseline in the same run: a `ping` command published to every speaker and its `ack`.
                 """)
 
         @Option(help: "Simulated speakers.") var speakers = 5_000
@@ -44,6 +45,7 @@ extension Bench {
             let fleet = try FleetFileReader.read(path: fleetPath, registeredAt: Date())
             try PlaceRepository(database).upsert(fleet.places)
             try DeviceRepository(database).upsert(fleet.devices)
+            try BroadcastRepository(database).addUser(User(name: "bench", role: .approver, createdAt: Date()))  // cancels each run's alert
             let token = OperatorAPI.randomToken("wfw_")
             try WarningRepository(database).saveSource(
                 WarningSource(user: "bench-kttv", name: "Đài KTTV thử nghiệm", senders: ["canhbao@bench.kttv.gov.vn"], createdAt: Date(), updatedAt: Date()),
@@ -98,7 +100,7 @@ extension Bench {
                 throw ValidationError("\(key): only \(got.count)/\(need) within \(timeout)")
             }
 
-            var firsts: [Double] = [], p95s: [Double] = [], answered: [Double] = [], pingP95: [Double] = [], pingP99: [Double] = [],
+            var firsts: [Double] = [], p95s: [Double] = [], p99s: [Double] = [], answered: [Double] = [], pingP95: [Double] = [], pingP99: [Double] = [],
                 pingFirst: [Double] = []
             for r in 1...runs {
                 // Baseline: the transport's own round trip to every speaker.
@@ -130,13 +132,14 @@ extension Bench {
                 }
                 let item = try BroadcastRepository(database).get(itemID)
                 let key = PlayKey(item: item.id, start: item.item.recurrence.firstDayStart(calendar: LocalCalendar.vietnam))
-                let started = try await arrived("\(key.id)|started", share: 0.95).values.map { ($0 - wall0) * 1000 }.sorted()
+                let started = try await arrived("\(key.id)|started", share: 1).values.map { ($0 - wall0) * 1000 }.sorted()
                 let first = started[0]
                 let p95 = started[Int((Double(ids.count) * 0.95).rounded(.up)) - 1]
-                firsts.append(first); p95s.append(p95); answered.append(answeredAt)
-                print(String(format: "run %d: CAP POST answered in %.0f ms; first speaker started %.0f ms, 95 %% started %.0f ms "
+                let p99 = benchPercentile(started, 0.99)
+                firsts.append(first); p95s.append(p95); p99s.append(p99); answered.append(answeredAt)
+                print(String(format: "run %d: CAP POST answered in %.0f ms; first speaker started %.0f ms, 95 %% started %.0f ms, 99 %% %.0f ms "
                              + "| baseline ping → ack: first %.0f ms, p95 %.0f ms, p99 %.0f ms",
-                             r, answeredAt, first, p95, pings[0], benchPercentile(pings, 0.95), benchPercentile(pings, 0.99)))
+                             r, answeredAt, first, p95, p99, pings[0], benchPercentile(pings, 0.95), benchPercentile(pings, 0.99)))
                 // Cancel it (the operator's cancel) and wait until every speaker has ended it before the next run.
                 _ = try BroadcastService(database).cancel(item.id, by: "bench", reason: "benchmark run over")
                 let deadline = ContinuousClock.now + .seconds(90)
@@ -150,8 +153,9 @@ extension Bench {
                 }
             }
             func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
-            func line(_ xs: [Double]) -> String { String(format: "median %.0f ms, p99 of runs %.0f ms", median(xs), benchPercentile(xs.sorted(), 0.99)) }
+            func line(_ xs: [Double]) -> String { String(format: "median %.0f ms (%.0f–%.0f)", median(xs), xs.min()!, xs.max()!) }
             print("OVER \(runs) runs, \(ids.count) speakers: CAP POST → first speaker started: \(line(firsts)); → 95 % started: \(line(p95s)); "
+                  + "→ 99 % started: \(line(p99s)); "
                   + "POST answered: \(line(answered)) | baseline ping → first ack: \(line(pingFirst)); → 95 % acked: \(line(pingP95)); "
                   + "→ 99 % acked: \(line(pingP99))")
         }
