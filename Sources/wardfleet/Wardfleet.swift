@@ -136,6 +136,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var retention: RetentionOptions
     @OptionGroup var firmwareOptions: FirmwareRunOptions
     @OptionGroup var secretsKey: SecretsKeyOptions
+    @OptionGroup var warningOptions: WarningOptions
 
     func run() async throws {
         HeapTrim.configure()  // before the controller's threads allocate (issue 16, item 4: memory)
@@ -217,7 +218,11 @@ struct RunCommand: AsyncParsableCommand {
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) }, api: api)
         server.firmware = firmwareOptions.library(controller.database, clock: clock)
-        server.warnings = WarningService(database: controller.database, library: library, clock: clock, tally: metrics.countWarning)
+        let warnings = WarningService(database: controller.database, library: library, clock: clock, policy: try warningOptions.policy(),
+                                      tally: metrics.countWarning)
+        server.warnings = warnings
+        let feeds = try warningOptions.feeds(controller.database)
+        let poller = feeds.isEmpty ? nil : CAPFeedPoller(feeds: feeds, service: warnings, interval: .seconds(warningOptions.capFeedInterval))
         metrics.observe(database: controller.database)
         let brokerAddress = "\(config.mqtt.host):\(config.mqtt.port)"
         server.observability = Observability(metrics: metrics, access: try observability.access, readiness: Readiness(
@@ -228,6 +233,12 @@ struct RunCommand: AsyncParsableCommand {
             // Either service ending (or failing) ends the process: a half-running controller helps no one.
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await controller.run() }
+                if let poller {
+                    group.addTask {
+                        await poller.run()
+                        try Task.checkCancellation()  // the poller ends only when cancelled
+                    }
+                }
                 if serveHTTP {
                     group.addTask {
                         try await media.run { port in baseURL.update { $0 = $0 ?? "http://\(host):\(port)" } }

@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import Synchronization
+import Testing
+import WardDomain
+import WardStorage
+@testable import WardController
+
+/// Issue 20, item 1: sources that publish a CAP feed instead of posting. A local server stands in for the
+/// source: an Atom feed whose entries link to CAP documents (one good, one refused by CAP's rules, one that
+/// is not there yet), then the same feed again with the missing document in place.
+@Suite struct CAPFeedTests {
+    final class Source: Sendable {
+        let documents = Mutex<[String: Data]>([:])
+        let gets = Mutex<[String]>([])
+
+        func start() async throws -> (url: URL, task: Task<Void, any Error>) {
+            let router = Router()
+            router.get("/cap/:name") { [self] request, context -> Response in
+                let name = try context.parameters.require("name")
+                gets.withLock { $0.append(name) }
+                guard let d = documents.withLock({ $0[name] }) else { return Response(status: .notFound) }
+                return Response(status: .ok, headers: [.contentType: "application/cap+xml"], body: .init(byteBuffer: ByteBuffer(bytes: d)))
+            }
+            router.get("/feed.atom") { [self] _, _ -> Response in
+                gets.withLock { $0.append("feed") }
+                return Response(status: .ok, headers: [.contentType: "application/atom+xml"],
+                                body: .init(byteBuffer: ByteBuffer(string: CAPFeedTests.atom)))
+            }
+            return try await serveOnLoopback(router, path: "/feed.atom")
+        }
+    }
+
+    static let atom = """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <feed xmlns="http://www.w3.org/2005/Atom">
+          <title>Cảnh báo thiên tai — Đài KTTV tỉnh Quảng Ninh</title>
+          <id>urn:kttv-qn:feed</id>
+          <updated>2026-11-23T08:00:00+07:00</updated>
+          <entry><id>urn:kttv-qn:001</id><title>Bão số 3</title>
+            <link rel="alternate" type="text/html" href="https://kttv.example/tin/001"/>
+            <link rel="related" type="application/cap+xml" href="cap/polygon"/></entry>
+          <entry><id>urn:kttv-qn:bad</id><title>Sai</title><link href="/cap/bad-severity"/></entry>
+          <entry><id>urn:kttv-qn:later</id><title>Lũ quét</title><link type="application/cap+xml" href="/cap/circle"/></entry>
+          <entry><id>urn:kttv-qn:nolink</id><title>Không có liên kết</title></entry>
+        </feed>
+        """
+
+    @Test func aFeedsAlertsAreReceivedOnceAndMissingDocumentsTriedAgain() async throws {
+        let x = try WarningServiceTests.World()
+        let source = Source()
+        source.documents.withLock {
+            $0["polygon"] = WarningServiceTests.fixture("alert-polygon.xml")
+            $0["bad-severity"] = WarningServiceTests.fixture("bad-severity.xml")
+        }
+        let (url, task) = try await source.start()
+        defer { task.cancel() }
+        let poller = CAPFeedPoller(feeds: [.init(source: "kttv", url: url)], service: x.service)
+
+        let first = await poller.pass()
+        #expect(first == CAPFeedPoller.Pass(feedsRead: 1, received: 1, refused: 1, fetchFailed: 1, skipped: 1))
+        let alerts = try WarningRepository(x.w.db).list()
+        #expect(alerts.map(\.identifier) == ["KTTV-QN-2026-0906-001"] && alerts.first?.state == .active)
+        #expect(x.tally["received.actual"] == 1 && x.tally["refused.bad_enumeration"] == 1)
+
+        // Next pass: only the document that was missing is fetched again; now it is there.
+        source.documents.withLock { $0["circle"] = WarningServiceTests.fixture("alert-circle.xml") }
+        source.gets.withLock { $0.removeAll() }
+        let second = await poller.pass()
+        #expect(second == CAPFeedPoller.Pass(feedsRead: 1, received: 1, skipped: 1))
+        #expect(source.gets.withLock { $0 } == ["feed", "circle"])
+        #expect(try WarningRepository(x.w.db).list().count == 2)
+
+        // A restarted poller fetches everything once more: the same identifiers are the same alerts.
+        let again = await CAPFeedPoller(feeds: [.init(source: "kttv", url: url)], service: x.service).pass()
+        #expect(again.received == 0 && again.duplicates == 2 && again.refused == 1)
+        #expect(try WarningRepository(x.w.db).list().count == 2)
+    }
+
+    @Test func aFeedThatCannotBeReadIsCountedAndNothingElseIsLost() async throws {
+        let x = try WarningServiceTests.World()
+        let broken = URL(string: "http://127.0.0.1:9/feed.atom")!  // nothing listens on the discard port
+        let poller = CAPFeedPoller(feeds: [.init(source: "kttv", url: broken)], service: x.service, fetch: { _ in
+            Data("<!DOCTYPE feed [<!ENTITY a 'x'>]><feed/>".utf8)
+        })
+        let p = await poller.pass()
+        #expect(p.feedsFailed == 1 && p.received == 0)
+        #expect(x.tally["refused.feed_unreadable"] == 1)
+    }
+}
