@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import Synchronization
@@ -86,5 +87,53 @@ import WardStorage
         let p = await poller.pass()
         #expect(p.feedsFailed == 1 && p.received == 0)
         #expect(x.tally["refused.feed_unreadable"] == 1)
+    }
+}
+
+/// Issue 20, item 4: an `info` with an audio `resource` plays that recording, fetched from the source and
+/// checked (digest, size, playable) as uploads are; a recording that fails is replaced by the spoken text.
+@Suite struct CAPAudioResourceTests {
+    static func alert(identifier: String, uri: String, digest: String?, size: Int?) -> Data {
+        var text = String(decoding: WarningServiceTests.fixture("alert-polygon.xml"), as: UTF8.self)
+        text = text.replacingOccurrences(of: "KTTV-QN-2026-0906-001", with: identifier)
+        let resource = "<resource><resourceDesc>Bản tin ghi âm</resourceDesc><mimeType>audio/mpeg</mimeType>"
+            + (size.map { "<size>\($0)</size>" } ?? "") + "<uri>\(uri)</uri>" + (digest.map { "<digest>\($0)</digest>" } ?? "") + "</resource>"
+        text = text.replacingOccurrences(of: "<area>", with: resource + "<area>")
+        return Data(text.utf8)
+    }
+
+    @Test func theAlertsRecordingPlaysAndABadOneFallsBackToSpeech() async throws {
+        let x = try WarningServiceTests.World()
+        let mp3 = x.w.dir.appendingPathComponent("ban-tin.mp3")
+        let (status, out) = try await runTool(ChildProcess.locate("ffmpeg")!, ["-v", "error", "-nostdin", "-f", "lavfi", "-i",
+                                                                              "sine=frequency=660:duration=3", mp3.path], mergeErrors: true)
+        try #require(status == 0, "\(out)")
+        let bytes = try Data(contentsOf: mp3)
+        let sha1 = Insecure.SHA1.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let router = Router()
+        router.get("/audio/:name") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            let body = name == "garbage.mp3" ? Data("không phải âm thanh".utf8) : bytes
+            return Response(status: name == "missing.mp3" ? .notFound : .ok, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        let (base, task) = try await serveOnLoopback(router, path: "/audio/")
+        defer { task.cancel() }
+
+        let (good, _) = try await x.service.receive(Self.alert(identifier: "A-1", uri: base.absoluteString + "ban-tin.mp3", digest: sha1, size: bytes.count),
+                                                    from: "kttv")
+        let b1 = try UpstreamRepository(x.w.db).get(try #require(good.bulletinID))
+        guard case .media(let sha) = b1.programme else { Issue.record("not media"); return }
+        let item = try #require(try MediaRepository(x.w.db).get(sha))
+        #expect(item.format == .mp3 && item.duration > 2.5 && item.duration < 3.5, "the recording, not speech")
+        #expect(b1.detail == nil)
+
+        for (id, name, digest) in [("A-2", "ban-tin.mp3", String(repeating: "0", count: 40)), ("A-3", "missing.mp3", nil), ("A-4", "garbage.mp3", nil)] {
+            let (w, _) = try await x.service.receive(Self.alert(identifier: id, uri: base.absoluteString + name, digest: digest, size: nil), from: "kttv")
+            let b = try UpstreamRepository(x.w.db).get(try #require(w.bulletinID))
+            guard case .media(let s) = b.programme, let spoken = try MediaRepository(x.w.db).get(s) else { Issue.record("no programme"); continue }
+            if case .tts = spoken.source {} else { Issue.record("\(id): not the spoken text") }
+            #expect(b.detail?.isEmpty == false, "\(id): why the recording was not used is kept")
+        }
+        #expect(x.tally["audio_resource_failed"] == 3)
     }
 }

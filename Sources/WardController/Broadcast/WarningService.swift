@@ -151,7 +151,7 @@ public struct WarningService: Sendable {
     func broadcast(_ plan: WarningPlan, record: WarningRecord, user: String, now: Date) async throws -> Int64 {
         let actor = Self.actor(user)
         let title = "Cảnh báo \(plan.risk.rawValue)/5: \(plan.info.event)".nfc
-        let speech = try await library.addSpeech(plan.speech, voice: .northern, title: title, by: actor).item
+        let (speech, audioNote) = try await programme(for: plan, title: title, actor: actor)
         let programme = Programme.media(sha256: speech.sha256)
         let upstream = UpstreamRepository(db)
         var (b, _) = try upstream.receive(UpstreamBulletin(
@@ -163,7 +163,7 @@ public struct WarningService: Sendable {
             let target = plan.targets.broadcastTarget(devices: try DeviceRepository(db).list())
             let request = service.emergencyRequest(title: title, programme: programme, duration: speech.duration, target: target, volume: nil)
             let item = try service.create(request, status: .approved, actor: actor)
-            try upstream.setStatus(b.id, .onAir, item: item.id, by: actor, at: now)
+            try upstream.setStatus(b.id, .onAir, item: item.id, by: actor, at: now, detail: audioNote)
         } catch {
             try upstream.setStatus(b.id, .failed, item: nil, by: actor, at: now, detail: "\(error)")
         }
