@@ -185,7 +185,8 @@ export default {
     amplifier_fault: "amplifier fault", speaker_line_fault: "speaker line fault", not_recording: "not recording",
     stream_down: "video stream down", retention_below_required: "keeps fewer days than required",
     disk_nearly_full: "disk nearly full", uplink_down: "Internet uplink down", printer_fault: "ticket printer fault",
-    paper_out: "out of paper", last_will: "connection lost suddenly", silent: "no heartbeat", shutdown: "shut down",
+    paper_out: "out of paper", on_battery: "running on battery (mains lost)",
+    last_will: "connection lost suddenly", silent: "no heartbeat", shutdown: "shut down",
   },
   playEvent: {
     scheduled: "agenda sent", received: "received", media_ready: "downloaded", download_failed: "download failed",
@@ -198,7 +199,7 @@ export default {
       error: "device error", quiet_hours: "in the commune's quiet hours",
   },
   result: { ok: "done", error: "failed", unsupported: "not supported by the device", expired: "expired" },
-  command: { set_volume: "Set volume", test_tone: "Test tone", reboot: "Reboot", ping: "Ping" },
+  command: { set_volume: "Set volume", test_tone: "Test tone", reboot: "Reboot", ping: "Ping", self_test: "Self-test" },
   role: { admin: "Administrator", approver: "Approver (leader)", operator: "Culture & information officer",
     technician: "Technician", viewer: "Viewer" },
   level: { normal: "Normal", priority: "Priority", emergency: "Emergency" },

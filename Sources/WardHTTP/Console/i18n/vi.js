@@ -190,6 +190,7 @@ export default {
     stream_down: "mất luồng hình", retention_below_required: "không đủ số ngày lưu trữ",
       disk_nearly_full: "ổ lưu trữ sắp đầy",
     uplink_down: "mất đường truyền Internet", printer_fault: "lỗi máy in phiếu", paper_out: "hết giấy in phiếu",
+    on_battery: "chạy pin (mất điện lưới)",
     last_will: "mất kết nối đột ngột", silent: "không gửi tín hiệu", shutdown: "đã tắt",
   },
   playEvent: {
@@ -204,7 +205,8 @@ export default {
   },
   result: { ok: "đã thực hiện", error: "không thực hiện được", unsupported: "thiết bị không hỗ trợ",
     expired: "lệnh đã hết hạn" },
-  command: { set_volume: "Đặt âm lượng", test_tone: "Phát thử", reboot: "Khởi động lại", ping: "Kiểm tra kết nối" },
+  command: { set_volume: "Đặt âm lượng", test_tone: "Phát thử", reboot: "Khởi động lại", ping: "Kiểm tra kết nối",
+    self_test: "Tự kiểm tra" },
   role: {
     admin: "Quản trị", approver: "Lãnh đạo duyệt phát", operator: "Cán bộ văn hóa - thông tin",
     technician: "Kỹ thuật viên", viewer: "Chỉ xem",

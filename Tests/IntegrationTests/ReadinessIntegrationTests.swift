@@ -1,0 +1,153 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import WardController
+import WardDomain
+import WardStorage
+
+/// Issue 20, item 5 end to end: a storm in firmware-sim (mains cut in one village, the batteries draining; one
+/// speaker's battery runs flat; links dropped), a real broker and `wardfleet run`; the speaker on battery is
+/// degraded (`on_battery`) with a low-battery alarm; `wardfleet warnings readiness` and
+/// `POST /api/v1/warnings/readiness` self-test the reachable speakers and list exactly the villages that
+/// cannot hear a warning, worst first, with the battery figures.
+extension RealBrokerTests {
+    @Suite struct Readiness {
+        static let fleet = """
+            province:
+              id: qn
+              name: Tỉnh Quảng Ninh
+              communes:
+                - id: cam-la
+                  name: Xã Cẩm La
+                  sites:
+                    - {id: ubnd, name: Trụ sở UBND xã, kind: commune_office, lat: 21.20, lon: 107.50, devices: [{id: LOA-UB, class: speaker}]}
+                  villages:
+                    - id: thon-mot
+                      name: Thôn Một
+                      sites:
+                        - {id: nvh-mot, name: Nhà văn hóa thôn Một, kind: cultural_house, lat: 21.01, lon: 107.30,
+                           devices: [{id: LOA-M1, class: speaker}, {id: LOA-M2, class: speaker}]}
+                    - id: thon-hai
+                      name: Thôn Hai
+                      sites:
+                        - {id: cot-hai, name: Cột loa thôn Hai, kind: pole, lat: 21.02, lon: 107.31, devices: [{id: LOA-H1, class: speaker}]}
+                    - id: thon-ba
+                      name: Thôn Ba
+                      sites:
+                        - {id: cot-ba, name: Cột loa thôn Ba, kind: pole, lat: 21.10, lon: 107.40,
+                           devices: [{id: LOA-B1, class: speaker}, {id: LOA-B2, class: speaker}]}
+                    - id: thon-bon
+                      name: Thôn Bốn
+                      sites:
+                        - {id: cot-bon, name: Cột loa thôn Bốn, kind: pole, lat: 21.12, lon: 107.42, devices: [{id: LOA-N1, class: speaker}]}
+                    - id: thon-nam
+                      name: Thôn Năm
+                      sites:
+                        - {id: cot-nam, name: Cột loa thôn Năm, kind: pole, lat: 21.14, lon: 107.44, devices: [{id: LOA-F1, class: speaker}]}
+            """
+        static let all = ["LOA-UB", "LOA-M1", "LOA-M2", "LOA-H1", "LOA-B1", "LOA-B2", "LOA-N1", "LOA-F1"]
+
+        @Test("a storm: readiness lists exactly the villages that cannot hear, with battery figures; battery degraded and alarmed")
+        func stormReadiness() async throws {
+            let h = try await Harness(fleet: Self.fleet)
+            do {
+                try await Self.scenario(h)
+            } catch {
+                await h.stop()
+                throw error
+            }
+            await h.stop()
+        }
+
+        static func scenario(_ h: Harness) async throws {
+            for args in [["users", "add", "admin-an", "--role", "admin"], ["users", "add", "kt-minh", "--role", "technician"],
+                         ["alarms", "rules", "--kind", "battery_low", "--duration", "0", "--tolerance", "0", "--user", "admin-an"]] {
+                let (st, _) = try await h.run("wardfleet", args + ["--db", h.dbPath])
+                try #require(st == 0, "\(args): \(h.lastStderr)")
+            }
+            let (st, out) = try await h.run("wardfleet", ["users", "token", "kt-minh", "--db", h.dbPath])
+            try #require(st == 0, "\(h.lastStderr)")
+            let token = out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let port = try OutsideToolTests.Browser.freePort()
+            try await h.startController(["--http-port", "\(port)"])
+            // The storm, 3 s in: mains cut in Thôn Hai (15 %, 10 %/h: 1.5 h left); Thôn Một's two links and one of
+            // Thôn Ba's two dropped; Thôn Bốn's amplifier broken. Thôn Năm's speaker, in a second simulator, has
+            // 1 % left draining at 3,600 %/h: flat within seconds, it goes dark.
+            try h.startSim(["--only", "LOA-UB,LOA-M1,LOA-M2,LOA-H1,LOA-B1,LOA-B2,LOA-N1", "--storm-villages", "thon-hai", "--storm-at", "3",
+                            "--storm-battery", "15", "--storm-drain", "10", "--behave", "LOA-M1:link-loss@3", "--behave", "LOA-M2:link-loss@3",
+                            "--behave", "LOA-B1:link-loss@3", "--behave", "LOA-N1:amp-fault@3", "--solar-fraction", "0"])
+            try h.startSim(["--only", "LOA-F1", "--storm-villages", "thon-nam", "--storm-at", "3", "--storm-battery", "1", "--storm-drain", "3600", "--solar-fraction", "0"])
+
+            try await h.waitUntil("the storm as the controller sees it", timeout: .seconds(60)) {
+                let s = try HealthQueries(h.db).statuses()
+                return ["LOA-M1", "LOA-M2", "LOA-B1", "LOA-F1"].allSatisfy { s[$0]?.liveness.state == .offline }
+                    && s["LOA-H1"]?.liveness.faults.map(\.code) == [.onBattery] && s["LOA-N1"]?.liveness.faults.map(\.code) == [.amplifierFault]
+                    && s["LOA-UB"]?.liveness.state == .ok && s["LOA-B2"]?.liveness.state == .ok
+            }
+            // On battery: degraded with the figures, and the low-battery alarm (below 20 %).
+            let h1 = try #require(try h.status("LOA-H1"))
+            #expect(h1.liveness.state == .degraded && h1.liveness.faults.first?.detail == "15%, ~1.5 h")
+            try await h.waitUntil("battery_low raised for LOA-H1") {
+                try AlarmRepository(h.db).list(limit: 100).contains { $0.kind == .batteryLow && $0.deviceID == "LOA-H1" && $0.status == .active }
+            }
+            // The flat one went dark as hardware does: the broker published its Last Will.
+            #expect(try h.status("LOA-F1")?.liveness.faults.map(\.code) == [.lastWill])
+
+            // The CLI: the whole commune.
+            let (status, json) = try await h.run("wardfleet", ["warnings", "readiness", "--commune", "cam-la", "--json", "--timeout", "20",
+                                                               "--broker", h.brokerAddress, "--db", h.dbPath])
+            #expect(status == 3, "exit status 3 when some village would not hear: \(h.lastStderr)")
+            let r = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)\n\(h.lastStderr)")
+            try Self.check(r, expectAsked: 4)
+
+            // The API: a GeoJSON polygon over Thôn Một and Thôn Hai, as the technician's token.
+            var post = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/warnings/readiness")!)
+            post.httpMethod = "POST"
+            post.timeoutInterval = 120
+            post.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            post.httpBody = Data(#"""
+                {"geojson":{"type":"Polygon","coordinates":[[[107.29,21.0],[107.32,21.0],[107.32,21.03],[107.29,21.03],[107.29,21.0]]]},"timeout_s":20}
+                """#.utf8)
+            let (body, response) = try await URLSession.shared.data(for: post)
+            try #require((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: body, as: UTF8.self))")
+            let a = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+            let villages = try #require(a["villages"] as? [[String: Any]])
+            #expect(villages.compactMap { $0["id"] as? String } == ["thon-hai", "thon-mot"])
+            #expect(a["would_not_hear"] as? [String] == ["thon-mot"])
+            #expect(a["on_battery_only"] as? [String] == ["thon-hai"])
+            #expect(a["asked"] as? Int == 1 && a["answered"] as? Int == 1)
+            // Outside the technician's reach nothing is asked: a commune that does not exist is 404.
+            post.httpBody = Data(#"{"commune":"khong-co"}"#.utf8)
+            let (_, missing) = try await URLSession.shared.data(for: post)
+            #expect((missing as? HTTPURLResponse)?.statusCode == 404)
+        }
+
+        /// The whole commune's verdict, as the storm made it.
+        static func check(_ r: [String: Any], expectAsked: Int) throws {
+            // Worst first: Thôn Một (two speakers, none reachable), Thôn Năm (one, dark), Thôn Bốn (reachable, amplifier broken).
+            #expect(r["would_not_hear"] as? [String] == ["thon-mot", "thon-nam", "thon-bon"], "\(r["would_not_hear"] ?? "none")")
+            #expect(r["on_battery_only"] as? [String] == ["thon-hai"])
+            // Asked: the online ones (LOA-UB, LOA-H1, LOA-B2, LOA-N1); all answered.
+            #expect(r["asked"] as? Int == expectAsked && r["answered"] as? Int == expectAsked)
+            let villages = try #require(r["villages"] as? [[String: Any]])
+            let byID = Dictionary(uniqueKeysWithValues: villages.compactMap { v in (v["id"] as? String).map { ($0, v) } })
+            #expect(Set(byID.keys) == ["ubnd", "thon-mot", "thon-hai", "thon-ba", "thon-bon", "thon-nam"])
+            let hai = try #require(byID["thon-hai"])
+            #expect(hai["can_hear"] as? Bool == true && hai["on_battery"] as? Int == 1 && hai["lowest_battery_percent"] as? Int == 15
+                    && (hai["shortest_hours"] as? NSNumber)?.doubleValue == 1.5, "\(hai)")
+            let haiSpeaker = try #require((hai["speaker_rows"] as? [[String: Any]])?.first)
+            #expect(haiSpeaker["status"] as? String == "ready" && haiSpeaker["power"] as? String == "battery" && haiSpeaker["battery_minutes"] as? Int == 90)
+            let ba = try #require(byID["thon-ba"])
+            #expect(ba["can_hear"] as? Bool == true && ba["speakers"] as? Int == 2 && ba["reachable"] as? Int == 1 && ba["on_mains"] as? Int == 1)
+            let bon = try #require(byID["thon-bon"])
+            #expect(bon["problem"] as? String == "faulty" && bon["faulty"] as? Int == 1)
+            let bonSpeaker = try #require((bon["speaker_rows"] as? [[String: Any]])?.first)
+            #expect(bonSpeaker["status"] as? String == "faulty" && bonSpeaker["amplifier_ok"] as? Bool == false)
+            #expect(byID["thon-mot"]?["problem"] as? String == "none_reachable" && byID["thon-nam"]?["problem"] as? String == "none_reachable")
+            #expect(byID["ubnd"]?["can_hear"] as? Bool == true && byID["ubnd"]?["kind"] as? String == "site")
+        }
+    }
+}
