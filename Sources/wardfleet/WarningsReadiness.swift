@@ -76,7 +76,8 @@ extension WarningsCommand {
             if v.onMains > 0 { parts.append("điện lưới \(v.onMains)") }
             if v.onSolar > 0 { parts.append("mặt trời \(v.onSolar)") }
             if v.onBattery > 0 {
-                let figures = [v.lowestBatteryPercent.map { "≥\($0)%" },
+                let lowest = v.onBattery == 1 ? "" : "thấp nhất / lowest "
+                let figures = [v.lowestBatteryPercent.map { "\(lowest)\($0)%" },
                                v.shortestHours.map { "còn ~" + BatteryText.hours(minutes: Int($0 * 60)) }].compactMap { $0 }
                 parts.append("pin \(v.onBattery)" + (figures.isEmpty ? "" : " (" + figures.joined(separator: ", ") + ")"))
             }

@@ -102,14 +102,23 @@ extension RealBrokerTests {
             let r = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)\n\(h.lastStderr)")
             try Self.check(r, expectAsked: 4)
 
-            // The API: a GeoJSON polygon over Thôn Một and Thôn Hai, as the technician's token.
+            // The same for people: the table, then the villages that would not hear, worst first, in Vietnamese.
+            let (textStatus, text) = try await h.run("wardfleet", ["warnings", "readiness", "--commune", "cam-la", "--timeout", "20",
+                                                                   "--broker", h.brokerAddress, "--db", h.dbPath])
+            #expect(textStatus == 3)
+            let tail = try #require(text.range(of: "KHÔNG NGHE ĐƯỢC CẢNH BÁO LÚC NÀY").map { String(text[$0.lowerBound...]) }, "\(text)")
+            let order = ["Thôn Một", "Thôn Năm", "Thôn Bốn"].compactMap { tail.range(of: $0)?.lowerBound }
+            #expect(order.count == 3 && order == order.sorted() && !tail.contains("Thôn Hai") && !tail.contains("Thôn Ba:"), "\(tail)")
+            #expect(text.contains("CHỈ CÒN CHẠY PIN") && text.contains("pin 1 (15%, còn ~1.5 h)"), "\(text)")
+
+            // The API: a GeoJSON polygon over Thôn Một and Thôn Hai, as the technician's token, with the quiet tone.
             var post = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/warnings/readiness")!)
             post.httpMethod = "POST"
             post.timeoutInterval = 120
             post.setValue("application/json", forHTTPHeaderField: "Content-Type")
             post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
             post.httpBody = Data(#"""
-                {"geojson":{"type":"Polygon","coordinates":[[[107.29,21.0],[107.32,21.0],[107.32,21.03],[107.29,21.03],[107.29,21.0]]]},"timeout_s":20}
+                {"geojson":{"type":"Polygon","coordinates":[[[107.29,21.0],[107.32,21.0],[107.32,21.03],[107.29,21.03],[107.29,21.0]]]},"timeout_s":20,"tone":true}
                 """#.utf8)
             let (body, response) = try await URLSession.shared.data(for: post)
             try #require((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: body, as: UTF8.self))")
@@ -119,10 +128,44 @@ extension RealBrokerTests {
             #expect(a["would_not_hear"] as? [String] == ["thon-mot"])
             #expect(a["on_battery_only"] as? [String] == ["thon-hai"])
             #expect(a["asked"] as? Int == 1 && a["answered"] as? Int == 1)
+            let hai = try #require(villages.first { $0["id"] as? String == "thon-hai" }?["speaker_rows"] as? [[String: Any]])
+            #expect((hai.first?["detail"] as? String)?.hasSuffix("(tone 3 s)") == true, "\(hai)")
             // Outside the technician's reach nothing is asked: a commune that does not exist is 404.
             post.httpBody = Data(#"{"commune":"khong-co"}"#.utf8)
             let (_, missing) = try await URLSession.shared.data(for: post)
             #expect((missing as? HTTPURLResponse)?.statusCode == 404)
+        }
+
+        @Test("a storm's link loss drops a seeded fraction of the speakers' links, for good")
+        func linkLossFraction() async throws {
+            let h = try await Harness(fleet: Self.fleet)
+            do {
+                try await h.startController()
+                try h.startSim(["--storm-link-loss", "0.5", "--storm-at", "2", "--solar-fraction", "0"])
+                // Half of the eight speakers (the same four for the seed) go offline at the storm and stay away.
+                try await h.waitUntil("four links dropped", timeout: .seconds(60)) {
+                    let s = try HealthQueries(h.db).statuses()
+                    return Self.all.filter { s[$0]?.liveness.state == .offline }.count == 4
+                        && Self.all.filter { s[$0]?.liveness.state == .ok }.count == 4
+                }
+                let log = (try? String(contentsOfFile: h.file("sim.log"), encoding: .utf8)) ?? ""
+                let line = try #require(log.split(separator: "\n").first { $0.contains("links dropped:") }, "\(log.suffix(2000))")
+                let dropped = Set(line.split(separator: ":").last!.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                let states = try HealthQueries(h.db).statuses()
+                #expect(dropped == Set(Self.all.filter { states[$0]?.liveness.state == .offline }), "\(line)")
+                // Still away while the others report four more times: they do not reconnect.
+                let mark = Date().addingTimeInterval(4)
+                let online = Self.all.filter { states[$0]?.liveness.state == .ok }
+                try await h.waitUntil("four more heartbeats from the others") {
+                    let s = try HealthQueries(h.db).statuses()
+                    return online.allSatisfy { (s[$0]?.lastTelemetryAt ?? .distantPast) > mark }
+                }
+                #expect(Self.all.filter { try! h.state($0) == .offline }.count == 4)
+            } catch {
+                await h.stop()
+                throw error
+            }
+            await h.stop()
         }
 
         /// The whole commune's verdict, as the storm made it.
