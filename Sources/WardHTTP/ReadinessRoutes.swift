@@ -56,7 +56,7 @@ extension OperatorAPI {
                 guard let publisher = self.publisher else {
                     throw APIError(.serviceUnavailable, "máy chủ này không gửi lệnh / this server sends no commands")
                 }
-                try self.audit(call, "warnings.readiness", target: b.commune ?? "area",
+                try self.audit(call, "device.readiness", target: b.commune ?? "area",
                                detail: "\(plan.ask.count) loa được hỏi / speakers asked" + (request.toneSeconds.map { ", tone \(Int($0)) s" } ?? ""))
                 let db = self.database
                 let report = try await ReadinessCheck.run(plan, request: request, publisher: publisher, clock: self.clock) { id, devices, deadline in

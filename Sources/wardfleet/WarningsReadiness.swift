@@ -37,9 +37,18 @@ extension WarningsCommand {
                 return t
             }
             if let remote = try db.remote {
-                return try await remote.run("POST", RemoteAPI.path("warnings", "readiness"), json: [
+                // Through the API (its roles, scope and audit log); shown as here.
+                let data = try await remote.call("POST", RemoteAPI.path("warnings", "readiness"), json: [
                     "commune": commune, "area": areaText, "tone": tone ? true : nil, "tone_seconds": tone ? toneSeconds : nil, "timeout_s": timeout,
                 ])
+                let d = JSONDecoder()
+                d.dateDecodingStrategy = .iso8601
+                d.keyDecodingStrategy = .convertFromSnakeCase
+                guard let report = try? d.decode(ReadinessReport.self, from: data) else {
+                    FileHandle.standardOutput.write(data)
+                    throw ExitCode(1)
+                }
+                return try show(report)
             }
             var parsed: CAPArea?
             if let areaText {
@@ -59,6 +68,10 @@ extension WarningsCommand {
                 await ReadinessCheck.brokerAnswers(client, cmdID: id, devices: devices, until: deadline)
             }
             client.disconnect()
+            try show(report)
+        }
+
+        func show(_ report: ReadinessReport) throws {
             if json {
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

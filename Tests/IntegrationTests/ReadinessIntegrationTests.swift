@@ -130,6 +130,13 @@ extension RealBrokerTests {
             #expect(a["asked"] as? Int == 1 && a["answered"] as? Int == 1)
             let hai = try #require(villages.first { $0["id"] as? String == "thon-hai" }?["speaker_rows"] as? [[String: Any]])
             #expect((hai.first?["detail"] as? String)?.hasSuffix("(tone 3 s)") == true, "\(hai)")
+            // The CLI through the API (`--server`, `--token`): the same verdict, the same exit status, audited.
+            let (rs, remote) = try await h.run("wardfleet", ["warnings", "readiness", "--commune", "cam-la", "--json", "--timeout", "20",
+                                                             "--server", "http://127.0.0.1:\(port)", "--token", token])
+            #expect(rs == 3, "\(h.lastStderr)")
+            let viaAPI = try #require(try JSONSerialization.jsonObject(with: Data(remote.utf8)) as? [String: Any], "\(remote)\n\(h.lastStderr)")
+            try Self.check(viaAPI, expectAsked: 4)
+            #expect(try AuthRepository(h.db).auditLog().filter { $0.action == "device.readiness" && $0.user == "kt-minh" }.count == 2)
             // Outside the technician's reach nothing is asked: a commune that does not exist is 404.
             post.httpBody = Data(#"{"commune":"khong-co"}"#.utf8)
             let (_, missing) = try await URLSession.shared.data(for: post)

@@ -124,6 +124,24 @@ import Testing
         #expect(byID["mot"]?.problemText == "không liên lạc được cụm loa nào / no loudspeaker reachable")
     }
 
+    @Test func theReportRoundTripsThroughSnakeCaseJSON() throws {
+        let places = ReadinessPlace.resolve(communes: ["xa"], villages: [], sites: [], tree: tree, devices: devices)
+        let r = ReadinessReport(at: now, places: places, probes: [
+            "LOA-B1": probe("LOA-B1", .degraded, SelfTestFindings(amplifierOK: false, speakerLineOK: true, power: .battery, batteryPercent: 30,
+                                                                  batteryMinutes: 120), result: "error"),
+        ], asked: 1)
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.dateEncodingStrategy = .iso8601
+        let data = try e.encode(r)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains(#""amplifier_ok":false"#) && text.contains(#""speaker_line_ok":true"#) && text.contains(#""would_not_hear""#))
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        d.dateDecodingStrategy = .iso8601
+        #expect(try d.decode(ReadinessReport.self, from: data) == r)
+    }
+
     @Test func onBatteryOnlyShortestRuntimeFirst() {
         let places = [("a", "LOA-A", 600), ("b", "LOA-B", 60), ("c", "LOA-C", 240)].map { id, spk, _ in
             ReadinessPlace(id: id, name: "Thôn \(id)", kind: .village, commune: "xa", communeName: "Xã", speakers: [spk])

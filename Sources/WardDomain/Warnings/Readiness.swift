@@ -218,6 +218,12 @@ public struct SpeakerReadiness: Sendable, Hashable, Codable {
     public var lastHeard: Date?
     public var detail: String?
 
+    // Spelled so that JSON's snake case (amplifier_ok) converts both ways.
+    enum CodingKeys: String, CodingKey {
+        case device, status, statusText, canPlay, reachable, amplifierOK = "amplifierOk", speakerLineOK = "speakerLineOk", power,
+             batteryPercent, batteryMinutes, lastHeard, detail
+    }
+
     public static func judge(_ p: SpeakerProbe) -> SpeakerReadiness {
         let f = p.answer?.findings
         let amp = f?.amplifierOK ?? p.latest?.amplifierOK, line = f?.speakerLineOK ?? p.latest?.speakerLineOK

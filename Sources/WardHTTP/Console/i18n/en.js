@@ -231,6 +231,7 @@ export default {
     "broadcast.schedule": "Item scheduled", "device.adopt": "Device adopted",
       "device.claim": "Device claimed its account",
     "device.claim_code": "Claim code made", "device.command": "Command sent", "device.register": "Device registered",
+    "device.readiness": "Storm readiness check",
     "device.reject": "Device rejected", "device.remove": "Device removed", "device.update": "Device edited",
     "group.set": "Speaker group set", "inbox.dismiss": "Province bulletin dismissed",
     "inbox.schedule": "Province bulletin scheduled", "login.failed": "Failed sign-in",

@@ -243,6 +243,7 @@ export default {
     "broadcast.schedule": "Lên lịch bản tin", "device.adopt": "Nhận thiết bị",
       "device.claim": "Thiết bị nhận tài khoản",
     "device.claim_code": "Tạo mã nhận tài khoản", "device.command": "Gửi lệnh tới thiết bị",
+    "device.readiness": "Kiểm tra sẵn sàng trước bão",
       "device.register": "Đăng ký thiết bị",
     "device.reject": "Từ chối thiết bị", "device.remove": "Gỡ thiết bị", "device.update": "Sửa thiết bị",
     "group.set": "Đặt nhóm loa", "inbox.dismiss": "Bỏ qua bản tin của tỉnh",
