@@ -175,6 +175,84 @@ extension RealBrokerTests {
             await h.stop()
         }
 
+        /// Issue 20's storm, for readiness: 3 communes, 200 speakers, mains cut in 2 villages, 30 % of links lost.
+        static func bigFleet() -> (yaml: String, villages: [String: [String]]) {
+            let sizes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 21]
+            var yaml = "province:\n  id: qn\n  name: Tỉnh Quảng Ninh\n  communes:\n"
+            var villages: [String: [String]] = [:]
+            for (i, c) in ["a", "b", "c"].enumerated() {
+                yaml += "    - id: xa-\(c)\n      name: Xã \(c.uppercased())\n"
+                if i < 2 {
+                    yaml += "      sites:\n        - {id: ub-\(c), name: Trụ sở UBND xã \(c.uppercased()), kind: commune_office, lat: \(21.0 + Double(i) * 0.1), "
+                        + "lon: 107.15, devices: [{id: LOA-\(c.uppercased())-UB, class: speaker}]}\n"
+                    villages["ub-\(c)"] = ["LOA-\(c.uppercased())-UB"]
+                }
+                yaml += "      villages:\n"
+                for (j, n) in sizes.enumerated() {
+                    let v = "\(c)-v\(j)"
+                    let ids = (0..<n).map { "LOA-\(c.uppercased())\(j)-\($0)" }
+                    villages[v] = ids
+                    yaml += "        - id: \(v)\n          name: Thôn \(c.uppercased())\(j)\n          sites:\n"
+                    yaml += "            - {id: cot-\(v), name: Cột loa \(v), kind: pole, lat: \(21.0 + Double(i) * 0.1), lon: \(107.0 + Double(j) * 0.01), devices: ["
+                        + ids.map { "{id: \($0), class: speaker}" }.joined(separator: ", ") + "]}\n"
+                }
+            }
+            return (yaml, villages)
+        }
+
+        @Test("3 communes, 200 speakers, mains cut in 2 villages, 30 % of links lost: exactly the villages that cannot hear")
+        func stormOf200Speakers() async throws {
+            let (yaml, villages) = Self.bigFleet()
+            let speakers = villages.values.flatMap { $0 }
+            try #require(speakers.count == 200)
+            let h = try await Harness(fleet: yaml)
+            do {
+                try await h.startController()
+                try h.startSim(["--storm-villages", "a-v2,b-v5", "--storm-link-loss", "0.3", "--storm-at", "8", "--storm-battery", "80",
+                                "--storm-drain", "20", "--solar-fraction", "0"])
+                try await h.waitUntil("the storm: 60 links dropped, 140 speakers online", timeout: .seconds(120)) {
+                    let s = try HealthQueries(h.db).statuses()
+                    return speakers.filter { s[$0]?.liveness.state == .offline }.count == 60
+                        && speakers.filter { s[$0]?.liveness.state.isOnline == true }.count == 140
+                }
+                let log = (try? String(contentsOfFile: h.file("sim.log"), encoding: .utf8)) ?? ""
+                let line = try #require(log.split(separator: "\n").first { $0.contains("links dropped:") })
+                let dropped = Set(line.split(separator: ":").last!.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                try #require(dropped.count == 60)
+                let cut = ["a-v2", "b-v5"]
+                try await h.waitUntil("the mains-cut speakers on battery") {
+                    let s = try HealthQueries(h.db).statuses()
+                    return cut.flatMap { villages[$0]! }.filter { !dropped.contains($0) }
+                        .allSatisfy { s[$0]?.liveness.faults.map(\.code) == [.onBattery] }
+                }
+                // The whole province's box: every place of the three communes.
+                try h.write("area.txt", "20.9,106.9 20.9,107.3 21.4,107.3 21.4,106.9 20.9,106.9\n")
+                let (status, json) = try await h.run("wardfleet", ["warnings", "readiness", "--area", h.file("area.txt"), "--json", "--timeout", "40",
+                                                                   "--broker", h.brokerAddress, "--db", h.dbPath])
+                let r = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)\n\(h.lastStderr)")
+                let expected = Set(villages.filter { $0.value.allSatisfy(dropped.contains) }.keys)
+                let wouldNot = r["would_not_hear"] as? [String] ?? []
+                #expect(Set(wouldNot) == expected && wouldNot.count == expected.count, "\(wouldNot) vs \(expected.sorted())")
+                #expect(status == (expected.isEmpty ? 0 : 3))
+                // Worst first: all are "none reachable" here, so the most speakers first.
+                let sizes = wouldNot.map { villages[$0]!.count }
+                #expect(sizes == sizes.sorted(by: >), "\(wouldNot)")
+                #expect(r["asked"] as? Int == 140 && r["answered"] as? Int == 140, "asked \(r["asked"] ?? "?"), answered \(r["answered"] ?? "?")")
+                let onBattery = cut.filter { !expected.contains($0) }
+                #expect(Set(r["on_battery_only"] as? [String] ?? []) == Set(onBattery))
+                let rows = try #require(r["villages"] as? [[String: Any]])
+                #expect(rows.count == 32)
+                for v in rows where onBattery.contains(v["id"] as? String ?? "") {
+                    #expect(v["lowest_battery_percent"] as? Int == 80 && (v["shortest_hours"] as? NSNumber)?.doubleValue == 4, "\(v)")
+                    #expect(v["reachable"] as? Int == villages[v["id"] as! String]!.filter { !dropped.contains($0) }.count)
+                }
+            } catch {
+                await h.stop()
+                throw error
+            }
+            await h.stop()
+        }
+
         /// The whole commune's verdict, as the storm made it.
         static func check(_ r: [String: Any], expectAsked: Int) throws {
             // Worst first: Thôn Một (two speakers, none reachable), Thôn Năm (one, dark), Thôn Bốn (reachable, amplifier broken).
