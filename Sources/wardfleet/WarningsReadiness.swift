@@ -61,6 +61,14 @@ extension WarningsCommand {
             do { plan = try ReadinessCheck.plan(request, database: database) } catch let e as ReadinessCheck.Failure {
                 throw ValidationError(e.description)
             }
+            // The states come from the running controller's records: said when they may be old.
+            let queries = HealthQueries(database)
+            let alive = try queries.controllerLastAlive()
+            if alive.map({ Clocks.fromEnvironment().now().timeIntervalSince($0) > 30 }) ?? true {
+                FileHandle.standardError.write(Data("⚠ Bộ điều khiển không chạy: trạng thái loa có thể đã cũ, loa được coi là không liên lạc được có thể vẫn hoạt động / the controller is not running: speakers' states may be stale\n".utf8))
+            } else if try queries.controllerLink()?.connected == false {
+                FileHandle.standardError.write(Data("⚠ Bộ điều khiển mất kết nối tới MQTT broker: trạng thái loa có thể đã cũ / the controller has no broker connection: states may be stale\n".utf8))
+            }
             let client = try MQTTClient(try brokerOptions.configuration(clientID: "wardfleet-readiness-\(getpid())"))
             for c in plan.communes.sorted() { try client.subscribe("wardfleet/v1/\(c)/+/ack", qos: 1) }
             try await client.connect()
