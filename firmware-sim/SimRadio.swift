@@ -196,6 +196,7 @@ extension SimDevice {
 
     /// Applies everything due now, then sleeps until the next thing is due.
     func playerTick() {
+        guard !dark else { return }  // out of battery: nothing sounds
         let now = clock.now()
         if let c = current, let ends = currentEnds, now >= ends {
             report(.finished, c)

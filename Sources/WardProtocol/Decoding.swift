@@ -317,9 +317,10 @@ public final class ProtocolDecoder {
             try range("speaker.volume", s.volume, 0...100)
             if let r = s.rssi { try range("speaker.rssi", r, -150...0) }
             if let b = s.batteryPct { try range("speaker.battery_pct", b, 0...100) }
+            if let m = s.batteryMinutes { try range("speaker.battery_minutes", m, 0...10_080) }
             reading = .speaker(SpeakerReading(volume: s.volume, amplifierOK: s.ampOK, speakerLineOK: s.lineOK,
                                               playing: s.playing, rssi: s.rssi, powerSource: s.power,
-                                              batteryPercent: s.batteryPct))
+                                              batteryPercent: s.batteryPct, batteryMinutes: s.batteryMinutes))
         } else if let c = t.camera {
             try range("camera.storage_total_bytes", c.storageTotalBytes, 1...Int64(1) << 50)
             try range("camera.storage_used_bytes", c.storageUsedBytes, 0...c.storageTotalBytes)
@@ -395,6 +396,13 @@ public final class ProtocolDecoder {
         _ = try deviceTime(k.ts, now: now)
         guard !k.cmdID.isEmpty, k.cmdID.count <= 64 else { throw Rejection(.invalidField, "cmd_id: 1–64 characters") }
         if let d = k.detail, d.utf8.count > 1024 { throw Rejection(.outOfRange, "detail longer than 1024 B") }
+        // A self-test's findings come whole: amp_ok, line_ok and power together, or none of them.
+        let findings = [k.ampOK != nil, k.lineOK != nil, k.power != nil]
+        if findings.contains(true), findings.contains(false) {
+            throw Rejection(.invalidField, "amp_ok, line_ok, power: a self-test's findings come together")
+        }
+        if let b = k.batteryPct { try range("battery_pct", b, 0...100) }
+        if let m = k.batteryMinutes { try range("battery_minutes", m, 0...10_080) }
         return k
     }
 

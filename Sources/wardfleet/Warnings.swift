@@ -10,7 +10,7 @@ import WardStorage
 struct WarningsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warnings", abstract: "Cảnh báo thiên tai (CAP 1.2) / Disaster warnings (CAP 1.2).",
-        subcommands: [Sources.self], defaultSubcommand: Sources.self)
+        subcommands: [Sources.self, Readiness.self], defaultSubcommand: Sources.self)
 
     struct Sources: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
