@@ -24,6 +24,13 @@ struct Behaviour: Sendable, Hashable {
         case storageFull = "storage-full"
         /// Configuration documents are rejected while it lasts (a failing flash write).
         case rejectConfig = "reject-config"
+        /// Loudspeakers: the mains supply is cut (a storm). The speaker runs on its battery, which drains
+        /// at `--storm-drain` %/h from `--storm-battery` %; at 0 % it goes dark (connection cut, the broker
+        /// publishes the Last Will) and stays dark. When it ends, mains are back (a dark speaker starts again, new boot).
+        case mainsCut = "mains-cut"
+        /// The link drops (4G cell down, cable cut): connection cut without DISCONNECT, and no reconnect
+        /// until it ends (unlike offline-will, which is the same, but under that name for the storm).
+        case linkLoss = "link-loss"
     }
 
     var device: String

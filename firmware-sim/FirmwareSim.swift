@@ -121,6 +121,18 @@ struct Run: AsyncParsableCommand {
     var otaBootLoops: Double = 0
     @Option(help: "Seconds a firmware install takes.")
     var otaInstallSeconds: Double = 1
+    @Option(help: "Fraction 0…1 of the loudspeakers on solar power (drawn from the seed): a storm's mains cut does not touch them.")
+    var solarFraction: Double = 0.2
+    @Option(help: "Storm: village ids (comma-separated) whose mains are cut: their loudspeakers on mains switch to battery (a solar one keeps its supply), the battery drains at --storm-drain, and at 0 % the speaker goes dark as hardware does (the connection is cut without a word, the broker publishes its Last Will) and stays dark.")
+    var stormVillages: String?
+    @Option(help: "Storm: fraction 0…1 of the loudspeakers (all villages; the same ones for a seed) whose links drop at the storm and stay away.")
+    var stormLinkLoss: Double = 0
+    @Option(help: "Storm: seconds after start when it begins.")
+    var stormAt: Double = 0
+    @Option(help: "Storm: the batteries' charge (%) when mains are cut.")
+    var stormBattery: Double = 100
+    @Option(help: "Storm: how fast batteries drain, % per hour (the speakers' estimated runtime follows from it).")
+    var stormDrain: Double = 10
 
     func run() async throws {
         let parent = getppid()  // now, before a script that started us in the background can end
@@ -139,11 +151,16 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("behaviour for unknown device \(b.device)")
         }
         if randomFaults > 0 { planned += randomBehaviours(devices, horizon: duration ?? 86_400) }
+        planned += try stormBehaviours(fleet, devices, logger: logger)
         var simOptions = SimOptions(host: host, port: port, heartbeat: heartbeat, seed: seed, lastWill: !noWill,
                                  kioskInterval: kioskInterval, alwaysOpen: alwaysOpen, clock: Clocks.fromEnvironment(),
                                  journal: try journal.map(ReportJournal.init(path:)), emergencyTopic: !noEmergencyTopic,
                                  state: state.map(SimStateFile.init(path:)))
         simOptions.ota = try otaOptions()
+        guard (0...1).contains(solarFraction) else { throw ValidationError("--solar-fraction: a fraction 0…1") }
+        simOptions.solarFraction = solarFraction
+        simOptions.stormBattery = stormBattery
+        simOptions.stormDrainPerHour = stormDrain
         let options = simOptions
         logger.info("simulating \(devices.count) devices against \(host):\(port), heartbeat \(heartbeat) s, seed \(seed)")
 
@@ -174,6 +191,32 @@ struct Run: AsyncParsableCommand {
             for sim in sims { group.addTask { await sim.stop(graceful: graceful) } }
         }
         logger.info("simulator stopped")
+    }
+
+    /// The storm (`--storm-*`): `mains-cut` for the loudspeakers of the chosen villages, `link-loss` for a
+    /// seeded fraction of all loudspeakers, both at `--storm-at` and for the rest of the run.
+    func stormBehaviours(_ fleet: FleetFile, _ devices: [Device], logger: Logger) throws -> [Behaviour] {
+        guard (0...1).contains(stormLinkLoss) else { throw ValidationError("--storm-link-loss: a fraction 0…1") }
+        guard (0...100).contains(stormBattery) else { throw ValidationError("--storm-battery: a percentage 0…100") }
+        guard stormDrain >= 0, stormAt >= 0 else { throw ValidationError("--storm-drain, --storm-at: not negative") }
+        let villages = Set((stormVillages ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        let tree = try fleet.tree()
+        for v in villages where tree[v]?.level != .village { throw ValidationError("--storm-villages: no village '\(v)' in the file") }
+        let speakers = devices.filter { $0.deviceClass == .speaker }
+        var out: [Behaviour] = []
+        let cut = speakers.filter { d in tree.ancestor(of: d.siteID, at: .village).map { villages.contains($0.id) } ?? false }
+        out += cut.map { Behaviour(device: $0.id, kind: .mainsCut, at: stormAt, duration: nil) }
+        // The same speakers for a seed: ordered by a seeded draw per id, the first fraction.
+        let n = Int((Double(speakers.count) * stormLinkLoss).rounded())
+        let dropped = speakers.map { d -> (UInt64, String) in
+            var r = SeededRandom(seed: seed, stream: "storm/" + d.id)
+            return (r.next(), d.id)
+        }.sorted { $0 < $1 }.prefix(n).map(\.1).sorted()
+        out += dropped.map { Behaviour(device: $0, kind: .linkLoss, at: stormAt, duration: nil) }
+        if !out.isEmpty {
+            logger.info("storm at \(stormAt) s: mains cut for \(cut.map(\.id).joined(separator: ",")); links dropped: \(dropped.joined(separator: ","))")
+        }
+        return out
     }
 
     /// Seeded random faults over the horizon, for a lively demo.
@@ -231,6 +274,7 @@ func drive(_ sim: SimDevice, behaviours: [Behaviour], start: ContinuousClock.Ins
             }
         }
         if nextTelemetry <= now {
+            _ = await sim.stormTick()
             await sim.publishTelemetry()
             let hb = Duration.seconds(await sim.heartbeat)  // a configuration may change it
             nextTelemetry += hb

@@ -25,6 +25,11 @@ struct SimOptions: Sendable {
     var state: SimStateFile?
     /// Firmware updates (SimOTA.swift).
     var ota = SimOTAOptions()
+    /// Speakers: battery charge (%) when mains are cut (`mains-cut`, the storm), and how fast it drains (%/h).
+    var stormBattery: Double = 100
+    var stormDrainPerHour: Double = 10
+    /// Fraction of loudspeakers that run on solar power (the same ones for a seed).
+    var solarFraction: Double = 0.2
 }
 
 /// A line per playback report the broker acknowledged (PUBACK): what a speaker may count as
@@ -84,6 +89,12 @@ actor SimDevice {
     private var rssi: Int
     private var power: PowerSource
     private var battery: Int?
+    /// Mains cut (storm): when, and the charge then. The battery drains from it by the clock.
+    private var mainsCut: (at: Date, charge: Double)?
+    /// Out of battery: dark (nothing sent, no reconnect) until mains come back.
+    var dark = false
+    /// The link is down (`link-loss`): no reconnect until it ends.
+    private var linkDown = false
     private var storageTotal: Int64 = 2_000_000_000_000
     private var baseWriteRate: Double = 350_000
     private var usedFraction: Double
@@ -119,7 +130,8 @@ actor SimDevice {
         volume = min(device.config.maxVolume ?? 100, 70)
         heartbeat = options.heartbeat
         rssi = -60 - Int(r.next() % 30)
-        power = r.unit() < 0.2 ? .solar : .mains
+        let solarDraw = r.unit()  // drawn for every class, so the rest of the seeded stream is unchanged
+        power = solarDraw < options.solarFraction ? .solar : .mains
         battery = power == .solar ? 60 + Int(r.next() % 40) : nil
         usedFraction = 0.80 + r.unit() * 0.08
         clients = Int(r.next() % 20)
@@ -139,7 +151,7 @@ actor SimDevice {
 
     private var capabilities: [String] {
         switch device.deviceClass {
-        case .speaker: ["set_volume", "test_tone", "reboot", "ping"] + (options.emergencyTopic ? [Topics.emergencyCapability] : []) + fleetCapabilities + otaCapabilities
+        case .speaker: ["set_volume", "test_tone", "self_test", "reboot", "ping"] + (options.emergencyTopic ? [Topics.emergencyCapability] : []) + fleetCapabilities + otaCapabilities
         default: ["reboot", "ping"] + fleetCapabilities + otaCapabilities
         }
     }
@@ -156,6 +168,7 @@ actor SimDevice {
     // MARK: connection
 
     func connect() async {
+        guard !dark, !linkDown else { return }  // no power, or no link: nothing to connect with
         loadState()
         await connect(password: password)
     }
@@ -256,6 +269,15 @@ actor SimDevice {
         case .storageFull where device.deviceClass == .camera:
             usedFraction = 1
             publishEvent(.storageFull, detail: "Ổ lưu trữ đầy, đang ghi đè")
+        case .mainsCut where device.deviceClass == .speaker:
+            guard mainsCut == nil, power == .mains else { return }  // a solar cluster keeps its own supply
+            mainsCut = (clock.now(), battery.map(Double.init) ?? options.stormBattery)
+            power = .battery
+            updateBattery()
+            publishTelemetry()
+        case .linkLoss:
+            linkDown = true
+            await dropConnection(graceful: false, announce: false)
         case .reboot:
             rebootRadio()
             await dropConnection(graceful: true, announce: true)
@@ -273,6 +295,23 @@ actor SimDevice {
         switch b.kind {
         case .offlineWill, .offlineSilent: await connect()  // same boot: only the link was lost
         case .hang: hung = false
+        case .mainsCut:
+            guard mainsCut != nil else { return }
+            mainsCut = nil
+            power = .mains
+            battery = nil
+            if dark {
+                // Power is back: the cluster starts again, a new boot.
+                dark = false
+                _ = rng.hex(8)
+                boot = Self.freshBoot()
+                seq = 0
+                eventSeq = 0
+                await connect()
+            }
+        case .linkLoss:
+            linkDown = false
+            await connect()  // same boot: only the link was lost
         case .reboot, .tamper, .storageFull: break
         default: active.remove(b.kind)
         }
@@ -280,8 +319,39 @@ actor SimDevice {
 
     // MARK: periodic work
 
+    /// The battery's charge now, while mains are cut; nil otherwise.
+    private func updateBattery() {
+        guard let cut = mainsCut else { return }
+        let hours = max(0, clock.now().timeIntervalSince(cut.at)) / 3600
+        battery = max(0, Int((cut.charge - hours * options.stormDrainPerHour).rounded(.up)))
+    }
+
+    /// Minutes left at the storm's drain rate (the device's own estimate), at most a week.
+    private var batteryMinutes: Int? {
+        guard power != .mains, let b = battery else { return nil }
+        guard power == .battery, options.stormDrainPerHour > 0 else { return nil }
+        return min(10_080, Int((Double(b) / options.stormDrainPerHour * 60).rounded(.down)))
+    }
+
+    /// Out of battery: the cluster dies as hardware does, without a word (the broker publishes the Last Will).
+    private func goDarkIfFlat() async -> Bool {
+        guard mainsCut != nil, battery == 0, !dark else { return dark }
+        logger.info("\(device.id): battery flat, going dark")
+        rebootRadio()  // what sounds is cut (reported when the speaker is back)
+        dark = true
+        playingUntil = nil
+        await dropConnection(graceful: false, announce: false)
+        return true
+    }
+
+    /// The storm's clock: called before telemetry and commands.
+    func stormTick() async -> Bool {
+        updateBattery()
+        return await goDarkIfFlat()
+    }
+
     func publishTelemetry() {
-        guard connected, !hung, let c = client else { return }
+        guard connected, !hung, !dark, let c = client else { return }
         flushOutbox()
         seq += 1
         let now = clock.now()
@@ -289,10 +359,14 @@ actor SimDevice {
         switch device.deviceClass {
         case .speaker:
             rssi = max(-110, min(-50, rssi + Int(rng.next() % 5) - 2))
-            if let b = battery { battery = max(5, min(100, b + Int(rng.next() % 3) - 1)) }
+            if mainsCut != nil {
+                updateBattery()
+            } else if let b = battery {
+                battery = max(5, min(100, b + Int(rng.next() % 3) - 1))
+            }
             let playing = playingUntil.map { $0 > now } ?? false
             t.speaker = SpeakerFields(volume: volume, ampOK: !active.contains(.ampFault), lineOK: !active.contains(.lineFault),
-                                      playing: playing, rssi: rssi, power: power, batteryPct: battery)
+                                      playing: playing, rssi: rssi, power: power, batteryPct: battery, batteryMinutes: batteryMinutes)
         case .camera:
             let rate = active.contains(.diskFill) ? baseWriteRate * 4 : baseWriteRate
             if active.contains(.diskFill) { usedFraction = min(0.97, usedFraction + 0.02) }
@@ -370,11 +444,13 @@ actor SimDevice {
     // MARK: commands
 
     private func handleCommand(_ m: MQTTMessage) async {
-        guard let c = client, !hung else { return }
+        guard client != nil, !hung else { return }
+        if await stormTick() { return }  // flat: nothing answers
+        guard let c = client else { return }
         let now = clock.now()
-        func ack(_ id: String, _ result: AckMessage.Result, _ detail: String? = nil) {
+        func ack(_ id: String, _ result: AckMessage.Result, _ detail: String? = nil, findings: SelfTestFindings? = nil) {
             try? c.publish(topic: topic(.ack), payload: ProtocolEncoder.encode(AckMessage(
-                device: device.id, boot: boot, cmdID: id, result: result, detail: detail, ts: now.unixMillis)), qos: 1)
+                device: device.id, boot: boot, cmdID: id, result: result, detail: detail, ts: now.unixMillis, selfTest: findings)), qos: 1)
         }
         guard let cmd = try? SimDecoding.json.decode(CommandMessage.self, from: Data(m.payload)) else {
             logger.warning("\(device.id): unreadable command ignored")
@@ -394,6 +470,18 @@ actor SimDevice {
             let s = min(max(cmd.seconds ?? 5, 1), 60)
             playingUntil = now.addingTimeInterval(s)
             ack(cmd.cmdID, .ok, "tone \(Int(s)) s")
+            publishTelemetry()
+        case .selfTest where device.deviceClass == .speaker:
+            // The amplifier and the line as they are now, and the supply: told truthfully from the simulated state.
+            if let t = cmd.toneSeconds, !(1...CommandName.selfTestMaxToneSeconds).contains(t) {
+                return ack(cmd.cmdID, .error, "tone_seconds must be 1…5")
+            }
+            updateBattery()
+            let f = SelfTestFindings(amplifierOK: !active.contains(.ampFault), speakerLineOK: !active.contains(.lineFault),
+                                     power: power, batteryPercent: power == .mains ? nil : battery, batteryMinutes: batteryMinutes)
+            if let t = cmd.toneSeconds, f.amplifierOK, f.speakerLineOK, current == nil { playingUntil = now.addingTimeInterval(t) }
+            ack(cmd.cmdID, f.amplifierOK && f.speakerLineOK ? .ok : .error,
+                f.vietnamese + (cmd.toneSeconds.map { " (tone \(Int($0)) s)" } ?? ""), findings: f)
             publishTelemetry()
         case .reboot:
             ack(cmd.cmdID, .ok, "rebooting")

@@ -196,6 +196,7 @@ extension SimDevice {
 
     /// Applies everything due now, then sleeps until the next thing is due.
     func playerTick() {
+        guard !dark else { return }  // out of battery: nothing sounds
         let now = clock.now()
         if let c = current, let ends = currentEnds, now >= ends {
             report(.finished, c)
@@ -335,7 +336,7 @@ extension SimDevice {
             for i in group.indices { group[i].boot = boot }
             var first = group[0]
             if group.count > 1 { first.more = Array(group.dropFirst()) }
-            let message = MQTTMessage(topic: topic(.playback), payload: ProtocolEncoder.encode(first), qos: 1, retained: false)
+            let message = MQTTMessage(topic: topic(.playback), payload: first.encoded(), qos: 1, retained: false)
             do {
                 if let journal = options.journal {
                     try c.publish(message) { [group] in journal.note(group) }

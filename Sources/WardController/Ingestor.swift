@@ -319,7 +319,8 @@ public actor Ingestor {
             return bump(IngestCounter.ignoredUnknownEvent)
         case .ack(let a):
             tracker.heard(id, bootID: a.boot, at: now)
-            batch.acks.append(AckRecord(deviceID: id, cmdID: a.cmdID, result: a.result.rawValue, detail: a.detail, receivedAt: now))
+            batch.acks.append(AckRecord(deviceID: id, cmdID: a.cmdID, result: a.result.rawValue, detail: a.detail, receivedAt: now,
+                                       report: a.selfTest?.json))
         case .playback(let reports, let boot):
             guard device.deviceClass == .speaker else {
                 return reject(Rejection(.classMismatch, "playback report from a \(device.deviceClass.rawValue)"), topic: m.topic, now: now)

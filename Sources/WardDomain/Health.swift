@@ -38,6 +38,8 @@ public enum FaultCode: String, Codable, Sendable, CaseIterable, Comparable {
     case uplinkDown = "uplink_down"
     case printerFault = "printer_fault"
     case paperOut = "paper_out"
+    /// A loudspeaker running on its battery (mains cut): it still plays, for as long as the battery lasts.
+    case onBattery = "on_battery"
     // offline
     case lastWill = "last_will"
     case silent = "silent"
@@ -56,6 +58,7 @@ public enum FaultCode: String, Codable, Sendable, CaseIterable, Comparable {
         case .uplinkDown: "mất đường truyền Internet"
         case .printerFault: "lỗi máy in phiếu"
         case .paperOut: "hết giấy in phiếu"
+        case .onBattery: "chạy pin (mất điện lưới)"
         case .lastWill: "mất kết nối đột ngột"
         case .silent: "không gửi tín hiệu"
         case .shutdown: "đã tắt"
@@ -73,6 +76,7 @@ public enum FaultCode: String, Codable, Sendable, CaseIterable, Comparable {
         case .uplinkDown: "uplink down"
         case .printerFault: "printer fault"
         case .paperOut: "paper out"
+        case .onBattery: "running on battery (mains lost)"
         case .lastWill: "connection lost (Last Will)"
         case .silent: "silent (no heartbeat)"
         case .shutdown: "shut down"
@@ -106,6 +110,10 @@ public enum HealthRules {
         case .speaker(let s):
             if !s.amplifierOK { faults.append(Fault(.amplifierFault)) }
             if !s.speakerLineOK { faults.append(Fault(.speakerLineFault)) }
+            // Solar is the installation's own supply; battery means the mains supply is gone.
+            if s.powerSource == .battery {
+                faults.append(Fault(.onBattery, BatteryText.describe(percent: s.batteryPercent, minutes: s.batteryMinutes)))
+            }
         case .camera(let c):
             if !c.recording { faults.append(Fault(.notRecording)) }
             if !c.streamOK { faults.append(Fault(.streamDown)) }

@@ -2,6 +2,27 @@ import Foundation
 
 public enum PowerSource: String, Codable, Sendable, CaseIterable {
     case mains, battery, solar
+
+    public var vietnamese: String {
+        switch self {
+        case .mains: "điện lưới"
+        case .battery: "chạy pin"
+        case .solar: "năng lượng mặt trời"
+        }
+    }
+}
+
+/// How a battery figure is said: "45%" and, with the device's estimate, "~5 h" (hours, one decimal under 10).
+public enum BatteryText {
+    public static func hours(minutes: Int) -> String {
+        let h = Double(minutes) / 60
+        return h < 10 ? String(format: "%.1f h", h) : "\(Int(h.rounded())) h"
+    }
+
+    public static func describe(percent: Int?, minutes: Int?) -> String? {
+        let parts = [percent.map { "\($0)%" }, minutes.map { "~" + hours(minutes: $0) }].compactMap { $0 }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
 }
 
 public struct SpeakerReading: Codable, Sendable, Hashable {
@@ -12,9 +33,12 @@ public struct SpeakerReading: Codable, Sendable, Hashable {
     public var rssi: Int?
     public var powerSource: PowerSource
     public var batteryPercent: Int?
+    /// Estimated running time left on the battery, minutes (the device's own estimate).
+    public var batteryMinutes: Int?
 
     public init(volume: Int, amplifierOK: Bool, speakerLineOK: Bool, playing: Bool, rssi: Int? = nil,
-                powerSource: PowerSource = .mains, batteryPercent: Int? = nil) {
+                powerSource: PowerSource = .mains, batteryPercent: Int? = nil, batteryMinutes: Int? = nil) {
+        self.batteryMinutes = batteryMinutes
         self.volume = volume
         self.amplifierOK = amplifierOK
         self.speakerLineOK = speakerLineOK
@@ -97,5 +121,45 @@ public enum Reading: Sendable, Hashable {
         case .accessPoint: .accessPoint
         case .kiosk: .kiosk
         }
+    }
+}
+
+/// What a loudspeaker's `self_test` found (its acknowledgement, docs/protocol.md): the amplifier and the
+/// speaker line as tested just now, and the power it runs on.
+public struct SelfTestFindings: Codable, Sendable, Hashable {
+    public var amplifierOK: Bool
+    public var speakerLineOK: Bool
+    public var power: PowerSource
+    public var batteryPercent: Int?
+    public var batteryMinutes: Int?
+
+    public init(amplifierOK: Bool, speakerLineOK: Bool, power: PowerSource, batteryPercent: Int? = nil, batteryMinutes: Int? = nil) {
+        self.amplifierOK = amplifierOK
+        self.speakerLineOK = speakerLineOK
+        self.power = power
+        self.batteryPercent = batteryPercent
+        self.batteryMinutes = batteryMinutes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case amplifierOK = "amp_ok", speakerLineOK = "line_ok", power, batteryPercent = "battery_pct", batteryMinutes = "battery_minutes"
+    }
+
+    /// As stored with the acknowledgement (JSON, sorted keys).
+    public var json: String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return (try? e.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    public static func stored(_ json: String?) -> SelfTestFindings? {
+        json.flatMap { try? JSONDecoder().decode(SelfTestFindings.self, from: Data($0.utf8)) }
+    }
+
+    /// For people: "amply tốt, đường dây tốt, chạy pin 45%, ~4.5 h".
+    public var vietnamese: String {
+        var parts = [amplifierOK ? "amply tốt" : "lỗi amply", speakerLineOK ? "đường dây loa tốt" : "lỗi đường dây loa", power.vietnamese]
+        if power != .mains, let b = BatteryText.describe(percent: batteryPercent, minutes: batteryMinutes) { parts[2] += " " + b }
+        return parts.joined(separator: ", ")
     }
 }

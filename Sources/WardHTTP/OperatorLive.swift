@@ -35,6 +35,15 @@ extension OperatorAPI {
         var command: String
         var volume: Int?
         var seconds: Double?
+        var toneSeconds: Double?
+    }
+
+    struct CommandAnswer: Encodable {
+        var command: String
+        var result: String
+        var detail: String
+        /// `self_test`: what the speaker found.
+        var selfTest: SelfTestFindings?
     }
 
     /// Sends a command through the controller's broker link and waits (10 s) for the device's
@@ -42,12 +51,13 @@ extension OperatorAPI {
     func sendCommand(_ call: Call) async throws -> Response {
         guard let publisher else { throw APIError(.serviceUnavailable, "máy chủ này không gửi lệnh / this server sends no commands") }
         let id = try call.parameter("id")
-        let b = try Self.decode(CommandBody.self, call.body, allowed: ["command", "volume", "seconds"])
+        let b = try Self.decode(CommandBody.self, call.body, allowed: ["command", "volume", "seconds", "tone_seconds"])
         guard let name = CommandName(rawValue: b.command) else {
             throw APIError(.badRequest, "command: " + CommandName.allCases.map(\.rawValue).joined(separator: ", "))
         }
         if let v = b.volume, !(0...100).contains(v) { throw APIError(.badRequest, "volume: âm lượng 0…100 / volume 0…100") }
         if let s = b.seconds, !(1...60).contains(s) { throw APIError(.badRequest, "seconds: 1…60") }
+        if let s = b.toneSeconds, !(1...CommandName.selfTestMaxToneSeconds).contains(s) { throw APIError(.badRequest, "tone_seconds: 1…5") }
         let (device, place, _) = try scopedDevice(call, active: true)
         guard let commune = place else { throw APIError(.notFound, "không có thiết bị \(id) / no device \(id)") }
         // Not sent when the device would not execute it (class, or the capabilities of its birth).
@@ -71,14 +81,16 @@ extension OperatorAPI {
         let now = clock.now()
         try publisher.publish(topic: TopicAddress(commune: commune.id, device: id, kind: .cmd).topic,
                               payload: ProtocolEncoder.encode(CommandMessage(cmdID: cmdID, command: name, volume: b.volume, seconds: b.seconds,
-                                                                             ts: now.unixMillis, expires: now.addingTimeInterval(10).unixMillis)),
+                                                                             ts: now.unixMillis, expires: now.addingTimeInterval(10).unixMillis,
+                                                                             toneSeconds: name == .selfTest ? b.toneSeconds : nil)),
                               qos: 1, retain: false)
         try audit(call, "device.command", target: id, detail: name.rawValue + (b.volume.map { " \($0)" } ?? ""))
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let ack = try HealthQueries(database).acks(command: cmdID, device: id).first {
                 if name == .reboot { restarts.expect(id, boot: liveness?.bootID) }
-                return try Self.json(["command": name.rawValue, "result": ack.result, "detail": ack.detail ?? ""])
+                return try Self.json(CommandAnswer(command: name.rawValue, result: ack.result, detail: ack.detail ?? "",
+                                                   selfTest: SelfTestFindings.stored(ack.report)))
             }
             await ChangeSignal.acks.wait(upTo: .milliseconds(100))  // the poll covers a controller in another process
         }

@@ -192,7 +192,7 @@ extension OperatorAPI {
     // MARK: the routes
 
     public var routes: [Route] {
-        coreRoutes + registryRoutes + radioRoutes + settingsRoutes + tokenRoutes + nodeRoutes + firmwareRoutes + warningRoutes
+        coreRoutes + registryRoutes + radioRoutes + settingsRoutes + tokenRoutes + nodeRoutes + firmwareRoutes + warningRoutes + readinessRoutes
     }
 
     var coreRoutes: [Route] {

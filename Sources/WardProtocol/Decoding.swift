@@ -108,6 +108,8 @@ public final class ProtocolDecoder {
     /// Device clocks may drift; beyond this they are refused rather than trusted.
     public var maxClockAheadSeconds: TimeInterval = 86_400
     public static let earliestValidTime = Date(timeIntervalSince1970: 1_577_836_800)  // 2020-01-01
+    /// Off only in tests, which check that both readers of playback reports give the same answers.
+    var usesPlaybackFastPath = true
 
     public init() {}
 
@@ -131,6 +133,15 @@ public final class ProtocolDecoder {
         guard payload.withUnsafeBytes({ Self.isValidUTF8($0) }) else {
             return .failure(Rejection(.invalidUTF8, "payload is not valid UTF-8"))
         }
+        if address.kind == .playback, usesPlaybackFastPath, let r = payload.withUnsafeBytes({ PlaybackFastPath.report($0) }) {
+            do {
+                return .success(DecodedMessage(address: address, inbound: try playbackInbound(r, address, now)))
+            } catch let r as Rejection {
+                return .failure(r)
+            } catch {
+                return .failure(Rejection(.malformedJSON, "\(error)"))
+            }
+        }
         // One pass over the bytes for both the syntax and the nesting, before any decoding.
         switch payload.withUnsafeBytes({ JSONSyntax.problem($0) }) {
         case .tooDeep?: return .failure(Rejection(.nestingTooDeep, "more than \(ProtocolLimits.maxNesting) levels of nesting"))
@@ -146,19 +157,7 @@ public final class ProtocolDecoder {
             case .telemetry: inbound = .telemetry(try telemetry(try parse(TelemetryMessage.self, data), address, now))
             case .event: inbound = try event(try parse(EventMessage.self, data), address, now)
             case .ack: inbound = .ack(try ack(try parse(AckMessage.self, data), address, now))
-            case .playback:
-                let r = try parse(PlaybackReport.self, data)
-                let more = r.more ?? []
-                guard more.count <= ProtocolLimits.maxPlaybackBatch else {
-                    throw Rejection(.outOfRange, "more: at most \(ProtocolLimits.maxPlaybackBatch) further reports")
-                }
-                var entries = [try playback(r, address, now)]
-                for m in more {
-                    guard m.more == nil else { throw Rejection(.invalidField, "more: reports inside `more` cannot have their own") }
-                    guard m.boot == r.boot else { throw Rejection(.invalidField, "more: boot differs from the message's") }
-                    entries.append(try playback(m, address, now))
-                }
-                inbound = .playback(entries, boot: r.boot)
+            case .playback: inbound = try playbackInbound(try parse(PlaybackReport.self, data), address, now)
             case .configReport: inbound = .configReport(try configReport(try parse(ConfigReport.self, data), address, now))
             case .credentialsReport:
                 inbound = .credentialsReport(try credentialsReport(try parse(CredentialsReport.self, data), address, now))
@@ -318,9 +317,10 @@ public final class ProtocolDecoder {
             try range("speaker.volume", s.volume, 0...100)
             if let r = s.rssi { try range("speaker.rssi", r, -150...0) }
             if let b = s.batteryPct { try range("speaker.battery_pct", b, 0...100) }
+            if let m = s.batteryMinutes { try range("speaker.battery_minutes", m, 0...10_080) }
             reading = .speaker(SpeakerReading(volume: s.volume, amplifierOK: s.ampOK, speakerLineOK: s.lineOK,
                                               playing: s.playing, rssi: s.rssi, powerSource: s.power,
-                                              batteryPercent: s.batteryPct))
+                                              batteryPercent: s.batteryPct, batteryMinutes: s.batteryMinutes))
         } else if let c = t.camera {
             try range("camera.storage_total_bytes", c.storageTotalBytes, 1...Int64(1) << 50)
             try range("camera.storage_used_bytes", c.storageUsedBytes, 0...c.storageTotalBytes)
@@ -396,6 +396,13 @@ public final class ProtocolDecoder {
         _ = try deviceTime(k.ts, now: now)
         guard !k.cmdID.isEmpty, k.cmdID.count <= 64 else { throw Rejection(.invalidField, "cmd_id: 1–64 characters") }
         if let d = k.detail, d.utf8.count > 1024 { throw Rejection(.outOfRange, "detail longer than 1024 B") }
+        // A self-test's findings come whole: amp_ok, line_ok and power together, or none of them.
+        let findings = [k.ampOK != nil, k.lineOK != nil, k.power != nil]
+        if findings.contains(true), findings.contains(false) {
+            throw Rejection(.invalidField, "amp_ok, line_ok, power: a self-test's findings come together")
+        }
+        if let b = k.batteryPct { try range("battery_pct", b, 0...100) }
+        if let m = k.batteryMinutes { try range("battery_minutes", m, 0...10_080) }
         return k
     }
 
@@ -409,6 +416,21 @@ public final class ProtocolDecoder {
 }
 
 extension ProtocolDecoder {
+    /// A playback message's reports, checked one by one, whichever reader read them.
+    fileprivate func playbackInbound(_ r: PlaybackReport, _ address: TopicAddress, _ now: Date) throws -> Inbound {
+        let more = r.more ?? []
+        guard more.count <= ProtocolLimits.maxPlaybackBatch else {
+            throw Rejection(.outOfRange, "more: at most \(ProtocolLimits.maxPlaybackBatch) further reports")
+        }
+        var entries = [try playback(r, address, now)]
+        for m in more {
+            guard m.more == nil else { throw Rejection(.invalidField, "more: reports inside `more` cannot have their own") }
+            guard m.boot == r.boot else { throw Rejection(.invalidField, "more: boot differs from the message's") }
+            entries.append(try playback(m, address, now))
+        }
+        return .playback(entries, boot: r.boot)
+    }
+
     fileprivate func playback(_ p: PlaybackReport, _ a: TopicAddress, _ now: Date) throws -> PlaybackEntry {
         guard p.v == ProtocolLimits.version else { throw Rejection(.unsupportedVersion, "v=\(p.v), this controller speaks v1") }
         guard p.device == a.device else {

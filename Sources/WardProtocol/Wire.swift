@@ -83,7 +83,10 @@ public struct SpeakerFields: Codable, Sendable, Hashable {
     public var rssi: Int?
     public var power: PowerSource
     public var batteryPct: Int?
-    public init(volume: Int, ampOK: Bool, lineOK: Bool, playing: Bool, rssi: Int?, power: PowerSource, batteryPct: Int?) {
+    /// Estimated minutes of running left on the battery (0–10080), optional.
+    public var batteryMinutes: Int?
+    public init(volume: Int, ampOK: Bool, lineOK: Bool, playing: Bool, rssi: Int?, power: PowerSource, batteryPct: Int?,
+                batteryMinutes: Int? = nil) {
         self.volume = volume
         self.ampOK = ampOK
         self.lineOK = lineOK
@@ -91,9 +94,10 @@ public struct SpeakerFields: Codable, Sendable, Hashable {
         self.rssi = rssi
         self.power = power
         self.batteryPct = batteryPct
+        self.batteryMinutes = batteryMinutes
     }
     enum CodingKeys: String, CodingKey {
-        case volume, ampOK = "amp_ok", lineOK = "line_ok", playing, rssi, power, batteryPct = "battery_pct"
+        case volume, ampOK = "amp_ok", lineOK = "line_ok", playing, rssi, power, batteryPct = "battery_pct", batteryMinutes = "battery_minutes"
     }
 }
 
@@ -244,14 +248,19 @@ public enum CommandName: String, Codable, Sendable, CaseIterable {
     case testTone = "test_tone"
     case reboot
     case ping
+    /// Loudspeakers: check the amplifier and the speaker line, answer with the findings and the power supply.
+    case selfTest = "self_test"
 
     /// The classes the command is for (the command table of docs/protocol.md).
     public var classes: [DeviceClass] {
         switch self {
         case .ping, .reboot: DeviceClass.allCases
-        case .setVolume, .testTone: [.speaker]
+        case .setVolume, .testTone, .selfTest: [.speaker]
         }
     }
+
+    /// The longest quiet test tone a `self_test` may ask for, seconds.
+    public static let selfTestMaxToneSeconds: Double = 5
 }
 
 /// Why a command is not sent: the device would not execute it, so sending it would only wait
@@ -293,19 +302,22 @@ public struct CommandMessage: Codable, Sendable, Hashable {
     public var command: String
     public var volume: Int?
     public var seconds: Double?
+    /// `self_test`: also play a short, quiet test tone of this many seconds (1–5); absent: no tone.
+    public var toneSeconds: Double?
     public var ts: Int64
     public var expires: Int64?
     enum CodingKeys: String, CodingKey {
-        case v, cmdID = "cmd_id", command, volume, seconds, ts, expires
+        case v, cmdID = "cmd_id", command, volume, seconds, toneSeconds = "tone_seconds", ts, expires
     }
 
     public init(cmdID: String, command: CommandName, volume: Int? = nil, seconds: Double? = nil, ts: Int64,
-                expires: Int64? = nil) {
+                expires: Int64? = nil, toneSeconds: Double? = nil) {
         self.v = ProtocolLimits.version
         self.cmdID = cmdID
         self.command = command.rawValue
         self.volume = volume
         self.seconds = seconds
+        self.toneSeconds = toneSeconds
         self.ts = ts
         self.expires = expires
     }
@@ -331,11 +343,18 @@ public struct AckMessage: Codable, Sendable, Hashable {
     public var result: Result
     public var detail: String?
     public var ts: Int64
+    // The findings of a `self_test` (docs/protocol.md, ack): absent in other acknowledgements.
+    public var ampOK: Bool?
+    public var lineOK: Bool?
+    public var power: PowerSource?
+    public var batteryPct: Int?
+    public var batteryMinutes: Int?
     enum CodingKeys: String, CodingKey {
         case v, device, boot, cmdID = "cmd_id", result, detail, ts
+        case ampOK = "amp_ok", lineOK = "line_ok", power, batteryPct = "battery_pct", batteryMinutes = "battery_minutes"
     }
 
-    public init(device: String, boot: String, cmdID: String, result: Result, detail: String?, ts: Int64) {
+    public init(device: String, boot: String, cmdID: String, result: Result, detail: String?, ts: Int64, selfTest: SelfTestFindings? = nil) {
         self.v = ProtocolLimits.version
         self.device = device
         self.boot = boot
@@ -343,6 +362,17 @@ public struct AckMessage: Codable, Sendable, Hashable {
         self.result = result
         self.detail = detail
         self.ts = ts
+        ampOK = selfTest?.amplifierOK
+        lineOK = selfTest?.speakerLineOK
+        power = selfTest?.power
+        batteryPct = selfTest?.batteryPercent
+        batteryMinutes = selfTest?.batteryMinutes
+    }
+
+    /// The self-test's findings, when the acknowledgement carries them (all of `amp_ok`, `line_ok`, `power`).
+    public var selfTest: SelfTestFindings? {
+        guard let ampOK, let lineOK, let power else { return nil }
+        return SelfTestFindings(amplifierOK: ampOK, speakerLineOK: lineOK, power: power, batteryPercent: batteryPct, batteryMinutes: batteryMinutes)
     }
 }
 

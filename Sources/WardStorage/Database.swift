@@ -8,6 +8,7 @@ public final class WardDatabase: Sendable {
     public let store: any SQLStore
     /// The SQLite file's path, or the PostgreSQL URL without its password.
     public let path: String
+    let registryCache = RegistryCache()
 
     /// A SQLite file.
     public init(path: String) throws {

@@ -196,6 +196,12 @@ public struct HealthQueries: Sendable {
         }
     }
 
+    static let v26 = SharedMigration("v26: self-test findings with acknowledgements", both: """
+        -- A loudspeaker's self_test acknowledgement carries what it found (amplifier, speaker line,
+        -- power, battery): kept here as JSON beside the result, read by storm readiness.
+        ALTER TABLE command_acks ADD COLUMN report TEXT;
+        """)
+
     /// Acknowledgements of a command (only those of `device` when given: another device's
     /// message cannot answer for it).
     public func acks(command cmdID: String, device: String? = nil) throws -> [AckRecord] {
@@ -203,7 +209,7 @@ public struct HealthQueries: Sendable {
             try SQLRow.fetchAll(db, sql: "SELECT * FROM command_acks WHERE cmd_id = ?" + (device == nil ? "" : " AND device_id = ?") + " ORDER BY id",
                              arguments: SQLArguments([cmdID] + (device.map { [$0] } ?? []))).map {
                 AckRecord(deviceID: $0["device_id"], cmdID: $0["cmd_id"], result: $0["result"], detail: $0["detail"],
-                          receivedAt: Date(millis: $0["received_at"]))
+                          receivedAt: Date(millis: $0["received_at"]), report: $0["report"])
             }
         }
     }

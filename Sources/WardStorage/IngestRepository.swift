@@ -106,12 +106,15 @@ public struct AckRecord: Sendable, Hashable {
     public var result: String
     public var detail: String?
     public var receivedAt: Date
-    public init(deviceID: String, cmdID: String, result: String, detail: String?, receivedAt: Date) {
+    /// A self-test's findings as JSON (`SelfTestFindings.json`); nil for other commands.
+    public var report: String?
+    public init(deviceID: String, cmdID: String, result: String, detail: String?, receivedAt: Date, report: String? = nil) {
         self.deviceID = deviceID
         self.cmdID = cmdID
         self.result = result
         self.detail = detail
         self.receivedAt = receivedAt
+        self.report = report
     }
 }
 
@@ -282,8 +285,8 @@ public struct IngestRepository: Sendable {
             }
             for a in b.acks {
                 try db.execute(sql: """
-                    INSERT INTO command_acks (device_id, cmd_id, result, detail, received_at) VALUES (?, ?, ?, ?, ?)
-                    """, arguments: [a.deviceID, a.cmdID, a.result, a.detail, a.receivedAt.millis])
+                    INSERT INTO command_acks (device_id, cmd_id, result, detail, received_at, report) VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [a.deviceID, a.cmdID, a.result, a.detail, a.receivedAt.millis, a.report])
             }
             // An API call waiting for one of these hears of it at once.
             if !b.acks.isEmpty { db.afterNextTransaction(onCommit: { _ in ChangeSignal.acks.poke() }) }

@@ -6,7 +6,7 @@ import WardDomain
 import WardStorage
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Đo hiệu năng / Benchmarks.", subcommands: [Ingest.self, Radio.self, Report.self, Cluster.self, Memory.self, Lifecycle.self, CampaignBench.self])
+    static let configuration = CommandConfiguration(abstract: "Đo hiệu năng / Benchmarks.", subcommands: [Ingest.self, Radio.self, Report.self, Cluster.self, Memory.self, Lifecycle.self, CampaignBench.self, WarningBench.self])
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -145,7 +145,7 @@ extension Bench {
                 let deadline = ContinuousClock.now + timeout
                 var got: [String: Double] = [:]
                 while ContinuousClock.now < deadline {
-                    got = try measureAt == .listener ? arrivals.get()[key] ?? [:] : stamped(key, database, atLeast: count)
+                    got = try measureAt == .listener ? arrivals.get()[key] ?? [:] : benchStamped(key, database, atLeast: count)
                     if got.count >= count { return got }
                     try await Task.sleep(for: .milliseconds(measureAt == .listener ? 5 : 50))
                 }
@@ -164,7 +164,7 @@ extension Bench {
             let started = PlaybackRow.fold(try PlaybackRepository(database).entries(item: item.id)).compactMap(\.startOffset)
             let errors = started.map { abs($0) * 1000 }.sorted()
             print(String(format: "start-time error over %d speakers (|actual − scheduled|): p50 %.1f ms, p99 %.1f ms, max %.1f ms; min offset %+.1f ms, max offset %+.1f ms",
-                         errors.count, pct(errors, 0.5), pct(errors, 0.99), errors.last ?? .nan,
+                         errors.count, benchPercentile(errors, 0.5), benchPercentile(errors, 0.99), errors.last ?? .nan,
                          (started.min() ?? .nan) * 1000, (started.max() ?? .nan) * 1000))
 
             // (2) Emergency → every speaker acknowledged; baseline: ping → every ack.
@@ -178,7 +178,7 @@ extension Bench {
                     try controller.client.publish(topic: TopicAddress(commune: "bench", device: d.id, kind: .cmd).topic, payload: payload, qos: 1)
                 }
                 let pings = try await arrived("ack|\(cmd)", count: ids.count).values.map { ($0 - pingT0) * 1000 }.sorted()
-                pingP50.append(pct(pings, 0.5)); pingP99.append(pct(pings, 0.99)); pingAll.append(pings.last!)
+                pingP50.append(benchPercentile(pings, 0.5)); pingP99.append(benchPercentile(pings, 0.99)); pingAll.append(pings.last!)
 
                 let t0 = ContinuousClock.now
                 let wall0 = Date().timeIntervalSince1970
@@ -187,15 +187,15 @@ extension Bench {
                 let stored = ContinuousClock.now - t0
                 let eKey = PlayKey(item: e.id, start: e.item.recurrence.firstDayStart(calendar: cal))
                 let acks = try await arrived("\(eKey.id)|received", count: ids.count).values.map { ($0 - wall0) * 1000 }.sorted()
-                emergencyP50.append(pct(acks, 0.5)); emergencyP99.append(pct(acks, 0.99)); emergencyAll.append(acks.last!)
+                emergencyP50.append(benchPercentile(acks, 0.5)); emergencyP99.append(benchPercentile(acks, 0.99)); emergencyAll.append(acks.last!)
                 // The agendas of speakers reached on the commune topic wait a little: until they are
                 // sent, the latest publish is an earlier run's.
                 let published = await controller.delivery?.lastPublishedAt.flatMap { $0 > t0 ? ($0 - t0).inSeconds : nil }
                 let agendas = published.map { String(format: "agendas handed to the broker client %.0f ms after the call", $0 * 1000) }
                     ?? "agendas of the speakers it reached still held back"
                 print(String(format: "run %d: emergency → received: p50 %.0f ms, p99 %.0f ms, all %.0f ms (call stored in %.0f ms; ",
-                             r, acks[acks.count / 2], pct(acks, 0.99), acks.last!, stored.inSeconds * 1000) + agendas
-                      + String(format: ") | baseline ping → ack: p50 %.0f ms, p99 %.0f ms, all %.0f ms", pings[pings.count / 2], pct(pings, 0.99), pings.last!))
+                             r, acks[acks.count / 2], benchPercentile(acks, 0.99), acks.last!, stored.inSeconds * 1000) + agendas
+                      + String(format: ") | baseline ping → ack: p50 %.0f ms, p99 %.0f ms, all %.0f ms", pings[pings.count / 2], benchPercentile(pings, 0.99), pings.last!))
                 _ = try await arrived("\(eKey.id)|started", count: ids.count)
                 _ = try service.cancel(e.id, by: "bench", reason: "benchmark run over")
                 // Each speaker ends it: interrupted by the cancellation, or finished first (a short
@@ -204,7 +204,7 @@ extension Bench {
                 while true {
                     let ended = try ["interrupted", "finished"].reduce(into: Set<String>()) { set, event in
                         let key = "\(eKey.id)|\(event)"
-                        set.formUnion((measureAt == .listener ? arrivals.get()[key] ?? [:] : try stamped(key, database, atLeast: 0)).keys)
+                        set.formUnion((measureAt == .listener ? arrivals.get()[key] ?? [:] : try benchStamped(key, database, atLeast: 0)).keys)
                     }
                     if ended.count >= ids.count { break }
                     guard ContinuousClock.now < deadline else {
@@ -219,33 +219,6 @@ extension Bench {
                          median(pingP50), median(pingP99), median(pingAll)))
         }
 
-        /// When the controller received each device's report or ack (its ingest's stamp, stored with the row);
-        /// empty until at least `count` are stored, so waiting costs a count, not a read of every row.
-        func stamped(_ key: String, _ database: WardDatabase, atLeast count: Int) throws -> [String: Double] {
-            let parts = key.split(separator: "|").map(String.init)
-            let (table, device, time, filter, args): (String, String, String, String, StatementArguments)
-            if parts[0] == "ack" {
-                (table, device, time, filter, args) = ("command_acks", "device_id", "received_at", "cmd_id = ?", [parts[1]])
-            } else {
-                let k = PlayKey(id: parts[0])!
-                (table, device, time, filter, args) = ("playback_log", "speaker_id", "recorded_at", "item_id = ? AND scheduled_start = ? AND event = ?",
-                                                       [k.item, k.startMillis, parts[1]])
-            }
-            return try database.pool.read { db in
-                guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE \(filter)", arguments: args) ?? 0 >= count else { return [:] }
-                var out: [String: Double] = [:]
-                for r in try Row.fetchAll(db, sql: "SELECT \(device) AS d, \(time) AS t FROM \(table) WHERE \(filter)", arguments: args) {
-                    out[r["d"]] = Double(r["t"] as Int64) / 1000
-                }
-                return out
-            }
-        }
-
-        func pct(_ sorted: [Double], _ p: Double) -> Double {
-            guard !sorted.isEmpty else { return .nan }
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
-        }
-
         func fleetYAML() -> String { benchSpeakerFleet(speakers: speakers, villages: villages) }
     }
 }
@@ -256,10 +229,40 @@ extension Recurrence {
 }
 
 
+/// When the controller received each device's report or ack (its ingest's stamp, stored with the row), by
+/// device, in Unix seconds; `key` is "PLAY|EVENT" or "ack|CMD_ID". Empty until at least `count` are stored,
+/// so waiting costs a count, not a read of every row.
+func benchStamped(_ key: String, _ database: WardDatabase, atLeast count: Int) throws -> [String: Double] {
+    let parts = key.split(separator: "|").map(String.init)
+    let (table, device, time, filter, args): (String, String, String, String, StatementArguments)
+    if parts[0] == "ack" {
+        (table, device, time, filter, args) = ("command_acks", "device_id", "received_at", "cmd_id = ?", [parts[1]])
+    } else {
+        let k = PlayKey(id: parts[0])!
+        (table, device, time, filter, args) = ("playback_log", "speaker_id", "recorded_at", "item_id = ? AND scheduled_start = ? AND event = ?",
+                                               [k.item, k.startMillis, parts[1]])
+    }
+    return try database.pool.read { db in
+        guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE \(filter)", arguments: args) ?? 0 >= count else { return [:] }
+        var out: [String: Double] = [:]
+        for r in try Row.fetchAll(db, sql: "SELECT \(device) AS d, \(time) AS t FROM \(table) WHERE \(filter)", arguments: args) {
+            out[r["d"]] = Double(r["t"] as Int64) / 1000
+        }
+        return out
+    }
+}
+
+/// The value at share `p` of ascending `sorted` (nearest rank).
+func benchPercentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return .nan }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+}
+
 /// The benches' one commune of speakers (`LOA-00000`…) spread over villages, one pole each, as a
 /// fleet file; `attributes` adds to each device's line.
 func benchSpeakerFleet(speakers: Int, villages: Int, attributes: String = "") -> String {
-    var y = "province:\n  id: bench-province\n  name: Tỉnh Thử Nghiệm\n  communes:\n    - id: bench\n      name: Xã Thử Nghiệm\n      villages:\n"
+    // The commune's administrative unit code lets a CAP geocode target it (bench warning).
+    var y = "province:\n  id: bench-province\n  name: Tỉnh Thử Nghiệm\n  communes:\n    - id: bench\n      name: Xã Thử Nghiệm\n      code: \"99001\"\n      villages:\n"
     let per = (speakers + villages - 1) / villages
     var n = 0
     for v in 0..<villages where n < speakers {

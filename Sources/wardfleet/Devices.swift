@@ -188,14 +188,15 @@ struct Devices: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOptions
         @OptionGroup var brokerOptions: BrokerOptions
         @Argument var id: String
-        @Argument(help: "ping, set_volume, test_tone or reboot.") var command: String
+        @Argument(help: "ping, set_volume, test_tone, self_test or reboot.") var command: String
         @Option(help: "set_volume: 0–100.") var volume: Int?
         @Option(help: "test_tone: seconds.") var seconds: Double?
+        @Option(help: "self_test: also a short, quiet test tone of this many seconds (1–5).") var toneSeconds: Double?
         @Option(help: "Seconds to wait for the acknowledgement.") var timeout: Double = 10
 
         func run() async throws {
             if let remote = try db.remote {
-                return try await remote.run("POST", RemoteAPI.path("devices", id, "commands"), json: ["command": command, "volume": volume, "seconds": seconds])
+                return try await remote.run("POST", RemoteAPI.path("devices", id, "commands"), json: ["command": command, "volume": volume, "seconds": seconds, "tone_seconds": toneSeconds])
             }
             guard let name = CommandName(rawValue: command) else {
                 throw ValidationError("lệnh / command must be one of " + CommandName.allCases.map(\.rawValue).joined(separator: ", "))
@@ -218,6 +219,9 @@ struct Devices: AsyncParsableCommand {
             if name == .testTone, let s = seconds, !(1...60).contains(s) {
                 throw ValidationError("--seconds phải trong / must be in 1…60")
             }
+            if let s = toneSeconds, name != .selfTest || !(1...CommandName.selfTestMaxToneSeconds).contains(s) {
+                throw ValidationError("--tone-seconds: chỉ với self_test, 1…5 / only with self_test, 1…5")
+            }
             let state = try HealthQueries(database).statuses(only: id)[id]?.liveness.state ?? .unknown
             if let why = state.commandRefusal(device: id) { throw ValidationError(why) }
             let cmdID = "cli-" + UUID().uuidString.prefix(12).lowercased()
@@ -229,7 +233,7 @@ struct Devices: AsyncParsableCommand {
             try client.publish(topic: TopicAddress(commune: commune.id, device: id, kind: .cmd).topic,
                                payload: ProtocolEncoder.encode(CommandMessage(
                                    cmdID: cmdID, command: name, volume: volume, seconds: seconds, ts: now.unixMillis,
-                                   expires: now.addingTimeInterval(timeout).unixMillis)), qos: 1)
+                                   expires: now.addingTimeInterval(timeout).unixMillis, toneSeconds: toneSeconds)), qos: 1)
             let deadline = ContinuousClock.now + .seconds(timeout)
             // Only an acknowledgement the controller itself would accept (same strict decoder,
             // this device on this topic) is the command's result; anything else is not an answer.
@@ -251,6 +255,11 @@ struct Devices: AsyncParsableCommand {
                 throw ValidationError("không có xác nhận sau \(Int(timeout)) s (thiết bị mất kết nối?) / no acknowledgement within \(Int(timeout)) s (device offline?)")
             }
             print("\(id): \(ack.result.vietnamese) / \(ack.result.rawValue)\(ack.detail.map { " — \($0)" } ?? "")")
+            if let f = ack.selfTest {
+                print("  amply / amplifier: \(f.amplifierOK ? "tốt / ok" : "hỏng / fault"); đường dây loa / line: \(f.speakerLineOK ? "tốt / ok" : "hỏng / fault")")
+                print("  nguồn / power: \(f.power.vietnamese) / \(f.power.rawValue)"
+                      + (BatteryText.describe(percent: f.batteryPercent, minutes: f.batteryMinutes).map { " (\($0))" } ?? ""))
+            }
             if ack.result != .ok { throw ExitCode(2) }
         }
     }

@@ -64,6 +64,10 @@ extension RunCommand {
         var server = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: database, library: library, clock: clock), $0) }, api: api)
+        // CAP feeds are polled by a single controller (`run` without --node-id): in a cluster, sources push to any node.
+        guard warningOptions.capFeed.isEmpty else {
+            throw ValidationError("--cap-feed: chỉ dùng cho bộ điều khiển đơn; trong cụm, nguồn gửi (POST) tới nút bất kỳ / only for a single controller; in a cluster, sources POST to any node")
+        }
         server.warnings = warnings
         // Ready: the database takes a write, and every link of this node (its units' and its API's) is up.
         metrics.observe(database: database)

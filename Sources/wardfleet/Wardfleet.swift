@@ -138,6 +138,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var retention: RetentionOptions
     @OptionGroup var firmwareOptions: FirmwareRunOptions
     @OptionGroup var secretsKey: SecretsKeyOptions
+    @OptionGroup var warningOptions: WarningOptions
 
     func run() async throws {
         HeapTrim.configure()  // before the controller's threads allocate (issue 16, item 4: memory)
@@ -223,6 +224,8 @@ struct RunCommand: AsyncParsableCommand {
             upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) }, api: api)
         server.firmware = firmwareOptions.library(controller.database, clock: clock)
         server.warnings = warnings
+        let feeds = try warningOptions.feeds(controller.database)
+        let poller = feeds.isEmpty ? nil : CAPFeedPoller(feeds: feeds, service: warnings, interval: .seconds(warningOptions.capFeedInterval))
         metrics.observe(database: controller.database)
         let brokerAddress = "\(config.mqtt.host):\(config.mqtt.port)"
         server.observability = Observability(metrics: metrics, access: try observability.access, readiness: Readiness(
@@ -233,6 +236,12 @@ struct RunCommand: AsyncParsableCommand {
             // Either service ending (or failing) ends the process: a half-running controller helps no one.
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await controller.run() }
+                if let poller {
+                    group.addTask {
+                        await poller.run()
+                        try Task.checkCancellation()  // the poller ends only when cancelled
+                    }
+                }
                 if serveHTTP {
                     group.addTask {
                         try await media.run { port in baseURL.update { $0 = $0 ?? "http://\(host):\(port)" } }
@@ -248,11 +257,12 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 extension RunCommand {
-    /// The deployment's warning policy: the standard one, with the all-clear when asked for.
+    /// The deployment's warning policy: `--warning-policy FILE` (or the standard one), with the all-clear
+    /// when the file or `--warning-all-clear` asks for it.
     func warningPolicy() throws -> WarningPolicy {
-        let p = WarningPolicy.standard
+        let p = try warningOptions.policy()
         return try WarningPolicy(rules: p.rules, otherwise: p.otherwise, riskBySeverity: p.riskBySeverity, repeatMinutes: p.repeatMinutes,
-                                 horizonHours: p.horizonHours, allClearOnCancel: warningAllClear)
+                                 horizonHours: p.horizonHours, allClearOnCancel: p.allClearOnCancel || warningAllClear)
     }
 }
 

@@ -12,7 +12,7 @@ import WardStorage
 struct WarningsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warnings", abstract: "Cảnh báo thiên tai (CAP 1.2) / Disaster warnings (CAP 1.2).",
-        subcommands: [List.self, Show.self, Cancel.self, Reach.self, Sources.self], defaultSubcommand: List.self)
+        subcommands: [List.self, Show.self, Cancel.self, Reach.self, Readiness.self, Sources.self], defaultSubcommand: List.self)
 
     static let calendar = LocalCalendar.vietnam
 

@@ -200,6 +200,12 @@ extension Conformance {
               bad: [(sub(speakerOK, (#""power":"mains""#, #""power":"wind""#)), "invalid_field")]),
         field("telemetry.speaker", "battery_pct", .speaker, speakerOK, good: [sub(speakerOK, (#""battery_pct":null"#, #""battery_pct":100"#))],
               bad: [(sub(speakerOK, (#""battery_pct":null"#, #""battery_pct":101"#)), "out_of_range")]),
+        field("telemetry.speaker", "battery_minutes", .speaker, speakerOK,
+              good: [sub(speakerOK, (#""battery_pct":null"#, #""battery_pct":null,"battery_minutes":10080"#)),
+                     sub(speakerOK, (#""battery_pct":null"#, #""battery_pct":3,"battery_minutes":0"#))],
+              bad: [(sub(speakerOK, (#""battery_pct":null"#, #""battery_pct":50,"battery_minutes":10081"#)), "out_of_range"),
+                    (sub(speakerOK, (#""battery_pct":null"#, #""battery_minutes":-1"#)), "out_of_range"),
+                    (sub(speakerOK, (#""battery_pct":null"#, #""battery_minutes":90.5"#)), "invalid_field")]),
 
         field("telemetry.camera", "recording", .camera, cameraOK,
               bad: [(sub(cameraOK, (#""recording":true,"#, "")), "invalid_field")]),
@@ -421,6 +427,23 @@ extension Conformance {
             try d.ack(cmd["cmd_id"] as? String ?? "", detail: "tone 5 s")
             _ = try await cli.value
         },
+        ConformanceCase(table: "cmd", row: "tone_seconds", cls: .speaker) { d in
+            try await d.connect(capabilities: ["self_test"])
+            let (refused, _, err) = try await d.w.cli(["devices", "command", d.id, "self_test", "--tone-seconds", "6", "--broker", d.w.h.brokerAddress],
+                                                      tag: "\(d.id)-6")
+            try d.check(refused != 0 && err.contains("1…5"), "a 6 s tone not refused: \(err)")
+            let cli = d.startCommand(["self_test", "--tone-seconds", "3"])
+            let cmd = try await d.command()
+            try d.check(cmd["command"] as? String == "self_test" && (cmd["tone_seconds"] as? NSNumber)?.doubleValue == 3, "\(cmd)")
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"\#(cmd["cmd_id"] as? String ?? "")","result":"ok","detail":"tone 3 s","amp_ok":true,"line_ok":true,"power":"mains","ts":$TS}"#)
+            try d.check(try await cli.value.0 == 0, "not acknowledged")
+            // Without the option: no tone asked.
+            let quiet = d.startCommand(["self_test"], tag: "-quiet")
+            let second = try await d.command(2)
+            try d.check(second["tone_seconds"] == nil, "a tone asked for unasked: \(second)")
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"\#(second["cmd_id"] as? String ?? "")","result":"ok","amp_ok":true,"line_ok":true,"power":"mains","ts":$TS}"#)
+            _ = try await quiet.value
+        },
         ConformanceCase(table: "cmd", row: "ts", cls: .speaker) { d in
             try await d.connect()
             let before = CaseDevice.nowMs()
@@ -474,6 +497,20 @@ extension Conformance {
             try d.check(first["command"] as? String == "ping", "test_tone reached the speaker")
             try d.ack(first["cmd_id"] as? String ?? "")
             _ = try await cli.value
+        },
+        ConformanceCase(table: "cmd / command", row: "self_test", cls: .speaker) { d in
+            // Only to a speaker that lists it: this one does not, so nothing is sent.
+            try await d.connect(capabilities: ["ping"])
+            let (refused, _, err) = try await d.w.cli(["devices", "command", d.id, "self_test", "--broker", d.w.h.brokerAddress], tag: "\(d.id)-st")
+            try d.check(refused != 0 && err.contains("self_test") && err.contains("not sent"), "not refused: \(err)")
+            try await d.connect(capabilities: ["ping", "self_test"])
+            let cli = d.startCommand(["self_test"])
+            let cmd = try await d.command()
+            try d.check(cmd["command"] as? String == "self_test", "\(cmd)")
+            // A fault found: result error, the findings said by the CLI.
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"\#(cmd["cmd_id"] as? String ?? "")","result":"error","detail":"lỗi amply","amp_ok":false,"line_ok":true,"power":"battery","battery_pct":35,"battery_minutes":210,"ts":$TS}"#)
+            let (status, out, _) = try await cli.value
+            try d.check(status == 2 && out.contains("hỏng / fault") && out.contains("chạy pin") && out.contains("35%, ~3.5 h"), "CLI: \(out)")
         },
         ConformanceCase(table: "cmd / command", row: "reboot", cls: .accessPoint) { d in
             // No birth heard yet: nothing is sent, capabilities unknown.
@@ -538,6 +575,52 @@ extension Conformance {
             try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"cf-d-\#(d.id)","result":"ok","detail":"\#(String(repeating: "d", count: 1024))","ts":$TS}"#)
             try await d.settled()
             try d.check(try HealthQueries(d.w.h.db).acks(command: "cf-d-\(d.id)").count == 1, "a 1024-byte detail was refused")
+        },
+        ConformanceCase(table: "ack", row: "amp_ok", cls: .speaker) { d in
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"c1","result":"ok","amp_ok":"yes","line_ok":true,"power":"mains","ts":$TS}"#)
+            try await d.rejected("invalid_field", on: "ack")
+            // The findings come together.
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"c1","result":"ok","amp_ok":true,"ts":$TS}"#)
+            try await d.rejected("invalid_field", on: "ack")
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"cf-amp-\#(d.id)","result":"error","amp_ok":false,"line_ok":true,"power":"mains","ts":$TS}"#)
+            try await d.settled()
+            let f = SelfTestFindings.stored(try HealthQueries(d.w.h.db).acks(command: "cf-amp-\(d.id)").first?.report)
+            try d.check(f == SelfTestFindings(amplifierOK: false, speakerLineOK: true, power: .mains), "stored: \(String(describing: f))")
+        },
+        ConformanceCase(table: "ack", row: "line_ok", cls: .speaker) { d in
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"c1","result":"ok","amp_ok":true,"line_ok":null,"power":"mains","ts":$TS}"#)
+            try await d.rejected("invalid_field", on: "ack")
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"cf-line-\#(d.id)","result":"error","amp_ok":true,"line_ok":false,"power":"solar","ts":$TS}"#)
+            try await d.settled()
+            let f = SelfTestFindings.stored(try HealthQueries(d.w.h.db).acks(command: "cf-line-\(d.id)").first?.report)
+            try d.check(f?.speakerLineOK == false && f?.power == .solar, "stored: \(String(describing: f))")
+        },
+        ConformanceCase(table: "ack", row: "power", cls: .speaker) { d in
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"c1","result":"ok","amp_ok":true,"line_ok":true,"power":"wind","ts":$TS}"#)
+            try await d.rejected("invalid_field", on: "ack")
+            // Without findings (any other command): stored without a report.
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"cf-plain-\#(d.id)","result":"ok","ts":$TS}"#)
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"cf-pw-\#(d.id)","result":"ok","amp_ok":true,"line_ok":true,"power":"battery","ts":$TS}"#)
+            try await d.settled()
+            try d.check(try HealthQueries(d.w.h.db).acks(command: "cf-plain-\(d.id)").first.map { $0.report == nil } == true, "a plain ack got a report")
+            try d.check(SelfTestFindings.stored(try HealthQueries(d.w.h.db).acks(command: "cf-pw-\(d.id)").first?.report)?.power == .battery, "power not stored")
+        },
+        ConformanceCase(table: "ack", row: "battery_pct", cls: .speaker) { d in
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"c1","result":"ok","amp_ok":true,"line_ok":true,"power":"battery","battery_pct":101,"ts":$TS}"#)
+            try await d.rejected("out_of_range", on: "ack")
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"cf-pct-\#(d.id)","result":"ok","amp_ok":true,"line_ok":true,"power":"battery","battery_pct":0,"ts":$TS}"#)
+            try await d.settled()
+            try d.check(SelfTestFindings.stored(try HealthQueries(d.w.h.db).acks(command: "cf-pct-\(d.id)").first?.report)?.batteryPercent == 0, "0 % not stored")
+        },
+        ConformanceCase(table: "ack", row: "battery_minutes", cls: .speaker) { d in
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"c1","result":"ok","amp_ok":true,"line_ok":true,"power":"battery","battery_minutes":10081,"ts":$TS}"#)
+            try await d.rejected("out_of_range", on: "ack")
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"c2","result":"ok","amp_ok":true,"line_ok":true,"power":"battery","battery_minutes":1.5,"ts":$TS}"#)
+            try await d.rejected("invalid_field", on: "ack")
+            try d.send("ack", #"{"v":1,"device":"$D","boot":"b1","cmd_id":"cf-min-\#(d.id)","result":"ok","amp_ok":true,"line_ok":true,"power":"battery","battery_minutes":10080,"ts":$TS}"#)
+            try await d.settled()
+            try d.check(SelfTestFindings.stored(try HealthQueries(d.w.h.db).acks(command: "cf-min-\(d.id)").first?.report)?.batteryMinutes == 10080,
+                        "10080 min not stored")
         },
     ]
 
@@ -614,6 +697,22 @@ extension Conformance {
     static let faultCases: [ConformanceCase] = [
         fault("amplifier_fault", .speaker, sub(speakerOK, (#""amp_ok":true"#, #""amp_ok":false"#))),
         fault("speaker_line_fault", .speaker, sub(speakerOK, (#""line_ok":true"#, #""line_ok":false"#))),
+        ConformanceCase(table: "Faults a device can cause / Fault", row: "on_battery", cls: .speaker) { d in
+            // Mains cut: degraded, the fault's detail with the charge and the estimated hours.
+            try d.send("telemetry", tel(1, sub(speakerOK, (#""power":"mains""#, #""power":"battery""#),
+                                            (#""battery_pct":null"#, #""battery_pct":45,"battery_minutes":270"#))))
+            try await d.until("degraded by on_battery") {
+                $0?.liveness.state == .degraded && $0?.liveness.faults.map(\.code.rawValue) == ["on_battery"]
+                    && $0?.liveness.faults.first?.detail == "45%, ~4.5 h"
+            }
+            // Solar is the cluster's own supply: not a fault.
+            try d.send("telemetry", tel(2, sub(speakerOK, (#""power":"mains""#, #""power":"solar""#), (#""battery_pct":null"#, #""battery_pct":80"#))))
+            try await d.until("on solar: ok") { $0?.liveness.state == .ok }
+            try d.send("telemetry", tel(3, sub(speakerOK, (#""power":"mains""#, #""power":"battery""#))))
+            try await d.until("on battery again, without figures") { $0?.liveness.faults.map(\.code.rawValue) == ["on_battery"] }
+            try d.send("telemetry", tel(4, speakerOK))
+            try await d.until("back on mains: ok") { $0?.liveness.state == .ok }
+        },
         fault("not_recording", .camera, sub(cameraOK, (#""recording":true"#, #""recording":false"#))),
         fault("stream_down", .camera, sub(cameraOK, (#""stream_ok":true"#, #""stream_ok":false"#))),
         ConformanceCase(table: "Faults a device can cause / Fault", row: "retention_below_required", cls: .camera) { d in

@@ -145,6 +145,28 @@ import Testing
         #expect(raised.map(\.kind) == [.offline, .offline, .offline])
     }
 
+    /// Storm readiness (issue 20): a speaker on battery below the threshold raises the warning after the rule's
+    /// duration, and it clears once back on mains, or once the charge is above the threshold again.
+    @Test func batteryLowRaisesOnBatteryAndClearsOnMainsOrAboveTheThreshold() {
+        func speaker(_ p: PowerSource, _ pct: Int) -> Reading {
+            .speaker(SpeakerReading(volume: 50, amplifierOK: true, speakerLineOK: true, playing: false, powerSource: p, batteryPercent: pct,
+                                    batteryMinutes: pct * 6))
+        }
+        for recovery in [speaker(.mains, 12), speaker(.battery, 21)] {
+            var e = AlarmEngine()
+            #expect(e.evaluate([obs("loa", .degraded, since: start, reading: speaker(.battery, 19))], now: start).isEmpty)
+            let raised = e.evaluate([obs("loa", .degraded, since: start, reading: speaker(.battery, 18))], now: start + 300)
+            guard case .raised(let a)? = raised.first else { Issue.record("not raised: \(raised)"); return }
+            #expect(a.kind == .batteryLow && a.severity == .warning && a.detail == "18%" && a.since == start)
+            #expect(AlarmKind.batteryLow.vietnamese == "pin yếu khi đang chạy pin")
+            // Back (mains, or charged above 20 %): gone for the tolerance (600 s), then cleared.
+            #expect(e.evaluate([obs("loa", .ok, since: start + 310, reading: recovery)], now: start + 310).isEmpty)
+            let cleared = e.evaluate([obs("loa", .ok, since: start + 310, reading: recovery)], now: start + 910)
+            guard case .cleared(let c)? = cleared.first else { Issue.record("not cleared: \(cleared)"); return }
+            #expect(c.kind == .batteryLow)
+        }
+    }
+
     @Test func classConditionsFollowRulesAndThresholds() {
         let now = start
         let battery = Reading.speaker(SpeakerReading(volume: 50, amplifierOK: false, speakerLineOK: true, playing: false,

@@ -72,6 +72,19 @@ import Testing
                                                             ticketsServed: 0)), config: cfg, now: t0).isEmpty)
     }
 
+    @Test func runningOnBatteryIsDegradedSolarIsNot() {
+        func speaker(_ p: PowerSource, _ pct: Int?, _ min: Int?) -> [Fault] {
+            HealthRules.faults(of: .speaker(SpeakerReading(volume: 1, amplifierOK: true, speakerLineOK: true, playing: false,
+                                                           powerSource: p, batteryPercent: pct, batteryMinutes: min)), config: cfg, now: t0)
+        }
+        #expect(speaker(.battery, 45, 270) == [Fault(.onBattery, "45%, ~4.5 h")])
+        #expect(speaker(.battery, 90, 1500) == [Fault(.onBattery, "90%, ~25 h")])
+        #expect(speaker(.battery, nil, nil) == [Fault(.onBattery)])
+        #expect(speaker(.solar, 30, 600).isEmpty)
+        #expect(speaker(.mains, 10, nil).isEmpty)
+        #expect(Fault(.onBattery, "45%, ~4.5 h").text == "chạy pin (mất điện lưới) / running on battery (mains lost) (45%, ~4.5 h)")
+    }
+
     @Test func everyFaultHasBothLanguages() {
         for c in FaultCode.allCases { #expect(!c.vietnamese.isEmpty && !c.english.isEmpty && c.vietnamese != c.english) }
     }

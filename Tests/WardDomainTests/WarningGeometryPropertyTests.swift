@@ -201,3 +201,37 @@ import Testing
         #expect((try? GeoPolygon.parse("21,107 21,108 22,108 nan,107 21,107").get()) == nil)
     }
 }
+
+/// CAP feeds (Atom, RSS): the entries that link to a CAP document, read with the CAP document's guards.
+@Suite struct CAPFeedParsingTests {
+    let base = URL(string: "https://kttv.example/feeds/cap.atom")!
+
+    @Test func atomEntriesLinkToTheirCAPDocument() throws {
+        let atom = """
+            <feed xmlns="http://www.w3.org/2005/Atom"><entry><id> urn:a </id><link rel="alternate" type="text/html" href="/html/a"/>
+            <link rel="related" type="application/cap+xml" href="a.xml"/></entry>
+            <entry><link href="https://other.example/b.cap"/></entry><entry><id>c</id><link href="ftp://x/c"/></entry></feed>
+            """
+        let (entries, skipped) = try CAPFeed.entries(Data(atom.utf8), base: base)
+        #expect(entries == [CAPFeed.Entry(id: "urn:a", url: URL(string: "https://kttv.example/feeds/a.xml")!),
+                            CAPFeed.Entry(id: "https://other.example/b.cap", url: URL(string: "https://other.example/b.cap")!)])
+        #expect(skipped == 1, "not http(s): skipped, counted")
+    }
+
+    @Test func rssItemsUseTheirCAPEnclosureOrLink() throws {
+        let rss = """
+            <rss version="2.0"><channel><title>Cảnh báo</title>
+            <item><guid>g1</guid><link>https://kttv.example/html/1</link><enclosure url="https://kttv.example/cap/1.xml" type="application/cap+xml" length="1"/></item>
+            <item><link>https://kttv.example/cap/2.xml</link></item></channel></rss>
+            """
+        let (entries, skipped) = try CAPFeed.entries(Data(rss.utf8), base: base)
+        #expect(entries.map(\.url.absoluteString) == ["https://kttv.example/cap/1.xml", "https://kttv.example/cap/2.xml"])
+        #expect(entries.map(\.id) == ["g1", "https://kttv.example/cap/2.xml"] && skipped == 0)
+    }
+
+    @Test func hostileOrForeignDocumentsAreRefused() {
+        #expect(throws: CAPFeed.Problem.self) { try CAPFeed.entries(Data("<!DOCTYPE feed [<!ENTITY x 'y'>]><feed/>".utf8), base: base) }
+        #expect(throws: CAPFeed.Problem.notAFeed("html")) { try CAPFeed.entries(Data("<html><body/></html>".utf8), base: base) }
+        #expect(throws: CAPFeed.Problem.self) { try CAPFeed.entries(Data(repeating: 0x20, count: CAPFeed.maxBytes + 1), base: base) }
+    }
+}

@@ -231,13 +231,20 @@ import WardDomain
         var b = IngestBatch()
         b.acks = [AckRecord(deviceID: "LOA-01", cmdID: "cmd-1", result: "ok", detail: nil, receivedAt: at(1)),
                   AckRecord(deviceID: "CAM-01", cmdID: "cmd-1", result: "error", detail: "không hỗ trợ", receivedAt: at(2)),
-                  AckRecord(deviceID: "LOA-01", cmdID: "cmd-2", result: "ok", detail: nil, receivedAt: at(3))]
+                  AckRecord(deviceID: "LOA-01", cmdID: "cmd-2", result: "ok", detail: nil, receivedAt: at(3)),
+                  // A self-test's findings (v26) kept beside its result.
+                  AckRecord(deviceID: "LOA-01", cmdID: "rdy-1", result: "ok", detail: "amply tốt", receivedAt: at(4),
+                            report: SelfTestFindings(amplifierOK: true, speakerLineOK: true, power: .battery, batteryPercent: 45,
+                                                     batteryMinutes: 270).json)]
         try IngestRepository(db).write(b)
         let q = HealthQueries(db)
         #expect(try q.acks(command: "cmd-1") == Array(b.acks.prefix(2)))
         #expect(try q.acks(command: "cmd-1", device: "CAM-01") == [b.acks[1]])
         #expect(try q.acks(command: "cmd-1", device: "KIOSK-01").isEmpty)
         #expect(try q.acks(command: "cmd-3").isEmpty)
+        #expect(try q.acks(command: "rdy-1") == [b.acks[3]])
+        #expect(SelfTestFindings.stored(try q.acks(command: "rdy-1").first?.report)?.batteryMinutes == 270)
+        #expect(try q.acks(command: "cmd-2").first?.report == nil)
     }
 
     @Test(arguments: Backend.allCases) func rejectionsAreKeptBoundedAndFoundByDevice(_ backend: Backend) throws {

@@ -24,6 +24,24 @@ import WardDomain
         #expect(try repo.all().first { $0.id == "tdp-5" }?.name == "Tổ dân phố 5")
     }
 
+    /// The registry snapshot reports read is reused only while nothing in `devices` or `places` changed,
+    /// whoever wrote it (here: plain SQL, as another process or tool would).
+    @Test(arguments: Backend.allCases) func theRegistrySnapshotIsReadAgainAfterAnyChange(_ backend: Backend) throws {
+        let db = try backend.open()
+        let f = try FleetFileReader.parseYAML(yaml, registeredAt: t0)
+        try PlaceRepository(db).upsert(f.places)
+        try DeviceRepository(db).upsert(f.devices)
+        let a = try db.registry()
+        #expect(a.devices.map(\.id).sorted() == f.devices.map(\.id).sorted() && a.tree.places.count == 7)
+        #expect(try db.registry().revision == a.revision, "nothing changed: the same snapshot")
+        try db.store.write { try $0.execute(sql: "UPDATE places SET name = ? WHERE id = ?", arguments: ["Tổ dân phố số 5", "tdp-5"]) }
+        let b = try db.registry()
+        #expect(b.revision > a.revision && b.tree["tdp-5"]?.name == "Tổ dân phố số 5")
+        #expect(try DeviceRepository(db).remove("LOA-01", at: at(10)))
+        let c = try db.registry()
+        #expect(c.revision > b.revision && c.devices.first { $0.id == "LOA-01" }?.removedAt == at(10), "removed devices stay, marked")
+    }
+
     @Test(arguments: Backend.allCases) func devicesRoundTripAndBumpTheRegistryRevision(_ backend: Backend) throws {
         let db = try backend.open()
         let f = try FleetFileReader.parseYAML(yaml, registeredAt: t0)

@@ -312,6 +312,13 @@ try:
     shot("02a-device-charts")
     go("#/devices")
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-device-state="LOA-1"]').get_attribute("data-state") == "ok")
+    # Storm readiness from the same page: LOA-1 self-tests; Khu phố Yên Giang has no speaker, so it would not hear.
+    press('[data-testid="readiness-run"]')
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="readiness-table"] [data-village="thon-cam-la"]')
+               .get_attribute("data-can-hear") == "true")
+    gone = css('[data-testid="readiness-would-not"] [data-village="kp-yen-giang"]')
+    assert "không có cụm loa" in gone.text, gone.text
+    shot("02b-readiness")
     driver.execute_script("window.__noReload = 'still here'")
     os.kill(int(os.environ["WF_SIM_PID"]), signal.SIGKILL)  # its Last Will tells the controller
     WebDriverWait(driver, 90, ignored_exceptions=RETRY).until(

@@ -132,7 +132,9 @@ public struct WarningService: Sendable {
                                        status: alert.status, msgType: .cancel, references: alert.references,
                                        event: alert.vietnameseInfo?.event, headline: alert.vietnameseInfo?.headline,
                                        state: .recorded, receivedAt: now)
-            let (stored, _) = try repo.record(record, document: text)
+            let (stored, isNew) = try repo.record(record, document: text)
+            // Another node or feed pass stored the same alert between the lookup and here: it acted, not this one.
+            guard isNew else { return (stored, false) }
             if alert.status == .actual || alert.status == .exercise {
                 for r in referenced where r.state == .active && r.status == alert.status {
                     guard try end(r, .cancelled, at: now, by: nil, actor: Self.actor(user)) else { continue }
@@ -148,7 +150,9 @@ public struct WarningService: Sendable {
         } catch let e as CAPError {
             throw WarningRefusal(.invalid(e))
         }
-        var (stored, _) = try repo.record(WarningRecord(plan: plan, sourceUser: user, receivedAt: now), document: text)
+        var (stored, isNew) = try repo.record(WarningRecord(plan: plan, sourceUser: user, receivedAt: now), document: text)
+        // Another node or feed pass stored the same alert between the lookup and here: it goes on air once, by that one.
+        guard isNew else { return (stored, false) }
         // An Update ends what it replaces: no more repeats, and what of it plays now is cut. When the
         // update goes on air itself, that happens just before its item is made (its speech is ready):
         // no gap, and the old play does not hold the new one back (an emergency waits for another).
@@ -235,7 +239,7 @@ public struct WarningService: Sendable {
                    beforeOnAir: () throws -> Void = {}) async throws -> Int64 {
         let actor = Self.actor(user)
         let title = "Cảnh báo \(plan.risk.rawValue)/5: \(plan.info.event)".nfc
-        let speech = try await library.addSpeech(plan.speech, voice: .northern, title: title, by: actor).item
+        let (speech, audioNote) = try await programme(for: plan, title: title, actor: actor)
         let programme = Programme.media(sha256: speech.sha256)
         let upstream = UpstreamRepository(db)
         var (b, _) = try upstream.receive(UpstreamBulletin(
@@ -248,7 +252,7 @@ public struct WarningService: Sendable {
             let target = plan.targets.broadcastTarget(devices: try DeviceRepository(db).list())
             let request = service.emergencyRequest(title: title, programme: programme, duration: speech.duration, target: target, volume: nil)
             let item = try service.create(request, status: .approved, actor: actor)
-            try upstream.setStatus(b.id, .onAir, item: item.id, by: actor, at: now)
+            try upstream.setStatus(b.id, .onAir, item: item.id, by: actor, at: now, detail: audioNote)
             // The first play, then the plan: the repeater sees a plan only with its first play made.
             let repo = WarningRepository(db)
             try repo.recordPlay(WarningPlay(alertID: record.id, number: 1, kind: .play, itemID: item.id, dueAt: now, madeAt: clock.now()))

@@ -16,8 +16,9 @@ public struct KPIService: Sendable {
     }
 
     public func load(period: DateInterval, communes: Set<String>? = nil, now: Date) throws -> Loaded {
-        let tree = try PlaceRepository(db).tree()
-        let devices = try DeviceRepository(db).list(includeRemoved: true)
+        let registry = try db.registry()
+        let tree = registry.tree
+        let devices = registry.devices
             .filter { ($0.removedAt.map { $0 > period.start } ?? true) && $0.monitoredFrom < period.end }
         let window = DateInterval(start: period.start, end: max(period.start, min(period.end, now)))
         let kpiQueries = KPIQueries(db)
@@ -130,7 +131,7 @@ public struct MonthlyReport: Codable, Sendable {
         guard let period = calendar.month(named: month) else { throw ReportError.badMonth(month) }
         guard period.start < now else { throw ReportError.future(month) }
         if let commune {
-            let tree = try PlaceRepository(db).tree()
+            let tree = try db.registry().tree
             guard tree[commune]?.level == .commune else {
                 throw ReportError.unknownCommune(commune, suggestion: tree.named(commune, at: .commune)?.id)
             }

@@ -16,14 +16,20 @@ extension KPIService {
         try rollups.build(month: month, now: now)
 
         let window = DateInterval(start: period.start, end: max(period.start, min(period.end, now)))
-        // The registry and the month's rows are independent reads: two connections at once.
-        let ((tree, devices, rows), (open, tallies)) = try inParallel({
-            (try PlaceRepository(db).tree(),
-             try DeviceRepository(db).list(includeRemoved: true)
-                .filter { ($0.removedAt.map { $0 > period.start } ?? true) && $0.monitoredFrom < period.end },
-             try rollups.uptime(month: month))
-        }, { (try rollups.openIntervals(startedBefore: window.end), try rollups.playbackTallies(month: month, due: window.end)) })
-        let kioskEvents = try rollups.kioskTotals(devices: devices.filter { $0.deviceClass == .kiosk }.map(\.id), month: month, before: window.end)
+        // The registry (read once per revision), then the month's rows in two independent halves on two connections:
+        // devices' time and kiosks' figures, and plays with what they targeted.
+        let registry = try db.registry()
+        let tree = registry.tree
+        let devices = registry.devices.filter { ($0.removedAt.map { $0 > period.start } ?? true) && $0.monitoredFrom < period.end }
+        let kiosks = devices.filter { $0.deviceClass == .kiosk }
+        let ((rows, kiosk), (open, tallies, targets)) = try inParallel({
+            var kiosk = try rollups.kioskTotals(devices: kiosks.map(\.id), month: month, before: window.end)
+            try KioskCounts.addCounted(db, kiosks: kiosks, tree: tree, in: window, to: &kiosk)
+            return (try rollups.uptime(month: month), kiosk)
+        }, {
+            let tallies = try rollups.playbackTallies(month: month, due: window.end)
+            return (try rollups.openIntervals(startedBefore: window.end), tallies, try KPIQueries(db).itemTargets(Set(tallies.map(\.item))))
+        })
 
         // Each device's time in the month, and its state at the end.
         let nowMs = UptimeMillis.ms(now)
@@ -79,9 +85,6 @@ extension KPIService {
             if let best { endStates[d.id] = best.state }
         }
 
-        var kiosk = kioskEvents
-        try KioskCounts.addCounted(db, kiosks: devices.filter { $0.deviceClass == .kiosk }, tree: tree, in: window, to: &kiosk)
-        let targets = try KPIQueries(db).itemTargets(Set(tallies.map(\.item)))
         return Loaded(input: KPIInput(tree: tree, devices: devices, period: period, now: now, intervals: rawIntervals, playback: tallies,
                                       itemTargets: targets, kiosk: kiosk, communes: communes, uptime: uptime),
                       settings: try SettingsRepository(db).kpiSettings(), endStates: endStates)

@@ -7,6 +7,7 @@ public struct XMLElementNode: Sendable, Hashable {
     public var namespace: String?
     public var text: String
     public var children: [XMLElementNode]
+    public var attributes: [String: String] = [:]
 
     public init(_ name: String, namespace: String? = nil, text: String = "", children: [XMLElementNode] = []) {
         self.name = name

@@ -108,7 +108,9 @@ public enum CAPXML {
                 return refuse(parser, CAPError(.malformed, "alert", "lồng quá sâu / nested too deep"))
             }
             if root != nil && stack.isEmpty { return refuse(parser, CAPError(.malformed, "alert", "nhiều phần tử gốc / several roots")) }
-            stack.append(XMLElementNode(name, namespace: namespaceURI))
+            var node = XMLElementNode(name, namespace: namespaceURI)
+            node.attributes = attributes  // CAP uses none; a feed's links are attributes (Atom `href`)
+            stack.append(node)
         }
 
         func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {

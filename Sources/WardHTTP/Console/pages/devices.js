@@ -1,9 +1,10 @@
 // Every device the person may see, filtered by class, state ("hỏng": degraded or offline) and text.
-import { h, api, page, hashQuery } from "../lib/core.js";
+import { h, api, page, hashQuery, can } from "../lib/core.js";
 import { t, word, fmtTime, ago } from "../lib/i18n.js";
 import { stateBadge, table, select, field } from "../lib/ui.js";
 import { CLASSES, isBroken, worstFirst, faultWords } from "../lib/fleet.js";
 import { onLive } from "../lib/live.js";
+import { readinessPanel } from "./readiness.js";
 
 // Searched as typed on any keyboard: without diacritics ("dong mai" finds "Đông Mai").
 const plain = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
@@ -11,7 +12,8 @@ const plain = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(
 const STATES = ["broken", "ok", "degraded", "offline", "unknown"];
 
 export async function devicesPage() {
-  const list = await api("/api/v1/devices");
+  // Storm readiness asks speakers to self-test: for those who may command devices.
+  const [list, places] = await Promise.all([api("/api/v1/devices"), can("manage_devices") ? api("/api/v1/places") : []]);
   const q0 = hashQuery();
   const q = h("input", { type: "search", placeholder: t("search"), value: q0.get("q") || "", oninput: () => draw() });
   const cls = select([["", t("all")], ...CLASSES.map((c) => [c, word("cls", c)])], q0.get("class") || "",
@@ -46,7 +48,7 @@ export async function devicesPage() {
   draw();
   page(t("devices"), h("div", { class: "panel filters" }, field(t("search"), q), field(t("cls"), cls),
     field(t("state"), st)),
-    holder);
+    holder, readinessPanel(places));
   onLive("device", (e) => {
     const d = list.find((x) => x.id === e.id);
     if (d) Object.assign(d, { state: e.state, since: e.since, reasons: e.reasons });

@@ -1,0 +1,281 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import WardController
+import WardDomain
+import WardStorage
+
+/// Issue 20, item 5 end to end: a storm in firmware-sim (mains cut in one village, the batteries draining; one
+/// speaker's battery runs flat; links dropped), a real broker and `wardfleet run`; the speaker on battery is
+/// degraded (`on_battery`) with a low-battery alarm; `wardfleet warnings readiness` and
+/// `POST /api/v1/warnings/readiness` self-test the reachable speakers and list exactly the villages that
+/// cannot hear a warning, worst first, with the battery figures.
+extension RealBrokerTests {
+    @Suite struct Readiness {
+        static let fleet = """
+            province:
+              id: qn
+              name: Tỉnh Quảng Ninh
+              communes:
+                - id: cam-la
+                  name: Xã Cẩm La
+                  sites:
+                    - {id: ubnd, name: Trụ sở UBND xã, kind: commune_office, lat: 21.20, lon: 107.50, devices: [{id: LOA-UB, class: speaker}]}
+                  villages:
+                    - id: thon-mot
+                      name: Thôn Một
+                      sites:
+                        - {id: nvh-mot, name: Nhà văn hóa thôn Một, kind: cultural_house, lat: 21.01, lon: 107.30,
+                           devices: [{id: LOA-M1, class: speaker}, {id: LOA-M2, class: speaker}]}
+                    - id: thon-hai
+                      name: Thôn Hai
+                      sites:
+                        - {id: cot-hai, name: Cột loa thôn Hai, kind: pole, lat: 21.02, lon: 107.31, devices: [{id: LOA-H1, class: speaker}]}
+                    - id: thon-ba
+                      name: Thôn Ba
+                      sites:
+                        - {id: cot-ba, name: Cột loa thôn Ba, kind: pole, lat: 21.10, lon: 107.40,
+                           devices: [{id: LOA-B1, class: speaker}, {id: LOA-B2, class: speaker}]}
+                    - id: thon-bon
+                      name: Thôn Bốn
+                      sites:
+                        - {id: cot-bon, name: Cột loa thôn Bốn, kind: pole, lat: 21.12, lon: 107.42, devices: [{id: LOA-N1, class: speaker}]}
+                    - id: thon-nam
+                      name: Thôn Năm
+                      sites:
+                        - {id: cot-nam, name: Cột loa thôn Năm, kind: pole, lat: 21.14, lon: 107.44, devices: [{id: LOA-F1, class: speaker}]}
+            """
+        static let all = ["LOA-UB", "LOA-M1", "LOA-M2", "LOA-H1", "LOA-B1", "LOA-B2", "LOA-N1", "LOA-F1"]
+
+        @Test("a storm: readiness lists exactly the villages that cannot hear, with battery figures; battery degraded and alarmed")
+        func stormReadiness() async throws {
+            let h = try await Harness(fleet: Self.fleet)
+            do {
+                try await Self.scenario(h)
+            } catch {
+                await h.stop()
+                throw error
+            }
+            await h.stop()
+        }
+
+        static func scenario(_ h: Harness) async throws {
+            for args in [["users", "add", "admin-an", "--role", "admin"], ["users", "add", "kt-minh", "--role", "technician"],
+                         ["alarms", "rules", "--kind", "battery_low", "--duration", "0", "--tolerance", "0", "--user", "admin-an"]] {
+                let (st, _) = try await h.run("wardfleet", args + ["--db", h.dbPath])
+                try #require(st == 0, "\(args): \(h.lastStderr)")
+            }
+            let (st, out) = try await h.run("wardfleet", ["users", "token", "kt-minh", "--db", h.dbPath])
+            try #require(st == 0, "\(h.lastStderr)")
+            let token = out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let port = try OutsideToolTests.Browser.freePort()
+            try await h.startController(["--http-port", "\(port)"])
+            // The storm, 3 s in: mains cut in Thôn Hai (15 %, 10 %/h: 1.5 h left); Thôn Một's two links and one of
+            // Thôn Ba's two dropped; Thôn Bốn's amplifier broken. Thôn Năm's speaker, in a second simulator, has
+            // 1 % left draining at 3,600 %/h: flat within seconds, it goes dark.
+            try h.startSim(["--only", "LOA-UB,LOA-M1,LOA-M2,LOA-H1,LOA-B1,LOA-B2,LOA-N1", "--storm-villages", "thon-hai", "--storm-at", "3",
+                            "--storm-battery", "15", "--storm-drain", "10", "--behave", "LOA-M1:link-loss@3", "--behave", "LOA-M2:link-loss@3",
+                            "--behave", "LOA-B1:link-loss@3", "--behave", "LOA-N1:amp-fault@3", "--solar-fraction", "0"])
+            try h.startSim(["--only", "LOA-F1", "--storm-villages", "thon-nam", "--storm-at", "3", "--storm-battery", "1", "--storm-drain", "3600", "--solar-fraction", "0"])
+
+            try await h.waitUntil("the storm as the controller sees it", timeout: .seconds(60)) {
+                let s = try HealthQueries(h.db).statuses()
+                return ["LOA-M1", "LOA-M2", "LOA-B1", "LOA-F1"].allSatisfy { s[$0]?.liveness.state == .offline }
+                    && s["LOA-H1"]?.liveness.faults.map(\.code) == [.onBattery] && s["LOA-N1"]?.liveness.faults.map(\.code) == [.amplifierFault]
+                    && s["LOA-UB"]?.liveness.state == .ok && s["LOA-B2"]?.liveness.state == .ok
+            }
+            // On battery: degraded with the figures, and the low-battery alarm (below 20 %).
+            let h1 = try #require(try h.status("LOA-H1"))
+            #expect(h1.liveness.state == .degraded && h1.liveness.faults.first?.detail == "15%, ~1.5 h")
+            try await h.waitUntil("battery_low raised for LOA-H1") {
+                try AlarmRepository(h.db).list(limit: 100).contains { $0.kind == .batteryLow && $0.deviceID == "LOA-H1" && $0.status == .active }
+            }
+            // The flat one went dark as hardware does: the broker published its Last Will.
+            #expect(try h.status("LOA-F1")?.liveness.faults.map(\.code) == [.lastWill])
+
+            // The CLI: the whole commune.
+            let (status, json) = try await h.run("wardfleet", ["warnings", "readiness", "--commune", "cam-la", "--json", "--timeout", "20",
+                                                               "--broker", h.brokerAddress, "--db", h.dbPath])
+            #expect(status == 3, "exit status 3 when some village would not hear: \(h.lastStderr)")
+            let r = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)\n\(h.lastStderr)")
+            try Self.check(r, expectAsked: 4)
+
+            // The same for people: the table, then the villages that would not hear, worst first, in Vietnamese.
+            let (textStatus, text) = try await h.run("wardfleet", ["warnings", "readiness", "--commune", "cam-la", "--timeout", "20",
+                                                                   "--broker", h.brokerAddress, "--db", h.dbPath])
+            #expect(textStatus == 3)
+            let tail = try #require(text.range(of: "KHÔNG NGHE ĐƯỢC CẢNH BÁO LÚC NÀY").map { String(text[$0.lowerBound...]) }, "\(text)")
+            let order = ["Thôn Một", "Thôn Năm", "Thôn Bốn"].compactMap { tail.range(of: $0)?.lowerBound }
+            #expect(order.count == 3 && order == order.sorted() && !tail.contains("Thôn Hai") && !tail.contains("Thôn Ba:"), "\(tail)")
+            #expect(text.contains("CHỈ CÒN CHẠY PIN") && text.contains("pin 1 (15%, còn ~1.5 h)"), "\(text)")
+
+            // The API: a GeoJSON polygon over Thôn Một and Thôn Hai, as the technician's token, with the quiet tone.
+            var post = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/warnings/readiness")!)
+            post.httpMethod = "POST"
+            post.timeoutInterval = 120
+            post.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            post.httpBody = Data(#"""
+                {"geojson":{"type":"Polygon","coordinates":[[[107.29,21.0],[107.32,21.0],[107.32,21.03],[107.29,21.03],[107.29,21.0]]]},"timeout_s":20,"tone":true}
+                """#.utf8)
+            let (body, response) = try await URLSession.shared.data(for: post)
+            try #require((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: body, as: UTF8.self))")
+            let a = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+            let villages = try #require(a["villages"] as? [[String: Any]])
+            #expect(villages.compactMap { $0["id"] as? String } == ["thon-hai", "thon-mot"])
+            #expect(a["would_not_hear"] as? [String] == ["thon-mot"])
+            #expect(a["on_battery_only"] as? [String] == ["thon-hai"])
+            #expect(a["asked"] as? Int == 1 && a["answered"] as? Int == 1)
+            let hai = try #require(villages.first { $0["id"] as? String == "thon-hai" }?["speaker_rows"] as? [[String: Any]])
+            #expect((hai.first?["detail"] as? String)?.hasSuffix("(tone 3 s)") == true, "\(hai)")
+            // The CLI through the API (`--server`, `--token`): the same verdict, the same exit status, audited.
+            let (rs, remote) = try await h.run("wardfleet", ["warnings", "readiness", "--commune", "cam-la", "--json", "--timeout", "20",
+                                                             "--server", "http://127.0.0.1:\(port)", "--token", token])
+            #expect(rs == 3, "\(h.lastStderr)")
+            let viaAPI = try #require(try JSONSerialization.jsonObject(with: Data(remote.utf8)) as? [String: Any], "\(remote)\n\(h.lastStderr)")
+            try Self.check(viaAPI, expectAsked: 4)
+            #expect(try AuthRepository(h.db).auditLog().filter { $0.action == "device.readiness" && $0.user == "kt-minh" }.count == 2)
+            // Outside the technician's reach nothing is asked: a commune that does not exist is 404.
+            post.httpBody = Data(#"{"commune":"khong-co"}"#.utf8)
+            let (_, missing) = try await URLSession.shared.data(for: post)
+            #expect((missing as? HTTPURLResponse)?.statusCode == 404)
+        }
+
+        @Test("a storm's link loss drops a seeded fraction of the speakers' links, for good")
+        func linkLossFraction() async throws {
+            let h = try await Harness(fleet: Self.fleet)
+            do {
+                try await h.startController()
+                try h.startSim(["--storm-link-loss", "0.5", "--storm-at", "2", "--solar-fraction", "0"])
+                // Half of the eight speakers (the same four for the seed) go offline at the storm and stay away.
+                try await h.waitUntil("four links dropped", timeout: .seconds(60)) {
+                    let s = try HealthQueries(h.db).statuses()
+                    return Self.all.filter { s[$0]?.liveness.state == .offline }.count == 4
+                        && Self.all.filter { s[$0]?.liveness.state == .ok }.count == 4
+                }
+                let log = (try? String(contentsOfFile: h.file("sim.log"), encoding: .utf8)) ?? ""
+                let line = try #require(log.split(separator: "\n").first { $0.contains("links dropped:") }, "\(log.suffix(2000))")
+                let dropped = Set(line.split(separator: ":").last!.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                let states = try HealthQueries(h.db).statuses()
+                #expect(dropped == Set(Self.all.filter { states[$0]?.liveness.state == .offline }), "\(line)")
+                // Still away while the others report four more times: they do not reconnect.
+                let mark = Date().addingTimeInterval(4)
+                let online = Self.all.filter { states[$0]?.liveness.state == .ok }
+                try await h.waitUntil("four more heartbeats from the others") {
+                    let s = try HealthQueries(h.db).statuses()
+                    return online.allSatisfy { (s[$0]?.lastTelemetryAt ?? .distantPast) > mark }
+                }
+                #expect(Self.all.filter { try! h.state($0) == .offline }.count == 4)
+            } catch {
+                await h.stop()
+                throw error
+            }
+            await h.stop()
+        }
+
+        /// Issue 20's storm, for readiness: 3 communes, 200 speakers, mains cut in 2 villages, 30 % of links lost.
+        static func bigFleet() -> (yaml: String, villages: [String: [String]]) {
+            let sizes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 21]
+            var yaml = "province:\n  id: qn\n  name: Tỉnh Quảng Ninh\n  communes:\n"
+            var villages: [String: [String]] = [:]
+            for (i, c) in ["a", "b", "c"].enumerated() {
+                yaml += "    - id: xa-\(c)\n      name: Xã \(c.uppercased())\n"
+                if i < 2 {
+                    yaml += "      sites:\n        - {id: ub-\(c), name: Trụ sở UBND xã \(c.uppercased()), kind: commune_office, lat: \(21.0 + Double(i) * 0.1), "
+                        + "lon: 107.15, devices: [{id: LOA-\(c.uppercased())-UB, class: speaker}]}\n"
+                    villages["ub-\(c)"] = ["LOA-\(c.uppercased())-UB"]
+                }
+                yaml += "      villages:\n"
+                for (j, n) in sizes.enumerated() {
+                    let v = "\(c)-v\(j)"
+                    let ids = (0..<n).map { "LOA-\(c.uppercased())\(j)-\($0)" }
+                    villages[v] = ids
+                    yaml += "        - id: \(v)\n          name: Thôn \(c.uppercased())\(j)\n          sites:\n"
+                    yaml += "            - {id: cot-\(v), name: Cột loa \(v), kind: pole, lat: \(21.0 + Double(i) * 0.1), lon: \(107.0 + Double(j) * 0.01), devices: ["
+                        + ids.map { "{id: \($0), class: speaker}" }.joined(separator: ", ") + "]}\n"
+                }
+            }
+            return (yaml, villages)
+        }
+
+        @Test("3 communes, 200 speakers, mains cut in 2 villages, 30 % of links lost: exactly the villages that cannot hear")
+        func stormOf200Speakers() async throws {
+            let (yaml, villages) = Self.bigFleet()
+            let speakers = villages.values.flatMap { $0 }
+            try #require(speakers.count == 200)
+            let h = try await Harness(fleet: yaml)
+            do {
+                try await h.startController()
+                try h.startSim(["--storm-villages", "a-v2,b-v5", "--storm-link-loss", "0.3", "--storm-at", "8", "--storm-battery", "80",
+                                "--storm-drain", "20", "--solar-fraction", "0"])
+                try await h.waitUntil("the storm: 60 links dropped, 140 speakers online", timeout: .seconds(120)) {
+                    let s = try HealthQueries(h.db).statuses()
+                    return speakers.filter { s[$0]?.liveness.state == .offline }.count == 60
+                        && speakers.filter { s[$0]?.liveness.state.isOnline == true }.count == 140
+                }
+                let log = (try? String(contentsOfFile: h.file("sim.log"), encoding: .utf8)) ?? ""
+                let line = try #require(log.split(separator: "\n").first { $0.contains("links dropped:") })
+                let dropped = Set(line.split(separator: ":").last!.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                try #require(dropped.count == 60)
+                let cut = ["a-v2", "b-v5"]
+                try await h.waitUntil("the mains-cut speakers on battery") {
+                    let s = try HealthQueries(h.db).statuses()
+                    return cut.flatMap { villages[$0]! }.filter { !dropped.contains($0) }
+                        .allSatisfy { s[$0]?.liveness.faults.map(\.code) == [.onBattery] }
+                }
+                // The whole province's box: every place of the three communes.
+                try h.write("area.txt", "20.9,106.9 20.9,107.3 21.4,107.3 21.4,106.9 20.9,106.9\n")
+                let (status, json) = try await h.run("wardfleet", ["warnings", "readiness", "--area", h.file("area.txt"), "--json", "--timeout", "40",
+                                                                   "--broker", h.brokerAddress, "--db", h.dbPath])
+                let r = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)\n\(h.lastStderr)")
+                let expected = Set(villages.filter { $0.value.allSatisfy(dropped.contains) }.keys)
+                let wouldNot = r["would_not_hear"] as? [String] ?? []
+                #expect(Set(wouldNot) == expected && wouldNot.count == expected.count, "\(wouldNot) vs \(expected.sorted())")
+                #expect(status == (expected.isEmpty ? 0 : 3))
+                // Worst first: all are "none reachable" here, so the most speakers first.
+                let sizes = wouldNot.map { villages[$0]!.count }
+                #expect(sizes == sizes.sorted(by: >), "\(wouldNot)")
+                #expect(r["asked"] as? Int == 140 && r["answered"] as? Int == 140, "asked \(r["asked"] ?? "?"), answered \(r["answered"] ?? "?")")
+                let onBattery = cut.filter { !expected.contains($0) }
+                #expect(Set(r["on_battery_only"] as? [String] ?? []) == Set(onBattery))
+                let rows = try #require(r["villages"] as? [[String: Any]])
+                #expect(rows.count == 32)
+                for v in rows where onBattery.contains(v["id"] as? String ?? "") {
+                    #expect(v["lowest_battery_percent"] as? Int == 80 && (v["shortest_hours"] as? NSNumber)?.doubleValue == 4, "\(v)")
+                    #expect(v["reachable"] as? Int == villages[v["id"] as! String]!.filter { !dropped.contains($0) }.count)
+                }
+            } catch {
+                await h.stop()
+                throw error
+            }
+            await h.stop()
+        }
+
+        /// The whole commune's verdict, as the storm made it.
+        static func check(_ r: [String: Any], expectAsked: Int) throws {
+            // Worst first: Thôn Một (two speakers, none reachable), Thôn Năm (one, dark), Thôn Bốn (reachable, amplifier broken).
+            #expect(r["would_not_hear"] as? [String] == ["thon-mot", "thon-nam", "thon-bon"], "\(r["would_not_hear"] ?? "none")")
+            #expect(r["on_battery_only"] as? [String] == ["thon-hai"])
+            // Asked: the online ones (LOA-UB, LOA-H1, LOA-B2, LOA-N1); all answered.
+            #expect(r["asked"] as? Int == expectAsked && r["answered"] as? Int == expectAsked)
+            let villages = try #require(r["villages"] as? [[String: Any]])
+            let byID = Dictionary(uniqueKeysWithValues: villages.compactMap { v in (v["id"] as? String).map { ($0, v) } })
+            #expect(Set(byID.keys) == ["ubnd", "thon-mot", "thon-hai", "thon-ba", "thon-bon", "thon-nam"])
+            let hai = try #require(byID["thon-hai"])
+            #expect(hai["can_hear"] as? Bool == true && hai["on_battery"] as? Int == 1 && hai["lowest_battery_percent"] as? Int == 15
+                    && (hai["shortest_hours"] as? NSNumber)?.doubleValue == 1.5, "\(hai)")
+            let haiSpeaker = try #require((hai["speaker_rows"] as? [[String: Any]])?.first)
+            #expect(haiSpeaker["status"] as? String == "ready" && haiSpeaker["power"] as? String == "battery" && haiSpeaker["battery_minutes"] as? Int == 90)
+            let ba = try #require(byID["thon-ba"])
+            #expect(ba["can_hear"] as? Bool == true && ba["speakers"] as? Int == 2 && ba["reachable"] as? Int == 1 && ba["on_mains"] as? Int == 1)
+            let bon = try #require(byID["thon-bon"])
+            #expect(bon["problem"] as? String == "faulty" && bon["faulty"] as? Int == 1)
+            let bonSpeaker = try #require((bon["speaker_rows"] as? [[String: Any]])?.first)
+            #expect(bonSpeaker["status"] as? String == "faulty" && bonSpeaker["amplifier_ok"] as? Bool == false)
+            #expect(byID["thon-mot"]?["problem"] as? String == "none_reachable" && byID["thon-nam"]?["problem"] as? String == "none_reachable")
+            #expect(byID["ubnd"]?["can_hear"] as? Bool == true && byID["ubnd"]?["kind"] as? String == "site")
+        }
+    }
+}
