@@ -50,6 +50,9 @@ public struct ControllerConfiguration: Sendable {
     /// Firmware campaigns driven by this controller (`CampaignRunner`); nil: not on this node. Only the single
     /// controller (no `communes`) runs them.
     public var firmware: FirmwareConfiguration? = FirmwareConfiguration()
+    /// Warnings in force replayed at their plans' times (`WarningRepeater`); nil: not on this node. Only
+    /// the single controller (no `communes`) runs it; a cluster's leader runs its own.
+    public var warnings: WarningRepeatConfiguration? = WarningRepeatConfiguration()
 
     public init(databasePath: String, mqtt: MQTTConfiguration) {
         self.databasePath = databasePath
@@ -85,6 +88,8 @@ public final class FleetController: Sendable {
     public let fleetConfig: FleetConfigService?
     /// Drives firmware campaigns (nil: not on this node).
     public let firmware: CampaignRunner?
+    /// Replays warnings in force (nil: not on this node).
+    public let warnings: WarningRepeater?
     private let clock: any TimeSource
     private let logger: Logger
     private let writerQueue = DispatchQueue(label: "wardfleet.storage-writer")
@@ -141,6 +146,7 @@ public final class FleetController: Sendable {
         } else {
             firmware = nil
         }
+        warnings = configuration.communes == nil ? configuration.warnings.map { WarningRepeater(database: db, clock: clock, configuration: $0) } : nil
         claims = configuration.claims.map { [client, ingestor] in
             ClaimService(database: db, publisher: client, accounts: DynamicSecurityAccounts($0), clock: clock,
                          secrets: configuration.fleetConfig?.secrets, tally: { await ingestor.count($0) })
@@ -184,6 +190,7 @@ public final class FleetController: Sendable {
             if let lifecycle { group.addTask { await lifecycle.run() } }
             if let firmware { group.addTask { await firmware.run() } }
             if let fleetConfig { group.addTask { await fleetConfig.run() } }
+            if let warnings { group.addTask { await warnings.run() } }
             group.addTask { [ingestor, client, claims] in
                 while var messages = await client.messages.nextBatch() {
                     if let claims {

@@ -88,6 +88,9 @@ public struct OperatorAPI: Sendable {
     public var streamProbe: any StreamSourceProbe = HTTPStreamProbe()
     /// The firmware library images are uploaded to; nil: uploads answer 503 (the rest of the firmware routes work).
     public var firmware: FirmwareLibrary?
+    /// The warning service of the CAP intake (its policy decides the all-clear), for an approver's
+    /// cancel; nil: one with the standard policy over `library`.
+    public var warnings: WarningService?
     public static let maxBody = 1 << 20
     public static let sessionCookie = "wf_session"
     let attempts = LoginAttempts()

@@ -116,14 +116,57 @@ extension OperatorAPI {
                 if scope != nil && w.targets.communes.isEmpty { throw notFound }
                 return try Self.json(WarningView(w, scope: scope, context: try self.warningContext()))
             },
+            // Proof of reach, from the playback log: JSON, or (format=html) the printable Vietnamese report.
+            Route(method: .get, path: "/api/v1/warnings/{id}/reach", permission: .view) { call in
+                let (w, notFound) = try self.visibleWarning(call)
+                let format = call.query("format") ?? "json"
+                guard format == "json" || format == "html" else { throw APIInput.bad("format", "json, html") }
+                let now = self.clock.now()
+                let report: WarningReachReport
+                do { report = try WarningReachReport.build(self.database, alert: w.id, communes: call.principal!.communes, now: now) } catch is WarningStoreError {
+                    throw notFound
+                }
+                guard format == "html" else { return try Self.json(report) }
+                let headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: report.html(generatedAt: now))))
+            },
+            // An approver ends a warning in force: the same path as a CAP Cancel (repeats stop, what plays is
+            // stopped, the all-clear when the policy says so), with who did it recorded.
+            Route(method: .post, path: "/api/v1/warnings/{id}/cancel", permission: .approve) { call in
+                let (w, _) = try self.visibleWarning(call)
+                try self.requireScope(call, communes: Set(w.targets.communes))
+                let body = call.body.readableBytes == 0 ? Reason() : try Self.decode(Reason.self, call.body, allowed: ["reason"])
+                guard let service = self.warnings ?? self.library.map({ WarningService(database: self.database, library: $0, clock: self.clock) }) else {
+                    throw APIError(.serviceUnavailable, "máy chủ này không phát được cảnh báo / this server cannot put warnings on air")
+                }
+                let done: WarningRecord
+                do { done = try await service.cancel(w.id, by: call.user.name, reason: body.reason) } catch let e as WarningCancelRefusal {
+                    throw APIError(.conflict, e.description, code: "not_in_force")
+                }
+                try self.audit(call, "warning.cancel", target: "\(w.id)", detail: body.reason)
+                return try Self.json(WarningView(done, scope: call.principal!.communes, context: try self.warningContext()))
+            },
         ]
+    }
+
+    /// The warning `{id}` names, if the caller may see it (404 otherwise, as for an id that names nothing).
+    func visibleWarning(_ call: Call) throws -> (WarningRecord, APIError) {
+        let text = try call.parameter("id")
+        let notFound = APIError(.notFound, "không có cảnh báo \(text) / no warning \(text)")
+        guard let id = Int64(text), id > 0 else { throw notFound }
+        let w: WarningRecord
+        do { w = try WarningRepository(self.database).get(id) } catch is WarningStoreError { throw notFound }
+        try self.requireVisible(call, communes: Set(w.targets.communes), notFound)
+        if call.principal!.communes != nil && w.targets.communes.isEmpty { throw notFound }
+        return (w, notFound)
     }
 
     func warningContext() throws -> WarningView.Context {
         let tree = try tree()
         let devices = try DeviceRepository(database).list()
         let online = Set(try HealthQueries(database).statuses(payloads: false).filter { $0.value.liveness.state.isOnline }.keys)
-        return WarningView.Context(tree: tree, devices: devices, directory: SpeakerDirectory(tree: tree, devices: devices), online: online)
+        return WarningView.Context(tree: tree, devices: devices, directory: SpeakerDirectory(tree: tree, devices: devices), online: online,
+                                   now: clock.now())
     }
 }
 
@@ -135,6 +178,7 @@ struct WarningView: Encodable {
         var devices: [Device]
         var directory: SpeakerDirectory
         var online: Set<String>
+        var now: Date
     }
     struct PlaceRef: Encodable {
         var id: String
@@ -175,6 +219,10 @@ struct WarningView: Encodable {
     var speakers: [String]
     var speakersOnline: Int
     var cannotBeTargeted: [Untargetable]
+    /// Repeats still to come while it is in force (the plan's times, UTC).
+    var nextRepeats: [Date]
+    var repeatMinutes: Int?
+    var cancelledBy: String?
 
     init(_ w: WarningRecord, scope: Set<String>?, context c: Context) {
         func mine(_ commune: String?) -> Bool { scope == nil || commune.map { scope!.contains($0) } == true }
@@ -209,6 +257,9 @@ struct WarningView: Encodable {
         }, speakers: target.speakers.filter { mine(c.directory.speakers[$0]?.commune) })).speakers
         speakers = reached.sorted()
         speakersOnline = reached.filter(c.online.contains).count
+        nextRepeats = w.state == .active ? (w.plan?.upcoming(after: c.now, limit: 12).map(\.at) ?? []) : []
+        repeatMinutes = w.plan?.interval.map { Int(($0 / 60).rounded()) }
+        cancelledBy = w.cancelledBy
         cannotBeTargeted = t.untargetable.filter { mine($0.commune) }.map {
             Untargetable(id: $0.placeID, name: c.tree[$0.placeID]?.name ?? $0.placeID, level: $0.level, commune: $0.commune, reason: $0.reason,
                          reasonText: $0.reason.vietnamese)

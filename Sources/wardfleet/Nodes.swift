@@ -59,6 +59,8 @@ extension RunCommand {
                 return c
             }
         }
+        let warnings = WarningService(database: database, library: library, clock: clock, policy: try warningPolicy(), tally: metrics.countWarning)
+        api.warnings = warnings
         var server = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: database, library: library, clock: clock), $0) }, api: api)
@@ -66,8 +68,7 @@ extension RunCommand {
         guard warningOptions.capFeed.isEmpty else {
             throw ValidationError("--cap-feed: chỉ dùng cho bộ điều khiển đơn; trong cụm, nguồn gửi (POST) tới nút bất kỳ / only for a single controller; in a cluster, sources POST to any node")
         }
-        server.warnings = WarningService(database: database, library: library, clock: clock, policy: try warningOptions.policy(),
-                                         tally: metrics.countWarning)
+        server.warnings = warnings
         // Ready: the database takes a write, and every link of this node (its units' and its API's) is up.
         metrics.observe(database: database)
         metrics.observeLinks { [router] in map.brokers.map { ($0.address, router.clients[$0.name]?.isConnected ?? false) } }

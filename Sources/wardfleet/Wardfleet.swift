@@ -123,6 +123,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds within which those devices must go offline.") var stormWindow: Double = 60
     @Option(help: "Local day of the month on which last month's report is made.") var reportDay = 5
     @Option(help: "Also write monthly reports as files under this directory.") var reportsDir: String?
+    @Flag(help: "Disaster warnings: a CAP Cancel (or an approver's cancel) of a warning on air plays an all-clear, 'Hết cảnh báo …' (docs/warnings.md).")
+    var warningAllClear = false
     @Flag(help: "Mark session cookies Secure: set when the console is served over HTTPS (e.g. behind a reverse proxy).") var secureCookies = false
     @Flag(help: "Answer one-time claim codes (devices claim-code): needs the broker's dynamic-security plugin and the controller's account.")
     var acceptClaims = false
@@ -214,12 +216,13 @@ struct RunCommand: AsyncParsableCommand {
         if brokerOptions.username != nil {
             api.deviceAccounts = DynamicSecurityAccounts(try brokerOptions.configuration(clientID: "\(clientID)-accounts"))
         }
+        let warnings = WarningService(database: controller.database, library: library, clock: clock, policy: try warningPolicy(),
+                                      tally: metrics.countWarning)
+        api.warnings = warnings
         var server = ControllerHTTPServer(
             library: library, host: httpHost, port: httpPort,
             upstream: token.map { (UpstreamService(database: controller.database, library: library, clock: clock), $0) }, api: api)
         server.firmware = firmwareOptions.library(controller.database, clock: clock)
-        let warnings = WarningService(database: controller.database, library: library, clock: clock, policy: try warningOptions.policy(),
-                                      tally: metrics.countWarning)
         server.warnings = warnings
         let feeds = try warningOptions.feeds(controller.database)
         let poller = feeds.isEmpty ? nil : CAPFeedPoller(feeds: feeds, service: warnings, interval: .seconds(warningOptions.capFeedInterval))
@@ -250,6 +253,16 @@ struct RunCommand: AsyncParsableCommand {
         }
         ProcessSignals.cancelOnTermination(task, name: "wardfleet")
         try await task.value
+    }
+}
+
+extension RunCommand {
+    /// The deployment's warning policy: `--warning-policy FILE` (or the standard one), with the all-clear
+    /// when the file or `--warning-all-clear` asks for it.
+    func warningPolicy() throws -> WarningPolicy {
+        let p = try warningOptions.policy()
+        return try WarningPolicy(rules: p.rules, otherwise: p.otherwise, riskBySeverity: p.riskBySeverity, repeatMinutes: p.repeatMinutes,
+                                 horizonHours: p.horizonHours, allClearOnCancel: p.allClearOnCancel || warningAllClear)
     }
 }
 

@@ -2,6 +2,9 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import Synchronization
 import Testing
 import WardDomain
@@ -34,7 +37,7 @@ import WardStorage
         let tally = Tally()
         let service: WarningService
 
-        init() throws {
+        init(policy: WarningPolicy = .standard) throws {
             w = try BroadcastServiceTests.World()
             // Thôn Cẩm La's site inside the fixtures' polygon; Yên Giang's inside their circle.
             _ = try PlaceRepository(w.db).upsert([
@@ -49,7 +52,7 @@ import WardStorage
                                                    tokenHash: OperatorAPI.sha256(WarningServiceTests.token))
             let library = MediaLibrary(root: w.dir.appendingPathComponent("media"), database: w.db, clock: w.clock)
             let tally = self.tally
-            service = WarningService(database: w.db, library: library, clock: w.clock,
+            service = WarningService(database: w.db, library: library, clock: w.clock, policy: policy,
                                      tally: { n in tally.names.withLock { $0[n, default: 0] += 1 } })
         }
 
@@ -179,4 +182,197 @@ import WardStorage
         let (again, same) = try await post(polygon)
         #expect(again == 200 && same["id"] as? Int == receipt["id"] as? Int)
     }
+
+    static let allClearPolicy: WarningPolicy = {
+        let p = WarningPolicy.standard
+        return try! WarningPolicy(rules: p.rules, otherwise: p.otherwise, riskBySeverity: p.riskBySeverity, repeatMinutes: p.repeatMinutes,
+                                  horizonHours: p.horizonHours, allClearOnCancel: true)
+    }()
+
+    /// Issue 20, second part: repeats through the emergency path at the plan's times, from storage alone
+    /// (a new repeater — a restarted controller — neither skips nor doubles one); an Update cuts what of
+    /// the old alert plays and takes over; a Cancel stops the repeats and plays the all-clear.
+    @Test func repeatsAndUpdateAndCancelActOnAir() async throws {
+        let x = try World(policy: Self.allClearPolicy)
+        let clock = x.w.clock
+        let repo = WarningRepository(x.w.db)
+        let broadcasts = BroadcastRepository(x.w.db)
+        let (alert, _) = try await x.service.receive(Self.fixture("alert-polygon.xml"), from: "kttv")
+        #expect(try repo.plays(alert.id).map(\.number) == [1])
+        let plan = try #require(try repo.get(alert.id).plan)
+        #expect(plan.interval == 1800 && plan.anchor == clock.now() && plan.until == alert.expiresAt)
+        let first = try broadcasts.get(try repo.plays(alert.id)[0].itemID)
+        #expect(first.id == (try UpstreamRepository(x.w.db).get(try #require(alert.bulletinID)).itemID))
+
+        let repeater = WarningRepeater(database: x.w.db, clock: clock)
+        #expect(try await repeater.tick().isEmpty)
+        clock.advance(by: 1799)
+        #expect(try await repeater.tick().isEmpty)
+        clock.advance(by: 1)
+        let made = try await repeater.tick()
+        #expect(made.map(\.number) == [2])
+        let second = try broadcasts.get(made[0].itemID)
+        #expect(second.item.level == .emergency && second.status == .approved && second.createdBy == "cap:kttv")
+        #expect(second.item.target == first.item.target && second.programme == first.programme && second.item.title.hasSuffix("(lần 2)"))
+        // A restarted controller: a new repeater over the same store makes nothing twice…
+        #expect(try await WarningRepeater(database: x.w.db, clock: clock).tick().isEmpty)
+        // …and skips nothing: the next slot, made once whichever repeater comes first.
+        clock.advance(by: 1805)
+        #expect(try await WarningRepeater(database: x.w.db, clock: clock).tick().map(\.number) == [3])
+        #expect(try await repeater.tick().isEmpty)
+        let third = try #require(try repo.plays(alert.id).last).itemID
+        #expect(third == WarningPlay.itemID(alert: alert.id, number: 3, day: LocalCalendar.vietnam.localDay(of: clock.now())))
+
+        // The Update while the third plays: the third is cancelled (speakers stop it), the old alert makes no more.
+        clock.advance(by: 10)
+        let (update, _) = try await x.service.receive(Self.fixture("update.xml"), from: "kttv")
+        #expect(try broadcasts.get(third).status == .cancelled && broadcasts.get(first.id).status == .approved)
+        let replaced = try repo.get(alert.id)
+        #expect(replaced.state == .replaced && replaced.replacedBy == update.id && replaced.plan?.cancelledAt == clock.now())
+        #expect(try repo.plays(update.id).map(\.number) == [1] && repo.get(update.id).plan?.anchor == clock.now())
+        clock.advance(by: 1800)
+        let afterUpdate = try await repeater.tick()
+        #expect(afterUpdate.map(\.alertID) == [update.id] && afterUpdate.map(\.number) == [2])
+        #expect(try repo.plays(alert.id).count == 3)
+
+        // The Cancel: the update's repeats stop, what plays of it is cut, the all-clear goes to the same speakers.
+        clock.advance(by: 5)
+        let updateSecond = try #require(afterUpdate.first).itemID
+        let (cancel, _) = try await x.service.receive(Self.fixture("cancel.xml"), from: "kttv")
+        #expect(try cancel.state == .recorded && repo.get(update.id).state == .cancelled)
+        #expect(try broadcasts.get(updateSecond).status == .cancelled)
+        let plays = try repo.plays(update.id)
+        #expect(plays.map(\.kind) == [.allClear, .play, .play])
+        let allClear = try broadcasts.get(plays[0].itemID)
+        #expect(allClear.item.level == .emergency && allClear.status == .approved && allClear.item.target == first.item.target)
+        if case .media(let sha) = allClear.programme, case .tts(_, let text)? = try MediaRepository(x.w.db).get(sha)?.source {
+            #expect(text.hasPrefix("Hết cảnh báo Bão số 3."), "\(text)")
+        } else { Issue.record("the all-clear is not speech") }
+        // The replaced alert gets no all-clear of its own (it was no longer in force).
+        #expect(try repo.plays(alert.id).allSatisfy { $0.kind == .play })
+        clock.advance(by: 3 * 3600)
+        #expect(try await repeater.tick().isEmpty)
+    }
+
+    /// An approver ends a warning from WardFleet: the same path as a CAP Cancel, who did it recorded;
+    /// an operator may not; a warning past its `expires` ends by itself.
+    @Test func anApproverCancelsAndExpiryEnds() async throws {
+        let x = try World()
+        let repo = WarningRepository(x.w.db)
+        let (alert, _) = try await x.service.receive(Self.fixture("alert-polygon.xml"), from: "kttv")
+        await #expect(throws: ApprovalError.self) { try await x.service.cancel(alert.id, by: "lan") }
+        let done = try await x.service.cancel(alert.id, by: "hung", reason: "bão tan")
+        #expect(done.state == .cancelled && done.cancelledBy == "hung" && x.tally["cancelled.operator"] == 1)
+        #expect(try BroadcastRepository(x.w.db).get(try repo.plays(alert.id)[0].itemID).status == .cancelled)
+        #expect(try repo.plays(alert.id).count == 1)  // the standard policy: no all-clear
+        await #expect(throws: WarningCancelRefusal.notInForce(alert.id, .cancelled)) { try await x.service.cancel(alert.id, by: "hung") }
+
+        // An Update of an alert no longer in force is one more alert on air; at its `expires` it ends.
+        let (later, _) = try await x.service.receive(Self.fixture("update.xml"), from: "kttv")
+        let plan = try #require(try repo.get(later.id).plan)
+        x.w.clock.set(plan.until)
+        #expect(try await WarningRepeater(database: x.w.db, clock: x.w.clock).tick().isEmpty)
+        #expect(try repo.get(later.id).state == .ended && repo.plays(later.id).count == 1)
+    }
+
+
+    /// `GET /api/v1/warnings/{id}/reach` (JSON and the printable report) from the playback log, and an
+    /// approver's `POST /api/v1/warnings/{id}/cancel` (an operator is refused).
+    @Test func reachAndCancelOverTheAPI() async throws {
+        let x = try World()
+        let (alert, _) = try await x.service.receive(Self.fixture("alert-polygon.xml"), from: "kttv")
+        let item = try WarningRepository(x.w.db).plays(alert.id)[0].itemID
+        let start = try #require(try BroadcastRepository(x.w.db).get(item).item.recurrence.occurrences(
+            of: 30, overlapping: DateInterval(start: x.w.clock.now() - 60, duration: 3600), calendar: .vietnam).first).start
+        let key = PlayKey(item: item, start: start)
+        _ = try PlaybackRepository(x.w.db).append([
+            PlaybackEntry(key: key, speaker: "LOA-1", event: .scheduled, at: x.w.clock.now()),
+            PlaybackEntry(key: key, speaker: "LOA-1", event: .started, at: start + 0.5),
+            PlaybackEntry(key: key, speaker: "LOA-1", event: .finished, at: start + 20),
+        ], recordedAt: x.w.clock.now())
+        let hash = try await OperatorAPI.hashPassword(OperatorAPITests.password)
+        try AuthRepository(x.w.db).setPassword("lan", hash: hash)
+        try AuthRepository(x.w.db).setPassword("hung", hash: hash)
+        var api = OperatorAPI(database: x.w.db, clock: x.w.clock, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db))
+        api.warnings = x.service
+        let server = ControllerHTTPServer(library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db),
+                                          host: "127.0.0.1", port: 0, api: api)
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let lan = try #require(try await OperatorAPITests.login(client, "lan"))
+            let hung = try #require(try await OperatorAPITests.login(client, "hung"))
+            let reach = try await client.execute(uri: "/api/v1/warnings/\(alert.id)/reach", method: .get, headers: lan.headers) { r in
+                #expect(r.status == .ok)
+                return try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any] ?? [:]
+            }
+            let plays = try #require(reach["plays"] as? [[String: Any]])
+            let places = try #require(plays.first?["places"] as? [[String: Any]])
+            #expect(places.map { $0["id"] as? String } == ["thon-cam-la"])
+            let speaker = try #require((places.first?["speakers"] as? [[String: Any]])?.first)
+            #expect(speaker["id"] as? String == "LOA-1" && speaker["outcome"] as? String == "played")
+            #expect((speaker["delay_from_receipt"] as? Double).map { abs($0 - start.timeIntervalSince(alert.receivedAt) - 0.5) < 0.01 } == true)
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/reach?format=html", method: .get, headers: lan.headers) { r in
+                #expect(r.status == .ok && r.headers[.contentType]?.hasPrefix("text/html") == true)
+                let page = String(buffer: r.body)
+                #expect(page.contains("BÁO CÁO MỨC ĐỘ TIẾP NHẬN CẢNH BÁO THIÊN TAI") && page.contains("Thôn Cẩm La") && page.contains("đã phát trọn"))
+            }
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/reach?format=pdf", method: .get, headers: lan.headers) { r in
+                #expect(r.status == .badRequest)
+            }
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/cancel", method: .post, headers: lan.headers) { r in
+                #expect(r.status == .forbidden)
+            }
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/cancel", method: .post, headers: hung.headers,
+                                     body: ByteBuffer(string: #"{"reason":"bão đã tan"}"#)) { r in
+                #expect(r.status == .ok, "\(String(buffer: r.body))")
+                let w = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any]
+                #expect(w?["state"] as? String == "cancelled" && w?["cancelled_by"] as? String == "hung")
+            }
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/cancel", method: .post, headers: hung.headers) { r in
+                #expect(r.status == .conflict)
+            }
+        }
+        #expect(try AuthRepository(x.w.db).auditLog().contains { $0.action == "warning.cancel" && $0.user == "hung" })
+    }
+
+
+    /// The reach of each play goes back to a source with an Ack URL as a CAP 1.2 Ack (to a local stand-in),
+    /// once every speaker's outcome is known, once.
+    @Test func aCAPAckCarriesTheReachBackToTheSource() async throws {
+        let x = try World()
+        let received = Mutex<[Data]>([])
+        let router = Router()
+        router.post("/cap-ack") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            received.withLock { $0.append(Data(buffer: body)) }
+            return Response(status: .ok)
+        }
+        let (url, task) = try await serveOnLoopback(router, path: "/cap-ack")
+        defer { task.cancel() }
+        let repo = WarningRepository(x.w.db)
+        var source = try #require(try repo.source(user: "kttv"))
+        source.ackURL = url.absoluteString
+        try repo.saveSource(source, tokenHash: OperatorAPI.sha256(Self.token))
+        #expect(try repo.source(user: "kttv")?.ackURL == url.absoluteString)
+
+        let (alert, _) = try await x.service.receive(Self.fixture("alert-polygon.xml"), from: "kttv")
+        let acks = WarningAcknowledger(database: x.w.db, clock: x.w.clock)
+        #expect(await acks.sendDue() == 0)  // nothing sent to a speaker yet: nothing to report
+        let item = try repo.plays(alert.id)[0].itemID
+        let key = PlayKey(item: item, start: x.w.clock.now() + 1)
+        _ = try PlaybackRepository(x.w.db).append([PlaybackEntry(key: key, speaker: "LOA-1", event: .scheduled, at: x.w.clock.now()),
+                                                   PlaybackEntry(key: key, speaker: "LOA-1", event: .started, at: key.start)],
+                                                  recordedAt: x.w.clock.now())
+        #expect(await acks.sendDue() == 0)  // still playing
+        _ = try PlaybackRepository(x.w.db).append([PlaybackEntry(key: key, speaker: "LOA-1", event: .finished, at: key.start + 20)],
+                                                  recordedAt: x.w.clock.now())
+        #expect(await acks.sendDue() == 1)
+        #expect(await acks.sendDue() == 0)
+        let body = try #require(received.withLock { $0.first })
+        let ack = try CAPXML.alert(from: body)
+        #expect(ack.msgType == .ack && ack.status == .actual && ack.sender == WarningAcknowledger.sender)
+        #expect(ack.references.map(\.identifier) == ["KTTV-QN-2026-0906-001"] && ack.references.first?.sender == "canhbao@kttv-quangninh.gov.vn")
+        #expect(ack.note == "Lần 1: 1/1 loa phát trọn", "\(ack.note ?? "")")
+    }
+
 }

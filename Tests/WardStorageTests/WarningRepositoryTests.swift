@@ -126,4 +126,46 @@ import WardDomain
         try repo.deleteSource(user: "kttv")
         #expect(try repo.source(user: "kttv") == nil)
     }
+
+    /// Issue 20, second part (v25): an alert's repetition plan, its plays (one per number), ended once.
+    @Test(arguments: Backend.allCases) func plansAndPlaysAreKeptPerAlert(_ backend: Backend) throws {
+        let db = try backend.open()
+        let repo = WarningRepository(db)
+        let plan = RepetitionPlan(anchor: t0, interval: 1800, until: t0 + 7200)
+        var w = record("P-1", at: t0)
+        w.plan = plan
+        let (a, _) = try repo.record(w, document: "<alert/>")
+        let (b, _) = try repo.record(record("P-2", at: t0), document: "<alert/>")
+        #expect(try repo.get(a.id).plan == plan && repo.get(b.id).plan == nil)
+        try repo.setPlan(b.id, RepetitionPlan(anchor: t0 + 60, interval: nil, until: t0 + 600))
+        #expect(try repo.get(b.id).plan == RepetitionPlan(anchor: t0 + 60, interval: nil, until: t0 + 600))
+
+        #expect(try repo.recordPlay(WarningPlay(alertID: a.id, number: 1, kind: .play, itemID: "BT-a1", dueAt: t0, madeAt: t0)))
+        #expect(try repo.recordPlay(WarningPlay(alertID: a.id, number: 2, kind: .play, itemID: "BT-a2", dueAt: t0 + 1800, madeAt: t0 + 1801)))
+        // The same number twice is one play (a second controller, or a restart, changes nothing).
+        #expect(try !repo.recordPlay(WarningPlay(alertID: a.id, number: 2, kind: .play, itemID: "BT-other", dueAt: t0 + 1800, madeAt: t0 + 1900)))
+        #expect(try repo.plays(a.id).map(\.itemID) == ["BT-a1", "BT-a2"])
+        #expect(try repo.play(item: "BT-a2")?.number == 2 && repo.play(item: "BT-other") == nil)
+        let repeating = try repo.repeating()
+        #expect(repeating.map(\.0.id) == [a.id, b.id] && repeating.first?.made == [1, 2] && repeating.last?.made == [])
+
+        #expect(try repo.end(a.id, .cancelled, at: t0 + 2000, by: "hung"))
+        #expect(try !repo.end(a.id, .cancelled, at: t0 + 2100, by: "other"))
+        let ended = try repo.get(a.id)
+        #expect(ended.state == .cancelled && ended.cancelledBy == "hung" && ended.plan?.cancelledAt == t0 + 2000)
+        #expect(try repo.recordPlay(WarningPlay(alertID: a.id, number: 0, kind: .allClear, itemID: "BT-a0", dueAt: t0 + 2000, madeAt: t0 + 2001)))
+        #expect(try repo.plays(a.id).map(\.kind) == [.allClear, .play, .play])
+        #expect(try repo.repeating().map(\.0.id) == [b.id])
+
+        // CAP Acks: only plays of sources with an Ack URL, until acknowledged.
+        #expect(try repo.unacknowledged().isEmpty)
+        try repo.saveSource(WarningSource(user: "kttv", name: "Đài KTTV", senders: ["kttv@qn"], createdAt: t0, updatedAt: t0,
+                                          ackURL: "https://kttv.example/cap/ack"), tokenHash: "h")
+        #expect(try repo.source(user: "kttv")?.ackURL == "https://kttv.example/cap/ack")
+        let due = try repo.unacknowledged()
+        #expect(due.map(\.0.number) == [1, 2, 0] && due.allSatisfy { $0.ackURL == "https://kttv.example/cap/ack" })
+        try repo.markAcknowledged(due[0].0, at: t0 + 3000)
+        #expect(try repo.unacknowledged().map(\.0.number) == [2, 0])
+    }
+
 }

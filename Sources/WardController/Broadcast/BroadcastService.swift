@@ -181,9 +181,10 @@ public struct BroadcastService: Sendable {
     }
 
     /// Creates an item on behalf of `actor` (a user, or the upstream source system) in `status`.
-    func create(_ r: Request, status: BroadcastStatus, actor: String) throws -> ScheduledBroadcast {
+    /// `id`: the item's id when the caller fixes it (a warning's repeat), otherwise a new one.
+    func create(_ r: Request, status: BroadcastStatus, actor: String, id fixedID: String? = nil) throws -> ScheduledBroadcast {
         let now = clock.now()
-        let id = "BT-\(calendar.localDay(of: now).description.replacingOccurrences(of: "-", with: ""))-"
+        let id = fixedID ?? "BT-\(calendar.localDay(of: now).description.replacingOccurrences(of: "-", with: ""))-"
             + String(UUID().uuidString.prefix(6)).lowercased()
         let dir = try directory()
         let (item, audience) = try validate(r, id: id, directory: dir)

@@ -54,6 +54,17 @@ public struct WarningRefusal: Refusal, Equatable {
     }
 }
 
+/// Why an approver's cancel of a warning was refused.
+public enum WarningCancelRefusal: Refusal, Equatable {
+    case notInForce(Int64, WarningRecord.State)
+
+    public var description: String {
+        switch self {
+        case .notInForce(let id, let s): "cảnh báo \(id) không còn hiệu lực (\(s.vietnamese)) / warning \(id) is not in force (\(s.rawValue))"
+        }
+    }
+}
+
 /// CAP 1.2 intake: a document posted by a warning source becomes a stored alert and, when it is Actual,
 /// an upstream bulletin of the policy's TT39 level to the places its area targets — an emergency on air at
 /// once through the emergency path (speakers of the targeted villages and commune sites only), a priority one
@@ -121,9 +132,14 @@ public struct WarningService: Sendable {
                                        status: alert.status, msgType: .cancel, references: alert.references,
                                        event: alert.vietnameseInfo?.event, headline: alert.vietnameseInfo?.headline,
                                        state: .recorded, receivedAt: now)
-            let (stored, _) = try repo.record(record, document: text)
+            let (stored, isNew) = try repo.record(record, document: text)
+            // Another node or feed pass stored the same alert between the lookup and here: it acted, not this one.
+            guard isNew else { return (stored, false) }
             if alert.status == .actual || alert.status == .exercise {
-                for r in referenced where r.state == .active && r.status == alert.status { try repo.setState(r.id, .cancelled) }
+                for r in referenced where r.state == .active && r.status == alert.status {
+                    guard try end(r, .cancelled, at: now, by: nil, actor: Self.actor(user)) else { continue }
+                    try await allClear(r, info: alert.vietnameseInfo, actor: Self.actor(user), now: now)
+                }
             }
             return (try repo.get(stored.id), true)
         }
@@ -134,21 +150,93 @@ public struct WarningService: Sendable {
         } catch let e as CAPError {
             throw WarningRefusal(.invalid(e))
         }
-        var (stored, _) = try repo.record(WarningRecord(plan: plan, sourceUser: user, receivedAt: now), document: text)
-        if alert.msgType == .update {
-            for r in referenced where r.state == .active && r.status == alert.status { try repo.setState(r.id, .replaced, replacedBy: stored.id) }
+        var (stored, isNew) = try repo.record(WarningRecord(plan: plan, sourceUser: user, receivedAt: now), document: text)
+        // Another node or feed pass stored the same alert between the lookup and here: it goes on air once, by that one.
+        guard isNew else { return (stored, false) }
+        // An Update ends what it replaces: no more repeats, and what of it plays now is cut. When the
+        // update goes on air itself, that happens just before its item is made (its speech is ready):
+        // no gap, and the old play does not hold the new one back (an emergency waits for another).
+        let replacing = alert.msgType == .update ? referenced.filter { $0.state == .active && $0.status == alert.status } : []
+        let id = stored.id
+        let replace: () throws -> Void = {
+            for r in replacing { try self.end(r, .replaced, at: now, by: nil, replacedBy: id, actor: Self.actor(user)) }
         }
         if plan.goesOnAir {
-            let bulletin = try await broadcast(plan, record: stored, user: user, now: now)
+            let bulletin = try await broadcast(plan, record: stored, user: user, now: now, beforeOnAir: replace)
             try repo.setState(stored.id, .active, bulletin: bulletin)
             stored = try repo.get(stored.id)
+        } else {
+            try replace()
         }
         return (stored, true)
     }
 
+    /// Ends an alert in force (`state`: cancelled or replaced): its plan stops, so no repeat is made,
+    /// and its plays that may still sound are cancelled — the speakers get the emergency `cancel` and
+    /// stop (protocol: `emergency`). False when it was not in force (ended once).
+    @discardableResult
+    func end(_ r: WarningRecord, _ state: WarningRecord.State, at now: Date, by user: String?, replacedBy: Int64? = nil,
+             actor: String) throws -> Bool {
+        guard try WarningRepository(db).end(r.id, state, at: now, by: user, replacedBy: replacedBy) else { return false }
+        try stopOnAir(r, at: now, actor: actor, why: state == .replaced ? "cập nhật CAP / CAP Update" : "hủy cảnh báo / warning cancelled")
+        return true
+    }
+
+    /// Cancels the alert's broadcast items that may still sound (made within their length and ten minutes).
+    func stopOnAir(_ r: WarningRecord, at now: Date, actor: String, why: String) throws {
+        let broadcasts = BroadcastRepository(db)
+        var items = try WarningRepository(db).plays(r.id).filter { $0.kind == .play }.map(\.itemID)
+        if items.isEmpty, let b = r.bulletinID, let item = try? UpstreamRepository(db).get(b).itemID { items.append(item) }
+        for id in items {
+            guard let b = try? broadcasts.get(id), b.status != .cancelled,
+                  b.createdAt.addingTimeInterval(b.item.duration + 600) > now else { continue }
+            try broadcasts.setStatus(id, to: .cancelled, by: actor, at: now, detail: why)
+        }
+    }
+
+    /// The all-clear ("Hết cảnh báo …") on the ended alert's speakers, at emergency level, when the
+    /// policy says so (`allClearOnCancel`) and the alert was on air as an emergency.
+    func allClear(_ r: WarningRecord, info: CAPInfo?, actor: String, now: Date) async throws {
+        guard policy.allClearOnCancel, r.mode == .live, r.level == .emergency else { return }
+        let repo = WarningRepository(db)
+        let plays = try repo.plays(r.id)
+        guard !plays.contains(where: { $0.kind == .allClear }) else { return }
+        let target: BroadcastTarget
+        if let first = plays.first(where: { $0.kind == .play }), let b = try? BroadcastRepository(db).get(first.itemID) {
+            target = b.item.target
+        } else {
+            target = r.targets.broadcastTarget(devices: try DeviceRepository(db).list())
+        }
+        guard !target.isEmpty else { return }
+        let title = String("Hết cảnh báo: \(r.event ?? r.identifier)".nfc.prefix(200))
+        let speech = try await library.addSpeech(WarningSpeech.allClear(event: r.event, info: info), voice: .northern, title: title, by: actor).item
+        let service = BroadcastService(db, clock: clock)
+        let request = service.emergencyRequest(title: title, programme: .media(sha256: speech.sha256), duration: speech.duration, target: target,
+                                               volume: nil)
+        let item = try service.create(request, status: .approved, actor: actor)
+        try repo.recordPlay(WarningPlay(alertID: r.id, number: 0, kind: .allClear, itemID: item.id, dueAt: now, madeAt: clock.now()))
+    }
+
+    /// An approver cancels a warning in force from WardFleet (console, API, `wardfleet warnings cancel`):
+    /// the same as a CAP Cancel — no more repeats, what plays is stopped, the all-clear when the policy
+    /// says so — with who did it recorded.
+    public func cancel(_ id: Int64, by userName: String, reason: String? = nil) async throws -> WarningRecord {
+        let user = try BroadcastRepository(db).user(userName)
+        guard user.role.canApprove else { throw ApprovalError.notAllowed(user: user.name, role: user.role, action: .cancel) }
+        let repo = WarningRepository(db)
+        let w = try repo.get(id)
+        guard w.state == .active, w.msgType != .cancel else { throw WarningCancelRefusal.notInForce(id, w.state) }
+        let now = clock.now()
+        guard try end(w, .cancelled, at: now, by: user.name, actor: user.name) else { throw WarningCancelRefusal.notInForce(id, w.state) }
+        tally("cancelled.operator")
+        try await allClear(w, info: nil, actor: user.name, now: now)
+        return try repo.get(id)
+    }
+
     /// The alert's upstream bulletin: spoken text rendered once, stored in the inbox, and for an emergency
     /// put on air at once on the targeted villages' and sites' speakers.
-    func broadcast(_ plan: WarningPlan, record: WarningRecord, user: String, now: Date) async throws -> Int64 {
+    func broadcast(_ plan: WarningPlan, record: WarningRecord, user: String, now: Date,
+                   beforeOnAir: () throws -> Void = {}) async throws -> Int64 {
         let actor = Self.actor(user)
         let title = "Cảnh báo \(plan.risk.rawValue)/5: \(plan.info.event)".nfc
         let (speech, audioNote) = try await programme(for: plan, title: title, actor: actor)
@@ -157,6 +245,7 @@ public struct WarningService: Sendable {
         var (b, _) = try upstream.receive(UpstreamBulletin(
             source: Self.bulletinSource, sourceID: "\(record.sender)/\(record.identifier)", title: title, level: plan.level,
             communes: plan.targets.communes, programme: programme, duration: speech.duration, receivedAt: now))
+        try beforeOnAir()
         guard plan.level == .emergency else { return b.id }
         do {
             let service = BroadcastService(db, clock: clock)
@@ -164,6 +253,10 @@ public struct WarningService: Sendable {
             let request = service.emergencyRequest(title: title, programme: programme, duration: speech.duration, target: target, volume: nil)
             let item = try service.create(request, status: .approved, actor: actor)
             try upstream.setStatus(b.id, .onAir, item: item.id, by: actor, at: now, detail: audioNote)
+            // The first play, then the plan: the repeater sees a plan only with its first play made.
+            let repo = WarningRepository(db)
+            try repo.recordPlay(WarningPlay(alertID: record.id, number: 1, kind: .play, itemID: item.id, dueAt: now, madeAt: clock.now()))
+            try repo.setPlan(record.id, RepetitionPlan(anchor: now, interval: plan.repeatInterval, until: plan.expires))
         } catch {
             try upstream.setStatus(b.id, .failed, item: nil, by: actor, at: now, detail: "\(error)")
         }

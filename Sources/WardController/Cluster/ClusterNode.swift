@@ -243,6 +243,7 @@ public actor ClusterNode {
         c.sms = nil
         c.reports = nil
         c.lifecycle = nil
+        c.warnings = nil
         c.claims = nil
         let revisions = self.revisions
         c.registryRevision = { try revisions.registry() }
@@ -261,12 +262,14 @@ public actor ClusterNode {
                                                 clock: clock, metrics: configuration.unit.metrics)
         let reports = configuration.reports.map { ReportScheduler(database: db, clock: clock, configuration: $0) }
         let lifecycle = configuration.lifecycle.map { LifecycleService(database: db, clock: clock, configuration: $0) }
+        let warnings = configuration.unit.warnings.map { WarningRepeater(database: db, clock: clock, configuration: $0) }
         let task = Task {
             await withDiscardingTaskGroup { group in
                 if !sinks.isEmpty { group.addTask { await dispatcher.run() } }
                 if let sms { group.addTask { await sms.run() } }
                 if let reports { group.addTask { await reports.run() } }
                 if let lifecycle { group.addTask { await lifecycle.run() } }
+                if let warnings { group.addTask { await warnings.run() } }
                 if configuration.acceptClaims {
                     for broker in configuration.brokers.brokers {
                         group.addTask { await Self.answerClaims(broker, configuration, db, clock, logger) }
@@ -276,7 +279,7 @@ public actor ClusterNode {
             }
         }
         leader = (epoch, task)
-        logger.notice("leader lease taken: notifications (and SMS), monthly reports, data lifecycle and claims run here")
+        logger.notice("leader lease taken: notifications (and SMS), monthly reports, data lifecycle, warning repeats and claims run here")
     }
 
     /// Claim requests of one broker's devices, answered with accounts made on that broker.

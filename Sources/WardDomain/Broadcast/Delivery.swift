@@ -127,7 +127,10 @@ public enum DeliveryPlanner {
                     let start = p.plays!.start
                     let latest = item.level == .emergency
                         ? p.scheduled.end : max(start, p.scheduled.start).addingTimeInterval(settings.startGrace)
-                    guard start <= window.end, max(latest, start.addingTimeInterval(item.duration)) > now else { continue }
+                    // Kept until it may have ended: a speaker that started it late (up to `latest`) plays it
+                    // to `latest + duration`. Dropped at its planned end, a newer agenda without it would make
+                    // a speaker that started even a moment late stop it short (`interrupted`, `cancelled`).
+                    guard start <= window.end, max(latest, start).addingTimeInterval(item.duration) > now else { continue }
                     agenda.plays.append(AgendaEntry(key: key, level: item.level, start: start, duration: item.duration,
                                                     latestStart: latest, volume: item.volume))
                 }

@@ -27,7 +27,7 @@ public struct RepetitionPlan: Sendable, Hashable, Codable {
                   until: expires ?? start.addingTimeInterval(TimeInterval(policy.horizonHours * 3600)))
     }
 
-    var end: Date { cancelledAt.map { min($0, until) } ?? until }
+    public var end: Date { cancelledAt.map { min($0, until) } ?? until }
 
     /// The plays at or after `from` and before `to`, in order.
     public func occurrences(from: Date, to: Date) -> [Date] {
@@ -67,4 +67,48 @@ public struct RepetitionPlan: Sendable, Hashable, Codable {
         p.cancelledAt = min(cancelledAt ?? now, now)
         return p
     }
+}
+
+extension RepetitionPlan {
+    /// The index (0: the anchor) of the latest play at or before `t`, if one exists before the plan's end.
+    public func latestIndex(atOrBefore t: Date) -> Int? {
+        guard anchor <= t, anchor < end else { return nil }
+        guard let interval else { return 0 }
+        var k = Int((t.timeIntervalSince(anchor) / interval).rounded(.down))
+        while k > 0, anchor.addingTimeInterval(Double(k) * interval) >= end { k -= 1 }
+        return k
+    }
+
+    /// When play `index` (0: the anchor) is.
+    public func time(ofIndex index: Int) -> Date { anchor.addingTimeInterval(Double(index) * (interval ?? 0)) }
+
+    /// The play due at `now`, numbered from 1 (the first play, at the anchor), given the numbers
+    /// already made: the latest play at or before `now`, unless it (or a later one) was made. Plays
+    /// missed while nothing ran (a controller down for longer than an interval) are not made up one
+    /// by one: the latest stands for them, once. So a restart neither skips a play nor doubles one.
+    /// Nothing is due once the plan has ended (expired or cancelled): a late play after that would
+    /// be a warning no longer in force.
+    public func due(made: Set<Int>, now: Date) -> (number: Int, at: Date)? {
+        guard now < end, let k = latestIndex(atOrBefore: now) else { return nil }
+        let number = k + 1
+        guard !made.contains(where: { $0 >= number }) else { return nil }
+        return (number, time(ofIndex: k))
+    }
+
+    /// The plays still to come after `now` (at most `limit`), numbered as `due` numbers them.
+    public func upcoming(after now: Date, limit: Int = 48) -> [(number: Int, at: Date)] {
+        var out: [(number: Int, at: Date)] = []
+        var k = (latestIndex(atOrBefore: now) ?? -1) + 1
+        guard interval != nil || k == 0 else { return [] }
+        while out.count < limit {
+            let t = time(ofIndex: k)
+            guard t < end else { break }
+            if t > now { out.append((k + 1, t)) }
+            k += 1
+            if interval == nil { break }
+        }
+        return out
+    }
+
+    public var isCancelled: Bool { cancelledAt != nil }
 }

@@ -8,13 +8,16 @@ public struct WarningSource: Sendable, Hashable, Codable {
     public var senders: [String]
     public var createdAt: Date
     public var updatedAt: Date
+    /// Where it takes CAP `Ack` messages with the reach of each play (http or https); nil: none sent.
+    public var ackURL: String?
 
-    public init(user: String, name: String, senders: [String], createdAt: Date, updatedAt: Date) {
+    public init(user: String, name: String, senders: [String], createdAt: Date, updatedAt: Date, ackURL: String? = nil) {
         self.user = user
         self.name = name.nfc
         self.senders = senders
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.ackURL = ackURL
     }
 
     public func mayUse(sender: String) -> Bool { senders.contains(sender) }
@@ -65,11 +68,16 @@ public struct WarningRecord: Sendable, Hashable, Codable, Identifiable {
     public var bulletinID: Int64?
     public var receivedAt: Date
     public var targets: WarningTargets
+    /// When it plays (an emergency on air): the first play at the anchor, repeats until `until` or a Cancel.
+    public var plan: RepetitionPlan?
+    /// Who cancelled it from WardFleet (an approver, `wardfleet warnings cancel`); nil for a CAP Cancel.
+    public var cancelledBy: String?
 
     public init(id: Int64 = 0, sender: String, identifier: String, sent: Date, sourceUser: String, status: CAPStatus, msgType: CAPMsgType,
                 references: [CAPReference] = [], event: String? = nil, headline: String? = nil, level: BroadcastLevel? = nil,
                 risk: RiskLevel? = nil, mode: WarningPlan.Mode? = nil, expiresAt: Date? = nil, state: State, replacedBy: Int64? = nil,
-                bulletinID: Int64? = nil, receivedAt: Date, targets: WarningTargets = .none) {
+                bulletinID: Int64? = nil, receivedAt: Date, targets: WarningTargets = .none, plan: RepetitionPlan? = nil,
+                cancelledBy: String? = nil) {
         self.id = id
         self.sender = sender
         self.identifier = identifier
@@ -89,6 +97,8 @@ public struct WarningRecord: Sendable, Hashable, Codable, Identifiable {
         self.bulletinID = bulletinID
         self.receivedAt = receivedAt
         self.targets = targets
+        self.plan = plan
+        self.cancelledBy = cancelledBy
     }
 
     /// The record of an assessed Alert or Update, before it is stored.

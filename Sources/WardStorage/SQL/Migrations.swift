@@ -54,6 +54,7 @@ enum SharedMigrations {
         FleetConfigSchema.v22,  // device configuration, device secrets, credential rotations (FleetConfigRepository.swift)
         WarningSchema.v23,  // place codes, warning sources, CAP alerts and their targets (WarningRepository.swift)
         PlaybackRepository.v24,  // emergency dispatches: logged before a commune-wide emergency goes out (PlaybackRepository.swift)
+        WarningPlaySchema.v25,  // warnings in force: repetition plans, the plays each alert made (WarningRepository.swift)
         HealthQueries.v26,  // a loudspeaker self-test's findings, kept with its acknowledgement (storm readiness)
     ]
 }

@@ -229,6 +229,7 @@ export default {
     storage_full: "Storage full", tamper: "Tampered with (opened, moved or covered)",
   },
   audit: {
+    "warning.cancel": "Disaster warning cancelled",
     "firmware.add": "Firmware added", "firmware.campaign_create": "Update campaign created",
     "firmware.campaign_approve": "Update campaign approved", "firmware.campaign_pause": "Update campaign paused",
     "firmware.campaign_resume": "Update campaign resumed", "firmware.campaign_cancel": "Update campaign cancelled",

@@ -240,6 +240,7 @@ export default {
     storage_full: "Ổ lưu trữ đầy", tamper: "Bị can thiệp (mở vỏ, xoay hoặc che)",
   },
   audit: {
+    "warning.cancel": "Hủy cảnh báo thiên tai",
     "firmware.add": "Thêm bản firmware", "firmware.campaign_create": "Tạo chiến dịch cập nhật",
     "firmware.campaign_approve": "Duyệt chiến dịch cập nhật", "firmware.campaign_pause": "Tạm dừng chiến dịch cập nhật",
     "firmware.campaign_resume": "Tiếp tục chiến dịch cập nhật", "firmware.campaign_cancel": "Hủy chiến dịch cập nhật",
