@@ -42,33 +42,15 @@ extension Bench {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-radio-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: dir) }
-            let dbPath = dir.appendingPathComponent("radio.sqlite").path
-            let fleetPath = dir.appendingPathComponent("fleet.yaml").path
-            try fleetYAML().write(toFile: fleetPath, atomically: true, encoding: .utf8)
-            let database = try WardDatabase(path: dbPath)
-            let fleet = try FleetFileReader.read(path: fleetPath, registeredAt: Date())
-            try PlaceRepository(database).upsert(fleet.places)
-            try DeviceRepository(database).upsert(fleet.devices)
-            try BroadcastRepository(database).addUser(User(name: "bench", role: .approver, createdAt: Date()))
+            let (dbPath, fleetPath, database, fleet) = try benchCommuneDatabase(in: dir, fleet: fleetYAML())
             let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: database)
             let speech = try await library.addSpeech("Thông báo của Ủy ban nhân dân xã về lịch tiêm chủng tháng này.", voice: .northern).item
             let alarm = try await library.addSpeech("Cảnh báo khẩn cấp: lũ quét, bà con di chuyển ngay lên chỗ cao.", voice: .northern).item
 
             // HTTP media server and controller, in this process.
-            let base = SharedValue<String?>(nil)
-            let http = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0)
-            let httpTask = Task { try await http.run { port in base.update { $0 = "http://127.0.0.1:\(port)" } } }
-            var config = ControllerConfiguration(databasePath: dbPath, mqtt: .init(host: "127.0.0.1", port: broker.port, clientID: "bench-radio-ctl"))
-            config.ingest.statusInterval = 1
-            var delivery = DeliveryConfiguration()
-            delivery.mediaBaseURL = { base.get() }
-            config.delivery = delivery
-            let controller = try FleetController(config)
-            let ctlTask = Task { try await controller.run() }
-            defer {
-                ctlTask.cancel()
-                httpTask.cancel()
-            }
+            let (controller, _, tasks) = try benchController(ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0), dbPath: dbPath,
+                                                             brokerPort: broker.port, clientID: "bench-radio-ctl")
+            defer { tasks.forEach { $0.cancel() } }
 
             // With --measure-at listener: our own ear on the reports, timed on arrival (wall clock, as the controller stamps).
             let arrivals = SharedValue<[String: [String: Double]]>([:])  // "play|event" or "ack|cmd" → device → unix seconds
@@ -118,9 +100,7 @@ extension Bench {
                 listener?.disconnect()
             }
 
-            let sim = try ChildProcess.spawn(siblingExecutable("firmware-sim"),
-                                             ["run", "--file", fleetPath, "--broker", "127.0.0.1:\(broker.port)", "--heartbeat", "30", "--exit-with-parent"],
-                                             stdout: .null, stderr: .file(dir.appendingPathComponent("sim.log").path))
+            let sim = try benchSimulator(fleetPath: fleetPath, brokerPort: broker.port, dir: dir)
             do {
                 try await measure(fleet: fleet, controller: controller, database: database, arrivals: arrivals,
                                   speech: speech, alarm: alarm)
@@ -250,6 +230,43 @@ func benchStamped(_ key: String, _ database: WardDatabase, atLeast count: Int) t
         }
         return out
     }
+}
+
+/// A bench's database: the commune of `fleet` (YAML) registered, and a user `bench` (approver) who acts.
+func benchCommuneDatabase(in dir: URL, fleet yaml: String) throws -> (dbPath: String, fleetPath: String, database: WardDatabase, fleet: FleetFile) {
+    let dbPath = dir.appendingPathComponent("bench.sqlite").path
+    let fleetPath = dir.appendingPathComponent("fleet.yaml").path
+    try yaml.write(toFile: fleetPath, atomically: true, encoding: .utf8)
+    let database = try WardDatabase(path: dbPath)
+    let fleet = try FleetFileReader.read(path: fleetPath, registeredAt: Date())
+    try PlaceRepository(database).upsert(fleet.places)
+    try DeviceRepository(database).upsert(fleet.devices)
+    try BroadcastRepository(database).addUser(User(name: "bench", role: .approver, createdAt: Date()))
+    return (dbPath, fleetPath, database, fleet)
+}
+
+/// The controller and `http` (media for the speakers, and whatever else it serves) running in this process;
+/// speakers are told to fetch media from it. Cancel the tasks to stop both.
+func benchController(_ http: ControllerHTTPServer, dbPath: String, brokerPort: Int, clientID: String) throws
+    -> (controller: FleetController, base: SharedValue<String?>, tasks: [Task<Void, any Error>])
+{
+    let base = SharedValue<String?>(nil)
+    let httpTask = Task { try await http.run { port in base.update { $0 = "http://127.0.0.1:\(port)" } } }
+    var config = ControllerConfiguration(databasePath: dbPath, mqtt: .init(host: "127.0.0.1", port: brokerPort, clientID: clientID))
+    config.ingest.statusInterval = 1
+    var delivery = DeliveryConfiguration()
+    delivery.mediaBaseURL = { base.get() }
+    config.delivery = delivery
+    let controller = try FleetController(config)
+    let ctlTask = Task { try await controller.run() }
+    return (controller, base, [ctlTask, httpTask])
+}
+
+/// One firmware-sim process running every device of the fleet file.
+func benchSimulator(fleetPath: String, brokerPort: Int, dir: URL) throws -> ChildProcess {
+    try ChildProcess.spawn(siblingExecutable("firmware-sim"),
+                           ["run", "--file", fleetPath, "--broker", "127.0.0.1:\(brokerPort)", "--heartbeat", "30", "--exit-with-parent"],
+                           stdout: .null, stderr: .file(dir.appendingPathComponent("sim.log").path))
 }
 
 /// The value at share `p` of ascending `sorted` (nearest rank).

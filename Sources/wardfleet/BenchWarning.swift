@@ -38,39 +38,18 @@ extension Bench {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wardfleet-warning-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: dir) }
-            let dbPath = dir.appendingPathComponent("warning.sqlite").path
-            let fleetPath = dir.appendingPathComponent("fleet.yaml").path
-            try benchSpeakerFleet(speakers: speakers, villages: villages).write(toFile: fleetPath, atomically: true, encoding: .utf8)
-            let database = try WardDatabase(path: dbPath)
-            let fleet = try FleetFileReader.read(path: fleetPath, registeredAt: Date())
-            try PlaceRepository(database).upsert(fleet.places)
-            try DeviceRepository(database).upsert(fleet.devices)
-            try BroadcastRepository(database).addUser(User(name: "bench", role: .approver, createdAt: Date()))  // cancels each run's alert
+            let (dbPath, fleetPath, database, fleet) = try benchCommuneDatabase(in: dir, fleet: benchSpeakerFleet(speakers: speakers, villages: villages))
             let token = OperatorAPI.randomToken("wfw_")
             try WarningRepository(database).saveSource(
                 WarningSource(user: "bench-kttv", name: "Đài KTTV thử nghiệm", senders: ["canhbao@bench.kttv.gov.vn"], createdAt: Date(), updatedAt: Date()),
                 tokenHash: OperatorAPI.sha256(token))
             let library = MediaLibrary(root: dir.appendingPathComponent("media"), database: database)
 
-            let base = SharedValue<String?>(nil)
             var http = ControllerHTTPServer(library: library, host: "127.0.0.1", port: 0)
             http.warnings = WarningService(database: database, library: library)
-            let server = http
-            let httpTask = Task { try await server.run { port in base.update { $0 = "http://127.0.0.1:\(port)" } } }
-            var config = ControllerConfiguration(databasePath: dbPath, mqtt: .init(host: "127.0.0.1", port: broker.port, clientID: "bench-warning-ctl"))
-            config.ingest.statusInterval = 1
-            var delivery = DeliveryConfiguration()
-            delivery.mediaBaseURL = { base.get() }
-            config.delivery = delivery
-            let controller = try FleetController(config)
-            let ctlTask = Task { try await controller.run() }
-            defer {
-                ctlTask.cancel()
-                httpTask.cancel()
-            }
-            let sim = try ChildProcess.spawn(siblingExecutable("firmware-sim"),
-                                             ["run", "--file", fleetPath, "--broker", "127.0.0.1:\(broker.port)", "--heartbeat", "30", "--exit-with-parent"],
-                                             stdout: .null, stderr: .file(dir.appendingPathComponent("sim.log").path))
+            let (controller, base, tasks) = try benchController(http, dbPath: dbPath, brokerPort: broker.port, clientID: "bench-warning-ctl")
+            defer { tasks.forEach { $0.cancel() } }
+            let sim = try benchSimulator(fleetPath: fleetPath, brokerPort: broker.port, dir: dir)
             do {
                 try await measure(fleet: fleet, controller: controller, database: database, base: base, token: token)
             } catch {
