@@ -114,7 +114,10 @@ extension OperatorAPI {
                 let scope = call.principal!.communes
                 try self.requireVisible(call, communes: Set(w.targets.communes), notFound)
                 if scope != nil && w.targets.communes.isEmpty { throw notFound }
-                return try Self.json(WarningView(w, scope: scope, context: try self.warningContext()))
+                // The detail carries the alert's areas (polygons and circles) for the map; the list does not.
+                let areas = (try WarningRepository(self.database).document(id)).flatMap { try? CAPXML.alert(from: Data($0.utf8)) }
+                    .map { a in (a.vietnameseInfo ?? a.infos.first)?.areas ?? [] } ?? []
+                return try Self.json(WarningView(w, scope: scope, context: try self.warningContext(), areas: areas))
             },
             // Proof of reach, from the playback log: JSON, or (format=html) the printable Vietnamese report.
             Route(method: .get, path: "/api/v1/warnings/{id}/reach", permission: .view) { call in
@@ -145,6 +148,43 @@ extension OperatorAPI {
                 }
                 try self.audit(call, "warning.cancel", target: "\(w.id)", detail: body.reason)
                 return try Self.json(WarningView(done, scope: call.principal!.communes, context: try self.warningContext()))
+            },
+            // An approver updates a warning in force (new words, a new expiry): a CAP Update written by WardFleet,
+            // which replaces the queued repeats as a source's Update does. Answers the new alert.
+            Route(method: .post, path: "/api/v1/warnings/{id}/update", permission: .approve) { call in
+                let (w, _) = try self.visibleWarning(call)
+                try self.requireScope(call, communes: Set(w.targets.communes))
+                struct Body: Decodable { var headline: String?; var description: String?; var instruction: String?; var expires: String?; var reason: String? }
+                let body = try Self.decode(Body.self, call.body, allowed: ["headline", "description", "instruction", "expires", "reason"])
+                for (field, value, max) in [("headline", body.headline, 200), ("description", body.description, 4000),
+                                            ("instruction", body.instruction, 2000), ("reason", body.reason, 500)] {
+                    if let value { try APIInput.text(value, field: field, max: max) }
+                }
+                var expires: Date?
+                if let text = body.expires {
+                    guard let t = CAPTime.parse(text) else {
+                        throw APIInput.bad("expires", "thời điểm có múi giờ, ví dụ 2026-09-06T18:00:00+07:00 / a time with its zone")
+                    }
+                    guard t.date > self.clock.now() else { throw APIInput.bad("expires", "phải sau bây giờ / must be in the future") }
+                    expires = t.date
+                }
+                guard let service = self.warnings ?? self.library.map({ WarningService(database: self.database, library: $0, clock: self.clock) }) else {
+                    throw APIError(.serviceUnavailable, "máy chủ này không phát được cảnh báo / this server cannot put warnings on air")
+                }
+                let edit = WarningEdit(headline: body.headline, description: body.description, instruction: body.instruction, expires: expires,
+                                       reason: body.reason)
+                let updated: WarningRecord
+                do { updated = try await service.update(w.id, by: call.user.name, edit) } catch let e as WarningUpdateRefusal {
+                    switch e {
+                    case .notInForce: throw APIError(.conflict, e.description, code: "not_in_force")
+                    case .nothingChanged: throw APIError(.badRequest, e.description, code: "nothing_changed")
+                    case .noDocument, .noVietnameseInfo: throw APIError(.unprocessableContent, e.description, code: "cannot_update")
+                    }
+                } catch let r as WarningRefusal {
+                    throw APIError(.unprocessableContent, r.description, code: r.reason)
+                }
+                try self.audit(call, "warning.update", target: "\(updated.id)", detail: "thay cảnh báo \(w.id)" + (body.reason.map { ": \($0)" } ?? ""))
+                return try Self.json(WarningView(updated, scope: call.principal!.communes, context: try self.warningContext()), status: .created)
             },
         ]
     }
@@ -183,6 +223,14 @@ struct WarningView: Encodable {
     struct PlaceRef: Encodable {
         var id: String
         var name: String
+    }
+    /// A CAP `area` for drawing: its polygons as [latitude, longitude] rings, its circles.
+    struct Area: Encodable {
+        struct Circle: Encodable { var latitude: Double; var longitude: Double; var radiusKm: Double }
+        var description: String
+        var polygons: [[[Double]]]
+        var circles: [Circle]
+        var geocodes: [String]
     }
     struct Untargetable: Encodable {
         var id: String
@@ -223,8 +271,10 @@ struct WarningView: Encodable {
     var nextRepeats: [Date]
     var repeatMinutes: Int?
     var cancelledBy: String?
+    /// The alert's areas (only in `GET /api/v1/warnings/{id}`).
+    var areas: [Area]
 
-    init(_ w: WarningRecord, scope: Set<String>?, context c: Context) {
+    init(_ w: WarningRecord, scope: Set<String>?, context c: Context, areas: [CAPArea] = []) {
         func mine(_ commune: String?) -> Bool { scope == nil || commune.map { scope!.contains($0) } == true }
         func ref(_ id: String) -> PlaceRef { PlaceRef(id: id, name: c.tree[id]?.name ?? id) }
         id = w.id
@@ -260,6 +310,11 @@ struct WarningView: Encodable {
         nextRepeats = w.state == .active ? (w.plan?.upcoming(after: c.now, limit: 12).map(\.at) ?? []) : []
         repeatMinutes = w.plan?.interval.map { Int(($0 / 60).rounded()) }
         cancelledBy = w.cancelledBy
+        self.areas = areas.map { a in
+            Area(description: a.areaDesc, polygons: a.polygons.map { $0.points.map { [$0.latitude, $0.longitude] } },
+                 circles: a.circles.map { Area.Circle(latitude: $0.centre.latitude, longitude: $0.centre.longitude, radiusKm: $0.radiusKm) },
+                 geocodes: a.geocodes.map(\.value))
+        }
         cannotBeTargeted = t.untargetable.filter { mine($0.commune) }.map {
             Untargetable(id: $0.placeID, name: c.tree[$0.placeID]?.name ?? $0.placeID, level: $0.level, commune: $0.commune, reason: $0.reason,
                          reasonText: $0.reason.vietnamese)

@@ -152,6 +152,29 @@ extension OutsideToolTests.Browser {
         post.httpBody = Data(#"{"source":"tinh-qn","id":"QN-1","title":"Lịch tiếp công dân","level":"normal","communes":["cam-la"],"text":"Lịch tiếp công dân tuần tới."}"#.utf8)
         let (body, response) = try await URLSession.shared.data(for: post)
         try #require((response as? HTTPURLResponse)?.statusCode == 201, "\(String(decoding: body, as: UTF8.self))")
+        // A disaster warning in force (a CAP alert with a polygon over Thôn Cẩm La; Yên Giang's site has no
+        // coordinates, so it is listed as one that cannot be targeted), on air and repeating.
+        let sourceOut = try await cli(["warnings", "sources", "add", "kttv-qn", "--name", "Đài KTTV tỉnh Quảng Ninh",
+                                       "--sender", "canhbao@kttv-quangninh.gov.vn"])
+        let sourceToken = try #require(sourceOut.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("wfw_") }.map(String.init))
+        let sent = CAPTime(date: Date(timeIntervalSince1970: h.clock.now().timeIntervalSince1970.rounded(.down)), offset: 25_200)
+        let cap = CAPAlert(identifier: "KTTV-QN-CRAWL-1", sender: "canhbao@kttv-quangninh.gov.vn", sent: sent, status: .actual, msgType: .alert,
+                           scope: .public, infos: [CAPInfo(
+                               language: "vi-VN", categories: [.met], event: "Triều cường", urgency: .expected, severity: .severe,
+                               certainty: .likely, expires: CAPTime(date: sent.date + 86_400, offset: 25_200),
+                               senderName: "Đài KTTV tỉnh Quảng Ninh", headline: "Triều cường kết hợp sóng lớn ven biển Cẩm La",
+                               description: "Mực nước dâng cao vào chiều tối.", instruction: "Không ra khơi, gia cố nhà cửa.",
+                               areas: [CAPArea(areaDesc: "Ven biển xã Cẩm La", polygons: [GeoPolygon(points: [
+                                   Coordinate(latitude: 20.93, longitude: 106.82), Coordinate(latitude: 20.93, longitude: 106.83),
+                                   Coordinate(latitude: 20.945, longitude: 106.83), Coordinate(latitude: 20.945, longitude: 106.82),
+                                   Coordinate(latitude: 20.93, longitude: 106.82)])])])])
+        var capPost = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/warnings/cap")!)
+        capPost.httpMethod = "POST"
+        capPost.setValue("application/cap+xml", forHTTPHeaderField: "Content-Type")
+        capPost.setValue("Bearer \(sourceToken)", forHTTPHeaderField: "Authorization")
+        capPost.httpBody = Data(CAPWriter.xml(cap).utf8)
+        let (capBody, capResponse) = try await URLSession.shared.data(for: capPost)
+        try #require((capResponse as? HTTPURLResponse)?.statusCode == 201, "\(String(decoding: capBody, as: UTF8.self))")
         // A kept report of this month.
         let month = String(cal.localDay(of: h.clock.now()).description.prefix(7))
         _ = try await cli(["report", "--month", month, "--keep", "--output", h.file("report.html")])
@@ -172,7 +195,7 @@ extension OutsideToolTests.Browser {
         let shots = Self.repo.appendingPathComponent(".build/test-artifacts/console-crawl").path
         let users = try String(decoding: JSONSerialization.data(withJSONObject: people.map { ["label": $0.label, "user": $0.user] }), as: UTF8.self)
         // What the seeded world must show at least: the pages of each role's navigation, and detail pages.
-        let expect = #"{"admin":{"pages":13,"details":9},"technician":{"pages":10,"details":9},"viewer":{"pages":10,"details":9},"approver-hai-son":{"pages":10,"details":3}}"#
+        let expect = #"{"admin":{"pages":14,"details":10},"technician":{"pages":11,"details":10},"viewer":{"pages":11,"details":10},"approver-hai-son":{"pages":11,"details":3}}"#
         let crawl = try ChildProcess.spawn(
             python, [Self.repo.appendingPathComponent("Tests/browser/console_crawl.py").path],
             stdout: .file(h.file("crawl.log")), stderr: .file(h.file("crawl.log")),

@@ -52,7 +52,9 @@ import WardProtocol
         ("event", EventType.allCases.map(\.rawValue)), ("reject", RejectReason.allCases.map(\.rawValue)),
         ("campaignState", CampaignState.allCases.map(\.rawValue)), ("jobState", JobState.allCases.map(\.rawValue)),
         ("jobFailure", JobFailure.allCases.map(\.rawValue)), ("drift", ["unset", "in_sync", "pending", "rejected", "differs"]),
-        ("configField", DeviceSettings.fieldNames),
+        ("configField", DeviceSettings.fieldNames), ("warningState", WarningRecord.State.allCases.map(\.rawValue)),
+        ("reachOutcome", WarningReach.Outcome.allCases.map(\.rawValue)), ("riskColour", RiskLevel.allCases.map { "\($0.rawValue)" }),
+        ("untargetable", ["no_coordinates", "no_code"]),
     ]
 
     @Test(arguments: ["i18n/vi.js", "i18n/en.js"])
@@ -65,7 +67,8 @@ import WardProtocol
 
     @Test func bothLanguagesHaveTheSameKeys() throws {
         for group in ["ui", "cls", "state", "kpi", "alarm", "severity", "fault", "audit", "field", "reject", "outcome", "site", "param",
-                      "campaignState", "jobState", "jobFailure", "drift", "configField"] {
+                      "campaignState", "jobState", "jobFailure", "drift", "configField",
+                      "warningState", "reachOutcome", "villageReach", "riskColour", "untargetable"] {
             #expect(try Self.keys(group, in: "i18n/vi.js") == Self.keys(group, in: "i18n/en.js"), "\(group)")
         }
     }
@@ -77,7 +80,7 @@ import WardProtocol
         for case let url as URL in files where url.pathExtension == "swift" {
             let s = try String(contentsOf: url, encoding: .utf8)
             for line in s.split(separator: "\n") where line.contains("audit") || line.contains("action:") {
-                for m in line.matches(of: /"((?:access|alarm|alarm_rule|broadcast|device|firmware|group|inbox|kpi_targets|login|media|node|places|quiet_hours|report|user)\.[a-z_]+)"/) {
+                for m in line.matches(of: /"((?:access|alarm|alarm_rule|broadcast|device|firmware|group|inbox|kpi_targets|login|media|node|places|quiet_hours|report|user|warning)\.[a-z_]+)"/) {
                     actions.insert(String(m.1))
                 }
             }

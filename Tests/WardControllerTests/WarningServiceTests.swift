@@ -336,6 +336,72 @@ import WardStorage
     }
 
 
+    /// An approver's `POST /api/v1/warnings/{id}/update`: WardFleet writes a CAP Update of the stored alert
+    /// with the new words (the approver named in its note), and it acts as a source's Update does: the old
+    /// alert is replaced, the new one goes on air at once with the new speech and repeats on its own plan.
+    /// The detail carries the alert's polygon for the console's map.
+    @Test func anApproverUpdatesOverTheAPI() async throws {
+        let x = try World()
+        let repo = WarningRepository(x.w.db)
+        let (alert, _) = try await x.service.receive(Self.fixture("alert-polygon.xml"), from: "kttv")
+        let hash = try await OperatorAPI.hashPassword(OperatorAPITests.password)
+        try AuthRepository(x.w.db).setPassword("lan", hash: hash)
+        try AuthRepository(x.w.db).setPassword("hung", hash: hash)
+        var api = OperatorAPI(database: x.w.db, clock: x.w.clock, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db))
+        api.warnings = x.service
+        let server = ControllerHTTPServer(library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db),
+                                          host: "127.0.0.1", port: 0, api: api)
+        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        x.w.clock.advance(by: 600)
+        let expires = CAPTime(date: x.w.clock.now() + 7200, offset: 25_200)
+        let updatedID = Mutex<Int64>(0)
+        try await app.test(.live) { client in
+            let lan = try #require(try await OperatorAPITests.login(client, "lan"))
+            let hung = try #require(try await OperatorAPITests.login(client, "hung"))
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)", method: .get, headers: lan.headers) { r in
+                let w = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any]
+                let area = try #require((w?["areas"] as? [[String: Any]])?.first)
+                let ring = try #require((area["polygons"] as? [[[Double]]])?.first)
+                #expect(ring.count >= 4 && ring.first == ring.last, "\(area)")
+            }
+            let body = #"{"headline":"Bão số 3 đổi hướng, gió giật cấp 14","expires":"\#(expires.text)","reason":"tin mới của đài"}"#
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/update", method: .post, headers: lan.headers, body: ByteBuffer(string: body)) { r in
+                #expect(r.status == .forbidden)
+            }
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/update", method: .post, headers: hung.headers, body: ByteBuffer(string: "{}")) { r in
+                #expect(r.status == .badRequest && String(buffer: r.body).contains("nothing_changed"), "\(String(buffer: r.body))")
+            }
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/update", method: .post, headers: hung.headers,
+                                     body: ByteBuffer(string: #"{"expires":"2020-01-01T00:00:00+07:00"}"#)) { r in
+                #expect(r.status == .badRequest && String(buffer: r.body).contains("expires"))
+            }
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/update", method: .post, headers: hung.headers, body: ByteBuffer(string: body)) { r in
+                #expect(r.status == .created, "\(String(buffer: r.body))")
+                let w = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any]
+                #expect(w?["msg_type"] as? String == "Update" && w?["state"] as? String == "active" && w?["headline"] as? String == "Bão số 3 đổi hướng, gió giật cấp 14")
+                updatedID.withLock { $0 = Int64(w?["id"] as? Int ?? 0) }
+            }
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/update", method: .post, headers: hung.headers, body: ByteBuffer(string: body)) { r in
+                #expect(r.status == .conflict)
+            }
+        }
+        let old = try repo.get(alert.id)
+        let new = try repo.get(updatedID.withLock { $0 })
+        #expect(old.state == .replaced && old.replacedBy == new.id && new.sourceUser == "kttv" && new.sender == alert.sender)
+        #expect(new.expiresAt == expires.date && new.plan?.anchor == x.w.clock.now() && new.plan?.until == expires.date)
+        let written = try CAPXML.alert(from: Data(try #require(try repo.document(new.id)).utf8))
+        #expect(written.msgType == .update && written.references.map(\.identifier) == [alert.identifier])
+        #expect(written.note?.contains("hung") == true && written.note?.contains("tin mới của đài") == true)
+        // On air at once with the new words.
+        let play = try #require(try repo.plays(new.id).first)
+        let item = try BroadcastRepository(x.w.db).get(play.itemID)
+        if case .media(let sha) = item.programme, case .tts(_, let text)? = try MediaRepository(x.w.db).get(sha)?.source {
+            #expect(text.contains("Bão số 3 đổi hướng, gió giật cấp 14"), "\(text)")
+        } else { Issue.record("the update is not speech") }
+        #expect(x.tally["updated.operator"] == 1)
+        #expect(try AuthRepository(x.w.db).auditLog().contains { $0.action == "warning.update" && $0.user == "hung" && $0.target == "\(new.id)" })
+    }
+
     /// The reach of each play goes back to a source with an Ack URL as a CAP 1.2 Ack (to a local stand-in),
     /// once every speaker's outcome is known, once.
     @Test func aCAPAckCarriesTheReachBackToTheSource() async throws {

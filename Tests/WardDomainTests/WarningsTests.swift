@@ -399,3 +399,40 @@ enum CAPFixtures {
         }
     }
 }
+
+/// The alert WardFleet writes (an approver's Update) reads back as the same alert.
+@Suite struct CAPWriterTests {
+    @Test func everyValidFixtureReadsBackTheSame() throws {
+        for name in ["alert-polygon.xml", "alert-circle.xml", "alert-geocode.xml", "update.xml", "cancel.xml", "status-exercise.xml",
+                     "status-test.xml", "expired.xml", "other-sender.xml"] {
+            let alert = try CAPFixtures.alert(name)
+            let written = CAPWriter.xml(alert)
+            #expect(try CAPXML.alert(from: Data(written.utf8)) == alert, "\(name):\n\(written)")
+        }
+    }
+
+    @Test func seededAlertsWithHardTextAndNumbersReadBackTheSame() throws {
+        var rng = SeededRandom(seed: 20)
+        let texts = ["Bão số 3 (Yagi) & mưa lớn", "<gió> giật cấp 12–13", "Sơ tán ngay\nkhỏi vùng trũng", "\"trích dẫn\" 'đơn'", "ứ ừ ữ ự ỹ"]
+        for k in 0..<300 {
+            func pick() -> String { texts[Int(rng.next() % UInt64(texts.count))] }
+            func coordinate() -> Coordinate {
+                Coordinate(latitude: Double(Int(rng.next() % 18_000_000)) / 100_000 - 90, longitude: Double(Int(rng.next() % 36_000_000)) / 100_000 - 180)
+            }
+            let ring = (0..<3).map { _ in coordinate() }
+            let area = CAPArea(areaDesc: pick(), polygons: [GeoPolygon(points: ring + [ring[0]])],
+                               circles: [GeoCircle(centre: coordinate(), radiusKm: k % 7 == 0 ? 0.00001 : Double(rng.next() % 5000) / 100)],
+                               geocodes: [CAPValuePair(valueName: "MaDonViHanhChinh", value: "22\(k)")])
+            let sent = CAPTime(date: Date(timeIntervalSince1970: 1_780_000_000 + Double(k * 3_600)), offset: k % 2 == 0 ? 25_200 : 0)
+            let info = CAPInfo(language: "vi-VN", categories: [.met, .safety], event: pick(), responseTypes: [.evacuate], urgency: .immediate,
+                               severity: .extreme, certainty: .observed, effective: sent, expires: CAPTime(date: sent.date + 86_400, offset: 25_200),
+                               senderName: pick(), headline: pick(), description: pick(), instruction: pick(),
+                               parameters: [CAPValuePair(valueName: "CapDoRuiRo", value: "\(k % 5 + 1)")], areas: [area])
+            let alert = CAPAlert(identifier: "WF-\(k)", sender: "canhbao@kttv.gov.vn", sent: sent, status: .actual, msgType: .update,
+                                 scope: .public, note: pick(),
+                                 references: [CAPReference(sender: "canhbao@kttv.gov.vn", identifier: "KTTV-\(k)", sent: sent)], infos: [info])
+            let written = CAPWriter.xml(alert)
+            #expect(try CAPXML.alert(from: Data(written.utf8)) == alert, "\(written)")
+        }
+    }
+}

@@ -12,6 +12,7 @@ const lazy = (file, name) => async (...a) => (await import(`./pages/${file}.js`)
 const PAGES = [
   ["attention", "manage_devices", lazy("attention", "attentionPage")], ["overview", "view", lazy("overview",
     "overviewPage")],
+  ["warnings", "view", lazy("warnings", "warningsPage")],
   ["devices", "view", lazy("devices", "devicesPage")], ["broadcasts", "view", lazy("broadcasts", "broadcastsPage")],
   ["alarms", "view", lazy("alarms", "alarmsPage")], ["map", "view", lazy("map", "mapPage")],
   ["pending", "view", lazy("pending", "pendingPage")], ["firmware", "view", lazy("firmware", "firmwarePage")],
