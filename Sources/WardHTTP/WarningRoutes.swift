@@ -158,7 +158,12 @@ extension OperatorAPI {
                 let body = try Self.decode(Body.self, call.body, allowed: ["headline", "description", "instruction", "expires", "reason"])
                 for (field, value, max) in [("headline", body.headline, 200), ("description", body.description, 4000),
                                             ("instruction", body.instruction, 2000), ("reason", body.reason, 500)] {
-                    if let value { try APIInput.text(value, field: field, max: max) }
+                    guard let value else { continue }
+                    try APIInput.text(value, field: field, max: max)
+                    // Spoken text and a CAP document: no control characters but line breaks and tabs.
+                    if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && !"\n\r\t".unicodeScalars.contains($0) }) {
+                        throw APIInput.bad(field, "không được chứa ký tự điều khiển / no control characters")
+                    }
                 }
                 var expires: Date?
                 if let text = body.expires {
