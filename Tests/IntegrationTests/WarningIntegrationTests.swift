@@ -48,7 +48,7 @@ extension RealBrokerTests {
         static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/cap")
 
-        @Test("a CAP alert with a polygon over two villages goes on air on those villages' speakers alone")
+        @Test("a CAP alert with a polygon over two villages goes on air on those villages' speakers alone; a local cancel honours the policy file's all-clear")
         func polygonOverTwoVillages() async throws {
             let h = try await Harness(fleet: Self.fleet)
             do {
@@ -96,6 +96,27 @@ extension RealBrokerTests {
             #expect(Set(try PlaybackRepository(h.db).entries(item: item).map(\.speaker)) == Set(targeted))
             let stored = try #require(try WarningRepository(h.db).find(sender: "canhbao@kttv-quangninh.gov.vn", identifier: "KTTV-QN-2026-0906-001"))
             #expect(stored.state == .active && stored.risk == .five && stored.targets.untargetable.isEmpty)
+
+            // An approver's cancel on the database with the deployment's policy file (`--warning-policy`, as `run` reads
+            // it): a wrong file is refused naming the key and cancels nothing; its `all_clear_on_cancel: true` is honoured.
+            let (us, _) = try await h.run("wardfleet", ["users", "add", "hung", "--role", "approver", "--db", h.dbPath])
+            try #require(us == 0, "\(h.lastStderr)")
+            try h.write("bad-policy.yaml", "otherwise: normal\n")
+            let (bs, _) = try await h.run("wardfleet", ["warnings", "cancel", "\(stored.id)", "--as", "hung", "--warning-policy",
+                                                        h.file("bad-policy.yaml"), "--db", h.dbPath])
+            #expect(bs != 0 && h.lastStderr.contains("--warning-policy") && h.lastStderr.contains("otherwise"), "\(h.lastStderr)")
+            #expect(try WarningRepository(h.db).get(stored.id).state == .active)
+            try h.write("policy.yaml", "all_clear_on_cancel: true\n")
+            let (cs, _) = try await h.run("wardfleet", ["warnings", "cancel", "\(stored.id)", "--as", "hung", "--warning-policy",
+                                                        h.file("policy.yaml"), "--db", h.dbPath])
+            try #require(cs == 0, "\(h.lastStderr)")
+            let cancelled = try WarningRepository(h.db).get(stored.id)
+            #expect(cancelled.state == .cancelled && cancelled.cancelledBy == "hung")
+            let allClear = try #require(try WarningRepository(h.db).plays(stored.id).first { $0.kind == .allClear })
+            try await h.waitUntil("the all-clear finished on \(targeted)", timeout: .seconds(90)) {
+                Set(try PlaybackRepository(h.db).entries(item: allClear.itemID).filter { $0.event == .finished }.map(\.speaker)) == Set(targeted)
+            }
+            #expect(Set(try PlaybackRepository(h.db).entries(item: allClear.itemID).map(\.speaker)) == Set(targeted))
         }
 
         @Test("an Extreme alert repeats, an Update replaces its repeats, a Cancel stops them with an all-clear; reach equals the log")
