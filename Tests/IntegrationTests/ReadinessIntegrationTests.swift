@@ -2,6 +2,8 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Hummingbird
+import Synchronization
 import Testing
 import WardController
 import WardDomain
@@ -202,17 +204,32 @@ extension RealBrokerTests {
 
         /// Issue 20's storm (item 8), as one test: 3 communes, 200 speakers, mains cut in 2 villages, 30 % of links lost.
         /// Readiness lists exactly the villages that cannot hear; an Extreme/Immediate CAP alert over the three communes goes
-        /// on air at once where reachable, repeats, is updated, then cancelled with the all-clear; for every play the reach
-        /// report equals the playback log speaker by speaker: the reachable speakers (those on battery in the mains-cut
-        /// villages too) played it in full, the dropped ones are reported missed, `offline`.
+        /// on air at once where reachable, repeats (the controller killed between two repeats: the restarted one plays the
+        /// missed slot once, late), is updated, then cancelled with the all-clear; for every play the reach report equals
+        /// the playback log speaker by speaker: the reachable speakers (those on battery in the mains-cut villages too)
+        /// played it in full, the dropped ones are reported missed; each play's reach goes back to the source as a CAP Ack.
         @Test("issue 20's storm of 200 speakers: readiness, then an Extreme alert on air where reachable, repeated, updated, cancelled; reach equals the log")
         func stormOf200Speakers() async throws {
             let (yaml, villages) = Self.bigFleet()
             let speakers = villages.values.flatMap { $0 }
             try #require(speakers.count == 200)
+            // The source's stand-in: it takes the CAP Acks with the reach of each play.
+            let acks = Mutex<[Data]>([])
+            let router = Router()
+            router.post("/cap-ack") { request, _ -> Response in
+                let body = Data(buffer: try await request.body.collect(upTo: 1 << 20))
+                acks.withLock { $0.append(body) }
+                return Response(status: .ok)
+            }
+            let ackPort = Mutex(0)
+            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                  onServerRunning: { channel in ackPort.withLock { $0 = channel.localAddress?.port ?? 0 } })
+            let server = Task { try await app.runService() }
+            defer { server.cancel() }
             let h = try await Harness(fleet: yaml)
             do {
-                try await Self.storm(h, villages: villages)
+                try await h.waitUntil("the source's stand-in listening") { ackPort.withLock { $0 } != 0 }
+                try await Self.storm(h, villages: villages, ackURL: "http://127.0.0.1:\(ackPort.withLock { $0 })/cap-ack", acks: { acks.withLock { $0 } })
             } catch {
                 await h.stop()
                 throw error
@@ -220,14 +237,14 @@ extension RealBrokerTests {
             await h.stop()
         }
 
-        static func storm(_ h: Harness, villages: [String: [String]]) async throws {
+        static func storm(_ h: Harness, villages: [String: [String]], ackURL: String, acks: () -> [Data]) async throws {
             let speakers = villages.values.flatMap { $0 }
             let (st, out) = try await h.run("wardfleet", ["warnings", "sources", "add", "kttv-qn", "--name", "Đài KTTV tỉnh Quảng Ninh",
-                                                          "--sender", "canhbao@kttv-quangninh.gov.vn", "--db", h.dbPath])
+                                                          "--sender", "canhbao@kttv-quangninh.gov.vn", "--ack-url", ackURL, "--db", h.dbPath])
             try #require(st == 0, "\(h.lastStderr)")
             let token = try #require(out.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("wfw_") }.map(String.init))
             let port = try OutsideToolTests.Browser.freePort()
-            try await h.startController(["--http-port", "\(port)", "--warning-all-clear"])
+            let controller = try await h.startController(["--http-port", "\(port)", "--warning-all-clear"])
             try h.startSim(["--storm-villages", "a-v2,b-v5", "--storm-link-loss", "0.3", "--storm-at", "8", "--storm-battery", "80",
                             "--storm-drain", "20", "--solar-fraction", "0"])
             try await h.waitUntil("the storm: 60 links dropped, 140 speakers online", timeout: .seconds(120)) {
@@ -294,6 +311,15 @@ extension RealBrokerTests {
             #expect(planA.interval == 1800)
             try h.setClock(to: planA.anchor.addingTimeInterval(1800 + 1))
             try await h.waitUntil("repeat 2 finished where reachable", timeout: .seconds(180)) { try playedWhereReachable(try play(a, 2)) }
+            // The controller stops; slot 3 passes while it is down. The restarted one plays it once (late), from the
+            // stored plan and plays alone.
+            await controller.terminate()
+            try h.setClock(to: planA.anchor.addingTimeInterval(3600 + 5))
+            try await h.startController(["--http-port", "\(port)", "--warning-all-clear"])
+            try await h.waitUntil("repeat 3 finished where reachable after the restart", timeout: .seconds(180)) {
+                try playedWhereReachable(try play(a, 3))
+            }
+            #expect(try repo.plays(a).map(\.number) == [1, 2, 3])
             // The Update, on air at once; the alert it replaces makes no more plays.
             let updated = try await Warnings.post(h, port: port, token: token, try document("update.xml"))
             let u = Int64(try #require(updated["id"] as? Int))
@@ -302,6 +328,7 @@ extension RealBrokerTests {
             let planU = try #require(try repo.get(u).plan)
             try h.setClock(to: planU.anchor.addingTimeInterval(1800 + 1))
             try await h.waitUntil("the update's repeat finished where reachable", timeout: .seconds(180)) { try playedWhereReachable(try play(u, 2)) }
+            #expect(try repo.plays(a).map(\.number) == [1, 2, 3])
             // The Cancel: the all-clear on the same speakers, no more repeats.
             _ = try await Warnings.post(h, port: port, token: token, try document("cancel.xml"))
             #expect(try repo.get(u).state == .cancelled)
@@ -311,15 +338,17 @@ extension RealBrokerTests {
             // Past the cancelled slot and every play's close: the dropped speakers' plays are closed in the log.
             let next = planU.anchor.addingTimeInterval(3600)
             try h.setClock(to: next.addingTimeInterval(1))
+            try await h.waitUntil("the controller ran past the cancelled slot") {
+                (try HealthQueries(h.db).controllerLastAlive() ?? .distantPast) > next.addingTimeInterval(4)
+            }
             let plays = try repo.plays(a) + repo.plays(u)
-            #expect(try repo.plays(a).map(\.number) == [1, 2] && repo.plays(u).map(\.number) == [0, 1, 2])
+            #expect(try repo.plays(a).map(\.number) == [1, 2, 3] && repo.plays(u).map(\.number) == [0, 1, 2])
             try await h.waitUntil("every play closed on every speaker", timeout: .seconds(60)) {
                 try plays.allSatisfy { p in
                     let closed = try playback.entries(item: p.itemID).filter(\.event.isTerminal)
                     return Set(closed.map(\.speaker)) == Set(speakers)
                 }
             }
-            #expect(try repo.plays(a).count == 2 && repo.plays(u).count == 3)
 
             // Reach, through the CLI, for every play: speaker by speaker what the log holds.
             for alert in [a, u] {
@@ -361,7 +390,22 @@ extension RealBrokerTests {
                     #expect(tally["sent"] as? Int == 200 && tally["played"] as? Int == 140 && tally["missed"] as? Int == 60, "\(tally)")
                 }
             }
-            // And they are still on battery, an hour and a half of storm later.
+            // Sent back: one CAP Ack per play (the alert's three, the update's two and its all-clear), each naming its
+            // alert and carrying that play's reach.
+            try await h.waitUntil("a CAP Ack for every play", timeout: .seconds(90)) { acks().count == 6 }
+            let received = try acks().map { try CAPXML.alert(from: $0) }
+            #expect(received.allSatisfy { $0.msgType == .ack && $0.references.count == 1 })
+            #expect(Set(received.map(\.identifier)).count == 6)
+            #expect(received.filter { $0.references[0].identifier == "KTTV-QN-2026-0906-001" }.count == 3)
+            #expect(received.allSatisfy { $0.note?.contains("140/200 loa phát trọn") == true }, "\(received.map(\.note))")
+            let (ls, list) = try await h.run("wardfleet", ["warnings", "list", "--db", h.dbPath])
+            #expect(ls == 0 && list.contains("đã hủy") && list.contains("đã được cập nhật"), "\(list)")
+            let page = h.file("reach.html")
+            let (hs, _) = try await h.run("wardfleet", ["warnings", "reach", "\(u)", "--html", page, "--db", h.dbPath])
+            let printed = try String(contentsOfFile: page, encoding: .utf8)
+            #expect(hs == 0 && printed.contains("Thông báo hết cảnh báo"))
+
+            // And they are still on battery, two hours of storm later.
             try await h.waitUntil("the mains-cut speakers still on battery") {
                 let s = try HealthQueries(h.db).statuses()
                 return onBatteryInCut.allSatisfy { s[$0]?.liveness.faults.map(\.code) == [.onBattery] }
