@@ -93,6 +93,39 @@ enum WarningPlaySchema {
         """)
 }
 
+/// Issue 20, item 4: repeats of **priority** warnings. A priority warning waits in the communes' inbox; once
+/// a commune's officer schedules it and the item is approved, that play anchors the commune's repeats at the
+/// interval of its risk level, until its end. The interval and end are kept at intake (the policy then), and
+/// each repeat made is recorded per approved item and number, so a restart neither skips nor doubles one.
+enum WarningApprovedSchema {
+    static let v27 = SharedMigration("v27: repeats of priority warnings in the communes that approved them", both: """
+        -- A priority warning's repetition as the policy set it at intake: the interval of its risk level (NULL:
+        -- it plays once) and its end (its `expires`, or the horizon from its receipt).
+        ALTER TABLE warning_alerts ADD COLUMN approved_interval_ms BIGINT;
+        ALTER TABLE warning_alerts ADD COLUMN approved_until BIGINT;
+        -- Each repeat made from an approved play (upstream_handling.item_id): 2, 3, … (1 is that play itself).
+        CREATE TABLE warning_approved_plays (
+            alert_id BIGINT NOT NULL,
+            approved_item TEXT NOT NULL,
+            number BIGINT NOT NULL,
+            item_id TEXT NOT NULL,
+            due_at BIGINT NOT NULL,
+            made_at BIGINT NOT NULL,
+            PRIMARY KEY (alert_id, approved_item, number)
+        );
+        CREATE INDEX warning_approved_plays_item ON warning_approved_plays (item_id);
+        """)
+}
+
+/// A priority warning in force whose repeats run in the communes that approved it.
+public struct ApprovedRepetition: Sendable {
+    public var alert: WarningRecord
+    public var interval: TimeInterval
+    public var until: Date
+    /// Each item scheduled from the warning's inbox bulletin, with the repeat numbers it made.
+    public var approved: [String: Set<Int>]
+}
+
 public enum WarningStoreError: Refusal, Equatable {
     case unknown(Int64)
     case noSenders
@@ -314,6 +347,72 @@ public struct WarningRepository: Sendable {
                 let made = try Int64.fetchAll(db, sql: "SELECT number FROM warning_plays WHERE alert_id = ? AND kind = 'play'", arguments: [w.id])
                 return (w, Set(made.map { Int($0) }))
             }
+        }
+    }
+
+    // MARK: priority warnings approved in communes (v27)
+
+    /// A priority warning's repetition as the policy sets it at intake (`interval` nil: it plays once).
+    public func setApprovedRepetition(_ id: Int64, interval: TimeInterval?, until: Date) throws {
+        try db.store.write {
+            try $0.execute(sql: "UPDATE warning_alerts SET approved_interval_ms = ?, approved_until = ? WHERE id = ?",
+                           arguments: [interval.map { Int64(($0 * 1000).rounded()) }, until.millis, id])
+        }
+    }
+
+    /// The items officers scheduled from the alert's inbox bulletin (any status), in the order they were.
+    public func approvedItems(_ alertID: Int64) throws -> [String] {
+        try db.store.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT h.item_id FROM upstream_handling h JOIN warning_alerts a ON a.bulletin_id = h.bulletin_id
+                WHERE a.id = ? AND h.status = 'scheduled' AND h.item_id IS NOT NULL GROUP BY h.item_id ORDER BY min(h.handled_at), h.item_id
+                """, arguments: [alertID])
+        }
+    }
+
+    /// Priority warnings in force that repeat, each with the items scheduled from its bulletin and the repeats they made.
+    public func approvedRepeating() throws -> [ApprovedRepetition] {
+        let rows = try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: """
+                SELECT * FROM warning_alerts WHERE state = 'active' AND approved_interval_ms IS NOT NULL AND approved_until IS NOT NULL
+                    AND bulletin_id IS NOT NULL ORDER BY id
+                """).map { r in (try Self.record(db, r), r["approved_interval_ms"] as Int64, r["approved_until"] as Int64) }
+        }
+        return try rows.map { w, interval, until in
+            var approved = Dictionary(uniqueKeysWithValues: try approvedItems(w.id).map { ($0, Set<Int>()) })
+            for p in try approvedPlays(w.id) { approved[p.approvedItem, default: []].insert(p.number) }
+            return ApprovedRepetition(alert: w, interval: Double(interval) / 1000, until: Date(millis: until), approved: approved)
+        }
+    }
+
+    /// Records a repeat; false (nothing written) when this approved item already has this number.
+    @discardableResult
+    public func recordApprovedPlay(_ p: WarningApprovedPlay) throws -> Bool {
+        try db.store.write { db in
+            try db.execute(sql: """
+                INSERT INTO warning_approved_plays (alert_id, approved_item, number, item_id, due_at, made_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (alert_id, approved_item, number) DO NOTHING
+                """, arguments: [p.alertID, p.approvedItem, Int64(p.number), p.itemID, p.dueAt.millis, p.madeAt.millis])
+            return db.changesCount > 0
+        }
+    }
+
+    /// A priority warning's repeats, by approved item and number.
+    public func approvedPlays(_ alertID: Int64) throws -> [WarningApprovedPlay] {
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM warning_approved_plays WHERE alert_id = ? ORDER BY approved_item, number",
+                                arguments: [alertID]).map { r in
+                WarningApprovedPlay(alertID: r["alert_id"], approvedItem: r["approved_item"], number: Int(r["number"] as Int64),
+                                    itemID: r["item_id"], dueAt: Date(millis: r["due_at"]), madeAt: Date(millis: r["made_at"]))
+            }
+        }
+    }
+
+    /// The warning whose inbox bulletin this is, if any.
+    public func alert(bulletin: Int64) throws -> WarningRecord? {
+        try db.store.read { db in
+            try SQLRow.fetchOne(db, sql: "SELECT * FROM warning_alerts WHERE bulletin_id = ? ORDER BY id LIMIT 1", arguments: [bulletin])
+                .map { try Self.record(db, $0) }
         }
     }
 

@@ -13,9 +13,13 @@ struct WarningOptions: ParsableArguments {
     var capFeed: [String] = []
     @Option(help: "Seconds between polls of each CAP feed.") var capFeedInterval: Double = 60
 
-    func policy() throws -> WarningPolicy {
-        guard let warningPolicy else { return .standard }
-        do { return try WarningPolicyFile.read(path: warningPolicy) } catch { throw ValidationError("--warning-policy: \(error)") }
+    func policy() throws -> WarningPolicy { try Self.policy(file: warningPolicy) }
+
+    /// The policy of a `--warning-policy FILE` (nil: the documented default), read as `run` reads it; a wrong
+    /// value is refused naming the key. `wardfleet warnings cancel` takes the same file.
+    static func policy(file: String?) throws -> WarningPolicy {
+        guard let file else { return .standard }
+        do { return try WarningPolicyFile.read(path: file) } catch { throw ValidationError("--warning-policy: \(error)") }
     }
 
     /// The feeds to poll, each checked against the sources known to `database`.

@@ -87,17 +87,22 @@ struct WarningsCommand: AsyncParsableCommand {
         @Option(help: "Why (kept in the audit log through --server).") var reason: String?
         @Flag(help: "Play the all-clear ('Hết cảnh báo …'); through --server the server's policy decides (wardfleet run --warning-all-clear).")
         var allClear = false
+        @Option(help: "The deployment's warning policy file (the one `wardfleet run --warning-policy` reads): its all_clear_on_cancel applies here too (or --all-clear); not with --server, where the server's policy decides.")
+        var warningPolicy: String?
         @Flag(help: "JSON output.") var json = false
         func run() async throws {
             if let remote = try library.db.remote {
+                guard warningPolicy == nil else {
+                    throw ValidationError("--warning-policy: qua --server, chính sách của máy chủ quyết định / through --server the server's policy decides")
+                }
                 try await remote.requireActing(as: user)
                 return try await remote.run("POST", RemoteAPI.path("warnings", String(id), "cancel"), json: ["reason": reason])
             }
+            let p = try WarningOptions.policy(file: warningPolicy)
             let database = try library.db.open()
             let clock = Clocks.fromEnvironment()
-            let p = WarningPolicy.standard
             let policy = try WarningPolicy(rules: p.rules, otherwise: p.otherwise, riskBySeverity: p.riskBySeverity, repeatMinutes: p.repeatMinutes,
-                                           horizonHours: p.horizonHours, allClearOnCancel: allClear)
+                                           horizonHours: p.horizonHours, allClearOnCancel: p.allClearOnCancel || allClear)
             let service = WarningService(database: database, library: library.library(database, clock: clock), clock: clock, policy: policy)
             let w = try await service.cancel(id, by: user, reason: reason)
             if json { return try printJSON(w) }

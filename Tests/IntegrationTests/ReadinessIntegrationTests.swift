@@ -2,6 +2,8 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Hummingbird
+import Synchronization
 import Testing
 import WardController
 import WardDomain
@@ -200,57 +202,214 @@ extension RealBrokerTests {
             return (yaml, villages)
         }
 
-        @Test("3 communes, 200 speakers, mains cut in 2 villages, 30 % of links lost: exactly the villages that cannot hear")
+        /// Issue 20's storm (item 8), as one test: 3 communes, 200 speakers, mains cut in 2 villages, 30 % of links lost.
+        /// Readiness lists exactly the villages that cannot hear; an Extreme/Immediate CAP alert over the three communes goes
+        /// on air at once where reachable, repeats (the controller killed between two repeats: the restarted one plays the
+        /// missed slot once, late), is updated, then cancelled with the all-clear; for every play the reach report equals
+        /// the playback log speaker by speaker: the reachable speakers (those on battery in the mains-cut villages too)
+        /// played it in full, the dropped ones are reported missed; each play's reach goes back to the source as a CAP Ack.
+        @Test("issue 20's storm of 200 speakers: readiness, then an Extreme alert on air where reachable, repeated, updated, cancelled; reach equals the log")
         func stormOf200Speakers() async throws {
             let (yaml, villages) = Self.bigFleet()
             let speakers = villages.values.flatMap { $0 }
             try #require(speakers.count == 200)
+            // The source's stand-in: it takes the CAP Acks with the reach of each play.
+            let acks = Mutex<[Data]>([])
+            let router = Router()
+            router.post("/cap-ack") { request, _ -> Response in
+                let body = Data(buffer: try await request.body.collect(upTo: 1 << 20))
+                acks.withLock { $0.append(body) }
+                return Response(status: .ok)
+            }
+            let ackPort = Mutex(0)
+            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                  onServerRunning: { channel in ackPort.withLock { $0 = channel.localAddress?.port ?? 0 } })
+            let server = Task { try await app.runService() }
+            defer { server.cancel() }
             let h = try await Harness(fleet: yaml)
             do {
-                try await h.startController()
-                try h.startSim(["--storm-villages", "a-v2,b-v5", "--storm-link-loss", "0.3", "--storm-at", "8", "--storm-battery", "80",
-                                "--storm-drain", "20", "--solar-fraction", "0"])
-                try await h.waitUntil("the storm: 60 links dropped, 140 speakers online", timeout: .seconds(120)) {
-                    let s = try HealthQueries(h.db).statuses()
-                    return speakers.filter { s[$0]?.liveness.state == .offline }.count == 60
-                        && speakers.filter { s[$0]?.liveness.state.isOnline == true }.count == 140
-                }
-                let log = (try? String(contentsOfFile: h.file("sim.log"), encoding: .utf8)) ?? ""
-                let line = try #require(log.split(separator: "\n").first { $0.contains("links dropped:") })
-                let dropped = Set(line.split(separator: ":").last!.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-                try #require(dropped.count == 60)
-                let cut = ["a-v2", "b-v5"]
-                try await h.waitUntil("the mains-cut speakers on battery") {
-                    let s = try HealthQueries(h.db).statuses()
-                    return cut.flatMap { villages[$0]! }.filter { !dropped.contains($0) }
-                        .allSatisfy { s[$0]?.liveness.faults.map(\.code) == [.onBattery] }
-                }
-                // The whole province's box: every place of the three communes.
-                try h.write("area.txt", "20.9,106.9 20.9,107.3 21.4,107.3 21.4,106.9 20.9,106.9\n")
-                let (status, json) = try await h.run("wardfleet", ["warnings", "readiness", "--area", h.file("area.txt"), "--json", "--timeout", "40",
-                                                                   "--broker", h.brokerAddress, "--db", h.dbPath])
-                let r = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)\n\(h.lastStderr)")
-                let expected = Set(villages.filter { $0.value.allSatisfy(dropped.contains) }.keys)
-                let wouldNot = r["would_not_hear"] as? [String] ?? []
-                #expect(Set(wouldNot) == expected && wouldNot.count == expected.count, "\(wouldNot) vs \(expected.sorted())")
-                #expect(status == (expected.isEmpty ? 0 : 3))
-                // Worst first: all are "none reachable" here, so the most speakers first.
-                let sizes = wouldNot.map { villages[$0]!.count }
-                #expect(sizes == sizes.sorted(by: >), "\(wouldNot)")
-                #expect(r["asked"] as? Int == 140 && r["answered"] as? Int == 140, "asked \(r["asked"] ?? "?"), answered \(r["answered"] ?? "?")")
-                let onBattery = cut.filter { !expected.contains($0) }
-                #expect(Set(r["on_battery_only"] as? [String] ?? []) == Set(onBattery))
-                let rows = try #require(r["villages"] as? [[String: Any]])
-                #expect(rows.count == 32)
-                for v in rows where onBattery.contains(v["id"] as? String ?? "") {
-                    #expect(v["lowest_battery_percent"] as? Int == 80 && (v["shortest_hours"] as? NSNumber)?.doubleValue == 4, "\(v)")
-                    #expect(v["reachable"] as? Int == villages[v["id"] as! String]!.filter { !dropped.contains($0) }.count)
-                }
+                try await h.waitUntil("the source's stand-in listening") { ackPort.withLock { $0 } != 0 }
+                try await Self.storm(h, villages: villages, ackURL: "http://127.0.0.1:\(ackPort.withLock { $0 })/cap-ack", acks: { acks.withLock { $0 } })
             } catch {
                 await h.stop()
                 throw error
             }
             await h.stop()
+        }
+
+        static func storm(_ h: Harness, villages: [String: [String]], ackURL: String, acks: () -> [Data]) async throws {
+            let speakers = villages.values.flatMap { $0 }
+            let (st, out) = try await h.run("wardfleet", ["warnings", "sources", "add", "kttv-qn", "--name", "Đài KTTV tỉnh Quảng Ninh",
+                                                          "--sender", "canhbao@kttv-quangninh.gov.vn", "--ack-url", ackURL, "--db", h.dbPath])
+            try #require(st == 0, "\(h.lastStderr)")
+            let token = try #require(out.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("wfw_") }.map(String.init))
+            let port = try OutsideToolTests.Browser.freePort()
+            let controller = try await h.startController(["--http-port", "\(port)", "--warning-all-clear"])
+            try h.startSim(["--storm-villages", "a-v2,b-v5", "--storm-link-loss", "0.3", "--storm-at", "8", "--storm-battery", "80",
+                            "--storm-drain", "20", "--solar-fraction", "0"])
+            try await h.waitUntil("the storm: 60 links dropped, 140 speakers online", timeout: .seconds(120)) {
+                let s = try HealthQueries(h.db).statuses()
+                return speakers.filter { s[$0]?.liveness.state == .offline }.count == 60
+                    && speakers.filter { s[$0]?.liveness.state.isOnline == true }.count == 140
+            }
+            let log = (try? String(contentsOfFile: h.file("sim.log"), encoding: .utf8)) ?? ""
+            let line = try #require(log.split(separator: "\n").first { $0.contains("links dropped:") })
+            let dropped = Set(line.split(separator: ":").last!.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            try #require(dropped.count == 60)
+            let reachable = Set(speakers).subtracting(dropped)
+            let cut = ["a-v2", "b-v5"]
+            let onBatteryInCut = Set(cut.flatMap { villages[$0]! }.filter { !dropped.contains($0) })
+            try await h.waitUntil("the mains-cut speakers on battery") {
+                let s = try HealthQueries(h.db).statuses()
+                return onBatteryInCut.allSatisfy { s[$0]?.liveness.faults.map(\.code) == [.onBattery] }
+            }
+            // The whole province's box: every place of the three communes.
+            let box = "20.9,106.9 20.9,107.3 21.4,107.3 21.4,106.9 20.9,106.9"
+            try h.write("area.txt", box + "\n")
+            let (status, json) = try await h.run("wardfleet", ["warnings", "readiness", "--area", h.file("area.txt"), "--json", "--timeout", "40",
+                                                               "--broker", h.brokerAddress, "--db", h.dbPath])
+            let r = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)\n\(h.lastStderr)")
+            let expected = Set(villages.filter { $0.value.allSatisfy(dropped.contains) }.keys)
+            let wouldNot = r["would_not_hear"] as? [String] ?? []
+            #expect(Set(wouldNot) == expected && wouldNot.count == expected.count, "\(wouldNot) vs \(expected.sorted())")
+            #expect(status == (expected.isEmpty ? 0 : 3))
+            // Worst first: all are "none reachable" here, so the most speakers first.
+            let sizes = wouldNot.map { villages[$0]!.count }
+            #expect(sizes == sizes.sorted(by: >), "\(wouldNot)")
+            #expect(r["asked"] as? Int == 140 && r["answered"] as? Int == 140, "asked \(r["asked"] ?? "?"), answered \(r["answered"] ?? "?")")
+            let onBattery = cut.filter { !expected.contains($0) }
+            #expect(Set(r["on_battery_only"] as? [String] ?? []) == Set(onBattery))
+            let rows = try #require(r["villages"] as? [[String: Any]])
+            #expect(rows.count == 32)
+            for v in rows where onBattery.contains(v["id"] as? String ?? "") {
+                #expect(v["lowest_battery_percent"] as? Int == 80 && (v["shortest_hours"] as? NSNumber)?.doubleValue == 4, "\(v)")
+                #expect(v["reachable"] as? Int == villages[v["id"] as! String]!.filter { !dropped.contains($0) }.count)
+            }
+
+            // Inside the storm, the warning: Extreme/Immediate (emergency, risk level 5: every 30 min) over the same box.
+            let repo = WarningRepository(h.db)
+            let playback = PlaybackRepository(h.db)
+            func document(_ name: String) throws -> Data {
+                let text = String(decoding: try Warnings.fixture(name, now: h.clock.now()), as: UTF8.self)
+                return Data(text.replacingOccurrences(of: "21.00,107.29 21.00,107.32 21.03,107.32 21.03,107.29 21.00,107.29", with: box).utf8)
+            }
+            func play(_ alert: Int64, _ number: Int, kind: WarningPlay.Kind = .play) throws -> WarningPlay? {
+                try repo.plays(alert).first { $0.number == number && $0.kind == kind }
+            }
+            /// Every reachable speaker played it through (the dropped ones cannot report anything).
+            func playedWhereReachable(_ p: WarningPlay?) throws -> Bool {
+                guard let p else { return false }
+                return Set(try playback.entries(item: p.itemID).filter { $0.event == .finished }.map(\.speaker)) == reachable
+            }
+            let first = try await Warnings.post(h, port: port, token: token, try document("alert-polygon.xml"))
+            let a = Int64(try #require(first["id"] as? Int))
+            let targetedVillages = villages.keys.filter { !$0.hasPrefix("ub-") }.sorted()
+            #expect(first["villages"] as? [String] == targetedVillages && first["level"] as? String == "emergency", "\(first)")
+            try await h.waitUntil("play 1 finished on the 140 reachable speakers", timeout: .seconds(180)) { try playedWhereReachable(try play(a, 1)) }
+            // Half an hour on, it plays again.
+            let planA = try #require(try repo.get(a).plan)
+            #expect(planA.interval == 1800)
+            try h.setClock(to: planA.anchor.addingTimeInterval(1800 + 1))
+            try await h.waitUntil("repeat 2 finished where reachable", timeout: .seconds(180)) { try playedWhereReachable(try play(a, 2)) }
+            // The controller stops; slot 3 passes while it is down. The restarted one plays it once (late), from the
+            // stored plan and plays alone.
+            await controller.terminate()
+            try h.setClock(to: planA.anchor.addingTimeInterval(3600 + 5))
+            try await h.startController(["--http-port", "\(port)", "--warning-all-clear"])
+            try await h.waitUntil("repeat 3 finished where reachable after the restart", timeout: .seconds(180)) {
+                try playedWhereReachable(try play(a, 3))
+            }
+            #expect(try repo.plays(a).map(\.number) == [1, 2, 3])
+            // The Update, on air at once; the alert it replaces makes no more plays.
+            let updated = try await Warnings.post(h, port: port, token: token, try document("update.xml"))
+            let u = Int64(try #require(updated["id"] as? Int))
+            #expect(try repo.get(a).state == .replaced)
+            try await h.waitUntil("the update finished where reachable", timeout: .seconds(180)) { try playedWhereReachable(try play(u, 1)) }
+            let planU = try #require(try repo.get(u).plan)
+            try h.setClock(to: planU.anchor.addingTimeInterval(1800 + 1))
+            try await h.waitUntil("the update's repeat finished where reachable", timeout: .seconds(180)) { try playedWhereReachable(try play(u, 2)) }
+            #expect(try repo.plays(a).map(\.number) == [1, 2, 3])
+            // The Cancel: the all-clear on the same speakers, no more repeats.
+            _ = try await Warnings.post(h, port: port, token: token, try document("cancel.xml"))
+            #expect(try repo.get(u).state == .cancelled)
+            try await h.waitUntil("the all-clear finished where reachable", timeout: .seconds(180)) {
+                try playedWhereReachable(try play(u, 0, kind: .allClear))
+            }
+            // Past the cancelled slot and every play's close: the dropped speakers' plays are closed in the log.
+            let next = planU.anchor.addingTimeInterval(3600)
+            try h.setClock(to: next.addingTimeInterval(1))
+            try await h.waitUntil("the controller ran past the cancelled slot") {
+                (try HealthQueries(h.db).controllerLastAlive() ?? .distantPast) > next.addingTimeInterval(4)
+            }
+            let plays = try repo.plays(a) + repo.plays(u)
+            #expect(try repo.plays(a).map(\.number) == [1, 2, 3] && repo.plays(u).map(\.number) == [0, 1, 2])
+            try await h.waitUntil("every play closed on every speaker", timeout: .seconds(60)) {
+                try plays.allSatisfy { p in
+                    let closed = try playback.entries(item: p.itemID).filter(\.event.isTerminal)
+                    return Set(closed.map(\.speaker)) == Set(speakers)
+                }
+            }
+
+            // Reach, through the CLI, for every play: speaker by speaker what the log holds.
+            for alert in [a, u] {
+                let (rs, json) = try await h.run("wardfleet", ["warnings", "reach", "\(alert)", "--json", "--db", h.dbPath])
+                try #require(rs == 0, "\(h.lastStderr)")
+                let reach = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+                let reported = try #require(reach["plays"] as? [[String: Any]])
+                #expect(reported.count == (try repo.plays(alert).count))
+                for p in reported {
+                    let item = try #require(p["item"] as? String)
+                    let places = try #require(p["places"] as? [[String: Any]])
+                    #expect(Set(places.compactMap { $0["id"] as? String }) == Set(villages.keys), "\(item)")
+                    var seen: [String: String] = [:]
+                    for place in places {
+                        for s in place["speakers"] as? [[String: Any]] ?? [] {
+                            seen[s["id"] as? String ?? ""] = (s["outcome"] as? String ?? "?") + ((s["reason"] as? String).map { ":" + $0 } ?? "")
+                        }
+                    }
+                    let fromLog = Dictionary(PlaybackRow.fold(try playback.entries(item: item)).map { row -> (String, String) in
+                        let outcome = switch row.outcome {
+                        case .finished: "played"
+                        case .playing: "playing"
+                        case .interrupted(let reason, _): "interrupted" + (reason.map { ":" + $0.rawValue } ?? "")
+                        case .missed(let reason, _): "missed" + (reason.map { ":" + $0.rawValue } ?? "")
+                        case .pending: "pending"
+                        }
+                        return (row.speaker, outcome)
+                    }, uniquingKeysWith: { a, _ in a })
+                    let differ = Set(seen.keys).union(fromLog.keys).filter { seen[$0] != fromLog[$0] }.sorted().prefix(10)
+                    #expect(seen == fromLog, "play \(item): the report differs from the log for \(differ)")
+                    // The reachable speakers played it in full (those on battery where the mains are cut among them); the
+                    // dropped ones were sent it and never received it: missed, `offline` — or `cancelled` when the Update or
+                    // the Cancel that came right after the play cancelled its item (the closure names that first).
+                    #expect(Set(seen.filter { $0.value == "played" }.keys) == reachable, "\(item)")
+                    let why = try BroadcastRepository(h.db).get(item).status == .cancelled ? "missed:cancelled" : "missed:offline"
+                    #expect(Set(seen.filter { $0.value == why }.keys) == dropped, "\(item): \(Set(seen.values))")
+                    #expect(onBatteryInCut.isSubset(of: Set(seen.filter { $0.value == "played" }.keys)))
+                    let tally = try #require(p["tally"] as? [String: Any])
+                    #expect(tally["sent"] as? Int == 200 && tally["played"] as? Int == 140 && tally["missed"] as? Int == 60, "\(tally)")
+                }
+            }
+            // Sent back: one CAP Ack per play (the alert's three, the update's two and its all-clear), each naming its
+            // alert and carrying that play's reach.
+            try await h.waitUntil("a CAP Ack for every play", timeout: .seconds(90)) { acks().count == 6 }
+            let received = try acks().map { try CAPXML.alert(from: $0) }
+            #expect(received.allSatisfy { $0.msgType == .ack && $0.references.count == 1 })
+            #expect(Set(received.map(\.identifier)).count == 6)
+            #expect(received.filter { $0.references[0].identifier == "KTTV-QN-2026-0906-001" }.count == 3)
+            #expect(received.allSatisfy { $0.note?.contains("140/200 loa phát trọn") == true }, "\(received.map(\.note))")
+            let (ls, list) = try await h.run("wardfleet", ["warnings", "list", "--db", h.dbPath])
+            #expect(ls == 0 && list.contains("đã hủy") && list.contains("đã được cập nhật"), "\(list)")
+            let page = h.file("reach.html")
+            let (hs, _) = try await h.run("wardfleet", ["warnings", "reach", "\(u)", "--html", page, "--db", h.dbPath])
+            let printed = try String(contentsOfFile: page, encoding: .utf8)
+            #expect(hs == 0 && printed.contains("Thông báo hết cảnh báo"))
+
+            // And they are still on battery, two hours of storm later.
+            try await h.waitUntil("the mains-cut speakers still on battery") {
+                let s = try HealthQueries(h.db).statuses()
+                return onBatteryInCut.allSatisfy { s[$0]?.liveness.faults.map(\.code) == [.onBattery] }
+            }
         }
 
         /// The whole commune's verdict, as the storm made it.

@@ -254,6 +254,173 @@ import WardStorage
         #expect(try await repeater.tick().isEmpty)
     }
 
+    // MARK: repeats of priority warnings (issue 20, item 4)
+
+    /// The circle fixture (Moderate, Expected: priority, risk level 2, every 60 min, expires 21:00) with its
+    /// identifier, type and references replaced: an Update or a Cancel of it.
+    static func circle(_ msgType: String, identifier: String, references: String) -> Data {
+        let text = String(decoding: fixture("alert-circle.xml"), as: UTF8.self)
+            .replacingOccurrences(of: "<identifier>KTTV-QN-2026-0906-002</identifier>", with: "<identifier>\(identifier)</identifier>")
+            .replacingOccurrences(of: "<msgType>Alert</msgType>",
+                                  with: "<msgType>\(msgType)</msgType>" + (references.isEmpty ? "" : "\n  <references>\(references)</references>"))
+        return Data(text.utf8)
+    }
+    static let circleRef = "canhbao@kttv-quangninh.gov.vn,KTTV-QN-2026-0906-002,2026-11-23T09:00:00+07:00"
+
+    /// 2026-11-23 at `time` in Vietnam.
+    static func at(_ time: String) -> Date { LocalCalendar.vietnam.date(LocalDay("2026-11-23")!, LocalTime(time)!) }
+
+    /// A priority warning waits in the inbox and does not repeat there; once the commune's item is approved it repeats
+    /// at the interval of its risk level from that play (each repeat made ahead of its time, on the same targets, quiet
+    /// hours or not); a restarted repeater neither skips nor doubles one; an approver's cancel stops the queued repeat.
+    @Test func aPriorityWarningRepeatsFromTheCommunesApprovedPlay() async throws {
+        let x = try World()
+        let clock = x.w.clock
+        let repo = WarningRepository(x.w.db)
+        let broadcasts = BroadcastRepository(x.w.db)
+        let upstream = UpstreamService(database: x.w.db, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db,
+                                                                              clock: clock), clock: clock)
+        let (alert, _) = try await x.service.receive(Self.fixture("alert-circle.xml"), from: "kttv")
+        #expect(alert.level == .priority && alert.risk == .two && alert.plan == nil)
+        let bulletin = try #require(alert.bulletinID)
+        let repeater = WarningRepeater(database: x.w.db, clock: clock)
+        // In the inbox: nothing repeats, whatever the time.
+        clock.advance(by: 3600)
+        #expect(try await repeater.tick().isEmpty)
+
+        // The operator schedules it for 10:00 in Thôn Yên Giang; it waits for approval, and so do its repeats.
+        let scheduled = try upstream.schedule(bulletin, recurrence: .once(LocalDay("2026-11-23")!, at: LocalTime("10:00")!),
+                                              target: BroadcastTarget(villages: ["yen-giang"]), by: "lan")
+        #expect(scheduled.status == .pendingApproval)
+        clock.set(Self.at("10:58"))
+        #expect(try await repeater.tick().isEmpty)
+        // Approved (before its time: clock back to 09:30, as the test's world allows).
+        clock.set(Self.at("09:30"))
+        _ = try BroadcastService(x.w.db, clock: clock).approve(scheduled.id, by: "hung")
+        #expect(try await repeater.tick().isEmpty)
+        // Quiet hours over the 11:00 slot hold nothing back.
+        try broadcasts.setQuietHours(commune: "cam-la", QuietHours(start: LocalTime("10:50")!, end: LocalTime("11:10")!))
+
+        // 10:58, two minutes ahead of 11:00 (the approved play + 60 min): repeat 2, a priority item on the same targets.
+        clock.set(Self.at("10:57:59"))
+        #expect(try await repeater.tick().isEmpty)
+        clock.set(Self.at("10:58"))
+        let made = try await repeater.tick()
+        #expect(made.map(\.number) == [2] && made.map(\.alertID) == [alert.id])
+        let second = try broadcasts.get(made[0].itemID)
+        #expect(second.item.level == .priority && second.status == .approved && second.approvedBy == "hung" && second.createdBy == "hung")
+        #expect(second.item.target == BroadcastTarget(villages: ["yen-giang"]) && second.programme == scheduled.programme)
+        #expect(second.item.title.hasSuffix("(lần 2)") && second.item.recurrence == .once(LocalDay("2026-11-23")!, at: LocalTime("11:00")!))
+        #expect(try repo.approvedPlays(alert.id).map(\.number) == [2] && repo.plays(alert.id).isEmpty)
+        #expect(second.id == WarningApprovedPlay.itemID(alert: alert.id, approvedItem: scheduled.id, number: 2, day: LocalDay("2026-11-23")!))
+
+        // A restarted controller: a new repeater over the same store makes nothing twice…
+        #expect(try await WarningRepeater(database: x.w.db, clock: clock).tick().isEmpty)
+        // …and skips nothing: 12:00's, once, whichever repeater comes first.
+        clock.set(Self.at("11:58"))
+        #expect(try await WarningRepeater(database: x.w.db, clock: clock).tick().map(\.number) == [3])
+        #expect(try await repeater.tick().isEmpty)
+        // A controller down over 13:00 and 14:00 plays the latest once, late (at once), not both.
+        clock.set(Self.at("14:20"))
+        let late = try await WarningRepeater(database: x.w.db, clock: clock).tick()
+        #expect(late.map(\.number) == [5])
+        let lateItem = try broadcasts.get(try #require(late.first).itemID)
+        #expect(lateItem.item.recurrence.nextStart(after: clock.now(), calendar: .vietnam) == clock.now().addingTimeInterval(1))
+        #expect(try repo.approvedPlays(alert.id).map(\.number) == [2, 3, 5])
+
+        // 14:58: the 15:00 repeat is made ahead; the approver cancels the warning at 14:59: it is cancelled, no more come.
+        clock.set(Self.at("14:58"))
+        let queued = try #require(try await repeater.tick().first)
+        #expect(queued.number == 6)
+        clock.set(Self.at("14:59"))
+        _ = try await x.service.cancel(alert.id, by: "hung")
+        #expect(try broadcasts.get(queued.itemID).status == .cancelled)
+        // What played stays as it played.
+        #expect(try broadcasts.get(scheduled.id).status == .approved && broadcasts.get(second.id).status == .approved)
+        clock.set(Self.at("16:30"))
+        #expect(try await repeater.tick().isEmpty)
+        #expect(try repo.approvedPlays(alert.id).map(\.number) == [2, 3, 5, 6])
+    }
+
+    /// An Update of a priority warning replaces its repeats: the queued one is cancelled, the old warning makes no
+    /// more, and the update repeats from its own approved play. A CAP Cancel then stops the update's repeats.
+    @Test func anUpdateReplacesAPriorityWarningsRepeatsAndACancelStopsThem() async throws {
+        let x = try World()
+        let clock = x.w.clock
+        let repo = WarningRepository(x.w.db)
+        let broadcasts = BroadcastRepository(x.w.db)
+        let upstream = UpstreamService(database: x.w.db, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db,
+                                                                              clock: clock), clock: clock)
+        let repeater = WarningRepeater(database: x.w.db, clock: clock)
+        let (alert, _) = try await x.service.receive(Self.fixture("alert-circle.xml"), from: "kttv")
+        // The approver schedules it: approved at once, for 09:00.
+        let first = try upstream.schedule(try #require(alert.bulletinID), recurrence: .once(LocalDay("2026-11-23")!, at: LocalTime("09:00")!),
+                                          by: "hung")
+        #expect(first.status == .approved)
+        clock.set(Self.at("09:58"))
+        let queued = try #require(try await repeater.tick().first)
+        #expect(queued.number == 2 && queued.dueAt == Self.at("10:00"))
+
+        // 09:59: the Update (priority too): the queued 10:00 repeat is cancelled, the old warning is replaced.
+        clock.set(Self.at("09:59"))
+        let (update, _) = try await x.service.receive(Self.circle("Update", identifier: "KTTV-QN-2026-0906-002-U1", references: Self.circleRef),
+                                                      from: "kttv")
+        #expect(try update.level == .priority && update.state == .active && repo.get(alert.id).state == .replaced)
+        #expect(try broadcasts.get(queued.itemID).status == .cancelled && broadcasts.get(first.id).status == .approved)
+        clock.set(Self.at("10:58"))
+        #expect(try await repeater.tick().isEmpty)
+        // The update waits in the inbox until the commune approves it; the old bulletin is no longer to be had.
+        let updateBulletin = try #require(update.bulletinID)
+        #expect(try updateBulletin != alert.bulletinID && UpstreamRepository(x.w.db).get(updateBulletin).status == .inbox)
+        let next = try upstream.schedule(updateBulletin, recurrence: .once(LocalDay("2026-11-23")!, at: LocalTime("11:30")!), by: "hung")
+        clock.set(Self.at("12:27"))
+        #expect(try await repeater.tick().isEmpty)
+        clock.set(Self.at("12:28"))
+        let fromUpdate = try await repeater.tick()
+        #expect(fromUpdate.map(\.alertID) == [update.id] && fromUpdate.map(\.number) == [2] && fromUpdate.first?.dueAt == Self.at("12:30"))
+        #expect(try broadcasts.get(try #require(fromUpdate.first).itemID).item.title == next.item.title + " (lần 2)")
+        #expect(try repo.approvedPlays(alert.id).map(\.number) == [2])
+
+        // A CAP Cancel at 12:29: the queued 12:30 repeat is cancelled, and so is nothing that played.
+        clock.set(Self.at("12:29"))
+        let (cancel, _) = try await x.service.receive(
+            Self.circle("Cancel", identifier: "KTTV-QN-2026-0906-002-C",
+                        references: "canhbao@kttv-quangninh.gov.vn,KTTV-QN-2026-0906-002-U1,2026-11-23T09:00:00+07:00"), from: "kttv")
+        #expect(try cancel.state == .recorded && repo.get(update.id).state == .cancelled)
+        #expect(try broadcasts.get(try #require(fromUpdate.first).itemID).status == .cancelled && broadcasts.get(next.id).status == .approved)
+        clock.set(Self.at("15:00"))
+        #expect(try await repeater.tick().isEmpty)
+        #expect(try repo.approvedPlays(update.id).count == 1)
+    }
+
+    /// A Cancel also cancels a commune's approved play of the warning that has not sounded yet, and one awaiting approval.
+    @Test func aCancelCancelsAPriorityWarningsApprovedPlayNotYetPlayed() async throws {
+        let x = try World()
+        let clock = x.w.clock
+        let broadcasts = BroadcastRepository(x.w.db)
+        let upstream = UpstreamService(database: x.w.db, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db,
+                                                                              clock: clock), clock: clock)
+        let (alert, _) = try await x.service.receive(Self.fixture("alert-circle.xml"), from: "kttv")
+        let later = try upstream.schedule(try #require(alert.bulletinID), recurrence: .once(LocalDay("2026-11-23")!, at: LocalTime("15:00")!),
+                                          by: "hung")
+        clock.set(Self.at("10:00"))
+        _ = try await x.service.cancel(alert.id, by: "hung")
+        #expect(try broadcasts.get(later.id).status == .cancelled)
+        clock.set(Self.at("16:00"))
+        #expect(try await WarningRepeater(database: x.w.db, clock: clock).tick().isEmpty)
+
+        // A warning replaced while still in the inbox: its bulletin can no longer be scheduled (the update's can).
+        let (other, _) = try await x.service.receive(Self.circle("Alert", identifier: "KTTV-QN-2026-0906-003", references: ""), from: "kttv")
+        let (newer, _) = try await x.service.receive(
+            Self.circle("Update", identifier: "KTTV-QN-2026-0906-003-U1",
+                        references: "canhbao@kttv-quangninh.gov.vn,KTTV-QN-2026-0906-003,2026-11-23T09:00:00+07:00"), from: "kttv")
+        #expect(throws: ScheduleRefusal.self) {
+            try upstream.schedule(try #require(other.bulletinID), recurrence: .once(LocalDay("2026-11-23")!, at: LocalTime("18:00")!), by: "hung")
+        }
+        #expect(try upstream.schedule(try #require(newer.bulletinID), recurrence: .once(LocalDay("2026-11-23")!, at: LocalTime("18:00")!),
+                                      by: "hung").status == .approved)
+    }
+
     /// An approver ends a warning from WardFleet: the same path as a CAP Cancel, who did it recorded;
     /// an operator may not; a warning past its `expires` ends by itself.
     @Test func anApproverCancelsAndExpiryEnds() async throws {

@@ -168,4 +168,44 @@ import WardDomain
         #expect(try repo.unacknowledged().map(\.0.number) == [2, 0])
     }
 
+    /// Issue 20, item 4 (v27): a priority warning's repetition as set at intake, the items communes scheduled from its
+    /// inbox bulletin, and the repeats each made, once per approved item and number.
+    @Test(arguments: Backend.allCases) func priorityRepeatsAreKeptPerApprovedItem(_ backend: Backend) throws {
+        let db = try backend.open()
+        let repo = WarningRepository(db)
+        var w = record("Q-1", at: t0)
+        w.level = .priority
+        let (a, _) = try repo.record(w, document: "<alert/>")
+        let upstream = UpstreamRepository(db)
+        let (b, _) = try upstream.receive(UpstreamBulletin(source: "cap", sourceID: "kttv@qn/Q-1", title: "Cảnh báo 2/5", level: .priority,
+                                                           communes: ["xa-a", "xa-b"], programme: .media(sha256: String(repeating: "a", count: 64)),
+                                                           duration: 20, receivedAt: t0))
+        try repo.setState(a.id, .active, bulletin: b.id)
+        #expect(try repo.alert(bulletin: b.id)?.id == a.id && repo.alert(bulletin: b.id + 1) == nil)
+        // Without its repetition (risk level 1, or an emergency) it does not repeat where approved.
+        #expect(try repo.approvedRepeating().isEmpty)
+        try repo.setApprovedRepetition(a.id, interval: 3600, until: t0 + 12 * 3600)
+        let none = try repo.approvedRepeating()
+        #expect(none.map(\.alert.id) == [a.id] && none.first?.approved == [:] && none.first?.interval == 3600 && none.first?.until == t0 + 12 * 3600)
+
+        // Two communes schedule it, each its own item.
+        try upstream.handle(b.id, communes: ["xa-a"], .scheduled, item: "BT-x-aaaaaa", by: "hung", at: t0 + 60)
+        try upstream.handle(b.id, communes: ["xa-b"], .scheduled, item: "BT-x-bbbbbb", by: "lan", at: t0 + 120)
+        #expect(try repo.approvedItems(a.id) == ["BT-x-aaaaaa", "BT-x-bbbbbb"])
+        func play(_ item: String, _ n: Int, _ id: String) -> WarningApprovedPlay {
+            WarningApprovedPlay(alertID: a.id, approvedItem: item, number: n, itemID: id, dueAt: t0 + Double(n) * 3600, madeAt: t0 + Double(n) * 3600 - 120)
+        }
+        #expect(try repo.recordApprovedPlay(play("BT-x-aaaaaa", 2, "BT-a2")))
+        #expect(try repo.recordApprovedPlay(play("BT-x-aaaaaa", 3, "BT-a3")))
+        #expect(try repo.recordApprovedPlay(play("BT-x-bbbbbb", 2, "BT-b2")))
+        // The same number of the same approved item twice is one repeat (a restart, or a second controller).
+        #expect(try !repo.recordApprovedPlay(play("BT-x-aaaaaa", 3, "BT-other")))
+        #expect(try repo.approvedPlays(a.id).map(\.itemID) == ["BT-a2", "BT-a3", "BT-b2"])
+        #expect(try repo.approvedPlays(a.id).first == play("BT-x-aaaaaa", 2, "BT-a2"))
+        #expect(try repo.approvedRepeating().first?.approved == ["BT-x-aaaaaa": [2, 3], "BT-x-bbbbbb": [2]])
+        // Ended (Cancel, Update, expiry): no longer repeating; what it made is kept.
+        #expect(try repo.end(a.id, .cancelled, at: t0 + 4000, by: "hung"))
+        #expect(try repo.approvedRepeating().isEmpty && repo.approvedPlays(a.id).count == 3)
+    }
+
 }

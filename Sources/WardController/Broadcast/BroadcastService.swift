@@ -182,14 +182,15 @@ public struct BroadcastService: Sendable {
 
     /// Creates an item on behalf of `actor` (a user, or the upstream source system) in `status`.
     /// `id`: the item's id when the caller fixes it (a warning's repeat), otherwise a new one.
-    func create(_ r: Request, status: BroadcastStatus, actor: String, id fixedID: String? = nil) throws -> ScheduledBroadcast {
+    /// `checked` false (a warning's repeat, which nothing may hold back): no past-start or conflict check.
+    func create(_ r: Request, status: BroadcastStatus, actor: String, id fixedID: String? = nil, checked: Bool = true) throws -> ScheduledBroadcast {
         let now = clock.now()
         let id = fixedID ?? "BT-\(calendar.localDay(of: now).description.replacingOccurrences(of: "-", with: ""))-"
             + String(UUID().uuidString.prefix(6)).lowercased()
         let dir = try directory()
         let (item, audience) = try validate(r, id: id, directory: dir)
         // An emergency plays now and conflicts with nothing (it preempts): skip reading every item for it.
-        if item.level != .emergency {
+        if item.level != .emergency, checked {
             try refusePast(item.recurrence, replacing: nil, now: now)
             try refuseConflicts(item, existing: try repository.list(), directory: dir, now: now)
         }

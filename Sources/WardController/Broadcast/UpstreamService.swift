@@ -139,6 +139,10 @@ public struct UpstreamService: Sendable {
         let repo = UpstreamRepository(db)
         let b = try repo.get(id)
         let communes = try open(b, for: user)
+        // A warning's bulletin: only while the warning is in force (a Cancel or an Update ended it).
+        if b.source == WarningService.bulletinSource, let w = try WarningRepository(db).alert(bulletin: b.id), w.state != .active {
+            throw ScheduleRefusal.invalid("cảnh báo \(w.id) không còn hiệu lực (\(w.state.vietnamese)) / warning \(w.id) is no longer in force (\(w.state.rawValue))")
+        }
         let item = try broadcasts.schedule(BroadcastService.Request(
             title: b.title, level: b.level, programme: b.programme, duration: b.duration, recurrence: recurrence,
             target: target ?? BroadcastTarget(communes: communes.sorted()), volume: volume), by: user)

@@ -8,6 +8,9 @@ public struct WarningRepeatConfiguration: Sendable {
     public var check: Duration = .seconds(1)
     /// How often plays whose reach is known are sent back to sources that take CAP Acks (and failed ones retried).
     public var ackEvery: Duration = .seconds(15)
+    /// How long before its time a priority warning's repeat is made (a scheduled item: the speakers get it
+    /// ahead, with the media they already hold from the approved play).
+    public var priorityLead: TimeInterval = 120
 
     public init() {}
 }
@@ -75,7 +78,70 @@ public actor WarningRepeater {
                 }
             }
         }
+        made += try approvedTick(now: now).map {
+            WarningPlay(alertID: $0.alertID, number: $0.number, kind: .play, itemID: $0.itemID, dueAt: $0.dueAt, madeAt: $0.madeAt)
+        }
         return made
+    }
+
+    /// Priority warnings (issue 20, item 4): in each commune that approved one — an item scheduled from its inbox
+    /// bulletin and approved — it repeats at the interval of its risk level from that play, until its end, an
+    /// Update or a Cancel (which end the alert: it is no longer `active`). Each repeat is a priority item on the
+    /// approved item's targets, made `priorityLead` before its time; quiet hours never hold it.
+    func approvedTick(now: Date) throws -> [WarningApprovedPlay] {
+        let repo = WarningRepository(db)
+        let broadcasts = BroadcastRepository(db)
+        let calendar = BroadcastService(db, clock: clock).calendar
+        var made: [WarningApprovedPlay] = []
+        for r in try repo.approvedRepeating() {
+            for (itemID, done) in r.approved.sorted(by: { $0.key < $1.key }) {
+                guard let approved = try? broadcasts.get(itemID), approved.status == .approved,
+                      let first = approved.item.recurrence.nextStart(after: approved.createdAt.addingTimeInterval(-1), calendar: calendar)
+                else { continue }
+                // Play 1 is the approved item itself.
+                let plan = RepetitionPlan(anchor: first, interval: r.interval, until: r.until)
+                guard let due = plan.due(made: done.union([1]), now: now, ahead: configuration.priorityLead) else { continue }
+                do {
+                    let p = try approvedRepeat(r.alert, of: approved, number: due.number, dueAt: due.at, now: now)
+                    made.append(p)
+                    logger.notice("warning \(r.alert.id) repeated where approved",
+                                  metadata: ["approved": "\(itemID)", "number": "\(p.number)", "item": "\(p.itemID)"])
+                } catch {
+                    if failed.insert("\(r.alert.id)/\(itemID)/\(due.number)").inserted {
+                        logger.error("warning \(r.alert.id): repeat \(due.number) of \(itemID) could not be made: \(error)")
+                    }
+                }
+            }
+        }
+        return made
+    }
+
+    func approvedRepeat(_ w: WarningRecord, of approved: ScheduledBroadcast, number: Int, dueAt: Date, now: Date) throws -> WarningApprovedPlay {
+        let repo = WarningRepository(db)
+        let broadcasts = BroadcastRepository(db)
+        let service = BroadcastService(db, clock: clock)
+        let id = WarningApprovedPlay.itemID(alert: w.id, approvedItem: approved.id, number: number, day: service.calendar.localDay(of: dueAt))
+        let actor = approved.approvedBy ?? approved.createdBy
+        let item: ScheduledBroadcast
+        if let existing = try? broadcasts.get(id) {
+            item = existing  // made by a run that stopped before recording it
+        } else {
+            // At its time, or (a controller that was down at the slot) at the next whole second.
+            let start = max(dueAt, Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down) + 1))
+            let request = BroadcastService.Request(
+                title: String("\(approved.item.title) (lần \(number))".prefix(200)), level: .priority, programme: approved.programme,
+                duration: approved.item.duration, recurrence: .once(service.calendar.localDay(of: start), at: service.calendar.localTime(of: start)),
+                target: approved.item.target, volume: approved.item.volume, priorityOrder: approved.item.priorityOrder)
+            // Nothing may hold a warning back: no conflict check (a priority item cuts normal ones).
+            item = try service.create(request, status: .approved, actor: actor, id: id, checked: false)
+        }
+        let play = WarningApprovedPlay(alertID: w.id, approvedItem: approved.id, number: number, itemID: item.id, dueAt: dueAt, madeAt: now)
+        try repo.recordApprovedPlay(play)
+        // An Update or Cancel that came while this was being made has stopped the alert's plays: this one too.
+        if try repo.get(w.id).state != .active, try broadcasts.get(item.id).status != .cancelled {
+            try broadcasts.setStatus(item.id, to: .cancelled, by: actor, at: clock.now(), detail: "cảnh báo đã kết thúc / warning ended")
+        }
+        return play
     }
 
     func repeatPlay(_ w: WarningRecord, number: Int, dueAt: Date, now: Date) throws -> WarningPlay? {

@@ -163,6 +163,10 @@ public struct WarningService: Sendable {
         }
         if plan.goesOnAir {
             let bulletin = try await broadcast(plan, record: stored, user: user, now: now, beforeOnAir: replace)
+            if plan.level == .priority {
+                // It waits in the inbox; each commune's approved play will anchor its repeats (WarningRepeater).
+                try repo.setApprovedRepetition(stored.id, interval: plan.repeatInterval, until: plan.expires)
+            }
             try repo.setState(stored.id, .active, bulletin: bulletin)
             stored = try repo.get(stored.id)
         } else {
@@ -182,14 +186,26 @@ public struct WarningService: Sendable {
         return true
     }
 
-    /// Cancels the alert's broadcast items that may still sound (made within their length and ten minutes).
+    /// Cancels the alert's broadcast items that may still sound (made within their length and ten minutes), and
+    /// of a priority warning every item of it still to play or playing: what communes scheduled from the inbox
+    /// (approved or awaiting approval) and the repeats made ahead of their time.
     func stopOnAir(_ r: WarningRecord, at now: Date, actor: String, why: String) throws {
         let broadcasts = BroadcastRepository(db)
-        var items = try WarningRepository(db).plays(r.id).filter { $0.kind == .play }.map(\.itemID)
+        let repo = WarningRepository(db)
+        var items = try repo.plays(r.id).filter { $0.kind == .play }.map(\.itemID)
         if items.isEmpty, let b = r.bulletinID, let item = try? UpstreamRepository(db).get(b).itemID { items.append(item) }
         for id in items {
             guard let b = try? broadcasts.get(id), b.status != .cancelled,
                   b.createdAt.addingTimeInterval(b.item.duration + 600) > now else { continue }
+            try broadcasts.setStatus(id, to: .cancelled, by: actor, at: now, detail: why)
+        }
+        let calendar = BroadcastService(db, clock: clock).calendar
+        for id in try repo.approvedItems(r.id) + repo.approvedPlays(r.id).map(\.itemID) {
+            guard let b = try? broadcasts.get(id), b.status != .cancelled else { continue }
+            // Over (every play of it ended): left as it is, its reach stands.
+            let ahead = b.item.recurrence.occurrences(of: b.item.duration, overlapping: DateInterval(start: now, duration: 30 * 86_400),
+                                                      calendar: calendar)
+            guard ahead.contains(where: { $0.end > now }) else { continue }
             try broadcasts.setStatus(id, to: .cancelled, by: actor, at: now, detail: why)
         }
     }

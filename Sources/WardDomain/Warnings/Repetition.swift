@@ -88,8 +88,12 @@ extension RepetitionPlan {
     /// by one: the latest stands for them, once. So a restart neither skips a play nor doubles one.
     /// Nothing is due once the plan has ended (expired or cancelled): a late play after that would
     /// be a warning no longer in force.
-    public func due(made: Set<Int>, now: Date) -> (number: Int, at: Date)? {
-        guard now < end, let k = latestIndex(atOrBefore: now) else { return nil }
+    public func due(made: Set<Int>, now: Date) -> (number: Int, at: Date)? { due(made: made, now: now, ahead: 0) }
+
+    /// As `due(made:now:)`, with a play whose time is at most `ahead` seconds away already due: a priority
+    /// warning's repeat is a scheduled item, made that much before it plays so the speakers have it in time.
+    public func due(made: Set<Int>, now: Date, ahead: TimeInterval) -> (number: Int, at: Date)? {
+        guard now < end, let k = latestIndex(atOrBefore: now.addingTimeInterval(max(0, ahead))) else { return nil }
         let number = k + 1
         guard !made.contains(where: { $0 >= number }) else { return nil }
         return (number, time(ofIndex: k))

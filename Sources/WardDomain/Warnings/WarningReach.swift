@@ -43,6 +43,38 @@ public struct WarningPlay: Sendable, Hashable, Codable {
     }
 }
 
+/// A repeat of a **priority** warning in the communes that approved it (issue 20, item 4). A priority
+/// warning waits in the communes' inbox; the item an officer schedules from it is, once approved, play 1 of
+/// that commune's repeats (`approvedItem`), and each repeat (2, 3, …) is a priority item on the same targets
+/// at the policy's interval from that play, until the warning's `expires` (or the horizon), an Update or a Cancel.
+public struct WarningApprovedPlay: Sendable, Hashable, Codable {
+    public var alertID: Int64
+    /// The item scheduled from the inbox and approved: the repeats' anchor (its first start) and model.
+    public var approvedItem: String
+    /// 2, 3, …: as `RepetitionPlan.due` numbers them (1 is the approved item itself).
+    public var number: Int
+    public var itemID: String
+    /// When the plan has it.
+    public var dueAt: Date
+    /// When its broadcast item was made (ahead of `dueAt`, so the speakers have it in time).
+    public var madeAt: Date
+
+    public init(alertID: Int64, approvedItem: String, number: Int, itemID: String, dueAt: Date, madeAt: Date) {
+        self.alertID = alertID
+        self.approvedItem = approvedItem
+        self.number = number
+        self.itemID = itemID
+        self.dueAt = dueAt
+        self.madeAt = madeAt
+    }
+
+    /// Fixed by the alert, the approved item and the number, as an emergency repeat's (`WarningPlay.itemID`).
+    public static func itemID(alert: Int64, approvedItem: String, number: Int, day: LocalDay) -> String {
+        let tail = approvedItem.split(separator: "-").last.map(String.init) ?? approvedItem
+        return "BT-\(day.description.replacingOccurrences(of: "-", with: ""))-w\(alert)a\(tail)r\(number)"
+    }
+}
+
 /// Proof of reach of one warning, from the playback log alone (the same lines as the radio's
 /// reports): per play, per place (village, or a commune-level site), speaker by speaker.
 public struct WarningReach: Sendable, Hashable, Codable {

@@ -56,6 +56,7 @@ enum SharedMigrations {
         PlaybackRepository.v24,  // emergency dispatches: logged before a commune-wide emergency goes out (PlaybackRepository.swift)
         WarningPlaySchema.v25,  // warnings in force: repetition plans, the plays each alert made (WarningRepository.swift)
         HealthQueries.v26,  // a loudspeaker self-test's findings, kept with its acknowledgement (storm readiness)
+        WarningApprovedSchema.v27,  // repeats of priority warnings in the communes that approved them (WarningRepository.swift)
     ]
 }
 
