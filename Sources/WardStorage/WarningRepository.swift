@@ -370,6 +370,17 @@ public struct WarningRepository: Sendable {
         }
     }
 
+    /// The items officers scheduled from the alert's inbox bulletin, each with its commune and when it was scheduled.
+    public func approvedItemCommunes(_ alertID: Int64) throws -> [(item: String, commune: String, at: Date)] {
+        try db.store.read { db in
+            try SQLRow.fetchAll(db, sql: """
+                SELECT h.item_id AS item_id, min(h.commune) AS commune, min(h.handled_at) AS at FROM upstream_handling h
+                JOIN warning_alerts a ON a.bulletin_id = h.bulletin_id
+                WHERE a.id = ? AND h.status = 'scheduled' AND h.item_id IS NOT NULL GROUP BY h.item_id ORDER BY min(h.handled_at), h.item_id
+                """, arguments: [alertID]).map { r in (r["item_id"] as String, r["commune"] as String, Date(millis: r["at"] as Int64)) }
+        }
+    }
+
     /// Priority warnings in force that repeat, each with the items scheduled from its bulletin and the repeats they made.
     public func approvedRepeating() throws -> [ApprovedRepetition] {
         let rows = try db.store.read { db in

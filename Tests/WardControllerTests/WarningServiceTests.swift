@@ -273,6 +273,20 @@ import WardStorage
     /// A priority warning waits in the inbox and does not repeat there; once the commune's item is approved it repeats
     /// at the interval of its risk level from that play (each repeat made ahead of its time, on the same targets, quiet
     /// hours or not); a restarted repeater neither skips nor doubles one; an approver's cancel stops the queued repeat.
+    /// A warning's bulletin scheduled from the inbox without a target goes where the alert's area reaches in the
+    /// officer's communes (its village), not to the whole commune; a named target is kept.
+    @Test func aWarningScheduledFromTheInboxGoesWhereItsAreaReaches() async throws {
+        let x = try World()
+        let clock = x.w.clock
+        let upstream = UpstreamService(database: x.w.db, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db,
+                                                                              clock: clock), clock: clock)
+        let (alert, _) = try await x.service.receive(Self.fixture("alert-circle.xml"), from: "kttv")
+        #expect(alert.level == .priority && alert.targets.villages == ["yen-giang"])
+        let item = try upstream.schedule(try #require(alert.bulletinID), recurrence: .once(LocalDay("2026-11-23")!, at: LocalTime("10:00")!),
+                                         by: "hung")
+        #expect(item.item.target == BroadcastTarget(villages: ["yen-giang"]))
+    }
+
     @Test func aPriorityWarningRepeatsFromTheCommunesApprovedPlay() async throws {
         let x = try World()
         let clock = x.w.clock
@@ -327,6 +341,12 @@ import WardStorage
         let lateItem = try broadcasts.get(try #require(late.first).itemID)
         #expect(lateItem.item.recurrence.nextStart(after: clock.now(), calendar: .vietnam) == clock.now().addingTimeInterval(1))
         #expect(try repo.approvedPlays(alert.id).map(\.number) == [2, 3, 5])
+        // Reach per commune: the approved play and its repeats, over Cẩm La's targeted places.
+        let reach = try WarningReachReport.build(x.w.db, alert: alert.id, now: clock.now())
+        #expect(reach.plays.map(\.number) == [1, 2, 3, 5] && reach.plays.allSatisfy { $0.commune == "cam-la" && $0.communeName == "Xã Cẩm La" })
+        #expect(reach.plays.map(\.item) == [scheduled.id] + (try repo.approvedPlays(alert.id).map(\.itemID)))
+        #expect(reach.plays.allSatisfy { $0.places.map(\.id) == ["yen-giang"] }, "\(reach.plays.map { $0.places.map(\.id) })")
+        #expect(reach.summary.hasPrefix("Lần 1 tại Xã Cẩm La:"), "\(reach.summary)")
 
         // 14:58: the 15:00 repeat is made ahead; the approver cancels the warning at 14:59: it is cancelled, no more come.
         clock.set(Self.at("14:58"))

@@ -140,14 +140,32 @@ public struct UpstreamService: Sendable {
         let b = try repo.get(id)
         let communes = try open(b, for: user)
         // A warning's bulletin: only while the warning is in force (a Cancel or an Update ended it).
-        if b.source == WarningService.bulletinSource, let w = try WarningRepository(db).alert(bulletin: b.id), w.state != .active {
-            throw ScheduleRefusal.invalid("cảnh báo \(w.id) không còn hiệu lực (\(w.state.vietnamese)) / warning \(w.id) is no longer in force (\(w.state.rawValue))")
+        var warningTarget: BroadcastTarget?
+        if b.source == WarningService.bulletinSource, let w = try WarningRepository(db).alert(bulletin: b.id) {
+            guard w.state == .active else {
+                throw ScheduleRefusal.invalid("cảnh báo \(w.id) không còn hiệu lực (\(w.state.vietnamese)) / warning \(w.id) is no longer in force (\(w.state.rawValue))")
+            }
+            warningTarget = try alertTarget(w, within: communes)
         }
+        // Left out: a warning's bulletin goes where its area reaches in these communes (its villages and commune-level
+        // sites), any other bulletin to the whole communes.
         let item = try broadcasts.schedule(BroadcastService.Request(
             title: b.title, level: b.level, programme: b.programme, duration: b.duration, recurrence: recurrence,
-            target: target ?? BroadcastTarget(communes: communes.sorted()), volume: volume), by: user)
+            target: target ?? warningTarget ?? BroadcastTarget(communes: communes.sorted()), volume: volume), by: user)
         try repo.handle(id, communes: communes, .scheduled, item: item.id, by: user, at: clock.now())
         return item
+    }
+
+    /// What a warning targets within `communes`: whole communes, villages, the speakers of commune-level sites.
+    func alertTarget(_ w: WarningRecord, within communes: Set<String>) throws -> BroadcastTarget? {
+        let tree = try PlaceRepository(db).tree()
+        let inside = { (id: String) in tree.ancestor(of: id, at: .commune).map { communes.contains($0.id) } == true }
+        var t = w.targets
+        t.wholeCommunes = t.wholeCommunes.filter(communes.contains)
+        t.villages = t.villages.filter(inside)
+        t.sites = t.sites.filter(inside)
+        let target = t.broadcastTarget(devices: try DeviceRepository(db).list())
+        return target.isEmpty ? nil : target
     }
 
     public func dismiss(_ id: Int64, by userName: String, reason: String?) throws {

@@ -53,10 +53,30 @@ public struct WarningReachReport: Sendable, Encodable {
         let targeted = (w.targets.villages + w.targets.sites).compactMap { tree[$0] }.map(location(ofPlace:)).filter { mine($0.commune) }
         let log = PlaybackRepository(db)
         let plays = try WarningRepository(db).plays(id).sorted { ($0.kind == .allClear ? 1 : 0, $0.number) < ($1.kind == .allClear ? 1 : 0, $1.number) }
-        let reach = WarningReach(alert: id, receivedAt: w.receivedAt, plays: try plays.map { p in
+        var reach = WarningReach(alert: id, receivedAt: w.receivedAt, plays: try plays.map { p in
             WarningReach.play(p, rows: PlaybackRow.fold(try log.entries(item: p.itemID)), receivedAt: w.receivedAt, locate: locate,
                               targeted: targeted)
         })
+        // A priority warning plays where a commune approved it: per commune, its approved item (play 1) and the
+        // repeats made from it, each over that commune's targeted places.
+        let repo = WarningRepository(db)
+        let repeats = Dictionary(grouping: try repo.approvedPlays(id), by: \.approvedItem)
+        let broadcasts = BroadcastRepository(db)
+        for a in try repo.approvedItemCommunes(id) where mine(a.commune) {
+            guard let b = try? broadcasts.get(a.item), b.status != .pendingApproval else { continue }
+            let first = WarningPlay(alertID: id, number: 1, kind: .play, itemID: a.item,
+                                    dueAt: LocalCalendar.vietnam.date(b.item.recurrence.firstDay, b.item.recurrence.startTime), madeAt: a.at)
+            let made = (repeats[a.item] ?? []).sorted { $0.number < $1.number }.map {
+                WarningPlay(alertID: id, number: $0.number, kind: .play, itemID: $0.itemID, dueAt: $0.dueAt, madeAt: $0.madeAt)
+            }
+            for p in [first] + made {
+                var play = WarningReach.play(p, rows: PlaybackRow.fold(try log.entries(item: p.itemID)), receivedAt: w.receivedAt,
+                                             locate: locate, targeted: targeted.filter { $0.commune == a.commune })
+                play.commune = a.commune
+                play.communeName = tree[a.commune]?.name
+                reach.plays.append(play)
+            }
+        }
         let upcoming = w.state == .active ? (w.plan?.upcoming(after: now).map(\.at) ?? []) : []
         return WarningReachReport(alert: id, sender: w.sender, identifier: w.identifier, event: w.event, headline: w.headline, state: w.state,
                                   stateText: w.state.vietnamese, riskLevel: w.risk?.rawValue, riskColour: w.risk?.colour,
@@ -95,7 +115,8 @@ public struct WarningReachReport: Sendable, Encodable {
         h += "<br>Lập lúc: \(e(t(generatedAt))) (giờ Việt Nam) · Số liệu từ nhật ký phát của từng loa, không nhập tay</div>\n"
         if plays.isEmpty { h += "<p>Cảnh báo này chưa được phát trên loa nào.</p>\n" }
         for (i, p) in plays.enumerated() {
-            let what = p.kind == .allClear ? "Thông báo hết cảnh báo" : p.number == 1 ? "Lần phát đầu" : "Lần phát lại thứ \(p.number)"
+            var what = p.kind == .allClear ? "Thông báo hết cảnh báo" : p.number == 1 ? "Lần phát đầu" : "Lần phát lại thứ \(p.number)"
+            if let c = p.communeName { what += " tại \(c)" }
             h += "<section><h2>\(ReportRenderer.roman(i + 1)). \(e(what)) — \(e(t(p.dueAt)))</h2>"
             h += "<p>Gửi tới \(p.tally.sent) loa: \(p.tally.played) phát trọn, \(p.tally.interrupted) bị ngắt, \(p.tally.missed) không phát"
             h += p.tally.playing + p.tally.pending > 0 ? ", \(p.tally.playing + p.tally.pending) chưa xong.</p>" : ".</p>"

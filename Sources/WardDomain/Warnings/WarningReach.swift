@@ -196,6 +196,9 @@ public struct WarningReach: Sendable, Hashable, Codable {
         public var madeAt: Date
         public var tally: Tally
         public var places: [Place]
+        /// A priority warning's play in the commune that approved it (nil: an emergency's play, everywhere at once).
+        public var commune: String?
+        public var communeName: String?
     }
 
     public var alert: Int64
@@ -248,7 +251,8 @@ public struct WarningReach: Sendable, Hashable, Codable {
     /// One line per play for a person (and the CAP Ack's note): "Lần 1: 3/3 loa phát trọn; …".
     public var summary: String {
         plays.map { p in
-            let what = p.kind == .allClear ? "Hết cảnh báo" : "Lần \(p.number)"
+            var what = p.kind == .allClear ? "Hết cảnh báo" : "Lần \(p.number)"
+            if let c = p.communeName { what += " tại \(c)" }
             var s = "\(what): \(p.tally.played)/\(p.tally.sent) loa phát trọn"
             if p.tally.interrupted > 0 { s += ", \(p.tally.interrupted) bị ngắt" }
             if p.tally.missed > 0 { s += ", \(p.tally.missed) không phát" }

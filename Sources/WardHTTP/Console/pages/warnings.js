@@ -78,7 +78,8 @@ function villageReach(place) {
 
 function playName(p) {
   if (p.kind === "all_clear") return t("playAllClear");
-  return p.number === 1 ? t("playFirst") : t("playRepeat", { n: p.number });
+  const what = p.number === 1 ? t("playFirst") : t("playRepeat", { n: p.number });
+  return p.commune_name ? `${what} · ${p.commune_name}` : what;
 }
 
 /** The map: the alert's polygons and circles, the targeted speakers' sites coloured by the play's reach. */
