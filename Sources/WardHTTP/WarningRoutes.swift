@@ -102,7 +102,7 @@ extension OperatorAPI {
             Route(method: .get, path: "/api/v1/warnings", permission: .view) { call in
                 let scope = call.principal!.communes
                 let list = try WarningRepository(self.database).list(communes: scope, limit: 200)
-                let context = try self.warningContext()
+                let context = try self.warningContext(scope: scope)
                 return try Self.json(list.map { WarningView($0, scope: scope, context: context) })
             },
             Route(method: .get, path: "/api/v1/warnings/{id}", permission: .view) { call in
@@ -117,7 +117,7 @@ extension OperatorAPI {
                 // The detail carries the alert's areas (polygons and circles) for the map; the list does not.
                 let areas = (try WarningRepository(self.database).document(id)).flatMap { try? CAPXML.alert(from: Data($0.utf8)) }
                     .map { a in (a.vietnameseInfo ?? a.infos.first)?.areas ?? [] } ?? []
-                return try Self.json(WarningView(w, scope: scope, context: try self.warningContext(), areas: areas))
+                return try Self.json(WarningView(w, scope: scope, context: try self.warningContext(scope: call.principal!.communes), areas: areas))
             },
             // Proof of reach, from the playback log: JSON, or (format=html) the printable Vietnamese report.
             Route(method: .get, path: "/api/v1/warnings/{id}/reach", permission: .view) { call in
@@ -147,7 +147,7 @@ extension OperatorAPI {
                     throw APIError(.conflict, e.description, code: "not_in_force")
                 }
                 try self.audit(call, "warning.cancel", target: "\(w.id)", detail: body.reason)
-                return try Self.json(WarningView(done, scope: call.principal!.communes, context: try self.warningContext()))
+                return try Self.json(WarningView(done, scope: call.principal!.communes, context: try self.warningContext(scope: call.principal!.communes)))
             },
             // An approver updates a warning in force (new words, a new expiry): a CAP Update written by WardFleet,
             // which replaces the queued repeats as a source's Update does. Answers the new alert.
@@ -189,7 +189,7 @@ extension OperatorAPI {
                     throw APIError(.unprocessableContent, r.description, code: r.reason)
                 }
                 try self.audit(call, "warning.update", target: "\(updated.id)", detail: "thay cảnh báo \(w.id)" + (body.reason.map { ": \($0)" } ?? ""))
-                return try Self.json(WarningView(updated, scope: call.principal!.communes, context: try self.warningContext()), status: .created)
+                return try Self.json(WarningView(updated, scope: call.principal!.communes, context: try self.warningContext(scope: call.principal!.communes)), status: .created)
             },
         ]
     }
@@ -206,12 +206,22 @@ extension OperatorAPI {
         return (w, notFound)
     }
 
-    func warningContext() throws -> WarningView.Context {
+    func warningContext(scope: Set<String>? = nil) throws -> WarningView.Context {
         let tree = try tree()
         let devices = try DeviceRepository(database).list()
         let online = Set(try HealthQueries(database).statuses(payloads: false).filter { $0.value.liveness.state.isOnline }.keys)
         return WarningView.Context(tree: tree, devices: devices, directory: SpeakerDirectory(tree: tree, devices: devices), online: online,
-                                   now: clock.now())
+                                   now: clock.now(), approved: try approvedUpcoming(scope: scope))
+    }
+
+    /// Priority warnings' repeats to come in the communes (within `scope`) that approved them, and their interval.
+    func approvedUpcoming(scope: Set<String>?) throws -> [Int64: (interval: TimeInterval, at: [Date])] {
+        let now = clock.now()
+        var out: [Int64: (interval: TimeInterval, at: [Date])] = [:]
+        for r in try WarningRepository(database).approvedRepeating() {
+            out[r.alert.id] = (r.interval, try WarningReachReport.approvedUpcoming(database, r, within: scope, after: now))
+        }
+        return out
     }
 }
 
@@ -224,6 +234,8 @@ struct WarningView: Encodable {
         var directory: SpeakerDirectory
         var online: Set<String>
         var now: Date
+        /// Priority warnings' repeats to come where communes approved them.
+        var approved: [Int64: (interval: TimeInterval, at: [Date])] = [:]
     }
     struct PlaceRef: Encodable {
         var id: String
@@ -312,8 +324,8 @@ struct WarningView: Encodable {
         }, speakers: target.speakers.filter { mine(c.directory.speakers[$0]?.commune) })).speakers
         speakers = reached.sorted()
         speakersOnline = reached.filter(c.online.contains).count
-        nextRepeats = w.state == .active ? (w.plan?.upcoming(after: c.now, limit: 12).map(\.at) ?? []) : []
-        repeatMinutes = w.plan?.interval.map { Int(($0 / 60).rounded()) }
+        nextRepeats = w.state == .active ? (w.plan?.upcoming(after: c.now, limit: 12).map(\.at) ?? c.approved[w.id]?.at ?? []) : []
+        repeatMinutes = (w.plan?.interval ?? c.approved[w.id]?.interval).map { Int(($0 / 60).rounded()) }
         cancelledBy = w.cancelledBy
         self.areas = areas.map { a in
             Area(description: a.areaDesc, polygons: a.polygons.map { $0.points.map { [$0.latitude, $0.longitude] } },

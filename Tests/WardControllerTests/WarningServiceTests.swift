@@ -347,6 +347,7 @@ import WardStorage
         #expect(reach.plays.map(\.item) == [scheduled.id] + (try repo.approvedPlays(alert.id).map(\.itemID)))
         #expect(reach.plays.allSatisfy { $0.places.map(\.id) == ["yen-giang"] }, "\(reach.plays.map { $0.places.map(\.id) })")
         #expect(reach.summary.hasPrefix("Lần 1 tại Xã Cẩm La:"), "\(reach.summary)")
+        #expect(reach.upcoming.first == Self.at("15:00"), "\(reach.upcoming)")
 
         // 14:58: the 15:00 repeat is made ahead; the approver cancels the warning at 14:59: it is cancelled, no more come.
         clock.set(Self.at("14:58"))

@@ -77,11 +77,26 @@ public struct WarningReachReport: Sendable, Encodable {
                 reach.plays.append(play)
             }
         }
-        let upcoming = w.state == .active ? (w.plan?.upcoming(after: now).map(\.at) ?? []) : []
+        var upcoming = w.state == .active ? (w.plan?.upcoming(after: now).map(\.at) ?? []) : []
+        if w.state == .active, w.plan == nil, let r = try repo.approvedRepeating().first(where: { $0.alert.id == id }) {
+            upcoming = try Self.approvedUpcoming(db, r, within: communes, after: now)
+        }
         return WarningReachReport(alert: id, sender: w.sender, identifier: w.identifier, event: w.event, headline: w.headline, state: w.state,
                                   stateText: w.state.vietnamese, riskLevel: w.risk?.rawValue, riskColour: w.risk?.colour,
                                   riskTextColour: w.risk?.textColour, receivedAt: w.receivedAt, expiresAt: w.expiresAt, cancelledBy: w.cancelledBy,
                                   upcoming: upcoming, plays: reach.plays, summary: reach.summary)
+    }
+
+    /// A priority warning's repeats to come (at most 12) in the communes within `communes` (nil: all) that approved it.
+    public static func approvedUpcoming(_ db: WardDatabase, _ r: ApprovedRepetition, within communes: Set<String>?, after now: Date) throws -> [Date] {
+        let broadcasts = BroadcastRepository(db)
+        var at: [Date] = []
+        for a in try WarningRepository(db).approvedItemCommunes(r.alert.id) where communes == nil || communes!.contains(a.commune) {
+            guard let b = try? broadcasts.get(a.item), b.status == .approved else { continue }
+            let first = LocalCalendar.vietnam.date(b.item.recurrence.firstDay, b.item.recurrence.startTime)
+            at += RepetitionPlan(anchor: first, interval: r.interval, until: r.until).upcoming(after: now, limit: 12).map(\.at)
+        }
+        return Array(at.sorted().prefix(12))
     }
 
     // MARK: printable
