@@ -159,6 +159,11 @@ extension Bench {
                 }
                 let pings = try await arrived("ack|\(cmd)", count: ids.count).values.map { ($0 - pingT0) * 1000 }.sorted()
                 pingP50.append(benchPercentile(pings, 0.5)); pingP99.append(benchPercentile(pings, 0.99)); pingAll.append(pings.last!)
+                // Each measurement starts from a settled controller: the baseline's 5,000 acks, heard by the
+                // listener, are stored by the controller before the emergency goes (as the emergency's
+                // reports are before the next ping), so neither measures the other's aftermath.
+                try await benchSettled("the ping acks", database, sql: "SELECT COUNT(*) FROM command_acks WHERE cmd_id = ?",
+                                       arguments: [cmd], count: ids.count)
 
                 let t0 = ContinuousClock.now
                 let wall0 = Date().timeIntervalSince1970
@@ -192,6 +197,9 @@ extension Bench {
                     }
                     try await Task.sleep(for: .milliseconds(100))
                 }
+                try await benchSettled("the emergency's ends", database, sql: """
+                    SELECT COUNT(DISTINCT speaker_id) FROM playback_log WHERE item_id = ? AND scheduled_start = ? AND event IN ('interrupted', 'finished')
+                    """, arguments: [eKey.item, eKey.startMillis], count: ids.count)
             }
             func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
             print(String(format: "MEDIAN over %d runs: emergency → all %d acknowledged: p50 %.0f ms, p99 %.0f ms, last %.0f ms | ping baseline: p50 %.0f ms, p99 %.0f ms, last %.0f ms",
@@ -229,6 +237,15 @@ func benchStamped(_ key: String, _ database: WardDatabase, atLeast count: Int) t
             out[r["d"]] = Double(r["t"] as Int64) / 1000
         }
         return out
+    }
+}
+
+/// Waits (up to 60 s) until `sql` (a count) reaches `count` in the controller's database.
+func benchSettled(_ what: String, _ database: WardDatabase, sql: String, arguments: StatementArguments, count: Int) async throws {
+    let deadline = ContinuousClock.now + .seconds(60)
+    while try await database.pool.read({ try Int.fetchOne($0, sql: sql, arguments: arguments) ?? 0 }) < count {
+        guard ContinuousClock.now < deadline else { throw ValidationError("\(what): not all stored within 60 s") }
+        try await Task.sleep(for: .milliseconds(20))
     }
 }
 
