@@ -45,6 +45,10 @@ enum WarningRoutes {
             }
             do {
                 let (w, isNew) = try await service.receive(Data(buffer: body), from: source.user)
+                if isNew, w.status == .actual, w.msgType != .cancel, w.targets.isEmpty {
+                    logger.warning("CAP alert reaches no place here: recorded, not on air", metadata: [
+                        "source": "\(source.user)", "sender": "\(w.sender)", "identifier": "\(w.identifier)"])
+                }
                 logger.notice("CAP alert \(isNew ? "received" : "repeated")", metadata: [
                     "source": "\(source.user)", "sender": "\(w.sender)", "identifier": "\(w.identifier)", "status": "\(w.status.rawValue)",
                     "msg_type": "\(w.msgType.rawValue)", "state": "\(w.state.rawValue)",
@@ -76,6 +80,8 @@ struct WarningReceipt: Encodable {
     var communes: [String]
     var villages: [String]
     var cannotBeTargeted: [String]
+    /// Why nothing will play, when an Actual alert reaches no place here.
+    var note: String?
 
     init(_ w: WarningRecord) {
         id = w.id
@@ -91,6 +97,10 @@ struct WarningReceipt: Encodable {
         communes = w.targets.communes
         villages = w.targets.villages
         cannotBeTargeted = w.targets.untargetable.map(\.placeID)
+        if w.status == .actual, w.msgType != .cancel, w.targets.isEmpty {
+            note = "không nơi nào của hệ thống này nằm trong vùng cảnh báo (area): chỉ lưu, không phát / no place of this deployment "
+                + "is inside the alert's area: recorded, not on air"
+        }
     }
 }
 
@@ -114,10 +124,8 @@ extension OperatorAPI {
                 let scope = call.principal!.communes
                 try self.requireVisible(call, communes: Set(w.targets.communes), notFound)
                 if scope != nil && w.targets.communes.isEmpty { throw notFound }
-                // The detail carries the alert's areas (polygons and circles) for the map; the list does not.
-                let areas = (try WarningRepository(self.database).document(id)).flatMap { try? CAPXML.alert(from: Data($0.utf8)) }
-                    .map { a in (a.vietnameseInfo ?? a.infos.first)?.areas ?? [] } ?? []
-                return try Self.json(WarningView(w, scope: scope, context: try self.warningContext(scope: call.principal!.communes), areas: areas))
+                // The detail carries the alert's areas (polygons and circles) for the map and its words; the list does not.
+                return try Self.json(WarningView(w, scope: scope, context: try self.warningContext(scope: scope), document: try self.document(of: id)))
             },
             // Proof of reach, from the playback log: JSON, or (format=html) the printable Vietnamese report.
             Route(method: .get, path: "/api/v1/warnings/{id}/reach", permission: .view) { call in
@@ -147,7 +155,8 @@ extension OperatorAPI {
                     throw APIError(.conflict, e.description, code: "not_in_force")
                 }
                 try self.audit(call, "warning.cancel", target: "\(w.id)", detail: body.reason)
-                return try Self.json(WarningView(done, scope: call.principal!.communes, context: try self.warningContext(scope: call.principal!.communes)))
+                return try Self.json(WarningView(done, scope: call.principal!.communes, context: try self.warningContext(scope: call.principal!.communes),
+                                                 document: try self.document(of: done.id)))
             },
             // An approver updates a warning in force (new words, a new expiry): a CAP Update written by WardFleet,
             // which replaces the queued repeats as a source's Update does. Answers the new alert.
@@ -189,7 +198,8 @@ extension OperatorAPI {
                     throw APIError(.unprocessableContent, r.description, code: r.reason)
                 }
                 try self.audit(call, "warning.update", target: "\(updated.id)", detail: "thay cảnh báo \(w.id)" + (body.reason.map { ": \($0)" } ?? ""))
-                return try Self.json(WarningView(updated, scope: call.principal!.communes, context: try self.warningContext(scope: call.principal!.communes)), status: .created)
+                return try Self.json(WarningView(updated, scope: call.principal!.communes, context: try self.warningContext(scope: call.principal!.communes),
+                                                 document: try self.document(of: updated.id)), status: .created)
             },
         ]
     }
@@ -204,6 +214,11 @@ extension OperatorAPI {
         try self.requireVisible(call, communes: Set(w.targets.communes), notFound)
         if call.principal!.communes != nil && w.targets.communes.isEmpty { throw notFound }
         return (w, notFound)
+    }
+
+    /// The stored CAP document of an alert, read.
+    func document(of id: Int64) throws -> CAPAlert? {
+        try WarningRepository(database).document(id).flatMap { try? CAPXML.alert(from: Data($0.utf8)) }
     }
 
     func warningContext(scope: Set<String>? = nil) throws -> WarningView.Context {
@@ -288,10 +303,20 @@ struct WarningView: Encodable {
     var nextRepeats: [Date]
     var repeatMinutes: Int?
     var cancelledBy: String?
+    /// It also reaches communes outside the caller's: only someone over all of them may update or cancel it.
+    var reachesOtherCommunes: Bool
+    /// Its Vietnamese words (only in `GET /api/v1/warnings/{id}` and the answers to update and cancel).
+    var description: String?
+    var instruction: String?
     /// The alert's areas (only in `GET /api/v1/warnings/{id}`).
     var areas: [Area]
 
-    init(_ w: WarningRecord, scope: Set<String>?, context c: Context, areas: [CAPArea] = []) {
+    init(_ w: WarningRecord, scope: Set<String>?, context c: Context, document: CAPAlert? = nil) {
+        let info = document.flatMap { $0.vietnameseInfo ?? $0.infos.first }
+        let areas = info?.areas ?? []
+        description = info?.description
+        instruction = info?.instruction
+        reachesOtherCommunes = scope.map { s in w.targets.communes.contains { !s.contains($0) } } ?? false
         func mine(_ commune: String?) -> Bool { scope == nil || commune.map { scope!.contains($0) } == true }
         func ref(_ id: String) -> PlaceRef { PlaceRef(id: id, name: c.tree[id]?.name ?? id) }
         id = w.id

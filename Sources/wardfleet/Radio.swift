@@ -118,7 +118,8 @@ extension BroadcastCommand {
                 let villages = i.byVillage.sorted { $0.key < $1.key }
                     .map { "\(report.villageNames[$0.key] ?? $0.key) \($0.value.played)/\($0.value.targeted)" }.joined(separator: ", ")
                 let cut = i.reach.interrupted > 0 ? ", \(i.reach.interrupted) bị ngắt / interrupted" : ""
-                print("\(i.title) (\(i.item), \(i.level.vietnamese)): phát trọn / played through \(i.reach.played)/\(i.reach.targeted) loa / speakers"
+                // Reach counts a play sounding now with the ones played through (Reach.played): said as such.
+                print("\(i.title) (\(i.item), \(i.level.vietnamese)): đã hoặc đang phát / played or playing \(i.reach.played)/\(i.reach.targeted) loa / speakers"
                     + " = \(Render.percent(i.reach.ratio))\(cut); theo thôn / by village: \(villages)")
             }
             print("")

@@ -92,6 +92,19 @@ let jsonOutput: JSONEncoder = {
     return e
 }()
 
+/// JSON as the HTTP API writes it (snake_case keys): for commands whose `--json` must read like the API's.
+let apiJSONOutput: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    e.dateEncodingStrategy = .iso8601
+    e.keyEncodingStrategy = .convertToSnakeCase
+    return e
+}()
+
+func printAPIJSON(_ value: some Encodable) throws {
+    print(String(decoding: try apiJSONOutput.encode(value), as: UTF8.self))
+}
+
 func printJSON(_ value: some Encodable) throws {
     print(String(decoding: try jsonOutput.encode(value), as: UTF8.self))
 }

@@ -27,7 +27,7 @@ struct WarningsCommand: AsyncParsableCommand {
         func run() async throws {
             if let remote = try db.remote { return try await remote.run("GET", "/api/v1/warnings") }
             let list = try WarningRepository(try db.open()).list(limit: 200)
-            if json { return try printJSON(list) }
+            if json { return try printAPIJSON(list) }
             let now = Clocks.fromEnvironment().now()
             Table.print(header: ["Số / Id", "Trạng thái / State", "Cấp độ / Risk", "Mức / Level", "Sự kiện / Event", "Nhận lúc / Received",
                                  "Thôn / Villages", "Phát lại tới / Next repeat"],
@@ -58,7 +58,7 @@ struct WarningsCommand: AsyncParsableCommand {
                     var plays: [WarningPlay]
                     var upcoming: [Date]
                 }
-                return try printJSON(Shown(alert: w, plays: plays, upcoming: upcoming.map(\.at)))
+                return try printAPIJSON(Shown(alert: w, plays: plays, upcoming: upcoming.map(\.at)))
             }
             let cal = WarningsCommand.calendar
             print("Cảnh báo / Warning \(w.id): \(w.event ?? w.identifier) — \(w.state.vietnamese) / \(w.state.rawValue)")
@@ -105,7 +105,7 @@ struct WarningsCommand: AsyncParsableCommand {
                                            horizonHours: p.horizonHours, allClearOnCancel: p.allClearOnCancel || allClear)
             let service = WarningService(database: database, library: library.library(database, clock: clock), clock: clock, policy: policy)
             let w = try await service.cancel(id, by: user, reason: reason)
-            if json { return try printJSON(w) }
+            if json { return try printAPIJSON(w) }
             print("Cảnh báo / Warning \(w.id): \(w.state.vietnamese) / \(w.state.rawValue) — \(user)")
         }
     }
@@ -129,7 +129,7 @@ struct WarningsCommand: AsyncParsableCommand {
                 if html == "-" { return print(page, terminator: "") }
                 return try page.write(toFile: html, atomically: true, encoding: .utf8)
             }
-            if json { return try printJSON(report) }
+            if json { return try printAPIJSON(report) }
             let cal = WarningsCommand.calendar
             print("Cảnh báo / Warning \(report.alert): \(report.event ?? report.identifier) — \(report.stateText)")
             for p in report.plays {
@@ -163,7 +163,7 @@ struct WarningsCommand: AsyncParsableCommand {
             @Flag(help: "JSON output.") var json = false
             func run() async throws {
                 let list = try WarningRepository(try db.open()).sources()
-                if json { return try printJSON(list) }
+                if json { return try printAPIJSON(list) }
                 Table.print(header: ["Mã / Id", "Tên / Name", "Sender CAP", "CAP Ack"],
                             rows: list.map { [$0.user, $0.name, $0.senders.joined(separator: " "), $0.ackURL ?? "—"] })
             }

@@ -273,6 +273,26 @@ import WardStorage
     /// A priority warning waits in the inbox and does not repeat there; once the commune's item is approved it repeats
     /// at the interval of its risk level from that play (each repeat made ahead of its time, on the same targets, quiet
     /// hours or not); a restarted repeater neither skips nor doubles one; an approver's cancel stops the queued repeat.
+    /// An Actual alert whose area reaches no place here (a polygon at sea) is recorded, never in force, and counted.
+    @Test func anAlertReachingNoPlaceIsRecordedNotInForce() async throws {
+        let x = try World()
+        let sea = String(decoding: Self.fixture("alert-polygon.xml"), as: UTF8.self)
+            .replacingOccurrences(of: "KTTV-QN-2026-0906-001", with: "KTTV-QN-SEA-1")
+        let alert = try CAPXML.alert(from: Data(sea.utf8))
+        var moved = alert
+        for i in moved.infos.indices {
+            for a in moved.infos[i].areas.indices {
+                moved.infos[i].areas[a].polygons = [GeoPolygon(points: [Coordinate(latitude: 10, longitude: 110), Coordinate(latitude: 10, longitude: 111),
+                                                                        Coordinate(latitude: 11, longitude: 111), Coordinate(latitude: 10, longitude: 110)])]
+                moved.infos[i].areas[a].geocodes = []
+            }
+        }
+        let (w, isNew) = try await x.service.receive(Data(CAPWriter.xml(moved).utf8), from: "kttv")
+        #expect(isNew && w.state == .recorded && w.targets.isEmpty && x.tally["untargeted"] == 1)
+        #expect(try WarningRepository(x.w.db).plays(w.id).isEmpty && WarningRepository(x.w.db).get(w.id).plan == nil)
+        #expect(WarningReceipt(w).note?.contains("không nơi nào") == true)
+    }
+
     /// A warning's bulletin scheduled from the inbox without a target goes where the alert's area reaches in the
     /// officer's communes (its village), not to the whole commune; a named target is kept.
     @Test func aWarningScheduledFromTheInboxGoesWhereItsAreaReaches() async throws {
@@ -551,6 +571,7 @@ import WardStorage
                 let area = try #require((w?["areas"] as? [[String: Any]])?.first)
                 let ring = try #require((area["polygons"] as? [[[Double]]])?.first)
                 #expect(ring.count >= 4 && ring.first == ring.last, "\(area)")
+                #expect(w?["reaches_other_communes"] as? Bool == false && (w?["description"] as? String)?.isEmpty == false)
             }
             let body = #"{"headline":"Bão số 3 đổi hướng, gió giật cấp 14","expires":"\#(expires.text)","reason":"tin mới của đài"}"#
             try await client.execute(uri: "/api/v1/warnings/\(alert.id)/update", method: .post, headers: lan.headers, body: ByteBuffer(string: body)) { r in
@@ -562,6 +583,11 @@ import WardStorage
             try await client.execute(uri: "/api/v1/warnings/\(alert.id)/update", method: .post, headers: hung.headers,
                                      body: ByteBuffer(string: #"{"expires":"2020-01-01T00:00:00+07:00"}"#)) { r in
                 #expect(r.status == .badRequest && String(buffer: r.body).contains("expires"))
+            }
+            // The words it already says: nothing to change, nothing goes on air again.
+            try await client.execute(uri: "/api/v1/warnings/\(alert.id)/update", method: .post, headers: hung.headers,
+                                     body: ByteBuffer(string: #"{"headline":"\#(alert.headline ?? "")"}"#)) { r in
+                #expect(r.status == .badRequest && String(buffer: r.body).contains("nothing_changed"), "\(String(buffer: r.body))")
             }
             try await client.execute(uri: "/api/v1/warnings/\(alert.id)/update", method: .post, headers: hung.headers, body: ByteBuffer(string: body)) { r in
                 #expect(r.status == .created, "\(String(buffer: r.body))")

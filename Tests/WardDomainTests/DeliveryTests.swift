@@ -109,5 +109,12 @@ import Testing
         #expect(close([.scheduled, .received], .init(stillPlanned: false))?.reason == .withdrawn)
         #expect(close([.scheduled])?.reason == .offline)
         #expect(close([.scheduled, .received, .mediaReady])?.reason == .noReport)
+        // Never acknowledged and its start come: offline, whatever became of the item after (a warning cancelled or
+        // updated while a speaker was dark did not make it miss); before its start, the cancellation is why.
+        #expect(close([.scheduled], .init(itemCancelled: true))?.reason == .offline)
+        #expect(close([.scheduled], .init(stillPlanned: false))?.reason == .offline)
+        let early = PlaybackClosure.close([e(.scheduled)], key: k, speaker: "L1", context: .init(itemCancelled: true),
+                                          at: k.start.addingTimeInterval(-60))
+        #expect(early?.reason == .cancelled)
     }
 }

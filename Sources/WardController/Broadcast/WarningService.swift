@@ -153,6 +153,9 @@ public struct WarningService: Sendable {
         var (stored, isNew) = try repo.record(WarningRecord(plan: plan, sourceUser: user, receivedAt: now), document: text)
         // Another node or feed pass stored the same alert between the lookup and here: it goes on air once, by that one.
         guard isNew else { return (stored, false) }
+        // An area that reaches no place of this deployment (a polygon at sea, a mistyped code): recorded, never in
+        // force, said in the answer and counted, so a typo does not lose a warning silently.
+        if plan.targets.isEmpty && plan.mode == .live { tally("untargeted") }
         // An Update ends what it replaces: no more repeats, and what of it plays now is cut. When the
         // update goes on air itself, that happens just before its item is made (its speech is ready):
         // no gap, and the old play does not hold the new one back (an emergency waits for another).

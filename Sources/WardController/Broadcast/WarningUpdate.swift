@@ -75,6 +75,8 @@ extension WarningService {
             let until = CAPTime(date: Date(timeIntervalSince1970: e.timeIntervalSince1970.rounded(.down)), offset: 25_200)
             for k in alert.infos.indices { alert.infos[k].expires = until }
         }
+        // The same words and expiry again would only put the same warning on air twice.
+        guard alert.infos != original.infos else { throw WarningUpdateRefusal.nothingChanged }
         let (record, _) = try await accept(Data(CAPWriter.xml(alert).utf8), from: w.sourceUser)
         tally("updated.operator")
         return record

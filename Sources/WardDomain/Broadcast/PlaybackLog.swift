@@ -266,6 +266,9 @@ public enum PlaybackClosure {
         if events.contains(.downloadFailed) { return line(.missed, .downloadFailed) }
         if c.quietHours { return line(.missed, .quietHours) }
         if let by = c.skippedBy { return line(.missed, .preempted, by: by) }
+        // Never acknowledged and its start has come: it was not connected, so it missed the play whatever
+        // became of the item afterwards (cancelled or taken off the agenda after it started).
+        if !events.contains(.received), now >= key.start { return line(.missed, .offline) }
         if c.itemCancelled { return line(.missed, .cancelled) }
         if !c.stillPlanned { return line(.missed, .withdrawn) }
         // Never acknowledged: it was not connected from sending until the play was over.

@@ -28,7 +28,7 @@ extension CAPAlert {
     public init(validating root: XMLElementNode) throws(CAPError) {
         guard root.name == "alert" else { throw CAPError(.notCAP12, root.name, "phần tử gốc phải là alert / root must be alert") }
         guard root.namespace == Self.namespace else {
-            throw CAPError(.notCAP12, "alert", "xmlns phải là / xmlns must be \(Self.namespace)")
+            throw CAPError(.notCAP12, "alert", "xmlns phải là \(Self.namespace) / xmlns must be \(Self.namespace)")
         }
         let r = Reader(node: root, path: "alert")
         let identifier = try r.required("identifier")

@@ -106,7 +106,7 @@ public struct WarningRecord: Sendable, Hashable, Codable, Identifiable {
         let a = plan.alert
         self.init(sender: a.sender, identifier: a.identifier, sent: a.sent.date, sourceUser: sourceUser, status: a.status,
                   msgType: a.msgType, references: a.references, event: plan.info.event, headline: plan.info.headline, level: plan.level,
-                  risk: plan.risk, mode: plan.mode, expiresAt: plan.expires, state: plan.mode == .recordOnly ? .recorded : .active,
+                  risk: plan.risk, mode: plan.mode, expiresAt: plan.expires, state: plan.mode == .recordOnly || plan.targets.isEmpty ? .recorded : .active,
                   receivedAt: receivedAt, targets: plan.targets)
     }
 }

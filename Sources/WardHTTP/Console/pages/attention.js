@@ -6,6 +6,7 @@ import { stateBadge } from "../lib/ui.js";
 import { CLASSES, isBroken, worstFirst, faultWords } from "../lib/fleet.js";
 import { onLive } from "../lib/live.js";
 import { cluster } from "../lib/cluster.js";
+import { warningsInForce } from "./warnings.js";
 
 /** One broken device as a line a thumb can open. */
 function brokenLine(d) {
@@ -43,7 +44,8 @@ export async function approvalBadge() {
 
 export async function attentionPage() {
   // Communes no controller node looks after are warned of here too: their devices' states are not current.
-  const [devices, badge, nodes] = await Promise.all([api("/api/v1/devices"), approvalBadge(), cluster({ nodes: false })]);
+  const [devices, badge, nodes, warnings] = await Promise.all([api("/api/v1/devices"), approvalBadge(),
+    cluster({ nodes: false }), warningsInForce()]);
   const holder = h("div");
   const draw = () => {
     const broken = devices.filter(isBroken).sort(worstFirst);
@@ -54,7 +56,7 @@ export async function attentionPage() {
       h("p", {}, h("a", { class: "button-link", href: "#/devices?state=broken" }, t("broken"))));
   };
   draw();
-  page(t("attention"), nodes && nodes.warning, badge, holder);
+  page(t("attention"), warnings, nodes && nodes.warning, badge, holder);
   onLive("device", (e) => {
     const d = devices.find((x) => x.id === e.id);
     if (!d) return;

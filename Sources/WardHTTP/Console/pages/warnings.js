@@ -27,10 +27,28 @@ const stateWord = (w) => word("warningState", w.state);
 const headline = (w) => w.headline || w.event || w.identifier;
 
 function summaryLine(w) {
-  const parts = [word("level", w.level), t("warningVillagesN", { n: w.villages.length }),
+  const where = w.villages.length ? t("warningVillagesN", { n: w.villages.length })
+    : t("warningWholeCommunes", { n: w.communes.length });
+  const parts = [word("level", w.level), where,
     t("warningSpeakersOnline", { on: w.speakers_online, n: w.speakers.length })];
   if (w.next_repeats && w.next_repeats.length) parts.push(t("warningNext", { at: fmtTime(w.next_repeats[0]) }));
   return parts.join(" · ");
+}
+
+/** Disaster warnings in force, the most dangerous first, as links in their colour: what a landing page shows
+ * above everything else (nothing when none is in force). */
+export async function warningsInForce() {
+  let list;
+  try { list = await api("/api/v1/warnings"); } catch { return null; }
+  const active = list.filter((w) => w.state === "active")
+    .sort((a, b) => (b.risk_level || 0) - (a.risk_level || 0) || b.received_at.localeCompare(a.received_at));
+  if (!active.length) return null;
+  return h("section", { class: "panel", "data-testid": "warnings-in-force", "aria-label": t("warningsActive",
+    { n: active.length }) }, h("h2", {}, t("warningsActive", { n: active.length })),
+  h("ul", { class: "lines" }, active.map((w) => h("li", {}, h("a", { class: "line warning-line", href: `#/warnings/${w.id}`,
+    style: w.risk_colour ? `border-left-color:${w.risk_colour}` : null },
+  h("span", { class: "line-head" }, riskBadge(w), " ", h("strong", {}, headline(w))),
+  h("span", { class: "line-where" }, summaryLine(w)))))));
 }
 
 /** The list (#/warnings): warnings in force first, then the rest, newest first; #/warnings/{id}: one. */
@@ -40,10 +58,13 @@ export async function warningsPage([id] = []) {
   const draw = async () => {
     let list;
     try { list = await api("/api/v1/warnings"); } catch (e) { showError(holder, e); return; }
-    const active = list.filter((w) => w.state === "active");
+    // The most dangerous first, then the newest.
+    const active = list.filter((w) => w.state === "active")
+      .sort((a, b) => (b.risk_level || 0) - (a.risk_level || 0) || b.received_at.localeCompare(a.received_at));
     const rest = list.filter((w) => w.state !== "active");
     const card = (w) => h("li", {}, h("a", { class: `line warning-line${w.state === "active" ? "" : " ended"}`,
-      href: `#/warnings/${w.id}`, "data-warning": w.id, "data-state": w.state },
+      href: `#/warnings/${w.id}`, "data-warning": w.id, "data-state": w.state,
+      style: w.state === "active" && w.risk_colour ? `border-left-color:${w.risk_colour}` : null },
     h("span", { class: "line-head" }, riskBadge(w), " ", h("strong", {}, headline(w)),
       w.drill ? h("span", { class: "badge drill" }, t("drill")) : null),
     h("span", { class: "line-where" }, `${stateWord(w)} · ${t("received")} ${fmtTime(w.received_at)}`),
@@ -64,7 +85,15 @@ export async function warningsPage([id] = []) {
 
 // ---- one warning ----
 
-const OUTCOME_RANK = { missed: 4, interrupted: 3, pending: 2, playing: 1, played: 0 };
+/** A site's colour from its speakers' outcomes, as a village's (some played: partial, not "nobody heard"). */
+function siteReach(outcomes) {
+  const n = outcomes.length, count = (o) => outcomes.filter((x) => x === o).length;
+  if (count("played") === n) return "played";
+  if (count("played") + count("playing") === n) return "playing";
+  if (count("pending") === n) return "pending";
+  if (count("played") + count("playing") === 0) return "missed";
+  return "partial";
+}
 /** A village's colour for one play: green when every speaker played it, red when none did. */
 function villageReach(place) {
   const tl = place.tally;
@@ -94,7 +123,9 @@ function areaMap(w, play, devices) {
   const sites = new Map();
   for (const d of devices) {
     if (d.device_class !== "speaker" || d.latitude == null || !targeted.has(d.id)) continue;
-    if (!sites.has(d.site)) sites.set(d.site, { lat: d.latitude, lon: d.longitude, name: d.site_name || d.site, ids: [] });
+    // Named by village (a commune-level site by its own name), before a play as after it.
+    const name = d.village_name || d.site_name || d.site;
+    if (!sites.has(d.site)) sites.set(d.site, { lat: d.latitude, lon: d.longitude, name, ids: [] });
     sites.get(d.site).ids.push(d.id);
   }
   const pts = [];
@@ -129,19 +160,29 @@ function areaMap(w, play, devices) {
       h("svg:title", {}, a.description)));
     }
   }
+  // A name is written under a dot unless it would cover another's name or dot (its title still names it).
+  const placed = [];
+  const named = (x, y, text) => {
+    const w2 = Math.min(110, text.length * 3.4), box = [x - w2, y + 16, x + w2, y + 32];
+    const clash = placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])
+      || [...sites.values()].some((o) => Math.abs(X(o.lon) - x) < w2 + 11 && Y(o.lat) - 11 < box[3] && Y(o.lat) + 11 > box[1]
+        && (X(o.lon) !== x || Y(o.lat) !== y));
+    if (!clash) placed.push(box);
+    return !clash;
+  };
   const markers = [...sites.values()].map((site) => {
-    const worst = site.ids.map((id) => outcome[id] || "pending")
-      .sort((a, b) => OUTCOME_RANK[b] - OUTCOME_RANK[a])[0];
+    const worst = siteReach(site.ids.map((id) => outcome[id] || "pending"));
     const place = villageOf[site.ids[0]];
     const label = `${place ? place.name : site.name}: ${site.ids.map((id) => `${id} ${word("reachOutcome",
       outcome[id] || "pending")}`).join(", ")}`;
+    const shown = named(X(site.lon), Y(site.lat), place ? place.name : site.name);
     return h("svg:g", { "data-map-site": site.name, "data-reach": worst, role: "img", "aria-label": label },
       h("svg:title", {}, label),
       h("svg:circle", { cx: X(site.lon), cy: Y(site.lat), r: 11, class: `reach-fill-${worst}`, stroke: "#fff",
         "stroke-width": 2 }),
       h("svg:text", { x: X(site.lon), y: Y(site.lat) + 4, "text-anchor": "middle", class: "marker-count" },
         site.ids.length),
-      sites.size <= 12 ? h("svg:text", { x: X(site.lon), y: Y(site.lat) + 28, "text-anchor": "middle",
+      shown ? h("svg:text", { x: X(site.lon), y: Y(site.lat) + 28, "text-anchor": "middle",
         class: "marker-label" }, place ? place.name : site.name) : null);
   });
   return h("svg:svg", { viewBox: `0 0 ${W} ${H}`, class: "map warning-map", "data-testid": "warning-map", role: "group",
@@ -204,17 +245,25 @@ function facts(w) {
 /** Update and Cancel, for an approver, while the warning is in force. */
 function actions(w, out, after) {
   if (!can("approve") || w.state !== "active" || w.msg_type === "Cancel") return null;
-  const hl = h("input", { type: "text", value: w.headline || "", maxlength: 200, "data-testid": "update-headline" });
-  const desc = h("textarea", { rows: 3, maxlength: 4000, "data-testid": "update-description" });
-  const instr = h("textarea", { rows: 2, maxlength: 2000, "data-testid": "update-instruction" });
+  // An alert reaching communes beyond the person's is for someone over all of them (the province) to change.
+  if (w.reaches_other_communes) {
+    return h("p", { class: "muted", "data-testid": "warning-other-communes" }, t("warningOtherCommunes"));
+  }
+  // What is said now, ready to be changed (a field left as it is stays as it was).
+  const hl = h("textarea", { rows: 2, maxlength: 200, "data-testid": "update-headline" });
+  hl.value = w.headline || "";
+  const desc = h("textarea", { rows: 4, maxlength: 4000, "data-testid": "update-description" });
+  desc.value = w.description || "";
+  const instr = h("textarea", { rows: 3, maxlength: 2000, "data-testid": "update-instruction" });
+  instr.value = w.instruction || "";
   const until = h("input", { type: "datetime-local", "data-testid": "update-expires" });
   const why = h("input", { type: "text", maxlength: 500, "data-testid": "update-reason" });
   const update = async (e) => {
     e.preventDefault();
     const body = {};
     if (hl.value.trim() && hl.value.trim() !== (w.headline || "")) body.headline = hl.value.trim();
-    if (desc.value.trim()) body.description = desc.value.trim();
-    if (instr.value.trim()) body.instruction = instr.value.trim();
+    if (desc.value.trim() && desc.value.trim() !== (w.description || "")) body.description = desc.value.trim();
+    if (instr.value.trim() && instr.value.trim() !== (w.instruction || "")) body.instruction = instr.value.trim();
     if (until.value) body.expires = `${until.value.length === 16 ? `${until.value}:00` : until.value}+07:00`;
     if (why.value.trim()) body.reason = why.value.trim();
     if (!ask(t("confirmWarningUpdate"))) return;
@@ -265,12 +314,17 @@ async function warningPage(id) {
       speakers.addEventListener("toggle", () => { view.speakersOpen = speakers.open; });
     }
     liveBox.replaceChildren(...nodes([
-      h("div", { class: "warning-banner", "data-risk": w.risk_level || "", style: w.risk_colour
-        ? `background:${w.risk_colour};color:${w.risk_text_colour}` : null },
+      // In its colour while in force; greyed once ended, its state said first.
+      h("div", { class: `warning-banner${w.state === "active" ? "" : " ended"}`, "data-risk": w.risk_level || "",
+        style: w.risk_colour && w.state === "active" ? `background:${w.risk_colour};color:${w.risk_text_colour}` : null },
+      w.state === "active" ? null : h("p", { class: "banner-state" }, stateWord(w)),
       h("strong", {}, w.risk_level ? `${t("riskLevel", { n: w.risk_level })} · ${word("riskColour",
         String(w.risk_level))}` : t("riskNone")),
       w.drill ? h("span", { class: "badge drill" }, t("drill")) : null,
       h("p", { "data-testid": "warning-headline" }, headline(w))),
+      w.description || w.instruction ? h("div", { class: "panel", "data-testid": "warning-words" },
+        h("h2", {}, t("warningSaid")), w.description ? h("p", {}, w.description) : null,
+        w.instruction ? h("p", {}, h("strong", {}, `${t("warningInstruction")}: `), w.instruction) : null) : null,
       facts(w),
       w.cannot_be_targeted.length ? h("div", { class: "error", "data-testid": "warning-untargetable" },
         h("strong", {}, t("cannotBeTargeted")), h("ul", {}, w.cannot_be_targeted.map((u) =>
