@@ -98,6 +98,9 @@ public enum WarningPolicyFile {
             repeatMinutes = [:]
             for (k, m) in given {
                 guard let n = Int(k) else { throw Problem(key: "repeat_minutes.\(k)", why: "khóa là cấp độ 1–5 / keys are risk levels 1–5") }
+                guard (5...1440).contains(m) else {
+                    throw Problem(key: "repeat_minutes.\(k)", why: "khoảng lặp \(m) phút phải trong 5–1440 / repeat interval \(m) min must be 5–1440")
+                }
                 repeatMinutes[try risk(n, "repeat_minutes.\(k)")] = m
             }
         }
@@ -105,6 +108,8 @@ public enum WarningPolicyFile {
             return try WarningPolicy(rules: rules, otherwise: try level(raw.otherwise, "otherwise") ?? d.otherwise, riskBySeverity: riskBySeverity,
                                      repeatMinutes: repeatMinutes, horizonHours: raw.horizon_hours ?? d.horizonHours,
                                      allClearOnCancel: raw.all_clear_on_cancel ?? d.allClearOnCancel)
+        } catch WarningPolicyError.horizon(let h) {
+            throw Problem(key: "horizon_hours", why: "\(WarningPolicyError.horizon(h))")
         } catch {
             throw Problem(key: "(chính sách / policy)", why: "\(error)")
         }

@@ -40,8 +40,8 @@ import WardDomain
         #expect(problem("rules:\n  - severities: [Huge]\n    level: emergency\n")?.contains("rules[1].severities") == true)
         #expect(problem("rules:\n  - severities: [Extreme]\n")?.contains("rules[1].level") == true)
         #expect(problem("risk_by_severity: {Extreme: 6}\n")?.contains("risk_by_severity.Extreme") == true)
-        #expect(problem("repeat_minutes: {3: 2}\n") != nil, "under 5 minutes")
-        #expect(problem("horizon_hours: 1000\n") != nil)
+        #expect(problem("repeat_minutes: {3: 2}\n")?.contains("repeat_minutes.3") == true, "under 5 minutes")
+        #expect(problem("horizon_hours: 1000\n")?.contains("horizon_hours") == true)
         #expect(problem("otherwise: sometimes\n")?.contains("otherwise") == true)
         #expect(problem("rules: 3\n") != nil)
     }

@@ -19,6 +19,12 @@ public struct WarningReachReport: Sendable, Encodable {
     public var receivedAt: Date
     public var expiresAt: Date?
     public var cancelledBy: String?
+    /// TT39 level: an emergency plays at once, a priority one where a commune approves it.
+    public var level: BroadcastLevel?
+    /// The communes it reaches (within the caller's), by name.
+    public var communeNames: [String]
+    /// Places it would reach but cannot be targeted (no coordinates or code), "name: reason".
+    public var cannotBeTargeted: [String]
     /// The plays to come (repeats the plan still has), while it is in force.
     public var upcoming: [Date]
     public var plays: [WarningReach.Play]
@@ -77,13 +83,17 @@ public struct WarningReachReport: Sendable, Encodable {
                 reach.plays.append(play)
             }
         }
-        var upcoming = w.state == .active ? (w.plan?.upcoming(after: now).map(\.at) ?? []) : []
+        var upcoming = w.state == .active ? (w.plan?.upcoming(after: now, limit: 12).map(\.at) ?? []) : []
         if w.state == .active, w.plan == nil, let r = try repo.approvedRepeating().first(where: { $0.alert.id == id }) {
             upcoming = try Self.approvedUpcoming(db, r, within: communes, after: now)
         }
         return WarningReachReport(alert: id, sender: w.sender, identifier: w.identifier, event: w.event, headline: w.headline, state: w.state,
                                   stateText: w.state.vietnamese, riskLevel: w.risk?.rawValue, riskColour: w.risk?.colour,
                                   riskTextColour: w.risk?.textColour, receivedAt: w.receivedAt, expiresAt: w.expiresAt, cancelledBy: w.cancelledBy,
+                                  level: w.level, communeNames: w.targets.communes.filter { mine($0) }.map { tree[$0]?.name ?? $0 },
+                                  cannotBeTargeted: w.targets.untargetable.filter { mine($0.commune) }.map {
+                                      "\(tree[$0.placeID]?.name ?? $0.placeID): \($0.reason.vietnamese)"
+                                  },
                                   upcoming: upcoming, plays: reach.plays, summary: reach.summary)
     }
 
@@ -124,11 +134,19 @@ public struct WarningReachReport: Sendable, Encodable {
             h += "<span class=\"risk\" style=\"background: \(bg); color: \(fg)\">\(e(RiskLevel(rawValue: level)?.vietnamese ?? ""))</span><br>"
         }
         if let headline { h += "\(e(headline))<br>" }
+        if !communeNames.isEmpty { h += "Nơi nhận: \(e(communeNames.joined(separator: ", ")))<br>" }
         h += "Nguồn: \(e(sender)) · Số hiệu: \(e(identifier))<br>"
         h += "Nhận lúc: \(e(t(receivedAt))) · Hết hiệu lực: \(e(t(expiresAt))) · Trạng thái: \(e(stateText))"
         if let cancelledBy { h += " (hủy bởi \(e(cancelledBy)))" }
         h += "<br>Lập lúc: \(e(t(generatedAt))) (giờ Việt Nam) · Số liệu từ nhật ký phát của từng loa, không nhập tay</div>\n"
-        if plays.isEmpty { h += "<p>Cảnh báo này chưa được phát trên loa nào.</p>\n" }
+        if !cannotBeTargeted.isEmpty {
+            h += "<p class=\"miss\">Nơi không xác định được vùng (chưa nhận cảnh báo): \(e(cannotBeTargeted.joined(separator: "; ")))</p>\n"
+        }
+        if plays.isEmpty {
+            h += level == .priority && state == .active
+                ? "<p>Cảnh báo mức ưu tiên: chờ xã duyệt và lên lịch trong hộp thư, chưa phát trên loa nào.</p>\n"
+                : "<p>Cảnh báo này chưa được phát trên loa nào.</p>\n"
+        }
         for (i, p) in plays.enumerated() {
             var what = p.kind == .allClear ? "Thông báo hết cảnh báo" : p.number == 1 ? "Lần phát đầu" : "Lần phát lại thứ \(p.number)"
             if let c = p.communeName { what += " tại \(c)" }
