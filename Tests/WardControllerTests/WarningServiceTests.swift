@@ -56,6 +56,18 @@ import WardStorage
                                      tally: { n in tally.names.withLock { $0[n, default: 0] += 1 } })
         }
 
+        /// The operator API over this world as a live test app; lan (operator) and hung (approver) sign in with the test password.
+        func app() async throws -> some ApplicationProtocol {
+            let hash = try await OperatorAPI.hashPassword(OperatorAPITests.password)
+            try AuthRepository(w.db).setPassword("lan", hash: hash)
+            try AuthRepository(w.db).setPassword("hung", hash: hash)
+            var api = OperatorAPI(database: w.db, clock: w.clock, library: MediaLibrary(root: w.dir.appendingPathComponent("media"), database: w.db))
+            api.warnings = service
+            let server = ControllerHTTPServer(library: MediaLibrary(root: w.dir.appendingPathComponent("media"), database: w.db),
+                                              host: "127.0.0.1", port: 0, api: api)
+            return Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        }
+
         func refusal(_ data: Data, from user: String = "kttv") async -> WarningRefusal? {
             do {
                 _ = try await service.receive(data, from: user)
@@ -498,14 +510,7 @@ import WardStorage
             PlaybackEntry(key: key, speaker: "LOA-1", event: .started, at: start + 0.5),
             PlaybackEntry(key: key, speaker: "LOA-1", event: .finished, at: start + 20),
         ], recordedAt: x.w.clock.now())
-        let hash = try await OperatorAPI.hashPassword(OperatorAPITests.password)
-        try AuthRepository(x.w.db).setPassword("lan", hash: hash)
-        try AuthRepository(x.w.db).setPassword("hung", hash: hash)
-        var api = OperatorAPI(database: x.w.db, clock: x.w.clock, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db))
-        api.warnings = x.service
-        let server = ControllerHTTPServer(library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db),
-                                          host: "127.0.0.1", port: 0, api: api)
-        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let app = try await x.app()
         try await app.test(.live) { client in
             let lan = try #require(try await OperatorAPITests.login(client, "lan"))
             let hung = try #require(try await OperatorAPITests.login(client, "hung"))
@@ -552,14 +557,7 @@ import WardStorage
         let x = try World()
         let repo = WarningRepository(x.w.db)
         let (alert, _) = try await x.service.receive(Self.fixture("alert-polygon.xml"), from: "kttv")
-        let hash = try await OperatorAPI.hashPassword(OperatorAPITests.password)
-        try AuthRepository(x.w.db).setPassword("lan", hash: hash)
-        try AuthRepository(x.w.db).setPassword("hung", hash: hash)
-        var api = OperatorAPI(database: x.w.db, clock: x.w.clock, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db))
-        api.warnings = x.service
-        let server = ControllerHTTPServer(library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db),
-                                          host: "127.0.0.1", port: 0, api: api)
-        let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let app = try await x.app()
         x.w.clock.advance(by: 600)
         let expires = CAPTime(date: x.w.clock.now() + 7200, offset: 25_200)
         let updatedID = Mutex<Int64>(0)
