@@ -196,10 +196,20 @@ public struct PlaybackRepository: Sendable {
             // every speaker's lines of that start for each pair (25 s for a cancelled emergency's
             // 5,000 speakers); the unique index finds a pair's few lines, sorted here by id.
             let st = try db.cachedStatement(sql: "SELECT * FROM playback_log WHERE item_id = ? AND scheduled_start = ? AND speaker_id = ?")
+            // Many speakers of one play (a cancelled 5,000-speaker emergency closed at once): its lines in one
+            // read through the same unique index's prefix, rather than 5,000 reads that held the delivery
+            // (and an emergency called meanwhile) for a quarter of a second. Lines come out pair by pair as asked.
+            var perKey: [PlayKey: Int] = [:]
+            for (k, _) in pairs { perKey[k, default: 0] += 1 }
+            var read: [PlayKey: [String: [SQLRow]]] = [:]
+            for (k, n) in perKey where n >= 50 {
+                read[k] = Dictionary(grouping: try SQLRow.fetchAll(db, sql: "SELECT * FROM playback_log WHERE item_id = ? AND scheduled_start = ?",
+                                                                   arguments: [k.item, k.startMillis])) { $0["speaker_id"] as String }
+            }
             var out: [PlaybackEntry] = []
             for (k, s) in pairs {
-                let rows = try SQLRow.fetchAll(st, arguments: [k.item, k.startMillis, s]).sorted { ($0["id"] as Int64) < ($1["id"] as Int64) }
-                out += rows.compactMap(Self.entry)
+                let rows = try read[k].map { $0[s] ?? [] } ?? SQLRow.fetchAll(st, arguments: [k.item, k.startMillis, s])
+                out += rows.sorted { ($0["id"] as Int64) < ($1["id"] as Int64) }.compactMap(Self.entry)
             }
             return out
         }

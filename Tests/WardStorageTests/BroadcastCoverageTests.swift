@@ -94,6 +94,21 @@ import WardDomain
         #expect(try repo.revision() == r0 + 6)
     }
 
+    /// Many speakers of one play are read in one go: the same lines, pair by pair as asked, as one read per pair.
+    @Test(arguments: Backend.allCases) func playbackLinesOfManySpeakersOfOnePlay(_ backend: Backend) throws {
+        let db = try backend.open()
+        let repo = PlaybackRepository(db)
+        let big = PlayKey(item: "BT-9", start: at(500)), small = PlayKey(item: "BT-1", start: at(100))
+        let many = (0..<80).flatMap { i in
+            [PlaybackEntry(key: big, speaker: String(format: "LOA-%03d", i), event: .scheduled, at: at(490)),
+             PlaybackEntry(key: big, speaker: String(format: "LOA-%03d", i), event: i % 3 == 0 ? .missed : .received, at: at(491))]
+        } + [PlaybackEntry(key: small, speaker: "LOA-001", event: .scheduled, at: at(90))]
+        #expect(try repo.append(many, recordedAt: at(5)) == many.count)
+        let asked = (0..<70).reversed().map { (big, String(format: "LOA-%03d", $0)) } + [(small, "LOA-001"), (big, "LOA-999")]
+        let onePerPair = try asked.flatMap { try repo.entries(of: [$0]) }
+        #expect(try repo.entries(of: asked) == onePerPair && onePerPair.count == 70 * 2 + 1)
+    }
+
     @Test(arguments: Backend.allCases) func playbackLogReads(_ backend: Backend) throws {
         let db = try backend.open()
         let repo = PlaybackRepository(db)
