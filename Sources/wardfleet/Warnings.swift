@@ -20,6 +20,13 @@ struct WarningsCommand: AsyncParsableCommand {
         w.risk.map { "\($0.rawValue) (\($0.colourName))" } ?? "—"
     }
 
+    /// How many villages it names, or "cả xã" when it reaches whole communes (a geocode naming the commune).
+    static func villages(_ w: WarningRecord) -> String {
+        let v = w.targets.villages.count
+        guard !w.targets.wholeCommunes.isEmpty else { return String(v) }
+        return v == 0 ? "cả xã / whole" : "\(v) + cả xã / whole"
+    }
+
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Cảnh báo, mới nhất trước / Warnings, newest first.")
         @OptionGroup var db: DatabaseOptions
@@ -33,7 +40,7 @@ struct WarningsCommand: AsyncParsableCommand {
                                  "Thôn / Villages", "Phát lại tới / Next repeat"],
                         rows: list.map { w in
                             [String(w.id), w.state.vietnamese, WarningsCommand.risk(w), w.level?.vietnamese ?? "—", w.event ?? w.identifier,
-                             WarningsCommand.calendar.display(w.receivedAt), String(w.targets.villages.count),
+                             WarningsCommand.calendar.display(w.receivedAt), WarningsCommand.villages(w),
                              (w.state == .active ? w.plan?.upcoming(after: now, limit: 1).first.map { WarningsCommand.calendar.display($0.at) } : nil) ?? "—"]
                         })
         }
@@ -67,7 +74,8 @@ struct WarningsCommand: AsyncParsableCommand {
             print("  Cấp độ rủi ro / Risk: \(WarningsCommand.risk(w)); mức / level: \(w.level?.vietnamese ?? "—")")
             print("  Nhận lúc / Received: \(cal.display(w.receivedAt)); hết hạn / expires: \(w.expiresAt.map { cal.display($0) } ?? "—")")
             if let by = w.cancelledBy { print("  Hủy bởi / Cancelled by: \(by)") }
-            print("  Xã / Communes: \(w.targets.communes.joined(separator: ", ")); thôn / villages: \(w.targets.villages.joined(separator: ", "))")
+            print("  Xã / Communes: \(w.targets.communes.joined(separator: ", ")); thôn / villages: "
+                  + (w.targets.villages.isEmpty && !w.targets.wholeCommunes.isEmpty ? "cả xã / whole commune" : w.targets.villages.joined(separator: ", ")))
             if let m = w.plan?.interval { print("  Lặp lại mỗi / Repeats every \(Int(m / 60)) phút / min") }
             for p in plays {
                 let what = p.kind == .allClear ? "hết cảnh báo / all-clear" : "lần / play \(p.number)"
