@@ -45,7 +45,7 @@ enum WarningRoutes {
             }
             do {
                 let (w, isNew) = try await service.receive(Data(buffer: body), from: source.user)
-                if isNew, w.status == .actual, w.msgType != .cancel, w.targets.isEmpty {
+                if isNew, w.reachesNoPlace {
                     logger.warning("CAP alert reaches no place here: recorded, not on air", metadata: [
                         "source": "\(source.user)", "sender": "\(w.sender)", "identifier": "\(w.identifier)"])
                 }
@@ -97,7 +97,7 @@ struct WarningReceipt: Encodable {
         communes = w.targets.communes
         villages = w.targets.villages
         cannotBeTargeted = w.targets.untargetable.map(\.placeID)
-        if w.status == .actual, w.msgType != .cancel, w.targets.isEmpty {
+        if w.reachesNoPlace {
             note = "không nơi nào của hệ thống này nằm trong vùng cảnh báo (area): chỉ lưu, không phát / no place of this deployment "
                 + "is inside the alert's area: recorded, not on air"
         }
@@ -147,9 +147,7 @@ extension OperatorAPI {
                 let (w, _) = try self.visibleWarning(call)
                 try self.requireScope(call, communes: Set(w.targets.communes))
                 let body = call.body.readableBytes == 0 ? Reason() : try Self.decode(Reason.self, call.body, allowed: ["reason"])
-                guard let service = self.warnings ?? self.library.map({ WarningService(database: self.database, library: $0, clock: self.clock) }) else {
-                    throw APIError(.serviceUnavailable, "máy chủ này không phát được cảnh báo / this server cannot put warnings on air")
-                }
+                let service = try self.warningService()
                 let done: WarningRecord
                 do { done = try await service.cancel(w.id, by: call.user.name, reason: body.reason) } catch let e as WarningCancelRefusal {
                     throw APIError(.conflict, e.description, code: "not_in_force")
@@ -182,9 +180,7 @@ extension OperatorAPI {
                     guard t.date > self.clock.now() else { throw APIInput.bad("expires", "phải sau bây giờ / must be in the future") }
                     expires = t.date
                 }
-                guard let service = self.warnings ?? self.library.map({ WarningService(database: self.database, library: $0, clock: self.clock) }) else {
-                    throw APIError(.serviceUnavailable, "máy chủ này không phát được cảnh báo / this server cannot put warnings on air")
-                }
+                let service = try self.warningService()
                 let edit = WarningEdit(headline: body.headline, description: body.description, instruction: body.instruction, expires: expires,
                                        reason: body.reason)
                 let updated: WarningRecord
@@ -216,6 +212,14 @@ extension OperatorAPI {
         return (w, notFound)
     }
 
+    /// The service that acts on warnings (a server without a media library cannot put one on air).
+    func warningService() throws -> WarningService {
+        guard let service = warnings ?? library.map({ WarningService(database: database, library: $0, clock: clock) }) else {
+            throw APIError(.serviceUnavailable, "máy chủ này không phát được cảnh báo / this server cannot put warnings on air")
+        }
+        return service
+    }
+
     /// The stored CAP document of an alert, read.
     func document(of id: Int64) throws -> CAPAlert? {
         try WarningRepository(database).document(id).flatMap { try? CAPXML.alert(from: Data($0.utf8)) }
@@ -233,9 +237,8 @@ extension OperatorAPI {
     func approvedUpcoming(scope: Set<String>?) throws -> [Int64: (interval: TimeInterval, at: [Date])] {
         let now = clock.now()
         var out: [Int64: (interval: TimeInterval, at: [Date])] = [:]
-        for r in try WarningRepository(database).approvedRepeating() {
-            out[r.alert.id] = (r.interval, try WarningReachReport.approvedUpcoming(database, r, within: scope, after: now))
-        }
+        let repo = WarningRepository(database)
+        for r in try repo.approvedRepeating() { out[r.alert.id] = (r.interval, try repo.approvedUpcoming(r, within: scope, after: now)) }
         return out
     }
 }

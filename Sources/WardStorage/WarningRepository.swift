@@ -124,6 +124,12 @@ public struct ApprovedRepetition: Sendable {
     public var until: Date
     /// Each item scheduled from the warning's inbox bulletin, with the repeat numbers it made.
     public var approved: [String: Set<Int>]
+
+    /// The repetition in the commune(s) of `approved`, an item scheduled from the warning: play 1 is that item's
+    /// first start, then every `interval` until `until`.
+    public func plan(of approved: ScheduledBroadcast, calendar: LocalCalendar = .vietnam) -> RepetitionPlan {
+        RepetitionPlan(anchor: approved.item.recurrence.firstStart(calendar: calendar), interval: interval, until: until)
+    }
 }
 
 public enum WarningStoreError: Refusal, Equatable {
@@ -361,39 +367,53 @@ public struct WarningRepository: Sendable {
     }
 
     /// The items officers scheduled from the alert's inbox bulletin (any status), in the order they were.
-    public func approvedItems(_ alertID: Int64) throws -> [String] {
-        try db.store.read { db in
-            try String.fetchAll(db, sql: """
-                SELECT h.item_id FROM upstream_handling h JOIN warning_alerts a ON a.bulletin_id = h.bulletin_id
-                WHERE a.id = ? AND h.status = 'scheduled' AND h.item_id IS NOT NULL GROUP BY h.item_id ORDER BY min(h.handled_at), h.item_id
-                """, arguments: [alertID])
-        }
-    }
+    public func approvedItems(_ alertID: Int64) throws -> [String] { try approvedItemCommunes(alertID).map(\.item) }
 
-    /// The items officers scheduled from the alert's inbox bulletin, each with its commune and when it was scheduled.
-    public func approvedItemCommunes(_ alertID: Int64) throws -> [(item: String, commune: String, at: Date)] {
-        try db.store.read { db in
+    /// The items officers scheduled from the alert's inbox bulletin, in the order they were, each with the communes
+    /// it was scheduled for (one item may serve several of an officer's communes) and when.
+    public func approvedItemCommunes(_ alertID: Int64) throws -> [(item: String, communes: [String], at: Date)] {
+        let rows = try db.store.read { db in
             try SQLRow.fetchAll(db, sql: """
-                SELECT h.item_id AS item_id, min(h.commune) AS commune, min(h.handled_at) AS at FROM upstream_handling h
+                SELECT h.item_id AS item_id, h.commune AS commune, h.handled_at AS at FROM upstream_handling h
                 JOIN warning_alerts a ON a.bulletin_id = h.bulletin_id
-                WHERE a.id = ? AND h.status = 'scheduled' AND h.item_id IS NOT NULL GROUP BY h.item_id ORDER BY min(h.handled_at), h.item_id
-                """, arguments: [alertID]).map { r in (r["item_id"] as String, r["commune"] as String, Date(millis: r["at"] as Int64)) }
+                WHERE a.id = ? AND h.status = 'scheduled' AND h.item_id IS NOT NULL ORDER BY h.handled_at, h.item_id, h.commune
+                """, arguments: [alertID]).map { r in (item: r["item_id"] as String, commune: r["commune"] as String, at: r["at"] as Int64) }
         }
+        var out: [(item: String, communes: [String], at: Date)] = []
+        for r in rows {
+            if let i = out.firstIndex(where: { $0.item == r.item }) { out[i].communes.append(r.commune) } else {
+                out.append((r.item, [r.commune], Date(millis: r.at)))
+            }
+        }
+        return out
     }
 
-    /// Priority warnings in force that repeat, each with the items scheduled from its bulletin and the repeats they made.
-    public func approvedRepeating() throws -> [ApprovedRepetition] {
+    /// Priority warnings in force that repeat (or only `alert`, if it is one), each with the items scheduled from its
+    /// bulletin and the repeats they made.
+    public func approvedRepeating(alert: Int64? = nil) throws -> [ApprovedRepetition] {
         let rows = try db.store.read { db in
             try SQLRow.fetchAll(db, sql: """
                 SELECT * FROM warning_alerts WHERE state = 'active' AND approved_interval_ms IS NOT NULL AND approved_until IS NOT NULL
-                    AND bulletin_id IS NOT NULL ORDER BY id
-                """).map { r in (try Self.record(db, r), r["approved_interval_ms"] as Int64, r["approved_until"] as Int64) }
+                    AND bulletin_id IS NOT NULL \(alert == nil ? "" : "AND id = ?") ORDER BY id
+                """, arguments: alert.map { [$0] } ?? []).map { r in (try Self.record(db, r), r["approved_interval_ms"] as Int64, r["approved_until"] as Int64) }
         }
         return try rows.map { w, interval, until in
             var approved = Dictionary(uniqueKeysWithValues: try approvedItems(w.id).map { ($0, Set<Int>()) })
-            for p in try approvedPlays(w.id) { approved[p.approvedItem, default: []].insert(p.number) }
+            for p in try approvedPlays(w.id) { approved[p.approvedItem, default: []].insert(p.play.number) }
             return ApprovedRepetition(alert: w, interval: Double(interval) / 1000, until: Date(millis: until), approved: approved)
         }
+    }
+
+    /// A priority warning's repeats to come (at most 12), in the communes within `communes` (nil: all) whose item
+    /// scheduled from it is approved.
+    public func approvedUpcoming(_ r: ApprovedRepetition, within communes: Set<String>?, after now: Date) throws -> [Date] {
+        let broadcasts = BroadcastRepository(db)
+        var at: [Date] = []
+        for a in try approvedItemCommunes(r.alert.id) where communes == nil || a.communes.contains(where: communes!.contains) {
+            guard let b = try? broadcasts.get(a.item), b.status == .approved else { continue }
+            at += r.plan(of: b).upcoming(after: now, limit: 12).map(\.at)
+        }
+        return Array(at.sorted().prefix(12))
     }
 
     /// Records a repeat; false (nothing written) when this approved item already has this number.
@@ -403,7 +423,7 @@ public struct WarningRepository: Sendable {
             try db.execute(sql: """
                 INSERT INTO warning_approved_plays (alert_id, approved_item, number, item_id, due_at, made_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (alert_id, approved_item, number) DO NOTHING
-                """, arguments: [p.alertID, p.approvedItem, Int64(p.number), p.itemID, p.dueAt.millis, p.madeAt.millis])
+                """, arguments: [p.play.alertID, p.approvedItem, Int64(p.play.number), p.play.itemID, p.play.dueAt.millis, p.play.madeAt.millis])
             return db.changesCount > 0
         }
     }

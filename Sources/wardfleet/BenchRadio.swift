@@ -170,7 +170,7 @@ extension Bench {
                 let e = try service.sendEmergency(title: "Cảnh báo lũ quét (đo \(r))", programme: .media(sha256: alarm.sha256),
                                                   target: BroadcastTarget(communes: ["bench"]), by: "bench")
                 let stored = ContinuousClock.now - t0
-                let eKey = PlayKey(item: e.id, start: e.item.recurrence.firstDayStart(calendar: cal))
+                let eKey = PlayKey(item: e.id, start: e.item.recurrence.firstStart(calendar: cal))
                 let acks = try await arrived("\(eKey.id)|received", count: ids.count).values.map { ($0 - wall0) * 1000 }.sorted()
                 emergencyP50.append(benchPercentile(acks, 0.5)); emergencyP99.append(benchPercentile(acks, 0.99)); emergencyAll.append(acks.last!)
                 // The agendas of speakers reached on the commune topic wait a little: until they are
@@ -209,11 +209,6 @@ extension Bench {
 
         func fleetYAML() -> String { benchSpeakerFleet(speakers: speakers, villages: villages) }
     }
-}
-
-extension Recurrence {
-    /// Start of the first occurrence (a one-off's only one).
-    func firstDayStart(calendar: LocalCalendar) -> Date { calendar.date(firstDay, startTime) }
 }
 
 

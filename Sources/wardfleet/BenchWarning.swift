@@ -110,7 +110,7 @@ extension Bench {
                     throw ValidationError("the alert did not go on air")
                 }
                 let item = try BroadcastRepository(database).get(itemID)
-                let key = PlayKey(item: item.id, start: item.item.recurrence.firstDayStart(calendar: LocalCalendar.vietnam))
+                let key = PlayKey(item: item.id, start: item.item.recurrence.firstStart(calendar: LocalCalendar.vietnam))
                 let started = try await arrived("\(key.id)|started", share: 1).values.map { ($0 - wall0) * 1000 }.sorted()
                 let first = started[0]
                 let p95 = started[Int((Double(ids.count) * 0.95).rounded(.up)) - 1]

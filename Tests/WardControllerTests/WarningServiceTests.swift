@@ -56,6 +56,12 @@ import WardStorage
                                      tally: { n in tally.names.withLock { $0[n, default: 0] += 1 } })
         }
 
+        /// The inbox over this world (a warning's priority bulletin is scheduled from it).
+        var upstream: UpstreamService {
+            UpstreamService(database: w.db, library: MediaLibrary(root: w.dir.appendingPathComponent("media"), database: w.db, clock: w.clock),
+                            clock: w.clock)
+        }
+
         /// The operator API over this world as a live test app; lan (operator) and hung (approver) sign in with the test password.
         func app() async throws -> some ApplicationProtocol {
             let hash = try await OperatorAPI.hashPassword(OperatorAPITests.password)
@@ -310,8 +316,7 @@ import WardStorage
     @Test func aWarningScheduledFromTheInboxGoesWhereItsAreaReaches() async throws {
         let x = try World()
         let clock = x.w.clock
-        let upstream = UpstreamService(database: x.w.db, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db,
-                                                                              clock: clock), clock: clock)
+        let upstream = x.upstream
         let (alert, _) = try await x.service.receive(Self.fixture("alert-circle.xml"), from: "kttv")
         #expect(alert.level == .priority && alert.targets.villages == ["yen-giang"])
         let item = try upstream.schedule(try #require(alert.bulletinID), recurrence: .once(LocalDay("2026-11-23")!, at: LocalTime("10:00")!),
@@ -324,8 +329,7 @@ import WardStorage
         let clock = x.w.clock
         let repo = WarningRepository(x.w.db)
         let broadcasts = BroadcastRepository(x.w.db)
-        let upstream = UpstreamService(database: x.w.db, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db,
-                                                                              clock: clock), clock: clock)
+        let upstream = x.upstream
         let (alert, _) = try await x.service.receive(Self.fixture("alert-circle.xml"), from: "kttv")
         #expect(alert.level == .priority && alert.risk == .two && alert.plan == nil)
         let bulletin = try #require(alert.bulletinID)
@@ -357,7 +361,7 @@ import WardStorage
         #expect(second.item.level == .priority && second.status == .approved && second.approvedBy == "hung" && second.createdBy == "hung")
         #expect(second.item.target == BroadcastTarget(villages: ["yen-giang"]) && second.programme == scheduled.programme)
         #expect(second.item.title.hasSuffix("(lần 2)") && second.item.recurrence == .once(LocalDay("2026-11-23")!, at: LocalTime("11:00")!))
-        #expect(try repo.approvedPlays(alert.id).map(\.number) == [2] && repo.plays(alert.id).isEmpty)
+        #expect(try repo.approvedPlays(alert.id).map(\.play.number) == [2] && repo.plays(alert.id).isEmpty)
         #expect(second.id == WarningApprovedPlay.itemID(alert: alert.id, approvedItem: scheduled.id, number: 2, day: LocalDay("2026-11-23")!))
 
         // A restarted controller: a new repeater over the same store makes nothing twice…
@@ -372,11 +376,11 @@ import WardStorage
         #expect(late.map(\.number) == [5])
         let lateItem = try broadcasts.get(try #require(late.first).itemID)
         #expect(lateItem.item.recurrence.nextStart(after: clock.now(), calendar: .vietnam) == clock.now().addingTimeInterval(1))
-        #expect(try repo.approvedPlays(alert.id).map(\.number) == [2, 3, 5])
+        #expect(try repo.approvedPlays(alert.id).map(\.play.number) == [2, 3, 5])
         // Reach per commune: the approved play and its repeats, over Cẩm La's targeted places.
         let reach = try WarningReachReport.build(x.w.db, alert: alert.id, now: clock.now())
         #expect(reach.plays.map(\.number) == [1, 2, 3, 5] && reach.plays.allSatisfy { $0.commune == "cam-la" && $0.communeName == "Xã Cẩm La" })
-        #expect(reach.plays.map(\.item) == [scheduled.id] + (try repo.approvedPlays(alert.id).map(\.itemID)))
+        #expect(reach.plays.map(\.item) == [scheduled.id] + (try repo.approvedPlays(alert.id).map(\.play.itemID)))
         #expect(reach.plays.allSatisfy { $0.places.map(\.id) == ["yen-giang"] }, "\(reach.plays.map { $0.places.map(\.id) })")
         #expect(reach.summary.hasPrefix("Lần 1 tại Xã Cẩm La:"), "\(reach.summary)")
         #expect(reach.upcoming.first == Self.at("15:00"), "\(reach.upcoming)")
@@ -392,7 +396,7 @@ import WardStorage
         #expect(try broadcasts.get(scheduled.id).status == .approved && broadcasts.get(second.id).status == .approved)
         clock.set(Self.at("16:30"))
         #expect(try await repeater.tick().isEmpty)
-        #expect(try repo.approvedPlays(alert.id).map(\.number) == [2, 3, 5, 6])
+        #expect(try repo.approvedPlays(alert.id).map(\.play.number) == [2, 3, 5, 6])
     }
 
     /// An Update of a priority warning replaces its repeats: the queued one is cancelled, the old warning makes no
@@ -402,8 +406,7 @@ import WardStorage
         let clock = x.w.clock
         let repo = WarningRepository(x.w.db)
         let broadcasts = BroadcastRepository(x.w.db)
-        let upstream = UpstreamService(database: x.w.db, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db,
-                                                                              clock: clock), clock: clock)
+        let upstream = x.upstream
         let repeater = WarningRepeater(database: x.w.db, clock: clock)
         let (alert, _) = try await x.service.receive(Self.fixture("alert-circle.xml"), from: "kttv")
         // The approver schedules it: approved at once, for 09:00.
@@ -432,7 +435,7 @@ import WardStorage
         let fromUpdate = try await repeater.tick()
         #expect(fromUpdate.map(\.alertID) == [update.id] && fromUpdate.map(\.number) == [2] && fromUpdate.first?.dueAt == Self.at("12:30"))
         #expect(try broadcasts.get(try #require(fromUpdate.first).itemID).item.title == next.item.title + " (lần 2)")
-        #expect(try repo.approvedPlays(alert.id).map(\.number) == [2])
+        #expect(try repo.approvedPlays(alert.id).map(\.play.number) == [2])
 
         // A CAP Cancel at 12:29: the queued 12:30 repeat is cancelled, and so is nothing that played.
         clock.set(Self.at("12:29"))
@@ -451,8 +454,7 @@ import WardStorage
         let x = try World()
         let clock = x.w.clock
         let broadcasts = BroadcastRepository(x.w.db)
-        let upstream = UpstreamService(database: x.w.db, library: MediaLibrary(root: x.w.dir.appendingPathComponent("media"), database: x.w.db,
-                                                                              clock: clock), clock: clock)
+        let upstream = x.upstream
         let (alert, _) = try await x.service.receive(Self.fixture("alert-circle.xml"), from: "kttv")
         let later = try upstream.schedule(try #require(alert.bulletinID), recurrence: .once(LocalDay("2026-11-23")!, at: LocalTime("15:00")!),
                                           by: "hung")

@@ -192,6 +192,8 @@ import WardDomain
         try upstream.handle(b.id, communes: ["xa-a"], .scheduled, item: "BT-x-aaaaaa", by: "hung", at: t0 + 60)
         try upstream.handle(b.id, communes: ["xa-b"], .scheduled, item: "BT-x-bbbbbb", by: "lan", at: t0 + 120)
         #expect(try repo.approvedItems(a.id) == ["BT-x-aaaaaa", "BT-x-bbbbbb"])
+        #expect(try repo.approvedItemCommunes(a.id).map { "\($0.item) \($0.communes) \($0.at == t0 + 60)" }
+                == ["BT-x-aaaaaa [\"xa-a\"] true", "BT-x-bbbbbb [\"xa-b\"] false"])
         func play(_ item: String, _ n: Int, _ id: String) -> WarningApprovedPlay {
             WarningApprovedPlay(alertID: a.id, approvedItem: item, number: n, itemID: id, dueAt: t0 + Double(n) * 3600, madeAt: t0 + Double(n) * 3600 - 120)
         }
@@ -200,7 +202,7 @@ import WardDomain
         #expect(try repo.recordApprovedPlay(play("BT-x-bbbbbb", 2, "BT-b2")))
         // The same number of the same approved item twice is one repeat (a restart, or a second controller).
         #expect(try !repo.recordApprovedPlay(play("BT-x-aaaaaa", 3, "BT-other")))
-        #expect(try repo.approvedPlays(a.id).map(\.itemID) == ["BT-a2", "BT-a3", "BT-b2"])
+        #expect(try repo.approvedPlays(a.id).map(\.play.itemID) == ["BT-a2", "BT-a3", "BT-b2"])
         #expect(try repo.approvedPlays(a.id).first == play("BT-x-aaaaaa", 2, "BT-a2"))
         #expect(try repo.approvedRepeating().first?.approved == ["BT-x-aaaaaa": [2, 3], "BT-x-bbbbbb": [2]])
         // Ended (Cancel, Update, expiry): no longer repeating; what it made is kept.

@@ -63,29 +63,25 @@ public struct WarningReachReport: Sendable, Encodable {
             WarningReach.play(p, rows: PlaybackRow.fold(try log.entries(item: p.itemID)), receivedAt: w.receivedAt, locate: locate,
                               targeted: targeted)
         })
-        // A priority warning plays where a commune approved it: per commune, its approved item (play 1) and the
-        // repeats made from it, each over that commune's targeted places.
+        // A priority warning plays where a commune approved it: per approved item, that item (play 1) and the repeats
+        // made from it, each over its communes' targeted places.
         let repo = WarningRepository(db)
         let repeats = Dictionary(grouping: try repo.approvedPlays(id), by: \.approvedItem)
         let broadcasts = BroadcastRepository(db)
-        for a in try repo.approvedItemCommunes(id) where mine(a.commune) {
+        for a in try repo.approvedItemCommunes(id) where a.communes.contains(where: mine) {
             guard let b = try? broadcasts.get(a.item), b.status != .pendingApproval else { continue }
-            let first = WarningPlay(alertID: id, number: 1, kind: .play, itemID: a.item,
-                                    dueAt: LocalCalendar.vietnam.date(b.item.recurrence.firstDay, b.item.recurrence.startTime), madeAt: a.at)
-            let made = (repeats[a.item] ?? []).sorted { $0.number < $1.number }.map {
-                WarningPlay(alertID: id, number: $0.number, kind: .play, itemID: $0.itemID, dueAt: $0.dueAt, madeAt: $0.madeAt)
-            }
-            for p in [first] + made {
+            let first = WarningPlay(alertID: id, number: 1, kind: .play, itemID: a.item, dueAt: b.item.recurrence.firstStart(), madeAt: a.at)
+            for p in [first] + (repeats[a.item] ?? []).map(\.play).sorted(by: { $0.number < $1.number }) {
                 var play = WarningReach.play(p, rows: PlaybackRow.fold(try log.entries(item: p.itemID)), receivedAt: w.receivedAt,
-                                             locate: locate, targeted: targeted.filter { $0.commune == a.commune })
-                play.commune = a.commune
-                play.communeName = tree[a.commune]?.name
+                                             locate: locate, targeted: targeted.filter { a.communes.contains($0.commune ?? "") })
+                play.commune = a.communes.first
+                play.communeName = a.communes.map { tree[$0]?.name ?? $0 }.joined(separator: ", ")
                 reach.plays.append(play)
             }
         }
         var upcoming = w.state == .active ? (w.plan?.upcoming(after: now, limit: 12).map(\.at) ?? []) : []
-        if w.state == .active, w.plan == nil, let r = try repo.approvedRepeating().first(where: { $0.alert.id == id }) {
-            upcoming = try Self.approvedUpcoming(db, r, within: communes, after: now)
+        if w.state == .active, w.plan == nil, let r = try repo.approvedRepeating(alert: id).first {
+            upcoming = try repo.approvedUpcoming(r, within: communes, after: now)
         }
         return WarningReachReport(alert: id, sender: w.sender, identifier: w.identifier, event: w.event, headline: w.headline, state: w.state,
                                   stateText: w.state.vietnamese, riskLevel: w.risk?.rawValue, riskColour: w.risk?.colour,
@@ -95,18 +91,6 @@ public struct WarningReachReport: Sendable, Encodable {
                                       "\(tree[$0.placeID]?.name ?? $0.placeID): \($0.reason.vietnamese)"
                                   },
                                   upcoming: upcoming, plays: reach.plays, summary: reach.summary)
-    }
-
-    /// A priority warning's repeats to come (at most 12) in the communes within `communes` (nil: all) that approved it.
-    public static func approvedUpcoming(_ db: WardDatabase, _ r: ApprovedRepetition, within communes: Set<String>?, after now: Date) throws -> [Date] {
-        let broadcasts = BroadcastRepository(db)
-        var at: [Date] = []
-        for a in try WarningRepository(db).approvedItemCommunes(r.alert.id) where communes == nil || communes!.contains(a.commune) {
-            guard let b = try? broadcasts.get(a.item), b.status == .approved else { continue }
-            let first = LocalCalendar.vietnam.date(b.item.recurrence.firstDay, b.item.recurrence.startTime)
-            at += RepetitionPlan(anchor: first, interval: r.interval, until: r.until).upcoming(after: now, limit: 12).map(\.at)
-        }
-        return Array(at.sorted().prefix(12))
     }
 
     // MARK: printable

@@ -78,9 +78,7 @@ public actor WarningRepeater {
                 }
             }
         }
-        made += try approvedTick(now: now).map {
-            WarningPlay(alertID: $0.alertID, number: $0.number, kind: .play, itemID: $0.itemID, dueAt: $0.dueAt, madeAt: $0.madeAt)
-        }
+        made += try approvedTick(now: now).map(\.play)
         return made
     }
 
@@ -95,17 +93,14 @@ public actor WarningRepeater {
         var made: [WarningApprovedPlay] = []
         for r in try repo.approvedRepeating() {
             for (itemID, done) in r.approved.sorted(by: { $0.key < $1.key }) {
-                guard let approved = try? broadcasts.get(itemID), approved.status == .approved,
-                      let first = approved.item.recurrence.nextStart(after: approved.createdAt.addingTimeInterval(-1), calendar: calendar)
-                else { continue }
+                guard let approved = try? broadcasts.get(itemID), approved.status == .approved else { continue }
                 // Play 1 is the approved item itself.
-                let plan = RepetitionPlan(anchor: first, interval: r.interval, until: r.until)
-                guard let due = plan.due(made: done.union([1]), now: now, ahead: configuration.priorityLead) else { continue }
+                guard let due = r.plan(of: approved, calendar: calendar).due(made: done.union([1]), now: now, ahead: configuration.priorityLead) else { continue }
                 do {
                     let p = try approvedRepeat(r.alert, of: approved, number: due.number, dueAt: due.at, now: now)
                     made.append(p)
                     logger.notice("warning \(r.alert.id) repeated where approved",
-                                  metadata: ["approved": "\(itemID)", "number": "\(p.number)", "item": "\(p.itemID)"])
+                                  metadata: ["approved": "\(itemID)", "number": "\(p.play.number)", "item": "\(p.play.itemID)"])
                 } catch {
                     if failed.insert("\(r.alert.id)/\(itemID)/\(due.number)").inserted {
                         logger.error("warning \(r.alert.id): repeat \(due.number) of \(itemID) could not be made: \(error)")

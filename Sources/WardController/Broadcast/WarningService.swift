@@ -153,9 +153,7 @@ public struct WarningService: Sendable {
         var (stored, isNew) = try repo.record(WarningRecord(plan: plan, sourceUser: user, receivedAt: now), document: text)
         // Another node or feed pass stored the same alert between the lookup and here: it goes on air once, by that one.
         guard isNew else { return (stored, false) }
-        // An area that reaches no place of this deployment (a polygon at sea, a mistyped code): recorded, never in
-        // force, said in the answer and counted, so a typo does not lose a warning silently.
-        if plan.targets.isEmpty && plan.mode == .live { tally("untargeted") }
+        if stored.reachesNoPlace { tally("untargeted") }
         // An Update ends what it replaces: no more repeats, and what of it plays now is cut. When the
         // update goes on air itself, that happens just before its item is made (its speech is ready):
         // no gap, and the old play does not hold the new one back (an emergency waits for another).
@@ -203,7 +201,7 @@ public struct WarningService: Sendable {
             try broadcasts.setStatus(id, to: .cancelled, by: actor, at: now, detail: why)
         }
         let calendar = BroadcastService(db, clock: clock).calendar
-        for id in try repo.approvedItems(r.id) + repo.approvedPlays(r.id).map(\.itemID) {
+        for id in try repo.approvedItems(r.id) + repo.approvedPlays(r.id).map(\.play.itemID) {
             guard let b = try? broadcasts.get(id), b.status != .cancelled else { continue }
             // Over (every play of it ended): left as it is, its reach stands.
             let ahead = b.item.recurrence.occurrences(of: b.item.duration, overlapping: DateInterval(start: now, duration: 30 * 86_400),

@@ -76,6 +76,9 @@ public struct Recurrence: Hashable, Codable, Sendable {
         guard nextStart(after: now, calendar: calendar) != nil else { throw .nothingAhead }
     }
 
+    /// Start of the first occurrence (a one-off's only one).
+    public func firstStart(calendar: LocalCalendar = .vietnam) -> Date { calendar.date(firstDay, startTime) }
+
     /// The first play later than `now`, if one is left.
     public func nextStart(after now: Date, calendar: LocalCalendar = .vietnam) -> Date? {
         nextStart(onOrAfter: max(firstDay, calendar.localDay(of: now)), calendar: calendar) { $0 > now }

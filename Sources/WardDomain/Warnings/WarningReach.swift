@@ -48,24 +48,15 @@ public struct WarningPlay: Sendable, Hashable, Codable {
 /// that commune's repeats (`approvedItem`), and each repeat (2, 3, …) is a priority item on the same targets
 /// at the policy's interval from that play, until the warning's `expires` (or the horizon), an Update or a Cancel.
 public struct WarningApprovedPlay: Sendable, Hashable, Codable {
-    public var alertID: Int64
     /// The item scheduled from the inbox and approved: the repeats' anchor (its first start) and model.
     public var approvedItem: String
-    /// 2, 3, …: as `RepetitionPlan.due` numbers them (1 is the approved item itself).
-    public var number: Int
-    public var itemID: String
-    /// When the plan has it.
-    public var dueAt: Date
-    /// When its broadcast item was made (ahead of `dueAt`, so the speakers have it in time).
-    public var madeAt: Date
+    /// The repeat as a play of the warning: its number 2, 3, … as `RepetitionPlan.due` numbers them (1 is the
+    /// approved item itself), its item, when the plan has it and when its item was made (ahead of that time).
+    public var play: WarningPlay
 
     public init(alertID: Int64, approvedItem: String, number: Int, itemID: String, dueAt: Date, madeAt: Date) {
-        self.alertID = alertID
         self.approvedItem = approvedItem
-        self.number = number
-        self.itemID = itemID
-        self.dueAt = dueAt
-        self.madeAt = madeAt
+        play = WarningPlay(alertID: alertID, number: number, kind: .play, itemID: itemID, dueAt: dueAt, madeAt: madeAt)
     }
 
     /// Fixed by the alert, the approved item and the number, as an emergency repeat's (`WarningPlay.itemID`).

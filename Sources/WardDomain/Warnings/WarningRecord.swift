@@ -109,6 +109,10 @@ public struct WarningRecord: Sendable, Hashable, Codable, Identifiable {
                   risk: plan.risk, mode: plan.mode, expiresAt: plan.expires, state: plan.mode == .recordOnly || plan.targets.isEmpty ? .recorded : .active,
                   receivedAt: receivedAt, targets: plan.targets)
     }
+
+    /// An Actual Alert or Update whose area reaches no place of this deployment (a polygon at sea, a mistyped
+    /// code): stored as recorded, never in force — said in the answer, logged and counted, never silently lost.
+    public var reachesNoPlace: Bool { status == .actual && msgType != .cancel && targets.isEmpty }
 }
 
 extension WarningTargets {

@@ -35,20 +35,31 @@ function summaryLine(w) {
   return parts.join(" · ");
 }
 
-/** Disaster warnings in force, the most dangerous first, as links in their colour: what a landing page shows
- * above everything else (nothing when none is in force). */
+/** The warnings in force, the most dangerous first, then the newest. */
+const inForce = (list) => list.filter((w) => w.state === "active")
+  .sort((a, b) => (b.risk_level || 0) - (a.risk_level || 0) || b.received_at.localeCompare(a.received_at));
+
+/** One warning as a line to open: its level in its colour (the border too while in force), what and where. */
+function card(w) {
+  const active = w.state === "active";
+  return h("li", {}, h("a", { class: `line warning-line${active ? "" : " ended"}`, href: `#/warnings/${w.id}`,
+    "data-warning": w.id, "data-state": w.state,
+    style: active && w.risk_colour ? `border-left-color:${w.risk_colour}` : null },
+  h("span", { class: "line-head" }, riskBadge(w), " ", h("strong", {}, headline(w)),
+    w.drill ? h("span", { class: "badge drill" }, t("drill")) : null),
+  h("span", { class: "line-where" }, `${stateWord(w)} · ${t("received")} ${fmtTime(w.received_at)}`),
+  active ? h("span", { class: "line-where" }, summaryLine(w)) : null));
+}
+
+/** What a landing page shows above everything else: the warnings in force (nothing when none is). */
 export async function warningsInForce() {
   let list;
   try { list = await api("/api/v1/warnings"); } catch { return null; }
-  const active = list.filter((w) => w.state === "active")
-    .sort((a, b) => (b.risk_level || 0) - (a.risk_level || 0) || b.received_at.localeCompare(a.received_at));
+  const active = inForce(list);
   if (!active.length) return null;
-  return h("section", { class: "panel", "data-testid": "warnings-in-force", "aria-label": t("warningsActive",
-    { n: active.length }) }, h("h2", {}, t("warningsActive", { n: active.length })),
-  h("ul", { class: "lines" }, active.map((w) => h("li", {}, h("a", { class: "line warning-line", href: `#/warnings/${w.id}`,
-    style: w.risk_colour ? `border-left-color:${w.risk_colour}` : null },
-  h("span", { class: "line-head" }, riskBadge(w), " ", h("strong", {}, headline(w))),
-  h("span", { class: "line-where" }, summaryLine(w)))))));
+  const title = t("warningsActive", { n: active.length });
+  return h("section", { class: "panel", "data-testid": "warnings-in-force", "aria-label": title }, h("h2", {}, title),
+    h("ul", { class: "lines" }, active.map(card)));
 }
 
 /** The list (#/warnings): warnings in force first, then the rest, newest first; #/warnings/{id}: one. */
@@ -58,17 +69,8 @@ export async function warningsPage([id] = []) {
   const draw = async () => {
     let list;
     try { list = await api("/api/v1/warnings"); } catch (e) { showError(holder, e); return; }
-    // The most dangerous first, then the newest.
-    const active = list.filter((w) => w.state === "active")
-      .sort((a, b) => (b.risk_level || 0) - (a.risk_level || 0) || b.received_at.localeCompare(a.received_at));
+    const active = inForce(list);
     const rest = list.filter((w) => w.state !== "active");
-    const card = (w) => h("li", {}, h("a", { class: `line warning-line${w.state === "active" ? "" : " ended"}`,
-      href: `#/warnings/${w.id}`, "data-warning": w.id, "data-state": w.state,
-      style: w.state === "active" && w.risk_colour ? `border-left-color:${w.risk_colour}` : null },
-    h("span", { class: "line-head" }, riskBadge(w), " ", h("strong", {}, headline(w)),
-      w.drill ? h("span", { class: "badge drill" }, t("drill")) : null),
-    h("span", { class: "line-where" }, `${stateWord(w)} · ${t("received")} ${fmtTime(w.received_at)}`),
-    w.state === "active" ? h("span", { class: "line-where" }, summaryLine(w)) : null));
     holder.replaceChildren(...nodes([
       h("h2", {}, t("warningsActive", { n: active.length })),
       active.length ? h("ul", { class: "lines", "data-testid": "warnings-active" }, active.map(card))
@@ -85,25 +87,23 @@ export async function warningsPage([id] = []) {
 
 // ---- one warning ----
 
-/** A site's colour from its speakers' outcomes, as a village's (some played: partial, not "nobody heard"). */
-function siteReach(outcomes) {
-  const n = outcomes.length, count = (o) => outcomes.filter((x) => x === o).length;
-  if (count("played") === n) return "played";
-  if (count("played") + count("playing") === n) return "playing";
-  if (count("pending") === n) return "pending";
-  if (count("played") + count("playing") === 0) return "missed";
+/** The colour of a place for one play, from how many speakers it was sent to and what they did: green when
+ * every one played it, red when none did, "partial" when some did (never "nobody heard" for a half-heard one). */
+function reachColour({ sent, played, playing, pending }) {
+  if (!sent) return "none";
+  if (played === sent) return "played";
+  if (played + playing === sent) return "playing";
+  if (pending === sent) return "pending";
+  if (played + playing === 0) return "missed";
   return "partial";
 }
-/** A village's colour for one play: green when every speaker played it, red when none did. */
-function villageReach(place) {
-  const tl = place.tally;
-  if (!tl.sent) return "none";
-  if (tl.played === tl.sent) return "played";
-  if (tl.played + tl.playing === tl.sent) return "playing";
-  if (tl.pending === tl.sent) return "pending";
-  if (tl.played + tl.playing === 0) return "missed";
-  return "partial";
-}
+const villageReach = (place) => reachColour(place.tally);
+/** A map site: its speakers' outcomes (one not in the play's rows yet counts as pending). */
+const siteReach = (outcomes) => {
+  const count = (o) => outcomes.filter((x) => x === o).length;
+  return reachColour({ sent: outcomes.length, played: count("played"), playing: count("playing"),
+    pending: count("pending") });
+};
 
 function playName(p) {
   if (p.kind === "all_clear") return t("playAllClear");
