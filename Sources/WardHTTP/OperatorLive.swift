@@ -131,8 +131,13 @@ final class LiveFeed: Sendable {
     private struct State {
         var listeners: [UUID: AsyncStream<Event>.Continuation] = [:]
         var poller: Task<Void, Never>?
+        /// Looks at storage made so far (what a change is measured against): tests wait on it, not on time.
+        var looks = 0
     }
     private let state = Mutex(State())
+
+    /// How many consoles listen, and how many looks the poller has made.
+    var progress: (listeners: Int, looks: Int) { state.withLock { ($0.listeners.count, $0.looks) } }
 
     func subscribe(database: WardDatabase, interval: Duration) -> (UUID, AsyncStream<Event>) {
         let id = UUID()
@@ -227,6 +232,7 @@ final class LiveFeed: Sendable {
             }
             if !first { send(Event(commune: nil, text: ": keep-alive\n\n")) }
             first = false
+            state.withLock { $0.looks += 1 }
             try? await Task.sleep(for: interval)
         }
     }

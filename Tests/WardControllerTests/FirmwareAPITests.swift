@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -16,6 +19,8 @@ import WardStorage
     struct World {
         var db: WardDatabase
         var app: Application<MethodGuard<Router<WardRequestContext>>.Responder>
+        /// The live feed the event streams read (shared by every copy of the API).
+        var feed: LiveFeed
     }
 
     func world() async throws -> World {
@@ -50,7 +55,8 @@ import WardStorage
         api.eventStreamLifetime = .milliseconds(2_500)
         api.eventInterval = .milliseconds(100)
         let server = ControllerHTTPServer(library: api.library!, host: "127.0.0.1", port: 0, api: api)
-        return World(db: db, app: Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))))
+        return World(db: db, app: Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))),
+                     feed: api.feed)
     }
 
     typealias Answer = (status: Int, json: Any?, text: String)
@@ -210,9 +216,24 @@ import WardStorage
             _ = try await Self.upload(client, admin, "class=speaker&model=WF-LOA&version=2.0.0", Array("fw".utf8))
             let a = try await Self.call(client, techA, .post, "/api/v1/firmware/campaigns", #"{"class":"speaker","model":"WF-LOA","image":"2.0.0"}"#)
             let id = try #require((a.json as? [String: Any])?["id"] as? Int, "\(a.text)")
-            async let streamA = client.execute(uri: "/api/v1/events", method: .get, headers: techA) { String(buffer: $0.body) }
-            async let streamB = client.execute(uri: "/api/v1/events", method: .get, headers: techB) { String(buffer: $0.body) }
-            try await Task.sleep(for: .milliseconds(600))  // both streams have taken their first look
+            // Two consoles at once, each on its own connection (the test client sends one request at a time, so its two
+            // streams would run one after the other and the second would only ever see what came before it).
+            let port = try #require(client.port)
+            @Sendable func stream(_ h: HTTPFields) async throws -> String {
+                var r = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/events")!)
+                for f in h { r.setValue(f.value, forHTTPHeaderField: f.name.rawName) }
+                r.timeoutInterval = 30
+                return String(decoding: try await URLSession.shared.data(for: r).0, as: UTF8.self)
+            }
+            async let streamA = stream(techA)
+            async let streamB = stream(techB)
+            // Both streams listen, and the feed has looked at storage since (its measure of what changes): the
+            // approval below is then a change for both. (A fixed sleep lost the race when a stream came late.)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while w.feed.progress.listeners < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            let looked = w.feed.progress.looks
+            while w.feed.progress.looks <= looked, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            try #require(w.feed.progress.listeners == 2 && w.feed.progress.looks > looked, "the event streams never both listened")
             // Approved meanwhile (as another process would: the test client's calls wait for the streams to end).
             _ = try FirmwareCampaigns(database: w.db).approve(Int64(id), by: "admin")
             let (textA, textB) = try await (streamA, streamB)
