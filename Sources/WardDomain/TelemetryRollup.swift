@@ -132,6 +132,62 @@ public struct TelemetryRollup: Sendable, Hashable {
     }
 }
 
+extension TelemetryRollup {
+    /// The fields packed (v28), each name replaced by its number in `ids` (which must hold every
+    /// field): a byte 1, the field count, then per field (by number) number, count, min, max, sum.
+    /// A whole number (most readings, and sums of them) takes a varint, any other value 9 bytes.
+    /// About a fifth of the JSON text's size.
+    public func packedFields(ids: [String: Int64]) -> [UInt8] {
+        var out: [UInt8] = [1]
+        TelemetryBlock.putVarint(&out, UInt64(fields.count))
+        for (id, s) in fields.map({ (ids[$0.key] ?? -1, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+            TelemetryBlock.putVarint(&out, UInt64(bitPattern: id))
+            TelemetryBlock.putVarint(&out, UInt64(bitPattern: s.count))
+            for d in [s.min, s.max, s.sum] {
+                if d == d.rounded(), abs(d) < 1e15 {
+                    TelemetryBlock.putVarint(&out, TelemetryBlock.zigzag(Int64(d)) << 1)
+                } else {
+                    out.append(1)
+                    withUnsafeBytes(of: d.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Stored fields back: packed (`packedFields`, names from `names`) or the JSON text of v18;
+    /// nil when they are neither, or name a field `names` does not know.
+    public static func storedFields(_ bytes: [UInt8], names: [Int64: String]) -> [String: FieldStats]? {
+        guard let first = bytes.first else { return nil }
+        if first == UInt8(ascii: "{") { return decodeFields(String(decoding: bytes, as: UTF8.self)) }
+        guard first == 1 else { return nil }
+        var r = TelemetryBlock.Reader(bytes: bytes, at: 1)
+        var out: [String: FieldStats] = [:]
+        do {
+            let n = try r.count(limit: bytes.count)
+            for _ in 0..<n {
+                guard let name = names[Int64(bitPattern: try r.varint())] else { return nil }
+                let count = Int64(bitPattern: try r.varint())
+                var v: [Double] = []
+                for _ in 0..<3 {
+                    let z = try r.varint()
+                    if z & 1 == 0 {
+                        v.append(Double(TelemetryBlock.unzigzag(z >> 1)))
+                    } else {
+                        guard z == 1 else { return nil }
+                        let b = try r.bytes(8)
+                        v.append(Double(bitPattern: b.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }))
+                    }
+                }
+                guard count >= 0 else { return nil }
+                out[name] = FieldStats(count: count, min: v[0], max: v[1], sum: v[2])
+            }
+            guard r.atEnd else { return nil }
+        } catch { return nil }
+        return out
+    }
+}
+
 /// A JSON string literal.
 private func jsonQuote(_ s: String) -> String {
     String(decoding: (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)

@@ -99,33 +99,23 @@ public struct HealthQueries: Sendable {
         }
     }
 
+    /// The newest `limit` samples, newest first.
     public func samples(device id: String, limit: Int = 10) throws -> [TelemetryRecord] {
-        try db.store.read { db in
-            try SQLRow.fetchAll(db, sql: "SELECT * FROM telemetry_samples WHERE device_id = ? ORDER BY received_at DESC, id DESC LIMIT ?",
-                             arguments: [id, limit]).map {
-                TelemetryRecord(deviceID: $0["device_id"], receivedAt: Date(millis: $0["received_at"]),
-                                deviceTime: Date(millis: $0["device_ts"]), boot: $0["boot"],
-                                seq: UInt64(bitPattern: $0["seq"]), payload: $0["payload"])
-            }
+        try db.store.read { c in
+            try RawTelemetry.newest(c, device: id, to: .max, limit: limit).reversed().map(RawTelemetry.record(id))
         }
     }
 
     /// Samples received in `window`, oldest first, at most `limit` (the newest kept).
     public func samples(device id: String, in window: DateInterval, limit: Int = 2000) throws -> [TelemetryRecord] {
-        try db.store.read { db in
-            try SQLRow.fetchAll(db, sql: """
-                SELECT * FROM (SELECT * FROM telemetry_samples WHERE device_id = ? AND received_at >= ? AND received_at < ?
-                               ORDER BY received_at DESC LIMIT ?) AS newest ORDER BY received_at
-                """, arguments: [id, window.start.millis, window.end.millis, limit]).map {
-                TelemetryRecord(deviceID: $0["device_id"], receivedAt: Date(millis: $0["received_at"]),
-                                deviceTime: Date(millis: $0["device_ts"]), boot: $0["boot"],
-                                seq: UInt64(bitPattern: $0["seq"]), payload: $0["payload"])
-            }
+        try db.store.read { c in
+            try RawTelemetry.newest(c, device: id, from: window.start.millis, to: window.end.millis, limit: limit).map(RawTelemetry.record(id))
         }
     }
 
+    /// Samples stored, packed into hours or not.
     public func sampleCount() throws -> Int {
-        try db.store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM telemetry_samples") ?? 0 }
+        try db.store.read { try RawTelemetry.count($0) }
     }
 
     /// The commune a pending (unregistered, already heard) device reports from, when it is not
@@ -319,28 +309,15 @@ public struct HealthQueries: Sendable {
     public func kioskCounterSamples(device id: String, in window: DateInterval, calendar: LocalCalendar)
         throws -> (base: TelemetryRecord?, samples: [TelemetryRecord])
     {
-        try db.store.read { db in
-            func record(_ r: SQLRow) -> TelemetryRecord {
-                TelemetryRecord(deviceID: r["device_id"], receivedAt: Date(millis: r["received_at"]), deviceTime: Date(millis: r["device_ts"]),
-                                boot: r["boot"], seq: UInt64(bitPattern: r["seq"]), payload: r["payload"])
+        try db.store.read { c in
+            let record = RawTelemetry.record(id)
+            let base = try RawTelemetry.newest(c, device: id, to: window.start.millis, limit: 1).first.map(record)
+            var last: [String: Int] = [:]
+            let all = try RawTelemetry.samples(c, device: id, from: window.start.millis, to: window.end.millis)
+            for (i, s) in all.enumerated() {
+                last[s.boot + "|" + calendar.dayKey(Date(millis: s.deviceTime))] = i
             }
-            let base = try SQLRow.fetchOne(db, sql: """
-                SELECT * FROM telemetry_samples WHERE device_id = ? AND received_at < ? ORDER BY received_at DESC, id DESC LIMIT 1
-                """, arguments: [id, window.start.millis]).map(record)
-            var last: [String: Int64] = [:]
-            var rows = try SQLRow.fetchCursor(db, sql: """
-                SELECT id, boot, device_ts FROM telemetry_samples WHERE device_id = ? AND received_at >= ? AND received_at < ?
-                """, arguments: [id, window.start.millis, window.end.millis])
-            while let r = rows.next() {
-                let key = (r[1] as String) + "|" + calendar.dayKey(Date(millis: r[2]))
-                last[key] = max(last[key] ?? .min, r[0])
-            }
-            var samples: [TelemetryRecord] = []
-            let ids = Array(last.values)
-            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-                samples += try SQLRow.fetchAll(db, sql: "SELECT * FROM telemetry_samples WHERE \(SQLDialect.isIn("id", count: chunk.count))",
-                                            arguments: SQLArguments(chunk)).map(record)
-            }
+            var samples = last.values.sorted().map { record(all[$0]) }
             samples.sort { ($0.receivedAt, $0.seq) < ($1.receivedAt, $1.seq) }
             return (base, samples)
         }

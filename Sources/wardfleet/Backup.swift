@@ -79,7 +79,8 @@ enum BackupText {
     /// The tables a technician recognises, in words; the rest are summed.
     static let main: [(String, String)] = [
         ("places", "địa bàn / places"), ("devices", "thiết bị / devices"), ("state_intervals", "lịch sử trạng thái / state history"),
-        ("telemetry_samples", "số liệu đo / telemetry samples"), ("device_events", "sự kiện thiết bị / device events"),
+        ("telemetry_samples", "số liệu đo / telemetry samples"), ("telemetry_blocks", "giờ số liệu đo đã nén / packed telemetry hours"),
+        ("device_events", "sự kiện thiết bị / device events"),
         ("playback_log", "nhật ký phát / playback log"), ("broadcast_items", "lịch phát / broadcast items"), ("media", "tệp âm thanh / media"),
         ("alarms", "cảnh báo / alarms"), ("notifications", "thông báo / notifications"), ("users", "người dùng / users"),
         ("audit_log", "nhật ký thao tác / audit log"), ("monthly_reports", "báo cáo tháng / monthly reports"),

@@ -39,8 +39,10 @@ extension Bench {
                 Builds a SQLite database with DEVICES devices as `bench report` does (communes of 60; outages, playback log, \
                 kiosk events and alarms over DAYS days), then writes DAYS days of telemetry, one sample per device per \
                 SAMPLE-SECONDS, a day at a time, running after each day what the controller's lifecycle runs (roll-ups of the \
-                completed hours and days, then pruning past --keep-telemetry-days). Reports the file size (after a checkpoint), \
-                bytes per row of each table (dbstat), and what those give for a province (computed, labelled so). Then times, \
+                completed hours and days, packing each rolled-up hour, then pruning past --keep-telemetry-days). With --direct \
+                it writes what such a year leaves instead (every roll-up, the last --keep-telemetry-days packed), fast enough \
+                for a province. Reports the file size (after a checkpoint), bytes per row of each table (dbstat) and per raw \
+                reading kept, and, day by day, what those give for a province (computed, labelled so). Then times, \
                 RUNS times, a year's chart of one speaker through the API's query path, beside the baseline of the same run: \
                 a chart drawn from raw samples (the retained days, no roll-ups).
                 """)
@@ -52,6 +54,8 @@ extension Bench {
         @Option(help: "Chart runs; median and range reported.") var runs = 7
         @Option(help: "Devices of the province the sizes are computed for.") var provinceDevices = 20_000
         @Option(help: "Database file (default: a new temporary file).") var db: String?
+        @Flag(help: "Write what the year leaves directly (every roll-up; the last --keep-telemetry-days packed), not day by day.")
+        var direct = false
 
         func run() async throws {
             let path = db ?? FileManager.default.temporaryDirectory
@@ -70,41 +74,59 @@ extension Bench {
             let fleet = try await database.pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT id, class FROM devices ORDER BY id").map { ($0[0] as String, DeviceClass(rawValue: $0[1]) ?? .speaker) }
             }
-            var insertTime = 0.0, rollTime = 0.0, pruneTime = 0.0, written = 0, batches = 0, pruned = 0
-            let perDay = 86_400 / max(1, sampleSeconds)
-            for d in 0..<days {
-                let dayStart = start.addingTimeInterval(Double(d) * 86_400)
-                let i0 = ContinuousClock.now
-                try await database.pool.write { db in
-                    let st = try db.makeStatement(sql: """
-                        INSERT INTO telemetry_samples (device_id, received_at, device_ts, boot, seq, payload) VALUES (?, ?, ?, 'b', ?, ?)
-                        """)
-                    var rng = SeededRandom(seed: UInt64(16 + d))
-                    for (k, (id, cls)) in fleet.enumerated() {
-                        for s in 0..<perDay {
-                            let at = Int64((dayStart.timeIntervalSince1970 + Double(s * sampleSeconds) + Double(k % 57)) * 1000)
-                            let seq = d * perDay + s
-                            try st.execute(arguments: [id, at, at, seq, Self.payload(id, cls, seq: seq, ts: at, &rng)])
-                        }
+            if direct {
+                guard sampleSeconds == 60 else { throw ValidationError("--direct writes one reading a minute") }
+                let w0 = ContinuousClock.now
+                let writer = LifecycleYearWriter(database: database, end: end, days: days, rawDays: keepTelemetryDays, keepKioskRaw: lifecycle.keepKioskSamples)
+                let written = try await writer.write(fleet: fleet) { done, w in
+                    if done % 1000 == 0, done > 0 {
+                        print(String(format: "%d devices: %d readings, %d packed in %d blocks, %d hourly, %d daily roll-ups (%.0f s)",
+                                     done, w.readings, w.packed, w.blocks, w.hourly, w.daily, (ContinuousClock.now - w0).inSeconds))
                     }
                 }
-                written += fleet.count * perDay
-                let r0 = ContinuousClock.now
-                let now = dayStart.addingTimeInterval(86_400 + lifecycle.settle + 1)
-                while try work.rollUpBatch(now: now) { batches += 1 }
-                let p0 = ContinuousClock.now
-                pruned += try work.prunePass(now: now).total
-                let p1 = ContinuousClock.now
-                insertTime += (r0 - i0).inSeconds
-                rollTime += (p0 - r0).inSeconds
-                pruneTime += (p1 - p0).inSeconds
-                if (d + 1) % 30 == 0 || d == days - 1 {
-                    print(String(format: "day %d: %d samples written (%.1f s), %d roll-up batches (%.1f s), %d pruned (%.1f s)",
-                                 d + 1, written, insertTime, batches, rollTime, pruned, pruneTime))
+                print(String(format: "a year of %d devices: %d readings; kept raw %d in %d packed hours; %d hourly and %d daily roll-ups (%.0f s)",
+                             devices, written.readings, written.packed, written.blocks, written.hourly, written.daily, (ContinuousClock.now - w0).inSeconds))
+            } else {
+                var insertTime = 0.0, rollTime = 0.0, pruneTime = 0.0, written = 0, batches = 0, pruned = 0
+                let perDay = 86_400 / max(1, sampleSeconds)
+                let readings = Dictionary(uniqueKeysWithValues: DeviceClass.allCases.map { ($0, SyntheticReading($0)) })
+                for d in 0..<days {
+                    let dayStart = start.addingTimeInterval(Double(d) * 86_400)
+                    let i0 = ContinuousClock.now
+                    try await database.pool.write { db in
+                        let st = try db.makeStatement(sql: """
+                            INSERT INTO telemetry_samples (device_id, received_at, device_ts, boot, seq, payload) VALUES (?, ?, ?, 'b', ?, ?)
+                            """)
+                        var rng = SeededRandom(seed: UInt64(16 + d))
+                        for (k, (id, cls)) in fleet.enumerated() {
+                            let synth = readings[cls]!
+                            var v = [Double](repeating: 0, count: synth.names.count)
+                            for s in 0..<perDay {
+                                let at = Int64((dayStart.timeIntervalSince1970 + Double(s * sampleSeconds) + Double(k % 57)) * 1000)
+                                let seq = d * perDay + s
+                                synth.values(seq: seq, ts: at, &rng, into: &v)
+                                try st.execute(arguments: [id, at, at, seq, synth.payload(id, seq: seq, ts: at, v)])
+                            }
+                        }
+                    }
+                    written += fleet.count * perDay
+                    let r0 = ContinuousClock.now
+                    let now = dayStart.addingTimeInterval(86_400 + lifecycle.settle + 1)
+                    while try work.rollUpBatch(now: now) { batches += 1 }
+                    let p0 = ContinuousClock.now
+                    pruned += try work.prunePass(now: now).total
+                    let p1 = ContinuousClock.now
+                    insertTime += (r0 - i0).inSeconds
+                    rollTime += (p0 - r0).inSeconds
+                    pruneTime += (p1 - p0).inSeconds
+                    if (d + 1) % 30 == 0 || d == days - 1 {
+                        print(String(format: "day %d: %d samples written (%.1f s), %d roll-up batches (%.1f s), %d pruned (%.1f s)",
+                                     d + 1, written, insertTime, batches, rollTime, pruned, pruneTime))
+                    }
                 }
+                print(String(format: "roll-up and packing: %.0f samples/s; pruning: %.0f rows/s", Double(written) / max(rollTime, 1e-9),
+                             Double(pruned) / max(pruneTime, 1e-9)))
             }
-            print(String(format: "roll-up: %.0f samples/s; pruning: %.0f rows/s", Double(written) / max(rollTime, 1e-9),
-                         Double(pruned) / max(pruneTime, 1e-9)))
             try await database.pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
             let fileBytes = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
             let sizes = try await database.pool.read { db -> [(table: String, rows: Int, bytes: Int64)] in
@@ -129,21 +151,28 @@ extension Bench {
                 print(String(format: "  %-22@ %10d rows %10.1f MB  %6.1f B/row (table + indexes)", s.table as NSString, s.rows, Double(s.bytes) / 1e6,
                              perRow[s.table]!))
             }
-            // Computed sizes, from the bytes per row measured above.
-            let raw = perRow["telemetry_samples"] ?? 0, hourly = perRow["telemetry_hourly"] ?? 0, daily = perRow["telemetry_daily"] ?? 0
-            let samplesPerDay = Double(perDay)
-            let telemetryTables: Set<String> = ["telemetry_samples", "telemetry_hourly", "telemetry_daily", "lifecycle_marks"]
-            let evidence = sizes.filter { !telemetryTables.contains($0.table) }.reduce(0.0) { $0 + Double($1.bytes) } / Double(max(devices, 1))
-            func size(_ n: Int, rawDays: Int?) -> Double {
-                let keptRawDays = Double(rawDays ?? 365)
-                let rawBytes = Double(n) * samplesPerDay * keptRawDays * raw
-                let rollups = rawDays == nil ? 0 : Double(n) * (8_760 * hourly + 365 * daily)
-                return rawBytes + rollups + Double(n) * evidence * 365 / Double(days)
-            }
-            print("\ncomputed from the measured bytes per row (one year; evidence scaled per device):")
-            for n in [devices, provinceDevices] {
-                print(String(format: "  %6d devices: %.2f GB with %d days raw + a year of roll-ups; %.2f GB keeping every raw sample",
-                             n, size(n, rawDays: keepTelemetryDays) / 1e9, keepTelemetryDays, size(n, rawDays: nil) / 1e9))
+            let packedSamples = try await database.pool.read { try Int.fetchOne($0, sql: "SELECT coalesce(sum(samples), 0) FROM telemetry_blocks") ?? 0 }
+            let rawRows = sizes.first { $0.table == "telemetry_samples" }?.rows ?? 0
+            let rawBytes = sizes.filter { ["telemetry_samples", "telemetry_blocks"].contains($0.table) }.reduce(0.0) { $0 + Double($1.bytes) }
+            let raw = rawBytes / Double(max(1, packedSamples + rawRows))
+            print(String(format: "  raw readings kept: %d, %.1f B each (packed hours and unpacked rows, with indexes)", packedSamples + rawRows, raw))
+            if !direct {
+                // Computed sizes, from the bytes per row measured above.
+                let hourly = perRow["telemetry_hourly"] ?? 0, daily = perRow["telemetry_daily"] ?? 0
+                let samplesPerDay = Double(86_400 / max(1, sampleSeconds))
+                let telemetryTables: Set<String> = ["telemetry_samples", "telemetry_blocks", "telemetry_hourly", "telemetry_daily", "lifecycle_marks"]
+                let evidence = sizes.filter { !telemetryTables.contains($0.table) }.reduce(0.0) { $0 + Double($1.bytes) } / Double(max(devices, 1))
+                func size(_ n: Int, rawDays: Int?) -> Double {
+                    let keptRawDays = Double(rawDays ?? 365)
+                    let rawBytes = Double(n) * samplesPerDay * keptRawDays * raw
+                    let rollups = rawDays == nil ? 0 : Double(n) * (8_760 * hourly + 365 * daily)
+                    return rawBytes + rollups + Double(n) * evidence * 365 / Double(days)
+                }
+                print("\ncomputed from the measured bytes per row (one year; evidence scaled per device; not measured):")
+                for n in [devices, provinceDevices] {
+                    print(String(format: "  %6d devices: %.2f GB with %d days raw + a year of roll-ups; %.2f GB keeping every raw sample",
+                                 n, size(n, rawDays: keepTelemetryDays) / 1e9, keepTelemetryDays, size(n, rawDays: nil) / 1e9))
+                }
             }
 
             // The year chart, as GET /api/v1/devices/{id}/telemetry?hours=8784 draws it.
@@ -178,21 +207,6 @@ extension Bench {
             _ = points
             print("median of \(runs): year chart \(stat(yearMs)); month chart \(stat(monthMs)); baseline \(keepTelemetryDays) days raw \(stat(rawMs))")
             print("database: \(path)")
-        }
-
-        /// A reading like the simulator's, varying a little.
-        static func payload(_ id: String, _ cls: DeviceClass, seq: Int, ts: Int64, _ rng: inout SeededRandom) -> String {
-            let head = #"{"boot":"b","device":"\#(id)","seq":\#(seq),"ts":\#(ts),"v":1,"#
-            switch cls {
-            case .speaker:
-                return head + #""speaker":{"amp_ok":true,"battery_pct":null,"line_ok":true,"playing":\#(seq % 1440 < 30),"power":"mains","rssi":\#(-60 - Int(rng.next() % 30)),"volume":70}}"#
-            case .camera:
-                return head + #""camera":{"oldest_recording_ts":\#(ts - 2_592_000_000),"recording":true,"storage_total_bytes":2000000000000,"storage_used_bytes":\#(1_700_000_000_000 + Int(rng.next() % 1_000_000_000)),"stream_ok":true,"write_rate_bps":\#(300_000 + Int(rng.next() % 100_000))}}"#
-            case .accessPoint:
-                return head + #""access_point":{"clients":\#(rng.next() % 40),"cpu_pct":\#(Double(rng.next() % 1000) / 10),"mem_pct":41,"rx_bps":\#(rng.next() % 10_000_000),"tx_bps":\#(rng.next() % 2_000_000),"uplink_ok":true}}"#
-            case .kiosk:
-                return head + #""kiosk":{"paper_low":false,"paper_out":false,"printer_ok":true,"ratings":{"satisfied":\#(seq / 100),"very_satisfied":\#(seq / 60)},"tickets_issued":\#(seq / 30),"tickets_served":\#(seq / 31)}}"#
-            }
         }
     }
 }

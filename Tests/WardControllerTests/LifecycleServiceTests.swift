@@ -34,8 +34,15 @@ import WardStorage
         #expect(steps > 366, "hours with readings, days, then one pruning pass")
         let repo = LifecycleRepository(f.db)
         #expect(try repo.rollupMark(.day) != nil)
-        let oldest = try f.db.store.read { try Int64.fetchOne($0, sql: "SELECT min(received_at) FROM telemetry_samples") }
-        #expect(try #require(oldest) >= Int64((now.timeIntervalSince1970 - 90 * 86_400) * 1000), "raw samples older than 90 days are gone")
+        // Rolled-up hours are packed (one block per hour with a reading); the oldest raw reading, packed or not, is at most 90 days old.
+        let (oldest, blocks) = try f.db.store.read { c in
+            ([try Int64.fetchOne(c, sql: "SELECT min(received_at) FROM telemetry_samples"),
+              try Int64.fetchOne(c, sql: "SELECT min(bucket) FROM telemetry_blocks")].compactMap { $0 }.min(),
+             try Int.fetchOne(c, sql: "SELECT count(*) FROM telemetry_blocks") ?? 0)
+        }
+        #expect(try #require(oldest) >= RollupGrain.hour.bucket(Int64((now.timeIntervalSince1970 - 90 * 86_400) * 1000)),
+                "raw samples older than 90 days are gone")
+        #expect(blocks >= 89 * 4 && blocks <= 91 * 4)
         #expect(try await service.step() == false, "nothing left; the next pass is an hour away")
 
         try await f.app.test(.live) { client in

@@ -29,7 +29,7 @@ import WardDomain
     static func all(_ db: WardDatabase, _ grain: RollupGrain) throws -> [TelemetryRollup] {
         try db.store.read { c in
             try SQLRow.fetchAll(c, sql: "SELECT * FROM \(LifecycleRepository.table(grain)) ORDER BY device_id, bucket")
-                .map(LifecycleRepository.rollup(grain))
+                .map(LifecycleRepository.rollup(grain, try LifecycleRepository.fieldNames(c)))
         }
     }
 
@@ -62,19 +62,35 @@ import WardDomain
         #expect(days == TelemetryRollup.merge(expected, into: .day).filter { $0.start + 86_400_000 <= end }, "complete days only")
         #expect(days.map(\.samples) == [720, 1440, 720, 1440], "the first day from noon UTC: half a day")
 
-        // Raw samples before the cut go, kiosks' stay (their counters feed the monthly report).
-        let cut = Date(millis: Self.hour0 + 30 * Self.h)
-        var next: String? = ""
-        var deleted = 0
-        while let from = next {
-            let r = try l.prune(.samples, before: cut, from: from, limit: 700, keepClasses: ["kiosk"])
-            deleted += r.deleted
-            next = r.next
+        // Rolled-up hours are packed, one block per device and hour, and read back exactly as written.
+        let (rows, blocks) = try db.store.read { c in
+            (try Int.fetchOne(c, sql: "SELECT count(*) FROM telemetry_samples") ?? -1,
+             try Int.fetchOne(c, sql: "SELECT count(*) FROM telemetry_blocks") ?? -1)
         }
-        #expect(deleted == 30 * 60)
+        #expect(rows == 0 && blocks == 2 * 50)
+        let loa = try HealthQueries(db).samples(device: "LOA-01", in: DateInterval(start: Date(millis: Self.hour0), end: Date(millis: end)),
+                                                limit: 10_000)
+        #expect(loa.map { ($0.receivedAt.millis, $0.payload) }.elementsEqual(samples.filter { $0.deviceID == "LOA-01" }.map { ($0.at, $0.payload) },
+                                                                               by: ==))
+        #expect(try HealthQueries(db).sampleCount() == 2 * 50 * 60)
+
+        // Raw samples before the cut go (whole packed hours), kiosks' stay (their counters feed the monthly report).
+        let cut = Date(millis: Self.hour0 + 30 * Self.h + 1_000)
+        var deleted = 0
+        for kind in [LifecycleRepository.PerDevice.samples, .blocks] {
+            var next: String? = ""
+            while let from = next {
+                let r = try l.prune(kind, before: cut, from: from, limit: 7, keepClasses: ["kiosk"])
+                deleted += r.deleted
+                next = r.next
+            }
+        }
+        #expect(deleted == 30, "30 hours of LOA-01; the hour the cut falls in stays whole")
         let left = try db.store.read { c in
-            try SQLRow.fetchAll(c, sql: "SELECT device_id, min(received_at) AS first, count(*) AS n FROM telemetry_samples GROUP BY device_id ORDER BY device_id")
-                .map { "\($0["device_id"] as String) \(($0["first"] as Int64) - Self.hour0) \($0["n"] as Int64)" }
+            try ["KIOSK-01", "LOA-01"].map { d in
+                let s = try RawTelemetry.samples(c, device: d, from: .min, to: .max)
+                return "\(d) \((s.first?.receivedAt ?? 0) - Self.hour0) \(s.count)"
+            }
         }
         #expect(left == ["KIOSK-01 1500 3000", "LOA-01 \(30 * Self.h + 1500) 1200"])
         #expect(try Self.all(db, .hour) == expected, "roll-ups are kept")
@@ -91,6 +107,35 @@ import WardDomain
         // A month's chart: hourly, every hour there (all 50), the pruned ones from roll-ups.
         let month = DateInterval(start: Date(millis: end - 30 * 86_400_000), end: Date(millis: end + 1000))
         #expect(try l.series(device: "LOA-01", window: month).first { $0.field == "speaker.volume" }?.points.count == 50)
+    }
+
+    @Test(arguments: Backend.allCases) func packedHoursAndRowsReadAsOne(_ backend: Backend) throws {
+        let db = try fleetDB(backend)
+        let written = try Self.writeSamples(db, devices: ["LOA-01"], hours: 3)
+        let l = LifecycleRepository(db)
+        try Self.drain(l, .hour, now: Date(millis: Self.hour0 + 3 * Self.h + 300_000))
+        // A sample that arrives for an hour already packed, and one of the current hour: both stay rows.
+        let late = Self.hour0 + 30 * 60_000 + 7, current = Self.hour0 + 3 * Self.h + 10_000
+        try db.store.write { c in
+            for (at, seq) in [(late, 900), (current, 901)] {
+                try c.execute(sql: "INSERT INTO telemetry_samples (device_id, received_at, device_ts, boot, seq, payload) VALUES (?, ?, ?, 'b2', ?, ?)",
+                              arguments: ["LOA-01", at, at - 5, seq, #"{"speaker":{"volume":\#(seq)}}"#])
+            }
+        }
+        let q = HealthQueries(db)
+        #expect(try q.sampleCount() == 3 * 60 + 2)
+        let newest = try q.samples(device: "LOA-01", limit: 5)
+        #expect(newest.map(\.receivedAt.millis) == [current] + written.suffix(4).reversed().map(\.at), "newest first, across rows and blocks")
+        let all = try q.samples(device: "LOA-01", in: DateInterval(start: Date(millis: Self.hour0), end: Date(millis: current + 1)), limit: 10_000)
+        #expect(all.count == 182 && all.map(\.receivedAt) == all.map(\.receivedAt).sorted())
+        let lateOne = try #require(all.first { $0.seq == 900 })
+        #expect(lateOne.boot == "b2" && lateOne.deviceTime.millis == late - 5 && lateOne.payload == #"{"speaker":{"volume":900}}"#)
+        // The newest 70 of the first two hours: the second hour whole, the last ten of the first (the late row is older).
+        let some = try q.samples(device: "LOA-01", in: DateInterval(start: Date(millis: Self.hour0), end: Date(millis: Self.hour0 + 2 * Self.h)), limit: 70)
+        #expect(some.count == 70 && some.first?.receivedAt.millis == written[50].at)
+        // A month's chart reads hourly roll-ups, and the current hour from its row.
+        let chart = try l.series(device: "LOA-01", window: DateInterval(start: Date(millis: current - 30 * 86_400_000), end: Date(millis: current + 1)))
+        #expect(chart.first { $0.field == "speaker.volume" }?.points.count == 4)
     }
 
     @Test(arguments: Backend.allCases) func aBatchRepeatedAfterACrashChangesNothing(_ backend: Backend) throws {

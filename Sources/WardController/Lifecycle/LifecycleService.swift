@@ -103,7 +103,9 @@ public struct LifecycleWork: Sendable {
         // Raw samples only once rolled up: never past the hourly roll-up's mark.
         if c.telemetryDays > 0, let hours = try repository.rollupMark(.hour) {
             let cut = min(before(c.telemetryDays), Date(timeIntervalSince1970: Double(hours.value) / 1000))
-            try perDevice(.samples, cut, keep: c.keepKioskSamples ? [DeviceClass.kiosk.rawValue] : [])
+            let keep: Set<String> = c.keepKioskSamples ? [DeviceClass.kiosk.rawValue] : []
+            try perDevice(.samples, cut, keep: keep)
+            try perDevice(.blocks, cut, keep: keep)
         }
         if c.hourlyDays > 0, let days = try repository.rollupMark(.day) {
             try perDevice(.hourly, min(before(c.hourlyDays), Date(timeIntervalSince1970: Double(days.value) / 1000)))

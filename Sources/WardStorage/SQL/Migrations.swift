@@ -57,6 +57,7 @@ enum SharedMigrations {
         WarningPlaySchema.v25,  // warnings in force: repetition plans, the plays each alert made (WarningRepository.swift)
         HealthQueries.v26,  // a loudspeaker self-test's findings, kept with its acknowledgement (storm readiness)
         WarningApprovedSchema.v27,  // repeats of priority warnings in the communes that approved them (WarningRepository.swift)
+        LifecycleSchema.v28,  // raw telemetry packed per device and hour; roll-up fields packed (LifecycleRepository.swift)
     ]
 }
 
