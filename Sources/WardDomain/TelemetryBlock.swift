@@ -39,13 +39,19 @@ public enum TelemetryBlock {
     static let slot: UInt8 = 0xFF
 
     public static func encode(_ samples: [PackedSample]) -> [UInt8] {
+        // An hour holds a handful of shapes and boots, mostly the one before again: compare, don't hash.
         var strings: [[UInt8]] = []
         var index: [[UInt8]: Int64] = [:]
         func intern(_ s: [UInt8]) -> Int64 {
-            if let i = index[s] { return i }
+            if strings.count <= 16 {
+                for (i, t) in strings.enumerated().reversed() where t == s { return Int64(i) }
+            } else if let i = index[s] {
+                return i
+            }
             let i = Int64(strings.count)
             strings.append(s)
-            index[s] = i
+            if strings.count > 16 { index[s] = i }
+            if strings.count == 17 { for (k, t) in strings.enumerated() { index[t] = Int64(k) } }
             return i
         }
         let n = samples.count

@@ -44,23 +44,48 @@ struct SyntheticReading {
     }
 
     func payload(_ id: String, seq: Int, ts: Int64, _ v: [Double]) -> String {
-        func i(_ d: Double) -> String { String(Int64(d)) }
-        func b(_ d: Double) -> String { d != 0 ? "true" : "false" }
-        let head = #"{"boot":"b","device":""# + id + #"","seq":"# + String(seq) + #","ts":"# + String(ts) + #","v":1,"#
+        var o = Text()
+        o.lit("{\"boot\":\"b\",\"device\":\""); o.text(id); o.lit("\",\"seq\":"); o.int(Int64(seq)); o.lit(",\"ts\":"); o.int(ts)
+        o.lit(",\"v\":1,")
         switch deviceClass {
         case .speaker:
-            return head + #""speaker":{"amp_ok":"# + b(v[0]) + #","battery_pct":null,"line_ok":"# + b(v[1]) + #","playing":"# + b(v[2])
-                + #","power":"mains","rssi":"# + i(v[3]) + #","volume":"# + i(v[4]) + "}}"
+            o.lit("\"speaker\":{\"amp_ok\":"); o.bool(v[0]); o.lit(",\"battery_pct\":null,\"line_ok\":"); o.bool(v[1])
+            o.lit(",\"playing\":"); o.bool(v[2]); o.lit(",\"power\":\"mains\",\"rssi\":"); o.int(v[3]); o.lit(",\"volume\":"); o.int(v[4])
         case .camera:
-            return head + #""camera":{"oldest_recording_ts":"# + i(v[0]) + #","recording":"# + b(v[1]) + #","storage_total_bytes":"# + i(v[2])
-                + #","storage_used_bytes":"# + i(v[3]) + #","stream_ok":"# + b(v[4]) + #","write_rate_bps":"# + i(v[5]) + "}}"
+            o.lit("\"camera\":{\"oldest_recording_ts\":"); o.int(v[0]); o.lit(",\"recording\":"); o.bool(v[1])
+            o.lit(",\"storage_total_bytes\":"); o.int(v[2]); o.lit(",\"storage_used_bytes\":"); o.int(v[3])
+            o.lit(",\"stream_ok\":"); o.bool(v[4]); o.lit(",\"write_rate_bps\":"); o.int(v[5])
         case .accessPoint:
-            return head + #""access_point":{"clients":"# + i(v[0]) + #","cpu_pct":"# + "\(v[1])" + #","mem_pct":"# + i(v[2])
-                + #","rx_bps":"# + i(v[3]) + #","tx_bps":"# + i(v[4]) + #","uplink_ok":"# + b(v[5]) + "}}"
+            o.lit("\"access_point\":{\"clients\":"); o.int(v[0]); o.lit(",\"cpu_pct\":"); o.text("\(v[1])"); o.lit(",\"mem_pct\":"); o.int(v[2])
+            o.lit(",\"rx_bps\":"); o.int(v[3]); o.lit(",\"tx_bps\":"); o.int(v[4]); o.lit(",\"uplink_ok\":"); o.bool(v[5])
         case .kiosk:
-            return head + #""kiosk":{"paper_low":"# + b(v[0]) + #","paper_out":"# + b(v[1]) + #","printer_ok":"# + b(v[2])
-                + #","ratings":{"satisfied":"# + i(v[3]) + #","very_satisfied":"# + i(v[4]) + #"},"tickets_issued":"# + i(v[5])
-                + #","tickets_served":"# + i(v[6]) + "}}"
+            o.lit("\"kiosk\":{\"paper_low\":"); o.bool(v[0]); o.lit(",\"paper_out\":"); o.bool(v[1]); o.lit(",\"printer_ok\":"); o.bool(v[2])
+            o.lit(",\"ratings\":{\"satisfied\":"); o.int(v[3]); o.lit(",\"very_satisfied\":"); o.int(v[4]); o.lit("},\"tickets_issued\":")
+            o.int(v[5]); o.lit(",\"tickets_served\":"); o.int(v[6])
+        }
+        o.lit("}}")
+        return String(decoding: o.bytes, as: UTF8.self)
+    }
+
+    /// Payload bytes, built without intermediate strings (the province's year makes 3 billion).
+    struct Text {
+        var bytes: [UInt8] = []
+        init() { bytes.reserveCapacity(320) }
+        mutating func lit(_ s: StaticString) { s.withUTF8Buffer { bytes.append(contentsOf: $0) } }
+        mutating func text(_ s: String) { bytes.append(contentsOf: s.utf8) }
+        mutating func bool(_ d: Double) { d != 0 ? lit("true") : lit("false") }
+        mutating func int(_ d: Double) { int(Int64(d)) }
+        mutating func int(_ v: Int64) {
+            if v < 0 { bytes.append(UInt8(ascii: "-")) }
+            var m = v.magnitude
+            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                          UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var n = 0
+            withUnsafeMutableBytes(of: &digits) { d in
+                repeat { d[19 - n] = UInt8(m % 10) + 0x30; m /= 10; n += 1 } while m > 0
+                bytes.append(contentsOf: d[(20 - n)...])
+            }
         }
     }
 }
