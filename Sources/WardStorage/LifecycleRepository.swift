@@ -187,7 +187,7 @@ public struct LifecycleRepository: Sendable {
                     rollups = TelemetryRollup.aggregate(rows.map { r -> (deviceID: String, at: Int64, payload: String) in
                         (r["device_id"], r["received_at"], r["payload"])
                     }, grain: .hour)
-                    try RawTelemetry.pack(c, rows, hour: m.value, devices: ids)
+                    try RawTelemetry.pack(c, rows, hour: m.value)
                 } else {
                     let names = try Self.fieldNames(c)
                     rollups = TelemetryRollup.merge(rows.map(Self.rollup(.hour, names)), into: .day)

@@ -9,7 +9,7 @@ enum RawTelemetry {
     /// those devices) into blocks and deletes the rows: in the roll-up's transaction, so an hour is
     /// packed exactly when it is rolled up. A block already there (never, unless a mark was reset)
     /// is merged with, not replaced.
-    static func pack(_ c: SQLConnection, _ rows: [SQLRow], hour: Int64, devices: [String]) throws {
+    static func pack(_ c: SQLConnection, _ rows: [SQLRow], hour: Int64) throws {
         guard !rows.isEmpty else { return }
         var byDevice: [String: [(id: Int64, sample: PackedSample)]] = [:]
         for r in rows {
@@ -36,11 +36,12 @@ enum RawTelemetry {
         }
         try c.insertMany("INSERT INTO telemetry_blocks (device_id, bucket, samples, data)", columns: 4, rows: blocks,
                          tail: "ON CONFLICT (device_id, bucket) DO UPDATE SET samples = excluded.samples, data = excluded.data")
-        var del = SQLArguments()
-        del.values = devices.map(\.sqlValue) + [hour.sqlValue, (hour + RollupGrain.hour.milliseconds).sqlValue]
-        try c.execute(sql: """
-            DELETE FROM telemetry_samples WHERE \(SQLDialect.isIn("device_id", count: devices.count)) AND received_at >= ? AND received_at < ?
-            """, arguments: del)
+        // The rows read, by id: on PostgreSQL another node may store a late row of this hour meanwhile, and it must stay.
+        let ids = byDevice.values.flatMap { $0.map(\.id) }
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            try c.execute(sql: "DELETE FROM telemetry_samples WHERE \(SQLDialect.isIn("id", count: chunk.count))", arguments: SQLArguments(chunk))
+        }
     }
 
     static func record(_ device: String) -> (PackedSample) -> TelemetryRecord {
