@@ -14,9 +14,7 @@ enum RawTelemetry {
         var byDevice: [String: [(id: Int64, sample: PackedSample)]] = [:]
         for r in rows {
             let id: Int64 = r["id"]
-            byDevice[r["device_id"], default: []].append((id, PackedSample(
-                receivedAt: r["received_at"], deviceTime: r["device_ts"], boot: r["boot"],
-                seq: UInt64(bitPattern: r["seq"]), payload: r["payload"])))
+            byDevice[r["device_id"], default: []].append((id, sample(r)))
         }
         var args = SQLArguments()
         args.values = byDevice.keys.sorted().map(\.sqlValue) + [hour.sqlValue]

@@ -159,77 +159,84 @@ struct ProvinceHistory {
         try PlaceRepository(database).upsert(places)
         try DeviceRepository(database).upsert(Array(fleet.prefix(devices)))
         let ms = { (d: Date) in Int64(d.timeIntervalSince1970 * 1000) }
-        try database.pool.write { db in
-            let iv = try db.makeStatement(sql: "INSERT INTO state_intervals (device_id, state, faults, started_at, ended_at) VALUES (?, ?, ?, ?, ?)")
-            let log = try db.makeStatement(sql: """
-                INSERT INTO playback_log (item_id, scheduled_start, speaker_id, event, at, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
-                """)
-            let ev = try db.makeStatement(sql: """
-                INSERT INTO device_events (device_id, boot, seq, type, occurred_at, received_at, wait_s, rating) VALUES (?, 'b', ?, ?, ?, ?, ?, ?)
-                """)
-            let alarm = try db.makeStatement(sql: """
-                INSERT INTO alarms (subject, kind, severity, device_id, device_class, village_id, commune_id, since, raised_at, acked_by, acked_at, cleared_at)
-                VALUES (?, 'offline', 'major', ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            var seq = 0  // each kiosk event its own sequence number (device_events_once)
-            for d in fleet.prefix(devices) {
-                // Outages: on average one every five days, 5 min to 4 h; a third of camera faults are "not recording".
-                var t = start
-                let commune = String(d.id.prefix { $0 != "-" })
-                let village = d.id.split(separator: "-").count > 2 ? d.id.split(separator: "-").prefix(2).joined(separator: "-") : nil
-                while t < end {
-                    let okFor = Double(rng.next() % 864_000) + 3_600
-                    let okEnd = min(end, t.addingTimeInterval(okFor))
-                    try iv.execute(arguments: [d.id, "ok", "[]", ms(t), ms(okEnd)])
-                    t = okEnd
-                    guard t < end else { break }
-                    let badFor = Double(rng.next() % 14_400) + 300
-                    let badEnd = min(end, t.addingTimeInterval(badFor))
-                    let degraded = d.deviceClass == .camera && rng.next() % 3 == 0
-                    try iv.execute(arguments: [d.id, degraded ? "degraded" : "offline",
-                                               degraded ? #"[{"code":"not_recording"}]"# : #"[{"code":"last_will"}]"#, ms(t), ms(badEnd)])
-                    if !degraded, badFor >= 1_800 {
-                        let acked = rng.next() % 2 == 0
-                        try alarm.execute(arguments: ["device:\(d.id)", d.id, d.deviceClass.rawValue, village, commune, ms(t), ms(t) + 300_000,
-                                                      acked ? "kt" : nil, acked ? ms(t) + 900_000 : nil, ms(badEnd)])
-                    }
-                    t = badEnd
-                }
-                switch d.deviceClass {
-                case .speaker:
-                    for day in 0..<days {
-                        let at = start.addingTimeInterval(Double(day) * 86_400 + 6 * 3600)
-                        let played = rng.next() % 20 != 0
-                        for e in played ? ["scheduled", "started", "finished"] : ["scheduled"] {
-                            try log.execute(arguments: ["ban-tin-\(commune)", ms(at), d.id, e, ms(at), ms(at)])
+        // A transaction per 200 devices: one for a province's year would outgrow the page cache and
+        // spend its time looking pages up in the write-ahead log.
+        var seq = 0  // each kiosk event its own sequence number (device_events_once)
+        let written = Array(fleet.prefix(devices))
+        for first in stride(from: 0, to: written.count, by: 200) {
+            try database.pool.write { db in
+                let iv = try db.makeStatement(sql: "INSERT INTO state_intervals (device_id, state, faults, started_at, ended_at) VALUES (?, ?, ?, ?, ?)")
+                let log = try db.makeStatement(sql: """
+                    INSERT INTO playback_log (item_id, scheduled_start, speaker_id, event, at, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+                let ev = try db.makeStatement(sql: """
+                    INSERT INTO device_events (device_id, boot, seq, type, occurred_at, received_at, wait_s, rating) VALUES (?, 'b', ?, ?, ?, ?, ?, ?)
+                    """)
+                let alarm = try db.makeStatement(sql: """
+                    INSERT INTO alarms (subject, kind, severity, device_id, device_class, village_id, commune_id, since, raised_at, acked_by, acked_at, cleared_at)
+                    VALUES (?, 'offline', 'major', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for d in written[first..<min(first + 200, written.count)] {
+                    // Outages: on average one every five days, 5 min to 4 h; a third of camera faults are "not recording".
+                    var t = start
+                    let commune = String(d.id.prefix { $0 != "-" })
+                    let village = d.id.split(separator: "-").count > 2 ? d.id.split(separator: "-").prefix(2).joined(separator: "-") : nil
+                    while t < end {
+                        let okFor = Double(rng.next() % 864_000) + 3_600
+                        let okEnd = min(end, t.addingTimeInterval(okFor))
+                        try iv.execute(arguments: [d.id, "ok", "[]", ms(t), ms(okEnd)])
+                        t = okEnd
+                        guard t < end else { break }
+                        let badFor = Double(rng.next() % 14_400) + 300
+                        let badEnd = min(end, t.addingTimeInterval(badFor))
+                        let degraded = d.deviceClass == .camera && rng.next() % 3 == 0
+                        try iv.execute(arguments: [d.id, degraded ? "degraded" : "offline",
+                                                   degraded ? #"[{"code":"not_recording"}]"# : #"[{"code":"last_will"}]"#, ms(t), ms(badEnd)])
+                        if !degraded, badFor >= 1_800 {
+                            let acked = rng.next() % 2 == 0
+                            try alarm.execute(arguments: ["device:\(d.id)", d.id, d.deviceClass.rawValue, village, commune, ms(t), ms(t) + 300_000,
+                                                          acked ? "kt" : nil, acked ? ms(t) + 900_000 : nil, ms(badEnd)])
                         }
-                        if day % 7 == 3, let village {
-                            let vat = at.addingTimeInterval(12 * 3600)
-                            for e in ["scheduled", "started", "finished"] {
-                                try log.execute(arguments: ["thong-bao-\(village)", ms(vat), d.id, e, ms(vat), ms(vat)])
+                        t = badEnd
+                    }
+                    switch d.deviceClass {
+                    case .speaker:
+                        for day in 0..<days {
+                            let at = start.addingTimeInterval(Double(day) * 86_400 + 6 * 3600)
+                            let played = rng.next() % 20 != 0
+                            for e in played ? ["scheduled", "started", "finished"] : ["scheduled"] {
+                                try log.execute(arguments: ["ban-tin-\(commune)", ms(at), d.id, e, ms(at), ms(at)])
+                            }
+                            if day % 7 == 3, let village {
+                                let vat = at.addingTimeInterval(12 * 3600)
+                                for e in ["scheduled", "started", "finished"] {
+                                    try log.execute(arguments: ["thong-bao-\(village)", ms(vat), d.id, e, ms(vat), ms(vat)])
+                                }
                             }
                         }
-                    }
-                case .kiosk where d.id.hasSuffix("-q"):
-                    for day in 0..<days {
-                        for n in 0..<40 {
-                            let at = start.addingTimeInterval(Double(day) * 86_400 + 7.5 * 3600 + Double(n) * 600)
-                            seq += 1; try ev.execute(arguments: [d.id, seq, "ticket_issued", ms(at), ms(at), nil, nil])
-                            seq += 1; try ev.execute(arguments: [d.id, seq, "ticket_served", ms(at) + 900_000, ms(at) + 900_000, Double(rng.next() % 1800), nil])
+                    case .kiosk where d.id.hasSuffix("-q"):
+                        for day in 0..<days {
+                            for n in 0..<40 {
+                                let at = start.addingTimeInterval(Double(day) * 86_400 + 7.5 * 3600 + Double(n) * 600)
+                                seq += 1; try ev.execute(arguments: [d.id, seq, "ticket_issued", ms(at), ms(at), nil, nil])
+                                seq += 1; try ev.execute(arguments: [d.id, seq, "ticket_served", ms(at) + 900_000, ms(at) + 900_000, Double(rng.next() % 1800), nil])
+                            }
                         }
-                    }
-                case .kiosk:
-                    let levels = ["very_satisfied", "satisfied", "satisfied", "neutral", "dissatisfied", "very_satisfied", "satisfied",
-                                  "satisfied", "very_satisfied", "satisfied"]
-                    for day in 0..<days {
-                        for n in 0..<10 {
-                            let at = start.addingTimeInterval(Double(day) * 86_400 + 8 * 3600 + Double(n) * 1800)
-                            seq += 1; try ev.execute(arguments: [d.id, seq, "rating_submitted", ms(at), ms(at), nil, levels[Int(rng.next() % 10)]])
+                    case .kiosk:
+                        let levels = ["very_satisfied", "satisfied", "satisfied", "neutral", "dissatisfied", "very_satisfied", "satisfied",
+                                      "satisfied", "very_satisfied", "satisfied"]
+                        for day in 0..<days {
+                            for n in 0..<10 {
+                                let at = start.addingTimeInterval(Double(day) * 86_400 + 8 * 3600 + Double(n) * 1800)
+                                seq += 1; try ev.execute(arguments: [d.id, seq, "rating_submitted", ms(at), ms(at), nil, levels[Int(rng.next() % 10)]])
+                            }
                         }
+                    default: break
                     }
-                default: break
                 }
             }
+        }
+        try database.pool.write { db in
             for c in 0..<communes {
                 try db.execute(sql: """
                     INSERT INTO broadcast_items (id, title, level, programme, duration_s, recurrence, target, status, created_by, created_at)
