@@ -127,11 +127,18 @@ public enum TelemetryBlock {
         return out
     }
 
-    public static func decode(_ bytes: [UInt8]) throws -> [PackedSample] {
+    /// Bounds on what a block may unpack to, so damaged bytes cannot make a reader allocate
+    /// gigabytes: an hour of 1,000 readings a second, 16 MB of shapes, 16 million numbers.
+    static let maxSamples = 4_000_000, maxStringBytes = 16 << 20, maxNumbers = 16_000_000
+
+    /// The samples of a block; `count`, when given (the row's `samples`), must match.
+    public static func decode(_ bytes: [UInt8], count: Int64? = nil) throws -> [PackedSample] {
         var r = Reader(bytes: bytes)
         guard try r.byte() == version else { throw Corrupt() }
-        let n = try r.count(limit: 10_000_000)
+        let n = try r.count(limit: maxSamples)
+        if let count, count != n { throw Corrupt() }
         let stringCount = try r.count(limit: 2 * n + 1)
+        var stringBytes = 0
         var strings: [[UInt8]] = []
         var slots: [Int] = []
         var before: [UInt8] = []
@@ -139,6 +146,8 @@ public enum TelemetryBlock {
             let head = try r.count(limit: before.count)
             let tail = try r.count(limit: before.count - head)
             let s = Array(before[..<head]) + (try r.bytes(try r.count(limit: bytes.count))) + before[(before.count - tail)...]
+            stringBytes += s.count
+            guard stringBytes <= maxStringBytes else { throw Corrupt() }
             before = s
             strings.append(s)
             slots.append(s.reduce(0) { $0 + ($1 == slot ? 1 : 0) })
@@ -150,13 +159,16 @@ public enum TelemetryBlock {
         }
         let columnCount = try r.count(limit: bytes.count)
         var present = [Int](repeating: 0, count: columnCount)
+        var numbers = 0
         for i in 0..<n {
             let k = slots[Int(shapes[i])]
             guard k <= columnCount else { throw Corrupt() }
+            numbers += k
+            guard numbers <= maxNumbers else { throw Corrupt() }
             for c in 0..<k { present[c] += 1 }
         }
-        var numbers: [[Int64]] = []
-        numbers.reserveCapacity(columnCount)
+        var columns: [[Int64]] = []
+        columns.reserveCapacity(columnCount)
         for c in 0..<columnCount {
             var column = try r.column(present[c])
             var last: Int64 = 0
@@ -165,7 +177,7 @@ public enum TelemetryBlock {
                 guard last >= 0 else { throw Corrupt() }
                 column[k] = last
             }
-            numbers.append(column)
+            columns.append(column)
         }
         guard r.atEnd else { throw Corrupt() }
         var next = [Int](repeating: 0, count: columnCount)
@@ -182,7 +194,7 @@ public enum TelemetryBlock {
             var column = 0
             for b in strings[Int(shapes[i])] {
                 guard b == slot else { text.append(b); continue }
-                var v = numbers[column][next[column]]
+                var v = columns[column][next[column]]
                 next[column] += 1
                 column += 1
                 var k = digits.count

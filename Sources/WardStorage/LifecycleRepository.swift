@@ -184,10 +184,7 @@ public struct LifecycleRepository: Sendable {
                 read = rows.count
                 let rollups: [TelemetryRollup]
                 if grain == .hour {
-                    rollups = TelemetryRollup.aggregate(rows.map { r -> (deviceID: String, at: Int64, payload: String) in
-                        (r["device_id"], r["received_at"], r["payload"])
-                    }, grain: .hour)
-                    try RawTelemetry.pack(c, rows, hour: m.value)
+                    rollups = TelemetryRollup.aggregate(try RawTelemetry.pack(c, rows, hour: m.value), grain: .hour)
                 } else {
                     let names = try Self.fieldNames(c)
                     rollups = TelemetryRollup.merge(rows.map(Self.rollup(.hour, names)), into: .day)

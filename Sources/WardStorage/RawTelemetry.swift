@@ -5,41 +5,56 @@ import WardDomain
 /// was rolled up, and samples that arrived after their hour was) and packed hours in
 /// `telemetry_blocks`. Every reader of raw samples goes through here, so it sees both.
 enum RawTelemetry {
-    /// Packs the hour at `hour` of `devices` from `rows` (that hour's `telemetry_samples` rows of
-    /// those devices) into blocks and deletes the rows: in the roll-up's transaction, so an hour is
-    /// packed exactly when it is rolled up. A block already there (never, unless a mark was reset)
-    /// is merged with, not replaced.
-    static func pack(_ c: SQLConnection, _ rows: [SQLRow], hour: Int64) throws {
-        guard !rows.isEmpty else { return }
+    /// Another lifecycle (a former leader that stalled past its lease) packed these rows first.
+    public struct Overlap: Error, CustomStringConvertible {
+        public var description: String {
+            "another node packed this hour's telemetry first; this roll-up batch is rolled back and the next starts from the new mark"
+        }
+    }
+
+    /// Packs the hour at `hour` from `rows` (that hour's `telemetry_samples` rows of the batch's
+    /// devices) into one block per device and deletes the rows, in the roll-up's transaction, so an
+    /// hour is packed exactly when it is rolled up. Returns every sample of the blocks written (the
+    /// roll-up is made from them). The rows are deleted first, by id: if any is gone, another node
+    /// packed them meanwhile and the batch rolls back (`Overlap`) rather than store them twice; a
+    /// late row another node stores meanwhile stays a row. A block already there (a mark reset by
+    /// hand) is merged with, not replaced.
+    static func pack(_ c: SQLConnection, _ rows: [SQLRow], hour: Int64) throws -> [(deviceID: String, at: Int64, payload: String)] {
+        guard !rows.isEmpty else { return [] }
         var byDevice: [String: [(id: Int64, sample: PackedSample)]] = [:]
         for r in rows {
             let id: Int64 = r["id"]
             byDevice[r["device_id"], default: []].append((id, sample(r)))
         }
+        let ids = byDevice.values.flatMap { $0.map(\.id) }
+        var deleted = 0
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            try c.execute(sql: "DELETE FROM telemetry_samples WHERE \(SQLDialect.isIn("id", count: chunk.count))", arguments: SQLArguments(chunk))
+            deleted += c.changesCount
+        }
+        guard deleted == ids.count else { throw Overlap() }
         var args = SQLArguments()
         args.values = byDevice.keys.sorted().map(\.sqlValue) + [hour.sqlValue]
         var existing: [String: [PackedSample]] = [:]
         for r in try SQLRow.fetchAll(c, sql: """
-            SELECT device_id, data FROM telemetry_blocks WHERE \(SQLDialect.isIn("device_id", count: byDevice.count)) AND bucket = ?
+            SELECT device_id, samples, data FROM telemetry_blocks WHERE \(SQLDialect.isIn("device_id", count: byDevice.count)) AND bucket = ?
             """, arguments: args) {
             let data: Data = r["data"]
-            existing[r["device_id"]] = try TelemetryBlock.decode(Array(data))
+            existing[r["device_id"]] = try TelemetryBlock.decode(Array(data), count: r["samples"])
         }
+        var packed: [(deviceID: String, at: Int64, payload: String)] = []
         let blocks = byDevice.keys.sorted().map { device -> [SQLValue] in
             let new = byDevice[device]!.sorted { ($0.sample.receivedAt, $0.id) < ($1.sample.receivedAt, $1.id) }.map(\.sample)
             let samples = existing[device].map { old in
                 (old + new).enumerated().sorted { ($0.element.receivedAt, $0.offset) < ($1.element.receivedAt, $1.offset) }.map(\.element)
             } ?? new
+            packed += samples.map { (device, $0.receivedAt, $0.payload) }
             return [device.sqlValue, hour.sqlValue, Int64(samples.count).sqlValue, .blob(TelemetryBlock.encode(samples))]
         }
         try c.insertMany("INSERT INTO telemetry_blocks (device_id, bucket, samples, data)", columns: 4, rows: blocks,
                          tail: "ON CONFLICT (device_id, bucket) DO UPDATE SET samples = excluded.samples, data = excluded.data")
-        // The rows read, by id: on PostgreSQL another node may store a late row of this hour meanwhile, and it must stay.
-        let ids = byDevice.values.flatMap { $0.map(\.id) }
-        for start in stride(from: 0, to: ids.count, by: 500) {
-            let chunk = Array(ids[start..<min(start + 500, ids.count)])
-            try c.execute(sql: "DELETE FROM telemetry_samples WHERE \(SQLDialect.isIn("id", count: chunk.count))", arguments: SQLArguments(chunk))
-        }
+        return packed
     }
 
     static func record(_ device: String) -> (PackedSample) -> TelemetryRecord {
@@ -60,12 +75,12 @@ enum RawTelemetry {
                        limit: Int = .max) throws -> [(hour: Int64, samples: [PackedSample])] {
         guard from < to else { return [] }
         let rows = try SQLRow.fetchAll(c, sql: """
-            SELECT bucket, data FROM telemetry_blocks WHERE device_id = ? AND bucket >= ? AND bucket < ?
+            SELECT bucket, samples, data FROM telemetry_blocks WHERE device_id = ? AND bucket >= ? AND bucket < ?
             ORDER BY bucket \(newestFirst ? "DESC" : "") LIMIT ?
             """, arguments: [device, from < -(1 << 60) ? from : RollupGrain.hour.bucket(from), to, Int64(min(limit, Int(Int32.max)))])
         return try rows.map { r in
-            let data: Data = r[1]
-            return (r[0], try TelemetryBlock.decode(Array(data)).filter { $0.receivedAt >= from && $0.receivedAt < to })
+            let data: Data = r[2]
+            return (r[0], try TelemetryBlock.decode(Array(data), count: r[1]).filter { $0.receivedAt >= from && $0.receivedAt < to })
         }
     }
 
@@ -87,6 +102,8 @@ enum RawTelemetry {
             ORDER BY received_at DESC, id DESC LIMIT ?
             """, arguments: [device, from, to, Int64(min(limit, Int(Int32.max)))]).reversed().map(sample)
         // Blocks newest first until they hold `limit`: every sample of an older block is older than those.
+        // When the rows alone fill `limit`, only blocks of the oldest row's hour or later can have newer ones.
+        let from = rows.count == limit ? max(from, RollupGrain.hour.bucket(rows[0].receivedAt)) : from
         var packed: [[PackedSample]] = []
         var held = 0, upTo = to
         while held < limit {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WardDomain
+@testable import WardDomain
 
 /// The packed hour of raw telemetry: lossless on any text, small on real readings, and an
 /// unreadable block is an error, never a crash.
@@ -65,6 +65,20 @@ import WardDomain
             for _ in 0...(rng.next() % 4) { bad[Int(rng.next() % UInt64(bad.count))] = UInt8(truncatingIfNeeded: rng.next()) }
             _ = try? TelemetryBlock.decode(bad)
         }
+        #expect(throws: TelemetryBlock.Corrupt.self) { try TelemetryBlock.decode(good, count: 59) }
+        #expect(try TelemetryBlock.decode(good, count: 60).count == 60)
+        // A few bytes that would unpack to millions of samples or numbers are refused, not allocated.
+        var huge: [UInt8] = [1]
+        TelemetryBlock.putVarint(&huge, 5_000_000)
+        #expect(throws: TelemetryBlock.Corrupt.self) { try TelemetryBlock.decode(huge + [0]) }
+        var wide: [UInt8] = [1]
+        TelemetryBlock.putVarint(&wide, 3_000_000)  // samples
+        wide += [1, 0, 0]  // one string, nothing shared with the one before
+        TelemetryBlock.putVarint(&wide, 200)
+        wide += [UInt8](repeating: 0xFF, count: 200)  // a shape of 200 numbers
+        for _ in 0..<5 { wide += [1, 1, 0]; TelemetryBlock.putVarint(&wide, 3_000_000) }  // five run-length columns
+        TelemetryBlock.putVarint(&wide, 200)  // 200 number columns: 600 million numbers
+        #expect(throws: TelemetryBlock.Corrupt.self) { try TelemetryBlock.decode(wide) }
         #expect(throws: TelemetryBlock.Corrupt.self) { try TelemetryBlock.decode([]) }
         #expect(throws: TelemetryBlock.Corrupt.self) { try TelemetryBlock.decode([2, 0, 0]) }
     }

@@ -138,6 +138,41 @@ import WardDomain
         #expect(chart.first { $0.field == "speaker.volume" }?.points.count == 4)
     }
 
+    @Test(arguments: Backend.allCases) func aBatchOverlappingAnotherNodesPackingRollsBack(_ backend: Backend) throws {
+        let db = try fleetDB(backend)
+        _ = try Self.writeSamples(db, devices: ["LOA-01"], hours: 1)
+        // Another node packed (deleted) one of the rows this batch read: nothing may be stored twice.
+        #expect(throws: RawTelemetry.Overlap.self) {
+            try db.store.write { c in
+                let rows = try SQLRow.fetchAll(c, sql: "SELECT * FROM telemetry_samples ORDER BY id")
+                try c.execute(sql: "DELETE FROM telemetry_samples WHERE id = ?", arguments: [rows[7]["id"] as Int64])
+                _ = try RawTelemetry.pack(c, rows, hour: Self.hour0)
+            }
+        }
+        #expect(try HealthQueries(db).sampleCount() == 60, "rolled back: the rows are all there, no block")
+        #expect(try db.store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM telemetry_blocks") } == 0)
+    }
+
+    @Test(arguments: Backend.allCases) func anHourPackedAgainKeepsItsBlockInTheRollup(_ backend: Backend) throws {
+        let db = try fleetDB(backend)
+        let written = try Self.writeSamples(db, devices: ["LOA-01"], hours: 1)
+        let l = LifecycleRepository(db)
+        let now = Date(millis: Self.hour0 + Self.h + 300_000)
+        try Self.drain(l, .hour, now: now)
+        // A late reading of the packed hour, and the mark set back by hand: the hour is packed again.
+        let late = (deviceID: "LOA-01", at: Self.hour0 + 59 * 60_000 + 30_000, payload: #"{"speaker":{"volume":99}}"#)
+        try db.store.write { c in
+            try c.execute(sql: "INSERT INTO telemetry_samples (device_id, received_at, device_ts, boot, seq, payload) VALUES (?, ?, ?, 'b', 77, ?)",
+                          arguments: [late.deviceID, late.at, late.at, late.payload])
+            try LifecycleRepository.setMark(c, "rollup.hour", .init(value: Self.hour0), at: now)
+        }
+        try Self.drain(l, .hour, now: now)
+        #expect(try Self.all(db, .hour) == TelemetryRollup.aggregate(written + [late], grain: .hour), "the block's 60 and the late one")
+        let stored = try db.store.read { c in try RawTelemetry.samples(c, device: "LOA-01", from: .min, to: .max) }
+        #expect(stored.count == 61 && stored.map(\.receivedAt) == stored.map(\.receivedAt).sorted())
+        #expect(try db.store.read { try Int.fetchOne($0, sql: "SELECT samples FROM telemetry_blocks") } == 61)
+    }
+
     @Test(arguments: Backend.allCases) func aBatchRepeatedAfterACrashChangesNothing(_ backend: Backend) throws {
         let db = try fleetDB(backend)
         _ = try Self.writeSamples(db, devices: ["LOA-01", "CAM-01", "KIOSK-01"], hours: 3)
