@@ -30,6 +30,12 @@ struct RetentionOptions: ParsableArguments {
     }
 }
 
+/// Prints a line and flushes it: a province's run takes hours, and its progress should show as it comes.
+private func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
+
 extension Bench {
     struct Lifecycle: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -56,17 +62,40 @@ extension Bench {
         @Option(help: "Database file (default: a new temporary file).") var db: String?
         @Flag(help: "Write what the year leaves directly (every roll-up; the last --keep-telemetry-days packed), not day by day.")
         var direct = false
+        @Flag(help: "With --direct and an existing --db: keep what an interrupted run wrote (its evidence and every device written whole) and write the rest.")
+        var resume = false
 
         func run() async throws {
             let path = db ?? FileManager.default.temporaryDirectory
                 .appendingPathComponent("wardfleet-bench-lifecycle-\(devices)-\(days)-\(UUID().uuidString.prefix(6)).sqlite").path
-            guard !FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) exists; pass a new --db") }
+            if resume {
+                guard direct, db != nil, FileManager.default.fileExists(atPath: path) else {
+                    throw ValidationError("--resume continues a --direct run: pass --direct and the --db it was writing")
+                }
+            } else {
+                guard !FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) exists; pass a new --db") }
+            }
             let database = try WardDatabase(path: path)
             let end = Date(timeIntervalSince1970: 1_793_491_200)  // 2026-11-01 00:00 UTC
             let start = end.addingTimeInterval(-Double(days) * 86_400)
             let t0 = ContinuousClock.now
-            try ProvinceHistory(devices: devices, days: days, end: end).write(database)
-            print(String(format: "evidence (as bench report) for %d devices, %d days: %.1f s", devices, days, (ContinuousClock.now - t0).inSeconds))
+            var alreadyWritten: Set<String> = []
+            if resume {
+                // The evidence is one transaction per 200 devices, and the telemetry one per two devices, each
+                // device's blocks, hourly and daily rows together: a device with daily rows is whole.
+                let (registered, done) = try await database.pool.read { db in
+                    (try Int.fetchOne(db, sql: "SELECT count(*) FROM devices") ?? 0,
+                     Set(try String.fetchAll(db, sql: "SELECT DISTINCT device_id FROM telemetry_daily")))
+                }
+                guard registered == devices else {
+                    throw ValidationError("\(path) has \(registered) devices, not \(devices): its evidence was not written whole; start again")
+                }
+                alreadyWritten = done
+                say("resuming \(path): evidence of \(registered) devices kept; telemetry of \(done.count) devices written whole, kept")
+            } else {
+                try ProvinceHistory(devices: devices, days: days, end: end).write(database)
+                say(String(format: "evidence (as bench report) for %d devices, %d days: %.1f s", devices, days, (ContinuousClock.now - t0).inSeconds))
+            }
 
             var lifecycle = LifecycleConfiguration()
             lifecycle.telemetryDays = keepTelemetryDays
@@ -78,14 +107,14 @@ extension Bench {
                 guard sampleSeconds == 60 else { throw ValidationError("--direct writes one reading a minute") }
                 let w0 = ContinuousClock.now
                 let writer = LifecycleYearWriter(database: database, end: end, days: days, rawDays: keepTelemetryDays, keepKioskRaw: lifecycle.keepKioskSamples)
-                let written = try await writer.write(fleet: fleet) { done, w in
+                let written = try await writer.write(fleet: fleet, skipping: alreadyWritten) { done, w in
                     if done % 1000 == 0, done > 0 {
-                        print(String(format: "%d devices: %d readings, %d packed in %d blocks, %d hourly, %d daily roll-ups (%.0f s)",
+                        say(String(format: "%d devices: %d readings, %d packed in %d blocks, %d hourly, %d daily roll-ups (%.0f s)",
                                      done, w.readings, w.packed, w.blocks, w.hourly, w.daily, (ContinuousClock.now - w0).inSeconds))
                     }
                 }
-                print(String(format: "a year of %d devices: %d readings; kept raw %d in %d packed hours; %d hourly and %d daily roll-ups (%.0f s)",
-                             devices, written.readings, written.packed, written.blocks, written.hourly, written.daily, (ContinuousClock.now - w0).inSeconds))
+                say(String(format: "a year of %d devices%@: %d readings; kept raw %d in %d packed hours; %d hourly and %d daily roll-ups (%.0f s)",
+                             devices - alreadyWritten.count, (alreadyWritten.isEmpty ? "" : " (the rest)") as NSString, written.readings, written.packed, written.blocks, written.hourly, written.daily, (ContinuousClock.now - w0).inSeconds))
             } else {
                 var insertTime = 0.0, rollTime = 0.0, pruneTime = 0.0, written = 0, batches = 0, pruned = 0
                 let perDay = 86_400 / max(1, sampleSeconds)
@@ -120,11 +149,11 @@ extension Bench {
                     rollTime += (p0 - r0).inSeconds
                     pruneTime += (p1 - p0).inSeconds
                     if (d + 1) % 30 == 0 || d == days - 1 {
-                        print(String(format: "day %d: %d samples written (%.1f s), %d roll-up batches (%.1f s), %d pruned (%.1f s)",
+                        say(String(format: "day %d: %d samples written (%.1f s), %d roll-up batches (%.1f s), %d pruned (%.1f s)",
                                      d + 1, written, insertTime, batches, rollTime, pruned, pruneTime))
                     }
                 }
-                print(String(format: "roll-up and packing: %.0f samples/s; pruning: %.0f rows/s", Double(written) / max(rollTime, 1e-9),
+                say(String(format: "roll-up and packing: %.0f samples/s; pruning: %.0f rows/s", Double(written) / max(rollTime, 1e-9),
                              Double(pruned) / max(pruneTime, 1e-9)))
             }
             try await database.pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
@@ -143,19 +172,19 @@ extension Bench {
             let free = try await database.pool.read { db in
                 (try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0) * (try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096)
             }
-            print(String(format: "\nSQLite file after %d days, %d devices: %.1f MB (%.1f MB of it free pages, reused by new rows)",
+            say(String(format: "\nSQLite file after %d days, %d devices: %.1f MB (%.1f MB of it free pages, reused by new rows)",
                          days, devices, Double(fileBytes) / 1e6, Double(free) / 1e6))
             var perRow: [String: Double] = [:]
             for s in sizes where s.bytes > 0 {
                 perRow[s.table] = s.rows > 0 ? Double(s.bytes) / Double(s.rows) : 0
-                print(String(format: "  %-22@ %10d rows %10.1f MB  %6.1f B/row (table + indexes)", s.table as NSString, s.rows, Double(s.bytes) / 1e6,
+                say(String(format: "  %-22@ %10d rows %10.1f MB  %6.1f B/row (table + indexes)", s.table as NSString, s.rows, Double(s.bytes) / 1e6,
                              perRow[s.table]!))
             }
             let packedSamples = try await database.pool.read { try Int.fetchOne($0, sql: "SELECT coalesce(sum(samples), 0) FROM telemetry_blocks") ?? 0 }
             let rawRows = sizes.first { $0.table == "telemetry_samples" }?.rows ?? 0
             let rawBytes = sizes.filter { ["telemetry_samples", "telemetry_blocks"].contains($0.table) }.reduce(0.0) { $0 + Double($1.bytes) }
             let raw = rawBytes / Double(max(1, packedSamples + rawRows))
-            print(String(format: "  raw readings kept: %d, %.1f B each (packed hours and unpacked rows, with indexes)", packedSamples + rawRows, raw))
+            say(String(format: "  raw readings kept: %d, %.1f B each (packed hours and unpacked rows, with indexes)", packedSamples + rawRows, raw))
             if !direct {
                 // Computed sizes, from the bytes per row measured above.
                 let hourly = perRow["telemetry_hourly"] ?? 0, daily = perRow["telemetry_daily"] ?? 0
@@ -168,9 +197,9 @@ extension Bench {
                     let rollups = rawDays == nil ? 0 : Double(n) * (8_760 * hourly + 365 * daily)
                     return rawBytes + rollups + Double(n) * evidence * 365 / Double(days)
                 }
-                print("\ncomputed from the measured bytes per row (one year; evidence scaled per device; not measured):")
+                say("\ncomputed from the measured bytes per row (one year; evidence scaled per device; not measured):")
                 for n in [devices, provinceDevices] {
-                    print(String(format: "  %6d devices: %.2f GB with %d days raw + a year of roll-ups; %.2f GB keeping every raw sample",
+                    say(String(format: "  %6d devices: %.2f GB with %d days raw + a year of roll-ups; %.2f GB keeping every raw sample",
                                  n, size(n, rawDays: keepTelemetryDays) / 1e9, keepTelemetryDays, size(n, rawDays: nil) / 1e9))
                 }
             }
@@ -197,7 +226,7 @@ extension Bench {
                 }
                 yearMs.append(y); monthMs.append(m); rawMs.append(r)
                 points = (yp, mp, rp)
-                print(String(format: "run %d: year from roll-ups %.1f ms (%d points), month from hourly %.1f ms (%d points); "
+                say(String(format: "run %d: year from roll-ups %.1f ms (%d points), month from hourly %.1f ms (%d points); "
                              + "baseline %d days from raw samples %.1f ms (%d points)", i, y, yp, m, mp, keepTelemetryDays, r, rp))
             }
             func stat(_ xs: [Double]) -> String {
@@ -205,8 +234,8 @@ extension Bench {
                 return String(format: "%.1f ms (%.1f–%.1f)", s[s.count / 2], s.first!, s.last!)
             }
             _ = points
-            print("median of \(runs): year chart \(stat(yearMs)); month chart \(stat(monthMs)); baseline \(keepTelemetryDays) days raw \(stat(rawMs))")
-            print("database: \(path)")
+            say("median of \(runs): year chart \(stat(yearMs)); month chart \(stat(monthMs)); baseline \(keepTelemetryDays) days raw \(stat(rawMs))")
+            say("database: \(path)")
         }
     }
 }

@@ -180,10 +180,11 @@ struct LifecycleYearWriter: Sendable {
     }
 
     /// Devices in id order (the tables' key order), two made at a time while the previous two are written.
-    func write(fleet: [(String, DeviceClass)], progress: (Int, Written) -> Void) async throws -> Written {
+    /// `skipping`: devices an interrupted run wrote (each keeps its index in `fleet`, so its readings are the same).
+    func write(fleet: [(String, DeviceClass)], skipping: Set<String> = [], progress: (Int, Written) -> Void) async throws -> Written {
         try check()
         let ids = try LifecycleRepository(database).fieldIDs(Set(DeviceClass.allCases.flatMap { SyntheticReading($0).names }))
-        let sorted = fleet.enumerated().map { ($0.offset, $0.element.0, $0.element.1) }.sorted { $0.1 < $1.1 }
+        let sorted = fleet.enumerated().map { ($0.offset, $0.element.0, $0.element.1) }.filter { !skipping.contains($0.1) }.sorted { $0.1 < $1.1 }
         var written = Written()
         var pending: Task<[DeviceYear], Error>?
         let writer = self
@@ -220,7 +221,7 @@ struct LifecycleYearWriter: Sendable {
         let endMs = Int64(end.timeIntervalSince1970 * 1000)
         try await database.pool.write { db in
             for name in ["rollup.hour", "rollup.day"] {
-                try db.execute(sql: "INSERT INTO lifecycle_marks (name, value, device_id, updated_at) VALUES (?, ?, '', ?)",
+                try db.execute(sql: "INSERT OR REPLACE INTO lifecycle_marks (name, value, device_id, updated_at) VALUES (?, ?, '', ?)",
                                arguments: [name, endMs, endMs])
             }
         }
