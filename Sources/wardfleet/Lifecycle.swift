@@ -94,7 +94,7 @@ extension Bench {
                 say("resuming \(path): evidence of \(registered) devices kept; telemetry of \(done.count) devices written whole, kept")
             } else {
                 try ProvinceHistory(devices: devices, days: days, end: end).write(database)
-                say(String(format: "evidence (as bench report) for %d devices, %d days: %.1f s", devices, days, (ContinuousClock.now - t0).inSeconds))
+                say(String(format: "evidence (as bench report) for %ld devices, %ld days: %.1f s", devices, days, (ContinuousClock.now - t0).inSeconds))
             }
 
             var lifecycle = LifecycleConfiguration()
@@ -109,11 +109,11 @@ extension Bench {
                 let writer = LifecycleYearWriter(database: database, end: end, days: days, rawDays: keepTelemetryDays, keepKioskRaw: lifecycle.keepKioskSamples)
                 let written = try await writer.write(fleet: fleet, skipping: alreadyWritten) { done, w in
                     if done % 1000 == 0, done > 0 {
-                        say(String(format: "%d devices: %d readings, %d packed in %d blocks, %d hourly, %d daily roll-ups (%.0f s)",
+                        say(String(format: "%ld devices: %ld readings, %ld packed in %ld blocks, %ld hourly, %ld daily roll-ups (%.0f s)",
                                      done, w.readings, w.packed, w.blocks, w.hourly, w.daily, (ContinuousClock.now - w0).inSeconds))
                     }
                 }
-                say(String(format: "a year of %d devices%@: %d readings; kept raw %d in %d packed hours; %d hourly and %d daily roll-ups (%.0f s)",
+                say(String(format: "a year of %ld devices%@: %ld readings; kept raw %ld in %ld packed hours; %ld hourly and %ld daily roll-ups (%.0f s)",
                              devices - alreadyWritten.count, (alreadyWritten.isEmpty ? "" : " (the rest)") as NSString, written.readings, written.packed, written.blocks, written.hourly, written.daily, (ContinuousClock.now - w0).inSeconds))
             } else {
                 var insertTime = 0.0, rollTime = 0.0, pruneTime = 0.0, written = 0, batches = 0, pruned = 0
@@ -149,7 +149,7 @@ extension Bench {
                     rollTime += (p0 - r0).inSeconds
                     pruneTime += (p1 - p0).inSeconds
                     if (d + 1) % 30 == 0 || d == days - 1 {
-                        say(String(format: "day %d: %d samples written (%.1f s), %d roll-up batches (%.1f s), %d pruned (%.1f s)",
+                        say(String(format: "day %ld: %ld samples written (%.1f s), %ld roll-up batches (%.1f s), %ld pruned (%.1f s)",
                                      d + 1, written, insertTime, batches, rollTime, pruned, pruneTime))
                     }
                 }
@@ -172,19 +172,19 @@ extension Bench {
             let free = try await database.pool.read { db in
                 (try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0) * (try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096)
             }
-            say(String(format: "\nSQLite file after %d days, %d devices: %.1f MB (%.1f MB of it free pages, reused by new rows)",
+            say(String(format: "\nSQLite file after %ld days, %ld devices: %.1f MB (%.1f MB of it free pages, reused by new rows)",
                          days, devices, Double(fileBytes) / 1e6, Double(free) / 1e6))
             var perRow: [String: Double] = [:]
             for s in sizes where s.bytes > 0 {
                 perRow[s.table] = s.rows > 0 ? Double(s.bytes) / Double(s.rows) : 0
-                say(String(format: "  %-22@ %10d rows %10.1f MB  %6.1f B/row (table + indexes)", s.table as NSString, s.rows, Double(s.bytes) / 1e6,
+                say(String(format: "  %-22@ %10ld rows %10.1f MB  %6.1f B/row (table + indexes)", s.table as NSString, s.rows, Double(s.bytes) / 1e6,
                              perRow[s.table]!))
             }
             let packedSamples = try await database.pool.read { try Int.fetchOne($0, sql: "SELECT coalesce(sum(samples), 0) FROM telemetry_blocks") ?? 0 }
             let rawRows = sizes.first { $0.table == "telemetry_samples" }?.rows ?? 0
             let rawBytes = sizes.filter { ["telemetry_samples", "telemetry_blocks"].contains($0.table) }.reduce(0.0) { $0 + Double($1.bytes) }
             let raw = rawBytes / Double(max(1, packedSamples + rawRows))
-            say(String(format: "  raw readings kept: %d, %.1f B each (packed hours and unpacked rows, with indexes)", packedSamples + rawRows, raw))
+            say(String(format: "  raw readings kept: %ld, %.1f B each (packed hours and unpacked rows, with indexes)", packedSamples + rawRows, raw))
             if !direct {
                 // Computed sizes, from the bytes per row measured above.
                 let hourly = perRow["telemetry_hourly"] ?? 0, daily = perRow["telemetry_daily"] ?? 0
@@ -199,7 +199,7 @@ extension Bench {
                 }
                 say("\ncomputed from the measured bytes per row (one year; evidence scaled per device; not measured):")
                 for n in [devices, provinceDevices] {
-                    say(String(format: "  %6d devices: %.2f GB with %d days raw + a year of roll-ups; %.2f GB keeping every raw sample",
+                    say(String(format: "  %6ld devices: %.2f GB with %ld days raw + a year of roll-ups; %.2f GB keeping every raw sample",
                                  n, size(n, rawDays: keepTelemetryDays) / 1e9, keepTelemetryDays, size(n, rawDays: nil) / 1e9))
                 }
             }
@@ -226,8 +226,8 @@ extension Bench {
                 }
                 yearMs.append(y); monthMs.append(m); rawMs.append(r)
                 points = (yp, mp, rp)
-                say(String(format: "run %d: year from roll-ups %.1f ms (%d points), month from hourly %.1f ms (%d points); "
-                             + "baseline %d days from raw samples %.1f ms (%d points)", i, y, yp, m, mp, keepTelemetryDays, r, rp))
+                say(String(format: "run %ld: year from roll-ups %.1f ms (%ld points), month from hourly %.1f ms (%ld points); "
+                             + "baseline %ld days from raw samples %.1f ms (%ld points)", i, y, yp, m, mp, keepTelemetryDays, r, rp))
             }
             func stat(_ xs: [Double]) -> String {
                 let s = xs.sorted()
