@@ -109,9 +109,11 @@ import WardStorage
         for d in ["LOA-1", "LOA-2", "LOA-3"] { sig.add(.birth(device: d, firmware: "1.0.0", capabilities: ["ota"], at: w.clock.now())) }
         await runner.tick()
         #expect(rec.orders("LOA-1").isEmpty)  // not approved yet
+        #expect(await runner.heldDevices == 0)  // nothing to plan: the fleet is not held
 
         _ = try ops.approve(view.campaign.id, by: "quantri")
         await runner.tick()
+        #expect(await runner.heldDevices == 6)  // births heard before the approval (not yet stored) and the communes
         let order = try #require(rec.orders("LOA-1").last ?? nil)
         #expect(rec.sent.withLock { $0.last?.topic } == "wardfleet/v1/cam-la/LOA-1/ota")
         #expect(order.job == "\(view.campaign.id).1" && order.sha256 == image.sha256 && order.size == image.size)
@@ -142,6 +144,8 @@ import WardStorage
         #expect(rec.orders("LOA-2").last! == nil && rec.orders("LOA-3").last! == nil)
         // 2 of 2 finished failed in wave 2: aborted there.
         #expect(shown.campaign.state == .aborted && shown.campaign.abortedWave == 1)
+        await runner.tick()
+        #expect(await runner.heldDevices == 0)  // over: let go again
         // Who did what is in the audit log.
         let audit = try AuthRepository(w.db).auditLog().map { "\($0.user) \($0.action)" }
         #expect(Set(audit).isSuperset(of: ["quantri firmware.add", "kythuat firmware.campaign_create", "quantri firmware.campaign_approve"]), "\(audit)")
