@@ -352,9 +352,10 @@ public enum DatabaseBackup {
         let exists = try server.unmanaged { try Int64.fetchOne($0, sql: "SELECT count(*) FROM pg_database WHERE datname = ?", arguments: [name]) ?? 0 } > 0
         var aside: String?
         if exists {
-            // Connections just closed may take a moment to leave; a running controller's stay.
+            // Connections just closed may take a moment to leave (seconds on a server whose disk is busy);
+            // a running controller's stay.
             var others: [String] = []
-            for _ in 0..<30 {
+            for _ in 0..<100 {
                 others = try server.unmanaged {
                     try String.fetchAll($0, sql: """
                         SELECT coalesce(nullif(application_name, ''), 'pid ' || pid::text) || coalesce(' @' || host(client_addr), '')
