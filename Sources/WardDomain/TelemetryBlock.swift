@@ -128,14 +128,20 @@ public enum TelemetryBlock {
     }
 
     /// Bounds on what a block may unpack to, so damaged bytes cannot make a reader allocate
-    /// gigabytes: an hour of 1,000 readings a second, 16 MB of shapes, 16 million numbers.
-    static let maxSamples = 4_000_000, maxStringBytes = 16 << 20, maxNumbers = 16_000_000
+    /// gigabytes. The defaults: an hour of 1,000 readings a second, 16 MB of shapes, 16 million numbers.
+    struct Limits {
+        var samples = 4_000_000, stringBytes = 16 << 20, numbers = 16_000_000
+    }
 
     /// The samples of a block; `count`, when given (the row's `samples`), must match.
     public static func decode(_ bytes: [UInt8], count: Int64? = nil) throws -> [PackedSample] {
+        try decode(bytes, count: count, limits: Limits())
+    }
+
+    static func decode(_ bytes: [UInt8], count: Int64?, limits: Limits) throws -> [PackedSample] {
         var r = Reader(bytes: bytes)
         guard try r.byte() == version else { throw Corrupt() }
-        let n = try r.count(limit: maxSamples)
+        let n = try r.count(limit: limits.samples)
         if let count, count != n { throw Corrupt() }
         let stringCount = try r.count(limit: 2 * n + 1)
         var stringBytes = 0
@@ -147,7 +153,7 @@ public enum TelemetryBlock {
             let tail = try r.count(limit: before.count - head)
             let s = Array(before[..<head]) + (try r.bytes(try r.count(limit: bytes.count))) + before[(before.count - tail)...]
             stringBytes += s.count
-            guard stringBytes <= maxStringBytes else { throw Corrupt() }
+            guard stringBytes <= limits.stringBytes else { throw Corrupt() }
             before = s
             strings.append(s)
             slots.append(s.reduce(0) { $0 + ($1 == slot ? 1 : 0) })
@@ -164,7 +170,7 @@ public enum TelemetryBlock {
             let k = slots[Int(shapes[i])]
             guard k <= columnCount else { throw Corrupt() }
             numbers += k
-            guard numbers <= maxNumbers else { throw Corrupt() }
+            guard numbers <= limits.numbers else { throw Corrupt() }
             for c in 0..<k { present[c] += 1 }
         }
         var columns: [[Int64]] = []

@@ -67,18 +67,22 @@ import Testing
         }
         #expect(throws: TelemetryBlock.Corrupt.self) { try TelemetryBlock.decode(good, count: 59) }
         #expect(try TelemetryBlock.decode(good, count: 60).count == 60)
-        // A few bytes that would unpack to millions of samples or numbers are refused, not allocated.
+        // Each bound refuses a sound block just past it, before unpacking it, and takes one at it.
+        let numbers = try TelemetryBlock.decode(good).reduce(0) { n, s in n + s.payload.utf8.split { !(48...57).contains($0) }.count }
+        let shapes = try TelemetryBlock.decode(good).reduce(0) { $0 + $1.payload.utf8.count }
+        for (limits, fits) in [(TelemetryBlock.Limits(samples: 59), false), (TelemetryBlock.Limits(samples: 60), true),
+                               (TelemetryBlock.Limits(numbers: 10), false), (TelemetryBlock.Limits(numbers: numbers + 60 * 3), true),
+                               (TelemetryBlock.Limits(stringBytes: 10), false), (TelemetryBlock.Limits(stringBytes: shapes), true)] {
+            if fits {
+                #expect(try TelemetryBlock.decode(good, count: nil, limits: limits).count == 60, "\(limits)")
+            } else {
+                #expect(throws: TelemetryBlock.Corrupt.self, "\(limits)") { try TelemetryBlock.decode(good, count: nil, limits: limits) }
+            }
+        }
+        // A few bytes claiming millions of samples are refused by the default bound.
         var huge: [UInt8] = [1]
         TelemetryBlock.putVarint(&huge, 5_000_000)
         #expect(throws: TelemetryBlock.Corrupt.self) { try TelemetryBlock.decode(huge + [0]) }
-        var wide: [UInt8] = [1]
-        TelemetryBlock.putVarint(&wide, 3_000_000)  // samples
-        wide += [1, 0, 0]  // one string, nothing shared with the one before
-        TelemetryBlock.putVarint(&wide, 200)
-        wide += [UInt8](repeating: 0xFF, count: 200)  // a shape of 200 numbers
-        for _ in 0..<5 { wide += [1, 1, 0]; TelemetryBlock.putVarint(&wide, 3_000_000) }  // five run-length columns
-        TelemetryBlock.putVarint(&wide, 200)  // 200 number columns: 600 million numbers
-        #expect(throws: TelemetryBlock.Corrupt.self) { try TelemetryBlock.decode(wide) }
         #expect(throws: TelemetryBlock.Corrupt.self) { try TelemetryBlock.decode([]) }
         #expect(throws: TelemetryBlock.Corrupt.self) { try TelemetryBlock.decode([2, 0, 0]) }
     }
