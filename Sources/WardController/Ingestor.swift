@@ -53,6 +53,8 @@ public actor Ingestor {
     private var tracker = LivenessTracker()
     /// The monitored devices: registry fields read here, place, latest reading (dense: a province's fleet in one array).
     private var devices = DeviceTable<MonitoredDevice>()
+    /// The communes and villages `devices` refer to by number (renumbered with each registry).
+    private var places = PlaceNumbers()
     /// Births and telemetry not yet in their status rows; the rows keep them, memory does not.
     private var unwritten: [String: UnwrittenPayloads] = [:]
     private var dirty = Set<String>()
@@ -112,13 +114,14 @@ public actor Ingestor {
         }
         devices.reserveCapacity(fresh.count)  // exactly the fleet: not grown by doubling past it
         tracker.reserveCapacity(fresh.count)
+        places = PlaceNumbers()  // every device left is numbered again below: removed places go
         for d in list where d.removedAt == nil {
             let id = d.id
             let commune = tree.ancestor(of: d.siteID, at: .commune)?.id, village = tree.ancestor(of: d.siteID, at: .village)?.id
             var m = devices[id] ?? MonitoredDevice(deviceClass: d.deviceClass)
             m.deviceClass = d.deviceClass
-            m.communeID = commune
-            m.villageID = village
+            m.commune = places.number(commune)
+            m.village = places.number(village)
             devices[id] = m
             if var l = tracker[id] {
                 l.config = d.config
@@ -160,7 +163,8 @@ public actor Ingestor {
         let drops = budget.recentDrops(at: clock.now())
         return devices.compactMap { id, d in
             guard let l = tracker[id] else { return nil }
-            var o = DeviceObservation(deviceID: id, deviceClass: d.deviceClass, villageID: d.villageID, communeID: d.communeID,
+            var o = DeviceObservation(deviceID: id, deviceClass: d.deviceClass, villageID: places.id(d.village),
+                                      communeID: places.id(d.commune),
                                       state: l.state, since: l.since, faults: l.faults, reading: d.latestReading,
                                       requiredRetentionDays: l.config.requiredRetentionDays ?? 30)
             o.recentDrops = drops[id] ?? 0
@@ -220,8 +224,8 @@ public actor Ingestor {
     private func handle(_ decoded: DecodedMessage, _ m: MQTTMessage, now: Date) {
         let id = decoded.address.device
         guard let device = devices[id] else { return recordPending(decoded, m, now: now) }
-        guard device.communeID == decoded.address.commune else {
-            return reject(Rejection(.identityMismatch, "\(id) belongs to commune \(device.communeID ?? "?"), not \(decoded.address.commune)"),
+        guard let commune = places.id(device.commune), commune == decoded.address.commune else {
+            return reject(Rejection(.identityMismatch, "\(id) belongs to commune \(places.id(device.commune) ?? "?"), not \(decoded.address.commune)"),
                           topic: m.topic, now: now)
         }
         switch decoded.inbound {
@@ -426,7 +430,7 @@ public actor Ingestor {
     public func refuse(_ reports: [PlaybackEntry]) {
         let now = clock.now()
         for r in reports {
-            let topic = TopicAddress(commune: devices[r.speaker]?.communeID ?? "?", device: r.speaker, kind: .playback).topic
+            let topic = TopicAddress(commune: devices[r.speaker].flatMap { places.id($0.commune) } ?? "?", device: r.speaker, kind: .playback).topic
             reject(Rejection(.unknownPlay, "\(r.key.id) \(r.event.rawValue): không được gửi cho loa này / never sent to this speaker"),
                    topic: topic, now: now)
         }
@@ -437,7 +441,7 @@ public actor Ingestor {
     public func refuse(otaReports: [FirmwareReportRef]) {
         let now = clock.now()
         for r in otaReports {
-            let topic = TopicAddress(commune: devices[r.device]?.communeID ?? "?", device: r.device, kind: .otaReport).topic
+            let topic = TopicAddress(commune: devices[r.device].flatMap { places.id($0.commune) } ?? "?", device: r.device, kind: .otaReport).topic
             reject(Rejection(.unknownJob, "\(r.job.prefix(64)): không có lệnh cập nhật này cho thiết bị / no such update order for this device"),
                    topic: topic, now: now)
         }

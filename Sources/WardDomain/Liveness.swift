@@ -20,11 +20,17 @@ public struct StateChange: Sendable, Hashable {
 /// A boot id without a heap allocation in its usual form, 16 lowercase hex digits (protocol §3):
 /// a Swift string of more than 15 bytes is an object of its own, and a province's fleet keeps one
 /// per device for the whole run, scattered over the heap pages the birth wave's messages used.
-/// Any other text is kept as it is; `text` gives back exactly what was given.
+/// Any other text is kept as it is (boxed: the value stays 9 bytes); `text` gives back exactly what was given.
 struct BootID: Sendable, Hashable, Codable {
+    final class Other: Sendable, Hashable {
+        let text: String
+        init(_ text: String) { self.text = text }
+        static func == (a: Other, b: Other) -> Bool { a.text == b.text }
+        func hash(into h: inout Hasher) { h.combine(text) }
+    }
     private enum Storage: Sendable, Hashable {
         case hex(UInt64)
-        case other(String)
+        case other(Other)
     }
     private let storage: Storage
     private static let digits = Array("0123456789abcdef".utf8)
@@ -35,7 +41,7 @@ struct BootID: Sendable, Hashable, Codable {
            let value = UInt64(text, radix: 16) {
             storage = .hex(value)
         } else {
-            storage = .other(text)
+            storage = .other(Other(text))
         }
     }
 
@@ -46,7 +52,7 @@ struct BootID: Sendable, Hashable, Codable {
                 for i in 0..<16 { buf[i] = Self.digits[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
                 return 16
             }
-        case .other(let s): return s
+        case .other(let o): return o.text
         }
     }
 
@@ -58,33 +64,100 @@ struct BootID: Sendable, Hashable, Codable {
 }
 
 /// What the tracker knows about one registered device.
+///
+/// A province's fleet holds one per device for the whole run (`LivenessTracker`), so its stored
+/// form is compact: optional numbers and dates are plain values with a presence bit each (an
+/// `Optional<UInt64>` takes 9 bytes and pads the next field to 16), and the configuration is held
+/// as 32-bit numbers. 96 bytes a device instead of 176 (`MemoryLayout`, tested): 8 MB less at
+/// 100,000 devices. The properties read and write as before.
 public struct DeviceLiveness: Sendable, Hashable, Codable {
-    public var state: HealthState
     /// Why the device is in its state: class faults when degraded, the offline reason when offline.
     public var faults: [Fault]
     /// Class faults of this boot's latest telemetry, kept while offline so a reconnect restores them.
     public var classFaults: [Fault] = []
+    /// The boots this one replaced (a few, newest last): their telemetry, births and states are
+    /// history, not the device's present; replayed, they must not switch it back.
+    public var earlierBoots: [String] = []
     public var since: Date
+    /// Heartbeat interval the device declared in its birth; silence beyond 1.5× means offline.
+    public var heartbeat: TimeInterval
+    private var seqValue: UInt64 = 0
+    private var eventSeqValue: UInt64 = 0
+    private var heardValue: Date = Date(timeIntervalSinceReferenceDate: 0)
+    private var expectedValue: Date = Date(timeIntervalSinceReferenceDate: 0)
+    private var boot: BootID?
+    public var state: HealthState
+    public var deviceClass: DeviceClass
+    private var present: Present = []
+    private var packedConfig: PackedConfig
+
+    /// Which of the optional values are set (an unset one's stored value is zero, so `==` holds).
+    private struct Present: OptionSet, Sendable, Hashable {
+        let rawValue: UInt8
+        static let lastSeq = Present(rawValue: 1)
+        static let lastEventSeq = Present(rawValue: 2)
+        static let lastHeard = Present(rawValue: 4)
+        static let expectedBy = Present(rawValue: 8)
+    }
+
+    /// `DeviceConfig` in 10 bytes: its numbers as Int32 (saturated: days of footage and a volume
+    /// percentage), each with a presence bit.
+    private struct PackedConfig: Sendable, Hashable {
+        var retentionDays: Int32 = 0
+        var maxVolume: Int32 = 0
+        var kioskRole: KioskRole?
+        var present: UInt8 = 0
+
+        init(_ c: DeviceConfig) {
+            if let d = c.requiredRetentionDays { retentionDays = Int32(clamping: d); present |= 1 }
+            if let v = c.maxVolume { maxVolume = Int32(clamping: v); present |= 2 }
+            kioskRole = c.kioskRole
+        }
+        var config: DeviceConfig {
+            DeviceConfig(requiredRetentionDays: present & 1 != 0 ? Int(retentionDays) : nil,
+                         maxVolume: present & 2 != 0 ? Int(maxVolume) : nil, kioskRole: kioskRole)
+        }
+    }
+
+    public var config: DeviceConfig {
+        get { packedConfig.config }
+        set { packedConfig = PackedConfig(newValue) }
+    }
+
     /// The current boot, as the device wrote it (held as `BootID`: most need no allocation).
     public var bootID: String? {
         get { boot?.text }
         set { boot = newValue.map(BootID.init) }
     }
-    private var boot: BootID?
-    public var lastSeq: UInt64?
+    public var lastSeq: UInt64? {
+        get { present.contains(.lastSeq) ? seqValue : nil }
+        set { Self.set(newValue, &seqValue, .lastSeq, &present, zero: 0) }
+    }
     /// Events count their own sequence: they travel at QoS 1 on another topic than telemetry.
-    public var lastEventSeq: UInt64?
-    public var lastHeard: Date?
-    /// Heartbeat interval the device declared in its birth; silence beyond 1.5× means offline.
-    public var heartbeat: TimeInterval
-    public var deviceClass: DeviceClass
-    public var config: DeviceConfig
-    /// The boots this one replaced (a few, newest last): their telemetry, births and states are
-    /// history, not the device's present; replayed, they must not switch it back.
-    public var earlierBoots: [String] = []
+    public var lastEventSeq: UInt64? {
+        get { present.contains(.lastEventSeq) ? eventSeqValue : nil }
+        set { Self.set(newValue, &eventSeqValue, .lastEventSeq, &present, zero: 0) }
+    }
+    public var lastHeard: Date? {
+        get { present.contains(.lastHeard) ? heardValue : nil }
+        set { Self.set(newValue, &heardValue, .lastHeard, &present, zero: Date(timeIntervalSinceReferenceDate: 0)) }
+    }
     /// After a controller restart, a device that was online is unknown until heard; if it is not
     /// heard by this moment (1.5 heartbeats after the restart) it is offline, silent.
-    public var expectedBy: Date?
+    public var expectedBy: Date? {
+        get { present.contains(.expectedBy) ? expectedValue : nil }
+        set { Self.set(newValue, &expectedValue, .expectedBy, &present, zero: Date(timeIntervalSinceReferenceDate: 0)) }
+    }
+
+    private static func set<T>(_ value: T?, _ stored: inout T, _ bit: Present, _ present: inout Present, zero: T) {
+        if let value {
+            stored = value
+            present.insert(bit)
+        } else {
+            stored = zero
+            present.remove(bit)
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case state, faults, classFaults, since, boot = "bootID", lastSeq, lastEventSeq, lastHeard, heartbeat, deviceClass, config
@@ -98,7 +171,39 @@ public struct DeviceLiveness: Sendable, Hashable, Codable {
         self.since = since
         self.heartbeat = heartbeat
         self.deviceClass = deviceClass
-        self.config = config
+        self.packedConfig = PackedConfig(config)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(deviceClass: try c.decode(DeviceClass.self, forKey: .deviceClass), config: try c.decode(DeviceConfig.self, forKey: .config),
+                  since: try c.decode(Date.self, forKey: .since), heartbeat: try c.decode(TimeInterval.self, forKey: .heartbeat))
+        state = try c.decode(HealthState.self, forKey: .state)
+        faults = try c.decode([Fault].self, forKey: .faults)
+        classFaults = try c.decodeIfPresent([Fault].self, forKey: .classFaults) ?? []
+        boot = try c.decodeIfPresent(BootID.self, forKey: .boot)
+        lastSeq = try c.decodeIfPresent(UInt64.self, forKey: .lastSeq)
+        lastEventSeq = try c.decodeIfPresent(UInt64.self, forKey: .lastEventSeq)
+        lastHeard = try c.decodeIfPresent(Date.self, forKey: .lastHeard)
+        earlierBoots = try c.decodeIfPresent([String].self, forKey: .earlierBoots) ?? []
+        expectedBy = try c.decodeIfPresent(Date.self, forKey: .expectedBy)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(state, forKey: .state)
+        try c.encode(faults, forKey: .faults)
+        try c.encode(classFaults, forKey: .classFaults)
+        try c.encode(since, forKey: .since)
+        try c.encodeIfPresent(boot, forKey: .boot)
+        try c.encodeIfPresent(lastSeq, forKey: .lastSeq)
+        try c.encodeIfPresent(lastEventSeq, forKey: .lastEventSeq)
+        try c.encodeIfPresent(lastHeard, forKey: .lastHeard)
+        try c.encode(heartbeat, forKey: .heartbeat)
+        try c.encode(deviceClass, forKey: .deviceClass)
+        try c.encode(config, forKey: .config)
+        try c.encode(earlierBoots, forKey: .earlierBoots)
+        try c.encodeIfPresent(expectedBy, forKey: .expectedBy)
     }
 
     /// The moment silence turns into offline.

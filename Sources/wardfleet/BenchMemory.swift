@@ -241,7 +241,9 @@ enum ProcMemory {
 
     /// RSS by kind of mapping (heap and anonymous, the binary and libraries, files), and the largest mappings.
     static func mapSummary(_ pid: pid_t) -> String {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return "(no smaps)" }
+        // Read to the end: /proc files report no size, and a one-shot read stops at the first page.
+        guard let data = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps")?.readDataToEndOfFile(), !data.isEmpty,
+              let text = String(data: data, encoding: .utf8) else { return "(no smaps)" }
         var mappings: [(name: String, rssKB: Int)] = []
         var current = ""
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {

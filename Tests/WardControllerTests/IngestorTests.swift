@@ -136,6 +136,38 @@ import WardStorage
         #expect(await ing.liveness("LOA-1")?.lastSeq == 5)
     }
 
+    /// Places are held as numbers renumbered with each registry: a device moved to another commune
+    /// is known there at once, and its old commune's topic is refused as another commune's.
+    @Test func aDeviceMovedToAnotherCommuneIsKnownThereOnly() async throws {
+        let (ing, clock) = try await setUp()
+        await ing.ingest([msg("LOA-1", .birth, birth()), msg("CAM-1", .birth, birth("CAM-1", cls: .camera))])
+        #expect(await ing.observations().first { $0.deviceID == "LOA-1" }.map { [$0.communeID, $0.villageID] } == ["cl", "v"])
+        let tree = try PlaceTree([
+            Place(id: "qn", level: .province, name: "Tỉnh Quảng Ninh"),
+            Place(id: "ht", level: .commune, name: "Xã Hạ Long", parentID: "qn"),
+            Place(id: "v2", level: .village, name: "Thôn Đông", parentID: "ht"),
+            Place(id: "s2", level: .site, name: "Cột loa", parentID: "v2", siteKind: .pole),
+            Place(id: "cl", level: .commune, name: "Xã Cẩm La", parentID: "qn"),
+            Place(id: "s", level: .site, name: "UBND xã", parentID: "cl", siteKind: .communeOffice),
+        ])
+        await ing.updateRegistry(tree: tree, devices: [
+            Device(id: "LOA-1", deviceClass: .speaker, siteID: "s2", registeredAt: t0),
+            Device(id: "CAM-1", deviceClass: .camera, siteID: "s", registeredAt: t0),
+        ])
+        let obs = await ing.observations()
+        #expect(obs.first { $0.deviceID == "LOA-1" }.map { [$0.communeID, $0.villageID] } == ["ht", "v2"])
+        #expect(obs.first { $0.deviceID == "CAM-1" }.map { [$0.communeID, $0.villageID] } == ["cl", nil])  // no village now
+        _ = await ing.takeBatch()
+        clock.advance(by: 1)
+        await ing.ingest([msg("LOA-1", .telemetry, telemetry(seq: 1, at: t0 + 1))])  // on its old commune's topic
+        #expect(await ing.counter(IngestCounter.rejected(.identityMismatch)) == 1)
+        #expect(await ing.takeBatch().rejections.first?.detail.contains("belongs to commune ht") == true)
+        await ing.ingest([MQTTMessage(topic: TopicAddress(commune: "ht", device: "LOA-1", kind: .telemetry).topic,
+                                      payload: ProtocolEncoder.encode(telemetry(seq: 2, at: t0 + 1)))])
+        #expect(await ing.counter(IngestCounter.rejected(.identityMismatch)) == 1)
+        #expect(await ing.liveness("LOA-1")?.lastSeq == 2)
+    }
+
     @Test func unregisteredDevicesArePendingWithTheirBirth() async throws {
         let (ing, _) = try await setUp()
         await ing.ingest([msg("NEW-9", .birth, birth("NEW-9")), msg("NEW-9", .telemetry, telemetry("NEW-9", seq: 1, at: t0))])

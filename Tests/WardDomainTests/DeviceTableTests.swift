@@ -119,4 +119,45 @@ import Testing
         l.bootID = nil
         #expect(l.bootID == nil)
     }
+
+    /// The packed liveness reads back every value written, optional or not, and compares by value.
+    @Test func livenessKeepsEveryValueInItsCompactForm() throws {
+        var rng = SeededRandom(seed: 96)
+        let configs = [DeviceConfig(), .defaults(for: .camera), .defaults(for: .speaker), .defaults(for: .kiosk),
+                       DeviceConfig(requiredRetentionDays: 0, maxVolume: 0, kioskRole: .rating), DeviceConfig(requiredRetentionDays: 365)]
+        for _ in 0..<500 {
+            let config = configs[Int(rng.next() % UInt64(configs.count))]
+            var l = DeviceLiveness(deviceClass: DeviceClass.allCases[Int(rng.next() % 4)], config: config,
+                                   since: Date(timeIntervalSince1970: Double(rng.next() % 2_000_000_000)))
+            let seq: UInt64? = rng.next() % 3 == 0 ? nil : [0, 1, UInt64.max, rng.next()][Int(rng.next() % 4)]
+            let eventSeq: UInt64? = rng.next() % 3 == 0 ? nil : rng.next() % 5
+            let heard: Date? = rng.next() % 3 == 0 ? nil : [Date(timeIntervalSinceReferenceDate: 0), Date(timeIntervalSince1970: 1.5e9)][Int(rng.next() % 2)]
+            let expected: Date? = rng.next() % 2 == 0 ? nil : Date(timeIntervalSince1970: Double(rng.next() % 1_000))
+            let boot: String? = rng.next() % 3 == 0 ? nil : ["9e3779b97f4a7c15", "boot-\(rng.next() % 9)", ""][Int(rng.next() % 3)]
+            l.lastSeq = seq; l.lastEventSeq = eventSeq; l.lastHeard = heard; l.expectedBy = expected; l.bootID = boot
+            l.state = HealthState.allCases[Int(rng.next() % 4)]
+            #expect(l.lastSeq == seq && l.lastEventSeq == eventSeq && l.lastHeard == heard && l.expectedBy == expected)
+            #expect(l.bootID == boot && l.config == config)
+            let decoded = try JSONDecoder().decode(DeviceLiveness.self, from: JSONEncoder().encode(l))
+            #expect(decoded == l && decoded.hashValue == l.hashValue)
+            // Unset again, a value compares equal to one never set.
+            var cleared = l
+            cleared.lastSeq = nil; cleared.lastEventSeq = nil; cleared.lastHeard = nil; cleared.expectedBy = nil; cleared.bootID = nil
+            var fresh = l
+            fresh.lastSeq = 7; fresh.lastSeq = nil; fresh.lastEventSeq = nil; fresh.lastHeard = nil; fresh.expectedBy = nil; fresh.bootID = nil
+            #expect(cleared == fresh)
+            if seq != nil { #expect(cleared != l) }
+        }
+        // Configuration numbers past 32 bits saturate (days of footage, a volume percentage).
+        var big = DeviceLiveness(deviceClass: .camera, config: DeviceConfig(requiredRetentionDays: Int.max), since: Date())
+        #expect(big.config.requiredRetentionDays == Int(Int32.max))
+        big.config = DeviceConfig(maxVolume: -5)
+        #expect(big.config == DeviceConfig(maxVolume: -5))
+    }
+
+    /// A province's fleet holds one liveness per device for the whole run (issue 16, item 4).
+    @Test func livenessStaysCompact() {
+        #expect(MemoryLayout<DeviceLiveness>.stride <= 96)
+        #expect(MemoryLayout<DeviceLiveness?>.stride <= 96)
+    }
 }

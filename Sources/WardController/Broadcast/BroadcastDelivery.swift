@@ -78,10 +78,15 @@ public actor BroadcastDelivery {
     private var directory = SpeakerDirectory(speakers: [:])
     private var audiences: [String: Set<String>] = [:]
     private var agendas: [String: SpeakerAgenda] = [:]
-    /// What each speaker was last sent; nil until sent once by this run (then everything is sent).
-    private var published: [String: [SchedulePlay]] = [:]
+    /// What each speaker was last sent (`plays` nil until sent once by this run: then everything is
+    /// sent), and the revision it carried. One dense table (`DeviceTable`), not two dictionaries of
+    /// a province's speakers: 2.6 MB for 50,000, not 6.3 MB.
+    private var lastSent = DeviceTable<SentAgenda>()
+    private struct SentAgenda: Sendable {
+        var plays: [SchedulePlay]?
+        var rev: Int64
+    }
     private var everyoneSent = false
-    private var lastRev: [String: Int64] = [:]
     /// Plays sent (their `scheduled` line written) and not yet closed, with when to close them.
     private var open: [Pair: Date] = [:]
     private var logged = Set<Pair>()
@@ -288,7 +293,7 @@ public actor BroadcastDelivery {
     private func publishAgendas(now: Date, reached: Set<String> = []) -> Int {
         var speakers = Set(agendas.keys)
         if everyoneSent {
-            speakers.formUnion(published.filter { !$0.value.isEmpty }.keys)
+            speakers.formUnion(lastSent.lazy.filter { $0.value.plays?.isEmpty == false }.map(\.id))
         } else {
             // First pass of this run: whatever is retained may be stale (cancelled while we were down).
             speakers.formUnion(directory.speakers.keys)
@@ -314,8 +319,9 @@ public actor BroadcastDelivery {
             let plays = (agendas[speaker]?.plays ?? []).compactMap { schedulePlay($0, base: base) }
             // Also when a play has ended: the retained agenda must not keep it, or a speaker that
             // restarts (and forgot what it played) would take it for one still to come.
-            guard everyoneSent == false || published[speaker] != plays else { continue }
-            let rev = max((lastRev[speaker] ?? 0) + 1, now.unixMillis)
+            let last = lastSent[speaker]
+            guard everyoneSent == false || last?.plays != plays else { continue }
+            let rev = max((last?.rev ?? 0) + 1, now.unixMillis)
             let json = playsJSON[plays] ?? String(decoding: ProtocolEncoder.encode(plays), as: UTF8.self)
             if playsJSON.count > 1_000 { playsJSON.removeAll() }
             playsJSON[plays] = json
@@ -325,8 +331,7 @@ public actor BroadcastDelivery {
             do {
                 try publisher.publish(topic: TopicAddress(commune: commune, device: speaker, kind: .schedule).topic,
                                       payload: Array(payload.utf8), qos: 1, retain: true)
-                published[speaker] = plays
-                lastRev[speaker] = rev
+                lastSent[speaker] = SentAgenda(plays: plays, rev: rev)
                 if !resend.isEmpty { askedToResend.insert(speaker) }
                 sent += 1
                 configuration.metrics?.countAgenda(published: true)
@@ -334,7 +339,7 @@ public actor BroadcastDelivery {
                 publishFailures += 1
                 configuration.metrics?.countAgenda(published: false)
                 failed = true
-                published[speaker] = nil  // try again next evaluation
+                lastSent.modify(speaker) { $0.plays = nil }  // try again next evaluation
             }
         }
         if failed { logger.warning("some schedules could not be sent (broker link down?): will retry") }
