@@ -225,6 +225,7 @@ public final class FleetController: Sendable {
                     if await !sweepWaits(for: grace, at: now) { await ingestor.sweep(queue: client.messages) }
                     await flush(writer, run: run, unwritten: unwritten, force: false)
                     if ContinuousClock.now - trimmed >= HeapTrim.interval {
+                        database.releaseIdleRegistry(after: HeapTrim.interval)  // a report's or a page's, once unused
                         HeapTrim.release()
                         trimmed = .now
                     }

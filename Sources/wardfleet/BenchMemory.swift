@@ -19,7 +19,9 @@ extension Bench {
                 and online state (retained, QoS 1, as a device does on connect), then each device's telemetry once \
                 per heartbeat, spread evenly (N ÷ heartbeat msg/s; 100,000 devices at 60 s: 1,667 msg/s). Once \
                 every device is ok and a whole heartbeat of telemetry has flowed, VmRSS of the controller is sampled \
-                every 2 s over the window: the steady state is the median of those samples, the peak is VmHWM.
+                every 2 s over the window: the steady state is the median of those samples, the peak is VmHWM. By default the \
+                controller also makes last month's province-wide report as it starts, and the window begins once that is \
+                stored and one trim interval (30 s) has passed (--no-monthly-report: not asked for).
                 """)
 
         @Option(help: "Fleet sizes, comma-separated.") var devices = "100000"
@@ -35,6 +37,12 @@ extension Bench {
         var baseline: String?
         @Option(help: "Start the controller under this command (repeatable, one word each), e.g. --wrap heaptrack --wrap -o --wrap FILE.")
         var wrap: [String] = []
+        @Flag(inversion: .prefixedNo, help: """
+            Have the controller make last month's province-wide report as it starts (--report-day 1), and sample once \
+            it is stored and one more trim interval has passed: the steady state after the monthly job, whatever the \
+            date. Without it the report is made only from the controller's default day (the 5th) on.
+            """)
+        var monthlyReport = true
         @Flag(help: "Print the controller's memory map summary (from /proc/PID/smaps_rollup and the largest mappings) at the end of each run.")
         var maps = false
 
@@ -42,6 +50,7 @@ extension Bench {
             var idleMB: Double      // registry loaded, before any message
             var steadyMB: Double    // median VmRSS over the window
             var growthMB: Double    // last sample − first sample of the window
+            var reportSeconds: Double?  // from the run's start until last month's report was stored
             var peakMB: Double      // VmHWM
             var received: UInt64
             var seconds: Double
@@ -74,7 +83,8 @@ extension Bench {
                         results[k].append(r)
                         print(String(format: "%@, %d devices, run %d: steady %.1f MB (window growth %+.1f MB), peak %.1f MB, "
                                      + "idle %.1f MB before messages, %llu msgs received, %.0f s",
-                                     name, n, i, r.steadyMB, r.growthMB, r.peakMB, r.idleMB, r.received, r.seconds))
+                                     name, n, i, r.steadyMB, r.growthMB, r.peakMB, r.idleMB, r.received, r.seconds)
+                              + (r.reportSeconds.map { String(format: "; last month's report stored %.0f s into the run", $0) } ?? ""))
                     }
                 }
                 for (k, (name, _)) in controllers.enumerated() { summary.append((name, n, results[k])) }
@@ -110,6 +120,7 @@ extension Bench {
             var args = ["run", "--db", dbPath, "--broker", "127.0.0.1:\(broker.port)", "--log-level", "error",
                         "--media-dir", dir.appendingPathComponent("media").path, "--client-id", "bench-memory-controller"]
             args += noHttp ? ["--no-http"] : ["--http-host", "127.0.0.1", "--http-port", "0"]
+            if monthlyReport { args += ["--report-day", "1"] }
             let controller = wrap.isEmpty ? try ChildProcess.spawn(exe, args, stdout: .null, environment: environment)
                 : try ChildProcess.spawn(ChildProcess.locate(wrap[0]) ?? wrap[0], Array(wrap.dropFirst()) + [exe] + args, stdout: .null,
                                          environment: environment)
@@ -161,6 +172,18 @@ extension Bench {
                 try alive()
                 return try Self.okCount(database) >= n
             }
+            var reportSeconds: Double?
+            if monthlyReport {
+                // The report reads the whole registry and writes a province's body: its memory must be let go.
+                try await waitUntil(timeout: 1800) {
+                    try alive()
+                    return try database.store.read {
+                        try Int.fetchOne($0, sql: "SELECT count(*) FROM monthly_reports WHERE scope = '*'") ?? 0
+                    } >= 5
+                }
+                reportSeconds = (ContinuousClock.now - started).inSeconds
+                try await Task.sleep(for: HeapTrim.interval)
+            }
             try await Task.sleep(for: .seconds(heartbeat))
             var samples: [Double] = []
             let windowStart = ContinuousClock.now
@@ -181,7 +204,7 @@ extension Bench {
                 try Int64.fetchOne(db, sql: "SELECT value FROM ingest_counters WHERE name = 'received'") ?? 0
             }
             return RunResult(idleMB: idle, steadyMB: samples.sorted()[samples.count / 2],
-                             growthMB: (samples.last ?? 0) - (samples.first ?? 0), peakMB: mem.hwmMB,
+                             growthMB: (samples.last ?? 0) - (samples.first ?? 0), reportSeconds: reportSeconds, peakMB: mem.hwmMB,
                              received: UInt64(received), seconds: (ContinuousClock.now - started).inSeconds)
         }
 

@@ -42,6 +42,23 @@ import WardDomain
         #expect(c.revision > b.revision && c.devices.first { $0.id == "LOA-01" }?.removedAt == at(10), "removed devices stay, marked")
     }
 
+    /// A long-running process lets an unused snapshot go (a province's is tens of MB); the next use reads it again.
+    @Test(arguments: Backend.allCases) func anIdleRegistrySnapshotIsLetGo(_ backend: Backend) throws {
+        let db = try backend.open()
+        let f = try FleetFileReader.parseYAML(yaml, registeredAt: t0)
+        try PlaceRepository(db).upsert(f.places)
+        try DeviceRepository(db).upsert(f.devices)
+        #expect(!db.holdsRegistry && !db.releaseIdleRegistry(after: .zero))
+        let a = try db.registry()
+        #expect(db.holdsRegistry)
+        #expect(!db.releaseIdleRegistry(after: .seconds(3600)), "used just now: kept")
+        #expect(db.holdsRegistry)
+        #expect(db.releaseIdleRegistry(after: .zero))
+        #expect(!db.holdsRegistry)
+        let b = try db.registry()
+        #expect(db.holdsRegistry && b.revision == a.revision && b.devices == a.devices && b.tree.places == a.tree.places)
+    }
+
     @Test(arguments: Backend.allCases) func devicesRoundTripAndBumpTheRegistryRevision(_ backend: Backend) throws {
         let db = try backend.open()
         let f = try FleetFileReader.parseYAML(yaml, registeredAt: t0)

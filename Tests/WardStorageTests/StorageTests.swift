@@ -250,3 +250,39 @@ devices:
         #expect(n == 2, "the same boot and sequence once, another boot's seq 7 is another event")
     }
 }
+
+/// A statement keeps its last arguments bound until it runs again, and a cached one lives as long as
+/// its connection: large ones (a province's report body) are let go once it ran, small ones stay.
+@Suite struct StatementArgumentTests {
+    @Test func largeArgumentsAreLetGoOnceTheStatementRan() throws {
+        let db = try Backend.sqlite.open()
+        let store = try #require(db.store as? SQLiteStore)
+        let body = Data((0..<300_000).map { UInt8($0 % 251) })
+        for (i, size) in [300_000, 10, 300_000].enumerated() {
+            try ReportRepository(db).save(month: "2026-1\(i)", scope: "*", format: "html", lang: "vi", body: body.prefix(size), at: t0, by: "t")
+        }
+        let saveSQL = """
+            INSERT INTO monthly_reports (month, scope, format, lang, body, generated_at, generated_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (month, scope, format, lang) DO UPDATE SET body = excluded.body, generated_at = excluded.generated_at,
+                generated_by = excluded.generated_by
+            """
+        try store.pool.write { g in
+            let st = try g.cachedStatement(sql: saveSQL)
+            #expect(st.arguments.isEmpty, "the last save's 300 kB body is not held")
+            // What `letGo` leaves is a statement that runs again with new arguments.
+            try st.execute(arguments: ["2026-13", "*", "html", "vi", Data([1, 2]), 1, "t"])
+            GRDBSession.letGo(st, ["2026-13", "*", "html", "vi", Data([1, 2]), 1, "t"])
+            #expect(!st.arguments.isEmpty, "small arguments stay (no work on every statement)")
+        }
+        for (i, size) in [300_000, 10, 300_000].enumerated() {
+            #expect(try ReportRepository(db).body(month: "2026-1\(i)", scope: "*", format: "html", lang: "vi") == body.prefix(size))
+        }
+        #expect(try ReportRepository(db).body(month: "2026-13", scope: "*", format: "html", lang: "vi") == Data([1, 2]))
+        // Reads too: a large text argument of a query is not kept by its cached statement.
+        let big = String(repeating: "Thôn Cẩm La ", count: 10_000)
+        _ = try db.store.read { try SQLRow.fetchAll($0, sql: "SELECT length(?) AS n", arguments: [big]) }
+        let stillHeld = try store.pool.read { try !$0.cachedStatement(sql: "SELECT length(?) AS n").arguments.isEmpty }
+        #expect(!stillHeld)
+    }
+}

@@ -36,6 +36,25 @@ final class GRDBSession: SQLSession {
             return try db.execute(sql: sql, arguments: Self.grdb(arguments))
         }
         try st.execute(arguments: Self.grdb(arguments))
+        Self.letGo(st, arguments)
+    }
+
+    /// Text and blob arguments of more bytes than this are let go by their statement once it ran.
+    static let largeArgumentBytes = 64 * 1024
+
+    /// A statement keeps its last arguments (and SQLite its own copy of them, bound) until it runs
+    /// again, and a cached one lives as long as its connection: a province's monthly report body
+    /// (50 MB at 100,000 devices) stayed resident for the rest of the run. Large ones are unbound at once.
+    static func letGo(_ st: GRDB.Statement, _ arguments: SQLArguments) {
+        var bytes = 0
+        for v in arguments.values + arguments.named.values {
+            switch v {
+            case .text(let t): bytes += t.utf8.count
+            case .blob(let b): bytes += b.count
+            case .null, .int, .double: break
+            }
+        }
+        if bytes > largeArgumentBytes { st.setUncheckedArguments(StatementArguments()) }
     }
 
     /// Statements with more parameters than this are prepared for one use, not cached.
@@ -63,6 +82,7 @@ final class GRDBSession: SQLSession {
             for i in 0..<width { values.append(Self.value(r[i] as GRDB.DatabaseValue)) }
             out.append(SQLRow(layout: layout, values: values))
         }
+        Self.letGo(st, arguments)
         return out
     }
     var changesCount: Int { db.changesCount }
