@@ -224,8 +224,9 @@ public actor Ingestor {
     private func handle(_ decoded: DecodedMessage, _ m: MQTTMessage, now: Date) {
         let id = decoded.address.device
         guard let device = devices[id] else { return recordPending(decoded, m, now: now) }
-        guard let commune = places.id(device.commune), commune == decoded.address.commune else {
-            return reject(Rejection(.identityMismatch, "\(id) belongs to commune \(places.id(device.commune) ?? "?"), not \(decoded.address.commune)"),
+        let commune = places.id(device.commune)
+        guard commune == decoded.address.commune else {
+            return reject(Rejection(.identityMismatch, "\(id) belongs to commune \(commune ?? "?"), not \(decoded.address.commune)"),
                           topic: m.topic, now: now)
         }
         switch decoded.inbound {

@@ -45,16 +45,21 @@ final class GRDBSession: SQLSession {
     /// A statement keeps its last arguments (and SQLite its own copy of them, bound) until it runs
     /// again, and a cached one lives as long as its connection: a province's monthly report body
     /// (50 MB at 100,000 devices) stayed resident for the rest of the run. Large ones are unbound at once.
+    /// Only after a statement succeeded: GRDB drops a failed one from its cache (its arguments go
+    /// with it), and unbinding resets the statement, which would trap on a failed run's error.
     static func letGo(_ st: GRDB.Statement, _ arguments: SQLArguments) {
+        // Every statement comes here: counted in place (no array of the arguments), stopping at the bound.
         var bytes = 0
-        for v in arguments.values + arguments.named.values {
+        func add(_ v: SQLValue) -> Bool {
             switch v {
             case .text(let t): bytes += t.utf8.count
             case .blob(let b): bytes += b.count
             case .null, .int, .double: break
             }
+            return bytes > largeArgumentBytes
         }
-        if bytes > largeArgumentBytes { st.setUncheckedArguments(StatementArguments()) }
+        guard arguments.values.contains(where: add) || arguments.named.values.contains(where: add) else { return }
+        st.setUncheckedArguments(StatementArguments())
     }
 
     /// Statements with more parameters than this are prepared for one use, not cached.
